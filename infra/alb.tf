@@ -1,0 +1,127 @@
+###############################################################################
+# Optional internal ALB in front of the backends (WEKA UI/API, client joins).
+###############################################################################
+locals {
+  alb_second_subnet = var.alb_additional_subnet_id != "" ? var.alb_additional_subnet_id : (local.create_network ? try(aws_subnet.alb[0].id, null) : try(var.subnet_ids[1], null))
+}
+
+resource "aws_security_group" "alb" {
+  count       = var.create_alb && length(var.alb_sg_ids) == 0 ? 1 : 0
+  name        = "${local.p.lb}-${var.cluster_name}-alb-sg"
+  description = "WEKA ${var.cluster_name} ALB"
+  vpc_id      = local.vpc_id
+
+  ingress {
+    description = "WEKA API/UI from the VPC and allowed CIDRs"
+    from_port   = 14000
+    to_port     = 14000
+    protocol    = "tcp"
+    cidr_blocks = concat([local.vpc_cidr], var.allow_weka_api_cidrs)
+  }
+
+  dynamic "ingress" {
+    for_each = var.alb_cert_arn != null ? [1] : []
+    content {
+      description = "HTTPS"
+      from_port   = 443
+      to_port     = 443
+      protocol    = "tcp"
+      cidr_blocks = concat([local.vpc_cidr], var.alb_allow_https_cidrs)
+    }
+  }
+
+  egress {
+    description = "Backends"
+    from_port   = 14000
+    to_port     = 14000
+    protocol    = "tcp"
+    cidr_blocks = [local.vpc_cidr]
+  }
+
+  tags = merge(local.common_tags, { Name = "${local.p.lb}-${var.cluster_name}-alb-sg" })
+}
+
+resource "aws_lb" "this" {
+  # checkov:skip=CKV_AWS_91:Access logs need an S3 bucket with a bucket policy outside this module's scope.
+  # checkov:skip=CKV_AWS_150:Deletion protection would block terraform destroy of the whole cluster.
+  # checkov:skip=CKV2_AWS_28:Internal ALB; WAF is not applicable to the WEKA API.
+  count                      = var.create_alb ? 1 : 0
+  name                       = substr("${local.p.lb}-${var.cluster_name}-lb", 0, 32)
+  internal                   = true
+  load_balancer_type         = "application"
+  security_groups            = length(var.alb_sg_ids) > 0 ? var.alb_sg_ids : [aws_security_group.alb[0].id]
+  subnets                    = compact([local.cluster_subnet_id, local.alb_second_subnet])
+  drop_invalid_header_fields = true
+  tags                       = local.common_tags
+
+  lifecycle {
+    precondition {
+      condition     = local.alb_second_subnet != null
+      error_message = "The ALB needs a second subnet in another AZ: set alb_additional_subnet_id (or a second entry in subnet_ids), or create_alb = false."
+    }
+  }
+}
+
+resource "aws_lb_target_group" "backend" {
+  # checkov:skip=CKV_AWS_378:WEKA serves its API on plain HTTP port 14000 inside the VPC.
+  count                = var.create_alb ? 1 : 0
+  name                 = substr("${local.p.lb}-${var.cluster_name}-tg", 0, 32)
+  port                 = 14000
+  protocol             = "HTTP"
+  vpc_id               = local.vpc_id
+  deregistration_delay = 30
+
+  health_check {
+    path     = "/api/v2/healthcheck/"
+    port     = "14000"
+    protocol = "HTTP"
+  }
+
+  tags = local.common_tags
+}
+
+resource "aws_lb_listener" "api" {
+  # checkov:skip=CKV_AWS_2:WEKA clients and UI use port 14000 over HTTP on the internal ALB (as the reference); HTTPS is offered on 443 with alb_cert_arn.
+  # checkov:skip=CKV_AWS_103:Same as CKV_AWS_2.
+  # checkov:skip=CKV2_AWS_20:Redirecting 14000 to HTTPS would break WEKA clients joining through the ALB.
+  count             = var.create_alb ? 1 : 0
+  load_balancer_arn = aws_lb.this[0].arn
+  port              = 14000
+  protocol          = "HTTP"
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.backend[0].arn
+  }
+
+  tags = local.common_tags
+}
+
+resource "aws_lb_listener" "https" {
+  count             = var.create_alb && var.alb_cert_arn != null ? 1 : 0
+  load_balancer_arn = aws_lb.this[0].arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = var.alb_cert_arn
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.backend[0].arn
+  }
+
+  tags = local.common_tags
+}
+
+resource "aws_route53_record" "alb" {
+  count   = var.create_alb && var.alb_route53_zone_id != "" && var.alb_alias_name != "" ? 1 : 0
+  zone_id = var.alb_route53_zone_id
+  name    = var.alb_alias_name
+  type    = "A"
+
+  alias {
+    name                   = aws_lb.this[0].dns_name
+    zone_id                = aws_lb.this[0].zone_id
+    evaluate_target_health = false
+  }
+}

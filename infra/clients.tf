@@ -1,0 +1,98 @@
+###############################################################################
+# Optional WEKA clients (plain instances that mount the default filesystem).
+###############################################################################
+resource "aws_iam_role" "client" {
+  count              = var.clients_number > 0 && var.client_instance_iam_profile_arn == "" ? 1 : 0
+  name               = substr("${local.iam_base}-client-instance-role", 0, 64)
+  assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
+  tags               = local.common_tags
+}
+
+resource "aws_iam_role_policy" "client" {
+  # checkov:skip=CKV_AWS_290:Describe* actions have no resource-level permissions.
+  # checkov:skip=CKV_AWS_355:Describe* actions have no resource-level permissions.
+  count = length(aws_iam_role.client)
+  name  = "weka-client"
+  role  = aws_iam_role.client[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "FindBackends"
+      Effect   = "Allow"
+      Action   = ["ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups"]
+      Resource = ["*"]
+    }]
+  })
+}
+
+resource "aws_iam_role_policy_attachment" "client_ssm" {
+  count      = length(aws_iam_role.client)
+  role       = aws_iam_role.client[0].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+}
+
+resource "aws_iam_instance_profile" "client" {
+  count = length(aws_iam_role.client)
+  name  = substr("${local.iam_base}-client-instance-profile", 0, 128)
+  role  = aws_iam_role.client[0].name
+  tags  = local.common_tags
+}
+
+resource "aws_instance" "client" {
+  count                       = var.clients_number
+  ami                         = var.client_instance_ami_id != null ? var.client_instance_ami_id : data.aws_ami.default[0].id
+  instance_type               = var.client_instance_type
+  subnet_id                   = local.cluster_subnet_id
+  vpc_security_group_ids      = local.instance_sg_ids
+  associate_public_ip_address = local.assign_public_ip
+  key_name                    = local.key_name
+  iam_instance_profile        = var.client_instance_iam_profile_arn != "" ? element(split("/", var.client_instance_iam_profile_arn), length(split("/", var.client_instance_iam_profile_arn)) - 1) : aws_iam_instance_profile.client[0].name
+  placement_group             = local.placement_group
+  ebs_optimized               = true
+  monitoring                  = true
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = var.metadata_http_tokens
+    http_put_response_hop_limit = 1
+    instance_metadata_tags      = "enabled"
+  }
+
+  root_block_device {
+    volume_size = var.clients_root_volume_size
+    volume_type = "gp3"
+    encrypted   = var.ebs_encrypted
+    kms_key_id  = var.ebs_kms_key_id
+  }
+
+  dynamic "capacity_reservation_specification" {
+    for_each = var.client_capacity_reservation_id != null ? [1] : []
+    content {
+      capacity_reservation_target {
+        capacity_reservation_id = var.client_capacity_reservation_id
+      }
+    }
+  }
+
+  user_data_base64 = base64encode(templatefile("${path.module}/templates/client_user_data.sh.tftpl", {
+    cluster_name           = var.cluster_name
+    region                 = local.region
+    proxy_url              = var.proxy_url
+    custom_data            = var.clients_custom_data
+    custom_data_post_mount = var.clients_custom_data_post_mount
+    alb_dns                = try(aws_lb.this[0].dns_name, "")
+    use_dpdk               = var.clients_use_dpdk
+    frontend_cores         = var.client_frontend_cores
+  }))
+
+  tags = merge(local.common_tags, {
+    Name                = "${local.p.ec2}-${var.cluster_name}-client-${count.index}"
+    weka_hostgroup_type = "client"
+  })
+
+  lifecycle {
+    ignore_changes = [ami, user_data_base64]
+  }
+
+  depends_on = [aws_autoscaling_group.backend]
+}

@@ -1,0 +1,100 @@
+# Applies the unchanged module to a local AWS emulator (moto). Only the provider differs.
+terraform {
+  required_version = ">= 1.9.0"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.60.0, < 6.0.0"
+    }
+  }
+}
+
+variable "aws_endpoint" {
+  type        = string
+  default     = "http://127.0.0.1:5000"
+  description = "Emulator endpoint (loopback only)."
+}
+
+variable "region" {
+  type    = string
+  default = "us-east-1"
+}
+
+variable "lambdas_dir" {
+  type        = string
+  default     = null
+  description = "Directory with <function>/bootstrap.zip; null = <repo>/target/lambda."
+}
+
+variable "cluster_size" {
+  type    = number
+  default = 6
+}
+
+variable "ami_id" {
+  type        = string
+  default     = "ami-04681a1dbd79675a5" # Amazon Linux 2 image preloaded in moto
+  description = "Any AMI known to the emulator."
+}
+
+provider "aws" {
+  region                      = var.region
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  s3_use_path_style           = true
+
+  endpoints {
+    autoscaling    = var.aws_endpoint
+    cloudwatch     = var.aws_endpoint
+    cloudwatchlogs = var.aws_endpoint
+    dynamodb       = var.aws_endpoint
+    ec2            = var.aws_endpoint
+    elbv2          = var.aws_endpoint
+    events         = var.aws_endpoint
+    iam            = var.aws_endpoint
+    kms            = var.aws_endpoint
+    lambda         = var.aws_endpoint
+    route53        = var.aws_endpoint
+    s3             = var.aws_endpoint
+    secretsmanager = var.aws_endpoint
+    sfn            = var.aws_endpoint
+    sts            = var.aws_endpoint
+  }
+}
+
+module "weka" {
+  source = "../.."
+
+  prefix            = "weka"
+  cluster_name      = "local"
+  cluster_size      = var.cluster_size
+  get_weka_io_token = "local-dummy-token"
+  ami_id            = var.ami_id
+  lambdas_dir       = var.lambdas_dir
+
+  # Emulator-friendly choices (variables only; no resource differs).
+  use_placement_group                   = true
+  create_alb                            = true
+  secretmanager_recovery_window_in_days = 0
+  log_retention_days                    = 1
+}
+
+output "weka_deployment" {
+  value = module.weka.weka_deployment
+}
+
+output "state_table_name" {
+  value = module.weka.state_table_name
+}
+
+output "state_machine_arn" {
+  value = module.weka.state_machine_arn
+}
+
+output "lambda_names" {
+  value = module.weka.lambda_names
+}

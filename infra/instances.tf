@@ -1,0 +1,417 @@
+###############################################################################
+# Backends, protocol gateways: instance role, launch templates, ASGs.
+###############################################################################
+data "aws_ami" "default" {
+  count       = anytrue([for a in [var.ami_id, var.nfs_protocol_gateway_instance_ami_id, var.smb_protocol_gateway_instance_ami_id, var.s3_protocol_gateway_instance_ami_id, var.client_instance_ami_id] : a == null]) ? 1 : 0
+  most_recent = true
+  owners      = ["amazon"]
+  filter {
+    name   = "name"
+    values = [var.ami_name_filter]
+  }
+  filter {
+    name   = "architecture"
+    values = ["x86_64"]
+  }
+}
+
+resource "aws_key_pair" "this" {
+  count      = var.enable_key_pair && var.key_pair_name == null && var.ssh_public_key != null ? 1 : 0
+  key_name   = "${local.p.ec2}-${var.cluster_name}-ssh-key"
+  public_key = var.ssh_public_key
+  tags       = local.common_tags
+}
+
+resource "aws_placement_group" "this" {
+  count    = var.use_placement_group && var.placement_group_name == null ? 1 : 0
+  name     = "${local.p.ec2}-${var.cluster_name}-placement-group"
+  strategy = "cluster"
+  tags     = local.common_tags
+}
+
+locals {
+  key_name = var.enable_key_pair ? try(coalesce(var.key_pair_name, try(aws_key_pair.this[0].key_name, null)), null) : null
+
+  # One launch template per role; gateways only when requested.
+  instance_roles = merge(
+    {
+      backend = {
+        hostgroup     = "backend"
+        protocol      = ""
+        instance_type = var.instance_type
+        ami           = var.ami_id
+        profile       = local.instance_profile
+        weka_volume   = var.backends_weka_volume_size + 10 * (local.nics_num - 1)
+        root_volume   = var.backends_root_volume_size
+        capacity_res  = var.capacity_reservation_id
+        secondary_ips = 0
+        nics_num      = local.nics_num
+        placement     = local.placement_group
+        name          = local.backend_name
+      }
+    },
+    var.nfs_protocol_gateways_number > 0 ? {
+      nfs = {
+        hostgroup     = "gateways-protocol"
+        protocol      = "nfs"
+        instance_type = var.nfs_protocol_gateway_instance_type
+        ami           = var.nfs_protocol_gateway_instance_ami_id
+        profile       = var.nfs_protocol_gateway_instance_iam_profile_arn != "" ? var.nfs_protocol_gateway_instance_iam_profile_arn : local.instance_profile
+        weka_volume   = var.nfs_protocol_gateway_weka_volume_size
+        root_volume   = var.nfs_protocol_gateway_root_volume_size
+        capacity_res  = var.nfs_capacity_reservation_id
+        secondary_ips = var.nfs_protocol_gateway_secondary_ips_per_nic
+        nics_num      = var.nfs_protocol_gateway_fe_cores_num + 1
+        placement     = null
+        name          = "${local.p.ec2}-${var.cluster_name}-nfs-protocol-gateway"
+      }
+    } : {},
+    var.smb_protocol_gateways_number > 0 ? {
+      smb = {
+        hostgroup     = "gateways-protocol"
+        protocol      = var.smbw_enabled ? "smbw" : "smb"
+        instance_type = var.smb_protocol_gateway_instance_type
+        ami           = var.smb_protocol_gateway_instance_ami_id
+        profile       = var.smb_protocol_gateway_instance_iam_profile_arn != "" ? var.smb_protocol_gateway_instance_iam_profile_arn : local.instance_profile
+        weka_volume   = var.smb_protocol_gateway_weka_volume_size
+        root_volume   = var.smb_protocol_gateway_root_volume_size
+        capacity_res  = var.smb_capacity_reservation_id
+        secondary_ips = var.smb_protocol_gateway_secondary_ips_per_nic
+        nics_num      = var.smb_protocol_gateway_fe_cores_num + 1
+        placement     = null
+        name          = "${local.p.ec2}-${var.cluster_name}-smb-protocol-gateway"
+      }
+    } : {},
+    var.s3_protocol_gateways_number > 0 ? {
+      s3 = {
+        hostgroup     = "gateways-protocol"
+        protocol      = "s3"
+        instance_type = var.s3_protocol_gateway_instance_type
+        ami           = var.s3_protocol_gateway_instance_ami_id
+        profile       = var.s3_protocol_gateway_instance_iam_profile_arn != "" ? var.s3_protocol_gateway_instance_iam_profile_arn : local.instance_profile
+        weka_volume   = var.s3_protocol_gateway_weka_volume_size
+        root_volume   = var.s3_protocol_gateway_root_volume_size
+        capacity_res  = var.s3_capacity_reservation_id
+        secondary_ips = 0
+        nics_num      = var.s3_protocol_gateway_fe_cores_num + 1
+        placement     = null
+        name          = "${local.p.ec2}-${var.cluster_name}-s3-protocol-gateway"
+      }
+    } : {},
+  )
+}
+
+###############################################################################
+# Instance role: invoke the bootstrap lambdas, read the token, manage own NICs.
+###############################################################################
+data "aws_iam_policy_document" "ec2_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "backend" {
+  count              = var.instance_iam_profile_arn == "" ? 1 : 0
+  name               = substr("${local.iam_base}-backend-instance-role", 0, 64)
+  assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
+  tags               = local.common_tags
+}
+
+resource "aws_iam_role_policy" "backend" {
+  # checkov:skip=CKV_AWS_290:Only ec2:DescribeNetworkInterfaces (no resource-level support) uses "*"; ENI writes are scoped to this account/region and, for attach/modify, to cluster-tagged instances.
+  # checkov:skip=CKV_AWS_355:Same as CKV_AWS_290.
+  count = length(aws_iam_role.backend)
+  name  = "weka-backend"
+  role  = aws_iam_role.backend[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      [
+        {
+          Sid      = "InvokeBootstrapLambdas"
+          Effect   = "Allow"
+          Action   = ["lambda:InvokeFunction"]
+          Resource = [for f in local.bootstrap_functions : aws_lambda_function.this[f].arn]
+        },
+        {
+          Sid      = "ReadWekaIoToken"
+          Effect   = "Allow"
+          Action   = ["secretsmanager:GetSecretValue"]
+          Resource = [local.token_secret_arn]
+        },
+        {
+          Sid      = "DescribeNics"
+          Effect   = "Allow"
+          Action   = ["ec2:DescribeNetworkInterfaces"]
+          Resource = ["*"]
+        },
+        {
+          Sid    = "CreateNics"
+          Effect = "Allow"
+          Action = ["ec2:CreateNetworkInterface"]
+          Resource = [
+            "arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*",
+            "arn:${local.partition}:ec2:${local.region}:${local.account_id}:subnet/*",
+            "arn:${local.partition}:ec2:${local.region}:${local.account_id}:security-group/*",
+          ]
+        },
+        {
+          Sid       = "TagNewNics"
+          Effect    = "Allow"
+          Action    = ["ec2:CreateTags"]
+          Resource  = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*"]
+          Condition = { StringEquals = { "ec2:CreateAction" = "CreateNetworkInterface" } }
+        },
+        {
+          Sid      = "AttachNics"
+          Effect   = "Allow"
+          Action   = ["ec2:AttachNetworkInterface", "ec2:ModifyNetworkInterfaceAttribute", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses"]
+          Resource = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*", "arn:${local.partition}:ec2:${local.region}:${local.account_id}:instance/*"]
+        },
+        {
+          Sid      = "WekaLogs"
+          Effect   = "Allow"
+          Action   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:PutRetentionPolicy"]
+          Resource = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/wekaio/${local.p.ec2}-${var.cluster_name}*"]
+        },
+      ],
+      local.secrets_kms_key_arn == null ? [] : [{
+        Sid      = "DecryptToken"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = [local.secrets_kms_key_arn]
+      }],
+      var.tiering_enable_obs_integration ? [{
+        Sid      = "TieringBucket"
+        Effect   = "Allow"
+        Action   = ["s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]
+        Resource = ["arn:${local.partition}:s3:::${var.tiering_obs_iam_bucket_prefix != "" ? var.tiering_obs_iam_bucket_prefix : local.obs_name}*"]
+      }] : [],
+      var.additional_instance_iam_policy_statement == null ? [] : var.additional_instance_iam_policy_statement,
+    )
+  })
+}
+
+resource "aws_iam_role_policy_attachment" "backend_ssm" {
+  count      = length(aws_iam_role.backend)
+  role       = aws_iam_role.backend[0].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+}
+
+resource "aws_iam_instance_profile" "backend" {
+  count = length(aws_iam_role.backend)
+  name  = substr("${local.iam_base}-backend-instance-profile", 0, 128)
+  role  = aws_iam_role.backend[0].name
+  tags  = local.common_tags
+}
+
+###############################################################################
+# Launch templates
+###############################################################################
+resource "aws_launch_template" "this" {
+  for_each                = local.instance_roles
+  name                    = "${local.p.ec2}-${var.cluster_name}-${each.key}-launch-template"
+  image_id                = each.value.ami != null ? each.value.ami : data.aws_ami.default[0].id
+  instance_type           = each.value.instance_type
+  key_name                = local.key_name
+  ebs_optimized           = true
+  disable_api_termination = true
+  disable_api_stop        = true
+  update_default_version  = true
+
+  iam_instance_profile {
+    arn = each.value.profile
+  }
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = var.metadata_http_tokens
+    http_put_response_hop_limit = 1
+    instance_metadata_tags      = "enabled"
+  }
+
+  monitoring {
+    enabled = true
+  }
+
+  network_interfaces {
+    device_index                = 0
+    subnet_id                   = local.cluster_subnet_id # the ASGs override it with vpc_zone_identifier
+    associate_public_ip_address = local.assign_public_ip
+    security_groups             = local.instance_sg_ids
+    delete_on_termination       = true
+    ipv4_address_count          = each.value.secondary_ips > 0 ? each.value.secondary_ips : null
+  }
+
+  dynamic "placement" {
+    for_each = each.value.placement != null ? [1] : []
+    content {
+      group_name = each.value.placement
+    }
+  }
+
+  dynamic "capacity_reservation_specification" {
+    for_each = each.value.capacity_res != null ? [1] : []
+    content {
+      capacity_reservation_target {
+        capacity_reservation_id = each.value.capacity_res
+      }
+    }
+  }
+
+  dynamic "block_device_mappings" {
+    for_each = each.value.root_volume != null ? [1] : []
+    content {
+      device_name = var.root_device_name
+      ebs {
+        volume_size           = each.value.root_volume
+        volume_type           = "gp3"
+        encrypted             = var.ebs_encrypted
+        kms_key_id            = var.ebs_kms_key_id
+        delete_on_termination = true
+      }
+    }
+  }
+
+  # /opt/weka
+  block_device_mappings {
+    device_name = "/dev/sdp"
+    ebs {
+      volume_size           = each.value.weka_volume
+      volume_type           = "gp3"
+      encrypted             = var.ebs_encrypted
+      kms_key_id            = var.ebs_kms_key_id
+      delete_on_termination = true
+    }
+  }
+
+  dynamic "tag_specifications" {
+    for_each = toset(["instance", "volume", "network-interface"])
+    content {
+      resource_type = tag_specifications.value
+      tags = merge(local.common_tags, {
+        Name                = each.value.name
+        weka_hostgroup_type = each.value.hostgroup
+      })
+    }
+  }
+
+  user_data = base64encode(templatefile("${path.module}/templates/user_data.sh.tftpl", {
+    cluster_name       = var.cluster_name
+    region             = local.region
+    protocol           = each.value.protocol
+    deploy_lambda_name = aws_lambda_function.this["deploy"].function_name
+    nics_num           = each.value.nics_num
+    proxy_url          = var.proxy_url
+    custom_data        = var.custom_data
+  }))
+
+  tags = local.common_tags
+}
+
+###############################################################################
+# Backend ASG: scale by editing its desired capacity.
+###############################################################################
+resource "aws_autoscaling_group" "backend" {
+  name                  = local.asg_name
+  desired_capacity      = var.cluster_size
+  min_size              = var.cluster_size
+  max_size              = 7 * var.cluster_size
+  vpc_zone_identifier   = [local.cluster_subnet_id]
+  protect_from_scale_in = true
+  suspended_processes   = ["ReplaceUnhealthy"]
+  target_group_arns     = aws_lb_target_group.backend[*].arn
+  force_delete          = true # instances are scale-in protected; destroy must still remove them
+
+  launch_template {
+    id      = aws_launch_template.this["backend"].id
+    version = aws_launch_template.this["backend"].latest_version
+  }
+
+  dynamic "tag" {
+    for_each = merge(local.common_tags, { weka_hostgroup_type = "backend" })
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = false
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [desired_capacity, min_size, max_size]
+  }
+
+  # Instances call the lambdas and read the state items at first boot.
+  depends_on = [aws_dynamodb_table_item.initial_state, aws_iam_role_policy.backend, aws_lambda_function.this]
+}
+
+###############################################################################
+# NFS gateways (ASG), SMB / S3 gateways (instances)
+###############################################################################
+resource "aws_autoscaling_group" "nfs" {
+  count                 = var.nfs_protocol_gateways_number > 0 ? 1 : 0
+  name                  = local.nfs_asg_name
+  desired_capacity      = var.nfs_protocol_gateways_number
+  min_size              = var.nfs_protocol_gateways_number
+  max_size              = var.nfs_protocol_gateways_number
+  vpc_zone_identifier   = [local.cluster_subnet_id]
+  protect_from_scale_in = true
+  suspended_processes   = ["ReplaceUnhealthy"]
+  force_delete          = true
+
+  launch_template {
+    id      = aws_launch_template.this["nfs"].id
+    version = aws_launch_template.this["nfs"].latest_version
+  }
+
+  dynamic "tag" {
+    for_each = merge(local.common_tags, { weka_hostgroup_type = "gateways-protocol" })
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = false
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [desired_capacity, min_size, max_size]
+  }
+
+  depends_on = [aws_autoscaling_group.backend]
+}
+
+locals {
+  gateway_instances = merge(
+    { for i in range(var.smb_protocol_gateways_number) : "smb-${i}" => "smb" },
+    { for i in range(var.s3_protocol_gateways_number) : "s3-${i}" => "s3" },
+  )
+}
+
+resource "aws_instance" "gateway" {
+  # checkov:skip=CKV_AWS_8:EBS encryption is set in the launch template (ebs_encrypted).
+  # checkov:skip=CKV_AWS_79:IMDSv2 is required by the launch template (metadata_http_tokens).
+  # checkov:skip=CKV_AWS_126:Detailed monitoring is enabled in the launch template.
+  # checkov:skip=CKV_AWS_135:EBS optimisation is enabled in the launch template.
+  # checkov:skip=CKV2_AWS_41:The instance profile comes from the launch template.
+  for_each = local.gateway_instances
+
+  launch_template {
+    id      = aws_launch_template.this[each.value].id
+    version = aws_launch_template.this[each.value].latest_version
+  }
+
+  tags = merge(local.common_tags, {
+    Name                = "${local.instance_roles[each.value].name}-${each.key}"
+    weka_hostgroup_type = "gateways-protocol"
+  })
+
+  lifecycle {
+    ignore_changes = [launch_template]
+  }
+
+  depends_on = [aws_autoscaling_group.backend]
+}

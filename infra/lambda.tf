@@ -1,0 +1,231 @@
+###############################################################################
+# Least-privilege IAM: one role per function (behaviour.md §6.2, adapted).
+###############################################################################
+locals {
+  table_arn = aws_dynamodb_table.state.arn
+
+  credential_secret_arns = [
+    aws_secretsmanager_secret.username.arn,
+    aws_secretsmanager_secret.deployment_password.arn,
+    aws_secretsmanager_secret.admin_password.arn,
+  ]
+  asg_arns = [
+    "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${local.asg_name}",
+    "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${local.nfs_asg_name}",
+  ]
+  cluster_instance_condition = {
+    StringEquals = { "aws:ResourceTag/weka_cluster_name" = var.cluster_name }
+  }
+
+  st_state = [{
+    Sid      = "StateTable"
+    Effect   = "Allow"
+    Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query"]
+    Resource = [local.table_arn]
+  }]
+  # fetch / scale-down / terminate also hold a lease item in the table.
+  st_state_lease = [{
+    Sid      = "StateTableAndLease"
+    Effect   = "Allow"
+    Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"]
+    Resource = [local.table_arn]
+  }]
+  st_describe_instances = [{
+    Sid      = "DescribeInstances"
+    Effect   = "Allow"
+    Action   = ["ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces"]
+    Resource = ["*"]
+  }]
+  st_describe_asg = [{
+    Sid      = "DescribeAsg"
+    Effect   = "Allow"
+    Action   = ["autoscaling:DescribeAutoScalingGroups"]
+    Resource = ["*"]
+  }]
+  st_read_credentials = [{
+    Sid      = "ReadCredentials"
+    Effect   = "Allow"
+    Action   = ["secretsmanager:GetSecretValue"]
+    Resource = local.credential_secret_arns
+  }]
+  st_kms_decrypt = local.secrets_kms_key_arn == null ? [] : [{
+    Sid      = "SecretsKey"
+    Effect   = "Allow"
+    Action   = ["kms:Decrypt"]
+    Resource = [local.secrets_kms_key_arn]
+  }]
+  st_kms_encrypt = local.secrets_kms_key_arn == null ? [] : [{
+    Sid      = "SecretsKey"
+    Effect   = "Allow"
+    Action   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"]
+    Resource = [local.secrets_kms_key_arn]
+  }]
+  # Lambda itself manages the function's ENIs; these actions need Resource "*"
+  # (same as the AWS managed AWSLambdaVPCAccessExecutionRole).
+  st_vpc_eni = [{
+    Sid      = "LambdaVpcEni"
+    Effect   = "Allow"
+    Action   = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+    Resource = ["*"]
+  }]
+
+  function_statements = {
+    "deploy" = concat(local.st_state, local.st_describe_instances, [{
+      Sid      = "ReadToken"
+      Effect   = "Allow"
+      Action   = ["secretsmanager:GetSecretValue"]
+      Resource = [local.token_secret_arn]
+    }], local.st_kms_decrypt)
+
+    "clusterize" = concat(local.st_state, local.st_describe_instances, [{
+      Sid      = "WritePasswords"
+      Effect   = "Allow"
+      Action   = ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]
+      Resource = [aws_secretsmanager_secret.admin_password.arn, aws_secretsmanager_secret.deployment_password.arn]
+      }], local.st_kms_encrypt, local.create_obs_bucket ? [{
+      Sid      = "CreateObsBucket"
+      Effect   = "Allow"
+      Action   = ["s3:CreateBucket", "s3:PutBucketTagging"]
+      Resource = ["arn:${local.partition}:s3:::${local.obs_name}"]
+    }] : [])
+
+    "clusterize-finalization" = concat(local.st_state, [{
+      Sid       = "TagClusterInstances"
+      Effect    = "Allow"
+      Action    = ["ec2:CreateTags"]
+      Resource  = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:instance/*"]
+      Condition = local.cluster_instance_condition
+    }])
+
+    "report" = local.st_state
+
+    "status" = concat(local.st_state, local.st_describe_asg, local.st_describe_instances, local.st_read_credentials, local.st_kms_decrypt)
+
+    "fetch" = concat(local.st_state_lease, local.st_describe_asg, local.st_describe_instances, local.st_read_credentials, local.st_kms_decrypt)
+
+    "scale-down" = concat(local.st_state_lease, local.st_describe_asg, local.st_describe_instances, local.st_read_credentials, local.st_kms_decrypt)
+
+    "terminate" = concat(local.st_state_lease, local.st_describe_asg, local.st_describe_instances, [
+      {
+        Sid      = "ManageClusterAsgs"
+        Effect   = "Allow"
+        Action   = ["autoscaling:SetInstanceProtection", "autoscaling:DetachInstances", "autoscaling:TerminateInstanceInAutoScalingGroup"]
+        Resource = local.asg_arns
+      },
+      {
+        Sid       = "TerminateClusterInstances"
+        Effect    = "Allow"
+        Action    = ["ec2:ModifyInstanceAttribute", "ec2:TerminateInstances"]
+        Resource  = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:instance/*"]
+        Condition = local.cluster_instance_condition
+      },
+    ])
+
+    "transient" = []
+  }
+}
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "lambda" {
+  for_each           = local.functions
+  name               = substr("${local.iam_base}-${each.key}-lambda-role", 0, 64)
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = local.common_tags
+}
+
+resource "aws_iam_role_policy" "lambda" {
+  # checkov:skip=CKV_AWS_290:Only Describe* (no resource-level support) and Lambda's own VPC ENI management (AWS requires Resource "*", as in AWSLambdaVPCAccessExecutionRole) use "*".
+  # checkov:skip=CKV_AWS_355:Same as CKV_AWS_290: "*" only for Describe* and Lambda-managed VPC ENIs.
+  for_each = local.functions
+  name     = "${each.key}-least-privilege"
+  role     = aws_iam_role.lambda[each.key].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      [{
+        Sid      = "OwnLogGroup"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = ["${aws_cloudwatch_log_group.lambda[each.key].arn}:*"]
+      }],
+      local.lambda_in_vpc[each.key] ? local.st_vpc_eni : [],
+      local.function_statements[each.key],
+    )
+  })
+}
+
+###############################################################################
+# Functions
+###############################################################################
+resource "aws_cloudwatch_log_group" "lambda" {
+  for_each          = local.functions
+  name              = local.lambda_log_group[each.key]
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.cloudwatch_kms_key_id
+  tags              = local.common_tags
+}
+
+resource "aws_lambda_function" "this" {
+  # checkov:skip=CKV_AWS_116:Invoked synchronously (instances, Step Functions); callers see and retry errors, a DLQ would never receive anything.
+  # checkov:skip=CKV_AWS_115:Reserved concurrency would carve capacity out of small accounts' 10-unit pool and throttle bootstrap bursts; concurrency is bounded by the DynamoDB lease instead.
+  # checkov:skip=CKV_AWS_272:Code signing needs AWS Signer profiles outside this module; the zip hash is pinned by source_code_hash.
+  # checkov:skip=CKV_AWS_173:Environment holds only names/ARNs (no secrets); Lambda encrypts it at rest with the AWS managed key.
+  # checkov:skip=CKV_AWS_117:Only status and scale-down must reach the cluster network and are VPC-attached; others are VPC-attached with enable_lambda_vpc_config.
+  for_each      = local.functions
+  function_name = local.lambda_names[each.key]
+  description   = "WEKA ${var.cluster_name}: ${each.key}"
+  role          = aws_iam_role.lambda[each.key].arn
+  runtime       = "provided.al2023"
+  handler       = "bootstrap"
+  architectures = [var.lambda_architecture]
+  filename      = "${local.lambdas_dir}/${each.key}/bootstrap.zip"
+  # filebase64sha256 fails at plan time when the zip is missing: build it first
+  # (cargo lambda build --release --arm64 -o zip).
+  source_code_hash = filebase64sha256("${local.lambdas_dir}/${each.key}/bootstrap.zip")
+  timeout          = lookup(var.lambda_timeouts, each.key, each.value.timeout)
+  memory_size      = var.lambda_memory_size
+
+  dynamic "environment" {
+    for_each = length(local.function_env[each.key]) > 0 ? [1] : []
+    content {
+      variables = local.function_env[each.key]
+    }
+  }
+
+  logging_config {
+    log_format            = "JSON"
+    application_log_level = var.lambda_log_level
+    system_log_level      = "WARN"
+    log_group             = aws_cloudwatch_log_group.lambda[each.key].name
+  }
+
+  tracing_config {
+    mode = var.lambda_tracing_mode
+  }
+
+  dynamic "vpc_config" {
+    for_each = local.lambda_in_vpc[each.key] ? [1] : []
+    content {
+      subnet_ids         = [local.cluster_subnet_id]
+      security_group_ids = local.lambda_sg_ids
+    }
+  }
+
+  tags = local.common_tags
+
+  depends_on = [aws_iam_role_policy.lambda]
+}

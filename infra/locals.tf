@@ -1,0 +1,172 @@
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  region     = data.aws_region.current.name
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+
+  p = {
+    for k in ["lb", "db", "kms", "cloudwatch", "sfn", "lambda", "secrets", "ec2", "iam", "obs"] :
+    k => lookup(var.custom_prefix, k, var.prefix)
+  }
+
+  common_tags = merge(var.tags_map, { weka_cluster_name = var.cluster_name })
+
+  # ---------------------------------------------------------------------------
+  # Names
+  # ---------------------------------------------------------------------------
+  table_name          = var.dynamodb_table_name != "" ? var.dynamodb_table_name : "${local.p.db}-${var.cluster_name}-weka-deployment"
+  state_key           = "${var.prefix}-${var.cluster_name}-state"
+  nfs_state_key       = "${var.prefix}-${var.cluster_name}-nfs-state"
+  asg_name            = "${local.p.ec2}-${var.cluster_name}-autoscaling-group"
+  nfs_asg_name        = "${local.p.ec2}-${var.cluster_name}-nfs-protocol-gateway"
+  state_machine_name  = "${local.p.sfn}-${var.cluster_name}-scale-down-state-machine"
+  secrets_path        = "weka/${local.p.secrets}-${var.cluster_name}/"
+  obs_name            = var.tiering_obs_name != "" ? var.tiering_obs_name : lower("${local.p.obs}-${var.cluster_name}-obs")
+  create_obs_bucket   = var.tiering_enable_obs_integration && var.tiering_obs_name == ""
+  iam_base            = "${local.p.iam}-${var.cluster_name}"
+  backend_name        = "${local.p.ec2}-${var.cluster_name}-instance-backend"
+  placement_group     = var.use_placement_group ? coalesce(var.placement_group_name, try(aws_placement_group.this[0].name, null)) : null
+  lambdas_dir         = var.lambdas_dir != null ? var.lambdas_dir : "${path.module}/../target/lambda"
+  lambda_log_group    = { for f in local.function_names : f => "/aws/lambda/${local.lambda_names[f]}" }
+  sfn_log_group       = "/aws/vendedlogs/states/${local.p.cloudwatch}-${var.cluster_name}-scale-down-sfn"
+  instance_profile    = var.instance_iam_profile_arn != "" ? var.instance_iam_profile_arn : aws_iam_instance_profile.backend[0].arn
+  stripe_width        = var.stripe_width != -1 ? var.stripe_width : min(var.cluster_size - var.protection_level - 1, 16)
+  token_secret_arn    = var.get_weka_io_token_secret_id != "" ? var.get_weka_io_token_secret_id : aws_secretsmanager_secret.token[0].arn
+  secrets_kms_key_arn = var.secretmanager_enable_encryption ? coalesce(var.secretmanager_kms_key_id, try(aws_kms_key.secrets[0].arn, null)) : null
+
+  containers   = var.containers_config_map[var.instance_type]
+  nics_num     = var.install_cluster_dpdk ? local.containers.nics : 1
+  install_url  = var.install_weka_url != "" ? var.install_weka_url : "https://$TOKEN@get.weka.io/dist/v1/install/${var.weka_version}/${var.weka_version}?provider=aws&region=${local.region}"
+  compute_mem  = var.set_dedicated_fe_container ? local.containers.memory[1] : local.containers.memory[0]
+  compute_cnum = var.set_dedicated_fe_container ? local.containers.compute : local.containers.compute + 1
+  fe_cnum      = var.set_dedicated_fe_container ? local.containers.frontend : 0
+
+  # ---------------------------------------------------------------------------
+  # Functions. Directory names under functions/ = binary names = keys here.
+  # bootstrap = invoked by instance scripts (instance role may invoke it).
+  # ---------------------------------------------------------------------------
+  functions = {
+    "deploy"                  = { timeout = 30, vpc = false, bootstrap = true }
+    "clusterize"              = { timeout = 30, vpc = false, bootstrap = true }
+    "clusterize-finalization" = { timeout = 30, vpc = false, bootstrap = true }
+    "report"                  = { timeout = 30, vpc = false, bootstrap = true }
+    "status"                  = { timeout = 30, vpc = true, bootstrap = true }
+    "fetch"                   = { timeout = 30, vpc = false, bootstrap = true }
+    "scale-down"              = { timeout = 120, vpc = true, bootstrap = false }
+    "terminate"               = { timeout = 60, vpc = false, bootstrap = false }
+    "transient"               = { timeout = 60, vpc = false, bootstrap = false }
+  }
+  function_names      = keys(local.functions)
+  bootstrap_functions = [for f, c in local.functions : f if c.bootstrap]
+  lambda_names        = { for f in local.function_names : f => substr("${local.p.lambda}-${var.cluster_name}-${f}-lambda", 0, 64) }
+  lambda_arns         = { for f in local.function_names : f => "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.lambda_names[f]}" }
+  lambda_in_vpc       = { for f, c in local.functions : f => c.vpc || var.enable_lambda_vpc_config }
+
+  # ---------------------------------------------------------------------------
+  # Environment contract with the Rust functions (ONE place to adjust names).
+  # Values must be strings.
+  # ---------------------------------------------------------------------------
+  env_common = {
+    CLUSTER_NAME  = var.cluster_name
+    STATE_TABLE   = local.table_name
+    STATE_KEY     = local.state_key
+    NFS_STATE_KEY = local.nfs_state_key
+  }
+  env_credentials = {
+    USERNAME_ID            = aws_secretsmanager_secret.username.arn
+    DEPLOYMENT_PASSWORD_ID = aws_secretsmanager_secret.deployment_password.arn
+    ADMIN_PASSWORD_ID      = aws_secretsmanager_secret.admin_password.arn
+  }
+  env_protection = {
+    STRIPE_WIDTH     = tostring(local.stripe_width)
+    PROTECTION_LEVEL = tostring(var.protection_level)
+    HOTSPARE         = tostring(var.hotspare)
+  }
+
+  function_env = {
+    "deploy" = merge(local.env_common, {
+      REGION                              = local.region
+      TOKEN_ID                            = local.token_secret_arn
+      COMPUTE_MEMORY                      = local.compute_mem
+      COMPUTE_CONTAINER_CORES_NUM         = tostring(local.compute_cnum)
+      FRONTEND_CONTAINER_CORES_NUM        = tostring(local.fe_cnum)
+      DRIVE_CONTAINER_CORES_NUM           = tostring(local.containers.drive)
+      NVMES_NUM                           = tostring(local.containers.nvme)
+      INSTALL_URL                         = local.install_url
+      INSTALL_DPDK                        = tostring(var.install_cluster_dpdk)
+      NICS_NUM                            = tostring(local.nics_num)
+      PROXY_URL                           = var.proxy_url
+      NFS_INTERFACE_GROUP_NAME            = var.nfs_interface_group_name
+      NFS_SECONDARY_IPS_NUM               = tostring(var.nfs_protocol_gateway_secondary_ips_per_nic)
+      NFS_PROTOCOL_GATEWAY_FE_CORES_NUM   = tostring(var.nfs_protocol_gateway_fe_cores_num)
+      SMB_PROTOCOL_GATEWAY_FE_CORES_NUM   = tostring(var.smb_protocol_gateway_fe_cores_num)
+      S3_PROTOCOL_GATEWAY_FE_CORES_NUM    = tostring(var.s3_protocol_gateway_fe_cores_num)
+      ALB_ARN_SUFFIX                      = try(aws_lb.this[0].arn_suffix, "")
+      CGROUPS_MODE                        = var.weka_cgroups_mode
+      NFS_PROTOCOL_GATEWAY_CGROUPS_MODE   = var.nfs_protocol_gateway_weka_cgroups_mode
+      SMB_PROTOCOL_GATEWAY_CGROUPS_MODE   = var.smb_protocol_gateway_weka_cgroups_mode
+      S3_PROTOCOL_GATEWAY_CGROUPS_MODE    = var.s3_protocol_gateway_weka_cgroups_mode
+      CLUSTERIZE_LAMBDA_NAME              = local.lambda_names["clusterize"]
+      REPORT_LAMBDA_NAME                  = local.lambda_names["report"]
+      FETCH_LAMBDA_NAME                   = local.lambda_names["fetch"]
+      STATUS_LAMBDA_NAME                  = local.lambda_names["status"]
+      CLUSTERIZE_FINALIZATION_LAMBDA_NAME = local.lambda_names["clusterize-finalization"]
+    })
+    "clusterize" = merge(local.env_common, local.env_protection, {
+      REGION                              = local.region
+      HOSTS_NUM                           = tostring(var.cluster_size)
+      PREFIX                              = local.p.obs
+      ADMIN_PASSWORD_ID                   = aws_secretsmanager_secret.admin_password.arn
+      DEPLOYMENT_PASSWORD_ID              = aws_secretsmanager_secret.deployment_password.arn
+      SET_OBS                             = tostring(var.tiering_enable_obs_integration)
+      OBS_NAME                            = var.tiering_enable_obs_integration ? local.obs_name : ""
+      OBS_TIERING_SSD_PERCENT             = tostring(var.tiering_enable_ssd_percent)
+      TIERING_TARGET_SSD_RETENTION        = tostring(var.tiering_obs_target_ssd_retention)
+      TIERING_START_DEMOTE                = tostring(var.tiering_obs_start_demote)
+      SET_DEFAULT_FS                      = tostring(var.set_default_fs)
+      POST_CLUSTER_SETUP_SCRIPT           = var.post_cluster_setup_script
+      FRONTEND_CONTAINER_CORES_NUM        = tostring(local.fe_cnum)
+      PROXY_URL                           = var.proxy_url
+      WEKA_HOME_URL                       = var.weka_home_url
+      INSTALL_DPDK                        = tostring(var.install_cluster_dpdk)
+      NFS_INTERFACE_GROUP_NAME            = var.nfs_interface_group_name
+      NFS_PROTOCOL_GATEWAYS_NUM           = tostring(var.nfs_protocol_gateways_number)
+      NFS_SETUP_PROTOCOL                  = tostring(var.nfs_setup_protocol)
+      ALB_ARN_SUFFIX                      = try(aws_lb.this[0].arn_suffix, "")
+      CLUSTERIZE_TIMEOUT_MINUTES          = tostring(var.clusterize_timeout_minutes)
+      CLUSTERIZE_FINALIZATION_LAMBDA_NAME = local.lambda_names["clusterize-finalization"]
+      REPORT_LAMBDA_NAME                  = local.lambda_names["report"]
+      FETCH_LAMBDA_NAME                   = local.lambda_names["fetch"]
+    })
+    "clusterize-finalization" = local.env_common
+    "report" = merge(local.env_common, {
+      REPORTS_PER_HOST      = tostring(var.reports_per_host)
+      REPORT_RETENTION_DAYS = tostring(var.report_retention_days)
+    })
+    "status" = merge(local.env_common, local.env_credentials, {
+      WEKA_API_URL_TEMPLATE = var.weka_api_url_template
+      ASG_NAME              = local.asg_name
+    })
+    "fetch" = merge(local.env_common, local.env_credentials, {
+      ASG_NAME                      = local.asg_name
+      NFS_ASG_NAME                  = local.nfs_asg_name
+      ROLE                          = "backend"
+      DOWN_BACKENDS_REMOVAL_TIMEOUT = var.debug_down_backends_removal_timeout
+    })
+    "scale-down" = merge(local.env_common, local.env_credentials, local.env_protection, {
+      WEKA_API_URL_TEMPLATE = var.weka_api_url_template
+      MIN_CLUSTER_SIZE      = tostring(var.min_cluster_size)
+      ASG_NAME              = local.asg_name
+    })
+    "terminate" = merge(local.env_common, {
+      ASG_NAME                 = local.asg_name
+      NFS_ASG_NAME             = local.nfs_asg_name
+      BOOTSTRAP_GRACE_MINUTES  = tostring(var.bootstrap_grace_minutes)
+      MAX_TERMINATIONS_PER_RUN = tostring(var.max_terminations_per_run)
+    })
+    "transient" = {}
+  }
+}

@@ -1,0 +1,168 @@
+locals {
+  ips_type = local.assign_public_ip ? "PublicIpAddress" : "PrivateIpAddress"
+  cluster_helper_commands = {
+    get_ips      = "aws ec2 describe-instances --region ${local.region} --instance-ids $(aws autoscaling describe-auto-scaling-groups --region ${local.region} --auto-scaling-group-names ${local.asg_name} --query \"AutoScalingGroups[].Instances[].InstanceId\" --output text) --query 'Reservations[].Instances[].${local.ips_type}' --output json"
+    get_status   = "aws lambda invoke --region ${local.region} --function-name ${aws_lambda_function.this["status"].function_name} --payload '{\"type\": \"status\"}' --cli-binary-format raw-in-base64-out /dev/stdout"
+    get_progress = "aws lambda invoke --region ${local.region} --function-name ${aws_lambda_function.this["status"].function_name} --payload '{\"type\": \"progress\"}' --cli-binary-format raw-in-base64-out /dev/stdout"
+    get_password = "aws secretsmanager get-secret-value --region ${local.region} --secret-id ${aws_secretsmanager_secret.admin_password.arn} --query SecretString --output text"
+  }
+  nfs_ips_cmd = var.nfs_protocol_gateways_number > 0 ? "aws ec2 describe-instances --region ${local.region} --filters Name=tag:aws:autoscaling:groupName,Values=${local.nfs_asg_name} Name=instance-state-name,Values=running --query 'Reservations[].Instances[].${local.ips_type}' --output json" : null
+  smb_ips     = var.smb_protocol_gateways_number > 0 ? [for k, i in aws_instance.gateway : (local.assign_public_ip ? i.public_ip : i.private_ip) if startswith(k, "smb-")] : null
+  s3_ips      = var.s3_protocol_gateways_number > 0 ? [for k, i in aws_instance.gateway : (local.assign_public_ip ? i.public_ip : i.private_ip) if startswith(k, "s3-")] : null
+  client_ips  = var.clients_number > 0 ? [for i in aws_instance.client : (local.assign_public_ip ? i.public_ip : i.private_ip)] : null
+}
+
+output "weka_deployment" {
+  description = "Summary of the deployment (same shape as the reference module's output)."
+  value = {
+    alb_dns_name                    = try(aws_lb.this[0].dns_name, null)
+    alb_alias_record                = try(aws_route53_record.alb[0].fqdn, null)
+    asg_name                        = aws_autoscaling_group.backend.name
+    client_ips                      = local.client_ips
+    cluster_helper_commands         = local.cluster_helper_commands
+    cluster_name                    = var.cluster_name
+    ips_type                        = local.ips_type
+    lambda_status_name              = aws_lambda_function.this["status"].function_name
+    local_ssh_private_key           = null
+    nfs_protocol_gateways_ips       = local.nfs_ips_cmd
+    smb_protocol_gateways_ips       = local.smb_ips
+    s3_protocol_gateways_ips        = local.s3_ips
+    ssh_user                        = "ec2-user"
+    weka_cluster_password_secret_id = aws_secretsmanager_secret.admin_password.arn
+  }
+}
+
+output "cluster_helper_commands" {
+  description = "AWS CLI commands: backend IPs, cluster status/progress (status lambda), admin password."
+  value       = local.cluster_helper_commands
+}
+
+output "cluster_name" {
+  description = "WEKA cluster name."
+  value       = var.cluster_name
+}
+
+output "ips_type" {
+  description = "Which instance IP the helper commands print."
+  value       = local.ips_type
+}
+
+output "asg_name" {
+  description = "Backend Auto Scaling group; change its desired capacity to scale."
+  value       = aws_autoscaling_group.backend.name
+}
+
+output "lambda_status_name" {
+  description = "Name of the status lambda."
+  value       = aws_lambda_function.this["status"].function_name
+}
+
+output "deploy_lambda_name" {
+  description = "Name of the deploy lambda."
+  value       = aws_lambda_function.this["deploy"].function_name
+}
+
+output "lambda_names" {
+  description = "All lambda names by function."
+  value       = { for k, f in aws_lambda_function.this : k => f.function_name }
+}
+
+output "state_machine_arn" {
+  description = "Scale-down state machine."
+  value       = aws_sfn_state_machine.scale_down.arn
+}
+
+output "state_table_name" {
+  description = "DynamoDB state table."
+  value       = aws_dynamodb_table.state.name
+}
+
+output "weka_cluster_admin_password_secret_id" {
+  description = "Secret holding the WEKA admin password (written at clusterization)."
+  value       = aws_secretsmanager_secret.admin_password.arn
+}
+
+output "weka_cluster_password_secret_id" {
+  description = "Same as weka_cluster_admin_password_secret_id (seed name)."
+  value       = aws_secretsmanager_secret.admin_password.arn
+}
+
+output "local_ssh_private_key" {
+  description = "Always null: this module does not generate keys (pass ssh_public_key or key_pair_name, or use SSM Session Manager)."
+  value       = null
+}
+
+output "ssh_user" {
+  description = "SSH user of the instances."
+  value       = "ec2-user"
+}
+
+output "alb_dns_name" {
+  description = "Internal ALB DNS name."
+  value       = try(aws_lb.this[0].dns_name, null)
+}
+
+output "placement_group_name" {
+  description = "Backend placement group."
+  value       = local.placement_group
+}
+
+output "vpc_id" {
+  description = "VPC of the cluster."
+  value       = local.vpc_id
+}
+
+output "subnet_ids" {
+  description = "Cluster subnet (and ALB subnet)."
+  value       = compact([local.cluster_subnet_id, try(local.alb_second_subnet, null)])
+}
+
+output "sg_ids" {
+  description = "Security groups of the instances."
+  value       = local.instance_sg_ids
+}
+
+output "client_ips" {
+  description = "Client IPs."
+  value       = local.client_ips
+}
+
+output "client_helper_commands" {
+  description = "Command printing the client IPs."
+  value       = var.clients_number > 0 ? "aws ec2 describe-instances --region ${local.region} --filters Name=tag:weka_cluster_name,Values=${var.cluster_name} Name=tag:weka_hostgroup_type,Values=client Name=instance-state-name,Values=running --query 'Reservations[].Instances[].${local.ips_type}' --output json" : null
+}
+
+output "nfs_protocol_gateways_ips" {
+  description = "Command printing the NFS gateway IPs (they live in an ASG)."
+  value       = local.nfs_ips_cmd
+}
+
+output "nfs_protocol_gateways_name" {
+  description = "NFS gateway ASG name."
+  value       = var.nfs_protocol_gateways_number > 0 ? local.nfs_asg_name : null
+}
+
+output "smb_protocol_gateways_ips" {
+  description = "SMB gateway IPs."
+  value       = local.smb_ips
+}
+
+output "smb_protocol_gateways_name" {
+  description = "SMB gateway name prefix."
+  value       = var.smb_protocol_gateways_number > 0 ? local.instance_roles["smb"].name : null
+}
+
+output "s3_protocol_gateways_ips" {
+  description = "S3 gateway IPs."
+  value       = local.s3_ips
+}
+
+output "s3_protocol_gateways_name" {
+  description = "S3 gateway name prefix."
+  value       = var.s3_protocol_gateways_number > 0 ? local.instance_roles["s3"].name : null
+}
+
+output "pre_terraform_destroy_command" {
+  description = "Optional before terraform destroy: stop the scale-down schedule so no execution races the teardown."
+  value       = "aws events disable-rule --region ${local.region} --name ${aws_cloudwatch_event_rule.scale_down.name}"
+}

@@ -1,0 +1,145 @@
+###############################################################################
+# Scale-down state machine (Fetch -> ScaleDown -> Terminate -> Transient)
+# started every minute by EventBridge.
+###############################################################################
+resource "aws_cloudwatch_log_group" "sfn" {
+  name              = local.sfn_log_group
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.cloudwatch_kms_key_id
+  tags              = local.common_tags
+}
+
+data "aws_iam_policy_document" "sfn_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "sfn" {
+  count              = var.sfn_iam_role_arn == "" ? 1 : 0
+  name               = substr("${local.iam_base}-sfn-role", 0, 64)
+  assume_role_policy = data.aws_iam_policy_document.sfn_assume.json
+  tags               = local.common_tags
+}
+
+locals {
+  sfn_lambdas = ["fetch", "scale-down", "terminate", "transient"]
+}
+
+resource "aws_iam_role_policy" "sfn" {
+  # checkov:skip=CKV_AWS_290:CloudWatch Logs delivery actions (CreateLogDelivery etc.) do not support resource-level permissions; AWS documents Resource "*".
+  # checkov:skip=CKV_AWS_355:Same as CKV_AWS_290 (log delivery API only).
+  count = length(aws_iam_role.sfn)
+  name  = "invoke-scale-down-lambdas"
+  role  = aws_iam_role.sfn[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "InvokeScaleDownLambdas"
+        Effect   = "Allow"
+        Action   = ["lambda:InvokeFunction"]
+        Resource = [for f in local.sfn_lambdas : aws_lambda_function.this[f].arn]
+      },
+      {
+        Sid    = "LogDelivery"
+        Effect = "Allow"
+        Action = [
+          "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+          "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+        ]
+        Resource = ["*"]
+      },
+      {
+        Sid      = "XRay"
+        Effect   = "Allow"
+        Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+        Resource = ["*"]
+      },
+    ]
+  })
+}
+
+resource "aws_sfn_state_machine" "scale_down" {
+  name     = local.state_machine_name
+  role_arn = var.sfn_iam_role_arn != "" ? var.sfn_iam_role_arn : aws_iam_role.sfn[0].arn
+  definition = templatefile("${path.module}/../state-machine/scale.asl.json", {
+    fetch_lambda_arn      = aws_lambda_function.this["fetch"].arn
+    scale_down_lambda_arn = aws_lambda_function.this["scale-down"].arn
+    terminate_lambda_arn  = aws_lambda_function.this["terminate"].arn
+    transient_lambda_arn  = aws_lambda_function.this["transient"].arn
+  })
+
+  logging_configuration {
+    log_destination        = "${aws_cloudwatch_log_group.sfn.arn}:*"
+    include_execution_data = true
+    level                  = var.sfn_log_level
+  }
+
+  tracing_configuration {
+    enabled = true
+  }
+
+  tags = local.common_tags
+
+  depends_on = [aws_iam_role_policy.sfn]
+}
+
+data "aws_iam_policy_document" "events_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "events" {
+  count              = var.event_iam_role_arn == "" ? 1 : 0
+  name               = substr("${local.iam_base}-scale-down-events-role", 0, 64)
+  assume_role_policy = data.aws_iam_policy_document.events_assume.json
+  tags               = local.common_tags
+}
+
+resource "aws_iam_role_policy" "events" {
+  count = length(aws_iam_role.events)
+  name  = "start-scale-down"
+  role  = aws_iam_role.events[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["states:StartExecution"]
+      Resource = [aws_sfn_state_machine.scale_down.arn]
+    }]
+  })
+}
+
+resource "aws_cloudwatch_event_rule" "scale_down" {
+  name                = "${local.p.cloudwatch}-${var.cluster_name}-scale-down-trigger-rule"
+  description         = "Start the WEKA ${var.cluster_name} scale-down state machine every minute"
+  schedule_expression = "rate(1 minute)"
+  state               = var.scale_down_schedule_enabled ? "ENABLED" : "DISABLED"
+  tags                = local.common_tags
+}
+
+resource "aws_cloudwatch_event_target" "scale_down" {
+  rule     = aws_cloudwatch_event_rule.scale_down.name
+  arn      = aws_sfn_state_machine.scale_down.arn
+  role_arn = var.event_iam_role_arn != "" ? var.event_iam_role_arn : aws_iam_role.events[0].arn
+}

@@ -1,0 +1,1053 @@
+###############################################################################
+# Naming
+###############################################################################
+variable "prefix" {
+  type        = string
+  default     = "weka"
+  description = "Prefix of every resource name."
+}
+
+variable "custom_prefix" {
+  type        = map(string)
+  default     = {}
+  description = "Per-kind prefix overrides. Keys: lb, db, kms, cloudwatch, sfn, lambda, secrets, ec2, iam, obs."
+  validation {
+    condition     = alltrue([for k in keys(var.custom_prefix) : contains(["lb", "db", "kms", "cloudwatch", "sfn", "lambda", "secrets", "ec2", "iam", "obs"], k)])
+    error_message = "custom_prefix keys must be among: lb, db, kms, cloudwatch, sfn, lambda, secrets, ec2, iam, obs."
+  }
+}
+
+variable "cluster_name" {
+  type        = string
+  default     = "poc"
+  description = "WEKA cluster name; part of every resource name and of the weka_cluster_name tag."
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9-]*$", var.cluster_name))
+    error_message = "cluster_name may contain letters, digits and dashes only."
+  }
+}
+
+variable "tags_map" {
+  type        = map(string)
+  default     = {}
+  description = "Tags applied to every taggable resource."
+}
+
+###############################################################################
+# Networking
+###############################################################################
+variable "availability_zones" {
+  type        = list(string)
+  default     = []
+  description = "AZs for the subnets the module creates (only used when subnet_ids is empty). Empty = first AZs of the region."
+  validation {
+    condition     = length(var.availability_zones) <= 1
+    error_message = "Only one availability zone is supported for the cluster subnet."
+  }
+}
+
+variable "subnet_ids" {
+  type        = list(string)
+  default     = []
+  description = "Existing subnet ids; the first one hosts the backends. Empty = the module creates a VPC and subnet."
+  validation {
+    condition     = length(var.subnet_ids) <= 2
+    error_message = "At most two subnets (cluster subnet, optional additional subnet) are supported."
+  }
+}
+
+variable "vpc_cidr" {
+  type        = string
+  default     = "10.0.0.0/16"
+  description = "CIDR of the VPC created when subnet_ids is empty."
+}
+
+variable "subnets_cidrs" {
+  type        = list(string)
+  default     = ["10.0.1.0/24"]
+  description = "CIDR of the cluster subnet created when subnet_ids is empty."
+  validation {
+    condition     = length(var.subnets_cidrs) == 1
+    error_message = "Exactly one subnet CIDR is supported."
+  }
+}
+
+variable "subnet_autocreate_as_private" {
+  type        = bool
+  default     = false
+  description = "Create the cluster subnet as private (route through a NAT gateway when create_nat_gateway is true)."
+}
+
+variable "create_nat_gateway" {
+  type        = bool
+  default     = false
+  description = "Create a NAT gateway (in a public subnet nat_public_subnet_cidr) for a private cluster subnet."
+}
+
+variable "nat_public_subnet_cidr" {
+  type        = string
+  default     = "10.0.2.0/24"
+  description = "CIDR of the public subnet that hosts the NAT gateway."
+}
+
+variable "assign_public_ip" {
+  type        = string
+  default     = "auto"
+  description = "Public IPs on instances: true, false or auto (= public unless subnet_autocreate_as_private or given subnets)."
+  validation {
+    condition     = contains(["true", "false", "auto"], var.assign_public_ip)
+    error_message = "assign_public_ip must be one of: true, false, auto."
+  }
+}
+
+variable "sg_ids" {
+  type        = list(string)
+  default     = []
+  description = "Existing security groups for instances (and VPC lambdas unless lambda_sg_ids). Empty = the module creates one."
+}
+
+variable "lambda_sg_ids" {
+  type        = list(string)
+  default     = []
+  description = "Security groups for VPC-attached lambdas. Empty = module-created lambda SG, or sg_ids when given."
+}
+
+variable "allow_ssh_cidrs" {
+  type        = list(string)
+  default     = []
+  description = "CIDRs allowed to reach port 22 on instances (module-created SG only)."
+}
+
+variable "allow_weka_api_cidrs" {
+  type        = list(string)
+  default     = []
+  description = "CIDRs allowed to reach port 14000 on backends/ALB (module-created SGs only). The VPC CIDR is always allowed."
+}
+
+variable "alb_allow_https_cidrs" {
+  type        = list(string)
+  default     = []
+  description = "CIDRs allowed to reach port 443 on the ALB."
+}
+
+variable "sg_custom_ingress_rules" {
+  type = list(object({
+    from_port  = number
+    to_port    = number
+    protocol   = string
+    cidr_block = string
+  }))
+  default     = []
+  description = "Extra ingress rules for the module-created instance security group."
+}
+
+variable "enable_lambda_vpc_config" {
+  type        = bool
+  default     = false
+  description = "Attach all lambdas to the VPC. status and scale-down are always attached (they call WEKA on TCP 14000)."
+}
+
+variable "secretmanager_use_vpc_endpoint" {
+  type        = bool
+  default     = true
+  description = "Secrets are read through a Secrets Manager VPC endpoint (VPC lambdas have no other path without NAT)."
+}
+
+variable "secretmanager_create_vpc_endpoint" {
+  type        = bool
+  default     = true
+  description = "Create the Secrets Manager interface endpoint (when secretmanager_use_vpc_endpoint)."
+}
+
+variable "secretmanager_sg_ids" {
+  type        = list(string)
+  default     = []
+  description = "Security groups of the Secrets Manager endpoint. Empty = module-created endpoint SG."
+}
+
+variable "vpc_endpoint_ec2_create" {
+  type        = bool
+  default     = false
+  description = "Create an EC2 interface endpoint."
+}
+
+variable "vpc_endpoint_lambda_create" {
+  type        = bool
+  default     = false
+  description = "Create a Lambda interface endpoint (instances in private subnets invoke lambdas)."
+}
+
+variable "vpc_endpoint_autoscaling_create" {
+  type        = bool
+  default     = false
+  description = "Create an Auto Scaling interface endpoint."
+}
+
+variable "vpc_endpoint_s3_gateway_create" {
+  type        = bool
+  default     = false
+  description = "Create an S3 gateway endpoint."
+}
+
+variable "vpc_endpoint_dynamodb_gateway_create" {
+  type        = bool
+  default     = false
+  description = "Create a DynamoDB gateway endpoint (needed by VPC lambdas without NAT)."
+}
+
+###############################################################################
+# Backends
+###############################################################################
+variable "instance_type" {
+  type        = string
+  default     = "i3en.2xlarge"
+  description = "Backend instance type (i3en family)."
+}
+
+variable "ami_id" {
+  type        = string
+  default     = null
+  description = "Backend AMI. Null = latest Amazon Linux 2 (x86_64) matching ami_name_filter."
+}
+
+variable "ami_name_filter" {
+  type        = string
+  default     = "amzn2-ami-kernel-5.10-hvm-*-x86_64-gp2"
+  description = "Name filter of the default Amazon-owned AMI when ami_id (or a gateway/client AMI id) is null."
+}
+
+variable "root_device_name" {
+  type        = string
+  default     = "/dev/xvda"
+  description = "Root device name of the AMIs (Amazon Linux: /dev/xvda); used only when a root volume size is set."
+}
+
+variable "containers_config_map" {
+  type = map(object({
+    compute  = number
+    drive    = number
+    frontend = number
+    nvme     = number
+    nics     = number
+    memory   = list(string)
+  }))
+  description = "Per instance type: WEKA container cores, NVMe count, NICs, compute memory [without FE, with dedicated FE]."
+  default = {
+    "i3en.2xlarge"  = { compute = 1, drive = 1, frontend = 1, nvme = 2, nics = 4, memory = ["32.9GB", "32.64GB"] }
+    "i3en.3xlarge"  = { compute = 1, drive = 1, frontend = 1, nvme = 1, nics = 4, memory = ["62GB", "61.7GB"] }
+    "i3en.6xlarge"  = { compute = 4, drive = 2, frontend = 1, nvme = 2, nics = 8, memory = ["136.5GB", "136.2GB"] }
+    "i3en.12xlarge" = { compute = 4, drive = 2, frontend = 1, nvme = 4, nics = 8, memory = ["310.7GB", "310.4GB"] }
+    "i3en.24xlarge" = { compute = 9, drive = 4, frontend = 1, nvme = 8, nics = 15, memory = ["384GB", "384GB"] }
+  }
+  validation {
+    condition     = alltrue([for m in flatten([for i in values(var.containers_config_map) : i.memory]) : can(tonumber(trimsuffix(m, "GB"))) && tonumber(trimsuffix(m, "GB")) <= 384])
+    error_message = "Compute memory must look like \"32.9GB\" and be at most 384GB."
+  }
+}
+
+variable "cluster_size" {
+  type        = number
+  default     = 6
+  description = "Number of backends (initial ASG desired = min capacity; max = 7x)."
+  validation {
+    condition     = var.cluster_size >= 6 && floor(var.cluster_size) == var.cluster_size
+    error_message = "cluster_size must be an integer >= 6."
+  }
+}
+
+variable "weka_version" {
+  type        = string
+  default     = ""
+  description = "WEKA version to install (used in the default install URL)."
+}
+
+variable "get_weka_io_token" {
+  type        = string
+  default     = ""
+  sensitive   = true
+  description = "get.weka.io token; stored in Secrets Manager (and therefore in Terraform state). Not needed when get_weka_io_token_secret_id is set."
+}
+
+variable "get_weka_io_token_secret_id" {
+  type        = string
+  default     = ""
+  description = "ARN of an existing secret holding the get.weka.io token; when set no token secret is created."
+  validation {
+    condition     = var.get_weka_io_token_secret_id == "" || can(regex("^arn:aws[a-z-]*:secretsmanager:", var.get_weka_io_token_secret_id))
+    error_message = "get_weka_io_token_secret_id must be a full secret ARN (the instance role is scoped to it)."
+  }
+}
+
+variable "install_weka_url" {
+  type        = string
+  default     = ""
+  description = "WEKA install URL; empty = get.weka.io URL for weka_version (the literal $TOKEN is expanded on the instance)."
+}
+
+variable "ssh_public_key" {
+  type        = string
+  default     = null
+  description = "Public key for a key pair the module creates."
+}
+
+variable "key_pair_name" {
+  type        = string
+  default     = null
+  description = "Existing EC2 key pair name."
+}
+
+variable "enable_key_pair" {
+  type        = bool
+  default     = true
+  description = "Use a key pair (key_pair_name or ssh_public_key). Without either, no key is set (use SSM Session Manager)."
+}
+
+variable "use_placement_group" {
+  type        = bool
+  default     = true
+  description = "Put backends into a cluster placement group."
+}
+
+variable "placement_group_name" {
+  type        = string
+  default     = null
+  description = "Existing placement group; null = create one when use_placement_group."
+  validation {
+    condition     = var.placement_group_name != ""
+    error_message = "placement_group_name may not be an empty string (use null)."
+  }
+}
+
+variable "set_dedicated_fe_container" {
+  type        = bool
+  default     = false
+  description = "Create a dedicated frontend container on each backend."
+}
+
+variable "protection_level" {
+  type        = number
+  default     = 2
+  description = "WEKA data protection level."
+  validation {
+    condition     = var.protection_level == 2 || var.protection_level == 4
+    error_message = "protection_level must be 2 or 4."
+  }
+}
+
+variable "stripe_width" {
+  type        = number
+  default     = -1
+  description = "WEKA stripe width; -1 = min(cluster_size - protection_level - 1, 16)."
+  validation {
+    condition     = var.stripe_width == -1 || (var.stripe_width >= 3 && var.stripe_width <= 16)
+    error_message = "stripe_width must be -1 or between 3 and 16."
+  }
+  validation {
+    condition     = var.stripe_width == -1 || var.stripe_width + var.protection_level + 1 <= var.cluster_size
+    error_message = "stripe_width + protection_level + 1 must not exceed cluster_size."
+  }
+}
+
+variable "hotspare" {
+  type        = number
+  default     = 1
+  description = "WEKA hot spares."
+  validation {
+    condition     = var.hotspare >= 1
+    error_message = "hotspare must be at least 1."
+  }
+}
+
+variable "min_cluster_size" {
+  type        = number
+  default     = 0
+  description = "Scale-down never shrinks the cluster below this; 0 = derive from stripe width, protection and hot spares."
+  validation {
+    condition     = var.min_cluster_size == 0 || var.min_cluster_size >= 6
+    error_message = "min_cluster_size must be 0 (derive) or >= 6."
+  }
+}
+
+variable "instance_iam_profile_arn" {
+  type        = string
+  default     = ""
+  description = "Existing instance profile for backends (and gateways unless theirs are given); empty = created."
+}
+
+variable "additional_instance_iam_policy_statement" {
+  type = list(object({
+    Effect   = string
+    Action   = list(string)
+    Resource = list(string)
+  }))
+  default     = null
+  description = "Extra statements for the backend instance role."
+}
+
+variable "proxy_url" {
+  type        = string
+  default     = ""
+  description = "HTTP(S) proxy for instances and WEKA."
+}
+
+variable "weka_home_url" {
+  type        = string
+  default     = ""
+  description = "Local WEKA Home URL."
+}
+
+variable "backends_weka_volume_size" {
+  type        = number
+  default     = 48
+  description = "Size (GB) of the /opt/weka gp3 volume at /dev/sdp."
+}
+
+variable "backends_root_volume_size" {
+  type        = number
+  default     = null
+  description = "Root volume size (GB); null = AMI default."
+}
+
+variable "metadata_http_tokens" {
+  type        = string
+  default     = "required"
+  description = "IMDS token mode for all instances (IMDSv2 = required)."
+  validation {
+    condition     = contains(["required", "optional"], var.metadata_http_tokens)
+    error_message = "metadata_http_tokens must be required or optional."
+  }
+}
+
+variable "install_cluster_dpdk" {
+  type        = bool
+  default     = true
+  description = "Run WEKA with DPDK (one extra NIC per core)."
+}
+
+variable "custom_data" {
+  type        = string
+  default     = ""
+  description = "Shell commands run by the backend user data before WEKA deployment."
+}
+
+variable "ebs_encrypted" {
+  type        = bool
+  default     = true
+  description = "Encrypt EBS volumes."
+}
+
+variable "ebs_kms_key_id" {
+  type        = string
+  default     = null
+  description = "KMS key for EBS volumes; null = AWS managed key."
+}
+
+variable "capacity_reservation_id" {
+  type        = string
+  default     = null
+  description = "Capacity reservation for backends."
+}
+
+variable "weka_cgroups_mode" {
+  type        = string
+  default     = "force_v2"
+  description = "WEKA cgroups mode on backends."
+  validation {
+    condition     = contains(["auto", "force_v2", "force"], var.weka_cgroups_mode)
+    error_message = "weka_cgroups_mode must be auto, force or force_v2."
+  }
+}
+
+variable "debug_down_backends_removal_timeout" {
+  type        = string
+  default     = "3h"
+  description = "How long a backend may be DOWN before scale-down removes it (duration, e.g. 3h, 30m)."
+  validation {
+    condition     = can(regex("^([0-9]+(h|m|s))+$", var.debug_down_backends_removal_timeout))
+    error_message = "debug_down_backends_removal_timeout must be a duration such as 3h, 90m or 1h30m."
+  }
+}
+
+###############################################################################
+# Clusterization options
+###############################################################################
+variable "set_default_fs" {
+  type        = bool
+  default     = true
+  description = "Create the default filesystem at clusterization."
+}
+
+variable "post_cluster_setup_script" {
+  type        = string
+  default     = ""
+  description = "Script run after clusterization."
+}
+
+variable "clusterize_timeout_minutes" {
+  type        = number
+  default     = 60
+  description = "How long clusterization may take before it is considered failed."
+}
+
+variable "tiering_enable_obs_integration" {
+  type        = bool
+  default     = false
+  description = "Attach an S3 bucket for tiering."
+}
+
+variable "tiering_obs_name" {
+  type        = string
+  default     = ""
+  description = "Existing S3 bucket for tiering; empty = clusterize creates <obs prefix>-<cluster>-obs."
+}
+
+variable "tiering_enable_ssd_percent" {
+  type        = number
+  default     = 20
+  description = "Share of filesystem capacity on SSD when tiering."
+}
+
+variable "tiering_obs_target_ssd_retention" {
+  type        = number
+  default     = 86400
+  description = "Seconds before data is tiered to OBS."
+}
+
+variable "tiering_obs_start_demote" {
+  type        = number
+  default     = 10
+  description = "Seconds before data starts to be demoted to OBS."
+}
+
+variable "tiering_obs_iam_bucket_prefix" {
+  type        = string
+  default     = ""
+  description = "Bucket name prefix the instance role may access for tiering; empty = the OBS bucket name."
+}
+
+###############################################################################
+# DynamoDB, secrets, lambdas, state machine
+###############################################################################
+variable "dynamodb_table_name" {
+  type        = string
+  default     = ""
+  description = "Name of the state table the module creates; empty = <db prefix>-<cluster>-weka-deployment."
+}
+
+variable "dynamodb_kms_key_arn" {
+  type        = string
+  default     = null
+  description = "CMK for the state table; null = AWS owned key."
+}
+
+variable "dynamodb_deletion_protection" {
+  type        = bool
+  default     = false
+  description = "Enable deletion protection on the state table."
+}
+
+variable "secretmanager_enable_encryption" {
+  type        = bool
+  default     = false
+  description = "Encrypt secrets with a CMK (secretmanager_kms_key_id or one the module creates)."
+}
+
+variable "secretmanager_kms_key_id" {
+  type        = string
+  default     = null
+  description = "Existing CMK ARN for the secrets (with secretmanager_enable_encryption)."
+}
+
+variable "secretmanager_recovery_window_in_days" {
+  type        = number
+  default     = 7
+  description = "Recovery window of deleted secrets (0 = delete at once)."
+  validation {
+    condition     = var.secretmanager_recovery_window_in_days == 0 || (var.secretmanager_recovery_window_in_days >= 7 && var.secretmanager_recovery_window_in_days <= 30)
+    error_message = "secretmanager_recovery_window_in_days must be 0 or 7..30."
+  }
+}
+
+variable "lambdas_dir" {
+  type        = string
+  default     = null
+  description = "Directory with <function>/bootstrap.zip (cargo lambda build --release --arm64 -o zip); null = <repo>/target/lambda."
+}
+
+variable "lambda_log_level" {
+  type        = string
+  default     = "INFO"
+  description = "Application log level of the lambdas (JSON logging)."
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.lambda_log_level)
+    error_message = "lambda_log_level must be TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
+  }
+}
+
+variable "lambda_memory_size" {
+  type        = number
+  default     = 128
+  description = "Memory (MB) of every lambda."
+}
+
+variable "lambda_tracing_mode" {
+  type        = string
+  default     = "PassThrough"
+  description = "X-Ray tracing mode of the lambdas (Active or PassThrough)."
+  validation {
+    condition     = contains(["Active", "PassThrough"], var.lambda_tracing_mode)
+    error_message = "lambda_tracing_mode must be Active or PassThrough."
+  }
+}
+
+variable "lambda_timeouts" {
+  type        = map(number)
+  default     = {}
+  description = "Per-function timeout overrides (seconds), keyed by function name."
+}
+
+variable "lambda_architecture" {
+  type        = string
+  default     = "arm64"
+  description = "Lambda architecture matching the zips (cargo lambda build --arm64)."
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
+}
+
+variable "log_retention_days" {
+  type        = number
+  default     = 30
+  description = "Retention of the lambda and state machine log groups."
+}
+
+variable "cloudwatch_kms_key_id" {
+  type        = string
+  default     = null
+  description = "CMK ARN for the log groups; null = CloudWatch default encryption."
+}
+
+variable "reports_per_host" {
+  type        = number
+  default     = 200
+  description = "report lambda: entries kept per host."
+}
+
+variable "report_retention_days" {
+  type        = number
+  default     = 30
+  description = "report lambda: days a report item lives (DynamoDB TTL)."
+}
+
+variable "weka_api_url_template" {
+  type        = string
+  default     = "http://{ip}:14000/api/v1"
+  description = "URL of the WEKA API on a backend; {ip} is replaced with its private IP."
+}
+
+variable "bootstrap_grace_minutes" {
+  type        = number
+  default     = 30
+  description = "terminate lambda: minutes a new backend may take to join before it is replaced."
+}
+
+variable "max_terminations_per_run" {
+  type        = number
+  default     = 50
+  description = "terminate lambda: upper bound of instances terminated per state machine run."
+}
+
+variable "sfn_iam_role_arn" {
+  type        = string
+  default     = ""
+  description = "Existing role for the state machine; empty = created."
+}
+
+variable "event_iam_role_arn" {
+  type        = string
+  default     = ""
+  description = "Existing role for the EventBridge rule; empty = created."
+}
+
+variable "sfn_log_level" {
+  type        = string
+  default     = "ALL"
+  description = "State machine log level."
+  validation {
+    condition     = contains(["ALL", "ERROR", "FATAL", "OFF"], var.sfn_log_level)
+    error_message = "sfn_log_level must be ALL, ERROR, FATAL or OFF."
+  }
+}
+
+variable "scale_down_schedule_enabled" {
+  type        = bool
+  default     = true
+  description = "Enable the one-minute EventBridge rule that starts the scale-down state machine."
+}
+
+###############################################################################
+# ALB
+###############################################################################
+variable "create_alb" {
+  type        = bool
+  default     = true
+  description = "Create an internal ALB (14000, and 443 with alb_cert_arn) in front of the backends."
+}
+
+variable "alb_additional_subnet_id" {
+  type        = string
+  default     = ""
+  description = "Second subnet (other AZ) for the ALB when subnet_ids are given."
+}
+
+variable "alb_additional_subnet_cidr_block" {
+  type        = string
+  default     = "10.0.3.0/24"
+  description = "CIDR of the second ALB subnet the module creates."
+}
+
+variable "alb_additional_subnet_zone" {
+  type        = string
+  default     = ""
+  description = "AZ of the second ALB subnet; empty = the next AZ of the region."
+}
+
+variable "alb_cert_arn" {
+  type        = string
+  default     = null
+  description = "ACM certificate for an HTTPS listener on 443."
+}
+
+variable "alb_sg_ids" {
+  type        = list(string)
+  default     = []
+  description = "Security groups of the ALB; empty = module-created."
+}
+
+variable "alb_route53_zone_id" {
+  type        = string
+  default     = ""
+  description = "Route 53 zone for an alias record to the ALB."
+}
+
+variable "alb_alias_name" {
+  type        = string
+  default     = ""
+  description = "Alias record name in alb_route53_zone_id."
+}
+
+###############################################################################
+# Protocol gateways and clients
+###############################################################################
+variable "nfs_protocol_gateways_number" {
+  type        = number
+  default     = 0
+  description = "NFS protocol gateways (ASG)."
+  validation {
+    condition     = var.nfs_protocol_gateways_number == 0 || (var.nfs_protocol_gateways_number >= 2 && var.nfs_protocol_gateways_number <= 32)
+    error_message = "nfs_protocol_gateways_number must be 0 or 2..32."
+  }
+}
+
+variable "nfs_protocol_gateway_instance_type" {
+  type        = string
+  default     = "c5n.2xlarge"
+  description = "NFS gateway instance type."
+}
+
+variable "nfs_protocol_gateway_instance_ami_id" {
+  type        = string
+  default     = null
+  description = "NFS gateway AMI; null = default AMI."
+}
+
+variable "nfs_protocol_gateway_instance_iam_profile_arn" {
+  type        = string
+  default     = ""
+  description = "NFS gateway instance profile; empty = backend profile."
+}
+
+variable "nfs_protocol_gateway_secondary_ips_per_nic" {
+  type        = number
+  default     = 3
+  description = "Secondary IPs per NFS gateway NIC."
+}
+
+variable "nfs_protocol_gateway_fe_cores_num" {
+  type        = number
+  default     = 1
+  description = "Frontend cores per NFS gateway."
+}
+
+variable "nfs_protocol_gateway_weka_volume_size" {
+  type        = number
+  default     = 48
+  description = "NFS gateway /opt/weka volume size (GB)."
+}
+
+variable "nfs_protocol_gateway_root_volume_size" {
+  type        = number
+  default     = null
+  description = "NFS gateway root volume size (GB)."
+}
+
+variable "nfs_setup_protocol" {
+  type        = bool
+  default     = true
+  description = "Configure NFS on the gateways."
+}
+
+variable "nfs_interface_group_name" {
+  type        = string
+  default     = "weka-ig"
+  description = "NFS interface group name."
+  validation {
+    condition     = length(var.nfs_interface_group_name) <= 11
+    error_message = "nfs_interface_group_name must be at most 11 characters."
+  }
+}
+
+variable "nfs_capacity_reservation_id" {
+  type        = string
+  default     = null
+  description = "Capacity reservation for NFS gateways."
+}
+
+variable "nfs_protocol_gateway_weka_cgroups_mode" {
+  type        = string
+  default     = "force_v2"
+  description = "cgroups mode on NFS gateways."
+  validation {
+    condition     = contains(["auto", "force_v2", "force"], var.nfs_protocol_gateway_weka_cgroups_mode)
+    error_message = "Must be auto, force or force_v2."
+  }
+}
+
+variable "smb_protocol_gateways_number" {
+  type        = number
+  default     = 0
+  description = "SMB protocol gateways (plain instances)."
+  validation {
+    condition     = var.smb_protocol_gateways_number == 0 || (var.smb_protocol_gateways_number >= 3 && var.smb_protocol_gateways_number <= 8)
+    error_message = "smb_protocol_gateways_number must be 0 or 3..8."
+  }
+}
+
+variable "smb_protocol_gateway_instance_type" {
+  type        = string
+  default     = "c5n.2xlarge"
+  description = "SMB gateway instance type."
+}
+
+variable "smb_protocol_gateway_instance_ami_id" {
+  type        = string
+  default     = null
+  description = "SMB gateway AMI; null = default AMI."
+}
+
+variable "smb_protocol_gateway_instance_iam_profile_arn" {
+  type        = string
+  default     = ""
+  description = "SMB gateway instance profile; empty = backend profile."
+}
+
+variable "smb_protocol_gateway_secondary_ips_per_nic" {
+  type        = number
+  default     = 0
+  description = "Secondary IPs per SMB gateway NIC."
+}
+
+variable "smb_protocol_gateway_fe_cores_num" {
+  type        = number
+  default     = 1
+  description = "Frontend cores per SMB gateway."
+}
+
+variable "smb_protocol_gateway_weka_volume_size" {
+  type        = number
+  default     = 48
+  description = "SMB gateway /opt/weka volume size (GB)."
+}
+
+variable "smb_protocol_gateway_root_volume_size" {
+  type        = number
+  default     = null
+  description = "SMB gateway root volume size (GB)."
+}
+
+variable "smb_setup_protocol" {
+  type        = bool
+  default     = true
+  description = "Configure SMB on the gateways."
+}
+
+variable "smbw_enabled" {
+  type        = bool
+  default     = true
+  description = "Use SMB-W."
+}
+
+variable "smb_cluster_name" {
+  type        = string
+  default     = "Weka-SMB"
+  description = "SMB cluster name."
+  validation {
+    condition     = length(var.smb_cluster_name) > 0 && length(var.smb_cluster_name) <= 15
+    error_message = "smb_cluster_name must be 1..15 characters."
+  }
+}
+
+variable "smb_domain_name" {
+  type        = string
+  default     = ""
+  description = "SMB AD domain."
+}
+
+variable "smb_capacity_reservation_id" {
+  type        = string
+  default     = null
+  description = "Capacity reservation for SMB gateways."
+}
+
+variable "smb_protocol_gateway_weka_cgroups_mode" {
+  type        = string
+  default     = "force_v2"
+  description = "cgroups mode on SMB gateways."
+  validation {
+    condition     = contains(["auto", "force_v2", "force"], var.smb_protocol_gateway_weka_cgroups_mode)
+    error_message = "Must be auto, force or force_v2."
+  }
+}
+
+variable "s3_protocol_gateways_number" {
+  type        = number
+  default     = 0
+  description = "S3 protocol gateways (plain instances)."
+  validation {
+    condition     = var.s3_protocol_gateways_number >= 0 && var.s3_protocol_gateways_number <= 16
+    error_message = "s3_protocol_gateways_number must be 0..16."
+  }
+}
+
+variable "s3_protocol_gateway_instance_type" {
+  type        = string
+  default     = "c5n.2xlarge"
+  description = "S3 gateway instance type."
+}
+
+variable "s3_protocol_gateway_instance_ami_id" {
+  type        = string
+  default     = null
+  description = "S3 gateway AMI; null = default AMI."
+}
+
+variable "s3_protocol_gateway_instance_iam_profile_arn" {
+  type        = string
+  default     = ""
+  description = "S3 gateway instance profile; empty = backend profile."
+}
+
+variable "s3_protocol_gateway_fe_cores_num" {
+  type        = number
+  default     = 1
+  description = "Frontend cores per S3 gateway."
+}
+
+variable "s3_protocol_gateway_weka_volume_size" {
+  type        = number
+  default     = 48
+  description = "S3 gateway /opt/weka volume size (GB)."
+}
+
+variable "s3_protocol_gateway_root_volume_size" {
+  type        = number
+  default     = null
+  description = "S3 gateway root volume size (GB)."
+}
+
+variable "s3_setup_protocol" {
+  type        = bool
+  default     = true
+  description = "Configure S3 on the gateways."
+}
+
+variable "s3_capacity_reservation_id" {
+  type        = string
+  default     = null
+  description = "Capacity reservation for S3 gateways."
+}
+
+variable "s3_protocol_gateway_weka_cgroups_mode" {
+  type        = string
+  default     = "force_v2"
+  description = "cgroups mode on S3 gateways."
+  validation {
+    condition     = contains(["auto", "force_v2", "force"], var.s3_protocol_gateway_weka_cgroups_mode)
+    error_message = "Must be auto, force or force_v2."
+  }
+}
+
+variable "clients_number" {
+  type        = number
+  default     = 0
+  description = "WEKA client instances that mount the cluster."
+  validation {
+    condition     = var.clients_number >= 0 && var.clients_number <= 1000
+    error_message = "clients_number must be 0..1000."
+  }
+}
+
+variable "client_instance_type" {
+  type        = string
+  default     = "c5.2xlarge"
+  description = "Client instance type."
+}
+
+variable "client_instance_ami_id" {
+  type        = string
+  default     = null
+  description = "Client AMI; null = default AMI."
+}
+
+variable "client_instance_iam_profile_arn" {
+  type        = string
+  default     = ""
+  description = "Client instance profile; empty = a created client profile (describe ASG/instances only)."
+}
+
+variable "client_frontend_cores" {
+  type        = number
+  default     = 1
+  description = "Frontend cores per client (one extra NIC each with DPDK)."
+}
+
+variable "clients_use_dpdk" {
+  type        = bool
+  default     = true
+  description = "Mount clients in DPDK mode."
+}
+
+variable "clients_root_volume_size" {
+  type        = number
+  default     = 48
+  description = "Client root volume size (GB)."
+}
+
+variable "clients_custom_data" {
+  type        = string
+  default     = ""
+  description = "Shell commands run on clients before mounting."
+}
+
+variable "client_capacity_reservation_id" {
+  type        = string
+  default     = null
+  description = "Capacity reservation for clients."
+}
+
+variable "clients_custom_data_post_mount" {
+  type        = string
+  default     = ""
+  description = "Shell commands run on clients after mounting."
+}

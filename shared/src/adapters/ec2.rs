@@ -1,0 +1,86 @@
+//! The instance inventory on EC2 and Auto Scaling.
+
+use crate::ports::{Instance, InstanceInventory, InventoryError};
+use aws_sdk_ec2::types::Filter;
+
+/// Inventory backed by `DescribeInstances` and `DescribeAutoScalingGroups`.
+#[derive(Debug, Clone)]
+pub struct AwsInventory {
+    ec2: aws_sdk_ec2::Client,
+    autoscaling: aws_sdk_autoscaling::Client,
+}
+
+impl AwsInventory {
+    /// Builds both clients from the shared SDK configuration.
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            ec2: aws_sdk_ec2::Client::new(sdk),
+            autoscaling: aws_sdk_autoscaling::Client::new(sdk),
+        }
+    }
+}
+
+fn inventory_error(
+    operation: &'static str,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> InventoryError {
+    InventoryError {
+        operation,
+        source: Box::new(source),
+    }
+}
+
+fn filter(name: &str, value: &str) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+impl InstanceInventory for AwsInventory {
+    async fn running_instances(
+        &self,
+        cluster: &str,
+        hostgroup: &str,
+    ) -> Result<Vec<Instance>, InventoryError> {
+        let mut pages = self
+            .ec2
+            .describe_instances()
+            .filters(filter("instance-state-name", "running"))
+            .filters(filter("tag:weka_cluster_name", cluster))
+            .filters(filter("tag:weka_hostgroup_type", hostgroup))
+            .into_paginator()
+            .send();
+        let mut instances = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| inventory_error("describe_instances", e))?;
+            for reservation in page.reservations() {
+                for instance in reservation.instances() {
+                    let Some(id) = instance.instance_id() else { continue };
+                    instances.push(Instance {
+                        id: id.to_owned(),
+                        private_ip: instance.private_ip_address().map(str::to_owned),
+                        private_dns_name: instance
+                            .private_dns_name()
+                            .filter(|n| !n.is_empty())
+                            .map(str::to_owned),
+                    });
+                }
+            }
+        }
+        instances.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(instances)
+    }
+
+    async fn desired_capacity(&self, asg_name: &str) -> Result<Option<u32>, InventoryError> {
+        let out = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(asg_name)
+            .send()
+            .await
+            .map_err(|e| inventory_error("describe_auto_scaling_groups", e))?;
+        Ok(out
+            .auto_scaling_groups()
+            .first()
+            .and_then(|g| g.desired_capacity())
+            .and_then(|d| u32::try_from(d).ok()))
+    }
+}

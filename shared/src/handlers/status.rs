@@ -1,0 +1,237 @@
+//! `status`: the cluster's state for operators and scripts — `{"type":"status"}` (state plus
+//! WEKA's live status) and `{"type":"progress"}` (bootstrap progress and reports).
+//!
+//! Reads only; never locks. A failing WEKA call is reported in the answer, not swallowed.
+
+use crate::config::{CLUSTER_NAME_ENV, ConfigError, Lookup, StateConfig};
+use crate::domain::progress::progress_view;
+use crate::domain::state::{ClusterState, Group};
+use crate::lambda::{Classify, ErrorClass, PayloadError, decode, error_chain};
+use crate::ports::{
+    InstanceInventory, InventoryError, Secrets, SecretsConfig, StateStore, StoreError, WekaApi,
+    WekaConnector, deployment_or_admin,
+};
+use crate::wire::bootstrap::{Protocol, StatusRequest, StatusResponse};
+use chrono::SecondsFormat;
+use serde_json::{Value, json};
+
+/// Name of the backend Auto Scaling group, whose desired capacity `status` reports.
+pub const ASG_NAME_ENV: &str = "ASG_NAME";
+/// Name of the note holding the last scale-down outcome (written by `scale-down`).
+pub const SCALE_NOTE: &str = "scale-down";
+
+/// `status` configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where the state lives.
+    pub state: StateConfig,
+    /// Cluster name (instance tag `weka_cluster_name`).
+    pub cluster_name: String,
+    /// Secret ids of the WEKA credentials.
+    pub secrets: SecretsConfig,
+    /// Backend ASG name, when set.
+    pub asg_name: Option<String>,
+}
+
+impl Config {
+    /// Reads the configuration.
+    pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
+        Ok(Self {
+            state: StateConfig::from_lookup(env)?,
+            cluster_name: env.required(CLUSTER_NAME_ENV)?,
+            secrets: SecretsConfig::from_lookup(env)?,
+            asg_name: env.optional(ASG_NAME_ENV),
+        })
+    }
+}
+
+/// What `status` needs.
+#[derive(Debug)]
+pub struct Deps<S, I, K, W> {
+    /// The state store.
+    pub store: S,
+    /// EC2/ASG inventory.
+    pub inventory: I,
+    /// Secrets (WEKA credentials).
+    pub secrets: K,
+    /// WEKA API connector.
+    pub weka: W,
+    /// Configuration.
+    pub config: Config,
+}
+
+/// Why `status` could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    /// The payload is not a status request.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    /// `type` is neither `status` nor `progress`.
+    #[error("invalid status type {0:?}: expected status or progress")]
+    UnknownType(String),
+    /// Only backend and NFS groups have a state.
+    #[error("unsupported protocol {0:?}: expected \"\" or nfs")]
+    UnsupportedProtocol(&'static str),
+    /// The store failed.
+    #[error("cluster state could not be read")]
+    Store(#[from] StoreError),
+    /// The instance inventory failed.
+    #[error("instance inventory could not be read")]
+    Inventory(#[from] InventoryError),
+    /// An answer could not be encoded.
+    #[error("status answer could not be encoded")]
+    Encode(#[from] serde_json::Error),
+}
+
+impl Classify for StatusError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::Payload(_) | Self::UnknownType(_) | Self::UnsupportedProtocol(_) => {
+                ErrorClass::InvalidInput
+            }
+            Self::Store(e) => e.class(),
+            Self::Inventory(e) => e.class(),
+            Self::Encode(_) => ErrorClass::Internal,
+        }
+    }
+}
+
+/// WEKA's `status` answer before clusterization: every field zero, as the reference returns.
+pub fn zero_weka_status() -> Value {
+    json!({
+        "hot_spare": 0, "io_status": "", "drives": {"active": 0, "total": 0}, "name": "",
+        "io_status_changed_time": "0001-01-01T00:00:00Z", "io_nodes": {"active": 0, "total": 0},
+        "cloud": {"enabled": false, "healthy": false, "proxy": "", "url": ""},
+        "release_hash": "",
+        "hosts": {"active_count": 0, "backends": {"active": 0, "total": 0},
+                  "clients": {"active": 0, "total": 0}, "total_count": 0},
+        "stripe_data_drives": 0, "release": "", "active_alerts_count": 0,
+        "capacity": {"total_bytes": 0, "hot_spare_bytes": 0, "unprovisioned_bytes": 0},
+        "is_cluster": false, "status": "", "stripe_protection_drives": 0, "guid": "",
+        "nodes": {"black_listed": 0, "total": 0},
+        "licensing": {"io_start_eligibility": false,
+                      "usage": {"drive_capacity_gb": 0, "usable_capacity_gb": 0, "obs_capacity_gb": 0},
+                      "mode": ""}
+    })
+}
+
+const fn hostgroup(group: Group) -> &'static str {
+    match group {
+        Group::Backend => "backend",
+        Group::Nfs => "gateways-protocol",
+    }
+}
+
+/// Handles one `status` invocation.
+#[tracing::instrument(skip_all, fields(kind))]
+pub async fn handle<S, I, K, W>(deps: &Deps<S, I, K, W>, payload: Value) -> Result<Value, StatusError>
+where
+    S: StateStore,
+    I: InstanceInventory,
+    K: Secrets,
+    W: WekaConnector,
+{
+    let request: StatusRequest = decode(payload)?;
+    tracing::Span::current().record("kind", request.kind.as_str());
+    let group = match request.protocol {
+        Protocol::Backend => Group::Backend,
+        Protocol::Nfs => Group::Nfs,
+        other => return Err(StatusError::UnsupportedProtocol(other.as_str())),
+    };
+    match request.kind.as_str() {
+        "status" => Ok(serde_json::to_value(status(deps, group).await?)?),
+        "progress" => {
+            let state = deps.store.load(group).await?;
+            let reports = deps.store.reports(group).await?;
+            let running = if state.clusterized {
+                Vec::new()
+            } else {
+                deps.inventory
+                    .running_instances(&deps.config.cluster_name, hostgroup(group))
+                    .await?
+            };
+            Ok(serde_json::to_value(progress_view(&state, &reports, &running))?)
+        }
+        other => Err(StatusError::UnknownType(other.to_owned())),
+    }
+}
+
+async fn status<S, I, K, W>(deps: &Deps<S, I, K, W>, group: Group) -> Result<StatusResponse, StatusError>
+where
+    S: StateStore,
+    I: InstanceInventory,
+    K: Secrets,
+    W: WekaConnector,
+{
+    let state = deps.store.load(group).await?;
+    let desired_size = live_desired_size(deps, group, &state).await;
+    let (weka_status, weka_status_error) = if state.clusterized {
+        match live_weka_status(deps).await {
+            Ok(status) => (Some(status), None),
+            Err(message) => {
+                tracing::warn!(error = %message, "weka status unavailable");
+                (None, Some(message))
+            }
+        }
+    } else {
+        (Some(zero_weka_status()), None)
+    };
+    let scale_refusal = match deps.store.note(SCALE_NOTE).await {
+        Ok(note) => note.and_then(|n| n.get("refusal").cloned()).filter(|r| !r.is_null()),
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "scale-down note unavailable");
+            None
+        }
+    };
+    Ok(StatusResponse {
+        initial_size: state.initial_size,
+        desired_size,
+        clusterized: state.clusterized,
+        weka_status,
+        weka_status_error,
+        clusterized_at: state
+            .clusterized_at
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        scale_refusal,
+    })
+}
+
+/// The ASG's live desired capacity (the reference reported the never-updated initial value).
+async fn live_desired_size<S, I, K, W>(deps: &Deps<S, I, K, W>, group: Group, state: &ClusterState) -> u32
+where
+    I: InstanceInventory,
+{
+    let Some(asg) = deps.config.asg_name.as_deref().filter(|_| group == Group::Backend) else {
+        return state.desired_size;
+    };
+    match deps.inventory.desired_capacity(asg).await {
+        Ok(Some(desired)) => desired,
+        Ok(None) => state.desired_size,
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "asg desired capacity unavailable");
+            state.desired_size
+        }
+    }
+}
+
+async fn live_weka_status<S, I, K, W>(deps: &Deps<S, I, K, W>) -> Result<Value, String>
+where
+    I: InstanceInventory,
+    K: Secrets,
+    W: WekaConnector,
+{
+    let backends = deps
+        .inventory
+        .running_instances(&deps.config.cluster_name, hostgroup(Group::Backend))
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let ips: Vec<String> = backends.into_iter().filter_map(|i| i.private_ip).collect();
+    let credentials = deployment_or_admin(&deps.secrets, &deps.config.secrets)
+        .await
+        .map_err(|e| error_chain(&e))?;
+    deps.weka
+        .connect(ips, credentials)
+        .call("status", json!({}))
+        .await
+        .map_err(|e| error_chain(&e))
+}

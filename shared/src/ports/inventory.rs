@@ -1,0 +1,44 @@
+//! What runs in the cluster's instance groups, as AWS sees it (EC2 and Auto Scaling).
+
+use std::future::Future;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Failure to read the inventory.
+#[derive(Debug, thiserror::Error)]
+#[error("instance inventory failed during {operation}")]
+pub struct InventoryError {
+    /// The operation that failed.
+    pub operation: &'static str,
+    /// The underlying error.
+    #[source]
+    pub source: BoxError,
+}
+
+/// A running instance.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Instance {
+    /// EC2 instance id.
+    pub id: String,
+    /// Primary private IPv4 address.
+    pub private_ip: Option<String>,
+    /// Private DNS name (`ip-10-0-1-2.ec2.internal` or a resource name).
+    pub private_dns_name: Option<String>,
+}
+
+/// Read access to the cluster's instances.
+pub trait InstanceInventory: Send + Sync {
+    /// Running instances tagged `weka_cluster_name=<cluster>` and
+    /// `weka_hostgroup_type=<hostgroup>` (`backend` or `gateways-protocol`).
+    fn running_instances(
+        &self,
+        cluster: &str,
+        hostgroup: &str,
+    ) -> impl Future<Output = Result<Vec<Instance>, InventoryError>> + Send;
+
+    /// The ASG's desired capacity, `None` when the group does not exist.
+    fn desired_capacity(
+        &self,
+        asg_name: &str,
+    ) -> impl Future<Output = Result<Option<u32>, InventoryError>> + Send;
+}

@@ -1,0 +1,175 @@
+//! The cluster-state store: one conditional write per transition, leases with owner and expiry
+//! where exclusivity is needed, lock-free strongly consistent reads.
+
+use crate::domain::report::{Report, ReportKind};
+use crate::domain::state::{ClaimOutcome, ClusterState, Group, Registration};
+use crate::wire::bootstrap::Vm;
+use chrono::{DateTime, Utc};
+use std::future::Future;
+use std::time::Duration;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Failures of the state store, by meaning.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The group's state document does not exist (the Terraform module writes it).
+    #[error("state document {key:?} does not exist in table {table:?}; was the module applied?")]
+    StateMissing {
+        /// Table name.
+        table: String,
+        /// Partition key.
+        key: String,
+    },
+    /// The stored document cannot be read as a cluster state.
+    #[error("state document {key:?} is corrupt: {reason}")]
+    Corrupt {
+        /// Partition key.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The store is throttling or unreachable; a retry may succeed.
+    #[error("state store unavailable during {operation}")]
+    Unavailable {
+        /// The operation that failed.
+        operation: &'static str,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// Any other store failure.
+    #[error("state store failed during {operation}")]
+    Backend {
+        /// The operation that failed.
+        operation: &'static str,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl StoreError {
+    /// Whether a later retry of the same call may succeed.
+    pub const fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+}
+
+/// A report to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReport {
+    /// Reporting host.
+    pub host: String,
+    /// Kind.
+    pub kind: ReportKind,
+    /// Text (already bounded).
+    pub message: String,
+    /// Receive time.
+    pub at: DateTime<Utc>,
+}
+
+/// A lease: exclusive for `owner` until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// Lease name (e.g. `scale`).
+    pub name: String,
+    /// Holder (e.g. a Step Functions execution name or a Lambda request id).
+    pub owner: String,
+    /// When it lapses if not released.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The answer to a lease request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    /// The caller holds the lease.
+    Acquired(Lease),
+    /// Someone else holds an unexpired lease.
+    Held(Lease),
+}
+
+/// The cluster-state store. Every method is one round trip or a bounded few, none waits for
+/// another caller, and none can leave the store in a state that blocks the next caller.
+pub trait StateStore: Send + Sync {
+    /// Strongly consistent, lock-free read of a group's state.
+    fn load(&self, group: Group) -> impl Future<Output = Result<ClusterState, StoreError>> + Send;
+
+    /// Registers `vm` for clusterization in one conditional write: appended only if the group
+    /// is not clusterized, the set is not complete and `vm` is not already in it. Retrying
+    /// returns the same answer.
+    fn register(
+        &self,
+        group: Group,
+        vm: &Vm,
+    ) -> impl Future<Output = Result<Registration, StoreError>> + Send;
+
+    /// Claims the clusterization for `instance` (see `ClusterState::claim_answer`), in one
+    /// conditional write.
+    fn claim_clusterization(
+        &self,
+        group: Group,
+        instance: &str,
+        now: DateTime<Utc>,
+        stale_after: Duration,
+    ) -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send;
+
+    /// Marks the group clusterized, idempotently, in one write.
+    fn finalize(
+        &self,
+        group: Group,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<ClusterState, StoreError>> + Send;
+
+    /// Reserves the next report sequence number of `host` (one atomic counter increment).
+    fn next_report_seq(
+        &self,
+        group: Group,
+        host: &str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Stores a report under its sequence number, overwriting the slot it shares in the
+    /// per-host ring of `per_host` entries; it expires after `retention`.
+    fn put_report(
+        &self,
+        group: Group,
+        seq: u64,
+        report: &NewReport,
+        per_host: u32,
+        retention: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every stored report of the group, per host in sequence order.
+    fn reports(&self, group: Group) -> impl Future<Output = Result<Vec<Report>, StoreError>> + Send;
+
+    /// Takes lease `name` for `owner` until `now + ttl` if it is free, expired, or already the
+    /// owner's (renewal). One conditional write.
+    fn acquire_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<LeaseOutcome, StoreError>> + Send;
+
+    /// Releases lease `name` if `owner` still holds it; returns whether it did.
+    fn release_lease(
+        &self,
+        name: &str,
+        owner: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores a small JSON document under `name` (e.g. the last scale-down outcome), last
+    /// writer wins.
+    fn put_note(
+        &self,
+        name: &str,
+        body: &serde_json::Value,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Reads a note written by [`Self::put_note`].
+    fn note(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<serde_json::Value>, StoreError>> + Send;
+}
