@@ -44,6 +44,7 @@ resource "aws_security_group" "alb" {
 resource "aws_lb" "this" {
   # checkov:skip=CKV_AWS_91:Access logs need an S3 bucket with a bucket policy outside this module's scope.
   # checkov:skip=CKV_AWS_150:Deletion protection would block terraform destroy of the whole cluster.
+  # checkov:skip=CKV2_AWS_20:Port 14000 is WEKA's plain-HTTP API used by clients joining through the internal ALB; HTTPS is offered on 443 with alb_cert_arn.
   # checkov:skip=CKV2_AWS_28:Internal ALB; WAF is not applicable to the WEKA API.
   count                      = var.create_alb ? 1 : 0
   name                       = substr("${local.p.lb}-${var.cluster_name}-lb", 0, 32)

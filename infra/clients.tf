@@ -26,7 +26,7 @@ resource "aws_iam_role_policy" "client" {
 }
 
 resource "aws_iam_role_policy_attachment" "client_ssm" {
-  count      = length(aws_iam_role.client)
+  count      = var.attach_ssm_policy ? length(aws_iam_role.client) : 0
   role       = aws_iam_role.client[0].name
   policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
 }
@@ -39,6 +39,7 @@ resource "aws_iam_instance_profile" "client" {
 }
 
 resource "aws_instance" "client" {
+  # checkov:skip=CKV2_AWS_41:iam_instance_profile is always set (given profile or the created client profile); checkov cannot resolve the conditional.
   count                       = var.clients_number
   ami                         = var.client_instance_ami_id != null ? var.client_instance_ami_id : data.aws_ami.default[0].id
   instance_type               = var.client_instance_type

@@ -197,7 +197,7 @@ resource "aws_iam_role_policy" "backend" {
 }
 
 resource "aws_iam_role_policy_attachment" "backend_ssm" {
-  count      = length(aws_iam_role.backend)
+  count      = var.attach_ssm_policy ? length(aws_iam_role.backend) : 0
   role       = aws_iam_role.backend[0].name
   policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
 }

@@ -172,6 +172,7 @@ resource "aws_iam_role_policy" "lambda" {
 # Functions
 ###############################################################################
 resource "aws_cloudwatch_log_group" "lambda" {
+  # checkov:skip=CKV_AWS_338:Retention is a cost decision exposed as log_retention_days (default 30, as the reference); set 365+ where policy requires.
   for_each          = local.functions
   name              = local.lambda_log_group[each.key]
   retention_in_days = var.log_retention_days

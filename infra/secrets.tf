@@ -24,6 +24,7 @@ resource "aws_kms_alias" "secrets" {
 
 # The get.weka.io token. Its value lives in Terraform state: protect the state.
 resource "aws_secretsmanager_secret" "token" {
+  # checkov:skip=CKV2_AWS_57:WEKA credentials are generated and set inside the cluster by the clusterize lambda; Secrets Manager rotation cannot change them in WEKA.
   count                   = var.get_weka_io_token_secret_id == "" ? 1 : 0
   name_prefix             = "${local.secrets_path}get_weka_io_token-"
   kms_key_id              = local.secrets_kms_key_arn
@@ -45,6 +46,7 @@ resource "aws_secretsmanager_secret_version" "token" {
 }
 
 resource "aws_secretsmanager_secret" "username" {
+  # checkov:skip=CKV2_AWS_57:WEKA credentials are generated and set inside the cluster by the clusterize lambda; Secrets Manager rotation cannot change them in WEKA.
   name_prefix             = "${local.secrets_path}weka-username-"
   kms_key_id              = local.secrets_kms_key_arn
   recovery_window_in_days = var.secretmanager_recovery_window_in_days
@@ -58,6 +60,7 @@ resource "aws_secretsmanager_secret_version" "username" {
 
 # Written by the clusterize lambda: no initial version.
 resource "aws_secretsmanager_secret" "admin_password" {
+  # checkov:skip=CKV2_AWS_57:WEKA credentials are generated and set inside the cluster by the clusterize lambda; Secrets Manager rotation cannot change them in WEKA.
   name_prefix             = "${local.secrets_path}weka-password-"
   kms_key_id              = local.secrets_kms_key_arn
   recovery_window_in_days = var.secretmanager_recovery_window_in_days
@@ -65,6 +68,7 @@ resource "aws_secretsmanager_secret" "admin_password" {
 }
 
 resource "aws_secretsmanager_secret" "deployment_password" {
+  # checkov:skip=CKV2_AWS_57:WEKA credentials are generated and set inside the cluster by the clusterize lambda; Secrets Manager rotation cannot change them in WEKA.
   name_prefix             = "${local.secrets_path}weka-deployment-password-"
   kms_key_id              = local.secrets_kms_key_arn
   recovery_window_in_days = var.secretmanager_recovery_window_in_days

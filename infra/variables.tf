@@ -1051,3 +1051,9 @@ variable "clients_custom_data_post_mount" {
   default     = ""
   description = "Shell commands run on clients after mounting."
 }
+
+variable "attach_ssm_policy" {
+  type        = bool
+  default     = true
+  description = "Attach AmazonSSMManagedInstanceCore to the created instance roles (SSM Session Manager access)."
+}

@@ -98,20 +98,48 @@ check_item "$PREFIX-nfs-state" 0
 [ "$(aws dynamodb describe-continuous-backups --table-name "$TABLE" --query 'ContinuousBackupsDescription.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus' --output text)" = "ENABLED" ] || fail "PITR"
 say "ok: table $TABLE (pk/sk, TTL expires_at, PITR)"
 
-n=0
-for f in "${FUNCTIONS[@]}"; do
-  cfg=$(aws lambda get-function-configuration --function-name "$PREFIX-$f-lambda" --query '[Runtime,Handler,Architectures[0],Role]' --output text) || fail "lambda $f missing"
-  read -r rt h arch role <<<"$cfg"
-  [ "$rt/$h/$arch" = "provided.al2023/bootstrap/arm64" ] || fail "lambda $f config: $cfg"
-  case "$role" in *"$f-lambda-role") ;; *) fail "lambda $f role $role is not its own" ;; esac
-  n=$((n + 1))
-done
-[ "$(aws lambda list-functions --query "length(Functions[?starts_with(FunctionName, '$PREFIX-')])" --output text)" = 9 ] || fail "expected 9 functions"
-env_keys=$(aws lambda get-function-configuration --function-name "$PREFIX-status-lambda" --query 'Environment.Variables' --output json)
-for k in CLUSTER_NAME STATE_TABLE STATE_KEY NFS_STATE_KEY USERNAME_ID DEPLOYMENT_PASSWORD_ID ADMIN_PASSWORD_ID WEKA_API_URL_TEMPLATE ASG_NAME; do
-  grep -q "\"$k\"" <<<"$env_keys" || fail "status lambda lacks env $k"
-done
-say "ok: $n lambdas (provided.al2023, arm64, bootstrap, one role each; status env complete)"
+# One list-functions call; python checks every function's settings, role and env keys.
+aws lambda list-functions --output json >"$WORK/functions.json"
+"$VENV/bin/python" - "$WORK/functions.json" "$PREFIX" "${FUNCTIONS[@]}" <<'PY' || fail "lambda checks"
+import json, sys
+path, prefix, fns = sys.argv[1], sys.argv[2], sys.argv[3:]
+funcs = {f["FunctionName"]: f for f in json.load(open(path))["Functions"] if f["FunctionName"].startswith(prefix + "-")}
+common = {"CLUSTER_NAME", "STATE_TABLE", "STATE_KEY", "NFS_STATE_KEY"}
+need = {
+    "status": common | {"USERNAME_ID", "DEPLOYMENT_PASSWORD_ID", "ADMIN_PASSWORD_ID", "WEKA_API_URL_TEMPLATE", "ASG_NAME"},
+    "report": common | {"REPORTS_PER_HOST", "REPORT_RETENTION_DAYS"},
+    "fetch": common | {"ASG_NAME", "NFS_ASG_NAME", "USERNAME_ID", "DEPLOYMENT_PASSWORD_ID", "ADMIN_PASSWORD_ID", "ROLE", "DOWN_BACKENDS_REMOVAL_TIMEOUT"},
+    "scale-down": common | {"STRIPE_WIDTH", "PROTECTION_LEVEL", "HOTSPARE", "MIN_CLUSTER_SIZE", "WEKA_API_URL_TEMPLATE", "ASG_NAME"},
+    "terminate": common | {"ASG_NAME", "NFS_ASG_NAME", "BOOTSTRAP_GRACE_MINUTES", "MAX_TERMINATIONS_PER_RUN"},
+    "deploy": common | {"TOKEN_ID", "REGION", "CLUSTERIZE_LAMBDA_NAME", "REPORT_LAMBDA_NAME", "FETCH_LAMBDA_NAME", "STATUS_LAMBDA_NAME", "CLUSTERIZE_FINALIZATION_LAMBDA_NAME"},
+    "clusterize": common | {"HOSTS_NUM", "ADMIN_PASSWORD_ID", "DEPLOYMENT_PASSWORD_ID", "STRIPE_WIDTH", "CLUSTERIZE_TIMEOUT_MINUTES", "REGION"},
+    "clusterize-finalization": common,
+    "transient": set(),
+}
+timeouts = {"scale-down": 120, "terminate": 60, "transient": 60}
+errors, roles = [], set()
+if len(funcs) != 9:
+    errors.append(f"expected 9 functions, found {sorted(funcs)}")
+for fn in fns:
+    f = funcs.get(f"{prefix}-{fn}-lambda")
+    if not f:
+        errors.append(f"{fn}: missing"); continue
+    got = (f.get("Runtime"), f.get("Handler"), f.get("Architectures", [None])[0], f.get("Timeout"))
+    want = ("provided.al2023", "bootstrap", "arm64", timeouts.get(fn, 30))
+    if got != want:
+        errors.append(f"{fn}: runtime/handler/arch/timeout {got} != {want}")
+    if not f["Role"].endswith(f"/{prefix}-{fn}-lambda-role"):
+        errors.append(f"{fn}: role {f['Role']} is not its own")
+    roles.add(f["Role"])
+    env = set((f.get("Environment") or {}).get("Variables", {}))
+    if not need[fn] <= env:
+        errors.append(f"{fn}: env lacks {sorted(need[fn] - env)}")
+if len(roles) != 9:
+    errors.append("roles are shared")
+print("\n".join(errors) or "lambda checks passed")
+sys.exit(1 if errors else 0)
+PY
+say "ok: 9 lambdas (provided.al2023, arm64, bootstrap, timeouts, own role each, env contract keys)"
 
 SM_ARN=$(terraform output -raw state_machine_arn)
 def=$(aws stepfunctions describe-state-machine --state-machine-arn "$SM_ARN" --query definition --output text) || fail "state machine missing"
@@ -121,24 +149,41 @@ for f in fetch scale-down terminate transient; do grep -q "function:$PREFIX-$f-l
 say "ok: state machine (fetch/scale-down/terminate/transient) + rate(1 minute) rule"
 
 ASG=$PREFIX-autoscaling-group
-read -r des min max prot susp <<<"$(aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG" \
-  --query 'AutoScalingGroups[0].[DesiredCapacity,MinSize,MaxSize,NewInstancesProtectedFromScaleIn,SuspendedProcesses[0].ProcessName]' --output text)"
-[ "$des/$min/$max/$prot/$susp" = "$CLUSTER_SIZE/$CLUSTER_SIZE/$((7 * CLUSTER_SIZE))/True/ReplaceUnhealthy" ] || fail "ASG settings: $des/$min/$max/$prot/$susp"
-inst=$(aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG" --query 'length(AutoScalingGroups[0].Instances)' --output text)
-[ "$inst" = "$CLUSTER_SIZE" ] || fail "ASG has $inst instances"
+asg=$(aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG" \
+  --query 'AutoScalingGroups[0].[DesiredCapacity,MinSize,MaxSize,NewInstancesProtectedFromScaleIn,SuspendedProcesses[0].ProcessName,length(Instances)]' --output text)
+[ "$(tr -s '\t' ' ' <<<"$asg")" = "$CLUSTER_SIZE $CLUSTER_SIZE $((7 * CLUSTER_SIZE)) True ReplaceUnhealthy $CLUSTER_SIZE" ] || fail "ASG desired/min/max/protect/suspended/instances: $asg"
 running=$(aws ec2 describe-instances --filters Name=tag:weka_cluster_name,Values=local Name=tag:weka_hostgroup_type,Values=backend Name=instance-state-name,Values=running \
   --query 'length(Reservations[].Instances[])' --output text)
 [ "$running" = "$CLUSTER_SIZE" ] || fail "$running tagged running backends"
-lt=$(aws ec2 describe-launch-template-versions --launch-template-name "$PREFIX-backend-launch-template" --versions '$Latest' \
-  --query 'LaunchTemplateVersions[0].LaunchTemplateData.[MetadataOptions.HttpTokens,MetadataOptions.HttpPutResponseHopLimit,DisableApiTermination,BlockDeviceMappings[0].DeviceName]' --output text)
-[ "$(tr -s '\t' ' ' <<<"$lt")" = "required 1 True /dev/sdp" ] || fail "launch template: $lt"
-say "ok: ASG $ASG desired=min=$CLUSTER_SIZE max=$((7 * CLUSTER_SIZE)), $inst tagged running instances, IMDSv2 launch template"
+# shellcheck disable=SC2016 # '$Latest' is a literal version name
+aws ec2 describe-launch-template-versions --launch-template-name "$PREFIX-backend-launch-template" --versions '$Latest' \
+  --query 'LaunchTemplateVersions[0].LaunchTemplateData' --output json >"$WORK/lt.json"
+"$VENV/bin/python" - "$WORK/lt.json" "$PREFIX" <<'PY' || fail "launch template / user data"
+import base64, json, sys
+lt, prefix = json.load(open(sys.argv[1])), sys.argv[2]
+m, errors = lt["MetadataOptions"], []
+if (m.get("HttpTokens"), m.get("HttpPutResponseHopLimit"), m.get("InstanceMetadataTags")) != ("required", 1, "enabled"):
+    errors.append(f"metadata options {m}")
+if not (lt.get("DisableApiTermination") and lt.get("DisableApiStop")):
+    errors.append("termination/stop protection off")
+if not any(b["DeviceName"] == "/dev/sdp" and b["Ebs"]["VolumeType"] == "gp3" for b in lt["BlockDeviceMappings"]):
+    errors.append("no gp3 /dev/sdp volume")
+ud = base64.b64decode(lt["UserData"]).decode()
+if "local-dummy-token" in ud:
+    errors.append("token leaked into user data")
+for needle in (f"{prefix}-deploy-lambda", "FunctionError", "X-aws-ec2-metadata-token", "jq -er", "/tmp/weka_deploy.log"):
+    if needle not in ud:
+        errors.append(f"user data lacks {needle}")
+print("\n".join(errors) or "launch template checks passed")
+sys.exit(1 if errors else 0)
+PY
+say "ok: ASG $ASG desired=min=$CLUSTER_SIZE max=$((7 * CLUSTER_SIZE)) protected, $running tagged running backends, IMDSv2 launch template, user data without token"
 
-ud=$(aws ec2 describe-launch-template-versions --launch-template-name "$PREFIX-backend-launch-template" --versions '$Latest' \
-  --query 'LaunchTemplateVersions[0].LaunchTemplateData.UserData' --output text | base64 -d)
-grep -q "local-dummy-token" <<<"$ud" && fail "token leaked into user data"
-grep -q "$PREFIX-deploy-lambda" <<<"$ud" || fail "user data does not invoke deploy"
-say "ok: user data invokes $PREFIX-deploy-lambda and holds no token"
+# moto gap: DeleteAutoScalingGroup ignores ForceDelete and never terminates scale-in protected
+# instances (AWS terminates them). Lift the protection here so moto's scale-to-0 removes them.
+ids=$(aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG" --query 'AutoScalingGroups[0].Instances[].InstanceId' --output text)
+# shellcheck disable=SC2086
+aws autoscaling set-instance-protection --auto-scaling-group-name "$ASG" --no-protected-from-scale-in --instance-ids $ids
 
 # --- destroy -------------------------------------------------------------------
 say "terraform destroy"

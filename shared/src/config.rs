@@ -63,11 +63,14 @@ pub trait Lookup {
     {
         match self.optional(name) {
             None => Ok(default),
-            Some(value) => value.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
-                name,
-                reason: e.to_string(),
-                value,
-            }),
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|e: T::Err| ConfigError::Invalid {
+                    name,
+                    reason: e.to_string(),
+                    value,
+                }),
         }
     }
 
@@ -78,11 +81,14 @@ pub trait Lookup {
         T::Err: std::fmt::Display,
     {
         let value = self.required(name)?;
-        value.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
-            name,
-            reason: e.to_string(),
-            value,
-        })
+        value
+            .trim()
+            .parse()
+            .map_err(|e: T::Err| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+                value,
+            })
     }
 
     /// An optional boolean (`true`/`false`/`1`/`0`), `default` when unset.
@@ -140,13 +146,17 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         return None;
     }
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return None;
         }
         let number: u64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let part = match unit {
@@ -189,7 +199,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -206,7 +219,12 @@ mod tests {
     #[test]
     fn missing_state_table_is_named() {
         let err = StateConfig::from_lookup(&env(&[("STATE_KEY", "k")])).unwrap_err();
-        assert_eq!(err, ConfigError::Missing { name: STATE_TABLE_ENV });
+        assert_eq!(
+            err,
+            ConfigError::Missing {
+                name: STATE_TABLE_ENV
+            }
+        );
         assert!(err.to_string().contains("STATE_TABLE"));
     }
 
@@ -214,7 +232,10 @@ mod tests {
     fn invalid_number_names_variable_and_value() {
         let e = env(&[("N", "six")]);
         let err = e.parsed_or::<u32>("N", 1).unwrap_err();
-        assert!(err.to_string().contains("N has invalid value \"six\""), "{err}");
+        assert!(
+            err.to_string().contains("N has invalid value \"six\""),
+            "{err}"
+        );
         assert_eq!(e.parsed_or::<u32>("OTHER", 7).unwrap(), 7);
     }
 

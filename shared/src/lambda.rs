@@ -157,7 +157,10 @@ mod tests {
             ]
         );
         for name in names {
-            assert!(!name.starts_with("States."), "{name} is reserved by Step Functions");
+            assert!(
+                !name.starts_with("States."),
+                "{name} is reserved by Step Functions"
+            );
         }
     }
 

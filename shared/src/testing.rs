@@ -93,10 +93,13 @@ impl InMemoryStateStore {
         f: impl FnOnce(&mut ClusterState) -> T,
     ) -> Result<T, StoreError> {
         let mut t = self.tables.lock().unwrap();
-        let state = t.groups.get_mut(&group).ok_or_else(|| StoreError::StateMissing {
-            table: "in-memory".to_owned(),
-            key: group.as_str().to_owned(),
-        })?;
+        let state = t
+            .groups
+            .get_mut(&group)
+            .ok_or_else(|| StoreError::StateMissing {
+                table: "in-memory".to_owned(),
+                key: group.as_str().to_owned(),
+            })?;
         Ok(f(state))
     }
 
@@ -215,7 +218,11 @@ impl StateStore for InMemoryStateStore {
 
     async fn put_note(&self, name: &str, body: &serde_json::Value) -> Result<(), StoreError> {
         self.wrote();
-        self.tables.lock().unwrap().notes.insert(name.to_owned(), body.clone());
+        self.tables
+            .lock()
+            .unwrap()
+            .notes
+            .insert(name.to_owned(), body.clone());
         Ok(())
     }
 
@@ -270,7 +277,9 @@ impl<S: StateStore> StateStore for CrashingStore<'_, S> {
         stale_after: Duration,
     ) -> Result<ClaimOutcome, StoreError> {
         self.step()?;
-        self.inner.claim_clusterization(group, instance, now, stale_after).await
+        self.inner
+            .claim_clusterization(group, instance, now, stale_after)
+            .await
     }
     async fn finalize(&self, group: Group, now: DateTime<Utc>) -> Result<ClusterState, StoreError> {
         self.step()?;
@@ -289,7 +298,9 @@ impl<S: StateStore> StateStore for CrashingStore<'_, S> {
         retention: Duration,
     ) -> Result<(), StoreError> {
         self.step()?;
-        self.inner.put_report(group, seq, report, per_host, retention).await
+        self.inner
+            .put_report(group, seq, report, per_host, retention)
+            .await
     }
     async fn reports(&self, group: Group) -> Result<Vec<Report>, StoreError> {
         self.step()?;
@@ -327,7 +338,10 @@ impl FakeSecrets {
     /// A store holding `pairs`.
     pub fn with(pairs: &[(&str, &str)]) -> Self {
         Self(Mutex::new(
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         ))
     }
 
@@ -339,11 +353,15 @@ impl FakeSecrets {
 
 impl Secrets for FakeSecrets {
     async fn get(&self, id: &str) -> Result<String, SecretError> {
-        self.value(id).ok_or_else(|| SecretError::Empty { id: id.to_owned() })
+        self.value(id)
+            .ok_or_else(|| SecretError::Empty { id: id.to_owned() })
     }
 
     async fn put(&self, id: &str, value: &str) -> Result<(), SecretError> {
-        self.0.lock().unwrap().insert(id.to_owned(), value.to_owned());
+        self.0
+            .lock()
+            .unwrap()
+            .insert(id.to_owned(), value.to_owned());
         Ok(())
     }
 }
@@ -404,8 +422,9 @@ impl InstanceInventory for FakeInventory {
 }
 
 /// How a fake WEKA cluster answers: `(backend_ips, method, params) -> result`.
-pub type WekaResponder =
-    dyn Fn(&[String], &str, &serde_json::Value) -> Result<serde_json::Value, WekaError> + Send + Sync;
+pub type WekaResponder = dyn Fn(&[String], &str, &serde_json::Value) -> Result<serde_json::Value, WekaError>
+    + Send
+    + Sync;
 
 /// A fake WEKA API that records every call and answers with a responder.
 #[derive(Clone)]
@@ -417,7 +436,9 @@ pub struct FakeWeka {
 
 impl std::fmt::Debug for FakeWeka {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeWeka").field("calls", &self.calls).finish()
+        f.debug_struct("FakeWeka")
+            .field("calls", &self.calls)
+            .finish()
     }
 }
 
@@ -472,7 +493,11 @@ impl WekaApi for FakeWekaSession {
         method: &str,
         params: serde_json::Value,
     ) -> Result<serde_json::Value, WekaError> {
-        self.weka.calls.lock().unwrap().push((method.to_owned(), params.clone()));
+        self.weka
+            .calls
+            .lock()
+            .unwrap()
+            .push((method.to_owned(), params.clone()));
         if self.ips.is_empty() {
             return Err(WekaError::NoBackends {
                 method: method.to_owned(),

@@ -14,5 +14,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         store: DynamoStateStore::from_sdk_config(&aws, config.state),
         clock: SystemClock,
     };
-    run(service_fn(|event| serve(event, |payload, _| handle(&deps, payload)))).await
+    run(service_fn(|event| {
+        serve(event, |payload, _| handle(&deps, payload))
+    }))
+    .await
 }

@@ -15,5 +15,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         clock: SystemClock,
         config,
     };
-    run(service_fn(|event| serve(event, |payload, _| handle(&deps, payload)))).await
+    run(service_fn(|event| {
+        serve(event, |payload, _| handle(&deps, payload))
+    }))
+    .await
 }

@@ -20,5 +20,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         weka,
         config,
     };
-    run(service_fn(|event| serve(event, |payload, _| handle(&deps, payload)))).await
+    run(service_fn(|event| {
+        serve(event, |payload, _| handle(&deps, payload))
+    }))
+    .await
 }

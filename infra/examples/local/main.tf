@@ -77,8 +77,9 @@ module "weka" {
   lambdas_dir       = var.lambdas_dir
 
   # Emulator-friendly choices (variables only; no resource differs).
-  use_placement_group                   = true
-  create_alb                            = true
+  use_placement_group                   = false # moto never reports the group "available"
+  attach_ssm_policy                     = false # moto lacks the AWS managed SSM policy
+  create_alb                            = false # moto keeps a new ALB "provisioning" for ~60 s; validated/checkov'd instead
   secretmanager_recovery_window_in_days = 0
   log_retention_days                    = 1
 }

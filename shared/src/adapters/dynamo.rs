@@ -17,10 +17,10 @@ use crate::domain::state::{ClaimOutcome, ClusterState, Clusterizer, Group, Regis
 use crate::ports::{Lease, LeaseOutcome, NewReport, StateStore, StoreError};
 use crate::wire::bootstrap::{Protocol, Vm};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
-use aws_sdk_dynamodb::config::http::HttpResponse;
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -97,6 +97,11 @@ impl DynamoStateStore {
     /// A store built from the shared SDK configuration.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: StateConfig) -> Self {
         Self::new(Client::new(sdk), config)
+    }
+
+    /// The table this store writes to.
+    pub fn table(&self) -> &str {
+        &self.config.table
     }
 
     /// Number of DynamoDB write API calls made so far (retries inside the SDK not counted).
@@ -201,12 +206,15 @@ fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn n(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
+fn n(value: impl Into<i128>) -> AttributeValue {
+    AttributeValue::N(value.into().to_string())
 }
 
 fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 fn timestamp(at: DateTime<Utc>) -> String {
@@ -231,7 +239,9 @@ fn get_n<T: std::str::FromStr>(
             .parse()
             .map(Some)
             .map_err(|_| format!("attribute {name} is not a valid number: {v:?}")),
-        Some(other) => Err(format!("attribute {name} should be a number, found {other:?}")),
+        Some(other) => Err(format!(
+            "attribute {name} should be a number, found {other:?}"
+        )),
     }
 }
 
@@ -239,11 +249,16 @@ fn get_bool(item: &HashMap<String, AttributeValue>, name: &str) -> Result<bool, 
     match item.get(name) {
         None | Some(AttributeValue::Null(_)) => Ok(false),
         Some(AttributeValue::Bool(b)) => Ok(*b),
-        Some(other) => Err(format!("attribute {name} should be a boolean, found {other:?}")),
+        Some(other) => Err(format!(
+            "attribute {name} should be a boolean, found {other:?}"
+        )),
     }
 }
 
-fn get_time(item: &HashMap<String, AttributeValue>, name: &str) -> Result<Option<DateTime<Utc>>, String> {
+fn get_time(
+    item: &HashMap<String, AttributeValue>,
+    name: &str,
+) -> Result<Option<DateTime<Utc>>, String> {
     get_s(item, name)
         .map(|v| {
             DateTime::parse_from_rfc3339(&v)
@@ -281,7 +296,11 @@ pub fn decode_state(item: &HashMap<String, AttributeValue>) -> Result<ClusterSta
     let instances = match item.get(ATTR_INSTANCES) {
         None | Some(AttributeValue::Null(_)) => Vec::new(),
         Some(AttributeValue::L(list)) => list.iter().map(decode_vm).collect::<Result<_, _>>()?,
-        Some(other) => return Err(format!("attribute {ATTR_INSTANCES} should be a list, found {other:?}")),
+        Some(other) => {
+            return Err(format!(
+                "attribute {ATTR_INSTANCES} should be a list, found {other:?}"
+            ));
+        }
     };
     let clusterizer = match item.get(ATTR_CLUSTERIZER) {
         Some(AttributeValue::M(map)) => Some(Clusterizer {
@@ -324,13 +343,15 @@ fn decode_report(item: &HashMap<String, AttributeValue>) -> Result<Report, Strin
         host: get_s(item, ATTR_HOST).ok_or("report has no host")?,
         seq: get_n(item, ATTR_SEQ)?.ok_or("report has no sequence number")?,
         at: get_time(item, ATTR_AT)?.ok_or("report has no time")?,
-        kind: ReportKind::parse(&kind_text).ok_or_else(|| format!("report has unknown kind {kind_text:?}"))?,
+        kind: ReportKind::parse(&kind_text)
+            .ok_or_else(|| format!("report has unknown kind {kind_text:?}"))?,
         message: get_s(item, ATTR_MESSAGE).unwrap_or_default(),
     })
 }
 
 fn expiry(at: DateTime<Utc>, retention: Duration) -> i64 {
-    at.timestamp().saturating_add(i64::try_from(retention.as_secs()).unwrap_or(i64::MAX / 2))
+    at.timestamp()
+        .saturating_add(i64::try_from(retention.as_secs()).unwrap_or(i64::MAX / 2))
 }
 
 impl StateStore for DynamoStateStore {
@@ -377,7 +398,8 @@ impl StateStore for DynamoStateStore {
             .await;
         match result {
             Ok(out) => {
-                let state = self.decode_state(group, out.attributes().unwrap_or(&HashMap::new()))?;
+                let state =
+                    self.decode_state(group, out.attributes().unwrap_or(&HashMap::new()))?;
                 state
                     .registration_answer(&vm.name)
                     .ok_or_else(|| self.inconsistent(group, "nothing"))
@@ -402,7 +424,8 @@ impl StateStore for DynamoStateStore {
         stale_after: Duration,
     ) -> Result<ClaimOutcome, StoreError> {
         self.counted_write();
-        let stale_before = now - chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
+        let stale_before =
+            now - chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
         let claim = AttributeValue::M(HashMap::from([
             (ATTR_CLAIM_INSTANCE.to_owned(), s(instance)),
             (ATTR_CLAIM_SINCE.to_owned(), s(timestamp(now))),
@@ -486,7 +509,10 @@ impl StateStore for DynamoStateStore {
             .client
             .update_item()
             .table_name(&self.config.table)
-            .set_key(Some(Self::key(format!("{}#report-seq", self.state_key(group)), host)))
+            .set_key(Some(Self::key(
+                format!("{}#report-seq", self.state_key(group)),
+                host,
+            )))
             .update_expression(REPORT_SEQ_UPDATE)
             .set_expression_attribute_names(Some(names(&[
                 ("#seq", ATTR_SEQ),
@@ -591,7 +617,10 @@ impl StateStore for DynamoStateStore {
             .client
             .update_item()
             .table_name(&self.config.table)
-            .set_key(Some(Self::key(format!("{}#lease", self.config.state_key), name)))
+            .set_key(Some(Self::key(
+                format!("{}#lease", self.config.state_key),
+                name,
+            )))
             .update_expression(LEASE_UPDATE)
             .condition_expression(LEASE_CONDITION)
             .set_expression_attribute_names(Some(names(&[
@@ -633,7 +662,10 @@ impl StateStore for DynamoStateStore {
             .client
             .update_item()
             .table_name(&self.config.table)
-            .set_key(Some(Self::key(format!("{}#lease", self.config.state_key), name)))
+            .set_key(Some(Self::key(
+                format!("{}#lease", self.config.state_key),
+                name,
+            )))
             .update_expression(LEASE_RELEASE_UPDATE)
             .condition_expression(LEASE_RELEASE_CONDITION)
             .set_expression_attribute_names(Some(names(&[

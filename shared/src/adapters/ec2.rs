@@ -53,7 +53,9 @@ impl InstanceInventory for AwsInventory {
             let page = page.map_err(|e| inventory_error("describe_instances", e))?;
             for reservation in page.reservations() {
                 for instance in reservation.instances() {
-                    let Some(id) = instance.instance_id() else { continue };
+                    let Some(id) = instance.instance_id() else {
+                        continue;
+                    };
                     instances.push(Instance {
                         id: id.to_owned(),
                         private_ip: instance.private_ip_address().map(str::to_owned),

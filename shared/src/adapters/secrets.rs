@@ -27,7 +27,9 @@ impl Secrets for SecretsManager {
                 .map(str::to_owned)
                 .ok_or_else(|| SecretError::Empty { id: id.to_owned() }),
             // A secret created without a value answers ResourceNotFound, like a missing one.
-            Err(SdkError::ServiceError(service)) if service.err().is_resource_not_found_exception() => {
+            Err(SdkError::ServiceError(service))
+                if service.err().is_resource_not_found_exception() =>
+            {
                 Err(SecretError::Empty { id: id.to_owned() })
             }
             Err(e) => Err(SecretError::Backend {

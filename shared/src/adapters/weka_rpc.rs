@@ -114,7 +114,13 @@ enum Attempt {
 }
 
 impl JsonRpcSession {
-    async fn post(&self, index: usize, method: &str, params: Value, token: Option<&str>) -> Result<Value, Attempt> {
+    async fn post(
+        &self,
+        index: usize,
+        method: &str,
+        params: Value,
+        token: Option<&str>,
+    ) -> Result<Value, Attempt> {
         let ip = &self.ips[index];
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut request = self
@@ -162,7 +168,11 @@ impl JsonRpcSession {
                 message,
             };
             // -32601: this backend does not know the method (e.g. mid-upgrade); another may.
-            return Err(if code == -32601 { Attempt::FailOver(rpc) } else { Attempt::Fatal(rpc) });
+            return Err(if code == -32601 {
+                Attempt::FailOver(rpc)
+            } else {
+                Attempt::Fatal(rpc)
+            });
         }
         body.get("result").cloned().ok_or_else(|| {
             Attempt::Fatal(WekaError::Decode {
@@ -174,14 +184,19 @@ impl JsonRpcSession {
 
     async fn login(&self, index: usize) -> Result<String, Attempt> {
         let params = json!([self.credentials.username, self.credentials.password]);
-        let result = self.post(index, "user_login", params, None).await.map_err(|a| match a {
-            Attempt::Fatal(WekaError::Rpc { message, .. }) => Attempt::FailOver(WekaError::Login {
-                ip: self.ips[index].clone(),
-                username: self.credentials.username.clone(),
-                message,
-            }),
-            other => other,
-        })?;
+        let result = self
+            .post(index, "user_login", params, None)
+            .await
+            .map_err(|a| match a {
+                Attempt::Fatal(WekaError::Rpc { message, .. }) => {
+                    Attempt::FailOver(WekaError::Login {
+                        ip: self.ips[index].clone(),
+                        username: self.credentials.username.clone(),
+                        message,
+                    })
+                }
+                other => other,
+            })?;
         result
             .get("access_token")
             .and_then(Value::as_str)
@@ -269,8 +284,10 @@ mod tests {
 
     #[test]
     fn template_must_name_the_ip() {
-        let env: HashMap<String, String> =
-            HashMap::from([(WEKA_API_URL_TEMPLATE_ENV.to_owned(), "http://127.0.0.1:9/api".to_owned())]);
+        let env: HashMap<String, String> = HashMap::from([(
+            WEKA_API_URL_TEMPLATE_ENV.to_owned(),
+            "http://127.0.0.1:9/api".to_owned(),
+        )]);
         assert!(WekaRpcConfig::from_lookup(&env).is_err());
         let default = WekaRpcConfig::from_lookup(&HashMap::new()).unwrap();
         assert_eq!(default.url("10.0.0.1"), "http://10.0.0.1:14000/api/v1");

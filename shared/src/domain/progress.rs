@@ -20,29 +20,41 @@ pub fn host_matches(host: &str, instance: &Instance) -> bool {
     {
         return true;
     }
-    let from_name = first_label.strip_prefix("ip-").map(|rest| rest.replace('-', "."));
+    let from_name = first_label
+        .strip_prefix("ip-")
+        .map(|rest| rest.replace('-', "."));
     matches!((&from_name, &instance.private_ip), (Some(a), Some(b)) if a == b)
 }
 
 fn lines(reports: &[Report], kind: ReportKind) -> Option<HostMessages> {
     let mut by_host: HostMessages = BTreeMap::new();
     for report in reports.iter().filter(|r| r.kind == kind) {
-        by_host.entry(report.host.clone()).or_default().push(report.legacy_line());
+        by_host
+            .entry(report.host.clone())
+            .or_default()
+            .push(report.legacy_line());
     }
     (!by_host.is_empty()).then_some(by_host)
 }
 
 /// Builds the `progress` answer. `reports` are per host in sequence order; `running` are the
 /// group's running instances (ignored once clusterized).
-pub fn progress_view(state: &ClusterState, reports: &[Report], running: &[Instance]) -> ProgressResponse {
+pub fn progress_view(
+    state: &ClusterState,
+    reports: &[Report],
+    running: &[Instance],
+) -> ProgressResponse {
     let registered: BTreeSet<&str> = state.instances.iter().map(|vm| vm.name.as_str()).collect();
     let mut messages: BTreeMap<String, Vec<DatedMessage>> = BTreeMap::new();
     for report in reports {
-        messages.entry(report.host.clone()).or_default().push(DatedMessage {
-            time: report.at.to_rfc3339_opts(SecondsFormat::Millis, true),
-            kind: report.kind.as_str().to_owned(),
-            message: report.message.clone(),
-        });
+        messages
+            .entry(report.host.clone())
+            .or_default()
+            .push(DatedMessage {
+                time: report.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+                kind: report.kind.as_str().to_owned(),
+                message: report.message.clone(),
+            });
     }
     let (ready, in_progress) = if state.clusterized {
         (None, None)
@@ -68,7 +80,9 @@ pub fn progress_view(state: &ClusterState, reports: &[Report], running: &[Instan
     let summary = ProgressSummary {
         ready_for_clusterization: ready.as_ref().map_or(0, |r: &Vec<String>| count(r.len())),
         stopped: 0,
-        in_progress: in_progress.as_ref().map_or(0, |r: &Vec<String>| count(r.len())),
+        in_progress: in_progress
+            .as_ref()
+            .map_or(0, |r: &Vec<String>| count(r.len())),
         unknown: None,
         clusterization_target: state.clusterization_target,
         clusterization_instance,
@@ -132,17 +146,43 @@ mod tests {
     #[test]
     fn progress_lists_ready_and_installing_hosts_with_dated_messages() {
         let mut state = ClusterState::new(3);
-        state.register(&Vm { name: "i-1".to_owned(), ..Vm::default() });
+        state.register(&Vm {
+            name: "i-1".to_owned(),
+            ..Vm::default()
+        });
         let reports = vec![
-            report("ip-10-0-1-10.ec2.internal", 1, ReportKind::Progress, "Downloading"),
-            report("ip-10-0-1-11.ec2.internal", 1, ReportKind::Progress, "Downloading"),
-            report("ip-10-0-1-11.ec2.internal", 2, ReportKind::Error, "mkfs failed"),
-            report("ip-10-0-1-11.ec2.internal", 3, ReportKind::Debug, "lsblk output"),
+            report(
+                "ip-10-0-1-10.ec2.internal",
+                1,
+                ReportKind::Progress,
+                "Downloading",
+            ),
+            report(
+                "ip-10-0-1-11.ec2.internal",
+                1,
+                ReportKind::Progress,
+                "Downloading",
+            ),
+            report(
+                "ip-10-0-1-11.ec2.internal",
+                2,
+                ReportKind::Error,
+                "mkfs failed",
+            ),
+            report(
+                "ip-10-0-1-11.ec2.internal",
+                3,
+                ReportKind::Debug,
+                "lsblk output",
+            ),
         ];
         let running = [instance("i-1", "10.0.1.10"), instance("i-2", "10.0.1.11")];
         let view = progress_view(&state, &reports, &running);
         assert_eq!(view.ready_for_clusterization, Some(vec!["i-1".to_owned()]));
-        assert_eq!(view.in_progress, Some(vec!["ip-10-0-1-11.ec2.internal".to_owned()]));
+        assert_eq!(
+            view.in_progress,
+            Some(vec!["ip-10-0-1-11.ec2.internal".to_owned()])
+        );
         assert_eq!(view.summary.in_progress, 1);
         assert_eq!(view.summary.ready_for_clusterization, 1);
         assert_eq!(
@@ -150,13 +190,19 @@ mod tests {
             vec!["09:01:04 UTC: mkfs failed".to_owned()]
         );
         assert!(view.debug.is_some(), "debug is returned too");
-        assert_eq!(view.messages["ip-10-0-1-11.ec2.internal"][1].time, "2026-05-21T09:01:04.000Z");
+        assert_eq!(
+            view.messages["ip-10-0-1-11.ec2.internal"][1].time,
+            "2026-05-21T09:01:04.000Z"
+        );
     }
 
     #[test]
     fn clusterized_progress_has_null_lists_like_the_reference() {
         let mut state = ClusterState::new(1);
-        state.register(&Vm { name: "i-1".to_owned(), ..Vm::default() });
+        state.register(&Vm {
+            name: "i-1".to_owned(),
+            ..Vm::default()
+        });
         state.finalize(DateTime::from_timestamp(0, 0).unwrap());
         let view = progress_view(&state, &[], &[]);
         assert_eq!(view.ready_for_clusterization, None);

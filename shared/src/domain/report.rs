@@ -86,11 +86,16 @@ mod tests {
         let r = Report {
             host: "h".to_owned(),
             seq: 1,
-            at: DateTime::parse_from_rfc3339("2026-05-21T09:01:02Z").unwrap().to_utc(),
+            at: DateTime::parse_from_rfc3339("2026-05-21T09:01:02Z")
+                .unwrap()
+                .to_utc(),
             kind: ReportKind::Progress,
             message: "Downloading weka install script".to_owned(),
         };
-        assert_eq!(r.legacy_line(), "09:01:02 UTC: Downloading weka install script");
+        assert_eq!(
+            r.legacy_line(),
+            "09:01:02 UTC: Downloading weka install script"
+        );
     }
 
     #[test]

@@ -155,7 +155,9 @@ impl ClusterState {
             });
         }
         if self.clusterized {
-            return Some(Registration::Refused(RegistrationRefusal::AlreadyClusterized));
+            return Some(Registration::Refused(
+                RegistrationRefusal::AlreadyClusterized,
+            ));
         }
         if self.is_full() {
             return Some(Registration::Refused(RegistrationRefusal::SetComplete {
@@ -264,7 +266,10 @@ mod tests {
     #[test]
     fn registration_fills_in_order_and_only_the_last_completes() {
         let mut s = ClusterState::new(3);
-        let answers: Vec<_> = ["a", "b", "c"].iter().map(|id| s.register(&vm(id)).0).collect();
+        let answers: Vec<_> = ["a", "b", "c"]
+            .iter()
+            .map(|id| s.register(&vm(id)).0)
+            .collect();
         assert_eq!(answers.iter().filter(|a| a.completes_set()).count(), 1);
         assert!(answers[2].completes_set());
         assert_eq!(s.version, 3);
@@ -305,15 +310,31 @@ mod tests {
         s.register(&vm("a"));
         s.register(&vm("b"));
         assert_eq!(s.claim("x", t(0), stale), ClaimOutcome::NotEligible);
-        assert_eq!(s.claim("b", t(0), stale), ClaimOutcome::Granted { replaced: None });
+        assert_eq!(
+            s.claim("b", t(0), stale),
+            ClaimOutcome::Granted { replaced: None }
+        );
         assert!(matches!(s.claim("a", t(10), stale), ClaimOutcome::HeldBy(c) if c.instance == "b"));
-        assert_eq!(s.claim("b", t(20), stale), ClaimOutcome::Granted { replaced: None });
-        assert_eq!(s.clusterizer.as_ref().unwrap().since, t(20), "re-claim renews");
-        assert!(matches!(s.claim("a", t(3000), stale), ClaimOutcome::HeldBy(_)));
+        assert_eq!(
+            s.claim("b", t(20), stale),
+            ClaimOutcome::Granted { replaced: None }
+        );
+        assert_eq!(
+            s.clusterizer.as_ref().unwrap().since,
+            t(20),
+            "re-claim renews"
+        );
+        assert!(matches!(
+            s.claim("a", t(3000), stale),
+            ClaimOutcome::HeldBy(_)
+        ));
         let taken = s.claim("a", t(3620), stale);
         assert!(matches!(taken, ClaimOutcome::Granted { replaced: Some(c) } if c.instance == "b"));
         s.finalize(t(4000));
-        assert_eq!(s.claim("a", t(5000), stale), ClaimOutcome::AlreadyClusterized);
+        assert_eq!(
+            s.claim("a", t(5000), stale),
+            ClaimOutcome::AlreadyClusterized
+        );
     }
 
     #[test]

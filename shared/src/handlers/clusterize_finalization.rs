@@ -62,11 +62,19 @@ pub async fn handle<S: StateStore, C: Clock>(
     payload: serde_json::Value,
 ) -> Result<&'static str, FinalizationError> {
     // The backend script sends `{}`; an empty payload (`null`) means the same.
-    let payload = if payload.is_null() { serde_json::json!({}) } else { payload };
+    let payload = if payload.is_null() {
+        serde_json::json!({})
+    } else {
+        payload
+    };
     let request: FinalizationRequest = decode(payload)?;
     let group = Group::for_protocol(request.protocol);
     tracing::Span::current().record("group", group.as_str());
     let state = deps.store.finalize(group, deps.clock.now()).await?;
-    tracing::info!(version = state.version, members = state.instances.len(), "group clusterized");
+    tracing::info!(
+        version = state.version,
+        members = state.instances.len(),
+        "group clusterized"
+    );
     Ok(FINALIZED)
 }

@@ -103,7 +103,8 @@ pub async fn handle<S: StateStore, C: crate::ports::Clock>(
     payload: serde_json::Value,
 ) -> Result<&'static str, ReportError> {
     let request: ReportRequest = decode(payload)?;
-    let kind = ReportKind::parse(&request.kind).ok_or_else(|| ReportError::UnknownType(request.kind.clone()))?;
+    let kind = ReportKind::parse(&request.kind)
+        .ok_or_else(|| ReportError::UnknownType(request.kind.clone()))?;
     if request.hostname.len() > MAX_HOSTNAME_BYTES {
         return Err(ReportError::HostnameTooLong {
             len: request.hostname.len(),
@@ -121,7 +122,13 @@ pub async fn handle<S: StateStore, C: crate::ports::Clock>(
     };
     let seq = deps.store.next_report_seq(group, &report.host).await?;
     deps.store
-        .put_report(group, seq, &report, deps.config.reports_per_host, deps.config.retention)
+        .put_report(
+            group,
+            seq,
+            &report,
+            deps.config.reports_per_host,
+            deps.config.retention,
+        )
         .await?;
     tracing::info!(seq, "report stored");
     Ok(REPORT_ADDED)

@@ -124,7 +124,10 @@ const fn hostgroup(group: Group) -> &'static str {
 
 /// Handles one `status` invocation.
 #[tracing::instrument(skip_all, fields(kind))]
-pub async fn handle<S, I, K, W>(deps: &Deps<S, I, K, W>, payload: Value) -> Result<Value, StatusError>
+pub async fn handle<S, I, K, W>(
+    deps: &Deps<S, I, K, W>,
+    payload: Value,
+) -> Result<Value, StatusError>
 where
     S: StateStore,
     I: InstanceInventory,
@@ -150,13 +153,18 @@ where
                     .running_instances(&deps.config.cluster_name, hostgroup(group))
                     .await?
             };
-            Ok(serde_json::to_value(progress_view(&state, &reports, &running))?)
+            Ok(serde_json::to_value(progress_view(
+                &state, &reports, &running,
+            ))?)
         }
         other => Err(StatusError::UnknownType(other.to_owned())),
     }
 }
 
-async fn status<S, I, K, W>(deps: &Deps<S, I, K, W>, group: Group) -> Result<StatusResponse, StatusError>
+async fn status<S, I, K, W>(
+    deps: &Deps<S, I, K, W>,
+    group: Group,
+) -> Result<StatusResponse, StatusError>
 where
     S: StateStore,
     I: InstanceInventory,
@@ -177,7 +185,9 @@ where
         (Some(zero_weka_status()), None)
     };
     let scale_refusal = match deps.store.note(SCALE_NOTE).await {
-        Ok(note) => note.and_then(|n| n.get("refusal").cloned()).filter(|r| !r.is_null()),
+        Ok(note) => note
+            .and_then(|n| n.get("refusal").cloned())
+            .filter(|r| !r.is_null()),
         Err(e) => {
             tracing::warn!(error = %error_chain(&e), "scale-down note unavailable");
             None
@@ -197,11 +207,20 @@ where
 }
 
 /// The ASG's live desired capacity (the reference reported the never-updated initial value).
-async fn live_desired_size<S, I, K, W>(deps: &Deps<S, I, K, W>, group: Group, state: &ClusterState) -> u32
+async fn live_desired_size<S, I, K, W>(
+    deps: &Deps<S, I, K, W>,
+    group: Group,
+    state: &ClusterState,
+) -> u32
 where
     I: InstanceInventory,
 {
-    let Some(asg) = deps.config.asg_name.as_deref().filter(|_| group == Group::Backend) else {
+    let Some(asg) = deps
+        .config
+        .asg_name
+        .as_deref()
+        .filter(|_| group == Group::Backend)
+    else {
         return state.desired_size;
     };
     match deps.inventory.desired_capacity(asg).await {

@@ -11,8 +11,8 @@ mod weka;
 pub use clock::{Clock, SystemClock};
 pub use inventory::{Instance, InstanceInventory, InventoryError};
 pub use secrets::{
-    ADMIN_PASSWORD_ID_ENV, Credentials, DEPLOYMENT_PASSWORD_ID_ENV, SecretError, Secrets, SecretsConfig,
-    USERNAME_ID_ENV, deployment_or_admin,
+    ADMIN_PASSWORD_ID_ENV, Credentials, DEPLOYMENT_PASSWORD_ID_ENV, SecretError, Secrets,
+    SecretsConfig, USERNAME_ID_ENV, deployment_or_admin,
 };
 pub use state_store::{Lease, LeaseOutcome, NewReport, StateStore, StoreError};
 pub use weka::{WekaApi, WekaConnector, WekaError};

@@ -140,7 +140,8 @@ pub trait StateStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Every stored report of the group, per host in sequence order.
-    fn reports(&self, group: Group) -> impl Future<Output = Result<Vec<Report>, StoreError>> + Send;
+    fn reports(&self, group: Group)
+    -> impl Future<Output = Result<Vec<Report>, StoreError>> + Send;
 
     /// Takes lease `name` for `owner` until `now + ttl` if it is free, expired, or already the
     /// owner's (renewal). One conditional write.

@@ -224,9 +224,8 @@ mod tests {
     fn vm_accepts_user_data_payload_and_nulls() {
         let vm: Vm = round_trip(json!({"name": "i-0abc"}));
         assert_eq!(vm.protocol, Protocol::Backend);
-        let vm: Vm = round_trip(
-            json!({"name":"i-1","protocol":null,"container_uid":null,"nic_name":null}),
-        );
+        let vm: Vm =
+            round_trip(json!({"name":"i-1","protocol":null,"container_uid":null,"nic_name":null}));
         assert_eq!(vm.container_uid, "");
         let vm: Vm = round_trip(
             json!({"name":"i-2","protocol":"nfs","container_uid":"u-1","nic_name":"eth1"}),

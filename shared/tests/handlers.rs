@@ -1,0 +1,505 @@
+//! Handler behaviour on in-memory fakes: payload contracts, typed errors, idempotency, and
+//! crash-at-every-step ("kill the writer between any two steps") recovery.
+
+#![allow(clippy::unwrap_used)]
+
+use serde_json::json;
+use std::time::Duration;
+use weka_shared::config::StateConfig;
+use weka_shared::domain::state::{ClaimOutcome, Group, Registration, RegistrationRefusal};
+use weka_shared::handlers::{clusterize_finalization, report, status};
+use weka_shared::lambda::{Classify, ErrorClass};
+use weka_shared::ports::{Clock, Instance, LeaseOutcome, StateStore, WekaError};
+use weka_shared::testing::{
+    CrashingStore, FakeClock, FakeInventory, FakeSecrets, FakeWeka, InMemoryStateStore,
+};
+use weka_shared::wire::bootstrap::Vm;
+
+fn state_config() -> StateConfig {
+    StateConfig {
+        table: "t".to_owned(),
+        state_key: "weka-poc-state".to_owned(),
+        nfs_state_key: "weka-poc-nfs-state".to_owned(),
+    }
+}
+
+fn report_deps<S>(store: S) -> report::Deps<S, FakeClock> {
+    report::Deps {
+        store,
+        clock: FakeClock::default_start(),
+        config: report::Config {
+            state: state_config(),
+            reports_per_host: 3,
+            retention: Duration::from_secs(86_400),
+        },
+    }
+}
+
+fn vm(id: &str) -> Vm {
+    Vm {
+        name: id.to_owned(),
+        ..Vm::default()
+    }
+}
+
+#[tokio::test]
+async fn report_stores_each_kind_and_answers_like_the_reference() {
+    let deps = report_deps(InMemoryStateStore::with_sizes(6, 1));
+    for kind in ["progress", "error", "debug"] {
+        let answer = report::handle(
+            &deps,
+            json!({"type": kind, "message": format!("{kind} \"quoted\" $(x)"), "hostname": "ip-10-0-0-1", "protocol": ""}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(answer, "The report was added successfully");
+    }
+    let reports = deps.store.reports(Group::Backend).await.unwrap();
+    assert_eq!(reports.len(), 3);
+    assert_eq!(reports[0].message, "progress \"quoted\" $(x)");
+    assert_eq!(deps.store.reports(Group::Nfs).await.unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn nfs_reports_go_to_the_nfs_group() {
+    let deps = report_deps(InMemoryStateStore::with_sizes(6, 1));
+    report::handle(
+        &deps,
+        json!({"type":"progress","message":"m","hostname":"gw","protocol":"nfs"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(deps.store.reports(Group::Nfs).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn unknown_report_type_is_invalid_input_and_writes_nothing() {
+    let deps = report_deps(InMemoryStateStore::with_sizes(6, 1));
+    let err = report::handle(
+        &deps,
+        json!({"type":"warning","message":"m","hostname":"h"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::InvalidInput);
+    assert!(err.to_string().contains("\"warning\""), "{err}");
+    assert_eq!(deps.store.writes(), 0);
+    // Nothing is left locked: the next report goes through at once.
+    report::handle(
+        &deps,
+        json!({"type":"progress","message":"m","hostname":"h"}),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn malformed_report_payload_is_invalid_input() {
+    let deps = report_deps(InMemoryStateStore::with_sizes(6, 1));
+    for payload in [
+        json!("text"),
+        json!({"message": "no type"}),
+        json!({"type":"progress","message":"m","protocol":"ftp"}),
+    ] {
+        let err = report::handle(&deps, payload).await.unwrap_err();
+        assert_eq!(err.class(), ErrorClass::InvalidInput, "{err}");
+    }
+}
+
+#[tokio::test]
+async fn reports_are_bounded_per_host_keeping_the_newest() {
+    let deps = report_deps(InMemoryStateStore::with_sizes(6, 1));
+    for i in 1..=7 {
+        report::handle(
+            &deps,
+            json!({"type":"progress","message": format!("m{i}"),"hostname":"h"}),
+        )
+        .await
+        .unwrap();
+    }
+    let kept: Vec<_> = deps
+        .store
+        .reports(Group::Backend)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.message)
+        .collect();
+    assert_eq!(kept, ["m5", "m6", "m7"]);
+}
+
+#[tokio::test]
+async fn report_survives_a_writer_killed_between_any_two_steps() {
+    let store = InMemoryStateStore::with_sizes(6, 1);
+    // The report transition has two steps; kill after 0 and after 1 of them.
+    for allowed in 0..2 {
+        let crashing = report_deps(CrashingStore::after(&store, allowed));
+        let err = report::handle(
+            &crashing,
+            json!({"type":"progress","message":"dies","hostname":"h"}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Transient);
+        let next = report_deps(CrashingStore::after(&store, i64::MAX));
+        report::handle(
+            &next,
+            json!({"type":"progress","message": format!("after crash {allowed}"),"hostname":"h"}),
+        )
+        .await
+        .unwrap();
+    }
+    let messages: Vec<_> = store
+        .reports(Group::Backend)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.message)
+        .collect();
+    assert_eq!(messages, ["after crash 0", "after crash 1"]);
+}
+
+#[tokio::test]
+async fn clusterization_continues_after_a_caller_dies_at_any_step() {
+    // Register → claim → finalize, killing the caller after each number of steps; a later caller
+    // (the retried script or a fresh instance) always gets through.
+    let stale = Duration::from_secs(3600);
+    for allowed in 0..3 {
+        let store = InMemoryStateStore::with_sizes(2, 1);
+        let clock = FakeClock::default_start();
+        store.register(Group::Backend, &vm("a")).await.unwrap();
+        let dying = CrashingStore::after(&store, allowed);
+        let run = async {
+            dying.register(Group::Backend, &vm("b")).await?;
+            dying
+                .claim_clusterization(Group::Backend, "b", clock.now(), stale)
+                .await?;
+            dying.finalize(Group::Backend, clock.now()).await
+        };
+        assert!(run.await.is_err(), "crash after {allowed} steps");
+        // The dead clusterizer's claim goes stale; the other member takes over.
+        clock.advance(stale);
+        let reg = store.register(Group::Backend, &vm("b")).await.unwrap();
+        assert!(reg.completes_set());
+        let claim = store
+            .claim_clusterization(Group::Backend, "a", clock.now(), stale)
+            .await
+            .unwrap();
+        assert!(
+            matches!(claim, ClaimOutcome::Granted { .. }),
+            "after crash {allowed}: {claim:?}"
+        );
+        let state = store.finalize(Group::Backend, clock.now()).await.unwrap();
+        assert!(state.clusterized);
+    }
+}
+
+#[tokio::test]
+async fn a_lease_whose_holder_died_is_taken_after_expiry_and_release_is_owner_only() {
+    let store = InMemoryStateStore::with_sizes(6, 1);
+    let clock = FakeClock::default_start();
+    let ttl = Duration::from_secs(60);
+    // The holder dies between acquire and release.
+    assert!(matches!(
+        store
+            .acquire_lease("scale", "run-1", clock.now(), ttl)
+            .await
+            .unwrap(),
+        LeaseOutcome::Acquired(_)
+    ));
+    assert!(
+        matches!(store.acquire_lease("scale", "run-2", clock.now(), ttl).await.unwrap(), LeaseOutcome::Held(l) if l.owner == "run-1")
+    );
+    assert!(
+        !store.release_lease("scale", "run-2").await.unwrap(),
+        "a non-owner cannot release"
+    );
+    clock.advance(ttl);
+    assert!(matches!(
+        store
+            .acquire_lease("scale", "run-2", clock.now(), ttl)
+            .await
+            .unwrap(),
+        LeaseOutcome::Acquired(_)
+    ));
+    assert!(
+        !store.release_lease("scale", "run-1").await.unwrap(),
+        "the dead owner's late release is refused"
+    );
+    assert!(store.release_lease("scale", "run-2").await.unwrap());
+    assert!(matches!(
+        store
+            .acquire_lease("scale", "run-3", clock.now(), ttl)
+            .await
+            .unwrap(),
+        LeaseOutcome::Acquired(_)
+    ));
+}
+
+#[tokio::test]
+async fn concurrent_registrations_have_exactly_one_completer() {
+    let store = std::sync::Arc::new(InMemoryStateStore::with_sizes(50, 1));
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .register(Group::Backend, &vm(&format!("i-{i}")))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    assert_eq!(answers.iter().filter(|a| a.completes_set()).count(), 1);
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|a| matches!(a, Registration::Registered { .. }))
+            .count(),
+        50
+    );
+    assert_eq!(
+        answers
+            .iter()
+            .filter(
+                |a| **a == Registration::Refused(RegistrationRefusal::SetComplete { target: 50 })
+            )
+            .count(),
+        10
+    );
+    assert_eq!(store.writes(), 60, "one write per registration");
+}
+
+#[tokio::test]
+async fn finalization_is_idempotent_and_accepts_reference_payloads() {
+    let deps = clusterize_finalization::Deps {
+        store: InMemoryStateStore::with_sizes(6, 2),
+        clock: FakeClock::default_start(),
+    };
+    for payload in [json!({}), json!(null), json!({}), json!({"protocol":"nfs"})] {
+        let answer = clusterize_finalization::handle(&deps, payload)
+            .await
+            .unwrap();
+        assert_eq!(answer, "ClusterizeFinalization completed successfully");
+    }
+    assert!(deps.store.load(Group::Backend).await.unwrap().clusterized);
+    assert!(deps.store.load(Group::Nfs).await.unwrap().clusterized);
+    let err = clusterize_finalization::handle(&deps, json!({"protocol": 7}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::InvalidInput);
+}
+
+#[tokio::test]
+async fn finalization_without_a_state_document_is_an_internal_error_naming_the_key() {
+    let deps = clusterize_finalization::Deps {
+        store: InMemoryStateStore::empty(),
+        clock: FakeClock::default_start(),
+    };
+    let err = clusterize_finalization::handle(&deps, json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Internal);
+}
+
+fn status_deps(
+    weka: FakeWeka,
+) -> status::Deps<InMemoryStateStore, FakeInventory, FakeSecrets, FakeWeka> {
+    let inventory = FakeInventory::default();
+    inventory.add_running(
+        "poc",
+        "backend",
+        vec![
+            Instance {
+                id: "i-1".to_owned(),
+                private_ip: Some("10.0.1.10".to_owned()),
+                private_dns_name: None,
+            },
+            Instance {
+                id: "i-2".to_owned(),
+                private_ip: Some("10.0.1.11".to_owned()),
+                private_dns_name: None,
+            },
+        ],
+    );
+    inventory
+        .desired
+        .lock()
+        .unwrap()
+        .insert("asg".to_owned(), 8);
+    status::Deps {
+        store: InMemoryStateStore::with_sizes(2, 1),
+        inventory,
+        secrets: FakeSecrets::with(&[("user", "weka-deployment"), ("admin", "adm1n-pw")]),
+        weka,
+        config: status::Config {
+            state: state_config(),
+            cluster_name: "poc".to_owned(),
+            secrets: weka_shared::ports::SecretsConfig {
+                username_id: "user".to_owned(),
+                deployment_password_id: "deploy".to_owned(),
+                admin_password_id: "admin".to_owned(),
+            },
+            asg_name: Some("asg".to_owned()),
+        },
+    }
+}
+
+#[tokio::test]
+async fn status_before_clusterization_returns_zero_weka_status_without_calling_weka() {
+    let weka = FakeWeka::new(|_, _, _| panic!("weka must not be called before clusterization"));
+    let deps = status_deps(weka.clone());
+    let answer = status::handle(&deps, json!({"type":"status"}))
+        .await
+        .unwrap();
+    assert_eq!(answer["clusterized"], false);
+    assert_eq!(answer["initial_size"], 2);
+    assert_eq!(
+        answer["desired_size"], 8,
+        "live ASG desired capacity, not the stale initial value"
+    );
+    assert_eq!(
+        answer["weka_status"]["io_status_changed_time"],
+        "0001-01-01T00:00:00Z"
+    );
+    assert!(weka.calls().is_empty());
+}
+
+#[tokio::test]
+async fn status_when_clusterized_asks_weka_with_fallback_admin_credentials() {
+    let weka = FakeWeka::new(|ips, method, _| {
+        assert_eq!(ips, ["10.0.1.10", "10.0.1.11"]);
+        assert_eq!(method, "status");
+        Ok(
+            json!({"io_status": "STARTED", "status": "OK", "hosts": {"backends": {"active": 18, "total": 18}}}),
+        )
+    });
+    let deps = status_deps(weka.clone());
+    deps.store
+        .finalize(Group::Backend, FakeClock::default_start().now())
+        .await
+        .unwrap();
+    let answer = status::handle(&deps, json!({"type":"status"}))
+        .await
+        .unwrap();
+    assert_eq!(answer["weka_status"]["io_status"], "STARTED");
+    assert!(answer.get("weka_status_error").is_none());
+    assert_eq!(
+        weka.logins()[0].username,
+        "admin",
+        "no deployment password yet: admin fallback"
+    );
+}
+
+#[tokio::test]
+async fn status_reports_a_failing_weka_call_instead_of_swallowing_it() {
+    let weka = FakeWeka::new(|_, method, _| {
+        Err(WekaError::Rpc {
+            method: method.to_owned(),
+            code: -32000,
+            message: "cluster is busy".to_owned(),
+        })
+    });
+    let deps = status_deps(weka);
+    deps.store
+        .finalize(Group::Backend, FakeClock::default_start().now())
+        .await
+        .unwrap();
+    let answer = status::handle(&deps, json!({"type":"status"}))
+        .await
+        .unwrap();
+    assert!(answer["weka_status"].is_null());
+    assert!(
+        answer["weka_status_error"]
+            .as_str()
+            .unwrap()
+            .contains("cluster is busy"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn status_never_includes_credentials() {
+    let weka = FakeWeka::new(|_, _, _| Ok(json!({"status": "OK"})));
+    let deps = status_deps(weka);
+    deps.store
+        .finalize(Group::Backend, FakeClock::default_start().now())
+        .await
+        .unwrap();
+    for kind in ["status", "progress"] {
+        let answer = status::handle(&deps, json!({"type": kind}))
+            .await
+            .unwrap()
+            .to_string();
+        assert!(!answer.contains("adm1n-pw"), "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn progress_shows_reports_registrations_and_installing_hosts() {
+    let weka = FakeWeka::new(|_, _, _| unreachable!());
+    let deps = status_deps(weka);
+    deps.store
+        .register(Group::Backend, &vm("i-1"))
+        .await
+        .unwrap();
+    let rdeps = report_deps(CrashingStore::after(&deps.store, i64::MAX));
+    report::handle(&rdeps, json!({"type":"progress","message":"Downloading weka install script","hostname":"ip-10-0-1-11.ec2.internal"})).await.unwrap();
+    report::handle(
+        &rdeps,
+        json!({"type":"debug","message":"lsblk","hostname":"ip-10-0-1-11.ec2.internal"}),
+    )
+    .await
+    .unwrap();
+    let answer = status::handle(&deps, json!({"type":"progress"}))
+        .await
+        .unwrap();
+    assert_eq!(answer["ready_for_clusterization"], json!(["i-1"]));
+    assert_eq!(answer["in_progress"], json!(["ip-10-0-1-11.ec2.internal"]));
+    assert_eq!(answer["summary"]["clusterization_target"], 2);
+    assert_eq!(
+        answer["progress"]["ip-10-0-1-11.ec2.internal"][0],
+        "09:00:00 UTC: Downloading weka install script"
+    );
+    assert_eq!(
+        answer["debug"]["ip-10-0-1-11.ec2.internal"][0],
+        "09:00:00 UTC: lsblk"
+    );
+    assert_eq!(
+        answer["messages"]["ip-10-0-1-11.ec2.internal"][0]["time"],
+        "2026-05-21T09:00:00.000Z"
+    );
+}
+
+#[tokio::test]
+async fn status_rejects_unknown_types_and_protocols() {
+    let deps = status_deps(FakeWeka::new(|_, _, _| unreachable!()));
+    let err = status::handle(&deps, json!({"type":"health"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::InvalidInput);
+    let err = status::handle(&deps, json!({"type":"status","protocol":"smb"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::InvalidInput);
+    assert!(err.to_string().contains("smb"));
+}
+
+#[tokio::test]
+async fn status_inventory_failure_is_transient_for_progress() {
+    let deps = status_deps(FakeWeka::new(|_, _, _| unreachable!()));
+    *deps.inventory.fail.lock().unwrap() = true;
+    let err = status::handle(&deps, json!({"type":"progress"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Transient);
+    // The status view degrades to the recorded desired size instead of failing.
+    let answer = status::handle(&deps, json!({"type":"status"}))
+        .await
+        .unwrap();
+    assert_eq!(answer["desired_size"], 2);
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Everything CI runs (`make test`): formatting, lints, unit/handler/property tests, emulator
+# tests against moto, doc tests, script checks and Terraform checks. Prints the number of tests.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export VENV=${VENV:-$root/.venv}
+run_dir=$(mktemp -d "${TMPDIR:-/tmp}/weka-test.XXXXXX")
+cleanup() { tests/emulator/moto.sh stop "$run_dir" || true; rm -rf "$run_dir"; }
+trap cleanup EXIT
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "setup"
+tests/setup.sh
+export PATH="$VENV/bin:$PATH"
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (all targets, -D warnings)"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+
+step "starting moto (patched, loopback)"
+tests/emulator/moto.sh start "$run_dir"
+export WEKA_TEST_AWS_ENDPOINT="http://127.0.0.1:$(cat "$run_dir/moto.port")"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+
+step "cargo nextest (unit, handler, property, script and emulator tests)"
+cargo nextest run --workspace --all-features --locked --no-fail-fast 2>&1 | tee "$run_dir/nextest.log"
+step "cargo test --doc"
+cargo test --doc --workspace --all-features --locked 2>&1 | tee "$run_dir/doctest.log"
+
+if [ -x infra/tests/static.sh ]; then
+  step "terraform static checks"
+  infra/tests/static.sh
+fi
+if [ -x infra/tests/apply_moto.sh ]; then
+  step "terraform apply/destroy against moto"
+  infra/tests/apply_moto.sh
+fi
+
+tests_run=$(grep -Eo '[0-9]+ tests? run' "$run_dir/nextest.log" | tail -1 | grep -Eo '^[0-9]+')
+doc_run=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$run_dir/doctest.log" | awk '{s+=$4} END {print s+0}')
+printf '\n==> all checks passed: %s tests run by nextest, %s doc tests\n' "${tests_run:-?}" "${doc_run:-0}"
