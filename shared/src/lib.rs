@@ -12,4 +12,5 @@ pub mod lambda;
 pub mod ports;
 #[cfg(feature = "test-util")]
 pub mod testing;
+pub mod weka;
 pub mod wire;

@@ -1,5 +1,9 @@
 //! Pure types and decisions: no I/O, no SDK types, no clock reads (time is passed in).
 
+pub mod geometry;
 pub mod progress;
 pub mod report;
+pub mod scale_down;
+pub mod scripts;
 pub mod state;
+pub mod terminate;

@@ -2,3 +2,4 @@
 //! reference module's so its scripts and helper commands keep working.
 
 pub mod bootstrap;
+pub mod scale;

@@ -1,0 +1,189 @@
+//! Decode + plan timings for realistic 1,000 and 10,000 machine clusters (run with `cargo bench`).
+#![allow(clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Map, Value, json};
+use weka_shared::domain::scale_down::{ClusterSnapshot, SafetyFloor, ScaleDownPolicy, plan};
+use weka_shared::weka::model::{ClusterStatus, DrivesList, HostsList, NodesList};
+use weka_shared::wire::scale::{HostGroupInfoResponse, InstanceRef, Secret};
+
+const RUNS: usize = 7;
+
+struct Payload {
+    hosts: String,
+    disks: String,
+    nodes: String,
+    info: HostGroupInfoResponse,
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-11-10T00:00:00Z".parse().unwrap()
+}
+
+fn ip(m: usize) -> String {
+    format!("10.{}.{}.{}", m / 65_536, (m / 256) % 256, m % 256)
+}
+
+/// Builds the JSON-RPC results as WEKA returns them, with the usual unused fields.
+fn build(machines: usize) -> Payload {
+    let (mut hosts, mut disks, mut nodes) = (Map::new(), Map::new(), Map::new());
+    let mut instances = Vec::new();
+    let t = |d: TimeDelta| (now() - d).to_rfc3339();
+    for m in 0..machines {
+        let ip = ip(m);
+        let unhealthy = m % 97 == 5;
+        let deactivating = m % 211 == 7;
+        instances.push(InstanceRef {
+            id: format!("i-{m:017x}"),
+            private_ip: ip.clone(),
+        });
+        for (c, name) in ["drives0", "compute0", "frontend0"].iter().enumerate() {
+            let hid = m * 3 + c;
+            hosts.insert(
+                format!("HostId<{hid}>"),
+                json!({
+                    "uid": format!("{hid:08x}-6c1e-4f0a-9d1b-{m:012x}"), "mode": "backend",
+                    "container_name": name, "host_ip": ip, "hostname": format!("ip-{}", ip.replace('.', "-")),
+                    "machine_identifier": format!("ec2-{m:016x}"),
+                    "added_time": t(TimeDelta::hours(24 + (m % 500) as i64)),
+                    "state_changed_time": if unhealthy { Value::String(t(TimeDelta::hours(3))) } else { Value::Null },
+                    "state": if deactivating { "DEACTIVATING" } else { "ACTIVE" },
+                    "status": if unhealthy { "DOWN" } else { "UP" }, "auto_remove_timeout": null,
+                    "aws": {"instance_id": format!("i-{m:017x}"), "instance_type": "i3en.6xlarge", "availability_zone": "us-east-1a"},
+                    "mgmt_port": 14000, "failure_domain": format!("FD_{m}"), "failure_domain_id": format!("FailureDomainId<{m}>"),
+                    "failure_domain_type": "AUTO", "ips": [ip], "cores": 2, "cores_ids": [1, 2], "memory": 0,
+                    "sw_version": "4.4.2.1", "io_nodes": 1, "member_of_leadership": m < 9, "leadership_role": null,
+                    "last_failure": "", "last_failure_code": "", "last_failure_time": null,
+                    "start_time": t(TimeDelta::hours(20)), "os_info": {"kernel_name": "Linux", "kernel_release": "6.1"},
+                    "bandwidth": 0, "is_dedicated": true, "drives_dedicated_cores": 1, "frontend_dedicated_cores": 1
+                }),
+            );
+            for n in 0..3usize {
+                let nid = hid * 20 + n;
+                nodes.insert(
+                    format!("NodeId<{nid}>"),
+                    json!({
+                        "host_id": format!("HostId<{hid}>"),
+                        "status": if unhealthy && n == 0 { "DOWN" } else { "UP" },
+                        "last_fencing_time": null, "up_since": t(TimeDelta::hours(20)),
+                        "roles": [if n == 0 { "MANAGEMENT" } else { "COMPUTE" }], "hostname": format!("ip-{m}"),
+                        "mode": "backend", "cores": 1
+                    }),
+                );
+            }
+            if c == 0 {
+                for d in 0..6usize {
+                    let did = m * 6 + d;
+                    disks.insert(
+                        format!("DiskId<{did}>"),
+                        json!({
+                            "host_id": format!("HostId<{hid}>"), "status": "ACTIVE",
+                            "uuid": format!("{did:08x}-0000-4000-8000-{m:012x}"), "should_be_active": !deactivating,
+                            "node_id": format!("NodeId<{}>", hid * 20 + 1), "model": "Amazon EC2 NVMe Instance Storage",
+                            "serial_number": format!("AWS{did:020}"), "device_path": "0000:00:1f.0", "size_bytes": 7_500_000_000_000_u64,
+                            "block_size": 4096, "added_time": t(TimeDelta::hours(24)), "removed_time": null,
+                            "failure_domain": format!("FD_{m}"), "hostname": format!("ip-{m}"), "attachment": "OK",
+                            "vendor": "AMAZON", "firmware": "0", "spares_remaining": 100, "spares_threshold": 10, "percentage_used": 0
+                        }),
+                    );
+                }
+            }
+        }
+    }
+    let info = HostGroupInfoResponse {
+        username: "admin".to_owned(),
+        password: Secret::new("pw"),
+        admin_password: Secret::default(),
+        weka_backends_desired_capacity: i64::try_from(machines - machines / 50).unwrap(),
+        nfs_backends_desired_capacity: 0,
+        weka_backend_instances: instances,
+        nfs_backend_instances: None,
+        nfs_interface_group_instance_ips: None,
+        down_backends_removal_timeout: 3 * 3_600 * 1_000_000_000,
+        backend_ips: vec![],
+        role: "backend".to_owned(),
+        version: 1,
+    };
+    Payload {
+        hosts: serde_json::to_string(&hosts).unwrap(),
+        disks: serde_json::to_string(&disks).unwrap(),
+        nodes: serde_json::to_string(&nodes).unwrap(),
+        info,
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn time<T>(mut f: impl FnMut() -> T) -> f64 {
+    let mut samples = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        black_box(f());
+        samples.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    median(samples)
+}
+
+fn decode(p: &Payload) -> ClusterSnapshot {
+    let status = ClusterStatus {
+        io_status: "STARTED".to_owned(),
+        ..ClusterStatus::default()
+    };
+    ClusterSnapshot {
+        status,
+        hosts: serde_json::from_str::<HostsList>(&p.hosts).unwrap(),
+        drives: serde_json::from_str::<DrivesList>(&p.disks).unwrap(),
+        nodes: serde_json::from_str::<NodesList>(&p.nodes).unwrap(),
+        ..ClusterSnapshot::default()
+    }
+}
+
+fn main() {
+    let policy = ScaleDownPolicy::new(SafetyFloor::from_geometry(3, 2, 1));
+    println!(
+        "{:>9} {:>9} {:>12} {:>10} {:>9} {:>13} {:>14} {:>8}",
+        "machines",
+        "MB json",
+        "value ms",
+        "decode ms",
+        "plan ms",
+        "decode+plan",
+        "vs value",
+        "actions"
+    );
+    for machines in [1_000, 10_000] {
+        let p = build(machines);
+        let mb = (p.hosts.len() + p.disks.len() + p.nodes.len()) as f64 / 1e6;
+        let baseline = time(|| {
+            (
+                serde_json::from_str::<Value>(&p.hosts).unwrap(),
+                serde_json::from_str::<Value>(&p.disks).unwrap(),
+                serde_json::from_str::<Value>(&p.nodes).unwrap(),
+            )
+        });
+        let decode_ms = time(|| decode(&p));
+        let snap = decode(&p);
+        let plan_ms = time(|| plan(&p.info, &snap, &policy, now()).unwrap());
+        let both = time(|| {
+            let s = decode(&p);
+            plan(&p.info, &s, &policy, now()).unwrap().phases.len()
+        });
+        let actions = plan(&p.info, &snap, &policy, now())
+            .unwrap()
+            .actions()
+            .count();
+        println!(
+            "{machines:>9} {mb:>9.1} {baseline:>12.2} {decode_ms:>10.2} {plan_ms:>9.2} {both:>13.2} {:>13.2}x {actions:>8}",
+            both / baseline
+        );
+    }
+    println!(
+        "(median of {RUNS} runs; 'vs value' = decode+plan / decode of the same JSON into serde_json::Value)"
+    );
+}

@@ -1,0 +1,1193 @@
+//! The scale-down decision (behaviour.md §9) as a pure plan: gates, state derivation, machine
+//! selection with a safety floor, and the ordered WEKA calls with their effects.
+//!
+//! The I/O shell runs [`ScaleDownPlan::phases`] in order; batches within a phase are independent
+//! (one machine each) and may run in parallel; actions within a batch run in order, and an action
+//! runs only if every action in its `depends_on` succeeded. It then feeds the outcomes to
+//! [`finish`] to build the [`ScaleResponse`], re-reads `hosts_list` and calls [`validate_delta`].
+
+mod finish;
+mod state;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::weka::model::{
+    ClusterStatus, DrivesList, HostId, HostMode, HostStatus, HostsList, InterfaceGroupList,
+    ManualOverrideList, NodesList, SKIP_SCALE_DOWN_OVERRIDE, WekaCall,
+};
+use crate::wire::scale::{
+    HealingHold, HostGroupInfoResponse, InstanceRef, Refusal, ScaleHost, ScaleResponse,
+    go_zero_time,
+};
+
+pub use finish::{ActionOutcome, DeltaViolation, finish, validate_delta};
+use state::View;
+
+/// Reads a scale-down run needs from WEKA (the shell performs them; this module only decides).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSnapshot {
+    /// `status`.
+    pub status: ClusterStatus,
+    /// `manual_override_list`.
+    pub overrides: ManualOverrideList,
+    /// `hosts_list`.
+    pub hosts: HostsList,
+    /// `disks_list`.
+    pub drives: DrivesList,
+    /// `nodes_list`.
+    pub nodes: NodesList,
+    /// `interface_group_list`, or the error text when the call failed (NFS handling is then skipped).
+    pub interface_groups: Result<InterfaceGroupList, String>,
+}
+
+impl Default for ClusterSnapshot {
+    fn default() -> Self {
+        Self {
+            status: ClusterStatus::default(),
+            overrides: ManualOverrideList::new(),
+            hosts: HostsList::new(),
+            drives: DrivesList::new(),
+            nodes: NodesList::new(),
+            interface_groups: Ok(Vec::new()),
+        }
+    }
+}
+
+/// The minimum cluster geometry scale-down must respect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SafetyFloor {
+    /// Never shrink the backend group when desired is below this (stripe + protection + hot spare,
+    /// or a configured larger minimum).
+    pub min_cluster_size: u32,
+    /// Start deactivating unhealthy machines only while at least this many machines are healthy
+    /// (stripe + protection: enough failure domains for a full stripe without them).
+    pub min_healthy_to_heal: u32,
+}
+
+impl SafetyFloor {
+    /// No floor: the reference's behaviour.
+    pub const NONE: Self = Self {
+        min_cluster_size: 0,
+        min_healthy_to_heal: 0,
+    };
+
+    /// Floor from the data-protection geometry.
+    pub fn from_geometry(stripe_width: u32, protection_level: u32, hot_spare: u32) -> Self {
+        Self {
+            min_cluster_size: stripe_width + protection_level + hot_spare,
+            min_healthy_to_heal: stripe_width + protection_level,
+        }
+    }
+
+    /// Floor from the live `status` (`stripe_data_drives`, `stripe_protection_drives`, `hot_spare`).
+    pub fn from_status(status: &ClusterStatus) -> Self {
+        Self::from_geometry(
+            status.stripe_data_drives,
+            status.stripe_protection_drives,
+            status.hot_spare,
+        )
+    }
+
+    /// Raises `min_cluster_size` to a configured minimum (never lowers it).
+    #[must_use]
+    pub fn at_least(self, configured_minimum: u32) -> Self {
+        Self {
+            min_cluster_size: self.min_cluster_size.max(configured_minimum),
+            ..self
+        }
+    }
+}
+
+/// Tunables of scale-down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScaleDownPolicy {
+    /// DOWN/DEGRADED with a DOWN management node for this long → UNHEALTHY (reference: 120 min).
+    pub unhealthy_timeout: TimeDelta,
+    /// An INACTIVE drive makes a container unhealthy only once it was added this long ago (5 min).
+    pub inactive_drive_grace: TimeDelta,
+    /// An NFS host outside the interface group with a management node DOWN this long is deactivated (1 h).
+    pub nfs_leftover_down_timeout: TimeDelta,
+    /// Most machines deactivated at once because of unhealthiness (2).
+    pub max_unhealthy_in_flight: u32,
+    /// Safety floor for the backend group.
+    pub floor: SafetyFloor,
+}
+
+impl ScaleDownPolicy {
+    /// Reference timeouts with the given floor (no `Default`: callers must choose a floor).
+    pub fn new(floor: SafetyFloor) -> Self {
+        Self {
+            unhealthy_timeout: TimeDelta::minutes(120),
+            inactive_drive_grace: TimeDelta::minutes(5),
+            nfs_leftover_down_timeout: TimeDelta::hours(1),
+            max_unhealthy_in_flight: 2,
+            floor,
+        }
+    }
+}
+
+/// Derived state of a container or machine; the order is the removal priority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ScaleState {
+    /// Already deactivating (or INACTIVE/REMOVING): always kept in the deactivation set.
+    Deactivating,
+    /// To be replaced.
+    Unhealthy,
+    /// Serving.
+    Healthy,
+}
+
+/// A "not now" condition: scale-down is skipped this run; nothing is wrong with the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    /// `status.io_status` is not `STARTED`.
+    IoNotStarted {
+        /// The reported io status.
+        io_status: String,
+    },
+    /// An upgrade is running.
+    UpgradeRunning {
+        /// The reported upgrade.
+        upgrade: String,
+    },
+    /// An operator set the `skip_scale_down` manual override.
+    ManualOverride,
+}
+
+impl fmt::Display for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::IoNotStarted { io_status } => {
+                write!(f, "io status is {io_status:?}, not STARTED")
+            }
+            Self::UpgradeRunning { upgrade } => write!(f, "upgrade {upgrade:?} is running"),
+            Self::ManualOverride => write!(f, "manual override {SKIP_SCALE_DOWN_OVERRIDE} is set"),
+        }
+    }
+}
+
+/// Why scale-down produced no plan or its result is unsafe.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// Skip this run (map to a non-failing "skipped" outcome that must not reach terminate).
+    #[error("scale down skipped: {0}")]
+    NotNow(Gate),
+    /// The fetch output is invalid.
+    #[error("invalid host group info: {}", .0.join("; "))]
+    InvalidInput(Vec<String>),
+    /// Only the `backend` role is supported (the reference returned an empty host list, §12.17).
+    #[error("unsupported role {role:?}")]
+    UnsupportedRole {
+        /// The role received.
+        role: String,
+    },
+    /// No `mode=backend` container named `drive*`: not a multi-backend-container cluster.
+    #[error(
+        "cluster has no backend drive container: only multi-backend-container clusters are supported"
+    )]
+    NotMultiBackendContainer,
+    /// An instance headed for termination still has a live WEKA container (§9.7).
+    #[error("unsafe delta: {}", .violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    UnsafeDelta {
+        /// Every offending container.
+        violations: Vec<DeltaViolation>,
+    },
+}
+
+impl PlanError {
+    /// Whether this is a "not now" condition rather than a failure.
+    pub fn is_not_now(&self) -> bool {
+        matches!(self, Self::NotNow(_))
+    }
+}
+
+/// Which part of the cluster a decision belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GroupKind {
+    /// Backend ASG.
+    Weka,
+    /// NFS gateway ASG.
+    Nfs,
+    /// Hosts outside every ASG (or NFS hosts outside the interface group).
+    Leftover,
+}
+
+/// Why an action is planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reason {
+    /// Drive with `HostId<INVALID>` and status INACTIVE.
+    OrphanDrive,
+    /// Every container of the machine is INACTIVE.
+    InactiveMachine,
+    /// Healthy machine above desired.
+    ScaleDown,
+    /// Unhealthy machine being replaced (or chosen first for a shrink).
+    Unhealthy,
+    /// Already deactivating; the calls are repeated (idempotent).
+    AlreadyDeactivating,
+    /// Leftover machine DOWN beyond `down_backends_removal_timeout`.
+    DownMachine,
+    /// NFS host that left the interface group.
+    NfsLeftover,
+}
+
+impl Reason {
+    /// Text used in WEKA events (the reference's wording where it exists).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrphanDrive => "orphan drive",
+            Self::InactiveMachine => "inactive machine",
+            Self::ScaleDown => "scale down",
+            Self::Unhealthy => "unhealthy machine",
+            Self::AlreadyDeactivating => "already deactivating",
+            Self::DownMachine => "down machine",
+            Self::NfsLeftover => "nfs leftover",
+        }
+    }
+}
+
+/// Index of an action in its plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ActionId(pub usize);
+
+/// What the shell must do when an action succeeds (or, for batch `before`, before it starts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Put this ASG instance in `to_terminate` (applied by [`finish`]).
+    AddToTerminate(InstanceRef),
+    /// Stop using this IP as a JSON-RPC endpoint.
+    DropFromPool(String),
+}
+
+/// One planned WEKA call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedAction {
+    /// Position in the plan (key of the outcome map).
+    pub id: ActionId,
+    /// The call.
+    pub call: WekaCall,
+    /// Why.
+    pub reason: Reason,
+    /// Machine concerned (none for orphan drives).
+    pub machine_ip: Option<String>,
+    /// Run only if all of these succeeded; otherwise skip silently.
+    pub depends_on: Vec<ActionId>,
+    /// Effects when the call succeeds.
+    pub on_success: Vec<Effect>,
+    /// Failures are ignored (audit events).
+    pub best_effort: bool,
+    /// Prefix of the transient error when it fails (`deactivateHost`, ...).
+    pub error_context: &'static str,
+}
+
+/// Actions on one machine (or one orphan drive), run in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Machine concerned.
+    pub machine_ip: Option<String>,
+    /// Effects to apply before the first action.
+    pub before: Vec<Effect>,
+    /// The actions.
+    pub actions: Vec<PlannedAction>,
+}
+
+/// Phases run one after the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PhaseKind {
+    /// `removeOldDrives`.
+    RemoveOrphanDrives,
+    /// Remove machines whose containers are all INACTIVE.
+    RemoveInactiveMachines,
+    /// Deactivate chosen machines.
+    DeactivateMachines,
+}
+
+/// Independent batches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phase {
+    /// Which phase.
+    pub kind: PhaseKind,
+    /// Batches (parallelisable).
+    pub batches: Vec<Batch>,
+}
+
+/// Machine counts of one group (clients excluded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MachineCounts {
+    /// Healthy machines.
+    pub healthy: u32,
+    /// Machines with an unhealthy container.
+    pub unhealthy: u32,
+    /// Machines with a deactivating container and none unhealthy.
+    pub deactivating: u32,
+}
+
+impl MachineCounts {
+    /// All counted machines.
+    pub fn total(self) -> u32 {
+        self.healthy + self.unhealthy + self.deactivating
+    }
+}
+
+/// How many machines to deactivate and what the floor refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetDecision {
+    /// Machines to deactivate (the first `n` in priority order).
+    pub n: u32,
+    /// Desired was below `min_cluster_size`: no shrink.
+    pub shrink_refused: bool,
+    /// Healing held: too few healthy machines.
+    pub healing_held: bool,
+}
+
+/// One machine chosen for deactivation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deactivation {
+    /// Group.
+    pub group: GroupKind,
+    /// Machine IP.
+    pub ip: String,
+    /// Machine state when chosen (leftovers: as derived, for information).
+    pub state: ScaleState,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// Summary of one group's decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSummary {
+    /// Group.
+    pub group: GroupKind,
+    /// Counted machines.
+    pub counts: MachineCounts,
+    /// Desired machine count.
+    pub desired: i64,
+    /// Decision.
+    pub decision: TargetDecision,
+}
+
+/// The complete, deterministic outcome of planning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaleDownPlan {
+    /// Phases in execution order.
+    pub phases: Vec<Phase>,
+    /// `ScaleResponse.hosts`.
+    pub hosts: Vec<ScaleHost>,
+    /// Safety-floor refusal for the backend group.
+    pub refusal: Option<Refusal>,
+    /// Errors found while planning (anomalous machines, partial DOWN machines, NFS listing).
+    pub transient_errors: Vec<String>,
+    /// Machines chosen for deactivation, in plan order.
+    pub deactivations: Vec<Deactivation>,
+    /// Inactive machines planned for removal.
+    pub removals: Vec<String>,
+    /// Per-group decisions (backend first, then NFS when handled).
+    pub groups: Vec<GroupSummary>,
+}
+
+impl ScaleDownPlan {
+    /// Every action in execution order.
+    pub fn actions(&self) -> impl Iterator<Item = &PlannedAction> {
+        self.phases
+            .iter()
+            .flat_map(|p| &p.batches)
+            .flat_map(|b| &b.actions)
+    }
+
+    /// Whether the shell may run `action` given the outcomes so far (all dependencies succeeded).
+    pub fn is_runnable(
+        action: &PlannedAction,
+        outcomes: &BTreeMap<ActionId, ActionOutcome>,
+    ) -> bool {
+        action
+            .depends_on
+            .iter()
+            .all(|d| matches!(outcomes.get(d), Some(ActionOutcome::Ok)))
+    }
+}
+
+/// The reference formula `n = max(H+U+D−desired, min(2−D, U)); n = max(D, n)`, clamped to
+/// `0..=H+U+D` (the reference could go negative for an empty group).
+pub fn deactivation_target(healthy: u32, unhealthy: u32, deactivating: u32, desired: i64) -> u32 {
+    decide_target(
+        MachineCounts {
+            healthy,
+            unhealthy,
+            deactivating,
+        },
+        desired,
+        SafetyFloor::NONE,
+        2,
+    )
+    .n
+}
+
+/// The formula with the safety floor: shrink is refused when `desired < min_cluster_size`;
+/// healing (at most `max_in_flight − D` unhealthy machines) is held while fewer than
+/// `min_healthy_to_heal` machines are healthy; already-deactivating machines always stay in.
+pub fn decide_target(
+    c: MachineCounts,
+    desired: i64,
+    floor: SafetyFloor,
+    max_in_flight: u32,
+) -> TargetDecision {
+    let (h, u, d) = (
+        i64::from(c.healthy),
+        i64::from(c.unhealthy),
+        i64::from(c.deactivating),
+    );
+    let total = h + u + d;
+    let shrink_refused = desired < i64::from(floor.min_cluster_size);
+    let shrink = if shrink_refused { 0 } else { total - desired };
+    let heal_wanted = (i64::from(max_in_flight) - d).min(u);
+    let healing_held = heal_wanted > 0 && h < i64::from(floor.min_healthy_to_heal);
+    let heal = if healing_held { 0 } else { heal_wanted };
+    let n = shrink.max(heal).max(d).clamp(0, total);
+    TargetDecision {
+        n: u32::try_from(n).unwrap_or(0),
+        shrink_refused,
+        healing_held,
+    }
+}
+
+/// Checks the fetch output (§9.3 step 1, without credentials: see [`validate_credentials`]).
+pub fn validate_input(info: &HostGroupInfoResponse) -> Result<(), PlanError> {
+    let mut errs = Vec::new();
+    if info.role.is_empty() {
+        errs.push("role is empty".to_owned());
+    }
+    if info.weka_backends_desired_capacity <= 0 {
+        errs.push(format!(
+            "weka_backends_desired_capacity {} must be > 0",
+            info.weka_backends_desired_capacity
+        ));
+    }
+    if info.nfs_backends_desired_capacity < 0 {
+        errs.push(format!(
+            "nfs_backends_desired_capacity {} must be >= 0",
+            info.nfs_backends_desired_capacity
+        ));
+    }
+    if info.down_backends_removal_timeout <= 0 {
+        errs.push(format!(
+            "down_backends_removal_timeout {}ns must be > 0",
+            info.down_backends_removal_timeout
+        ));
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(PlanError::InvalidInput(errs))
+    }
+}
+
+/// Checks credentials once the shell has resolved them (possibly from Secrets Manager).
+pub fn validate_credentials(info: &HostGroupInfoResponse) -> Result<(), PlanError> {
+    let mut errs = Vec::new();
+    if info.username.is_empty() {
+        errs.push("username is empty".to_owned());
+    }
+    if info.password.is_empty() {
+        errs.push("password is empty".to_owned());
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(PlanError::InvalidInput(errs))
+    }
+}
+
+/// The "not now" gates: io started, no upgrade, no `skip_scale_down` override.
+pub fn check_gates(
+    status: &ClusterStatus,
+    overrides: &ManualOverrideList,
+) -> Result<(), PlanError> {
+    if status.io_status != "STARTED" {
+        return Err(PlanError::NotNow(Gate::IoNotStarted {
+            io_status: status.io_status.clone(),
+        }));
+    }
+    if !status.upgrade.is_empty() {
+        return Err(PlanError::NotNow(Gate::UpgradeRunning {
+            upgrade: status.upgrade.clone(),
+        }));
+    }
+    // Any entry stops automation, enabled or not, as in the reference: the conservative reading.
+    if overrides
+        .values()
+        .any(|o| o.key == SKIP_SCALE_DOWN_OVERRIDE)
+    {
+        return Err(PlanError::NotNow(Gate::ManualOverride));
+    }
+    Ok(())
+}
+
+/// Whether some backend container is a drive container (multi-backend-container cluster).
+pub fn is_multi_backend_container(hosts: &HostsList) -> bool {
+    hosts
+        .values()
+        .any(|h| h.mode == HostMode::Backend && h.container_name.contains("drive"))
+}
+
+/// Machine state: unhealthy if any container is, else deactivating if any is, else healthy.
+fn combine(states: impl Iterator<Item = ScaleState>) -> ScaleState {
+    states.fold(ScaleState::Healthy, |acc, s| match (acc, s) {
+        (ScaleState::Unhealthy, _) | (_, ScaleState::Unhealthy) => ScaleState::Unhealthy,
+        (ScaleState::Deactivating, _) | (_, ScaleState::Deactivating) => ScaleState::Deactivating,
+        _ => ScaleState::Healthy,
+    })
+}
+
+/// Most non-client containers one machine may have (drives0, compute0, frontend0).
+pub const MAX_CONTAINERS_PER_MACHINE: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Kept,
+    Removal,
+}
+
+struct Builder<'a> {
+    view: View<'a>,
+    info: &'a HostGroupInfoResponse,
+    policy: &'a ScaleDownPolicy,
+    now: DateTime<Utc>,
+    next_id: usize,
+    orphan: Vec<Batch>,
+    remove: Vec<Batch>,
+    deactivate: Vec<Batch>,
+    classified: BTreeMap<&'a str, Class>,
+    errors: Vec<String>,
+    deactivations: Vec<Deactivation>,
+    removals: Vec<String>,
+    groups: Vec<GroupSummary>,
+    instances_by_ip: BTreeMap<&'a str, &'a InstanceRef>,
+    nfs_ports: BTreeMap<HostId, Vec<(&'a str, &'a str)>>,
+}
+
+/// Plans one scale-down run. Deterministic: same inputs, same plan.
+pub fn plan(
+    info: &HostGroupInfoResponse,
+    cluster: &ClusterSnapshot,
+    policy: &ScaleDownPolicy,
+    now: DateTime<Utc>,
+) -> Result<ScaleDownPlan, PlanError> {
+    validate_input(info)?;
+    if info.role != "backend" {
+        return Err(PlanError::UnsupportedRole {
+            role: info.role.clone(),
+        });
+    }
+    check_gates(&cluster.status, &cluster.overrides)?;
+    if !is_multi_backend_container(&cluster.hosts) {
+        return Err(PlanError::NotMultiBackendContainer);
+    }
+
+    let mut instances_by_ip = BTreeMap::new();
+    for i in info
+        .weka_backend_instances
+        .iter()
+        .chain(info.nfs_instances())
+    {
+        if !i.private_ip.is_empty() {
+            instances_by_ip.entry(i.private_ip.as_str()).or_insert(i);
+        }
+    }
+    let mut b = Builder {
+        view: View::new(cluster),
+        info,
+        policy,
+        now,
+        next_id: 0,
+        orphan: Vec::new(),
+        remove: Vec::new(),
+        deactivate: Vec::new(),
+        classified: BTreeMap::new(),
+        errors: Vec::new(),
+        deactivations: Vec::new(),
+        removals: Vec::new(),
+        groups: Vec::new(),
+        instances_by_ip,
+        nfs_ports: BTreeMap::new(),
+    };
+
+    b.remove_orphan_drives(cluster);
+    b.skip_anomalous_machines();
+
+    let backend_ips: BTreeSet<&str> = info
+        .weka_backend_instances
+        .iter()
+        .map(|i| i.private_ip.as_str())
+        .collect();
+    let backend_machines = b.machines_on(&backend_ips);
+    b.scale_group(
+        GroupKind::Weka,
+        &backend_machines,
+        info.weka_backends_desired_capacity,
+        policy.floor,
+    );
+
+    let nfs_ips: BTreeSet<&str> = info
+        .nfs_instances()
+        .iter()
+        .map(|i| i.private_ip.as_str())
+        .collect();
+    let mut leftover_candidates: Vec<&str> = Vec::new();
+    match &cluster.interface_groups {
+        Err(e) => {
+            b.errors.push(format!("GetNfsHostsMap: {e}"));
+            // Without the group membership every NFS host would look like a leftover: keep them all.
+            for ip in b.machines_on(&nfs_ips) {
+                b.classified.insert(ip, Class::Kept);
+            }
+        }
+        Ok(groups) => {
+            for g in groups.iter().filter(|g| g.is_nfs()) {
+                for p in &g.ports {
+                    b.nfs_ports
+                        .entry(p.host_id)
+                        .or_default()
+                        .push((g.name.as_str(), p.port.as_str()));
+                }
+            }
+            let mut in_group = Vec::new();
+            for ip in b.machines_on(&nfs_ips) {
+                let ids = b.view.machines.get(ip).cloned().unwrap_or_default();
+                if ids.iter().any(|id| b.nfs_ports.contains_key(id)) {
+                    in_group.push(ip);
+                } else if !b.view.all_inactive(&ids)
+                    && (info.nfs_ip_was_in_group(ip)
+                        || ids.iter().any(|id| {
+                            b.view
+                                .management_timed_out(*id, policy.nfs_leftover_down_timeout, now)
+                        }))
+                {
+                    let (desired, current) = b.backend_sizes();
+                    let state = b.machine_state(&ids);
+                    b.emit_deactivation(
+                        GroupKind::Leftover,
+                        ip,
+                        state,
+                        Reason::NfsLeftover,
+                        (desired, current),
+                    );
+                } else {
+                    leftover_candidates.push(ip);
+                }
+            }
+            b.scale_group(
+                GroupKind::Nfs,
+                &in_group,
+                info.nfs_backends_desired_capacity,
+                SafetyFloor::NONE,
+            );
+        }
+    }
+
+    let asg_ips: BTreeSet<&str> = backend_ips.union(&nfs_ips).copied().collect();
+    let strangers: Vec<&str> = b
+        .view
+        .machines
+        .keys()
+        .copied()
+        .filter(|ip| !asg_ips.contains(ip))
+        .collect();
+    leftover_candidates.extend(strangers);
+    leftover_candidates.sort_unstable();
+    b.handle_leftovers(&leftover_candidates);
+
+    Ok(b.finish_plan())
+}
+
+impl<'a> Builder<'a> {
+    fn alloc(&mut self) -> ActionId {
+        let id = ActionId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn action(
+        &mut self,
+        call: WekaCall,
+        reason: Reason,
+        ip: Option<&str>,
+        depends_on: Vec<ActionId>,
+        on_success: Vec<Effect>,
+        best_effort: bool,
+        error_context: &'static str,
+    ) -> PlannedAction {
+        PlannedAction {
+            id: self.alloc(),
+            call,
+            reason,
+            machine_ip: ip.map(str::to_owned),
+            depends_on,
+            on_success,
+            best_effort,
+            error_context,
+        }
+    }
+
+    fn event(&mut self, message: String, reason: Reason, ip: &str) -> PlannedAction {
+        self.action(
+            WekaCall::EventsTriggerCustom { message },
+            reason,
+            Some(ip),
+            Vec::new(),
+            Vec::new(),
+            true,
+            "triggerEvent",
+        )
+    }
+
+    /// Machines of the group (unclassified, with at least one non-client container), in IP order.
+    fn machines_on(&self, ips: &BTreeSet<&str>) -> Vec<&'a str> {
+        self.view
+            .machines
+            .keys()
+            .copied()
+            .filter(|ip| ips.contains(ip) && !self.classified.contains_key(ip))
+            .collect()
+    }
+
+    fn backend_sizes(&self) -> (i64, u32) {
+        let current = self
+            .groups
+            .iter()
+            .find(|g| g.group == GroupKind::Weka)
+            .map_or(0, |g| g.counts.total());
+        (self.info.weka_backends_desired_capacity, current)
+    }
+
+    fn remove_orphan_drives(&mut self, cluster: &'a ClusterSnapshot) {
+        for d in cluster.drives.values() {
+            if d.host_id.is_invalid() && d.status == crate::weka::model::DriveStatus::Inactive {
+                let a = self.action(
+                    WekaCall::RemoveDrives {
+                        drive_uuids: vec![d.uuid.clone()],
+                    },
+                    Reason::OrphanDrive,
+                    None,
+                    Vec::new(),
+                    Vec::new(),
+                    false,
+                    "removeOldDrive",
+                );
+                self.orphan.push(Batch {
+                    machine_ip: None,
+                    before: Vec::new(),
+                    actions: vec![a],
+                });
+            }
+        }
+    }
+
+    /// The reference aborted the process here; one odd machine must not block every other one.
+    fn skip_anomalous_machines(&mut self) {
+        let mut skipped = Vec::new();
+        for (ip, ids) in &self.view.machines {
+            let idents: BTreeSet<&str> = ids
+                .iter()
+                .filter_map(|id| self.view.host(*id))
+                .map(|h| h.machine_identifier.as_str())
+                .filter(|s| !s.is_empty())
+                .collect();
+            if ids.len() > MAX_CONTAINERS_PER_MACHINE {
+                skipped.push((
+                    *ip,
+                    format!(
+                        "machine {ip}: {} backend containers (at most {MAX_CONTAINERS_PER_MACHINE}); skipped",
+                        ids.len()
+                    ),
+                ));
+            } else if idents.len() > 1 {
+                skipped.push((
+                    *ip,
+                    format!(
+                        "machine {ip}: {} distinct machine identifiers; skipped",
+                        idents.len()
+                    ),
+                ));
+            }
+        }
+        for (ip, msg) in skipped {
+            self.classified.insert(ip, Class::Kept);
+            self.errors.push(msg);
+        }
+    }
+
+    fn machine_state(&self, ids: &[HostId]) -> ScaleState {
+        combine(
+            ids.iter()
+                .map(|id| self.view.container_state(*id, self.policy, self.now)),
+        )
+    }
+
+    /// §9.5 for one group.
+    fn scale_group(&mut self, group: GroupKind, ips: &[&'a str], desired: i64, floor: SafetyFloor) {
+        let mut ranked = Vec::new();
+        let mut counts = MachineCounts::default();
+        for &ip in ips {
+            let ids = self.view.machines.get(ip).cloned().unwrap_or_default();
+            if self.view.all_inactive(&ids) {
+                self.emit_removal(ip, &ids);
+                continue;
+            }
+            self.classified.insert(ip, Class::Kept);
+            let states: Vec<ScaleState> = ids
+                .iter()
+                .map(|id| self.view.container_state(*id, self.policy, self.now))
+                .collect();
+            let mstate = combine(states.iter().copied());
+            match mstate {
+                ScaleState::Healthy => counts.healthy += 1,
+                ScaleState::Unhealthy => counts.unhealthy += 1,
+                ScaleState::Deactivating => counts.deactivating += 1,
+            }
+            // Machine order = first appearance in the sorted container list, but grouped by machine
+            // state first so that deactivating machines are always inside the first n.
+            let first = ids
+                .iter()
+                .zip(&states)
+                .map(|(id, s)| self.view.container_key(*id, *s))
+                .min();
+            ranked.push((mstate, first, ip));
+        }
+        ranked.sort_unstable();
+        let decision = decide_target(counts, desired, floor, self.policy.max_unhealthy_in_flight);
+        self.groups.push(GroupSummary {
+            group,
+            counts,
+            desired,
+            decision,
+        });
+        let limit = usize::try_from(decision.n).unwrap_or(usize::MAX);
+        for (mstate, _, ip) in ranked.into_iter().take(limit) {
+            let reason = match mstate {
+                ScaleState::Deactivating => Reason::AlreadyDeactivating,
+                ScaleState::Unhealthy => Reason::Unhealthy,
+                ScaleState::Healthy => Reason::ScaleDown,
+            };
+            self.emit_deactivation(group, ip, mstate, reason, (desired, counts.total()));
+        }
+    }
+
+    fn emit_removal(&mut self, ip: &'a str, ids: &[HostId]) {
+        self.classified.insert(ip, Class::Removal);
+        self.removals.push(ip.to_owned());
+        let mut actions = vec![self.event(
+            format!("Trying to remove machine {ip}. reason: inactive machine"),
+            Reason::InactiveMachine,
+            ip,
+        )];
+        let instance = self.instances_by_ip.get(ip).map(|i| (*i).clone());
+        for &id in ids {
+            let Some(host) = self.view.host(id) else {
+                continue;
+            };
+            // A container whose status is not yet INACTIVE is retried next run.
+            if host.status != HostStatus::Inactive {
+                continue;
+            }
+            let on_success = instance
+                .iter()
+                .cloned()
+                .map(Effect::AddToTerminate)
+                .collect();
+            let rm = self.action(
+                WekaCall::RemoveHost { host_id: id },
+                Reason::InactiveMachine,
+                Some(ip),
+                Vec::new(),
+                on_success,
+                false,
+                "removeInactive",
+            );
+            let rm_id = rm.id;
+            actions.push(rm);
+            let uuids: Vec<String> = self
+                .view
+                .drives_of(id)
+                .iter()
+                .map(|d| d.uuid.clone())
+                .collect();
+            for uuid in uuids {
+                let a = self.action(
+                    WekaCall::RemoveDrives {
+                        drive_uuids: vec![uuid],
+                    },
+                    Reason::InactiveMachine,
+                    Some(ip),
+                    vec![rm_id],
+                    Vec::new(),
+                    false,
+                    "removeDrive",
+                );
+                actions.push(a);
+            }
+        }
+        self.remove.push(Batch {
+            machine_ip: Some(ip.to_owned()),
+            before: vec![Effect::DropFromPool(ip.to_owned())],
+            actions,
+        });
+    }
+
+    fn emit_deactivation(
+        &mut self,
+        group: GroupKind,
+        ip: &'a str,
+        state: ScaleState,
+        reason: Reason,
+        (desired, current): (i64, u32),
+    ) {
+        self.classified.insert(ip, Class::Kept);
+        let ids = self.view.machines.get(ip).cloned().unwrap_or_default();
+        let mut actions = Vec::new();
+        let mut ports = Vec::new();
+        for &id in &ids {
+            let uuids: Vec<String> = self
+                .view
+                .drives_of(id)
+                .iter()
+                .filter(|d| d.should_be_active)
+                .map(|d| d.uuid.clone())
+                .collect();
+            for uuid in uuids {
+                let a = self.action(
+                    WekaCall::DeactivateDrives {
+                        drive_uuids: vec![uuid],
+                    },
+                    reason,
+                    Some(ip),
+                    Vec::new(),
+                    Vec::new(),
+                    false,
+                    "deactivateDrive",
+                );
+                actions.push(a);
+            }
+        }
+        if group == GroupKind::Nfs {
+            for &id in &ids {
+                let entries = self.nfs_ports.get(&id).cloned().unwrap_or_default();
+                for (name, port) in entries {
+                    let a = self.action(
+                        WekaCall::InterfaceGroupDeletePort {
+                            name: name.to_owned(),
+                            host_id: id,
+                            port: port.to_owned(),
+                        },
+                        reason,
+                        Some(ip),
+                        Vec::new(),
+                        Vec::new(),
+                        false,
+                        "interfaceGroupDeletePort",
+                    );
+                    ports.push(a.id);
+                    actions.push(a);
+                }
+            }
+        }
+        let kind = match group {
+            GroupKind::Weka => "weka backend machine",
+            GroupKind::Nfs => "nfs backend machine",
+            GroupKind::Leftover => "machine",
+        };
+        let ev = self.event(
+            format!(
+                "Trying to deactivate {kind} {ip}. Desired size: {desired}, current size: {current}, reason: {}.",
+                reason.as_str()
+            ),
+            reason,
+            ip,
+        );
+        actions.push(ev);
+        let deact = self.action(
+            WekaCall::DeactivateHosts { host_ids: ids },
+            reason,
+            Some(ip),
+            ports,
+            vec![Effect::DropFromPool(ip.to_owned())],
+            false,
+            "deactivateHost",
+        );
+        actions.push(deact);
+        self.deactivate.push(Batch {
+            machine_ip: Some(ip.to_owned()),
+            before: Vec::new(),
+            actions,
+        });
+        self.deactivations.push(Deactivation {
+            group,
+            ip: ip.to_owned(),
+            state,
+            reason,
+        });
+    }
+
+    /// §9.6: machines outside every ASG (and NFS leftovers not deactivated above).
+    fn handle_leftovers(&mut self, ips: &[&'a str]) {
+        let timeout = self.info.down_backends_removal_timeout();
+        for &ip in ips {
+            if self.classified.contains_key(ip) {
+                continue;
+            }
+            let ids = self.view.machines.get(ip).cloned().unwrap_or_default();
+            if self.view.all_inactive(&ids) {
+                self.emit_removal(ip, &ids);
+                continue;
+            }
+            let down_timed_out = ids.iter().find(|id| {
+                self.view
+                    .host(**id)
+                    .is_some_and(|h| h.status == HostStatus::Down)
+                    && self.view.management_timed_out(**id, timeout, self.now)
+            });
+            let Some(&down_id) = down_timed_out else {
+                self.classified.insert(ip, Class::Kept);
+                continue;
+            };
+            let all_down = ids.iter().all(|id| {
+                self.view
+                    .host(*id)
+                    .is_some_and(|h| matches!(h.status, HostStatus::Down | HostStatus::Inactive))
+            });
+            if all_down {
+                let sizes = self.backend_sizes();
+                let state = self.machine_state(&ids);
+                self.emit_deactivation(GroupKind::Leftover, ip, state, Reason::DownMachine, sizes);
+            } else {
+                self.classified.insert(ip, Class::Kept);
+                self.errors.push(format!(
+                    "host {down_id} is down but not all containers on the machine {ip} are down"
+                ));
+            }
+        }
+    }
+
+    fn finish_plan(self) -> ScaleDownPlan {
+        let hosts = self
+            .view
+            .hosts
+            .iter()
+            .filter(|(_, h)| !h.is_client())
+            .filter(|(_, h)| self.classified.get(h.host_ip.as_str()) != Some(&Class::Removal))
+            .map(|(id, h)| ScaleHost {
+                instance_id: h.instance_id().to_owned(),
+                private_ip: h.host_ip.clone(),
+                status: h.state.clone(),
+                added_time: h.added_time.unwrap_or_else(go_zero_time),
+                host_id: *id,
+            })
+            .collect();
+        let refusal = self
+            .groups
+            .iter()
+            .find(|g| g.group == GroupKind::Weka)
+            .filter(|g| g.decision.shrink_refused || g.decision.healing_held)
+            .map(|g| Refusal {
+                desired: g.desired,
+                minimum: self.policy.floor.min_cluster_size,
+                shrink_refused: g.decision.shrink_refused,
+                healing_held: g.decision.healing_held.then_some(HealingHold {
+                    healthy: g.counts.healthy,
+                    required: self.policy.floor.min_healthy_to_heal,
+                }),
+            });
+        let phases = [
+            (PhaseKind::RemoveOrphanDrives, self.orphan),
+            (PhaseKind::RemoveInactiveMachines, self.remove),
+            (PhaseKind::DeactivateMachines, self.deactivate),
+        ]
+        .into_iter()
+        .filter(|(_, b)| !b.is_empty())
+        .map(|(kind, batches)| Phase { kind, batches })
+        .collect();
+        ScaleDownPlan {
+            phases,
+            hosts,
+            refusal,
+            transient_errors: self.errors,
+            deactivations: self.deactivations,
+            removals: self.removals,
+            groups: self.groups,
+        }
+    }
+}
+
+/// Convenience: an empty response of the right version (used by tests and the shell on skips).
+pub fn empty_response() -> ScaleResponse {
+    ScaleResponse {
+        hosts: Vec::new(),
+        to_terminate: Vec::new(),
+        transient_errors: Vec::new(),
+        version: crate::wire::scale::PROTOCOL_VERSION,
+        refusal: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn floor_none_is_reference_formula() {
+        assert_eq!(deactivation_target(20, 0, 0, 10), 10);
+        assert_eq!(deactivation_target(0, 0, 0, 3), 0);
+    }
+
+    #[test]
+    fn shrink_refused_below_minimum_but_healing_proceeds() {
+        let d = decide_target(
+            MachineCounts {
+                healthy: 6,
+                unhealthy: 1,
+                deactivating: 0,
+            },
+            3,
+            SafetyFloor::from_geometry(3, 2, 1),
+            2,
+        );
+        assert!(d.shrink_refused);
+        assert!(!d.healing_held);
+        assert_eq!(d.n, 1);
+    }
+
+    #[test]
+    fn healing_held_when_healthy_below_stripe() {
+        let d = decide_target(
+            MachineCounts {
+                healthy: 4,
+                unhealthy: 2,
+                deactivating: 0,
+            },
+            6,
+            SafetyFloor::from_geometry(3, 2, 1),
+            2,
+        );
+        assert!(d.healing_held);
+        assert_eq!(d.n, 0);
+    }
+
+    #[test]
+    fn deactivating_kept_even_when_healing_held() {
+        let d = decide_target(
+            MachineCounts {
+                healthy: 3,
+                unhealthy: 2,
+                deactivating: 1,
+            },
+            6,
+            SafetyFloor::from_geometry(3, 2, 1),
+            2,
+        );
+        assert_eq!(d.n, 1);
+    }
+}

@@ -1,0 +1,158 @@
+
+# ---- clusterization (run by the instance that completed the registration set) ----
+CLUSTER_NAME=@@CLUSTER_NAME@@
+# Instance ids and private IPs, paired by instance id by the generator (same index = same host).
+HOST_IDS=(@@HOST_IDS@@)
+HOST_IPS=(@@HOST_IPS@@)
+STRIPE_WIDTH=@@STRIPE_WIDTH@@
+PROTECTION_LEVEL=@@PROTECTION_LEVEL@@
+HOT_SPARE=@@HOT_SPARE@@
+# 0 keeps WEKA's default raft council size.
+RAFT_SIZE=@@RAFT_SIZE@@
+ADD_FRONTEND=@@ADD_FRONTEND@@
+INSTALL_DPDK=@@INSTALL_DPDK@@
+PROXY_URL=@@PROXY_URL@@
+WEKA_HOME_URL=@@WEKA_HOME_URL@@
+SET_DEFAULT_FS=@@SET_DEFAULT_FS@@
+TIERING_TARGET_SSD_RETENTION=@@TIERING_TARGET_SSD_RETENTION@@
+TIERING_START_DEMOTE=@@TIERING_START_DEMOTE@@
+SET_OBS=@@SET_OBS@@
+OBS_BUCKET=@@OBS_BUCKET@@
+OBS_SSD_PERCENT=@@OBS_SSD_PERCENT@@
+POST_CLUSTER_SCRIPT=@@POST_CLUSTER_SCRIPT@@
+
+report_progress "Clusterization of ${#HOST_IDS[@]} instances started"
+load_credentials admin
+
+container_names=()
+host_ips=()
+containers=(drives0:14000 compute0:15000)
+if [[ "$ADD_FRONTEND" == true ]]; then
+	containers+=(frontend0:16000)
+fi
+for i in "${!HOST_IDS[@]}"; do
+	for c in "${containers[@]}"; do
+		container_names+=("${HOST_IDS[i]}-${c%%:*}")
+		host_ips+=("${HOST_IPS[i]}:${c##*:}")
+	done
+done
+host_ips_csv="$(IFS=,; echo "${host_ips[*]}")"
+
+secret_begin
+if ! weka cluster create "${container_names[@]}" --host-ips "$host_ips_csv" \
+	--admin-password "$WEKA_ADMIN_PASSWORD"; then
+	secret_end
+	die "weka cluster create failed"
+fi
+if ! weka user login admin "$WEKA_ADMIN_PASSWORD"; then
+	secret_end
+	die "weka user login as admin failed"
+fi
+if ! weka user add "$WEKA_USERNAME" clusteradmin "$WEKA_PASSWORD"; then
+	report_error "adding the deployment user failed" || true
+fi
+secret_end
+report_progress "Weka cluster created"
+
+# Cluster processes need time to settle before drives can be added.
+sleep 30
+
+# Drives: every backend signed its own instance-store NVMes before registering (device paths
+# differ between Nitro hosts), so each drives container adds exactly the drives of its host.
+mapfile -t drive_containers < <(weka cluster container | grep drives0 | awk '{ print $1 }')
+if [[ "${#drive_containers[@]}" -ne "${#HOST_IDS[@]}" ]]; then
+	die "expected ${#HOST_IDS[@]} drives containers but weka lists ${#drive_containers[@]}"
+fi
+for container_id in "${drive_containers[@]}"; do
+	wait_or_die 10 10 "weka cluster drive scan of drives container $container_id" \
+		weka cluster drive scan "$container_id"
+done
+report_progress "Drives of ${#drive_containers[@]} drives containers added"
+
+weka cluster update --cluster-name="$CLUSTER_NAME" || die "setting the cluster name to $CLUSTER_NAME failed"
+if [[ -n "$PROXY_URL" ]]; then
+	weka cloud proxy --set "$PROXY_URL" || report_error "setting the weka cloud proxy failed" || true
+fi
+if [[ -n "$WEKA_HOME_URL" ]]; then
+	weka cloud enable --cloud-url "$WEKA_HOME_URL" || echo "weka cloud enable failed (ignored)" >&2
+else
+	weka cloud enable || echo "weka cloud enable failed (ignored)" >&2
+fi
+
+weka cluster update --data-drives "$STRIPE_WIDTH" --parity-drives "$PROTECTION_LEVEL" ||
+	die "setting data drives $STRIPE_WIDTH / parity drives $PROTECTION_LEVEL failed"
+if ((RAFT_SIZE > 0)); then
+	weka cluster update --bucket-raft-size "$RAFT_SIZE" || die "setting the raft size to $RAFT_SIZE failed"
+fi
+weka cluster hot-spare "$HOT_SPARE" || die "setting hot spare $HOT_SPARE failed"
+
+weka cluster start-io || die "weka cluster start-io failed"
+sleep 15
+weka cluster process || true
+weka cluster drive || true
+weka cluster container || true
+
+weka fs group create default --target-ssd-retention="$TIERING_TARGET_SSD_RETENTION" \
+	--start-demote="$TIERING_START_DEMOTE" || report_error "creating the default fs group failed" || true
+weka fs create .config_fs default 22GB || report_error "creating .config_fs failed" || true
+weka nfs global-config set --config-fs .config_fs || true
+weka dataservice global-config set --config-fs .config_fs || true
+
+_weka_unprovisioned_bytes() {
+	weka status -J | jq -r '.capacity.unprovisioned_bytes // 0'
+}
+
+unprovisioned=0
+if [[ "$SET_DEFAULT_FS" == true ]]; then
+	# Exponential back-off 10 s -> 120 s within a 600 s budget (counted, not wall-clock).
+	waited=0
+	delay=10
+	while :; do
+		unprovisioned="$(_weka_unprovisioned_bytes || echo 0)"
+		if [[ "$unprovisioned" =~ ^[0-9]+$ ]] && ((unprovisioned > 0)); then
+			break
+		fi
+		if ((waited >= 600)); then
+			die "timed out after ${waited}s waiting for unprovisioned capacity to create the default fs"
+		fi
+		sleep "$delay"
+		waited=$((waited + delay))
+		delay=$((delay * 2 > 120 ? 120 : delay * 2))
+	done
+	weka fs create default default "${unprovisioned}B" || die "creating the default fs failed"
+fi
+
+if [[ "$INSTALL_DPDK" == true ]]; then
+	weka alerts mute NodeRDMANotActive 365d || true
+else
+	weka alerts mute JumboConnectivity 365d || true
+	weka alerts mute UdpModePerformanceWarning 365d || true
+fi
+
+if [[ "$SET_OBS" == true ]]; then
+	weka fs tier s3 add aws-bucket --hostname "s3.$WEKA_REGION.amazonaws.com" --port 443 \
+		--bucket "$OBS_BUCKET" --protocol https --auth-method AWSSignature4 --region "$WEKA_REGION" \
+		--site local || die "adding s3 bucket $OBS_BUCKET as object store failed"
+	weka fs tier s3 attach default aws-bucket || die "attaching s3 bucket $OBS_BUCKET to the default fs failed"
+	total_capacity=$((unprovisioned * 100 / OBS_SSD_PERCENT))
+	weka fs update default --total-capacity "${total_capacity}B" ||
+		die "setting the default fs total capacity to ${total_capacity}B failed"
+	report_progress "Object store tiering to $OBS_BUCKET configured"
+fi
+
+if [[ -n "$POST_CLUSTER_SCRIPT" ]]; then
+	post_script="$WEKA_SCRIPT_ROOT/tmp/weka_post_cluster_setup_script.sh"
+	printf '%s\n' "$POST_CLUSTER_SCRIPT" >"$post_script"
+	chmod 700 "$post_script"
+	if bash "$post_script"; then
+		report_progress "Post cluster setup script completed"
+	else
+		# Not fatal: the cluster itself is healthy and must still be finalized.
+		report_error "post cluster setup script failed" || true
+	fi
+fi
+
+mkdir -p "$WEKA_SCRIPT_ROOT/tmp"
+touch "$WEKA_SCRIPT_ROOT/tmp/weka_clusterization_completion_validation"
+report_progress "Clusterization completed successfully"
+clusterize_finalization '{}' || die "clusterize_finalization failed"

@@ -1,0 +1,25 @@
+
+# ---- backend deploy (instance registered before clusterization) ----
+failure_domain
+setup_weka_volume
+install_weka
+
+weka local stop || true
+weka local rm default --force || true
+
+setup_backend_containers
+report_progress "Weka containers are ready"
+
+discover_nvme_devices
+sign_nvme_devices
+
+mkdir -p "$WEKA_SCRIPT_ROOT/tmp"
+clusterize_script="$WEKA_SCRIPT_ROOT/tmp/clusterize.sh"
+clusterize_request="$(jq -cn --arg name "$VM" --arg protocol "$WEKA_PROTOCOL" \
+	'{name: $name, protocol: $protocol, container_uid: "", nic_name: ""}')"
+clusterize "$clusterize_request" >"$clusterize_script" || die "clusterize call for $VM failed"
+chmod 700 "$clusterize_script"
+if ! bash "$clusterize_script" 2>&1 | tee -a "$WEKA_SCRIPT_ROOT/tmp/weka_clusterization.log"; then
+	echo "clusterize script failed; it reported its own error" >&2
+	exit 1
+fi

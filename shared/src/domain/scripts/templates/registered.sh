@@ -1,0 +1,5 @@
+
+# ---- registration acknowledgement ----
+REGISTERED_MESSAGE=@@MESSAGE@@
+report_progress "$REGISTERED_MESSAGE"
+echo "$REGISTERED_MESSAGE"

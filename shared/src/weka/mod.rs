@@ -1,0 +1,3 @@
+//! WEKA's management API: typed models of the JSON-RPC answers and of the mutating calls.
+
+pub mod model;

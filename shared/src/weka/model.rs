@@ -1,0 +1,641 @@
+//! Typed serde models of the WEKA JSON-RPC results read by scale-down, and the mutating calls it issues.
+//!
+//! Decoding ignores unknown fields and tolerates `null`/missing optional fields, because WEKA adds
+//! fields between versions and omits some (e.g. `aws` on a DOWN host).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Value, json};
+
+/// Errors raised while parsing WEKA model values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// A typed id string did not have the `Prefix<N>` shape.
+    #[error("invalid {kind} id {value:?}")]
+    InvalidId {
+        /// Expected prefix, e.g. `HostId`.
+        kind: &'static str,
+        /// The offending text.
+        value: String,
+    },
+}
+
+fn parse_typed_id(kind: &'static str, s: &str) -> Result<i64, ModelError> {
+    let bad = || ModelError::InvalidId {
+        kind,
+        value: s.to_owned(),
+    };
+    let inner = s
+        .strip_prefix(kind)
+        .and_then(|r| r.strip_prefix('<'))
+        .and_then(|r| r.strip_suffix('>'))
+        .ok_or_else(bad)?;
+    if inner == "INVALID" {
+        return Ok(-1);
+    }
+    inner
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(bad)
+}
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub i64);
+
+        impl $name {
+            /// The id WEKA writes as `<Prefix><INVALID>`.
+            pub const INVALID: Self = Self(-1);
+
+            /// Whether this is the `INVALID` (-1) id.
+            pub fn is_invalid(self) -> bool {
+                self.0 < 0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = ModelError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                parse_typed_id($prefix, s).map(Self)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                if self.0 < 0 {
+                    write!(f, concat!($prefix, "<INVALID>"))
+                } else {
+                    write!(f, concat!($prefix, "<{}>"), self.0)
+                }
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl Visitor<'_> for V {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str(concat!("a string like ", $prefix, "<N>"))
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$name, E> {
+                        v.parse().map_err(E::custom)
+                    }
+                }
+                d.deserialize_str(V)
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// `HostId<N>`: one WEKA container ("host"); `HostId<INVALID>` is -1.
+    HostId,
+    "HostId"
+);
+typed_id!(
+    /// `DiskId<N>`: one drive.
+    DriveId,
+    "DiskId"
+);
+typed_id!(
+    /// `NodeId<N>`: one WEKA process; N % 20 == 0 marks a management node.
+    NodeId,
+    "NodeId"
+);
+
+impl NodeId {
+    /// A node whose number is a multiple of 20 is its container's management process.
+    pub fn is_management(self) -> bool {
+        self.0 >= 0 && self.0 % 20 == 0
+    }
+}
+
+/// Deserialises `null` as the type's default.
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+macro_rules! string_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+        #[serde(from = "String", into = "String")]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
+            /// Any value this crate does not interpret (kept verbatim).
+            Other(String),
+            /// Missing, null or empty.
+            #[default]
+            Unknown,
+        }
+
+        impl $name {
+            /// The WEKA spelling.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $text,)+
+                    Self::Other(s) => s,
+                    Self::Unknown => "",
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                match s.as_str() {
+                    $($text => Self::$variant,)+
+                    "" => Self::Unknown,
+                    _ => Self::Other(s),
+                }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                match v {
+                    $name::Other(s) => s,
+                    other => other.as_str().to_owned(),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Container lifecycle `state` (`hosts_list[].state`).
+    HostState {
+        /// Serving.
+        Active = "ACTIVE",
+        /// Deactivation requested, data being evacuated.
+        Deactivating = "DEACTIVATING",
+        /// Being removed.
+        Removing = "REMOVING",
+        /// Deactivated; may be removed.
+        Inactive = "INACTIVE",
+    }
+);
+
+string_enum!(
+    /// Container health `status` (`hosts_list[].status`).
+    HostStatus {
+        /// Up.
+        Up = "UP",
+        /// Down.
+        Down = "DOWN",
+        /// Degraded.
+        Degraded = "DEGRADED",
+        /// Inactive.
+        Inactive = "INACTIVE",
+    }
+);
+
+string_enum!(
+    /// Container `mode`.
+    HostMode {
+        /// Backend container (drives/compute/frontend).
+        Backend = "backend",
+        /// Client container (never scaled down).
+        Client = "client",
+    }
+);
+
+string_enum!(
+    /// Drive `status` (`disks_list[].status`).
+    DriveStatus {
+        /// Active.
+        Active = "ACTIVE",
+        /// Inactive.
+        Inactive = "INACTIVE",
+        /// Phasing out.
+        PhasingOut = "PHASING_OUT",
+        /// Failed.
+        Failed = "FAILED",
+    }
+);
+
+string_enum!(
+    /// Node (process) `status`.
+    NodeStatus {
+        /// Up.
+        Up = "UP",
+        /// Down.
+        Down = "DOWN",
+    }
+);
+
+/// `hosts_list[].aws`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AwsInfo {
+    /// EC2 instance id.
+    #[serde(deserialize_with = "null_default")]
+    pub instance_id: String,
+    /// EC2 instance type.
+    #[serde(deserialize_with = "null_default")]
+    pub instance_type: String,
+    /// Availability zone.
+    #[serde(deserialize_with = "null_default")]
+    pub availability_zone: String,
+}
+
+/// One WEKA container (`hosts_list` value).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Host {
+    /// Container uid.
+    #[serde(deserialize_with = "null_default")]
+    pub uid: String,
+    /// When the container joined.
+    pub added_time: Option<DateTime<Utc>>,
+    /// Last state change; null for long-running hosts.
+    pub state_changed_time: Option<DateTime<Utc>>,
+    /// Lifecycle state.
+    #[serde(deserialize_with = "null_default")]
+    pub state: HostState,
+    /// Health status.
+    #[serde(deserialize_with = "null_default")]
+    pub status: HostStatus,
+    /// Private IP of the machine (shared by all its containers).
+    #[serde(deserialize_with = "null_default")]
+    pub host_ip: String,
+    /// Hostname.
+    #[serde(deserialize_with = "null_default")]
+    pub hostname: String,
+    /// Cloud metadata (missing when the host is DOWN).
+    pub aws: Option<AwsInfo>,
+    /// `drives0`, `compute0`, `frontend0`, `client`, ...
+    #[serde(deserialize_with = "null_default")]
+    pub container_name: String,
+    /// `backend` or `client`.
+    #[serde(deserialize_with = "null_default")]
+    pub mode: HostMode,
+    /// Same for every container of one machine.
+    #[serde(deserialize_with = "null_default")]
+    pub machine_identifier: String,
+    /// Seconds after which WEKA removes a DOWN client on its own.
+    pub auto_remove_timeout: Option<i64>,
+}
+
+impl Host {
+    /// Whether this is a client container (never counted or scaled down).
+    pub fn is_client(&self) -> bool {
+        self.mode == HostMode::Client
+    }
+
+    /// The EC2 instance id WEKA knows for this container, if any.
+    pub fn instance_id(&self) -> &str {
+        self.aws.as_ref().map_or("", |a| a.instance_id.as_str())
+    }
+}
+
+/// One drive (`disks_list` value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drive {
+    /// Owning drive container; `HostId<INVALID>` when orphaned.
+    #[serde(default = "invalid_host")]
+    pub host_id: HostId,
+    /// Drive status.
+    #[serde(default, deserialize_with = "null_default")]
+    pub status: DriveStatus,
+    /// Drive uuid, the id used by the drive calls.
+    #[serde(default, deserialize_with = "null_default")]
+    pub uuid: String,
+    /// False once deactivation was requested.
+    #[serde(default, deserialize_with = "null_default")]
+    pub should_be_active: bool,
+}
+
+fn invalid_host() -> HostId {
+    HostId::INVALID
+}
+
+/// One process (`nodes_list` value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    /// Owning container.
+    #[serde(default = "invalid_host")]
+    pub host_id: HostId,
+    /// Node status.
+    #[serde(default, deserialize_with = "null_default")]
+    pub status: NodeStatus,
+    /// Last fencing time.
+    #[serde(default)]
+    pub last_fencing_time: Option<DateTime<Utc>>,
+    /// Up since.
+    #[serde(default)]
+    pub up_since: Option<DateTime<Utc>>,
+}
+
+/// A port of an interface group.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InterfaceGroupPort {
+    /// Container uid.
+    #[serde(deserialize_with = "null_default")]
+    pub host_uid: String,
+    /// Container id.
+    #[serde(default = "invalid_host")]
+    pub host_id: HostId,
+    /// NIC name.
+    #[serde(deserialize_with = "null_default")]
+    pub port: String,
+    /// Port status.
+    #[serde(deserialize_with = "null_default")]
+    pub status: String,
+}
+
+impl Default for HostId {
+    fn default() -> Self {
+        Self::INVALID
+    }
+}
+
+/// One interface group (`interface_group_list` element).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InterfaceGroup {
+    /// Group name (used by `interface_group_delete_port`).
+    #[serde(deserialize_with = "null_default")]
+    pub name: String,
+    /// Group uid.
+    #[serde(deserialize_with = "null_default")]
+    pub uid: String,
+    /// `NFS`, ...
+    #[serde(rename = "type", deserialize_with = "null_default")]
+    pub group_type: String,
+    /// Group status.
+    #[serde(deserialize_with = "null_default")]
+    pub status: String,
+    /// Member ports.
+    #[serde(deserialize_with = "null_default")]
+    pub ports: Vec<InterfaceGroupPort>,
+}
+
+impl InterfaceGroup {
+    /// Whether this is an NFS interface group.
+    pub fn is_nfs(&self) -> bool {
+        self.group_type.eq_ignore_ascii_case("NFS")
+    }
+}
+
+/// One manual override (`manual_override_list` value).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ManualOverride {
+    /// Override key, e.g. `skip_scale_down`.
+    #[serde(deserialize_with = "null_default")]
+    pub key: String,
+    /// Override value.
+    pub value: Option<Value>,
+    /// Whether enabled.
+    pub enabled: Option<bool>,
+}
+
+/// `status.hosts.{backends,clients}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ActiveTotal {
+    /// Active count.
+    #[serde(deserialize_with = "null_default")]
+    pub active: u64,
+    /// Total count.
+    #[serde(deserialize_with = "null_default")]
+    pub total: u64,
+}
+
+/// `status.hosts`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StatusHosts {
+    /// Active containers.
+    #[serde(deserialize_with = "null_default")]
+    pub active_count: u64,
+    /// All containers.
+    #[serde(deserialize_with = "null_default")]
+    pub total_count: u64,
+    /// Backend containers.
+    #[serde(deserialize_with = "null_default")]
+    pub backends: ActiveTotal,
+    /// Client containers.
+    #[serde(deserialize_with = "null_default")]
+    pub clients: ActiveTotal,
+}
+
+/// The subset of the `status` result that scale-down and its safety floor read.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClusterStatus {
+    /// Cluster name.
+    #[serde(deserialize_with = "null_default")]
+    pub name: String,
+    /// Cluster guid.
+    #[serde(deserialize_with = "null_default")]
+    pub guid: String,
+    /// Overall status (`OK`, ...).
+    #[serde(deserialize_with = "null_default")]
+    pub status: String,
+    /// `STARTED` is required for scale-down.
+    #[serde(deserialize_with = "null_default")]
+    pub io_status: String,
+    /// Non-empty while an upgrade runs.
+    #[serde(deserialize_with = "null_default")]
+    pub upgrade: String,
+    /// Software release.
+    #[serde(deserialize_with = "null_default")]
+    pub release: String,
+    /// Hot-spare failure domains.
+    #[serde(deserialize_with = "null_default")]
+    pub hot_spare: u32,
+    /// Stripe data width.
+    #[serde(deserialize_with = "null_default")]
+    pub stripe_data_drives: u32,
+    /// Stripe protection level.
+    #[serde(deserialize_with = "null_default")]
+    pub stripe_protection_drives: u32,
+    /// Container counts.
+    #[serde(deserialize_with = "null_default")]
+    pub hosts: StatusHosts,
+}
+
+/// `hosts_list` result.
+pub type HostsList = BTreeMap<HostId, Host>;
+/// `disks_list` result.
+pub type DrivesList = BTreeMap<DriveId, Drive>;
+/// `nodes_list` result.
+pub type NodesList = BTreeMap<NodeId, Node>;
+/// `interface_group_list` result.
+pub type InterfaceGroupList = Vec<InterfaceGroup>;
+/// `manual_override_list` result, keyed by `ManualOverrideId<N>`.
+pub type ManualOverrideList = BTreeMap<String, ManualOverride>;
+
+/// Key of the manual override that stops automatic scale-down.
+pub const SKIP_SCALE_DOWN_OVERRIDE: &str = "skip_scale_down";
+
+/// A mutating JSON-RPC call planned by scale-down (behaviour.md §9.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WekaCall {
+    /// `cluster_remove_drives` (the reference sends one uuid per call).
+    RemoveDrives {
+        /// Drive uuids.
+        drive_uuids: Vec<String>,
+    },
+    /// `cluster_remove_host` of an INACTIVE container, without waiting.
+    RemoveHost {
+        /// Container to remove.
+        host_id: HostId,
+    },
+    /// `cluster_deactivate_drives`.
+    DeactivateDrives {
+        /// Drive uuids.
+        drive_uuids: Vec<String>,
+    },
+    /// `cluster_deactivate_hosts` for all containers of one machine, with resource validation.
+    DeactivateHosts {
+        /// Containers of the machine.
+        host_ids: Vec<HostId>,
+    },
+    /// `interface_group_delete_port`.
+    InterfaceGroupDeletePort {
+        /// Group name.
+        name: String,
+        /// Container holding the port.
+        host_id: HostId,
+        /// NIC name.
+        port: String,
+    },
+    /// `events_trigger_custom` (audit event; failures are ignored).
+    EventsTriggerCustom {
+        /// Event text.
+        message: String,
+    },
+}
+
+impl WekaCall {
+    /// JSON-RPC method name.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Self::RemoveDrives { .. } => "cluster_remove_drives",
+            Self::RemoveHost { .. } => "cluster_remove_host",
+            Self::DeactivateDrives { .. } => "cluster_deactivate_drives",
+            Self::DeactivateHosts { .. } => "cluster_deactivate_hosts",
+            Self::InterfaceGroupDeletePort { .. } => "interface_group_delete_port",
+            Self::EventsTriggerCustom { .. } => "events_trigger_custom",
+        }
+    }
+
+    /// JSON-RPC params, exactly as the reference sends them.
+    pub fn params(&self) -> Value {
+        match self {
+            Self::RemoveDrives { drive_uuids } | Self::DeactivateDrives { drive_uuids } => {
+                json!({ "drive_uuids": drive_uuids })
+            }
+            Self::RemoveHost { host_id } => json!({ "host_id": host_id.0, "no_wait": true }),
+            Self::DeactivateHosts { host_ids } => {
+                let ids: Vec<String> = host_ids.iter().map(ToString::to_string).collect();
+                json!({ "host_ids": ids, "skip_resource_validation": false })
+            }
+            Self::InterfaceGroupDeletePort {
+                name,
+                host_id,
+                port,
+            } => json!({ "name": name, "host_id": host_id.to_string(), "port": port }),
+            Self::EventsTriggerCustom { message } => json!({ "message": message }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn host_id_parses_numbers_and_invalid() {
+        assert_eq!("HostId<9>".parse::<HostId>().unwrap(), HostId(9));
+        assert_eq!("HostId<INVALID>".parse::<HostId>().unwrap(), HostId(-1));
+        assert_eq!(HostId(-1).to_string(), "HostId<INVALID>");
+        assert_eq!(HostId(12).to_string(), "HostId<12>");
+        assert!("DiskId<9>".parse::<HostId>().is_err());
+        assert!("HostId<-3>".parse::<HostId>().is_err());
+        assert!("HostId<9".parse::<HostId>().is_err());
+        assert_eq!("DiskId<8>".parse::<DriveId>().unwrap(), DriveId(8));
+    }
+
+    #[test]
+    fn management_node_is_multiple_of_twenty() {
+        assert!(NodeId(0).is_management());
+        assert!(NodeId(40).is_management());
+        assert!(!NodeId(41).is_management());
+        assert!(!NodeId(-1).is_management());
+    }
+
+    #[test]
+    fn string_enums_keep_unknown_values() {
+        let s: HostState = serde_json::from_str("\"PHASING\"").unwrap();
+        assert_eq!(s, HostState::Other("PHASING".to_owned()));
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"PHASING\"");
+    }
+
+    #[test]
+    fn host_tolerates_nulls_and_missing_fields() {
+        let h: Host = serde_json::from_str(
+            r#"{"state": null, "status": "DOWN", "aws": null, "added_time": null, "extra": [1]}"#,
+        )
+        .unwrap();
+        assert_eq!(h.state, HostState::Unknown);
+        assert_eq!(h.status, HostStatus::Down);
+        assert_eq!(h.instance_id(), "");
+    }
+
+    #[test]
+    fn call_params_match_reference() {
+        let c = WekaCall::RemoveHost { host_id: HostId(7) };
+        assert_eq!(c.method(), "cluster_remove_host");
+        assert_eq!(c.params(), json!({"host_id": 7, "no_wait": true}));
+        let c = WekaCall::DeactivateHosts {
+            host_ids: vec![HostId(1), HostId(2)],
+        };
+        assert_eq!(
+            c.params(),
+            json!({"host_ids": ["HostId<1>", "HostId<2>"], "skip_resource_validation": false})
+        );
+        let c = WekaCall::InterfaceGroupDeletePort {
+            name: "nfs1".to_owned(),
+            host_id: HostId(3),
+            port: "eth1".to_owned(),
+        };
+        assert_eq!(
+            c.params(),
+            json!({"name": "nfs1", "host_id": "HostId<3>", "port": "eth1"})
+        );
+        let c = WekaCall::DeactivateDrives {
+            drive_uuids: vec!["u1".to_owned()],
+        };
+        assert_eq!(c.method(), "cluster_deactivate_drives");
+        assert_eq!(c.params(), json!({"drive_uuids": ["u1"]}));
+    }
+}

@@ -1,0 +1,196 @@
+//! Test cluster builder shared by the integration tests.
+#![allow(dead_code, clippy::unwrap_used, unreachable_pub)]
+
+use chrono::{DateTime, TimeDelta, Utc};
+use weka_shared::domain::scale_down::ClusterSnapshot;
+use weka_shared::weka::model::*;
+use weka_shared::wire::scale::{HostGroupInfoResponse, InstanceRef, Secret};
+
+/// Fixed "now" of every test.
+pub fn now() -> DateTime<Utc> {
+    "2026-11-10T00:00:00Z".parse().unwrap()
+}
+
+/// What a generated machine looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum M {
+    Healthy,
+    /// DOWN for 3 h with its management node down.
+    Unhealthy,
+    /// Host state DEACTIVATING.
+    Deactivating,
+    /// All containers state and status INACTIVE.
+    Inactive,
+    /// One INACTIVE drive on an old host.
+    BadDrive,
+    /// DOWN for 30 min only.
+    RecentlyDown,
+}
+
+/// Which ASG the machine belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asg {
+    Backend,
+    Nfs,
+    None,
+}
+
+pub struct Cb {
+    pub info: HostGroupInfoResponse,
+    pub snap: ClusterSnapshot,
+    next_host: i64,
+    next_drive: i64,
+    pub drives_per_machine: usize,
+}
+
+impl Cb {
+    pub fn new(desired: i64) -> Self {
+        let info = HostGroupInfoResponse {
+            username: "admin".to_owned(),
+            password: Secret::new("pw"),
+            admin_password: Secret::default(),
+            weka_backends_desired_capacity: desired,
+            nfs_backends_desired_capacity: 0,
+            weka_backend_instances: vec![],
+            nfs_backend_instances: None,
+            nfs_interface_group_instance_ips: None,
+            down_backends_removal_timeout: 3 * 3600 * 1_000_000_000,
+            backend_ips: vec![],
+            role: "backend".to_owned(),
+            version: 1,
+        };
+        let mut snap = ClusterSnapshot::default();
+        snap.status.io_status = "STARTED".to_owned();
+        Self {
+            info,
+            snap,
+            next_host: 0,
+            next_drive: 0,
+            drives_per_machine: 2,
+        }
+    }
+
+    /// Adds a machine of three containers (drives0/compute0/frontend0); returns their ids.
+    pub fn machine(&mut self, ip: &str, kind: M, asg: Asg) -> Vec<HostId> {
+        self.machine_aged(ip, kind, asg, TimeDelta::days(5))
+    }
+
+    pub fn machine_aged(&mut self, ip: &str, kind: M, asg: Asg, age: TimeDelta) -> Vec<HostId> {
+        let iid = format!("i-{}", ip.replace('.', ""));
+        match asg {
+            Asg::Backend => self.info.weka_backend_instances.push(InstanceRef {
+                id: iid.clone(),
+                private_ip: ip.to_owned(),
+            }),
+            Asg::Nfs => self
+                .info
+                .nfs_backend_instances
+                .get_or_insert_with(Vec::new)
+                .push(InstanceRef {
+                    id: iid.clone(),
+                    private_ip: ip.to_owned(),
+                }),
+            Asg::None => {}
+        }
+        let mut ids = Vec::new();
+        for name in ["drives0", "compute0", "frontend0"] {
+            let id = HostId(self.next_host);
+            self.next_host += 1;
+            let (state, status) = match kind {
+                M::Healthy | M::BadDrive => (HostState::Active, HostStatus::Up),
+                M::Unhealthy | M::RecentlyDown => (HostState::Active, HostStatus::Down),
+                M::Deactivating => (HostState::Deactivating, HostStatus::Up),
+                M::Inactive => (HostState::Inactive, HostStatus::Inactive),
+            };
+            let down_since = match kind {
+                M::RecentlyDown => now() - TimeDelta::minutes(30),
+                _ => now() - TimeDelta::hours(3) - TimeDelta::minutes(1),
+            };
+            self.snap.hosts.insert(
+                id,
+                Host {
+                    uid: format!("uid-{}", id.0),
+                    added_time: Some(now() - age),
+                    state_changed_time: Some(down_since),
+                    state,
+                    status,
+                    host_ip: ip.to_owned(),
+                    hostname: format!("ip-{}", ip.replace('.', "-")),
+                    aws: Some(AwsInfo {
+                        instance_id: iid.clone(),
+                        ..AwsInfo::default()
+                    }),
+                    container_name: name.to_owned(),
+                    mode: HostMode::Backend,
+                    machine_identifier: format!("mid-{ip}"),
+                    auto_remove_timeout: None,
+                },
+            );
+            let mgmt_down = matches!(kind, M::Unhealthy | M::RecentlyDown);
+            self.snap.nodes.insert(
+                NodeId(id.0 * 20),
+                Node {
+                    host_id: id,
+                    status: if mgmt_down {
+                        NodeStatus::Down
+                    } else {
+                        NodeStatus::Up
+                    },
+                    last_fencing_time: None,
+                    up_since: None,
+                },
+            );
+            self.snap.nodes.insert(
+                NodeId(id.0 * 20 + 1),
+                Node {
+                    host_id: id,
+                    status: NodeStatus::Up,
+                    last_fencing_time: None,
+                    up_since: None,
+                },
+            );
+            if name == "drives0" {
+                for k in 0..self.drives_per_machine {
+                    let did = DriveId(self.next_drive);
+                    self.next_drive += 1;
+                    let status = if (kind == M::BadDrive && k == 0) || kind == M::Inactive {
+                        DriveStatus::Inactive
+                    } else {
+                        DriveStatus::Active
+                    };
+                    self.snap.drives.insert(
+                        did,
+                        Drive {
+                            host_id: id,
+                            status,
+                            uuid: format!("uuid-{}", did.0),
+                            should_be_active: !matches!(kind, M::Inactive),
+                        },
+                    );
+                }
+            }
+            ids.push(id);
+        }
+        ids
+    }
+
+    pub fn plan_with(
+        &self,
+        floor: weka_shared::domain::scale_down::SafetyFloor,
+    ) -> Result<
+        weka_shared::domain::scale_down::ScaleDownPlan,
+        weka_shared::domain::scale_down::PlanError,
+    > {
+        let policy = weka_shared::domain::scale_down::ScaleDownPolicy::new(floor);
+        weka_shared::domain::scale_down::plan(&self.info, &self.snap, &policy, now())
+    }
+
+    pub fn plan(
+        &self,
+    ) -> Result<
+        weka_shared::domain::scale_down::ScaleDownPlan,
+        weka_shared::domain::scale_down::PlanError,
+    > {
+        self.plan_with(weka_shared::domain::scale_down::SafetyFloor::NONE)
+    }
+}

@@ -1,0 +1,9 @@
+//! Scale-down planner, terminate planner and WEKA model decoding, on pure inputs.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod decode;
+mod proptest_scale;
+mod scale_down;
+mod terminate;

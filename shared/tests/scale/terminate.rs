@@ -1,0 +1,283 @@
+//! Behaviour tests of the terminate plan (§10).
+#![allow(clippy::unwrap_used)]
+
+use chrono::{DateTime, TimeDelta, Utc};
+use weka_shared::domain::terminate::*;
+use weka_shared::weka::model::{HostId, HostState};
+use weka_shared::wire::scale::{InstanceRef, ScaleHost, ScaleResponse, go_zero_time};
+
+fn now() -> DateTime<Utc> {
+    "2026-11-10T00:00:00Z".parse().unwrap()
+}
+
+fn inst(id: &str, ip: &str, age_min: i64) -> AsgInstance {
+    AsgInstance {
+        id: id.to_owned(),
+        private_ip: Some(ip.to_owned()),
+        health: AsgHealth::Healthy,
+        lifecycle: Lifecycle::InService,
+        protected_from_scale_in: true,
+        ec2_state: Some(Ec2State::Running),
+        launch_time: Some(now() - TimeDelta::minutes(age_min)),
+    }
+}
+
+fn scale(weka_ips: &[&str], to_terminate: &[(&str, &str)]) -> ScaleResponse {
+    ScaleResponse {
+        hosts: weka_ips
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| ScaleHost {
+                instance_id: String::new(),
+                private_ip: (*ip).to_owned(),
+                status: HostState::Active,
+                added_time: go_zero_time(),
+                host_id: HostId(i64::try_from(i).unwrap()),
+            })
+            .collect(),
+        to_terminate: to_terminate
+            .iter()
+            .map(|(id, ip)| InstanceRef {
+                id: (*id).to_owned(),
+                private_ip: (*ip).to_owned(),
+            })
+            .collect(),
+        transient_errors: vec!["carried".to_owned()],
+        version: 1,
+        refusal: None,
+    }
+}
+
+fn run(
+    instances: Vec<AsgInstance>,
+    s: &ScaleResponse,
+    policy: &TerminatePolicy,
+) -> AsgTerminatePlan {
+    let asg = AsgSnapshot {
+        name: "backends".to_owned(),
+        instances,
+    };
+    let mut p = plan_terminate(&[asg], s, policy, now()).unwrap();
+    assert_eq!(p.transient_errors, ["carried"]);
+    p.asgs.remove(0)
+}
+
+fn ids(t: &[TerminateTarget]) -> Vec<&str> {
+    t.iter().map(|t| t.id.as_str()).collect()
+}
+
+#[test]
+fn unhealthy_unprotected_is_detached_without_termination() {
+    let mut i = inst("i-1", "10.0.0.1", 600);
+    i.health = AsgHealth::Unhealthy;
+    i.protected_from_scale_in = false;
+    let p = run(
+        vec![i, inst("i-2", "10.0.0.2", 600)],
+        &scale(&["10.0.0.1", "10.0.0.2"], &[]),
+        &TerminatePolicy::default(),
+    );
+    assert_eq!(p.detach_batches, [vec!["i-1".to_owned()]]);
+    assert!(p.terminate.is_empty());
+}
+
+#[test]
+fn stopped_protected_unhealthy_is_terminated_then_detached() {
+    let mut i = inst("i-1", "10.0.0.1", 600);
+    i.health = AsgHealth::Unhealthy;
+    i.ec2_state = Some(Ec2State::Stopped);
+    let p = run(
+        vec![i.clone(), inst("i-2", "10.0.0.2", 600)],
+        &scale(&["10.0.0.2"], &[]),
+        &TerminatePolicy::default(),
+    );
+    assert_eq!(ids(&p.terminate), ["i-1"]);
+    assert_eq!(p.terminate[0].reason, TerminateReason::StoppedUnhealthy);
+    assert_eq!(p.unprotect, ["i-1"]);
+    assert_eq!(p.detach_batches, [vec!["i-1".to_owned()]]);
+    // still a WEKA host: left for scale-down to remove first
+    let p = run(
+        vec![i],
+        &scale(&["10.0.0.1"], &[]),
+        &TerminatePolicy::default(),
+    );
+    assert!(p.terminate.is_empty() && p.detach_batches.is_empty());
+    assert_eq!(p.skipped[0].reason, SkipReason::StillWekaHost);
+}
+
+#[test]
+fn protected_running_unhealthy_is_left_to_weka() {
+    let mut i = inst("i-1", "10.0.0.1", 600);
+    i.health = AsgHealth::Unhealthy;
+    let p = run(
+        vec![i],
+        &scale(&["10.0.0.1"], &[]),
+        &TerminatePolicy::default(),
+    );
+    assert!(p.terminate.is_empty() && p.detach_batches.is_empty());
+    assert_eq!(p.skipped[0].reason, SkipReason::ProtectedAndRunning);
+}
+
+#[test]
+fn bootstrap_grace_is_respected_for_strays() {
+    let p = run(
+        vec![
+            inst("i-young", "10.0.0.8", 10),
+            inst("i-old", "10.0.0.9", 31),
+            inst("i-w", "10.0.0.1", 600),
+        ],
+        &scale(&["10.0.0.1"], &[]),
+        &TerminatePolicy::default(),
+    );
+    assert_eq!(ids(&p.terminate), ["i-old"]);
+    assert_eq!(p.terminate[0].reason, TerminateReason::NotInWeka);
+    assert_eq!(p.skipped[0].reason, SkipReason::WithinBootstrapGrace);
+}
+
+#[test]
+fn to_terminate_bypasses_grace_but_needs_id_and_ip_match() {
+    let p = run(
+        vec![
+            inst("i-1", "10.0.0.5", 1),
+            inst("i-2", "10.0.0.6", 1),
+            inst("i-w", "10.0.0.1", 600),
+        ],
+        &scale(&["10.0.0.1"], &[("i-1", "10.0.0.5"), ("i-2", "10.9.9.9")]),
+        &TerminatePolicy::default(),
+    );
+    assert_eq!(ids(&p.terminate), ["i-1"]);
+    assert_eq!(p.terminate[0].reason, TerminateReason::Removed);
+}
+
+#[test]
+fn weka_hosts_are_never_terminated_unless_listed() {
+    let p = run(
+        vec![inst("i-1", "10.0.0.1", 600), inst("i-2", "10.0.0.2", 600)],
+        &scale(&["10.0.0.1", "10.0.0.2"], &[("i-2", "10.0.0.2")]),
+        &TerminatePolicy::default(),
+    );
+    assert_eq!(ids(&p.terminate), ["i-2"]);
+}
+
+#[test]
+fn cap_is_respected_and_explicit_removals_go_first() {
+    let mut instances: Vec<AsgInstance> = (0..60)
+        .map(|k| inst(&format!("i-{k:02}"), &format!("10.0.1.{k}"), 600))
+        .collect();
+    instances.push(inst("i-listed", "10.0.2.1", 1));
+    instances.push(inst("i-w", "10.0.0.1", 600));
+    let p = run(
+        instances,
+        &scale(&["10.0.0.1"], &[("i-listed", "10.0.2.1")]),
+        &TerminatePolicy::default(),
+    );
+    assert_eq!(p.terminate.len(), 50);
+    assert_eq!(p.terminate[0].id, "i-listed");
+    assert_eq!(
+        p.skipped
+            .iter()
+            .filter(|s| s.reason == SkipReason::CapReached)
+            .count(),
+        11
+    );
+    assert_eq!(p.unprotect.len(), 50);
+}
+
+#[test]
+fn unprotect_only_for_instances_terminated() {
+    let mut unprotected = inst("i-2", "10.0.0.9", 600);
+    unprotected.protected_from_scale_in = false;
+    let p = run(
+        vec![
+            inst("i-1", "10.0.0.8", 600),
+            unprotected,
+            inst("i-young", "10.0.0.7", 5),
+            inst("i-w", "10.0.0.1", 600),
+        ],
+        &scale(&["10.0.0.1"], &[]),
+        &TerminatePolicy::default(),
+    );
+    assert_eq!(ids(&p.terminate), ["i-1", "i-2"]);
+    assert_eq!(p.unprotect, ["i-1"]);
+}
+
+#[test]
+fn version_mismatch_is_rejected() {
+    let mut s = scale(&[], &[]);
+    s.version = 0;
+    let e = plan_terminate(&[], &s, &TerminatePolicy::default(), now()).unwrap_err();
+    assert_eq!(
+        e,
+        TerminateError::VersionMismatch {
+            expected: 1,
+            found: 0
+        }
+    );
+    assert!(
+        e.to_string()
+            .contains("incompatible scale response version 0")
+    );
+}
+
+/// Reference defect §12.17 / wekactl@76e3279: an empty host list must not terminate everything.
+#[test]
+fn empty_hosts_list_never_terminates_strays() {
+    let p = run(
+        vec![
+            inst("i-1", "10.0.0.1", 600),
+            inst("i-2", "10.0.0.2", 600),
+            inst("i-3", "10.0.0.3", 600),
+        ],
+        &scale(&[], &[("i-3", "10.0.0.3")]),
+        &TerminatePolicy::default(),
+    );
+    assert_eq!(ids(&p.terminate), ["i-3"]);
+    assert_eq!(
+        p.skipped
+            .iter()
+            .filter(|s| s.reason == SkipReason::HostsListEmpty)
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn detach_is_batched_by_twenty_and_skips_non_detachable() {
+    let mut instances: Vec<AsgInstance> = (0..45)
+        .map(|k| {
+            let mut i = inst(&format!("i-{k:02}"), &format!("10.0.1.{k}"), 600);
+            i.health = AsgHealth::Unhealthy;
+            i.ec2_state = Some(Ec2State::Terminated);
+            i
+        })
+        .collect();
+    instances[0].lifecycle = Lifecycle::parse("Terminating");
+    let ips: Vec<String> = (0..45).map(|k| format!("10.0.1.{k}")).collect();
+    let ip_refs: Vec<&str> = ips.iter().map(String::as_str).collect();
+    let p = run(
+        instances,
+        &scale(&ip_refs, &[]),
+        &TerminatePolicy::default(),
+    );
+    let sizes: Vec<usize> = p.detach_batches.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [20, 20, 4]);
+    assert_eq!(
+        p.skipped[0].reason,
+        SkipReason::NotDetachable("Terminating".to_owned())
+    );
+    assert!(p.terminate.is_empty());
+}
+
+#[test]
+fn shutting_down_and_ipless_instances_are_not_terminated() {
+    let mut a = inst("i-1", "10.0.0.8", 600);
+    a.ec2_state = Some(Ec2State::ShuttingDown);
+    let mut b = inst("i-2", "", 600);
+    b.private_ip = None;
+    let p = run(
+        vec![a, b, inst("i-w", "10.0.0.1", 600)],
+        &scale(&["10.0.0.1"], &[]),
+        &TerminatePolicy::default(),
+    );
+    assert!(p.terminate.is_empty());
+    assert_eq!(p.skipped[0].reason, SkipReason::AlreadyTerminating);
+}

@@ -1,0 +1,7 @@
+//! Generated bash scripts: syntax, shellcheck, golden files, and runs in a shim sandbox.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod render;
+mod sandbox;

@@ -1,0 +1,402 @@
+//! Runs rendered scripts under bash with recording shims for every external command.
+#![allow(clippy::unwrap_used)]
+
+use crate::common::*;
+use weka_shared::domain::scripts::*;
+
+const CREDS: &str = r#"{"username":"weka-deployment","password":"Dep1oySECRETpw","admin_password":"Adm1nSECRETpw"}"#;
+
+fn weka_handler_backend(running: &str) -> String {
+    format!(
+        r#"#!/bin/bash
+case "$*" in
+"local ps") printf '%s\n' {running} ;;
+"local run --container compute0 wapi machine-query-info --info-types=DISKS -J")
+	echo '{{"disks":[{{"devPath":"/dev/nvme1n1","isRotational":false,"type":"DISK","isMounted":false,"model":"Amazon EC2 NVMe Instance Storage"}},{{"devPath":"/dev/nvme0n1","isRotational":false,"type":"DISK","isMounted":true,"model":"Amazon Elastic Block Store"}},{{"devPath":"/dev/nvme2n1","isRotational":false,"type":"DISK","isMounted":false,"model":"Amazon EC2 NVMe Instance Storage"}}]}}' ;;
+esac
+exit 0
+"#
+    )
+}
+
+const LSBLK: &str = r#"#!/bin/bash
+case "$*" in
+*NAME,SERIAL*) echo "/dev/nvme3n1 vol0123456789" ;;
+*"--output TYPE"*) printf 'disk\npart\n' ;;
+esac
+exit 0
+"#;
+
+const LSCPU: &str = "#!/bin/bash\nprintf '# CPU,Core,Node\\n0,0,0\\n1,1,0\\n2,2,1\\n3,3,1\\n4,0,0\\n5,1,0\\n6,2,1\\n7,3,1\\n'\n";
+
+const CURL_INSTALL: &str = r#"#!/bin/bash
+args="$*"
+out=""
+while [[ $# -gt 0 ]]; do
+	if [[ "$1" == --output ]]; then out="$2"; shift; fi
+	shift
+done
+if [[ -n "$out" && "$out" != /dev/null ]]; then
+	printf 'echo "installer ran PROXY=$PROXY CGROUPS=$WEKA_CGROUPS_MODE" >>"$SANDBOX/installer.log"\n' >"$out"
+fi
+if [[ ! -t 0 ]]; then cat >>"$SANDBOX/curl.stdin"; fi
+exit 0
+"#;
+
+fn backend_sandbox(name: &str) -> Sandbox {
+    let sb = Sandbox::new(name);
+    sb.handler("lsblk", LSBLK);
+    sb.handler("lscpu", LSCPU);
+    sb.handler("curl", CURL_INSTALL);
+    for nic in ["eth0", "eth1", "eth2", "eth3", "lo", "docker0"] {
+        std::fs::create_dir_all(sb.root().join("sys/class/net").join(nic)).unwrap();
+    }
+    sb
+}
+
+#[test]
+fn deploy_installs_sets_up_containers_and_runs_clusterize_result() {
+    let sb = backend_sandbox("deploy");
+    sb.handler(
+        "weka",
+        &weka_handler_backend("'drives0 Running' 'compute0 Running' 'frontend0 Running'"),
+    );
+    sb.lambda_result(
+        "weka-clusterize",
+        r#""echo \"clusterize script ran\" >>\"$SANDBOX/clusterize.ran\"\n""#,
+    );
+    let out = sb.run(&render_backend_deploy(&deploy_params()));
+    assert!(out.status.success(), "{}", describe(&out));
+
+    // Token read at run time, handed to curl on stdin, never in any argv.
+    assert_eq!(sb.calls_of("aws secretsmanager get-secret-value").len(), 1);
+    assert!(sb.calls().iter().all(|c| !c.contains(TOKEN_VALUE)));
+    let stdin = std::fs::read_to_string(sb.dir.join("curl.stdin")).unwrap();
+    assert!(stdin.contains(TOKEN_VALUE));
+    assert!(
+        std::fs::read_to_string(sb.dir.join("installer.log"))
+            .unwrap()
+            .contains("CGROUPS=force_v2")
+    );
+
+    assert_eq!(
+        sb.calls_of("mkfs.ext4"),
+        ["mkfs.ext4 -F -L wekaiosw /dev/nvme3n1"]
+    );
+    let setups = sb.calls_of("weka local setup container");
+    assert_eq!(setups.len(), 3);
+    // NUMA interleaving, core 0 skipped: 1 (node0), 2 (node1), 3 (node1 is next? no: node0 has 1 only)
+    assert!(
+        setups[0].contains("--name drives0")
+            && setups[0].contains("--core-ids 1 ")
+            && setups[0].contains("--net eth1")
+    );
+    assert!(
+        setups[1].contains("--name compute0")
+            && setups[1].contains("--core-ids 2 ")
+            && setups[1].contains("--net eth2")
+    );
+    assert!(
+        setups[2].contains("--name frontend0")
+            && setups[2].contains("--core-ids 3 ")
+            && setups[2].contains("--net eth3")
+    );
+
+    // Both instance-store NVMes (not the mounted EBS one) are waited for and signed.
+    let signs = sb.calls_of("weka local exec --container drives0 /weka/tools/weka_sign_drive");
+    assert_eq!(signs.len(), 2);
+    assert!(
+        sb.calls_of("lsblk /dev/nvme1n1").len() == 1
+            && sb.calls_of("lsblk /dev/nvme2n1").len() == 1
+    );
+
+    let lambdas = sb.lambda_calls();
+    let (name, payload) = lambdas
+        .iter()
+        .find(|(n, _)| n == "weka-clusterize")
+        .unwrap();
+    assert_eq!(name, "weka-clusterize");
+    assert_eq!(payload["name"], "i-0abc");
+    assert!(
+        sb.dir.join("clusterize.ran").exists(),
+        "clusterize result was not executed"
+    );
+    assert!(
+        sb.reports("progress")
+            .contains(&"Weka containers are ready".to_owned())
+    );
+}
+
+#[test]
+fn deploy_container_wait_times_out_reports_and_exits_1() {
+    let sb = backend_sandbox("deploy-timeout");
+    sb.handler(
+        "weka",
+        &weka_handler_backend("'drives0 Running' 'compute0 Stopped'"),
+    );
+    let out = sb.run(&render_backend_deploy(&deploy_params()));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let errors = sb.reports("error");
+    assert_eq!(
+        errors,
+        ["timed out after 60 attempts 10s apart waiting for 3 weka containers to be running"]
+    );
+    assert_eq!(sb.calls_of("sleep 10").len(), 59);
+    assert!(
+        sb.lambda_calls()
+            .iter()
+            .all(|(n, _)| n != "weka-clusterize")
+    );
+}
+
+#[test]
+fn clusterization_pairs_hosts_adds_drives_and_finalizes_last() {
+    let sb = Sandbox::new("clusterize");
+    sb.lambda_result("weka-fetch", CREDS);
+    let mut table = String::new();
+    for i in 0..8 {
+        table.push_str(&format!(
+            "HostId<{}> ip drives0 UP\\nHostId<{}> ip compute0 UP\\n",
+            3 * i,
+            3 * i + 1
+        ));
+    }
+    sb.handler(
+        "weka",
+        &format!(
+            "#!/bin/bash\ncase \"$*\" in\n\"cluster container\") printf '{table}' ;;\n\
+             \"status -J\") echo '{{\"status\":\"OK\",\"capacity\":{{\"unprovisioned_bytes\":1000}}}}' ;;\nesac\nexit 0\n"
+        ),
+    );
+    let out = sb.run(&render_clusterization(&clusterization_params()).unwrap());
+    assert!(out.status.success(), "{}", describe(&out));
+
+    let create = sb.calls_of("weka cluster create");
+    assert_eq!(create.len(), 1);
+    let mut names = Vec::new();
+    let mut ips = Vec::new();
+    for h in hosts(8) {
+        for (c, port) in [
+            ("drives0", 14000),
+            ("compute0", 15000),
+            ("frontend0", 16000),
+        ] {
+            names.push(format!("{}-{c}", h.instance_id));
+            ips.push(format!("{}:{port}", h.private_ip));
+        }
+    }
+    let want = format!(
+        "weka cluster create {} --host-ips {} --admin-password {ADMIN_PASSWORD}",
+        names.join(" "),
+        ips.join(",")
+    );
+    assert_eq!(create[0], want);
+
+    let scans = sb.calls_of("weka cluster drive scan");
+    assert_eq!(scans.len(), 8);
+    assert_eq!(scans[0], "weka cluster drive scan HostId<0>");
+    assert_eq!(
+        sb.calls_of("weka cluster update --data-drives 3 --parity-drives 4")
+            .len(),
+        1
+    );
+    assert_eq!(
+        sb.calls_of("weka cluster update --bucket-raft-size 9")
+            .len(),
+        1
+    );
+    assert_eq!(sb.calls_of("weka cluster hot-spare 1").len(), 1);
+    assert_eq!(sb.calls_of("weka fs create default default 1000B").len(), 1);
+    assert_eq!(
+        sb.calls_of("weka fs update default --total-capacity 5000B")
+            .len(),
+        1
+    );
+    assert_eq!(
+        sb.calls_of("weka user add weka-deployment clusteradmin")
+            .len(),
+        1
+    );
+
+    let lambdas = sb.lambda_calls();
+    let (last, payload) = lambdas.last().unwrap();
+    assert_eq!(last, "weka-clusterize-finalization");
+    assert_eq!(payload, &serde_json::json!({}));
+    assert_eq!(lambdas[0].0, "weka-report");
+    assert!(
+        lambdas
+            .iter()
+            .any(|(n, p)| n == "weka-fetch" && p["show_admin_password"] == true)
+    );
+}
+
+#[test]
+fn clusterization_without_drives_containers_fails_before_finalizing() {
+    let sb = Sandbox::new("clusterize-nodrives");
+    sb.lambda_result("weka-fetch", CREDS);
+    let out = sb.run(&render_clusterization(&clusterization_params()).unwrap());
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(
+        sb.reports("error"),
+        ["expected 8 drives containers but weka lists 0"]
+    );
+    assert!(
+        sb.lambda_calls()
+            .iter()
+            .all(|(n, _)| n != "weka-clusterize-finalization")
+    );
+}
+
+#[test]
+fn join_drive_scan_failure_deactivates_own_containers() {
+    let sb = backend_sandbox("join");
+    sb.lambda_result("weka-fetch", CREDS);
+    sb.handler(
+        "curl",
+        &CURL_INSTALL.replace(
+            "exit 0\n",
+            "if [[ \"$args\" == *client_query_backend* ]]; then echo '{\"result\":{\"software_release\":\"4.4.2\"}}'; fi\nexit 0\n",
+        ),
+    );
+    sb.handler(
+        "weka",
+        &weka_handler_backend("'drives0 Running' 'compute0 Running' 'frontend0 Running'").replace(
+            "esac\n",
+            "\"debug manhole -s 0 operational_status\") echo '{\"is_ready\": true}' ;;\n\
+             \"local run --container compute0 manhole getServerInfo\") echo 'hostIdValue: 7' ;;\n\
+             \"cluster drive scan 7\") exit 1 ;;\n\
+             \"cluster container\") echo \"HostId<7> $HOSTNAME drives0 UP\"; echo \"HostId<8> $HOSTNAME compute0 UP\"; echo 'HostId<1> other-host drives0 UP' ;;\n\
+             esac\n",
+        ),
+    );
+    let out = sb.run(&render_join(&join_params()));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(sb.calls_of("weka cluster drive scan 7").len(), 60);
+    assert_eq!(
+        sb.calls_of("weka cluster container deactivate"),
+        [
+            "weka cluster container deactivate HostId<7>",
+            "weka cluster container deactivate HostId<8>"
+        ]
+    );
+    let errors = sb.reports("error");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e == "drive scan of host 7 failed; deactivating this host's containers"),
+        "{errors:?}"
+    );
+    assert!(
+        sb.calls_of("weka version get --from 10.0.0.1:14000 4.4.2 --set-current")
+            .len()
+            == 1
+    );
+    let setups = sb.calls_of("weka local setup container");
+    assert!(
+        setups
+            .iter()
+            .all(|s| s.contains("--join-ips 10.0.0.1,10.0.0.2 --management-ips 10.0.1.11"))
+    );
+    assert!(sb.calls_of("weka events trigger-event").is_empty());
+}
+
+fn helper_script(body: &str) -> String {
+    let mut lambdas = lambdas();
+    lambdas.status = None;
+    format!(
+        "{}\n{body}\n",
+        render_lambda_helper(&lambdas, Protocol::Backend)
+    )
+}
+
+#[test]
+fn function_error_makes_the_helper_fail_instead_of_printing_the_error() {
+    let sb = Sandbox::new("function-error");
+    sb.lambda_error(
+        "weka-clusterize",
+        r#"{"errorMessage":"touch /tmp/pwned","errorType":"Boom"}"#,
+    );
+    let out = sb.run(&helper_script(
+        "if out=\"$(clusterize '{\"name\":\"i-1\"}')\"; then echo \"UNEXPECTED:$out\"; else echo \"rc=$? out=[$out]\"; fi",
+    ));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("rc=1 out=[]"), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FunctionError=Unhandled"));
+}
+
+#[test]
+fn cli_failure_and_unconfigured_lambda_fail_loudly() {
+    let sb = Sandbox::new("cli-failure");
+    sb.handler("aws", "#!/bin/bash\nexit 255\n");
+    let out = sb.run(&helper_script(
+        "fetch '{}' || echo \"fetch rc=$?\"\nstatus '{}' || echo \"status rc=$?\"",
+    ));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("fetch rc=1"), "{}", describe(&out));
+    assert!(stdout.contains("status rc=2"), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'status' has no Lambda configured"));
+}
+
+#[test]
+fn report_message_with_quotes_and_command_substitution_is_verbatim() {
+    let sb = Sandbox::new("escaping");
+    let message = r#"it's "quoted" $(touch PWNED) `touch PWNED2` \n \ end"#;
+    let out = sb.run(&helper_script(&format!(
+        "report_progress {}",
+        shell_quote(message)
+    )));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(sb.reports("progress"), [message]);
+    let (_, payload) = &sb.lambda_calls()[0];
+    assert_eq!(payload["protocol"], "");
+    assert!(payload["hostname"].as_str().is_some_and(|h| !h.is_empty()));
+    assert!(!sb.dir.join("PWNED").exists() && !sb.dir.join("PWNED2").exists());
+}
+
+#[test]
+fn object_results_are_printed_as_json() {
+    let sb = Sandbox::new("object-result");
+    sb.lambda_result("weka-fetch", CREDS);
+    let out = sb.run(&helper_script("fetch '{}' | jq -r .username"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "weka-deployment",
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn not_needed_reports_error_and_exits_non_zero() {
+    let sb = Sandbox::new("not-needed");
+    let out = sb.run(&render_not_needed(&NotNeededParams {
+        lambdas: lambdas(),
+        protocol: Protocol::Backend,
+        instance_id: "i-09".into(),
+        reason: "clusterization already ran".into(),
+    }));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        sb.reports("error"),
+        ["Instance i-09 is not needed: clusterization already ran"]
+    );
+}
+
+#[test]
+fn registered_reports_progress() {
+    let sb = Sandbox::new("registered");
+    let out = sb.run(&render_registered(&RegisteredParams {
+        lambdas: lambdas(),
+        protocol: Protocol::Nfs,
+        instance_id: "i-2".into(),
+        registered: 2,
+        desired: 3,
+    }));
+    assert!(out.status.success(), "{}", describe(&out));
+    let (_, payload) = &sb.lambda_calls()[0];
+    assert_eq!(payload["protocol"], "nfs");
+    assert_eq!(
+        payload["message"],
+        "This (i-2) is nfs instance 2/3 that is ready for joining the interface group"
+    );
+}
