@@ -34,6 +34,17 @@ fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
 
+fn to_instance(instance: &aws_sdk_ec2::types::Instance) -> Option<Instance> {
+    Some(Instance {
+        id: instance.instance_id()?.to_owned(),
+        private_ip: instance.private_ip_address().map(str::to_owned),
+        private_dns_name: instance
+            .private_dns_name()
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned),
+    })
+}
+
 impl InstanceInventory for AwsInventory {
     async fn running_instances(
         &self,
@@ -69,6 +80,96 @@ impl InstanceInventory for AwsInventory {
         }
         instances.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(instances)
+    }
+
+    async fn describe_instances(&self, ids: &[String]) -> Result<Vec<Instance>, InventoryError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pages = self
+            .ec2
+            .describe_instances()
+            .set_instance_ids(Some(ids.to_vec()))
+            .into_paginator()
+            .send();
+        let mut instances = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| inventory_error("describe_instances", e))?;
+            instances.extend(
+                page.reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .filter_map(to_instance),
+            );
+        }
+        Ok(instances)
+    }
+
+    async fn attached_volume(
+        &self,
+        instance_id: &str,
+        device: &str,
+    ) -> Result<Option<String>, InventoryError> {
+        let out = self
+            .ec2
+            .describe_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .map_err(|e| inventory_error("describe_instances", e))?;
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .flat_map(|i| i.block_device_mappings())
+            .find(|m| m.device_name() == Some(device))
+            .and_then(|m| m.ebs())
+            .and_then(|ebs| ebs.volume_id())
+            .map(str::to_owned))
+    }
+
+    async fn load_balancer_ip(&self, arn_suffix: &str) -> Result<Option<String>, InventoryError> {
+        let out = self
+            .ec2
+            .describe_network_interfaces()
+            .filters(filter("description", &format!("ELB {arn_suffix}")))
+            .send()
+            .await
+            .map_err(|e| inventory_error("describe_network_interfaces", e))?;
+        Ok(out
+            .network_interfaces()
+            .iter()
+            .filter_map(|eni| eni.private_ip_address())
+            .min()
+            .map(str::to_owned))
+    }
+
+    async fn secondary_ips(&self, instance_ids: &[String]) -> Result<Vec<String>, InventoryError> {
+        if instance_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .ec2
+            .describe_network_interfaces()
+            .filters(
+                Filter::builder()
+                    .name("attachment.instance-id")
+                    .set_values(Some(instance_ids.to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| inventory_error("describe_network_interfaces", e))?;
+        let mut ips: Vec<String> = out
+            .network_interfaces()
+            .iter()
+            .flat_map(|eni| eni.private_ip_addresses())
+            .filter(|a| a.primary() != Some(true))
+            .filter_map(|a| a.private_ip_address())
+            .map(str::to_owned)
+            .collect();
+        ips.sort();
+        Ok(ips)
     }
 
     async fn desired_capacity(&self, asg_name: &str) -> Result<Option<u32>, InventoryError> {

@@ -36,6 +36,31 @@ pub trait InstanceInventory: Send + Sync {
         hostgroup: &str,
     ) -> impl Future<Output = Result<Vec<Instance>, InventoryError>> + Send;
 
+    /// The named instances (any state), in no particular order; unknown ids are left out.
+    fn describe_instances(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Instance>, InventoryError>> + Send;
+
+    /// Id of the EBS volume attached to `instance_id` at `device` (e.g. `/dev/sdp`).
+    fn attached_volume(
+        &self,
+        instance_id: &str,
+        device: &str,
+    ) -> impl Future<Output = Result<Option<String>, InventoryError>> + Send;
+
+    /// Private IP of the internal load balancer whose ARN suffix is `arn_suffix`.
+    fn load_balancer_ip(
+        &self,
+        arn_suffix: &str,
+    ) -> impl Future<Output = Result<Option<String>, InventoryError>> + Send;
+
+    /// Secondary private IPs of the network interfaces attached to `instance_ids`.
+    fn secondary_ips(
+        &self,
+        instance_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, InventoryError>> + Send;
+
     /// The ASG's desired capacity, `None` when the group does not exist.
     fn desired_capacity(
         &self,

@@ -204,5 +204,29 @@ load_credentials() {
 
 # ---- registration acknowledgement ----
 REGISTERED_MESSAGE='This (i-03) is instance 3/8 that is ready for clusterization'
-report_progress "$REGISTERED_MESSAGE"
-echo "$REGISTERED_MESSAGE"
+REGISTERED_VM='i-03'
+# When polls > 0 the instance keeps asking `clusterize` until the set is clusterized, so a
+# registered member can take over a clusterization whose clusterizer died (bounded).
+WAIT_POLLS=90
+WAIT_POLL_SECS=60
+mkdir -p "$WEKA_SCRIPT_ROOT/tmp"
+polls_left_file="$WEKA_SCRIPT_ROOT/tmp/weka_clusterize_polls_left"
+if [ ! -f "$polls_left_file" ]; then
+	report_progress "$REGISTERED_MESSAGE"
+	echo "$REGISTERED_MESSAGE"
+	echo "$WAIT_POLLS" >"$polls_left_file"
+fi
+if [ "$WAIT_POLLS" -le 0 ]; then
+	exit 0
+fi
+polls_left="$(cat "$polls_left_file")"
+if [ "$polls_left" -le 0 ]; then
+	die "gave up after $WAIT_POLLS polls ($WAIT_POLL_SECS s apart) waiting for the cluster to form"
+fi
+echo $((polls_left - 1)) >"$polls_left_file"
+sleep "$WAIT_POLL_SECS"
+next_script="$(mktemp "$WEKA_SCRIPT_ROOT/tmp/clusterize-next.XXXXXX")"
+next_request="$(jq -cn --arg name "$REGISTERED_VM" --arg protocol "$WEKA_PROTOCOL" \
+	'{name: $name, protocol: $protocol, container_uid: "", nic_name: ""}')"
+clusterize "$next_request" >"$next_script" || die "clusterize call for $REGISTERED_VM failed"
+exec bash "$next_script"

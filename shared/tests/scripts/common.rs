@@ -146,6 +146,10 @@ pub fn all_scripts() -> Vec<(&'static str, String)> {
                 instance_id: "i-03".into(),
                 registered: 3,
                 desired: 8,
+                wait: Some(ClusterizeWait {
+                    poll_secs: 60,
+                    polls: 90,
+                }),
             }),
         ),
         (

@@ -391,6 +391,7 @@ fn registered_reports_progress() {
         instance_id: "i-2".into(),
         registered: 2,
         desired: 3,
+        wait: None,
     }));
     assert!(out.status.success(), "{}", describe(&out));
     let (_, payload) = &sb.lambda_calls()[0];
@@ -398,5 +399,68 @@ fn registered_reports_progress() {
     assert_eq!(
         payload["message"],
         "This (i-2) is nfs instance 2/3 that is ready for joining the interface group"
+    );
+}
+
+fn waiting_backend(polls: u32) -> String {
+    render_registered(&RegisteredParams {
+        lambdas: lambdas(),
+        protocol: Protocol::Backend,
+        instance_id: "i-2".into(),
+        registered: 2,
+        desired: 3,
+        wait: Some(ClusterizeWait {
+            poll_secs: 60,
+            polls,
+        }),
+    })
+}
+
+#[test]
+fn a_waiting_member_runs_what_clusterize_answers_next() {
+    let sb = Sandbox::new("registered-takeover");
+    let takeover = "#!/bin/bash\necho TAKEOVER-RAN\n";
+    sb.lambda_result(
+        &lambdas().clusterize.unwrap(),
+        &serde_json::to_string(takeover).unwrap(),
+    );
+    let out = sb.run(&waiting_backend(5));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("TAKEOVER-RAN"));
+    let calls = sb.lambda_calls();
+    let asked: Vec<_> = calls
+        .iter()
+        .filter(|(_, p)| p.get("name").is_some())
+        .collect();
+    assert_eq!(asked.len(), 1, "{calls:?}");
+    assert_eq!(asked[0].1["name"], "i-2");
+    assert_eq!(sb.reports("progress").len(), 1, "acknowledged once");
+}
+
+#[test]
+fn a_waiting_member_gives_up_after_its_polls_with_an_error() {
+    let sb = Sandbox::new("registered-give-up");
+    // `clusterize` keeps answering "still waiting": the chain must end by itself.
+    sb.lambda_result(
+        &lambdas().clusterize.unwrap(),
+        &serde_json::to_string(&waiting_backend(3)).unwrap(),
+    );
+    let out = sb.run(&waiting_backend(3));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let asked = sb
+        .lambda_calls()
+        .iter()
+        .filter(|(_, p)| p.get("name").is_some())
+        .count();
+    assert_eq!(asked, 3);
+    assert_eq!(
+        sb.reports("progress").len(),
+        1,
+        "acknowledged once, not on every poll"
+    );
+    assert!(
+        sb.reports("error")[0].contains("gave up after 3 polls"),
+        "{:?}",
+        sb.reports("error")
     );
 }

@@ -219,9 +219,22 @@ pub struct RegisteredParams {
     pub registered: u32,
     /// Size of the registration set.
     pub desired: u32,
+    /// Keep polling `clusterize` until the cluster forms (backends), or just acknowledge.
+    pub wait: Option<ClusterizeWait>,
 }
 
-/// Renders the progress script for instances 1..N-1 of the registration set.
+/// How a registered instance waits for the cluster to form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterizeWait {
+    /// Seconds between polls.
+    pub poll_secs: u32,
+    /// Polls before giving up (reporting an error and exiting 1).
+    pub polls: u32,
+}
+
+/// Renders the progress script for instances 1..N-1 of the registration set (or a member
+/// asking again): it acknowledges once and, with `wait`, polls `clusterize` until the cluster
+/// forms, running whatever it answers (the clusterization script if it takes over).
 pub fn render_registered(params: &RegisteredParams) -> String {
     let message = match params.protocol {
         Protocol::Nfs => format!(
@@ -235,7 +248,31 @@ pub fn render_registered(params: &RegisteredParams) -> String {
     };
     let template = [PRELUDE, REGISTERED].concat();
     let mut vars = lambda_vars("registered", &params.lambdas, params.protocol);
+    let wait = params.wait.unwrap_or(ClusterizeWait {
+        poll_secs: 0,
+        polls: 0,
+    });
     vars.push(("MESSAGE", Val::Str(&message)));
+    vars.push(("VM", Val::Str(&params.instance_id)));
+    vars.push(("WAIT_POLLS", Val::Int(wait.polls.into())));
+    vars.push(("WAIT_POLL_SECS", Val::Int(wait.poll_secs.into())));
+    fill(&template, &vars)
+}
+
+/// Renders a script that reports `message` as progress once and exits 0 (SMB/S3 gateways
+/// done, or a member of an already clusterized set asking again).
+pub fn render_acknowledgement(
+    lambdas: &LambdaConfig,
+    protocol: Protocol,
+    instance_id: &str,
+    message: &str,
+) -> String {
+    let template = [PRELUDE, REGISTERED].concat();
+    let mut vars = lambda_vars("acknowledgement", lambdas, protocol);
+    vars.push(("MESSAGE", Val::Str(message)));
+    vars.push(("VM", Val::Str(instance_id)));
+    vars.push(("WAIT_POLLS", Val::Int(0)));
+    vars.push(("WAIT_POLL_SECS", Val::Int(0)));
     fill(&template, &vars)
 }
 

@@ -13,8 +13,9 @@ mod gateway;
 
 pub use backend::{BackendDeployParams, JoinParams, render_backend_deploy, render_join};
 pub use clusterize::{
-    ClusterHost, ClusterizationParams, NotNeededParams, ObsTiering, RegisteredParams, ScriptError,
-    Tiering, render_clusterization, render_not_needed, render_registered,
+    ClusterHost, ClusterizationParams, ClusterizeWait, NotNeededParams, ObsTiering,
+    RegisteredParams, ScriptError, Tiering, render_acknowledgement, render_clusterization,
+    render_not_needed, render_registered,
 };
 pub use gateway::{
     DataServicesParams, GatewayFollowUp, GatewayParams, NfsGatewayPort, NfsSetupParams,

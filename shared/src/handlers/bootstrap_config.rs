@@ -1,0 +1,53 @@
+//! Configuration shared by the handlers that hand scripts to instances (`deploy`,
+//! `clusterize`): which Lambdas the scripts may call, and in which region.
+
+use crate::config::Lookup;
+use crate::domain::scripts::LambdaConfig;
+
+/// Region the scripts pass to `aws lambda invoke`.
+pub const REGION_ENV: &str = "REGION";
+/// Lambda names the scripts call.
+pub const CLUSTERIZE_LAMBDA_NAME_ENV: &str = "CLUSTERIZE_LAMBDA_NAME";
+/// See [`CLUSTERIZE_LAMBDA_NAME_ENV`].
+pub const CLUSTERIZE_FINALIZATION_LAMBDA_NAME_ENV: &str = "CLUSTERIZE_FINALIZATION_LAMBDA_NAME";
+/// See [`CLUSTERIZE_LAMBDA_NAME_ENV`].
+pub const REPORT_LAMBDA_NAME_ENV: &str = "REPORT_LAMBDA_NAME";
+/// See [`CLUSTERIZE_LAMBDA_NAME_ENV`].
+pub const FETCH_LAMBDA_NAME_ENV: &str = "FETCH_LAMBDA_NAME";
+/// See [`CLUSTERIZE_LAMBDA_NAME_ENV`].
+pub const STATUS_LAMBDA_NAME_ENV: &str = "STATUS_LAMBDA_NAME";
+/// See [`CLUSTERIZE_LAMBDA_NAME_ENV`].
+pub const JOIN_NFS_FINALIZATION_LAMBDA_NAME_ENV: &str = "JOIN_NFS_FINALIZATION_LAMBDA_NAME";
+
+/// The Lambdas a generated script may call; unset names make the script's function fail
+/// loudly when called. The region falls back to the Lambda's own `AWS_REGION`.
+pub fn lambda_config(env: &impl Lookup) -> LambdaConfig {
+    LambdaConfig {
+        region: env
+            .optional(REGION_ENV)
+            .or_else(|| env.optional("AWS_REGION"))
+            .unwrap_or_default(),
+        report: env.optional(REPORT_LAMBDA_NAME_ENV),
+        clusterize: env.optional(CLUSTERIZE_LAMBDA_NAME_ENV),
+        clusterize_finalization: env.optional(CLUSTERIZE_FINALIZATION_LAMBDA_NAME_ENV),
+        fetch: env.optional(FETCH_LAMBDA_NAME_ENV),
+        status: env.optional(STATUS_LAMBDA_NAME_ENV),
+        join_nfs_finalization: env.optional(JOIN_NFS_FINALIZATION_LAMBDA_NAME_ENV),
+    }
+}
+
+/// The scripts' protocol for a payload protocol.
+pub const fn script_protocol(
+    protocol: crate::wire::bootstrap::Protocol,
+) -> crate::domain::scripts::Protocol {
+    use crate::domain::scripts::Protocol as Script;
+    use crate::wire::bootstrap::Protocol as Wire;
+    match protocol {
+        Wire::Backend => Script::Backend,
+        Wire::Nfs => Script::Nfs,
+        Wire::Smb => Script::Smb,
+        Wire::Smbw => Script::Smbw,
+        Wire::S3 => Script::S3,
+        Wire::Data => Script::Data,
+    }
+}

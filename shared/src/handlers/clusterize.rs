@@ -1,0 +1,451 @@
+//! `clusterize`: called by an instance that finished installing. Registers it for
+//! clusterization (one conditional write, no lock) and answers with a script:
+//! - the clusterization script to the instance that completes the set and claims it (or to a
+//!   member taking over a claim that went stale: the recovery path of a failed clusterization);
+//! - a "registered k/N" script that waits for the cluster, polling `clusterize` again;
+//! - a "not needed" script (reports, exits 1) to instances arriving after the set is complete.
+
+use crate::config::{CLUSTER_NAME_ENV, ConfigError, Lookup, StateConfig};
+use crate::domain::geometry::{Geometry, GeometryError, GeometryInput, validate};
+use crate::domain::passwords::generate_password;
+use crate::domain::scripts::{
+    ClusterHost, ClusterizationParams, ClusterizeWait, LambdaConfig, NfsGatewayPort,
+    NfsSetupParams, NotNeededParams, ObsTiering, RegisteredParams, ScriptError, Tiering,
+    render_acknowledgement, render_clusterization, render_nfs_setup, render_not_needed,
+    render_registered,
+};
+use crate::domain::state::{ClaimOutcome, ClusterState, Group, Registration, RegistrationRefusal};
+use crate::handlers::bootstrap_config::{lambda_config, script_protocol};
+use crate::handlers::deploy::validate_instance_name;
+use crate::lambda::{Classify, ErrorClass, PayloadError, decode};
+use crate::ports::{
+    ADMIN_PASSWORD_ID_ENV, Clock, DEPLOYMENT_PASSWORD_ID_ENV, InstanceInventory, InventoryError,
+    SecretError, Secrets, StateStore, StoreError,
+};
+use crate::wire::bootstrap::{Protocol, Vm};
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// Number of backends that form the cluster.
+pub const HOSTS_NUM_ENV: &str = "HOSTS_NUM";
+/// Data protection geometry.
+pub const STRIPE_WIDTH_ENV: &str = "STRIPE_WIDTH";
+/// See [`STRIPE_WIDTH_ENV`].
+pub const PROTECTION_LEVEL_ENV: &str = "PROTECTION_LEVEL";
+/// See [`STRIPE_WIDTH_ENV`].
+pub const HOTSPARE_ENV: &str = "HOTSPARE";
+/// Create the default filesystem.
+pub const SET_DEFAULT_FS_ENV: &str = "SET_DEFAULT_FS";
+/// OBS tiering.
+pub const SET_OBS_ENV: &str = "SET_OBS";
+/// OBS bucket (created by the Terraform module, in the right region).
+pub const OBS_NAME_ENV: &str = "OBS_NAME";
+/// SSD share of the tiered filesystem, in percent.
+pub const OBS_TIERING_SSD_PERCENT_ENV: &str = "OBS_TIERING_SSD_PERCENT";
+/// Tiering retention, seconds.
+pub const TIERING_TARGET_SSD_RETENTION_ENV: &str = "TIERING_TARGET_SSD_RETENTION";
+/// Tiering demotion start, seconds.
+pub const TIERING_START_DEMOTE_ENV: &str = "TIERING_START_DEMOTE";
+/// Script run after the cluster is up.
+pub const POST_CLUSTER_SETUP_SCRIPT_ENV: &str = "POST_CLUSTER_SETUP_SCRIPT";
+/// Frontend cores (> 0 adds `frontend0` containers to the cluster).
+pub const FRONTEND_CORES_ENV: &str = "FRONTEND_CONTAINER_CORES_NUM";
+/// Proxy for WEKA home.
+pub const PROXY_URL_ENV: &str = "PROXY_URL";
+/// WEKA home URL.
+pub const WEKA_HOME_URL_ENV: &str = "WEKA_HOME_URL";
+/// DPDK networking.
+pub const INSTALL_DPDK_ENV: &str = "INSTALL_DPDK";
+/// NFS interface group name.
+pub const NFS_INTERFACE_GROUP_NAME_ENV: &str = "NFS_INTERFACE_GROUP_NAME";
+/// After this long without finalization, another member may take over the clusterization.
+pub const CLUSTERIZE_TIMEOUT_MINUTES_ENV: &str = "CLUSTERIZE_TIMEOUT_MINUTES";
+/// Default of [`CLUSTERIZE_TIMEOUT_MINUTES_ENV`].
+pub const DEFAULT_CLUSTERIZE_TIMEOUT_MINUTES: u64 = 60;
+/// Seconds between a waiting member's polls.
+pub const WAIT_POLL_SECS: u32 = 60;
+
+/// `clusterize` configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where the state lives.
+    pub state: StateConfig,
+    /// Cluster name.
+    pub cluster_name: String,
+    /// Lambdas the scripts call.
+    pub lambdas: LambdaConfig,
+    /// Validated geometry; a bad one is kept as its error so every call answers with it
+    /// (typed, naming the values) before anything runs.
+    pub geometry: Result<Geometry, GeometryError>,
+    /// Secret ids the passwords are stored under.
+    pub admin_password_id: String,
+    /// See `admin_password_id`.
+    pub deployment_password_id: String,
+    /// `frontend0` containers are part of the cluster.
+    pub add_frontend: bool,
+    /// DPDK networking.
+    pub install_dpdk: bool,
+    /// Proxy.
+    pub proxy_url: Option<String>,
+    /// WEKA home.
+    pub weka_home_url: Option<String>,
+    /// Tiering timings.
+    pub tiering: Tiering,
+    /// OBS tiering, when enabled.
+    pub obs: Option<ObsTiering>,
+    /// Post-cluster script.
+    pub post_cluster_script: Option<String>,
+    /// NFS interface group name.
+    pub nfs_interface_group: String,
+    /// Claim staleness.
+    pub clusterize_timeout: Duration,
+}
+
+impl Config {
+    /// Reads the configuration.
+    pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
+        let set_obs = env.flag_or(SET_OBS_ENV, false)?;
+        let geometry = validate(&GeometryInput {
+            cluster_size: env.parsed(HOSTS_NUM_ENV)?,
+            protection_level: env.parsed(PROTECTION_LEVEL_ENV)?,
+            stripe_width: env
+                .optional(STRIPE_WIDTH_ENV)
+                .filter(|v| v.trim() != "-1")
+                .map(|_| env.parsed(STRIPE_WIDTH_ENV))
+                .transpose()?,
+            hot_spare: env.parsed(HOTSPARE_ENV)?,
+            set_default_fs: env.flag_or(SET_DEFAULT_FS_ENV, true)?,
+            obs_tiering: set_obs,
+        });
+        let obs = if set_obs {
+            Some(ObsTiering {
+                bucket: env.required(OBS_NAME_ENV)?,
+                ssd_percent: env.parsed_or(OBS_TIERING_SSD_PERCENT_ENV, 20)?,
+            })
+        } else {
+            None
+        };
+        let minutes: u64 = env.parsed_or(
+            CLUSTERIZE_TIMEOUT_MINUTES_ENV,
+            DEFAULT_CLUSTERIZE_TIMEOUT_MINUTES,
+        )?;
+        Ok(Self {
+            state: StateConfig::from_lookup(env)?,
+            cluster_name: env.required(CLUSTER_NAME_ENV)?,
+            lambdas: lambda_config(env),
+            geometry,
+            admin_password_id: env.required(ADMIN_PASSWORD_ID_ENV)?,
+            deployment_password_id: env.required(DEPLOYMENT_PASSWORD_ID_ENV)?,
+            add_frontend: env.parsed_or::<u32>(FRONTEND_CORES_ENV, 0)? > 0,
+            install_dpdk: env.flag_or(INSTALL_DPDK_ENV, true)?,
+            proxy_url: env.optional(PROXY_URL_ENV),
+            weka_home_url: env.optional(WEKA_HOME_URL_ENV),
+            tiering: Tiering {
+                target_ssd_retention_secs: env
+                    .parsed_or(TIERING_TARGET_SSD_RETENTION_ENV, 86_400)?,
+                start_demote_secs: env.parsed_or(TIERING_START_DEMOTE_ENV, 10)?,
+            },
+            obs,
+            post_cluster_script: env.optional(POST_CLUSTER_SETUP_SCRIPT_ENV),
+            nfs_interface_group: env
+                .optional(NFS_INTERFACE_GROUP_NAME_ENV)
+                .unwrap_or_else(|| "weka-ig".to_owned()),
+            clusterize_timeout: Duration::from_secs(minutes.saturating_mul(60)),
+        })
+    }
+}
+
+/// What `clusterize` needs.
+#[derive(Debug)]
+pub struct Deps<S, I, K, C> {
+    /// The state store.
+    pub store: S,
+    /// EC2 inventory.
+    pub inventory: I,
+    /// Secrets Manager.
+    pub secrets: K,
+    /// The clock.
+    pub clock: C,
+    /// Configuration.
+    pub config: Config,
+}
+
+/// Why `clusterize` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterizeError {
+    /// The payload is not a `Vm`.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    /// `name` is not an EC2 instance id.
+    #[error("invalid instance name {0:?}: expected an EC2 instance id (i-…)")]
+    InvalidName(String),
+    /// Data services never register for clusterization.
+    #[error("protocol data does not clusterize; data-services instances join through deploy")]
+    DataProtocol,
+    /// The configured geometry is unusable.
+    #[error("invalid data protection configuration")]
+    Geometry(#[from] GeometryError),
+    /// A registered instance has no usable private IP.
+    #[error("registered instance {0} has no private IPv4 address")]
+    MissingIp(String),
+    /// The clusterization script could not be built.
+    #[error("clusterization script could not be rendered")]
+    Script(#[from] ScriptError),
+    /// The store failed.
+    #[error("cluster state could not be updated")]
+    Store(#[from] StoreError),
+    /// The inventory failed.
+    #[error("instance inventory could not be read")]
+    Inventory(#[from] InventoryError),
+    /// Secrets Manager failed.
+    #[error("cluster passwords could not be stored")]
+    Secrets(#[from] SecretError),
+}
+
+impl Classify for ClusterizeError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::Payload(_) | Self::InvalidName(_) | Self::DataProtocol | Self::Geometry(_) => {
+                ErrorClass::InvalidInput
+            }
+            Self::MissingIp(_) => ErrorClass::Transient,
+            Self::Script(_) => ErrorClass::Internal,
+            Self::Store(e) => e.class(),
+            Self::Inventory(e) => e.class(),
+            Self::Secrets(e) => e.class(),
+        }
+    }
+}
+
+/// Handles one `clusterize` invocation; the answer is the script text.
+#[tracing::instrument(skip_all, fields(instance, protocol))]
+pub async fn handle<S, I, K, C>(
+    deps: &Deps<S, I, K, C>,
+    payload: serde_json::Value,
+) -> Result<String, ClusterizeError>
+where
+    S: StateStore,
+    I: InstanceInventory,
+    K: Secrets,
+    C: Clock,
+{
+    let vm: Vm = decode(payload)?;
+    validate_instance_name(&vm.name).map_err(ClusterizeError::InvalidName)?;
+    let span = tracing::Span::current();
+    span.record("instance", vm.name.as_str());
+    span.record("protocol", vm.protocol.as_str());
+    let lambdas = &deps.config.lambdas;
+    match vm.protocol {
+        Protocol::Smb | Protocol::Smbw | Protocol::S3 => {
+            let message = format!(
+                "{} protocol gw: {} setup is done",
+                vm.protocol.as_str().to_uppercase(),
+                vm.name
+            );
+            Ok(render_acknowledgement(
+                lambdas,
+                script_protocol(vm.protocol),
+                &vm.name,
+                &message,
+            ))
+        }
+        Protocol::Data => Err(ClusterizeError::DataProtocol),
+        Protocol::Nfs => clusterize_nfs(deps, &vm).await,
+        Protocol::Backend => clusterize_backend(deps, &vm).await,
+    }
+}
+
+fn refusal_script(lambdas: &LambdaConfig, vm: &Vm, refusal: RegistrationRefusal) -> String {
+    let reason = match refusal {
+        RegistrationRefusal::AlreadyClusterized => {
+            "the cluster is already clusterized; recycle this instance so it joins".to_owned()
+        }
+        RegistrationRefusal::SetComplete { target } => format!(
+            "the clusterization set of {target} instances is already complete; recycle this instance so it joins"
+        ),
+    };
+    render_not_needed(&NotNeededParams {
+        lambdas: lambdas.clone(),
+        protocol: script_protocol(vm.protocol),
+        instance_id: vm.name.clone(),
+        reason,
+    })
+}
+
+async fn clusterize_backend<S, I, K, C>(
+    deps: &Deps<S, I, K, C>,
+    vm: &Vm,
+) -> Result<String, ClusterizeError>
+where
+    S: StateStore,
+    I: InstanceInventory,
+    K: Secrets,
+    C: Clock,
+{
+    let config = &deps.config;
+    let geometry = config.geometry.clone()?;
+    let registration = deps.store.register(Group::Backend, vm).await?;
+    let (position, target) = match registration {
+        Registration::Refused(refusal) => {
+            tracing::warn!(?refusal, "registration refused");
+            return Ok(refusal_script(&config.lambdas, vm, refusal));
+        }
+        Registration::Registered { position, target } => (position, target),
+    };
+    // Only a full set can be claimed: the completer claims at once; others read first, so
+    // the uncontended registration stays one write.
+    let full = registration.completes_set() || deps.store.load(Group::Backend).await?.is_full();
+    let now = deps.clock.now();
+    let claim = if full {
+        deps.store
+            .claim_clusterization(Group::Backend, &vm.name, now, config.clusterize_timeout)
+            .await?
+    } else {
+        ClaimOutcome::NotEligible
+    };
+    tracing::info!(position, target, ?claim, "registered");
+    match claim {
+        ClaimOutcome::Granted { replaced } => {
+            if let Some(stale) = &replaced {
+                tracing::warn!(stale_clusterizer = %stale.instance, since = %stale.since, "taking over a stale clusterization");
+            }
+            let state = deps.store.load(Group::Backend).await?;
+            clusterization_script(deps, &state, geometry).await
+        }
+        ClaimOutcome::AlreadyClusterized => Ok(render_acknowledgement(
+            &config.lambdas,
+            script_protocol(vm.protocol),
+            &vm.name,
+            &format!(
+                "This ({}) is instance {position}/{target} of the clusterized set",
+                vm.name
+            ),
+        )),
+        ClaimOutcome::HeldBy(_) | ClaimOutcome::NotEligible => {
+            let polls =
+                u32::try_from(config.clusterize_timeout.as_secs() * 2 / u64::from(WAIT_POLL_SECS))
+                    .unwrap_or(u32::MAX)
+                    .max(1);
+            Ok(render_registered(&RegisteredParams {
+                lambdas: config.lambdas.clone(),
+                protocol: script_protocol(vm.protocol),
+                instance_id: vm.name.clone(),
+                registered: position,
+                desired: target,
+                wait: Some(ClusterizeWait {
+                    poll_secs: WAIT_POLL_SECS,
+                    polls,
+                }),
+            }))
+        }
+    }
+}
+
+/// The existing password in `id`, or a fresh one stored there. Reusing keeps a retried or
+/// taken-over clusterization consistent with a cluster the first attempt may have created.
+async fn ensure_password(secrets: &impl Secrets, id: &str) -> Result<(), SecretError> {
+    match secrets.get(id).await {
+        Ok(_) => Ok(()),
+        Err(SecretError::Empty { .. }) => {
+            let password = generate_password(&mut rand::rng());
+            secrets.put(id, &password).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+async fn clusterization_script<S, I, K, C>(
+    deps: &Deps<S, I, K, C>,
+    state: &ClusterState,
+    geometry: Geometry,
+) -> Result<String, ClusterizeError>
+where
+    I: InstanceInventory,
+    K: Secrets,
+{
+    let config = &deps.config;
+    let ids: Vec<String> = state.instances.iter().map(|vm| vm.name.clone()).collect();
+    let described = deps.inventory.describe_instances(&ids).await?;
+    let ip_of: HashMap<&str, Ipv4Addr> = described
+        .iter()
+        .filter_map(|i| Some((i.id.as_str(), i.private_ip.as_deref()?.parse().ok()?)))
+        .collect();
+    // Paired by id: DescribeInstances does not answer in request order (reference §12.7).
+    let hosts = ids
+        .iter()
+        .map(|id| {
+            ip_of
+                .get(id.as_str())
+                .map(|ip| ClusterHost {
+                    instance_id: id.clone(),
+                    private_ip: *ip,
+                })
+                .ok_or_else(|| ClusterizeError::MissingIp(id.clone()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    ensure_password(&deps.secrets, &config.admin_password_id).await?;
+    ensure_password(&deps.secrets, &config.deployment_password_id).await?;
+    Ok(render_clusterization(&ClusterizationParams {
+        lambdas: config.lambdas.clone(),
+        cluster_name: config.cluster_name.clone(),
+        hosts,
+        geometry,
+        add_frontend: config.add_frontend,
+        install_dpdk: config.install_dpdk,
+        proxy_url: config.proxy_url.clone(),
+        weka_home_url: config.weka_home_url.clone(),
+        tiering: config.tiering,
+        obs: config.obs.clone(),
+        post_cluster_script: config.post_cluster_script.clone(),
+    })?)
+}
+
+async fn clusterize_nfs<S, I, K, C>(
+    deps: &Deps<S, I, K, C>,
+    vm: &Vm,
+) -> Result<String, ClusterizeError>
+where
+    S: StateStore,
+    I: InstanceInventory,
+{
+    let config = &deps.config;
+    let registration = deps.store.register(Group::Nfs, vm).await?;
+    match registration {
+        Registration::Refused(refusal) => Ok(refusal_script(&config.lambdas, vm, refusal)),
+        Registration::Registered { position, target } if !registration.completes_set() => {
+            Ok(render_registered(&RegisteredParams {
+                lambdas: config.lambdas.clone(),
+                protocol: script_protocol(vm.protocol),
+                instance_id: vm.name.clone(),
+                registered: position,
+                desired: target,
+                wait: None,
+            }))
+        }
+        Registration::Registered { .. } => {
+            let state = deps.store.load(Group::Nfs).await?;
+            let ids: Vec<String> = state.instances.iter().map(|v| v.name.clone()).collect();
+            let secondary_ips = deps
+                .inventory
+                .secondary_ips(&ids)
+                .await?
+                .iter()
+                .filter_map(|ip| ip.parse().ok())
+                .collect();
+            Ok(render_nfs_setup(&NfsSetupParams {
+                lambdas: config.lambdas.clone(),
+                interface_group: config.nfs_interface_group.clone(),
+                gateways: state
+                    .instances
+                    .iter()
+                    .map(|v| NfsGatewayPort {
+                        container_uid: v.container_uid.clone(),
+                        nic_name: v.nic_name.clone(),
+                    })
+                    .collect(),
+                secondary_ips,
+            }))
+        }
+    }
+}

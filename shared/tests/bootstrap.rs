@@ -1,0 +1,457 @@
+//! `deploy` and `clusterize` on fakes: which script each instance gets, the registration
+//! barrier under concurrency, geometry validation, passwords, id/IP pairing, recovery.
+
+#![allow(clippy::unwrap_used)]
+
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use weka_shared::domain::state::Group;
+use weka_shared::handlers::{clusterize, deploy};
+use weka_shared::lambda::{Classify, ErrorClass};
+use weka_shared::ports::{Instance, StateStore};
+use weka_shared::testing::{FakeClock, FakeInventory, FakeSecrets, InMemoryStateStore};
+
+fn env(extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut map: HashMap<String, String> = [
+        ("STATE_TABLE", "t"),
+        ("STATE_KEY", "weka-poc-state"),
+        ("NFS_STATE_KEY", "weka-poc-nfs-state"),
+        ("CLUSTER_NAME", "poc"),
+        ("REGION", "eu-west-1"),
+        ("REPORT_LAMBDA_NAME", "weka-poc-report-lambda"),
+        ("CLUSTERIZE_LAMBDA_NAME", "weka-poc-clusterize-lambda"),
+        (
+            "CLUSTERIZE_FINALIZATION_LAMBDA_NAME",
+            "weka-poc-clusterize-finalization-lambda",
+        ),
+        ("FETCH_LAMBDA_NAME", "weka-poc-fetch-lambda"),
+        ("STATUS_LAMBDA_NAME", "weka-poc-status-lambda"),
+        (
+            "TOKEN_ID",
+            "arn:aws:secretsmanager:eu-west-1:1:secret:weka/token",
+        ),
+        (
+            "INSTALL_URL",
+            "https://$TOKEN@get.weka.io/dist/v1/install/4.4.2/4.4.2?provider=aws&region=eu-west-1",
+        ),
+        ("COMPUTE_MEMORY", "32.9GB"),
+        ("COMPUTE_CONTAINER_CORES_NUM", "2"),
+        ("DRIVE_CONTAINER_CORES_NUM", "1"),
+        ("FRONTEND_CONTAINER_CORES_NUM", "1"),
+        ("NICS_NUM", "5"),
+        ("HOSTS_NUM", "6"),
+        ("STRIPE_WIDTH", "3"),
+        ("PROTECTION_LEVEL", "2"),
+        ("HOTSPARE", "1"),
+        ("ADMIN_PASSWORD_ID", "admin-pw"),
+        ("DEPLOYMENT_PASSWORD_ID", "deploy-pw"),
+        ("CLUSTERIZE_TIMEOUT_MINUTES", "30"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    for (k, v) in extra {
+        map.insert((*k).to_owned(), (*v).to_owned());
+    }
+    map
+}
+
+fn id(i: usize) -> String {
+    format!("i-{i:017x}")
+}
+
+fn inventory(n: usize) -> FakeInventory {
+    let inv = FakeInventory::default();
+    inv.add_running(
+        "poc",
+        "backend",
+        (0..n)
+            .map(|i| Instance {
+                id: id(i),
+                private_ip: Some(format!("10.0.1.{}", 10 + i)),
+                private_dns_name: None,
+            })
+            .collect(),
+    );
+    inv
+}
+
+fn clusterize_deps(
+    n: usize,
+    extra: &[(&str, &str)],
+) -> clusterize::Deps<InMemoryStateStore, FakeInventory, FakeSecrets, FakeClock> {
+    clusterize::Deps {
+        store: InMemoryStateStore::with_sizes(6, 2),
+        inventory: inventory(n),
+        secrets: FakeSecrets::default(),
+        clock: FakeClock::default_start(),
+        config: clusterize::Config::from_lookup(&env(extra)).unwrap(),
+    }
+}
+
+async fn ask(
+    deps: &clusterize::Deps<InMemoryStateStore, FakeInventory, FakeSecrets, FakeClock>,
+    i: usize,
+) -> String {
+    clusterize::handle(deps, json!({"name": id(i)}))
+        .await
+        .unwrap()
+}
+
+fn is_clusterization(script: &str) -> bool {
+    script.contains("weka cluster create")
+}
+
+#[tokio::test]
+async fn the_sixth_instance_gets_the_clusterization_script_with_ids_paired_to_their_ips() {
+    let deps = clusterize_deps(6, &[]);
+    for i in 0..5 {
+        let script = ask(&deps, i).await;
+        assert!(!is_clusterization(&script), "instance {i}");
+        assert!(script.contains(&format!(
+            "is instance {}/6 that is ready for clusterization",
+            i + 1
+        )));
+    }
+    let script = ask(&deps, 5).await;
+    assert!(is_clusterization(&script));
+    // The fake answers DescribeInstances in reverse order; pairs must still follow the ids.
+    for i in 0..6 {
+        assert!(script.contains(&id(i)));
+        assert!(script.contains(&format!("10.0.1.{}", 10 + i)));
+    }
+    let first_id = script.find(&id(0)).unwrap();
+    let last_id = script.find(&id(5)).unwrap();
+    assert!(first_id < last_id, "hosts in registration order");
+    let admin = deps.secrets.value("admin-pw").unwrap();
+    let deploy_pw = deps.secrets.value("deploy-pw").unwrap();
+    assert_ne!(admin, deploy_pw);
+    assert!(
+        !script.contains(&admin) && !script.contains(&deploy_pw),
+        "passwords are fetched at run time"
+    );
+}
+
+#[tokio::test]
+async fn late_arrivals_get_the_refusal_script_never_a_second_clusterization() {
+    let deps = clusterize_deps(8, &[]);
+    for i in 0..6 {
+        ask(&deps, i).await;
+    }
+    let late = ask(&deps, 6).await;
+    assert!(!is_clusterization(&late));
+    assert!(late.contains("is not needed"), "{late}");
+    assert!(late.contains("exit 1"));
+    deps.store
+        .finalize(
+            Group::Backend,
+            weka_shared::ports::Clock::now(&FakeClock::default_start()),
+        )
+        .await
+        .unwrap();
+    let after = ask(&deps, 7).await;
+    assert!(
+        after.contains("is not needed") && after.contains("already clusterized"),
+        "{after}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_clusterize_calls_for_n_plus_five_instances_yield_exactly_one_clusterization() {
+    let deps = Arc::new(clusterize_deps(11, &[]));
+    let tasks: Vec<_> = (0..11)
+        .map(|i| {
+            let deps = deps.clone();
+            tokio::spawn(async move {
+                clusterize::handle(&*deps, json!({"name": id(i)}))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut scripts = Vec::new();
+    for t in tasks {
+        scripts.push(t.await.unwrap());
+    }
+    assert_eq!(scripts.iter().filter(|s| is_clusterization(s)).count(), 1);
+    assert_eq!(
+        scripts
+            .iter()
+            .filter(|s| s.contains("is not needed"))
+            .count(),
+        5
+    );
+    assert_eq!(
+        scripts
+            .iter()
+            .filter(|s| s.contains("ready for clusterization"))
+            .count(),
+        5
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_clusterization_is_taken_over_by_a_waiting_member_after_the_timeout() {
+    let deps = clusterize_deps(6, &[]);
+    for i in 0..6 {
+        ask(&deps, i).await;
+    }
+    let admin = deps.secrets.value("admin-pw").unwrap();
+    // The clusterizer (instance 5) died. A member polling before the timeout keeps waiting.
+    deps.clock.advance(Duration::from_secs(10 * 60));
+    let waiting = ask(&deps, 0).await;
+    assert!(
+        !is_clusterization(&waiting) && waiting.contains("WAIT_POLLS"),
+        "{waiting}"
+    );
+    deps.clock.advance(Duration::from_secs(21 * 60));
+    let takeover = ask(&deps, 0).await;
+    assert!(is_clusterization(&takeover));
+    assert_eq!(
+        deps.store
+            .load(Group::Backend)
+            .await
+            .unwrap()
+            .clusterizer
+            .unwrap()
+            .instance,
+        id(0)
+    );
+    assert_eq!(
+        deps.secrets.value("admin-pw").unwrap(),
+        admin,
+        "the admin password is kept"
+    );
+    // Once finalized, members asking again are acknowledged, not re-clusterized.
+    deps.store
+        .finalize(Group::Backend, weka_shared::ports::Clock::now(&deps.clock))
+        .await
+        .unwrap();
+    let member = ask(&deps, 3).await;
+    assert!(
+        !is_clusterization(&member) && member.contains("of the clusterized set"),
+        "{member}"
+    );
+}
+
+#[tokio::test]
+async fn bad_geometry_is_refused_before_anything_is_registered() {
+    let deps = clusterize_deps(6, &[("STRIPE_WIDTH", "5"), ("HOTSPARE", "1")]);
+    let err = clusterize::handle(&deps, json!({"name": id(0)}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::InvalidInput);
+    let message = weka_shared::lambda::error_chain(&err);
+    assert!(message.contains('5') && message.contains('6'), "{message}");
+    assert!(
+        deps.store
+            .load(Group::Backend)
+            .await
+            .unwrap()
+            .instances
+            .is_empty()
+    );
+    let deps = clusterize_deps(
+        6,
+        &[
+            ("SET_OBS", "true"),
+            ("OBS_NAME", "b"),
+            ("SET_DEFAULT_FS", "false"),
+        ],
+    );
+    let err = clusterize::handle(&deps, json!({"name": id(0)}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::InvalidInput);
+}
+
+#[tokio::test]
+async fn gateways_and_data_services_are_dispatched_by_protocol() {
+    let deps = clusterize_deps(6, &[]);
+    let smb = clusterize::handle(&deps, json!({"name": id(1), "protocol": "smb"}))
+        .await
+        .unwrap();
+    assert!(smb.contains("SMB protocol gw:"), "{smb}");
+    let smbw = clusterize::handle(&deps, json!({"name": id(1), "protocol": "smbw"}))
+        .await
+        .unwrap();
+    assert!(
+        smbw.contains("SMBW protocol gw:"),
+        "smbw is not a backend (reference §12.10)"
+    );
+    assert!(
+        deps.store
+            .load(Group::Backend)
+            .await
+            .unwrap()
+            .instances
+            .is_empty()
+    );
+    let err = clusterize::handle(&deps, json!({"name": id(1), "protocol": "data"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::InvalidInput);
+    for name in ["", "i-1", "../etc", "i-0123456789abcdef0; rm -rf /"] {
+        let err = clusterize::handle(&deps, json!({"name": name}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.class(), ErrorClass::InvalidInput, "{name:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_last_nfs_gateway_gets_the_interface_group_setup() {
+    let deps = clusterize_deps(6, &[]);
+    deps.inventory
+        .secondaries
+        .lock()
+        .unwrap()
+        .insert(id(21), vec!["10.0.2.50".to_owned()]);
+    let first = clusterize::handle(
+        &deps,
+        json!({"name": id(20), "protocol": "nfs", "container_uid": "u-20", "nic_name": "eth1"}),
+    )
+    .await
+    .unwrap();
+    assert!(first.contains("nfs instance 1/2"), "{first}");
+    let last = clusterize::handle(
+        &deps,
+        json!({"name": id(21), "protocol": "nfs", "container_uid": "u-21", "nic_name": "eth2"}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        last.contains("u-20") && last.contains("u-21") && last.contains("10.0.2.50"),
+        "{last}"
+    );
+    assert!(
+        deps.store
+            .load(Group::Backend)
+            .await
+            .unwrap()
+            .instances
+            .is_empty()
+    );
+}
+
+fn deploy_deps(n: usize) -> deploy::Deps<InMemoryStateStore, FakeInventory> {
+    let inv = inventory(n);
+    inv.volumes
+        .lock()
+        .unwrap()
+        .insert((id(0), "/dev/sdp".to_owned()), "vol-0abc".to_owned());
+    deploy::Deps {
+        store: InMemoryStateStore::with_sizes(6, 2),
+        inventory: inv,
+        config: deploy::Config::from_lookup(&env(&[])).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn deploy_hands_out_install_before_clusterization_and_join_after() {
+    let deps = deploy_deps(6);
+    let install = deploy::handle(&deps, json!({"name": id(0)})).await.unwrap();
+    assert!(install.contains("vol-0abc"));
+    assert!(install.contains("clusterize"));
+    assert!(
+        !install.contains("$TOKEN@"),
+        "the token is fetched at run time, not embedded"
+    );
+    assert!(install.contains("arn:aws:secretsmanager:eu-west-1:1:secret:weka/token"));
+    deps.store
+        .finalize(
+            Group::Backend,
+            weka_shared::ports::Clock::now(&FakeClock::default_start()),
+        )
+        .await
+        .unwrap();
+    let join = deploy::handle(&deps, json!({"name": id(0)})).await.unwrap();
+    assert_ne!(join, install);
+    assert!(
+        join.contains("10.0.1.11") && join.contains("10.0.1.15"),
+        "join ips"
+    );
+    assert!(
+        !join.contains("'10.0.1.10'"),
+        "the joining instance is not its own join ip"
+    );
+}
+
+#[tokio::test]
+async fn deploy_refuses_to_hand_out_a_join_with_nothing_to_join() {
+    let deps = deploy_deps(1);
+    deps.store
+        .finalize(
+            Group::Backend,
+            weka_shared::ports::Clock::now(&FakeClock::default_start()),
+        )
+        .await
+        .unwrap();
+    let err = deploy::handle(&deps, json!({"name": id(0)}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Conflict);
+}
+
+#[tokio::test]
+async fn deploy_dispatches_gateways_and_data_services() {
+    let deps = deploy_deps(6);
+    for protocol in ["nfs", "smb", "smbw", "s3", "data"] {
+        let script = deploy::handle(&deps, json!({"name": id(3), "protocol": protocol}))
+            .await
+            .unwrap();
+        assert!(script.starts_with("#!"), "{protocol}");
+    }
+    deps.store
+        .finalize(
+            Group::Nfs,
+            weka_shared::ports::Clock::now(&FakeClock::default_start()),
+        )
+        .await
+        .unwrap();
+    let nfs_join = deploy::handle(&deps, json!({"name": id(3), "protocol": "nfs"}))
+        .await
+        .unwrap();
+    assert!(
+        nfs_join.contains("join_nfs_finalization"),
+        "nfs join once the nfs group is clusterized"
+    );
+    let err = deploy::handle(&deps, json!({"name": id(3), "protocol": "ftp"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::InvalidInput);
+}
+
+#[test]
+fn install_urls_are_interpreted_without_embedding_the_token() {
+    use weka_shared::domain::scripts::InstallSource;
+    let src = deploy::install_source(
+        "https://$TOKEN@get.weka.io/dist/v1/install/4.4.2/4.4.2?provider=aws",
+        Some("tok"),
+    )
+    .unwrap();
+    assert_eq!(
+        src,
+        InstallSource::WekaVersion {
+            version: "4.4.2".to_owned(),
+            token_secret_id: "tok".to_owned()
+        }
+    );
+    assert!(
+        deploy::install_source(
+            "https://$TOKEN@get.weka.io/dist/v1/install/4.4.2/4.4.2",
+            None
+        )
+        .is_err()
+    );
+    assert!(matches!(
+        deploy::install_source("s3://b/weka-4.4.2.tar", None).unwrap(),
+        InstallSource::Tar(_)
+    ));
+    assert!(matches!(
+        deploy::install_source("https://mirror/install.sh", None).unwrap(),
+        InstallSource::Url(_)
+    ));
+}
