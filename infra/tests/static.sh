@@ -10,7 +10,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 INFRA=$ROOT/infra
 VENV=${VENV:-$ROOT/.venv}
 CHECKOV_PIN=$(grep -E '^checkov==' "$INFRA/tests/requirements-checkov.txt")
-CHECKOV_VENV=${CHECKOV_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/weka-infra/${CHECKOV_PIN/==/-}}
+CHECKOV_VENV=${CHECKOV_VENV:-$ROOT/.venv-checkov}
 
 say() { printf '[static] %s\n' "$*"; }
 fail() { say "FAIL: $*"; exit 1; }
