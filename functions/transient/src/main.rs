@@ -1,0 +1,12 @@
+use lambda_runtime::{run, service_fn, tracing};
+use weka_shared::handlers::transient::handle;
+use weka_shared::lambda::serve;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing::init_default_subscriber();
+    run(service_fn(|event| {
+        serve(event, |payload, _| handle(payload))
+    }))
+    .await
+}

@@ -1,0 +1,272 @@
+//! `fetch` (state-machine step 1, also called by instance scripts): the backend and NFS Auto
+//! Scaling groups with their instances, as `HostGroupInfoResponse` (behaviour.md §5.8).
+//!
+//! A missing or empty group is an empty inventory, not an error. Credentials are returned only
+//! to a direct caller that asks (`fetch_weka_credentials`, `show_admin_password`); a state
+//! machine step never gets them (scale-down reads Secrets Manager itself), and is refused if it
+//! asks. A state machine step takes the `scale` lease for its execution.
+
+use crate::config::{CLUSTER_NAME_ENV, ConfigError, Lookup, StateConfig};
+use crate::handlers::scale_down::{
+    DEFAULT_SCALE_LEASE_TTL, Invocation, LeaseHeld, SCALE_LEASE_TTL_ENV, Step, decode_step,
+    hold_scale_lease, release_scale_lease,
+};
+use crate::lambda::{Classify, ErrorClass, PayloadError};
+use crate::ports::{
+    Clock, InstanceInventory, InventoryError, ScalingError, ScalingGroup, ScalingGroups,
+    SecretError, Secrets, SecretsConfig, StateStore, StoreError, deployment_or_admin,
+};
+use crate::wire::scale::{Empty, HostGroupInfoResponse, InstanceRef, PROTOCOL_VERSION, Secret};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Backend Auto Scaling group.
+pub const ASG_NAME_ENV: &str = "ASG_NAME";
+/// NFS gateway Auto Scaling group (may not exist).
+pub const NFS_ASG_NAME_ENV: &str = "NFS_ASG_NAME";
+/// Role reported to scale-down (`backend`).
+pub const ROLE_ENV: &str = "ROLE";
+/// DOWN-backend kick-out timeout (Go duration, default `3h`).
+pub const DOWN_BACKENDS_REMOVAL_TIMEOUT_ENV: &str = "DOWN_BACKENDS_REMOVAL_TIMEOUT";
+/// Default of [`DOWN_BACKENDS_REMOVAL_TIMEOUT_ENV`].
+pub const DEFAULT_DOWN_BACKENDS_REMOVAL_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
+/// EC2 tag an NFS gateway carries once its port joined the interface group.
+pub const NFS_INTERFACE_GROUP_PORT_TAG: &str = "nfs_interface_group_port";
+
+/// `fetch` configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where the lease lives.
+    pub state: StateConfig,
+    /// Cluster name (instance tag `weka_cluster_name`).
+    pub cluster_name: String,
+    /// Backend ASG.
+    pub asg_name: String,
+    /// NFS ASG, when configured.
+    pub nfs_asg_name: Option<String>,
+    /// Secret ids.
+    pub secrets: SecretsConfig,
+    /// `backend`.
+    pub role: String,
+    /// DOWN-backend kick-out timeout.
+    pub down_backends_removal_timeout: Duration,
+    /// Lease hold.
+    pub lease_ttl: Duration,
+}
+
+impl Config {
+    /// Reads the configuration; an unparsable timeout fails at init (the reference used 0).
+    pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
+        Ok(Self {
+            state: StateConfig::from_lookup(env)?,
+            cluster_name: env.required(CLUSTER_NAME_ENV)?,
+            asg_name: env.required(ASG_NAME_ENV)?,
+            nfs_asg_name: env.optional(NFS_ASG_NAME_ENV),
+            secrets: SecretsConfig::from_lookup(env)?,
+            role: env
+                .optional(ROLE_ENV)
+                .unwrap_or_else(|| "backend".to_owned()),
+            down_backends_removal_timeout: env.duration_or(
+                DOWN_BACKENDS_REMOVAL_TIMEOUT_ENV,
+                DEFAULT_DOWN_BACKENDS_REMOVAL_TIMEOUT,
+            )?,
+            lease_ttl: env.duration_or(SCALE_LEASE_TTL_ENV, DEFAULT_SCALE_LEASE_TTL)?,
+        })
+    }
+}
+
+/// The reference's request; the scheduled event the state machine used to send decodes as
+/// both flags false.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct FetchRequest {
+    /// Return the deployment (or admin) credentials.
+    #[serde(default)]
+    pub fetch_weka_credentials: bool,
+    /// Also return the admin password.
+    #[serde(default)]
+    pub show_admin_password: bool,
+}
+
+/// What `fetch` needs.
+#[derive(Debug)]
+pub struct Deps<G, I, K, S, C> {
+    /// Auto Scaling groups.
+    pub groups: G,
+    /// Tagged running instances (`backend_ips`).
+    pub inventory: I,
+    /// Secrets (only for direct callers asking for credentials).
+    pub secrets: K,
+    /// State store (lease).
+    pub store: S,
+    /// Clock.
+    pub clock: C,
+    /// Configuration.
+    pub config: Config,
+}
+
+/// Why `fetch` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Malformed payload.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    /// A state machine step asked for credentials.
+    #[error("credentials are never returned to a state machine execution")]
+    CredentialsRequestedByStep,
+    /// Another execution is acting.
+    #[error(transparent)]
+    LeaseHeld(#[from] LeaseHeld),
+    /// The lease could not be taken.
+    #[error("scale lease could not be taken")]
+    Store(#[from] StoreError),
+    /// Auto Scaling / EC2 failed.
+    #[error("auto scaling groups could not be read")]
+    Scaling(#[from] ScalingError),
+    /// The tagged-instance query failed.
+    #[error("backend instances could not be listed")]
+    Inventory(#[from] InventoryError),
+    /// A credential could not be read.
+    #[error("weka credentials unavailable")]
+    Secrets(#[from] SecretError),
+}
+
+impl Classify for FetchError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::Payload(_) | Self::CredentialsRequestedByStep => ErrorClass::InvalidInput,
+            Self::LeaseHeld(_) => ErrorClass::Conflict,
+            Self::Store(e) => e.class(),
+            Self::Scaling(_) => ErrorClass::Transient,
+            Self::Inventory(e) => e.class(),
+            Self::Secrets(e) => e.class(),
+        }
+    }
+}
+
+/// Handles one `fetch` invocation.
+#[tracing::instrument(skip_all, fields(execution))]
+pub async fn handle<G, I, K, S, C>(
+    deps: &Deps<G, I, K, S, C>,
+    payload: serde_json::Value,
+    invocation: Invocation,
+) -> Result<HostGroupInfoResponse, FetchError>
+where
+    G: ScalingGroups,
+    I: InstanceInventory,
+    K: Secrets,
+    S: StateStore,
+    C: Clock,
+{
+    // An empty payload (the reference's `set_backend_ip` call) is a request for nothing.
+    let payload = if payload.is_null() {
+        serde_json::json!({})
+    } else {
+        payload
+    };
+    let step: Step<FetchRequest> = decode_step(payload)?;
+    let Some(execution) = step.execution.as_deref() else {
+        // Boxed: the SDK futures nest deeper than the default layout query limit.
+        return Box::pin(inventory(deps, &step.input)).await;
+    };
+    tracing::Span::current().record("execution", execution);
+    if step.input.fetch_weka_credentials || step.input.show_admin_password {
+        return Err(FetchError::CredentialsRequestedByStep);
+    }
+    let owner = step.owner(&invocation);
+    hold_scale_lease(&deps.store, &owner, deps.clock.now(), deps.config.lease_ttl).await??;
+    let result = Box::pin(inventory(deps, &FetchRequest::default())).await;
+    if result.is_err() {
+        release_scale_lease(&deps.store, &owner).await;
+    }
+    result
+}
+
+fn instance_refs(group: Option<&ScalingGroup>) -> Vec<InstanceRef> {
+    group
+        .into_iter()
+        .flat_map(|g| &g.instances)
+        .filter_map(|i| {
+            Some(InstanceRef {
+                id: i.instance.id.clone(),
+                private_ip: i.instance.private_ip.clone()?,
+            })
+        })
+        .collect()
+}
+
+async fn inventory<G, I, K, S, C>(
+    deps: &Deps<G, I, K, S, C>,
+    request: &FetchRequest,
+) -> Result<HostGroupInfoResponse, FetchError>
+where
+    G: ScalingGroups,
+    I: InstanceInventory,
+    K: Secrets,
+{
+    let config = &deps.config;
+    let mut names = vec![config.asg_name.clone()];
+    names.extend(config.nfs_asg_name.clone());
+    let groups = deps.groups.describe_groups(&names).await?;
+    let backend = groups.iter().find(|g| g.name == config.asg_name);
+    let nfs = config
+        .nfs_asg_name
+        .as_ref()
+        .and_then(|n| groups.iter().find(|g| &g.name == n));
+    if backend.is_none() {
+        tracing::warn!(asg = %config.asg_name, "backend auto scaling group not found");
+    }
+    let nfs_ready: BTreeMap<String, Empty> = nfs
+        .into_iter()
+        .flat_map(|g| &g.instances)
+        .filter(|i| {
+            i.tags
+                .get(NFS_INTERFACE_GROUP_PORT_TAG)
+                .is_some_and(|v| v == "ready")
+        })
+        .filter_map(|i| Some((i.instance.private_ip.clone()?, Empty {})))
+        .collect();
+    let backend_ips = deps
+        .inventory
+        .running_instances(&config.cluster_name, "backend")
+        .await?
+        .into_iter()
+        .filter_map(|i| i.private_ip)
+        .collect();
+
+    let mut response = HostGroupInfoResponse {
+        username: String::new(),
+        password: Secret::default(),
+        admin_password: Secret::default(),
+        weka_backends_desired_capacity: backend.map_or(0, |g| i64::from(g.desired_capacity)),
+        nfs_backends_desired_capacity: nfs.map_or(0, |g| i64::from(g.desired_capacity)),
+        weka_backend_instances: instance_refs(backend),
+        nfs_backend_instances: nfs.map(|g| instance_refs(Some(g))),
+        nfs_interface_group_instance_ips: (!nfs_ready.is_empty()).then_some(nfs_ready),
+        down_backends_removal_timeout: i64::try_from(
+            config.down_backends_removal_timeout.as_nanos(),
+        )
+        .unwrap_or(i64::MAX),
+        backend_ips,
+        role: config.role.clone(),
+        version: PROTOCOL_VERSION,
+    };
+    if request.fetch_weka_credentials || request.show_admin_password {
+        let credentials = deployment_or_admin(&deps.secrets, &config.secrets).await?;
+        response.username = credentials.username;
+        response.password = Secret::new(credentials.password);
+    }
+    if request.show_admin_password {
+        response.admin_password =
+            Secret::new(deps.secrets.get(&config.secrets.admin_password_id).await?);
+    }
+    tracing::info!(
+        desired = response.weka_backends_desired_capacity,
+        instances = response.weka_backend_instances.len(),
+        nfs_instances = response.nfs_instances().len(),
+        backend_ips = response.backend_ips.len(),
+        credentials = !response.password.is_empty(),
+        "fetched inventory"
+    );
+    Ok(response)
+}

@@ -1,0 +1,578 @@
+//! `scale-down` (state-machine step 2): reads WEKA, plans with the pure planner, executes the
+//! plan's WEKA calls (machines in parallel, bounded; calls of one machine in dependency order;
+//! nothing started past the invocation deadline), re-reads `hosts_list` and refuses an unsafe
+//! delta with `Weka.Unsafe`.
+//!
+//! "Not now" (cluster not clusterized yet, io not started, upgrade running, `skip_scale_down`
+//! override) is not an error: the answer is an empty `ScaleResponse`, so `terminate` only
+//! detaches unhealthy instances (stray terminations are refused on an empty host list) and the
+//! execution succeeds. The outcome is written to the `scale-down` note that `status` shows.
+//!
+//! This module also holds what the three scale steps share: the step envelope the state machine
+//! sends (`{"execution": <name>, "input": <payload>}`) and the `scale` lease protocol.
+
+use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::scale_down::{
+    ActionId, ActionOutcome, Batch, ClusterSnapshot, Effect, PlanError, SafetyFloor, ScaleDownPlan,
+    ScaleDownPolicy, finish, plan, validate_delta,
+};
+use crate::domain::state::Group;
+use crate::handlers::status::SCALE_NOTE;
+use crate::lambda::{Classify, ErrorClass, PayloadError, decode, error_chain};
+use crate::ports::{
+    Clock, Credentials, LeaseOutcome, SecretError, Secrets, SecretsConfig, StateStore, StoreError,
+    WekaApi, WekaConnector, WekaError, deployment_or_admin,
+};
+use crate::weka::model::{
+    ClusterStatus, DrivesList, HostsList, InterfaceGroupList, ManualOverrideList, NodesList,
+};
+use crate::wire::scale::{HostGroupInfoResponse, PROTOCOL_VERSION, ScaleResponse};
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// Name of the lease that serialises scale runs.
+pub const SCALE_LEASE: &str = "scale";
+/// How long a step's hold on the `scale` lease lasts (e.g. `3m`). Must exceed the longest
+/// Lambda timeout of the loop and stay below the state machine's `TimeoutSeconds`.
+pub const SCALE_LEASE_TTL_ENV: &str = "SCALE_LEASE_TTL";
+/// Default of [`SCALE_LEASE_TTL_ENV`]: above scale-down's 120 s timeout.
+pub const DEFAULT_SCALE_LEASE_TTL: Duration = Duration::from_secs(180);
+/// Stripe data width of the cluster.
+pub const STRIPE_WIDTH_ENV: &str = "STRIPE_WIDTH";
+/// Protection level of the cluster.
+pub const PROTECTION_LEVEL_ENV: &str = "PROTECTION_LEVEL";
+/// Hot spares of the cluster.
+pub const HOTSPARE_ENV: &str = "HOTSPARE";
+/// A configured minimum backend count, used when larger than the geometry's.
+pub const MIN_CLUSTER_SIZE_ENV: &str = "MIN_CLUSTER_SIZE";
+/// Most machines acted on at once.
+pub const SCALE_DOWN_PARALLELISM_ENV: &str = "SCALE_DOWN_PARALLELISM";
+/// Default of [`SCALE_DOWN_PARALLELISM_ENV`].
+pub const DEFAULT_PARALLELISM: usize = 16;
+/// No WEKA call is started when less than this is left before the invocation deadline.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
+
+/// What the Lambda runtime says about one invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// Lambda request id (lease owner of direct, non-state-machine calls).
+    pub request_id: String,
+    /// When the runtime kills the invocation.
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+impl Invocation {
+    /// From the runtime's context.
+    pub fn from_context(context: &lambda_runtime::Context) -> Self {
+        Self {
+            request_id: context.request_id.clone(),
+            deadline: i64::try_from(context.deadline)
+                .ok()
+                .filter(|ms| *ms > 0)
+                .and_then(DateTime::from_timestamp_millis),
+        }
+    }
+}
+
+/// A payload of a scale step: the state machine wraps it with its execution name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step<T> {
+    /// `$$.Execution.Name`, absent on direct invocations.
+    pub execution: Option<String>,
+    /// The step's own payload.
+    pub input: T,
+}
+
+impl<T> Step<T> {
+    /// Who holds the `scale` lease for this step: the execution, or this very invocation.
+    pub fn owner(&self, invocation: &Invocation) -> String {
+        self.execution
+            .clone()
+            .unwrap_or_else(|| format!("direct-{}", invocation.request_id))
+    }
+}
+
+/// Decodes `{"execution": "<name>", "input": {...}}` or, without `execution`, the bare payload.
+/// Without `input`, the envelope's other fields are the payload.
+pub fn decode_step<T: DeserializeOwned>(payload: Value) -> Result<Step<T>, PayloadError> {
+    match payload {
+        Value::Object(mut map) if map.contains_key("execution") => {
+            let execution: String = decode(map.remove("execution").unwrap_or_default())?;
+            let input = map.remove("input").unwrap_or(Value::Object(map));
+            Ok(Step {
+                execution: Some(execution),
+                input: decode(input)?,
+            })
+        }
+        other => Ok(Step {
+            execution: None,
+            input: decode(other)?,
+        }),
+    }
+}
+
+/// Another execution holds the `scale` lease.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("scale lease is held by {holder:?} until {until}: another run is acting")]
+pub struct LeaseHeld {
+    /// The holder.
+    pub holder: String,
+    /// Its expiry.
+    pub until: DateTime<Utc>,
+}
+
+/// Takes or renews the `scale` lease for `owner`.
+pub async fn hold_scale_lease(
+    store: &impl StateStore,
+    owner: &str,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<Result<(), LeaseHeld>, StoreError> {
+    Ok(
+        match store.acquire_lease(SCALE_LEASE, owner, now, ttl).await? {
+            LeaseOutcome::Acquired(_) => Ok(()),
+            LeaseOutcome::Held(lease) => Err(LeaseHeld {
+                holder: lease.owner,
+                until: lease.expires_at,
+            }),
+        },
+    )
+}
+
+/// Releases the `scale` lease if `owner` holds it; a failure only delays the next run until
+/// the lease lapses, so it is logged, not returned.
+pub async fn release_scale_lease(store: &impl StateStore, owner: &str) {
+    match store.release_lease(SCALE_LEASE, owner).await {
+        Ok(released) => tracing::debug!(released, "scale lease released"),
+        Err(e) => tracing::warn!(error = %error_chain(&e), "scale lease not released; it lapses"),
+    }
+}
+
+/// `scale-down` configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where the state (clusterized flag, lease, note) lives.
+    pub state: StateConfig,
+    /// Secret ids of the WEKA credentials.
+    pub secrets: SecretsConfig,
+    /// `(stripe width, protection level, hot spares)` when configured; else read from WEKA.
+    pub geometry: Option<(u32, u32, u32)>,
+    /// `MIN_CLUSTER_SIZE` (0: geometry only).
+    pub min_cluster_size: u32,
+    /// Lease hold per step.
+    pub lease_ttl: Duration,
+    /// Machines acted on at once.
+    pub parallelism: usize,
+}
+
+impl Config {
+    /// Reads the configuration.
+    pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
+        let geometry = match (
+            env.optional(STRIPE_WIDTH_ENV),
+            env.optional(PROTECTION_LEVEL_ENV),
+            env.optional(HOTSPARE_ENV),
+        ) {
+            (None, None, None) => None,
+            _ => Some((
+                env.parsed(STRIPE_WIDTH_ENV)?,
+                env.parsed(PROTECTION_LEVEL_ENV)?,
+                env.parsed(HOTSPARE_ENV)?,
+            )),
+        };
+        let parallelism: usize = env.parsed_or(SCALE_DOWN_PARALLELISM_ENV, DEFAULT_PARALLELISM)?;
+        Ok(Self {
+            state: StateConfig::from_lookup(env)?,
+            secrets: SecretsConfig::from_lookup(env)?,
+            geometry,
+            min_cluster_size: env.parsed_or(MIN_CLUSTER_SIZE_ENV, 0)?,
+            lease_ttl: env.duration_or(SCALE_LEASE_TTL_ENV, DEFAULT_SCALE_LEASE_TTL)?,
+            parallelism: parallelism.max(1),
+        })
+    }
+
+    fn floor(&self, status: &ClusterStatus) -> SafetyFloor {
+        let floor = match self.geometry {
+            Some((stripe, protection, spares)) => {
+                SafetyFloor::from_geometry(stripe, protection, spares)
+            }
+            None => SafetyFloor::from_status(status),
+        };
+        floor.at_least(self.min_cluster_size)
+    }
+}
+
+/// What `scale-down` needs.
+#[derive(Debug)]
+pub struct Deps<S, K, W, C> {
+    /// State store (clusterized flag, lease, note).
+    pub store: S,
+    /// Secrets (WEKA credentials).
+    pub secrets: K,
+    /// WEKA API connector.
+    pub weka: W,
+    /// Clock.
+    pub clock: C,
+    /// Configuration.
+    pub config: Config,
+}
+
+/// Why `scale-down` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaleDownError {
+    /// The payload is not a (wrapped) `HostGroupInfoResponse`.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    /// Another execution is acting.
+    #[error(transparent)]
+    LeaseHeld(#[from] LeaseHeld),
+    /// The state store failed.
+    #[error("scale-down state could not be read or written")]
+    Store(#[from] StoreError),
+    /// The WEKA credentials could not be read.
+    #[error("weka credentials unavailable")]
+    Credentials(#[source] SecretError),
+    /// A WEKA read failed.
+    #[error("weka {method} failed")]
+    Read {
+        /// Method.
+        method: &'static str,
+        /// Cause.
+        #[source]
+        source: WekaError,
+    },
+    /// A WEKA answer has an unexpected shape.
+    #[error("weka {method} answer could not be decoded")]
+    Decode {
+        /// Method.
+        method: &'static str,
+        /// Cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The planner refused (invalid input, unsupported cluster, unsafe delta).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+impl Classify for ScaleDownError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::Payload(_) => ErrorClass::InvalidInput,
+            // The state machine reads Conflict from the scale steps as "another run is acting".
+            Self::LeaseHeld(_) => ErrorClass::Conflict,
+            Self::Store(e) => e.class(),
+            Self::Credentials(SecretError::Backend { .. }) => ErrorClass::Transient,
+            // Missing secrets or refused login after clusterization need an operator.
+            Self::Credentials(SecretError::Empty { .. })
+            | Self::Decode { .. }
+            | Self::Read {
+                source: WekaError::Login { .. } | WekaError::Decode { .. },
+                ..
+            } => ErrorClass::Internal,
+            Self::Read { .. } => ErrorClass::Transient,
+            Self::Plan(PlanError::UnsafeDelta { .. }) => ErrorClass::Unsafe,
+            Self::Plan(PlanError::InvalidInput(_) | PlanError::UnsupportedRole { .. }) => {
+                ErrorClass::InvalidInput
+            }
+            Self::Plan(PlanError::NotNow(_) | PlanError::NotMultiBackendContainer) => {
+                ErrorClass::Internal
+            }
+        }
+    }
+}
+
+/// The answer when scale-down does nothing this run.
+pub fn skipped_response() -> ScaleResponse {
+    ScaleResponse {
+        hosts: Vec::new(),
+        to_terminate: Vec::new(),
+        transient_errors: Vec::new(),
+        version: PROTOCOL_VERSION,
+        refusal: None,
+    }
+}
+
+/// Handles one `scale-down` invocation.
+#[tracing::instrument(skip_all, fields(execution))]
+pub async fn handle<S, K, W, C>(
+    deps: &Deps<S, K, W, C>,
+    payload: Value,
+    invocation: Invocation,
+) -> Result<ScaleResponse, ScaleDownError>
+where
+    S: StateStore,
+    K: Secrets,
+    W: WekaConnector,
+    C: Clock,
+{
+    let step: Step<HostGroupInfoResponse> = decode_step(payload)?;
+    let owner = step.owner(&invocation);
+    tracing::Span::current().record("execution", owner.as_str());
+    hold_scale_lease(&deps.store, &owner, deps.clock.now(), deps.config.lease_ttl).await??;
+    let result = Box::pin(run(deps, &step.input, &invocation)).await;
+    // The state machine's terminate step releases; direct calls and failures release here.
+    if step.execution.is_none() || result.is_err() {
+        release_scale_lease(&deps.store, &owner).await;
+    }
+    result
+}
+
+async fn run<S, K, W, C>(
+    deps: &Deps<S, K, W, C>,
+    info: &HostGroupInfoResponse,
+    invocation: &Invocation,
+) -> Result<ScaleResponse, ScaleDownError>
+where
+    S: StateStore,
+    K: Secrets,
+    W: WekaConnector,
+    C: Clock,
+{
+    let state = deps.store.load(Group::Backend).await?;
+    if !state.clusterized {
+        return skip(deps, "cluster is not clusterized yet").await;
+    }
+    let credentials = deployment_or_admin(&deps.secrets, &deps.config.secrets)
+        .await
+        .map_err(ScaleDownError::Credentials)?;
+    let now = deps.clock.now();
+    let ips = pool_order(&info.backend_ips, now);
+    let api = deps.weka.connect(ips.clone(), credentials.clone());
+    let snapshot = read_cluster(&api).await?;
+    let policy = ScaleDownPolicy::new(deps.config.floor(&snapshot.status));
+    let plan = match plan(info, &snapshot, &policy, now) {
+        Ok(plan) => plan,
+        Err(PlanError::NotNow(gate)) => return skip(deps, &gate.to_string()).await,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(refusal) = &plan.refusal {
+        tracing::warn!(
+            desired = refusal.desired,
+            minimum = refusal.minimum,
+            shrink_refused = refusal.shrink_refused,
+            healing_held = refusal.healing_held.is_some(),
+            "safety floor refused part of the scale-down"
+        );
+    }
+    write_note(
+        deps,
+        json!({"refusal": plan.refusal, "skipped": null, "at": now}),
+    )
+    .await?;
+    tracing::info!(
+        actions = plan.actions().count(),
+        deactivations = plan.deactivations.len(),
+        removals = plan.removals.len(),
+        "executing scale-down plan"
+    );
+    let (outcomes, dropped) = execute(
+        &api,
+        &plan,
+        deps.config.parallelism,
+        invocation.deadline,
+        &deps.clock,
+    )
+    .await;
+    let response = finish(&plan, &outcomes);
+    let fresh = revalidation_hosts(deps, &ips, &dropped, credentials).await?;
+    validate_delta(info, &response, &fresh)?;
+    tracing::info!(
+        hosts = response.hosts.len(),
+        to_terminate = response.to_terminate.len(),
+        transient_errors = response.transient_errors.len(),
+        "scale-down done"
+    );
+    Ok(response)
+}
+
+async fn skip<S, K, W, C>(
+    deps: &Deps<S, K, W, C>,
+    reason: &str,
+) -> Result<ScaleResponse, ScaleDownError>
+where
+    S: StateStore,
+    C: Clock,
+{
+    tracing::info!(reason, "scale-down skipped");
+    write_note(
+        deps,
+        json!({"refusal": null, "skipped": reason, "at": deps.clock.now()}),
+    )
+    .await?;
+    Ok(skipped_response())
+}
+
+async fn write_note<S, K, W, C>(deps: &Deps<S, K, W, C>, body: Value) -> Result<(), StoreError>
+where
+    S: StateStore,
+{
+    deps.store.put_note(SCALE_NOTE, &body).await
+}
+
+/// The backends rotated by the minute, so successive runs do not all start on the same one.
+fn pool_order(ips: &[String], now: DateTime<Utc>) -> Vec<String> {
+    let mut ips = ips.to_vec();
+    if !ips.is_empty() {
+        let start = usize::try_from(now.timestamp() / 60).unwrap_or(0) % ips.len();
+        ips.rotate_left(start);
+    }
+    ips
+}
+
+async fn read<A: WekaApi, T: DeserializeOwned>(
+    api: &A,
+    method: &'static str,
+) -> Result<T, ScaleDownError> {
+    let value = api
+        .call(method, json!({}))
+        .await
+        .map_err(|source| ScaleDownError::Read { method, source })?;
+    serde_json::from_value(value).map_err(|source| ScaleDownError::Decode { method, source })
+}
+
+async fn read_cluster<A: WekaApi>(api: &A) -> Result<ClusterSnapshot, ScaleDownError> {
+    let (status, overrides, hosts, drives, nodes, groups) = futures::join!(
+        read::<A, ClusterStatus>(api, "status"),
+        read::<A, ManualOverrideList>(api, "manual_override_list"),
+        read::<A, HostsList>(api, "hosts_list"),
+        read::<A, DrivesList>(api, "disks_list"),
+        read::<A, NodesList>(api, "nodes_list"),
+        read::<A, InterfaceGroupList>(api, "interface_group_list"),
+    );
+    Ok(ClusterSnapshot {
+        status: status?,
+        overrides: overrides?,
+        hosts: hosts?,
+        drives: drives?,
+        nodes: nodes?,
+        // The planner keeps NFS hosts and reports the error when only this list is missing.
+        interface_groups: groups.map_err(|e| error_chain(&e)),
+    })
+}
+
+type Outcomes = BTreeMap<ActionId, ActionOutcome>;
+
+/// Runs the plan: phases in order, batches of a phase in parallel (at most `parallelism`),
+/// actions of a batch in order. Returns the outcomes and the IPs dropped from the pool.
+pub async fn execute<A: WekaApi, C: Clock>(
+    api: &A,
+    plan: &ScaleDownPlan,
+    parallelism: usize,
+    deadline: Option<DateTime<Utc>>,
+    clock: &C,
+) -> (Outcomes, BTreeSet<String>) {
+    let mut outcomes = Outcomes::new();
+    let mut dropped = BTreeSet::new();
+    for phase in &plan.phases {
+        let before = outcomes.clone();
+        let results: Vec<(Outcomes, Vec<String>)> = futures::stream::iter(&phase.batches)
+            .map(|batch| run_batch(api, batch, &before, deadline, clock))
+            .buffer_unordered(parallelism.max(1))
+            .collect()
+            .await;
+        for (batch_outcomes, batch_dropped) in results {
+            outcomes.extend(batch_outcomes);
+            dropped.extend(batch_dropped);
+        }
+    }
+    (outcomes, dropped)
+}
+
+fn out_of_time(clock: &impl Clock, deadline: Option<DateTime<Utc>>) -> bool {
+    deadline.is_some_and(|d| {
+        let margin = chrono::Duration::from_std(DEADLINE_MARGIN).unwrap_or_default();
+        clock.now() + margin >= d
+    })
+}
+
+async fn run_batch<A: WekaApi, C: Clock>(
+    api: &A,
+    batch: &Batch,
+    before: &Outcomes,
+    deadline: Option<DateTime<Utc>>,
+    clock: &C,
+) -> (Outcomes, Vec<String>) {
+    let mut local = Outcomes::new();
+    let mut dropped: Vec<String> = batch
+        .before
+        .iter()
+        .filter_map(|e| match e {
+            Effect::DropFromPool(ip) => Some(ip.clone()),
+            Effect::AddToTerminate(_) => None,
+        })
+        .collect();
+    for action in &batch.actions {
+        if out_of_time(clock, deadline) {
+            tracing::warn!(
+                method = action.call.method(),
+                machine = action.machine_ip.as_deref().unwrap_or("cluster"),
+                "deadline near: remaining actions left for the next run"
+            );
+            break;
+        }
+        let runnable = action.depends_on.iter().all(|d| {
+            matches!(
+                local.get(d).or_else(|| before.get(d)),
+                Some(ActionOutcome::Ok)
+            )
+        });
+        if !runnable {
+            continue;
+        }
+        let method = action.call.method();
+        let machine = action.machine_ip.as_deref().unwrap_or("cluster");
+        match api.call(method, action.call.params()).await {
+            Ok(_) => {
+                tracing::info!(
+                    method,
+                    machine,
+                    reason = action.reason.as_str(),
+                    "weka action done"
+                );
+                for effect in &action.on_success {
+                    if let Effect::DropFromPool(ip) = effect {
+                        dropped.push(ip.clone());
+                    }
+                }
+                local.insert(action.id, ActionOutcome::Ok);
+            }
+            Err(e) => {
+                let message = error_chain(&e);
+                if action.best_effort {
+                    tracing::debug!(method, machine, error = %message, "best-effort weka call failed");
+                } else {
+                    tracing::warn!(method, machine, error = %message, "weka action failed");
+                }
+                local.insert(action.id, ActionOutcome::Failed(message));
+            }
+        }
+    }
+    (local, dropped)
+}
+
+async fn revalidation_hosts<S, K, W, C>(
+    deps: &Deps<S, K, W, C>,
+    ips: &[String],
+    dropped: &BTreeSet<String>,
+    credentials: Credentials,
+) -> Result<HostsList, ScaleDownError>
+where
+    W: WekaConnector,
+{
+    let remaining: Vec<String> = ips
+        .iter()
+        .filter(|ip| !dropped.contains(*ip))
+        .cloned()
+        .collect();
+    let pool = if remaining.is_empty() {
+        ips.to_vec()
+    } else {
+        remaining
+    };
+    read(&deps.weka.connect(pool, credentials), "hosts_list").await
+}

@@ -1,0 +1,312 @@
+//! `terminate` (state-machine step 3, behaviour.md §10 with its defects fixed): plans with the
+//! pure `plan_terminate`, then per group allows API termination, lifts scale-in protection,
+//! terminates, and detaches unhealthy instances (never decrementing desired capacity) in
+//! batches of 20.
+//!
+//! Every failure becomes a `TransientErrors` entry; none is dropped. An instance whose
+//! attribute change or protection lift failed is not terminated, and protection is lifted only
+//! for instances about to be terminated (and restored if their termination failed). The step
+//! renews the `scale` lease first and releases it at the end: it is the run's last acting step.
+
+use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::terminate::{
+    AsgTerminatePlan, TerminateError, TerminatePolicy, TerminateTarget, plan_terminate,
+};
+use crate::handlers::fetch::{ASG_NAME_ENV, NFS_ASG_NAME_ENV};
+use crate::handlers::scale_down::{
+    DEFAULT_SCALE_LEASE_TTL, Invocation, LeaseHeld, SCALE_LEASE_TTL_ENV, Step, decode_step,
+    hold_scale_lease, release_scale_lease,
+};
+use crate::lambda::{Classify, ErrorClass, PayloadError, error_chain};
+use crate::ports::{Clock, ScalingError, ScalingGroups, StateStore, StoreError};
+use crate::wire::scale::{
+    PROTOCOL_VERSION, ScaleResponse, TerminatedInstance, TerminatedInstancesResponse, go_zero_time,
+};
+use chrono::TimeDelta;
+use futures::StreamExt as _;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// Instances younger than this many minutes are never terminated as strays (default 30).
+pub const BOOTSTRAP_GRACE_MINUTES_ENV: &str = "BOOTSTRAP_GRACE_MINUTES";
+/// Most terminations per group per run (default 50).
+pub const MAX_TERMINATIONS_PER_RUN_ENV: &str = "MAX_TERMINATIONS_PER_RUN";
+/// Concurrent `ModifyInstanceAttribute` calls.
+const ATTRIBUTE_PARALLELISM: usize = 10;
+
+/// `terminate` configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where the lease lives.
+    pub state: StateConfig,
+    /// Backend ASG.
+    pub asg_name: String,
+    /// NFS ASG, when configured.
+    pub nfs_asg_name: Option<String>,
+    /// Grace, cap and batch size.
+    pub policy: TerminatePolicy,
+    /// Lease hold.
+    pub lease_ttl: Duration,
+}
+
+impl Config {
+    /// Reads the configuration.
+    pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
+        let defaults = TerminatePolicy::default();
+        let grace_minutes: i64 = env.parsed_or(
+            BOOTSTRAP_GRACE_MINUTES_ENV,
+            defaults.bootstrap_grace.num_minutes(),
+        )?;
+        if grace_minutes < 0 {
+            return Err(ConfigError::Invalid {
+                name: BOOTSTRAP_GRACE_MINUTES_ENV,
+                value: grace_minutes.to_string(),
+                reason: "must not be negative".to_owned(),
+            });
+        }
+        Ok(Self {
+            state: StateConfig::from_lookup(env)?,
+            asg_name: env.required(ASG_NAME_ENV)?,
+            nfs_asg_name: env.optional(NFS_ASG_NAME_ENV),
+            policy: TerminatePolicy {
+                bootstrap_grace: TimeDelta::minutes(grace_minutes),
+                max_terminations_per_run: env.parsed_or(
+                    MAX_TERMINATIONS_PER_RUN_ENV,
+                    defaults.max_terminations_per_run,
+                )?,
+                ..defaults
+            },
+            lease_ttl: env.duration_or(SCALE_LEASE_TTL_ENV, DEFAULT_SCALE_LEASE_TTL)?,
+        })
+    }
+}
+
+/// What `terminate` needs.
+#[derive(Debug)]
+pub struct Deps<G, S, C> {
+    /// Auto Scaling groups.
+    pub groups: G,
+    /// State store (lease).
+    pub store: S,
+    /// Clock.
+    pub clock: C,
+    /// Configuration.
+    pub config: Config,
+}
+
+/// Why `terminate` failed before acting.
+#[derive(Debug, thiserror::Error)]
+pub enum TerminateHandlerError {
+    /// Malformed payload.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    /// The scale response speaks another protocol version.
+    #[error(transparent)]
+    Version(#[from] TerminateError),
+    /// Another execution is acting.
+    #[error(transparent)]
+    LeaseHeld(#[from] LeaseHeld),
+    /// The lease could not be taken.
+    #[error("scale lease could not be taken")]
+    Store(#[from] StoreError),
+    /// The groups could not be read.
+    #[error("auto scaling groups could not be read")]
+    Scaling(#[from] ScalingError),
+}
+
+impl Classify for TerminateHandlerError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::Payload(_) | Self::Version(_) => ErrorClass::InvalidInput,
+            Self::LeaseHeld(_) => ErrorClass::Conflict,
+            Self::Store(e) => e.class(),
+            Self::Scaling(_) => ErrorClass::Transient,
+        }
+    }
+}
+
+/// Handles one `terminate` invocation.
+#[tracing::instrument(skip_all, fields(execution))]
+pub async fn handle<G, S, C>(
+    deps: &Deps<G, S, C>,
+    payload: serde_json::Value,
+    invocation: Invocation,
+) -> Result<TerminatedInstancesResponse, TerminateHandlerError>
+where
+    G: ScalingGroups,
+    S: StateStore,
+    C: Clock,
+{
+    let step: Step<ScaleResponse> = decode_step(payload)?;
+    let owner = step.owner(&invocation);
+    tracing::Span::current().record("execution", owner.as_str());
+    hold_scale_lease(&deps.store, &owner, deps.clock.now(), deps.config.lease_ttl).await??;
+    // Boxed: the SDK futures nest deeper than the default layout query limit.
+    let result = Box::pin(run(deps, &step.input)).await;
+    release_scale_lease(&deps.store, &owner).await;
+    result
+}
+
+async fn run<G, S, C>(
+    deps: &Deps<G, S, C>,
+    scale: &ScaleResponse,
+) -> Result<TerminatedInstancesResponse, TerminateHandlerError>
+where
+    G: ScalingGroups,
+    C: Clock,
+{
+    let mut names = vec![deps.config.asg_name.clone()];
+    names.extend(deps.config.nfs_asg_name.clone());
+    let groups = deps.groups.describe_groups(&names).await?;
+    let snapshots: Vec<_> = groups.iter().map(|g| g.snapshot()).collect();
+    let plan = plan_terminate(&snapshots, scale, &deps.config.policy, deps.clock.now())?;
+    let mut errors = plan.transient_errors.clone();
+    let mut terminated = Vec::new();
+    for asg in &plan.asgs {
+        for skipped in &asg.skipped {
+            tracing::debug!(asg = %asg.asg_name, instance = %skipped.id, reason = ?skipped.reason, "left alone");
+        }
+        terminated.extend(apply(&deps.groups, asg, &mut errors).await);
+    }
+    tracing::info!(
+        terminated = terminated.len(),
+        transient_errors = errors.len(),
+        "terminate done"
+    );
+    Ok(TerminatedInstancesResponse {
+        set_to_terminate_instances: terminated,
+        transient_errors: errors,
+        version: PROTOCOL_VERSION,
+    })
+}
+
+fn record(errors: &mut Vec<String>, asg: &str, error: &ScalingError) {
+    let message = format!("{asg}: {}", error_chain(error));
+    tracing::warn!(error = %message, "terminate step failed");
+    errors.push(message);
+}
+
+/// Executes one group's plan; returns what was terminated.
+async fn apply<G: ScalingGroups>(
+    groups: &G,
+    plan: &AsgTerminatePlan,
+    errors: &mut Vec<String>,
+) -> Vec<TerminatedInstance> {
+    let asg = plan.asg_name.as_str();
+    let allowed: Vec<(&TerminateTarget, Result<(), ScalingError>)> =
+        futures::stream::iter(&plan.terminate)
+            .map(|t| async move { (t, groups.allow_termination(&t.id).await) })
+            .buffered(ATTRIBUTE_PARALLELISM)
+            .collect()
+            .await;
+    let mut ready: Vec<&TerminateTarget> = Vec::new();
+    for (target, result) in allowed {
+        match result {
+            Ok(()) => ready.push(target),
+            Err(e) => record(errors, asg, &e),
+        }
+    }
+
+    let unprotect: Vec<String> = ready
+        .iter()
+        .filter(|t| plan.unprotect.contains(&t.id))
+        .map(|t| t.id.clone())
+        .collect();
+    if !unprotect.is_empty()
+        && let Err(e) = groups.set_scale_in_protection(asg, &unprotect, false).await
+    {
+        record(errors, asg, &e);
+        ready.retain(|t| !unprotect.contains(&t.id));
+    }
+    let unprotected: BTreeSet<&str> = ready
+        .iter()
+        .map(|t| t.id.as_str())
+        .filter(|id| unprotect.iter().any(|u| u == id))
+        .collect();
+
+    let done = terminate_all(groups, asg, &ready, errors).await;
+
+    let restore: Vec<String> = unprotected
+        .iter()
+        .filter(|id| !done.contains(**id))
+        .map(|id| (*id).to_owned())
+        .collect();
+    if !restore.is_empty()
+        && let Err(e) = groups.set_scale_in_protection(asg, &restore, true).await
+    {
+        record(errors, asg, &e);
+    }
+
+    let not_terminated: BTreeSet<&str> = plan
+        .terminate
+        .iter()
+        .map(|t| t.id.as_str())
+        .filter(|id| !done.contains(*id))
+        .collect();
+    for batch in &plan.detach_batches {
+        let batch: Vec<String> = batch
+            .iter()
+            .filter(|id| !not_terminated.contains(id.as_str()))
+            .cloned()
+            .collect();
+        if batch.is_empty() {
+            continue;
+        }
+        match groups.detach(asg, &batch).await {
+            Ok(()) => {
+                tracing::info!(asg, instances = ?batch, "detached without decrementing desired capacity")
+            }
+            Err(e) => record(errors, asg, &e),
+        }
+    }
+
+    ready
+        .iter()
+        .filter(|t| done.contains(&t.id))
+        .map(|t| TerminatedInstance {
+            instance_id: t.id.clone(),
+            creation_date: t.launch_time.unwrap_or_else(go_zero_time),
+        })
+        .collect()
+}
+
+/// Terminates `targets` in one call; if that call fails, one by one, so one bad instance does
+/// not hold back the others.
+async fn terminate_all<G: ScalingGroups>(
+    groups: &G,
+    asg: &str,
+    targets: &[&TerminateTarget],
+    errors: &mut Vec<String>,
+) -> BTreeSet<String> {
+    let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
+    if ids.is_empty() {
+        return BTreeSet::new();
+    }
+    let mut done = BTreeSet::new();
+    let mut failed = BTreeSet::new();
+    match groups.terminate(&ids).await {
+        Ok(reported) => done.extend(reported),
+        Err(e) => {
+            tracing::warn!(asg, error = %error_chain(&e), "batch termination failed, retrying one by one");
+            for id in &ids {
+                match groups.terminate(std::slice::from_ref(id)).await {
+                    Ok(reported) => done.extend(reported),
+                    Err(e) => {
+                        record(errors, asg, &e);
+                        failed.insert(id.clone());
+                    }
+                }
+            }
+        }
+    }
+    for id in ids
+        .iter()
+        .filter(|id| !done.contains(*id) && !failed.contains(*id))
+    {
+        errors.push(format!(
+            "{asg}: terminate_instances did not report {id} as terminating"
+        ));
+    }
+    tracing::info!(asg, instances = ?done, "terminated");
+    done
+}

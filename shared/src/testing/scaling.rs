@@ -1,0 +1,209 @@
+//! An in-memory [`ScalingGroups`] with the effects AWS has (detach removes the instance from its
+//! group, terminate moves it to `shutting-down`), every mutation recorded, and injectable
+//! failures per operation and instance.
+
+use crate::domain::terminate::{AsgHealth, AsgInstance, Ec2State, Lifecycle};
+use crate::ports::{GroupInstance, ScalingError, ScalingGroup, ScalingGroups};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+/// A mutation the fake received, in call order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScalingCall {
+    /// `DetachInstances(ShouldDecrementDesiredCapacity=false)`.
+    Detach {
+        /// Group.
+        group: String,
+        /// Instances.
+        ids: Vec<String>,
+    },
+    /// `SetInstanceProtection`.
+    Protect {
+        /// Group.
+        group: String,
+        /// Instances.
+        ids: Vec<String>,
+        /// New value.
+        protected: bool,
+    },
+    /// `ModifyInstanceAttribute` (termination and stop allowed).
+    AllowTermination {
+        /// Instance.
+        id: String,
+    },
+    /// `TerminateInstances`.
+    Terminate {
+        /// Instances.
+        ids: Vec<String>,
+    },
+}
+
+/// Auto Scaling groups in memory.
+#[derive(Debug, Default)]
+pub struct FakeScalingGroups {
+    groups: Mutex<BTreeMap<String, ScalingGroup>>,
+    calls: Mutex<Vec<ScalingCall>>,
+    failing: Mutex<BTreeSet<(String, String)>>,
+    fail_describe: Mutex<bool>,
+}
+
+/// An in-service, healthy, running instance launched at `launched`.
+pub fn group_instance(id: &str, ip: &str, launched: DateTime<Utc>) -> GroupInstance {
+    GroupInstance {
+        instance: AsgInstance {
+            id: id.to_owned(),
+            private_ip: (!ip.is_empty()).then(|| ip.to_owned()),
+            health: AsgHealth::Healthy,
+            lifecycle: Lifecycle::InService,
+            protected_from_scale_in: true,
+            ec2_state: Some(Ec2State::Running),
+            launch_time: Some(launched),
+        },
+        tags: BTreeMap::new(),
+    }
+}
+
+impl FakeScalingGroups {
+    /// Adds (or replaces) a group.
+    pub fn add_group(&self, name: &str, desired: u32, instances: Vec<GroupInstance>) {
+        self.groups.lock().unwrap().insert(
+            name.to_owned(),
+            ScalingGroup {
+                name: name.to_owned(),
+                desired_capacity: desired,
+                min_size: 0,
+                max_size: 100,
+                instances,
+            },
+        );
+    }
+
+    /// Changes one instance of a group in place.
+    pub fn update(&self, group: &str, id: &str, change: impl FnOnce(&mut GroupInstance)) {
+        let mut groups = self.groups.lock().unwrap();
+        let instance = groups
+            .get_mut(group)
+            .and_then(|g| g.instances.iter_mut().find(|i| i.instance.id == id))
+            .unwrap();
+        change(instance);
+    }
+
+    /// Makes `operation` (`detach`, `protect`, `allow_termination`, `terminate`) fail whenever
+    /// it touches instance `id`.
+    pub fn fail(&self, operation: &str, id: &str) {
+        self.failing
+            .lock()
+            .unwrap()
+            .insert((operation.to_owned(), id.to_owned()));
+    }
+
+    /// Makes `describe_groups` fail.
+    pub fn fail_describe(&self) {
+        *self.fail_describe.lock().unwrap() = true;
+    }
+
+    /// Every mutation so far.
+    pub fn calls(&self) -> Vec<ScalingCall> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// The current state of a group.
+    pub fn group(&self, name: &str) -> Option<ScalingGroup> {
+        self.groups.lock().unwrap().get(name).cloned()
+    }
+
+    fn check(&self, operation: &'static str, ids: &[String]) -> Result<(), ScalingError> {
+        let failing = self.failing.lock().unwrap();
+        match ids
+            .iter()
+            .find(|id| failing.contains(&(operation.to_owned(), (*id).clone())))
+        {
+            Some(id) => Err(ScalingError {
+                operation,
+                target: id.clone(),
+                source: "injected failure".into(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn record(&self, call: ScalingCall) {
+        self.calls.lock().unwrap().push(call);
+    }
+}
+
+impl ScalingGroups for FakeScalingGroups {
+    async fn describe_groups(&self, names: &[String]) -> Result<Vec<ScalingGroup>, ScalingError> {
+        if *self.fail_describe.lock().unwrap() {
+            return Err(ScalingError {
+                operation: "describe_auto_scaling_groups",
+                target: names.join(","),
+                source: "injected failure".into(),
+            });
+        }
+        let groups = self.groups.lock().unwrap();
+        Ok(names
+            .iter()
+            .filter_map(|n| groups.get(n).cloned())
+            .collect())
+    }
+
+    async fn detach(&self, group: &str, instance_ids: &[String]) -> Result<(), ScalingError> {
+        self.record(ScalingCall::Detach {
+            group: group.to_owned(),
+            ids: instance_ids.to_vec(),
+        });
+        self.check("detach", instance_ids)?;
+        assert!(instance_ids.len() <= 20, "DetachInstances takes at most 20");
+        if let Some(g) = self.groups.lock().unwrap().get_mut(group) {
+            g.instances
+                .retain(|i| !instance_ids.contains(&i.instance.id));
+        }
+        Ok(())
+    }
+
+    async fn set_scale_in_protection(
+        &self,
+        group: &str,
+        instance_ids: &[String],
+        protected: bool,
+    ) -> Result<(), ScalingError> {
+        self.record(ScalingCall::Protect {
+            group: group.to_owned(),
+            ids: instance_ids.to_vec(),
+            protected,
+        });
+        self.check("protect", instance_ids)?;
+        if let Some(g) = self.groups.lock().unwrap().get_mut(group) {
+            for i in &mut g.instances {
+                if instance_ids.contains(&i.instance.id) {
+                    i.instance.protected_from_scale_in = protected;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn allow_termination(&self, instance_id: &str) -> Result<(), ScalingError> {
+        self.record(ScalingCall::AllowTermination {
+            id: instance_id.to_owned(),
+        });
+        self.check("allow_termination", &[instance_id.to_owned()])
+    }
+
+    async fn terminate(&self, instance_ids: &[String]) -> Result<Vec<String>, ScalingError> {
+        self.record(ScalingCall::Terminate {
+            ids: instance_ids.to_vec(),
+        });
+        self.check("terminate", instance_ids)?;
+        for g in self.groups.lock().unwrap().values_mut() {
+            for i in &mut g.instances {
+                if instance_ids.contains(&i.instance.id) {
+                    i.instance.ec2_state = Some(Ec2State::ShuttingDown);
+                }
+            }
+        }
+        Ok(instance_ids.to_vec())
+    }
+}

@@ -1,0 +1,257 @@
+"""Loopback endpoint in front of moto that runs Lambda invocations on the real function binaries.
+
+moto's Step Functions interpreter (started with MOTO_PORT=<this port>), the AWS CLI and the SDK
+use this server as their AWS endpoint. Everything is forwarded to moto, except
+`POST /2015-03-31/functions/<name|arn>/invocations`, which is served by `<bin-dir>/<name>`
+through a minimal Lambda Runtime API: one runtime-API port and one long-lived process per
+function (a warm Lambda), one invocation at a time, restarted if it exits.
+
+Usage:
+  python lambda_router.py --port P --moto http://127.0.0.1:M --bin-dir target/debug \
+      --functions functions.json --log-dir DIR
+functions.json: {"<name>": {"env": {"K": "V"}, "timeout": 30}, ...}
+Prints "ready" once listening; SIGTERM stops every child process it started, by pid.
+Python standard library only.
+"""
+
+import argparse
+import http.server
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations")
+NEXT = "/2018-06-01/runtime/invocation/next"
+RESULT = re.compile(r"^/2018-06-01/runtime/invocation/([^/]+)/(response|error)$")
+INIT_ERROR = "/2018-06-01/runtime/init/error"
+HOP_HEADERS = ("content-length", "transfer-encoding", "connection", "date", "server")
+
+
+class Invocation:
+    def __init__(self, event, deadline_ms, arn):
+        self.id = str(uuid.uuid4())
+        self.event = event
+        self.deadline_ms = deadline_ms
+        self.arn = arn
+        self.done = threading.Event()
+        self.body = b""
+        self.error = False
+
+
+class Function:
+    """One function: its runtime-API server, its process, its invocation queue."""
+
+    def __init__(self, name, spec, args):
+        self.name = name
+        self.env = {k: str(v) for k, v in spec.get("env", {}).items()}
+        self.timeout = float(spec.get("timeout", 30))
+        self.binary = os.path.join(args.bin_dir, name)
+        self.log_path = os.path.join(args.log_dir, f"{name}.log")
+        self.pending = queue.Queue()
+        self.inflight = {}
+        self.process = None
+        self.lock = threading.Lock()
+        self.serial = threading.Lock()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def handler(self):
+        function = self
+
+        class RuntimeApi(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def reply(self, status, body=b"", headers=None):
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                if self.path != NEXT:
+                    return self.reply(404)
+                inv = function.pending.get()
+                function.inflight[inv.id] = inv
+                self.reply(
+                    200,
+                    inv.event,
+                    {
+                        "Lambda-Runtime-Aws-Request-Id": inv.id,
+                        "Lambda-Runtime-Deadline-Ms": str(inv.deadline_ms),
+                        "Lambda-Runtime-Invoked-Function-Arn": inv.arn,
+                        "Lambda-Runtime-Trace-Id": f"Root=1-{inv.id[:8]}",
+                    },
+                )
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path == INIT_ERROR:
+                    sys.stderr.write(f"{function.name}: init error {body!r}\n")
+                    return self.reply(202, b"{}")
+                m = RESULT.match(self.path)
+                inv = function.inflight.pop(m.group(1), None) if m else None
+                if inv is None:
+                    return self.reply(404)
+                inv.body, inv.error = body, m.group(2) == "error"
+                inv.done.set()
+                self.reply(202, b"{}")
+
+            def log_message(self, *a):
+                pass
+
+        return RuntimeApi
+
+    def ensure_running(self):
+        with self.lock:
+            if self.process is not None and self.process.poll() is None:
+                return
+            env = {
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "AWS_LAMBDA_FUNCTION_NAME": self.name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": "router",
+                "RUST_LOG": os.environ.get("RUST_LOG", "info"),
+            }
+            env.update(self.env)
+            env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{self.server.server_address[1]}"
+            log = open(self.log_path, "ab")
+            self.process = subprocess.Popen([self.binary], env=env, stdout=log, stderr=log)
+            log.close()
+
+    def invoke(self, event, arn):
+        # One process serves one invocation at a time, as one Lambda sandbox does.
+        with self.serial:
+            self.ensure_running()
+            inv = Invocation(event, int((time.time() + self.timeout) * 1000), arn)
+            self.pending.put(inv)
+            limit = time.time() + self.timeout + 5
+            while not inv.done.wait(0.05):
+                exited = self.process.poll() is not None
+                if exited or time.time() > limit:
+                    kind = "Runtime.ExitError" if exited else "Sandbox.Timedout"
+                    if not exited:
+                        self.stop()
+                    self.drop(inv)
+                    message = f"{self.name}: {kind} (see {self.log_path})"
+                    return True, json.dumps({"errorType": kind, "errorMessage": message}).encode()
+            return inv.error, inv.body
+
+    def drop(self, inv):
+        self.inflight.pop(inv.id, None)
+        try:
+            while True:
+                self.pending.get_nowait()
+        except queue.Empty:
+            pass
+
+    def stop(self):
+        with self.lock:
+            p, self.process = self.process, None
+        if p is not None and p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(3)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--moto", required=True)
+    parser.add_argument("--bin-dir", required=True)
+    parser.add_argument("--functions", required=True)
+    parser.add_argument("--log-dir", required=True)
+    args = parser.parse_args()
+    os.makedirs(args.log_dir, exist_ok=True)
+    with open(args.functions) as f:
+        specs = json.load(f)
+    functions = {name: Function(name, spec, args) for name, spec in specs.items()}
+
+    class Router(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def forward(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            m = INVOKE.match(self.path) if self.command == "POST" else None
+            if m:
+                return self.invoke(urllib.parse.unquote(m.group(1)), body)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("content-length",)}
+            req = urllib.request.Request(
+                args.moto + self.path,
+                data=body if self.command not in ("GET", "HEAD") else None,
+                method=self.command,
+                headers=headers,
+            )
+            try:
+                r = urllib.request.urlopen(req, timeout=900)
+                status, rb, rh = r.status, r.read(), r.headers
+            except urllib.error.HTTPError as e:
+                status, rb, rh = e.code, e.read(), e.headers
+            self.send_response(status)
+            for k, v in rh.items():
+                if k.lower() not in HOP_HEADERS:
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(rb)))
+            self.end_headers()
+            self.wfile.write(rb)
+
+        def invoke(self, target, body):
+            name = target.split(":function:")[-1].split(":")[0]
+            function = functions.get(name)
+            if function is None:
+                rb = json.dumps({"Type": "User", "message": f"Function not found: {target}"}).encode()
+                self.send_response(404)
+                self.send_header("x-amzn-ErrorType", "ResourceNotFoundException")
+                self.send_header("Content-Length", str(len(rb)))
+                self.end_headers()
+                return self.wfile.write(rb)
+            arn = target if target.startswith("arn:") else f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+            failed, rb = function.invoke(body or b"{}", arn)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("X-Amz-Executed-Version", "$LATEST")
+            if failed:
+                self.send_header("X-Amz-Function-Error", "Unhandled")
+            self.send_header("Content-Length", str(len(rb)))
+            self.end_headers()
+            self.wfile.write(rb)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = forward
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Router)
+    server.daemon_threads = True
+
+    def shutdown(*_):
+        for f in functions.values():
+            f.stop()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    print("ready", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

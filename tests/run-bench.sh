@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make bench`: prints registration throughput (in-memory vs moto) and scale-down planning time.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export VENV=${VENV:-$root/.venv}
+tests/setup.sh
+run_dir=$(mktemp -d "${TMPDIR:-/tmp}/weka-bench.XXXXXX")
+trap 'tests/emulator/moto.sh stop "$run_dir"; rm -rf "$run_dir"' EXIT
+tests/emulator/moto.sh start "$run_dir"
+export WEKA_TEST_AWS_ENDPOINT="http://127.0.0.1:$(cat "$run_dir/moto.port")"
+echo "==> registration throughput (N concurrent callers, one conditional write each)"
+cargo bench --locked -p weka-shared --features test-util --bench registration
+echo "==> scale-down planning (decode + plan)"
+cargo bench --locked -p weka-shared --features test-util --bench plan
