@@ -17,23 +17,31 @@ locals {
     StringEquals = { "aws:ResourceTag/weka_cluster_name" = var.cluster_name }
   }
 
-  st_state = [{
-    Sid      = "StateTable"
-    Effect   = "Allow"
-    Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query"]
-    Resource = [local.table_arn]
-  }]
-  # fetch / scale-down / terminate also hold a lease item in the table.
-  st_state_lease = [{
-    Sid      = "StateTableAndLease"
-    Effect   = "Allow"
-    Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"]
-    Resource = [local.table_arn]
-  }]
+  # One statement per need; each function's list below is exactly what its code calls
+  # (checked by shared/tests/infra.rs against the handlers and adapters).
+  st_table = { for name, actions in {
+    read       = ["dynamodb:GetItem"]
+    read_write = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    write      = ["dynamodb:UpdateItem"]
+    report     = ["dynamodb:UpdateItem", "dynamodb:PutItem"]
+    status     = ["dynamodb:GetItem", "dynamodb:Query"]
+    scale_down = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"]
+    } : name => [{
+      Sid      = "StateTable"
+      Effect   = "Allow"
+      Action   = actions
+      Resource = [local.table_arn]
+  }] }
   st_describe_instances = [{
     Sid      = "DescribeInstances"
     Effect   = "Allow"
-    Action   = ["ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces"]
+    Action   = ["ec2:DescribeInstances"]
+    Resource = ["*"]
+  }]
+  st_describe_network_interfaces = [{
+    Sid      = "DescribeNetworkInterfaces"
+    Effect   = "Allow"
+    Action   = ["ec2:DescribeNetworkInterfaces"]
     Resource = ["*"]
   }]
   st_describe_asg = [{
@@ -70,46 +78,30 @@ locals {
   }]
 
   function_statements = {
-    "deploy" = concat(local.st_state, local.st_describe_instances, [{
-      Sid      = "ReadToken"
-      Effect   = "Allow"
-      Action   = ["secretsmanager:GetSecretValue"]
-      Resource = [local.token_secret_arn]
-    }], local.st_kms_decrypt)
+    "deploy" = concat(local.st_table["read"], local.st_describe_instances, local.st_describe_network_interfaces)
 
-    "clusterize" = concat(local.st_state, local.st_describe_instances, [{
+    "clusterize" = concat(local.st_table["read_write"], local.st_describe_instances, local.st_describe_network_interfaces, [{
       Sid      = "WritePasswords"
       Effect   = "Allow"
       Action   = ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]
       Resource = [aws_secretsmanager_secret.admin_password.arn, aws_secretsmanager_secret.deployment_password.arn]
-      }], local.st_kms_encrypt, local.create_obs_bucket ? [{
-      Sid      = "CreateObsBucket"
-      Effect   = "Allow"
-      Action   = ["s3:CreateBucket", "s3:PutBucketTagging"]
-      Resource = ["arn:${local.partition}:s3:::${local.obs_name}"]
-    }] : [])
+    }], local.st_kms_encrypt)
 
-    "clusterize-finalization" = concat(local.st_state, [{
-      Sid       = "TagClusterInstances"
-      Effect    = "Allow"
-      Action    = ["ec2:CreateTags"]
-      Resource  = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:instance/*"]
-      Condition = local.cluster_instance_condition
-    }])
+    "clusterize-finalization" = local.st_table["write"]
 
-    "report" = local.st_state
+    "report" = local.st_table["report"]
 
-    "status" = concat(local.st_state, local.st_describe_asg, local.st_describe_instances, local.st_read_credentials, local.st_kms_decrypt)
+    "status" = concat(local.st_table["status"], local.st_describe_asg, local.st_describe_instances, local.st_read_credentials, local.st_kms_decrypt)
 
-    "fetch" = concat(local.st_state_lease, local.st_describe_asg, local.st_describe_instances, local.st_read_credentials, local.st_kms_decrypt)
+    "fetch" = concat(local.st_table["write"], local.st_describe_asg, local.st_describe_instances, local.st_read_credentials, local.st_kms_decrypt)
 
-    "scale-down" = concat(local.st_state_lease, local.st_describe_asg, local.st_describe_instances, local.st_read_credentials, local.st_kms_decrypt)
+    "scale-down" = concat(local.st_table["scale_down"], local.st_read_credentials, local.st_kms_decrypt)
 
-    "terminate" = concat(local.st_state_lease, local.st_describe_asg, local.st_describe_instances, [
+    "terminate" = concat(local.st_table["write"], local.st_describe_asg, local.st_describe_instances, [
       {
         Sid      = "ManageClusterAsgs"
         Effect   = "Allow"
-        Action   = ["autoscaling:SetInstanceProtection", "autoscaling:DetachInstances", "autoscaling:TerminateInstanceInAutoScalingGroup"]
+        Action   = ["autoscaling:SetInstanceProtection", "autoscaling:DetachInstances"]
         Resource = local.asg_arns
       },
       {

@@ -114,6 +114,8 @@ locals {
       FETCH_LAMBDA_NAME                   = local.lambda_names["fetch"]
       STATUS_LAMBDA_NAME                  = local.lambda_names["status"]
       CLUSTERIZE_FINALIZATION_LAMBDA_NAME = local.lambda_names["clusterize-finalization"]
+      # No join-nfs-finalization function exists; scripts calling it fail loudly.
+      JOIN_NFS_FINALIZATION_LAMBDA_NAME = ""
     })
     "clusterize" = merge(local.env_common, local.env_protection, {
       REGION                              = local.region
@@ -140,6 +142,10 @@ locals {
       CLUSTERIZE_FINALIZATION_LAMBDA_NAME = local.lambda_names["clusterize-finalization"]
       REPORT_LAMBDA_NAME                  = local.lambda_names["report"]
       FETCH_LAMBDA_NAME                   = local.lambda_names["fetch"]
+      # Registered members poll clusterize until the cluster forms (takeover of a stale claim).
+      CLUSTERIZE_LAMBDA_NAME            = local.lambda_names["clusterize"]
+      STATUS_LAMBDA_NAME                = local.lambda_names["status"]
+      JOIN_NFS_FINALIZATION_LAMBDA_NAME = ""
     })
     "clusterize-finalization" = local.env_common
     "report" = merge(local.env_common, {
@@ -148,6 +154,7 @@ locals {
     })
     "status" = merge(local.env_common, local.env_credentials, {
       WEKA_API_URL_TEMPLATE = var.weka_api_url_template
+      WEKA_API_TIMEOUT      = var.weka_api_timeout
       ASG_NAME              = local.asg_name
     })
     "fetch" = merge(local.env_common, local.env_credentials, {
@@ -155,17 +162,21 @@ locals {
       NFS_ASG_NAME                  = local.nfs_asg_name
       ROLE                          = "backend"
       DOWN_BACKENDS_REMOVAL_TIMEOUT = var.debug_down_backends_removal_timeout
+      SCALE_LEASE_TTL               = var.scale_lease_ttl
     })
     "scale-down" = merge(local.env_common, local.env_credentials, local.env_protection, {
-      WEKA_API_URL_TEMPLATE = var.weka_api_url_template
-      MIN_CLUSTER_SIZE      = tostring(var.min_cluster_size)
-      ASG_NAME              = local.asg_name
+      WEKA_API_URL_TEMPLATE  = var.weka_api_url_template
+      WEKA_API_TIMEOUT       = var.weka_api_timeout
+      MIN_CLUSTER_SIZE       = tostring(var.min_cluster_size)
+      SCALE_LEASE_TTL        = var.scale_lease_ttl
+      SCALE_DOWN_PARALLELISM = tostring(var.scale_down_parallelism)
     })
     "terminate" = merge(local.env_common, {
       ASG_NAME                 = local.asg_name
       NFS_ASG_NAME             = local.nfs_asg_name
       BOOTSTRAP_GRACE_MINUTES  = tostring(var.bootstrap_grace_minutes)
       MAX_TERMINATIONS_PER_RUN = tostring(var.max_terminations_per_run)
+      SCALE_LEASE_TTL          = var.scale_lease_ttl
     })
     "transient" = {}
   }

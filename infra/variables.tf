@@ -1057,3 +1057,25 @@ variable "attach_ssm_policy" {
   default     = true
   description = "Attach AmazonSSMManagedInstanceCore to the created instance roles (SSM Session Manager access)."
 }
+
+variable "weka_api_timeout" {
+  type        = string
+  description = "Per-request timeout of the WEKA JSON-RPC calls made by the status and scale-down functions (Go-style duration)."
+  default     = "5s"
+}
+
+variable "scale_lease_ttl" {
+  type        = string
+  description = "Lifetime of the lease that keeps two scale executions from acting at once; longer than any step, shorter than the state machine timeout."
+  default     = "3m"
+}
+
+variable "scale_down_parallelism" {
+  type        = number
+  description = "How many machines scale-down acts on concurrently through the WEKA API."
+  default     = 16
+  validation {
+    condition     = var.scale_down_parallelism >= 1 && var.scale_down_parallelism <= 64
+    error_message = "scale_down_parallelism must be between 1 and 64."
+  }
+}

@@ -22,7 +22,10 @@ async fn register_all<S: StateStore + 'static>(store: Arc<S>, n: usize) -> (f64,
         .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
-                let vm = Vm { name: format!("i-{i:017x}"), ..Vm::default() };
+                let vm = Vm {
+                    name: format!("i-{i:017x}"),
+                    ..Vm::default()
+                };
                 store.register(Group::Backend, &vm).await.unwrap()
             })
         })
@@ -39,13 +42,27 @@ async fn dynamo_store(endpoint: &str, n: usize, run: usize) -> DynamoStateStore 
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
         .load()
         .await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let table = format!("bench-{}-{run}", std::process::id());
-    let attr = |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap();
-    let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
     client
         .create_table()
         .table_name(&table)
@@ -58,8 +75,21 @@ async fn dynamo_store(endpoint: &str, n: usize, run: usize) -> DynamoStateStore 
         .await
         .unwrap();
     let size = u32::try_from(n).unwrap();
-    client.put_item().table_name(&table).set_item(Some(encode_new_state("bench-state", size))).send().await.unwrap();
-    DynamoStateStore::new(client, StateConfig { table, state_key: "bench-state".to_owned(), nfs_state_key: "bench-nfs".to_owned() })
+    client
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(encode_new_state("bench-state", size)))
+        .send()
+        .await
+        .unwrap();
+    DynamoStateStore::new(
+        client,
+        StateConfig {
+            table,
+            state_key: "bench-state".to_owned(),
+            nfs_state_key: "bench-nfs".to_owned(),
+        },
+    )
 }
 
 #[tokio::main]
@@ -69,7 +99,10 @@ async fn main() {
         .ok()
         .map(|s| s.split(',').filter_map(|v| v.parse().ok()).collect())
         .unwrap_or_else(|| vec![10, 100, 1000]);
-    println!("{:>6} {:>16} {:>16} {:>10} {:>12}", "N", "in-memory reg/s", "moto reg/s", "ratio", "writes/reg");
+    println!(
+        "{:>6} {:>16} {:>16} {:>10} {:>12}",
+        "N", "in-memory reg/s", "moto reg/s", "ratio", "writes/reg"
+    );
     for (run, &n) in sizes.iter().enumerate() {
         let memory = Arc::new(InMemoryStateStore::with_sizes(u32::try_from(n).unwrap(), 1));
         let (mem_rate, _) = register_all(memory, n).await;
@@ -81,7 +114,8 @@ async fn main() {
             }
             None => (None, None),
         };
-        let fmt = |v: Option<f64>, p: usize| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.p$}"));
+        let fmt =
+            |v: Option<f64>, p: usize| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.p$}"));
         println!(
             "{n:>6} {mem_rate:>16.0} {:>16} {:>10} {:>12}",
             fmt(moto_rate, 1),

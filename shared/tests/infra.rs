@@ -1,0 +1,400 @@
+//! The Terraform module against the code: every function directory has a Lambda, every
+//! environment variable a function's configuration reads is set by the module, and each
+//! function's role grants exactly the AWS actions its code calls (plus logging, KMS for the
+//! secrets' key and, for VPC functions, the ENI actions Lambda itself needs).
+
+#![allow(clippy::unwrap_used)]
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use weka_shared::adapters::weka_rpc::WekaRpcConfig;
+use weka_shared::config::{ConfigError, Lookup};
+use weka_shared::handlers::{
+    clusterize, clusterize_finalization, deploy, fetch, report, scale_down, status, terminate,
+};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo().join(path)).unwrap()
+}
+
+/// A lookup that answers a plausible value for every name and records what was asked.
+#[derive(Default)]
+struct Recorder(RefCell<BTreeSet<String>>);
+
+impl Lookup for Recorder {
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.borrow_mut().insert(name.to_owned());
+        let value = match name {
+            "INSTALL_URL" => "https://$TOKEN@get.weka.io/dist/v1/install/4.4.2/4.4.2",
+            "WEKA_API_URL_TEMPLATE" => "http://{ip}:14000/api/v1",
+            "HOSTS_NUM" => "6",
+            "STRIPE_WIDTH" => "3",
+            "PROTECTION_LEVEL" => "2",
+            "DOWN_BACKENDS_REMOVAL_TIMEOUT" | "SCALE_LEASE_TTL" | "WEKA_API_TIMEOUT" => "3m",
+            "SET_OBS" => "false",
+            "SET_DEFAULT_FS" | "INSTALL_DPDK" => "true",
+            "ROLE" => "backend",
+            n if n.ends_with("CGROUPS_MODE") => "auto",
+            n if n.ends_with("_NUM")
+                || n.ends_with("_MINUTES")
+                || n.ends_with("_DAYS")
+                || n.ends_with("_PER_RUN")
+                || n.ends_with("_PER_HOST")
+                || n.ends_with("_PERCENT")
+                || n.ends_with("_SIZE")
+                || n.ends_with("PARALLELISM")
+                || n.starts_with("TIERING_")
+                || n == "HOTSPARE" =>
+            {
+                "1"
+            }
+            _ => "x",
+        };
+        Some(value.to_owned())
+    }
+}
+
+type Parse = fn(&Recorder) -> Result<(), ConfigError>;
+
+/// What each function's `main` parses, in the same order.
+fn config_parsers() -> BTreeMap<&'static str, Vec<Parse>> {
+    BTreeMap::from([
+        (
+            "deploy",
+            vec![(|l| deploy::Config::from_lookup(l).map(drop)) as Parse],
+        ),
+        (
+            "clusterize",
+            vec![|l| clusterize::Config::from_lookup(l).map(drop)],
+        ),
+        (
+            "clusterize-finalization",
+            vec![|l| clusterize_finalization::Config::from_lookup(l).map(drop)],
+        ),
+        ("report", vec![|l| report::Config::from_lookup(l).map(drop)]),
+        (
+            "status",
+            vec![|l| status::Config::from_lookup(l).map(drop), |l| {
+                WekaRpcConfig::from_lookup(l).map(drop)
+            }],
+        ),
+        ("fetch", vec![|l| fetch::Config::from_lookup(l).map(drop)]),
+        (
+            "scale-down",
+            vec![|l| scale_down::Config::from_lookup(l).map(drop), |l| {
+                WekaRpcConfig::from_lookup(l).map(drop)
+            }],
+        ),
+        (
+            "terminate",
+            vec![|l| terminate::Config::from_lookup(l).map(drop)],
+        ),
+        ("transient", vec![]),
+    ])
+}
+
+/// The AWS actions each function's code calls (through the adapters its `main` builds and the
+/// port methods its handler uses).
+fn actions_called() -> BTreeMap<&'static str, Vec<&'static str>> {
+    BTreeMap::from([
+        (
+            "deploy",
+            vec![
+                "dynamodb:GetItem",
+                "ec2:DescribeInstances",
+                "ec2:DescribeNetworkInterfaces",
+            ],
+        ),
+        (
+            "clusterize",
+            vec![
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+                "ec2:DescribeInstances",
+                "ec2:DescribeNetworkInterfaces",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+            ],
+        ),
+        ("clusterize-finalization", vec!["dynamodb:UpdateItem"]),
+        ("report", vec!["dynamodb:PutItem", "dynamodb:UpdateItem"]),
+        (
+            "status",
+            vec![
+                "autoscaling:DescribeAutoScalingGroups",
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "ec2:DescribeInstances",
+                "secretsmanager:GetSecretValue",
+            ],
+        ),
+        (
+            "fetch",
+            vec![
+                "autoscaling:DescribeAutoScalingGroups",
+                "dynamodb:UpdateItem",
+                "ec2:DescribeInstances",
+                "secretsmanager:GetSecretValue",
+            ],
+        ),
+        (
+            "scale-down",
+            vec![
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "secretsmanager:GetSecretValue",
+            ],
+        ),
+        (
+            "terminate",
+            vec![
+                "autoscaling:DescribeAutoScalingGroups",
+                "autoscaling:DetachInstances",
+                "autoscaling:SetInstanceProtection",
+                "dynamodb:UpdateItem",
+                "ec2:DescribeInstances",
+                "ec2:ModifyInstanceAttribute",
+                "ec2:TerminateInstances",
+            ],
+        ),
+        ("transient", vec![]),
+    ])
+}
+
+/// Actions a role may hold beyond what the code calls: logging, the secrets' KMS key, and the
+/// ENI management Lambda performs for VPC-attached functions.
+fn infrastructure_action(action: &str) -> bool {
+    action.starts_with("logs:")
+        || action.starts_with("kms:")
+        || matches!(
+            action,
+            "ec2:CreateNetworkInterface"
+                | "ec2:DeleteNetworkInterface"
+                | "ec2:DescribeSubnets"
+                | "ec2:AssignPrivateIpAddresses"
+                | "ec2:UnassignPrivateIpAddresses"
+        )
+}
+
+/// The text of the balanced `{...}`/`(...)`/`[...]` expression starting at the first opener
+/// after `from`, or the rest of the line when the value has no opener on its line.
+fn expression_after(text: &str, from: usize) -> &str {
+    let rest = &text[from..];
+    let line_end = rest.find('\n').unwrap_or(rest.len());
+    if rest.trim_start().starts_with("local.") {
+        return &rest[..line_end];
+    }
+    let Some(open) = rest[..line_end].find(['{', '(', '[']) else {
+        return &rest[..line_end];
+    };
+    let mut depth = 0usize;
+    for (i, c) in rest[open..].char_indices() {
+        match c {
+            '{' | '(' | '[' => depth += 1,
+            '}' | ')' | ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return &rest[open..=open + i];
+                }
+            }
+            _ => {}
+        }
+    }
+    panic!("unbalanced expression after byte {from}");
+}
+
+fn local_block<'a>(text: &'a str, name: &str) -> &'a str {
+    let marker = format!("\n  {name} = ");
+    let at = text
+        .find(&marker)
+        .unwrap_or_else(|| panic!("local {name} not found"));
+    expression_after(text, at + marker.len())
+}
+
+fn entry<'a>(block: &'a str, key: &str) -> &'a str {
+    // Entries sit at the map's first indentation level (terraform fmt), which keeps
+    // `lambda_names["clusterize"]` inside another entry from matching.
+    let marker = format!("\n    \"{key}\" =");
+    let at = block
+        .find(&marker)
+        .unwrap_or_else(|| panic!("entry {key} not found"));
+    let eq = at + block[at..].find('=').unwrap() + 1;
+    expression_after(block, eq)
+}
+
+fn env_keys(expression: &str, locals: &str) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    for line in expression.lines() {
+        let trimmed = line.trim();
+        if let Some((key, _)) = trimmed.split_once('=')
+            && !key.trim().is_empty()
+            && key
+                .trim()
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        {
+            keys.insert(key.trim().to_owned());
+        }
+    }
+    for reference in expression.split("local.").skip(1) {
+        let name: String = reference
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if name.starts_with("env_") {
+            keys.extend(env_keys(local_block(locals, &name), locals));
+        }
+    }
+    keys
+}
+
+fn actions(expression: &str, locals: &str) -> BTreeSet<String> {
+    // `local.st_table["name"]` picks one entry of the `st_table` map.
+    let mut expression = expression.to_owned();
+    while let Some(at) = expression.find("local.st_table[\"") {
+        let rest = &expression[at + "local.st_table[\"".len()..];
+        let name = rest.split('"').next().unwrap().to_owned();
+        let table = local_block(locals, "st_table");
+        let line = table
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap();
+        let replacement = line.split_once('=').unwrap().1.to_owned();
+        let end = at + "local.st_table[\"".len() + name.len() + 2;
+        expression.replace_range(at..end, &replacement);
+    }
+    let expression = expression.as_str();
+    let mut found = BTreeSet::new();
+    for quoted in expression.split('"').skip(1).step_by(2) {
+        if let Some((service, action)) = quoted.split_once(':')
+            && !service.is_empty()
+            && service
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && action
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_uppercase())
+        {
+            found.insert(quoted.to_owned());
+        }
+    }
+    for reference in expression.split("local.").skip(1) {
+        let name: String = reference
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if name.starts_with("st_") {
+            found.extend(actions(local_block(locals, &name), locals));
+        }
+    }
+    found
+}
+
+fn function_dirs() -> BTreeSet<String> {
+    std::fs::read_dir(repo().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect()
+}
+
+#[test]
+fn every_function_directory_is_a_lambda_in_the_module_and_vice_versa() {
+    let locals = read("infra/locals.tf");
+    let functions = local_block(&locals, "functions");
+    let in_module: BTreeSet<String> = functions
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix('"')?
+                .split('"')
+                .next()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(in_module, function_dirs());
+    assert_eq!(
+        config_parsers()
+            .keys()
+            .map(|k| (*k).to_owned())
+            .collect::<BTreeSet<_>>(),
+        function_dirs()
+    );
+}
+
+#[test]
+fn every_variable_a_function_reads_is_set_by_the_module() {
+    let locals = read("infra/locals.tf");
+    let env = local_block(&locals, "function_env");
+    let mut problems = Vec::new();
+    for (function, parsers) in config_parsers() {
+        let recorder = Recorder::default();
+        for parse in parsers {
+            parse(&recorder).unwrap_or_else(|e| panic!("{function}: {e}"));
+        }
+        let set = env_keys(entry(env, function), &locals);
+        for name in recorder.0.borrow().iter() {
+            // Set by the Lambda runtime itself.
+            if name != "AWS_REGION" && !set.contains(name) {
+                problems.push(format!(
+                    "{function} reads {name}, which the module does not set"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn each_role_grants_exactly_the_actions_its_code_calls() {
+    let locals = read("infra/locals.tf") + &read("infra/lambda.tf");
+    let statements = local_block(&locals, "function_statements");
+    let mut problems = Vec::new();
+    for (function, called) in actions_called() {
+        let granted: BTreeSet<String> = actions(entry(statements, function), &locals)
+            .into_iter()
+            .filter(|a| !infrastructure_action(a))
+            .collect();
+        let called: BTreeSet<String> = called.iter().map(|a| (*a).to_owned()).collect();
+        for missing in called.difference(&granted) {
+            problems.push(format!(
+                "{function} calls {missing} but its role does not grant it"
+            ));
+        }
+        for extra in granted.difference(&called) {
+            problems.push(format!(
+                "{function}'s role grants {extra}, which its code never calls"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn the_called_actions_table_only_names_calls_the_adapters_make() {
+    // Guards the table above against naming calls no adapter makes.
+    let adapters: String = ["dynamo", "ec2", "secrets", "autoscaling"]
+        .iter()
+        .map(|f| read(&format!("shared/src/adapters/{f}.rs")))
+        .collect();
+    for action in actions_called().values().flatten() {
+        let operation = action.split(':').nth(1).unwrap();
+        let mut snake = String::new();
+        for (i, c) in operation.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                snake.push('_');
+            }
+            snake.push(c.to_ascii_lowercase());
+        }
+        assert!(
+            adapters.contains(&format!(".{snake}()")),
+            "{action}: no adapter calls .{snake}()"
+        );
+    }
+}
