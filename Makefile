@@ -13,6 +13,9 @@ fmt:
 bench:
 	bash tests/run-bench.sh
 
+package:
+	bash tests/package.sh
+
 demo:
-	@echo "make demo: the local cloud (emulated AWS + simulated WEKA fleet) is not built yet; see README 'Status'." >&2
+	@echo "make demo: the local cloud (emulated AWS + simulated WEKA fleet) is not built yet; see README (Two commands)." >&2
 	@exit 1

@@ -133,11 +133,99 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// Parses the strict RFC 3339 shape WEKA writes (`YYYY-MM-DDTHH:MM:SS[.fffffffff](Z|±HH:MM)`)
+/// without chrono's generic format machinery. `None` for anything else (the caller then falls back
+/// to chrono, so accepted values and errors are exactly chrono's).
+fn parse_rfc3339_fast(s: &str) -> Option<DateTime<Utc>> {
+    use chrono::{FixedOffset, NaiveDate, NaiveTime, TimeZone};
+    fn num(b: &[u8]) -> Option<u32> {
+        b.iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    }
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let year = i32::try_from(num(&b[0..4])?).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, num(&b[5..7])?, num(&b[8..10])?)?;
+    let (hour, min, sec) = (num(&b[11..13])?, num(&b[14..16])?, num(&b[17..19])?);
+    if sec > 59 {
+        return None; // leap seconds: leave them to chrono
+    }
+    let mut rest = &b[19..];
+    let mut nano = 0u32;
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let digits = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        nano = num(&frac[..digits])? * 10u32.pow(u32::try_from(9 - digits).ok()?);
+        rest = &frac[digits..];
+    }
+    let time = NaiveTime::from_hms_nano_opt(hour, min, sec, nano)?;
+    let offset_secs = match rest {
+        b"Z" => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let (oh, om) = (num(&[*h1, *h2])?, num(&[*m1, *m2])?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let secs = i32::try_from(oh * 3600 + om * 60).ok()?;
+            if *sign == b'-' { -secs } else { secs }
+        }
+        _ => return None,
+    };
+    FixedOffset::east_opt(offset_secs)?
+        .from_local_datetime(&date.and_time(time))
+        .single()
+        .map(|dt| dt.with_timezone(&Utc))
+}
+
+/// Parses an RFC 3339 timestamp exactly as chrono's `DateTime<Utc>` deserialisation does.
+fn parse_datetime(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    match parse_rfc3339_fast(s) {
+        Some(dt) => Ok(dt),
+        None => s
+            .parse::<DateTime<chrono::FixedOffset>>()
+            .map(|dt| dt.with_timezone(&Utc)),
+    }
+}
+
+/// `DateTime<Utc>` decoded through [`parse_datetime`].
+struct FastDateTime(DateTime<Utc>);
+
+impl<'de> Deserialize<'de> for FastDateTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = FastDateTime;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 formatted date and time string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<FastDateTime, E> {
+                parse_datetime(v).map(FastDateTime).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Deserialises an optional timestamp (`null` → `None`), like `Option<DateTime<Utc>>` but faster.
+fn opt_datetime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    Ok(Option::<FastDateTime>::deserialize(d)?.map(|t| t.0))
+}
+
 macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-        #[serde(from = "String", into = "String")]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
         pub enum $name {
             $($(#[$vdoc])* $variant,)+
             /// Any value this crate does not interpret (kept verbatim).
@@ -165,6 +253,48 @@ macro_rules! string_enum {
                     "" => Self::Unknown,
                     _ => Self::Other(s),
                 }
+            }
+        }
+
+        impl $name {
+            /// Known spellings without allocating; `None` for values kept as `Other`.
+            fn from_known(s: &str) -> Option<Self> {
+                match s {
+                    $($text => Some(Self::$variant),)+
+                    "" => Some(Self::Unknown),
+                    _ => None,
+                }
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        // Same values as `From<String>`, but known spellings are matched on the borrowed text.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a string")
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$name, E> {
+                        Ok($name::from_known(v).unwrap_or_else(|| $name::Other(v.to_owned())))
+                    }
+                    fn visit_string<E: de::Error>(self, v: String) -> Result<$name, E> {
+                        Ok($name::from(v))
+                    }
+                    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<$name, E> {
+                        std::str::from_utf8(v)
+                            .map_err(|_| E::invalid_value(de::Unexpected::Bytes(v), &self))
+                            .and_then(|s| self.visit_str(s))
+                    }
+                }
+                d.deserialize_string(V)
             }
         }
 
@@ -270,8 +400,10 @@ pub struct Host {
     #[serde(deserialize_with = "null_default")]
     pub uid: String,
     /// When the container joined.
+    #[serde(deserialize_with = "opt_datetime")]
     pub added_time: Option<DateTime<Utc>>,
     /// Last state change; null for long-running hosts.
+    #[serde(deserialize_with = "opt_datetime")]
     pub state_changed_time: Option<DateTime<Utc>>,
     /// Lifecycle state.
     #[serde(deserialize_with = "null_default")]
@@ -343,10 +475,10 @@ pub struct Node {
     #[serde(default, deserialize_with = "null_default")]
     pub status: NodeStatus,
     /// Last fencing time.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_datetime")]
     pub last_fencing_time: Option<DateTime<Utc>>,
     /// Up since.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_datetime")]
     pub up_since: Option<DateTime<Utc>>,
 }
 
@@ -572,6 +704,66 @@ impl WekaCall {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn fast_datetime_matches_chrono() {
+        let cases = [
+            "2026-11-01T09:28:53.407011Z",
+            "2026-11-01T09:30:00Z",
+            "2026-11-09T00:00:00+00:00",
+            "2026-11-09T23:59:59.999999999+05:30",
+            "2026-01-01T00:00:00.1-08:00",
+            "2024-02-29T12:00:00Z",
+            "2023-02-29T12:00:00Z",
+            "2026-11-01T24:00:00Z",
+            "2026-11-01T09:28:60Z",
+            "2026-11-01T09:28:53.Z",
+            "2026-11-01T09:28:53.1234567891Z",
+            "2026-11-01 09:28:53Z",
+            "2026-11-01t09:28:53z",
+            "2026-11-01T09:28:53+0000",
+            "2026-11-01T09:28:53+24:00",
+            "2026-11-01T09:28:53+23:59",
+            "2026-11-01T09:28:53-00:00",
+            "2026-11-01T09:28:53-12:60",
+            "2026-11-01T09:28:53",
+            "+2026-11-01T09:28:53Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "2026-13-01T00:00:00Z",
+            "20x6-11-01T00:00:00Z",
+            "",
+        ];
+        for c in cases {
+            let chrono = c
+                .parse::<DateTime<chrono::FixedOffset>>()
+                .map(|d| d.with_timezone(&Utc));
+            assert_eq!(parse_datetime(c), chrono, "{c}");
+            if let Some(fast) = parse_rfc3339_fast(c) {
+                assert_eq!(Ok(fast), chrono, "fast path {c}");
+            }
+            let json = serde_json::to_string(c).unwrap();
+            let ours = serde_json::from_str::<FastDateTime>(&json).map(|t| t.0);
+            let theirs = serde_json::from_str::<DateTime<Utc>>(&json);
+            assert_eq!(ours.is_ok(), theirs.is_ok(), "{c}");
+            if let (Ok(a), Ok(b)) = (&ours, &theirs) {
+                assert_eq!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn string_enums_decode_like_from_string() {
+        for text in ["ACTIVE", "INACTIVE", "", "weird", "UP"] {
+            let json = serde_json::to_string(text).unwrap();
+            let got: HostState = serde_json::from_str(&json).unwrap();
+            assert_eq!(got, HostState::from(text.to_owned()));
+            assert_eq!(serde_json::to_string(&got).unwrap(), json);
+        }
+        let escaped: HostStatus = serde_json::from_str(r#""\u0055P""#).unwrap();
+        assert_eq!(escaped, HostStatus::Up);
+        assert!(serde_json::from_str::<HostStatus>("3").is_err());
+    }
 
     #[test]
     fn host_id_parses_numbers_and_invalid() {

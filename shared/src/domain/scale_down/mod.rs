@@ -9,7 +9,7 @@
 mod finish;
 mod state;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -24,7 +24,7 @@ use crate::wire::scale::{
 };
 
 pub use finish::{ActionOutcome, DeltaViolation, finish, validate_delta};
-use state::View;
+use state::{MachineIx, View};
 
 /// Reads a scale-down run needs from WEKA (the shell performs them; this module only decides).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -559,13 +559,26 @@ struct Builder<'a> {
     orphan: Vec<Batch>,
     remove: Vec<Batch>,
     deactivate: Vec<Batch>,
-    classified: BTreeMap<&'a str, Class>,
+    /// Per machine (IP order).
+    classified: Vec<Option<Class>>,
     errors: Vec<String>,
     deactivations: Vec<Deactivation>,
     removals: Vec<String>,
     groups: Vec<GroupSummary>,
-    instances_by_ip: BTreeMap<&'a str, &'a InstanceRef>,
+    /// First ASG instance (backend, then NFS) with the machine's IP.
+    instance_of: Vec<Option<&'a InstanceRef>>,
     nfs_ports: BTreeMap<HostId, Vec<(&'a str, &'a str)>>,
+}
+
+/// Marks the machines whose IP is one of `instances`' IPs.
+fn machines_in(view: &View<'_>, instances: &[InstanceRef]) -> Vec<bool> {
+    let mut flags = vec![false; view.machines.len()];
+    for i in instances {
+        if let Some(m) = view.machine(&i.private_ip) {
+            flags[m] = true;
+        }
+    }
+    flags
 }
 
 /// Plans one scale-down run. Deterministic: same inputs, same plan.
@@ -586,18 +599,22 @@ pub fn plan(
         return Err(PlanError::NotMultiBackendContainer);
     }
 
-    let mut instances_by_ip = BTreeMap::new();
+    let view = View::new(cluster);
+    let machine_count = view.machines.len();
+    let mut instance_of = vec![None; machine_count];
     for i in info
         .weka_backend_instances
         .iter()
         .chain(info.nfs_instances())
     {
-        if !i.private_ip.is_empty() {
-            instances_by_ip.entry(i.private_ip.as_str()).or_insert(i);
+        if let Some(m) = view.machine(&i.private_ip) {
+            instance_of[m].get_or_insert(i);
         }
     }
+    let in_backend = machines_in(&view, &info.weka_backend_instances);
+    let in_nfs = machines_in(&view, info.nfs_instances());
     let mut b = Builder {
-        view: View::new(cluster),
+        view,
         info,
         policy,
         now,
@@ -605,24 +622,19 @@ pub fn plan(
         orphan: Vec::new(),
         remove: Vec::new(),
         deactivate: Vec::new(),
-        classified: BTreeMap::new(),
+        classified: vec![None; machine_count],
         errors: Vec::new(),
         deactivations: Vec::new(),
         removals: Vec::new(),
         groups: Vec::new(),
-        instances_by_ip,
+        instance_of,
         nfs_ports: BTreeMap::new(),
     };
 
     b.remove_orphan_drives(cluster);
     b.skip_anomalous_machines();
 
-    let backend_ips: BTreeSet<&str> = info
-        .weka_backend_instances
-        .iter()
-        .map(|i| i.private_ip.as_str())
-        .collect();
-    let backend_machines = b.machines_on(&backend_ips);
+    let backend_machines = b.machines_on(&in_backend);
     b.scale_group(
         GroupKind::Weka,
         &backend_machines,
@@ -630,18 +642,13 @@ pub fn plan(
         policy.floor,
     );
 
-    let nfs_ips: BTreeSet<&str> = info
-        .nfs_instances()
-        .iter()
-        .map(|i| i.private_ip.as_str())
-        .collect();
-    let mut leftover_candidates: Vec<&str> = Vec::new();
+    let mut leftover_candidates: Vec<MachineIx> = Vec::new();
     match &cluster.interface_groups {
         Err(e) => {
             b.errors.push(format!("GetNfsHostsMap: {e}"));
             // Without the group membership every NFS host would look like a leftover: keep them all.
-            for ip in b.machines_on(&nfs_ips) {
-                b.classified.insert(ip, Class::Kept);
+            for m in b.machines_on(&in_nfs) {
+                b.classified[m] = Some(Class::Kept);
             }
         }
         Ok(groups) => {
@@ -654,28 +661,32 @@ pub fn plan(
                 }
             }
             let mut in_group = Vec::new();
-            for ip in b.machines_on(&nfs_ips) {
-                let ids = b.view.machines.get(ip).cloned().unwrap_or_default();
-                if ids.iter().any(|id| b.nfs_ports.contains_key(id)) {
-                    in_group.push(ip);
-                } else if !b.view.all_inactive(&ids)
+            for m in b.machines_on(&in_nfs) {
+                let hosts = &b.view.machines[m].hosts;
+                let ip = b.view.machines[m].ip;
+                if hosts
+                    .iter()
+                    .any(|&ix| b.nfs_ports.contains_key(&b.view.ids[ix]))
+                {
+                    in_group.push(m);
+                } else if !b.view.all_inactive(m)
                     && (info.nfs_ip_was_in_group(ip)
-                        || ids.iter().any(|id| {
+                        || hosts.iter().any(|&ix| {
                             b.view
-                                .management_timed_out(*id, policy.nfs_leftover_down_timeout, now)
+                                .management_timed_out(ix, policy.nfs_leftover_down_timeout, now)
                         }))
                 {
                     let (desired, current) = b.backend_sizes();
-                    let state = b.machine_state(&ids);
+                    let state = b.machine_state(m);
                     b.emit_deactivation(
                         GroupKind::Leftover,
-                        ip,
+                        m,
                         state,
                         Reason::NfsLeftover,
                         (desired, current),
                     );
                 } else {
-                    leftover_candidates.push(ip);
+                    leftover_candidates.push(m);
                 }
             }
             b.scale_group(
@@ -687,15 +698,8 @@ pub fn plan(
         }
     }
 
-    let asg_ips: BTreeSet<&str> = backend_ips.union(&nfs_ips).copied().collect();
-    let strangers: Vec<&str> = b
-        .view
-        .machines
-        .keys()
-        .copied()
-        .filter(|ip| !asg_ips.contains(ip))
-        .collect();
-    leftover_candidates.extend(strangers);
+    leftover_candidates.extend((0..machine_count).filter(|&m| !in_backend[m] && !in_nfs[m]));
+    // Machine indices are in IP order.
     leftover_candidates.sort_unstable();
     b.handle_leftovers(&leftover_candidates);
 
@@ -745,12 +749,9 @@ impl<'a> Builder<'a> {
     }
 
     /// Machines of the group (unclassified, with at least one non-client container), in IP order.
-    fn machines_on(&self, ips: &BTreeSet<&str>) -> Vec<&'a str> {
-        self.view
-            .machines
-            .keys()
-            .copied()
-            .filter(|ip| ips.contains(ip) && !self.classified.contains_key(ip))
+    fn machines_on(&self, member: &[bool]) -> Vec<MachineIx> {
+        (0..self.view.machines.len())
+            .filter(|&m| member[m] && self.classified[m].is_none())
             .collect()
     }
 
@@ -789,24 +790,28 @@ impl<'a> Builder<'a> {
     /// The reference aborted the process here; one odd machine must not block every other one.
     fn skip_anomalous_machines(&mut self) {
         let mut skipped = Vec::new();
-        for (ip, ids) in &self.view.machines {
-            let idents: BTreeSet<&str> = ids
-                .iter()
-                .filter_map(|id| self.view.host(*id))
-                .map(|h| h.machine_identifier.as_str())
-                .filter(|s| !s.is_empty())
-                .collect();
-            if ids.len() > MAX_CONTAINERS_PER_MACHINE {
+        for (m, machine) in self.view.machines.iter().enumerate() {
+            let (ip, hosts) = (machine.ip, &machine.hosts);
+            if hosts.len() > MAX_CONTAINERS_PER_MACHINE {
                 skipped.push((
-                    *ip,
+                    m,
                     format!(
                         "machine {ip}: {} backend containers (at most {MAX_CONTAINERS_PER_MACHINE}); skipped",
-                        ids.len()
+                        hosts.len()
                     ),
                 ));
-            } else if idents.len() > 1 {
+                continue;
+            }
+            let mut idents: Vec<&str> = Vec::with_capacity(MAX_CONTAINERS_PER_MACHINE);
+            for &ix in hosts {
+                let ident = self.view.hosts[ix].machine_identifier.as_str();
+                if !ident.is_empty() && !idents.contains(&ident) {
+                    idents.push(ident);
+                }
+            }
+            if idents.len() > 1 {
                 skipped.push((
-                    *ip,
+                    m,
                     format!(
                         "machine {ip}: {} distinct machine identifiers; skipped",
                         idents.len()
@@ -814,48 +819,56 @@ impl<'a> Builder<'a> {
                 ));
             }
         }
-        for (ip, msg) in skipped {
-            self.classified.insert(ip, Class::Kept);
+        for (m, msg) in skipped {
+            self.classified[m] = Some(Class::Kept);
             self.errors.push(msg);
         }
     }
 
-    fn machine_state(&self, ids: &[HostId]) -> ScaleState {
+    fn machine_state(&self, m: MachineIx) -> ScaleState {
         combine(
-            ids.iter()
-                .map(|id| self.view.container_state(*id, self.policy, self.now)),
+            self.view.machines[m]
+                .hosts
+                .iter()
+                .map(|&ix| self.view.container_state(ix, self.policy, self.now)),
         )
     }
 
     /// §9.5 for one group.
-    fn scale_group(&mut self, group: GroupKind, ips: &[&'a str], desired: i64, floor: SafetyFloor) {
-        let mut ranked = Vec::new();
+    fn scale_group(
+        &mut self,
+        group: GroupKind,
+        machines: &[MachineIx],
+        desired: i64,
+        floor: SafetyFloor,
+    ) {
+        let mut ranked = Vec::with_capacity(machines.len());
         let mut counts = MachineCounts::default();
-        for &ip in ips {
-            let ids = self.view.machines.get(ip).cloned().unwrap_or_default();
-            if self.view.all_inactive(&ids) {
-                self.emit_removal(ip, &ids);
+        for &m in machines {
+            if self.view.all_inactive(m) {
+                self.emit_removal(m);
                 continue;
             }
-            self.classified.insert(ip, Class::Kept);
-            let states: Vec<ScaleState> = ids
-                .iter()
-                .map(|id| self.view.container_state(*id, self.policy, self.now))
-                .collect();
-            let mstate = combine(states.iter().copied());
+            self.classified[m] = Some(Class::Kept);
+            let mut mstate = ScaleState::Healthy;
+            let mut first = None;
+            for &ix in &self.view.machines[m].hosts {
+                let s = self.view.container_state(ix, self.policy, self.now);
+                mstate = combine([mstate, s].into_iter());
+                let key = self.view.container_key(ix, s);
+                if first.as_ref().is_none_or(|f| key < *f) {
+                    first = Some(key);
+                }
+            }
             match mstate {
                 ScaleState::Healthy => counts.healthy += 1,
                 ScaleState::Unhealthy => counts.unhealthy += 1,
                 ScaleState::Deactivating => counts.deactivating += 1,
             }
             // Machine order = first appearance in the sorted container list, but grouped by machine
-            // state first so that deactivating machines are always inside the first n.
-            let first = ids
-                .iter()
-                .zip(&states)
-                .map(|(id, s)| self.view.container_key(*id, *s))
-                .min();
-            ranked.push((mstate, first, ip));
+            // state first so that deactivating machines are always inside the first n. Machine
+            // indices are in IP order, so they break ties exactly as the IPs would.
+            ranked.push((mstate, first, m));
         }
         ranked.sort_unstable();
         let decision = decide_target(counts, desired, floor, self.policy.max_unhealthy_in_flight);
@@ -866,40 +879,43 @@ impl<'a> Builder<'a> {
             decision,
         });
         let limit = usize::try_from(decision.n).unwrap_or(usize::MAX);
-        for (mstate, _, ip) in ranked.into_iter().take(limit) {
+        for (mstate, _, m) in ranked.into_iter().take(limit) {
             let reason = match mstate {
                 ScaleState::Deactivating => Reason::AlreadyDeactivating,
                 ScaleState::Unhealthy => Reason::Unhealthy,
                 ScaleState::Healthy => Reason::ScaleDown,
             };
-            self.emit_deactivation(group, ip, mstate, reason, (desired, counts.total()));
+            self.emit_deactivation(group, m, mstate, reason, (desired, counts.total()));
         }
     }
 
-    fn emit_removal(&mut self, ip: &'a str, ids: &[HostId]) {
-        self.classified.insert(ip, Class::Removal);
+    fn emit_removal(&mut self, m: MachineIx) {
+        let view = &self.view;
+        let ip = view.machines[m].ip;
+        self.classified[m] = Some(Class::Removal);
         self.removals.push(ip.to_owned());
         let mut actions = vec![self.event(
             format!("Trying to remove machine {ip}. reason: inactive machine"),
             Reason::InactiveMachine,
             ip,
         )];
-        let instance = self.instances_by_ip.get(ip).map(|i| (*i).clone());
-        for &id in ids {
-            let Some(host) = self.view.host(id) else {
-                continue;
-            };
+        let instance = self.instance_of[m];
+        for i in 0..self.view.machines[m].hosts.len() {
+            let ix = self.view.machines[m].hosts[i];
+            let host = self.view.hosts[ix];
             // A container whose status is not yet INACTIVE is retried next run.
             if host.status != HostStatus::Inactive {
                 continue;
             }
             let on_success = instance
-                .iter()
+                .into_iter()
                 .cloned()
                 .map(Effect::AddToTerminate)
                 .collect();
             let rm = self.action(
-                WekaCall::RemoveHost { host_id: id },
+                WekaCall::RemoveHost {
+                    host_id: self.view.ids[ix],
+                },
                 Reason::InactiveMachine,
                 Some(ip),
                 Vec::new(),
@@ -909,13 +925,8 @@ impl<'a> Builder<'a> {
             );
             let rm_id = rm.id;
             actions.push(rm);
-            let uuids: Vec<String> = self
-                .view
-                .drives_of(id)
-                .iter()
-                .map(|d| d.uuid.clone())
-                .collect();
-            for uuid in uuids {
+            for d in 0..self.view.drives_of(ix).len() {
+                let uuid = self.view.drives_of(ix)[d].uuid.clone();
                 let a = self.action(
                     WekaCall::RemoveDrives {
                         drive_uuids: vec![uuid],
@@ -940,27 +951,25 @@ impl<'a> Builder<'a> {
     fn emit_deactivation(
         &mut self,
         group: GroupKind,
-        ip: &'a str,
+        m: MachineIx,
         state: ScaleState,
         reason: Reason,
         (desired, current): (i64, u32),
     ) {
-        self.classified.insert(ip, Class::Kept);
-        let ids = self.view.machines.get(ip).cloned().unwrap_or_default();
+        self.classified[m] = Some(Class::Kept);
+        let ip = self.view.machines[m].ip;
+        let hosts = self.view.machines[m].hosts.clone();
         let mut actions = Vec::new();
         let mut ports = Vec::new();
-        for &id in &ids {
-            let uuids: Vec<String> = self
-                .view
-                .drives_of(id)
-                .iter()
-                .filter(|d| d.should_be_active)
-                .map(|d| d.uuid.clone())
-                .collect();
-            for uuid in uuids {
+        for &ix in &hosts {
+            for d in 0..self.view.drives_of(ix).len() {
+                let drive = self.view.drives_of(ix)[d];
+                if !drive.should_be_active {
+                    continue;
+                }
                 let a = self.action(
                     WekaCall::DeactivateDrives {
-                        drive_uuids: vec![uuid],
+                        drive_uuids: vec![drive.uuid.clone()],
                     },
                     reason,
                     Some(ip),
@@ -973,7 +982,8 @@ impl<'a> Builder<'a> {
             }
         }
         if group == GroupKind::Nfs {
-            for &id in &ids {
+            for &ix in &hosts {
+                let id = self.view.ids[ix];
                 let entries = self.nfs_ports.get(&id).cloned().unwrap_or_default();
                 for (name, port) in entries {
                     let a = self.action(
@@ -1009,7 +1019,9 @@ impl<'a> Builder<'a> {
         );
         actions.push(ev);
         let deact = self.action(
-            WekaCall::DeactivateHosts { host_ids: ids },
+            WekaCall::DeactivateHosts {
+                host_ids: hosts.iter().map(|&ix| self.view.ids[ix]).collect(),
+            },
             reason,
             Some(ip),
             ports,
@@ -1032,38 +1044,40 @@ impl<'a> Builder<'a> {
     }
 
     /// §9.6: machines outside every ASG (and NFS leftovers not deactivated above).
-    fn handle_leftovers(&mut self, ips: &[&'a str]) {
+    fn handle_leftovers(&mut self, machines: &[MachineIx]) {
         let timeout = self.info.down_backends_removal_timeout();
-        for &ip in ips {
-            if self.classified.contains_key(ip) {
+        for &m in machines {
+            if self.classified[m].is_some() {
                 continue;
             }
-            let ids = self.view.machines.get(ip).cloned().unwrap_or_default();
-            if self.view.all_inactive(&ids) {
-                self.emit_removal(ip, &ids);
+            if self.view.all_inactive(m) {
+                self.emit_removal(m);
                 continue;
             }
-            let down_timed_out = ids.iter().find(|id| {
-                self.view
-                    .host(**id)
-                    .is_some_and(|h| h.status == HostStatus::Down)
-                    && self.view.management_timed_out(**id, timeout, self.now)
+            let view = &self.view;
+            let hosts = &view.machines[m].hosts;
+            let down_timed_out = hosts.iter().find(|&&ix| {
+                view.hosts[ix].status == HostStatus::Down
+                    && view.management_timed_out(ix, timeout, self.now)
             });
-            let Some(&down_id) = down_timed_out else {
-                self.classified.insert(ip, Class::Kept);
+            let Some(&down_ix) = down_timed_out else {
+                self.classified[m] = Some(Class::Kept);
                 continue;
             };
-            let all_down = ids.iter().all(|id| {
-                self.view
-                    .host(*id)
-                    .is_some_and(|h| matches!(h.status, HostStatus::Down | HostStatus::Inactive))
+            let all_down = hosts.iter().all(|&ix| {
+                matches!(
+                    view.hosts[ix].status,
+                    HostStatus::Down | HostStatus::Inactive
+                )
             });
             if all_down {
                 let sizes = self.backend_sizes();
-                let state = self.machine_state(&ids);
-                self.emit_deactivation(GroupKind::Leftover, ip, state, Reason::DownMachine, sizes);
+                let state = self.machine_state(m);
+                self.emit_deactivation(GroupKind::Leftover, m, state, Reason::DownMachine, sizes);
             } else {
-                self.classified.insert(ip, Class::Kept);
+                let down_id = view.ids[down_ix];
+                let ip = view.machines[m].ip;
+                self.classified[m] = Some(Class::Kept);
                 self.errors.push(format!(
                     "host {down_id} is down but not all containers on the machine {ip} are down"
                 ));
@@ -1072,18 +1086,21 @@ impl<'a> Builder<'a> {
     }
 
     fn finish_plan(self) -> ScaleDownPlan {
-        let hosts = self
-            .view
+        let view = &self.view;
+        let hosts = view
             .hosts
             .iter()
+            .enumerate()
             .filter(|(_, h)| !h.is_client())
-            .filter(|(_, h)| self.classified.get(h.host_ip.as_str()) != Some(&Class::Removal))
-            .map(|(id, h)| ScaleHost {
+            .filter(|(ix, _)| {
+                view.machine_of[*ix].is_none_or(|m| self.classified[m] != Some(Class::Removal))
+            })
+            .map(|(ix, h)| ScaleHost {
                 instance_id: h.instance_id().to_owned(),
                 private_ip: h.host_ip.clone(),
                 status: h.state.clone(),
                 added_time: h.added_time.unwrap_or_else(go_zero_time),
-                host_id: *id,
+                host_id: view.ids[ix],
             })
             .collect();
         let refusal = self
