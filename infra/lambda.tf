@@ -87,7 +87,13 @@ locals {
       Resource = [aws_secretsmanager_secret.admin_password.arn, aws_secretsmanager_secret.deployment_password.arn]
     }], local.st_kms_encrypt)
 
-    "clusterize-finalization" = local.st_table["write"]
+    "clusterize-finalization" = concat(local.st_table["read_write"], [{
+      Sid       = "TagNfsGateways"
+      Effect    = "Allow"
+      Action    = ["ec2:CreateTags"]
+      Resource  = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:instance/*"]
+      Condition = local.cluster_instance_condition
+    }])
 
     "report" = local.st_table["report"]
 

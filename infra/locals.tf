@@ -114,8 +114,8 @@ locals {
       FETCH_LAMBDA_NAME                   = local.lambda_names["fetch"]
       STATUS_LAMBDA_NAME                  = local.lambda_names["status"]
       CLUSTERIZE_FINALIZATION_LAMBDA_NAME = local.lambda_names["clusterize-finalization"]
-      # No join-nfs-finalization function exists; scripts calling it fail loudly.
-      JOIN_NFS_FINALIZATION_LAMBDA_NAME = ""
+      # clusterize-finalization also plays the reference's join-nfs-finalization.
+      JOIN_NFS_FINALIZATION_LAMBDA_NAME = local.lambda_names["clusterize-finalization"]
     })
     "clusterize" = merge(local.env_common, local.env_protection, {
       REGION                              = local.region
@@ -145,7 +145,7 @@ locals {
       # Registered members poll clusterize until the cluster forms (takeover of a stale claim).
       CLUSTERIZE_LAMBDA_NAME            = local.lambda_names["clusterize"]
       STATUS_LAMBDA_NAME                = local.lambda_names["status"]
-      JOIN_NFS_FINALIZATION_LAMBDA_NAME = ""
+      JOIN_NFS_FINALIZATION_LAMBDA_NAME = local.lambda_names["clusterize-finalization"]
     })
     "clusterize-finalization" = local.env_common
     "report" = merge(local.env_common, {

@@ -278,6 +278,7 @@ async fn concurrent_registrations_have_exactly_one_completer() {
 async fn finalization_is_idempotent_and_accepts_reference_payloads() {
     let deps = clusterize_finalization::Deps {
         store: InMemoryStateStore::with_sizes(6, 2),
+        inventory: FakeInventory::default(),
         clock: FakeClock::default_start(),
     };
     for payload in [json!({}), json!(null), json!({}), json!({"protocol":"nfs"})] {
@@ -298,6 +299,7 @@ async fn finalization_is_idempotent_and_accepts_reference_payloads() {
 async fn finalization_without_a_state_document_is_an_internal_error_naming_the_key() {
     let deps = clusterize_finalization::Deps {
         store: InMemoryStateStore::empty(),
+        inventory: FakeInventory::default(),
         clock: FakeClock::default_start(),
     };
     let err = clusterize_finalization::handle(&deps, json!({}))
@@ -502,4 +504,53 @@ async fn status_inventory_failure_is_transient_for_progress() {
         .await
         .unwrap();
     assert_eq!(answer["desired_size"], 2);
+}
+
+#[tokio::test]
+async fn nfs_finalization_tags_the_gateways_and_a_named_call_tags_one_joiner() {
+    let deps = clusterize_finalization::Deps {
+        store: InMemoryStateStore::with_sizes(6, 2),
+        inventory: FakeInventory::default(),
+        clock: FakeClock::default_start(),
+    };
+    for id in ["i-0000000000000gw1", "i-0000000000000gw2"] {
+        deps.store
+            .register(
+                Group::Nfs,
+                &Vm {
+                    name: id.to_owned(),
+                    protocol: weka_shared::wire::bootstrap::Protocol::Nfs,
+                    ..Vm::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    clusterize_finalization::handle(&deps, json!({"protocol": "nfs"}))
+        .await
+        .unwrap();
+    assert!(deps.store.load(Group::Nfs).await.unwrap().clusterized);
+    assert!(!deps.store.load(Group::Backend).await.unwrap().clusterized);
+    let answer = clusterize_finalization::handle(
+        &deps,
+        json!({"name": "i-0000000000000gw3", "protocol": "nfs"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        answer,
+        "JoinFinalizationFinalization completed successfully"
+    );
+    let tags = deps.inventory.tags.lock().unwrap().clone();
+    for id in [
+        "i-0000000000000gw1",
+        "i-0000000000000gw2",
+        "i-0000000000000gw3",
+    ] {
+        assert_eq!(tags[id]["nfs_interface_group_port"], "ready", "{id}");
+    }
+    let err = clusterize_finalization::handle(&deps, json!({"name": "i-1"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::InvalidInput);
 }

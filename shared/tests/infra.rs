@@ -121,7 +121,10 @@ fn actions_called() -> BTreeMap<&'static str, Vec<&'static str>> {
                 "secretsmanager:PutSecretValue",
             ],
         ),
-        ("clusterize-finalization", vec!["dynamodb:UpdateItem"]),
+        (
+            "clusterize-finalization",
+            vec!["dynamodb:GetItem", "dynamodb:UpdateItem", "ec2:CreateTags"],
+        ),
         ("report", vec!["dynamodb:PutItem", "dynamodb:UpdateItem"]),
         (
             "status",

@@ -1,4 +1,5 @@
 use lambda_runtime::{run, service_fn, tracing};
+use weka_shared::adapters::ec2::AwsInventory;
 use weka_shared::adapters::{dynamo::DynamoStateStore, load_aws_config};
 use weka_shared::config::process_env;
 use weka_shared::handlers::clusterize_finalization::{Config, Deps, handle};
@@ -12,6 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let aws = load_aws_config().await;
     let deps = Deps {
         store: DynamoStateStore::from_sdk_config(&aws, config.state),
+        inventory: AwsInventory::from_sdk_config(&aws),
         clock: SystemClock,
     };
     run(service_fn(|event| {

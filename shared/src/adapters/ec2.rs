@@ -172,6 +172,30 @@ impl InstanceInventory for AwsInventory {
         Ok(ips)
     }
 
+    async fn tag_instances(
+        &self,
+        ids: &[String],
+        key: &str,
+        value: &str,
+    ) -> Result<(), InventoryError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.ec2
+            .create_tags()
+            .set_resources(Some(ids.to_vec()))
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| inventory_error("create_tags", e))?;
+        Ok(())
+    }
+
     async fn desired_capacity(&self, asg_name: &str) -> Result<Option<u32>, InventoryError> {
         let out = self
             .autoscaling

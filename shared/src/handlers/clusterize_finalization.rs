@@ -1,14 +1,21 @@
 //! `clusterize-finalization`: called last by the clusterization script; marks the group
-//! clusterized so `deploy` hands out join scripts from then on. Idempotent.
+//! clusterized so `deploy` hands out join scripts from then on. For NFS it also tags the
+//! gateways `nfs_interface_group_port=ready` (what `fetch` reports and scale-down reads), and
+//! with a `name` it plays the reference's `join-nfs-finalization` for one joining gateway.
+//! Idempotent.
 
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::state::Group;
 use crate::lambda::{Classify, ErrorClass, PayloadError, decode};
-use crate::ports::{Clock, StateStore, StoreError};
-use crate::wire::bootstrap::FinalizationRequest;
+use crate::ports::{Clock, InstanceInventory, InventoryError, StateStore, StoreError};
+use crate::wire::bootstrap::{FinalizationRequest, Protocol};
 
 /// The reference's success answer.
 pub const FINALIZED: &str = "ClusterizeFinalization completed successfully";
+/// The reference's `join-nfs-finalization` answer.
+pub const NFS_JOIN_FINALIZED: &str = "JoinFinalizationFinalization completed successfully";
+/// Tag marking an NFS gateway whose port is in the interface group.
+pub const NFS_PORT_TAG: (&str, &str) = ("nfs_interface_group_port", "ready");
 
 /// `clusterize-finalization` configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,9 +35,11 @@ impl Config {
 
 /// What finalization needs.
 #[derive(Debug)]
-pub struct Deps<S, C> {
+pub struct Deps<S, I, C> {
     /// The state store.
     pub store: S,
+    /// EC2 (tags NFS gateways).
+    pub inventory: I,
     /// The clock.
     pub clock: C,
 }
@@ -41,24 +50,31 @@ pub enum FinalizationError {
     /// The payload is not a finalization request.
     #[error(transparent)]
     Payload(#[from] PayloadError),
+    /// A `name` was given for a backend finalization.
+    #[error("a single-instance finalization ({0:?}) is only for nfs gateways")]
+    NameWithoutNfs(String),
     /// The store failed.
     #[error("finalization could not be recorded")]
     Store(#[from] StoreError),
+    /// Tagging the gateways failed.
+    #[error("nfs gateways could not be tagged")]
+    Inventory(#[from] InventoryError),
 }
 
 impl Classify for FinalizationError {
     fn class(&self) -> ErrorClass {
         match self {
-            Self::Payload(_) => ErrorClass::InvalidInput,
+            Self::Payload(_) | Self::NameWithoutNfs(_) => ErrorClass::InvalidInput,
             Self::Store(e) => e.class(),
+            Self::Inventory(e) => e.class(),
         }
     }
 }
 
 /// Handles one `clusterize-finalization` invocation.
 #[tracing::instrument(skip_all, fields(group))]
-pub async fn handle<S: StateStore, C: Clock>(
-    deps: &Deps<S, C>,
+pub async fn handle<S: StateStore, I: InstanceInventory, C: Clock>(
+    deps: &Deps<S, I, C>,
     payload: serde_json::Value,
 ) -> Result<&'static str, FinalizationError> {
     // The backend script sends `{}`; an empty payload (`null`) means the same.
@@ -70,6 +86,20 @@ pub async fn handle<S: StateStore, C: Clock>(
     let request: FinalizationRequest = decode(payload)?;
     let group = Group::for_protocol(request.protocol);
     tracing::Span::current().record("group", group.as_str());
+    let (key, value) = NFS_PORT_TAG;
+    match (request.protocol, request.name) {
+        (Protocol::Nfs, Some(name)) => {
+            deps.inventory.tag_instances(&[name], key, value).await?;
+            return Ok(NFS_JOIN_FINALIZED);
+        }
+        (Protocol::Nfs, None) => {
+            let state = deps.store.load(Group::Nfs).await?;
+            let ids: Vec<String> = state.instances.iter().map(|vm| vm.name.clone()).collect();
+            deps.inventory.tag_instances(&ids, key, value).await?;
+        }
+        (_, Some(name)) => return Err(FinalizationError::NameWithoutNfs(name)),
+        (_, None) => {}
+    }
     let state = deps.store.finalize(group, deps.clock.now()).await?;
     tracing::info!(
         version = state.version,

@@ -61,6 +61,14 @@ pub trait InstanceInventory: Send + Sync {
         instance_ids: &[String],
     ) -> impl Future<Output = Result<Vec<String>, InventoryError>> + Send;
 
+    /// Sets tag `key=value` on the given instances.
+    fn tag_instances(
+        &self,
+        ids: &[String],
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), InventoryError>> + Send;
+
     /// The ASG's desired capacity, `None` when the group does not exist.
     fn desired_capacity(
         &self,

@@ -386,6 +386,8 @@ pub struct FakeInventory {
     pub load_balancers: Mutex<HashMap<String, String>>,
     /// Secondary IPs per instance.
     pub secondaries: Mutex<HashMap<String, Vec<String>>>,
+    /// Tags set, per instance.
+    pub tags: Mutex<HashMap<String, BTreeMap<String, String>>>,
 }
 
 impl FakeInventory {
@@ -467,6 +469,22 @@ impl InstanceInventory for FakeInventory {
             .collect();
         ips.sort();
         Ok(ips)
+    }
+
+    async fn tag_instances(
+        &self,
+        ids: &[String],
+        key: &str,
+        value: &str,
+    ) -> Result<(), InventoryError> {
+        self.check("create_tags")?;
+        let mut tags = self.tags.lock().unwrap();
+        for id in ids {
+            tags.entry(id.clone())
+                .or_default()
+                .insert(key.to_owned(), value.to_owned());
+        }
+        Ok(())
     }
 
     async fn desired_capacity(&self, asg_name: &str) -> Result<Option<u32>, InventoryError> {

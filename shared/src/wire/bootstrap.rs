@@ -119,12 +119,16 @@ pub struct StatusRequest {
     pub protocol: Protocol,
 }
 
-/// `clusterize-finalization` input: `{}` or `{"protocol":"nfs"}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// `clusterize-finalization` input: `{}`, `{"protocol":"nfs"}`, or — in the role of the
+/// reference's `join-nfs-finalization` — `{"name":"<instance-id>","protocol":"nfs"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct FinalizationRequest {
     /// Which group to finalize.
     #[serde(default)]
     pub protocol: Protocol,
+    /// An NFS gateway that joined an already set-up interface group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// `status` answer to `{"type":"status"}` (behaviour.md §11), plus optional additions.
