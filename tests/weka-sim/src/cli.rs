@@ -1,0 +1,727 @@
+//! The `weka` CLI as the generated instance scripts use it, mapped onto the simulated world.
+//! The shim (`weka-sim cli -- <args>`) forwards its argv and the caller's IP to `POST /_sim/cli`;
+//! this module interprets them and returns what the real CLI would print where the scripts
+//! parse it. No `weka user login` is needed before other commands.
+//!
+//! Supported (anything else exits 2 with "unsupported weka command"):
+//! - `local stop|start|rm [--all|<name>]`, `local setup container --name N [--base-port P]
+//!   [--cores C] [--join-ips a,b] ...` (joins the cluster when `--join-ips` is given),
+//!   `local ps`, `local status [-J]`,
+//!   `local run|exec --container C wapi machine-query-info --info-types=DISKS -J`,
+//!   `local run --container C manhole getServerInfo` (`hostIdValue: N`),
+//!   `local exec --container drives0 /weka/tools/weka_sign_drive <dev>`.
+//! - `debug manhole -s 0 operational_status` (`"is_ready": true` once joined).
+//! - `version`, `version get|prepare|set ...` (no-ops).
+//! - `cluster create <names...> --host-ips ip:port,... [--admin-password P]`.
+//! - `cluster container|host [-J]`, `cluster container deactivate|remove <ids...>`.
+//! - `cluster drive [-J]`, `cluster drive scan [ids...]`, `cluster drive add <id> <devs...>`,
+//!   `cluster drive deactivate|remove <uuids...>`.
+//! - `cluster process [-J]`, `cluster update --cluster-name|--data-drives|--parity-drives|
+//!   --bucket-raft-size`, `cluster hot-spare N`, `cluster start-io|stop-io`.
+//! - `user [-J]`, `user login <u> <p>`, `user add <u> <role> <p>`.
+//! - `status [-J]`, `events trigger-event <text>`, `fs [-J]`, `fs create <name> <group> <size>`.
+//! - Accepted as no-ops: `cloud ...` (`enable` is recorded), `fs group create`, `fs update`,
+//!   `fs tier ...`, `nfs global-config set`, `dataservice global-config set`, `alerts mute`.
+
+use crate::world::{
+    DRIVES, FileSystem, LocalContainer, NVME_MODEL, SimError, World, drive_str, parse_host_id_str,
+    state_str, typed_id,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+
+/// One CLI invocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CliRequest {
+    /// Private IP of the calling machine (`WEKA_SIM_IP`).
+    pub ip: String,
+    /// The argv after `weka`.
+    pub args: Vec<String>,
+    /// Instance id for a machine seen for the first time (`WEKA_SIM_INSTANCE_ID`).
+    #[serde(default)]
+    pub instance_id: Option<String>,
+    /// Hostname for a machine seen for the first time (`HOSTNAME`).
+    #[serde(default)]
+    pub hostname: Option<String>,
+}
+
+/// What the shim prints and exits with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CliOutput {
+    /// Exit status: 0 ok, 1 command failed, 2 unsupported command.
+    pub exit_code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("weka-sim: unsupported weka command: weka {0}")]
+    Unsupported(String),
+    #[error("error: {0}")]
+    Sim(#[from] SimError),
+}
+
+/// Runs one CLI command against the world.
+pub fn run(world: &mut World, req: &CliRequest) -> CliOutput {
+    world.settle();
+    let args: Vec<&str> = req.args.iter().map(String::as_str).collect();
+    let result = world
+        .ensure_machine(&req.ip, req.instance_id.as_deref(), req.hostname.as_deref())
+        .map_err(CliError::from)
+        .and_then(|()| execute(world, &req.ip, &args));
+    match result {
+        Ok(stdout) => CliOutput {
+            exit_code: 0,
+            stdout,
+            stderr: String::new(),
+        },
+        Err(e) => CliOutput {
+            exit_code: match e {
+                CliError::Unsupported(_) => 2,
+                CliError::Sim(_) => 1,
+            },
+            stdout: String::new(),
+            stderr: format!("{e}\n"),
+        },
+    }
+}
+
+/// Value of `--flag V` or `--flag=V`.
+fn flag<'a>(args: &[&'a str], name: &str) -> Option<&'a str> {
+    args.iter().enumerate().find_map(|(i, a)| {
+        if *a == name {
+            args.get(i + 1).copied()
+        } else {
+            a.strip_prefix(name).and_then(|r| r.strip_prefix('='))
+        }
+    })
+}
+
+fn has(args: &[&str], name: &str) -> bool {
+    args.contains(&name)
+}
+
+fn json_out(args: &[&str]) -> bool {
+    has(args, "-J") || has(args, "--json")
+}
+
+fn csv(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn invalid(message: String) -> CliError {
+    CliError::Sim(SimError::Invalid(message))
+}
+
+fn number<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, CliError> {
+    s.parse::<T>()
+        .map_err(|_| invalid(format!("{what} must be a number, got {s:?}")))
+}
+
+fn pretty(v: &Value) -> String {
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+    )
+}
+
+/// Parses `22GB`, `1TiB`, `123B`, `1024`.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let mult: u64 = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "PB" => 1_000_000_000_000_000,
+        "KIB" => 1 << 10,
+        "MIB" => 1 << 20,
+        "GIB" => 1 << 30,
+        "TIB" => 1 << 40,
+        "PIB" => 1 << 50,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(String::len)
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn row(cells: &[&str]) -> Vec<String> {
+    cells.iter().map(|c| (*c).to_owned()).collect()
+}
+
+fn execute(world: &mut World, ip: &str, args: &[&str]) -> Result<String, CliError> {
+    if !world.machine(ip)?.up {
+        return Err(SimError::Conflict(format!("machine {ip} is down")).into());
+    }
+    let unsupported = || CliError::Unsupported(args.join(" "));
+    match args {
+        ["local", "stop" | "start" | "restart", ..] => Ok(String::new()),
+        ["local", "rm", rest @ ..] => {
+            let name = rest.iter().find(|a| !a.starts_with('-')).copied();
+            let name = if has(rest, "--all") { None } else { name };
+            world.remove_local_containers(ip, name)?;
+            Ok(String::new())
+        }
+        ["local", "setup", "container", rest @ ..] => local_setup(world, ip, rest),
+        ["local", "ps", ..] => {
+            let m = world.machine(ip)?;
+            let mut rows = vec![row(&[
+                "CONTAINER",
+                "STATE",
+                "DISABLED",
+                "UPTIME",
+                "MONITORING",
+                "PERSISTENT",
+                "PORT",
+                "STATUS",
+                "VERSION",
+            ])];
+            for c in m.containers.values() {
+                rows.push(row(&[
+                    &c.name,
+                    "Running",
+                    "False",
+                    "0:01:00h",
+                    "True",
+                    "True",
+                    &c.base_port.to_string(),
+                    "Ready",
+                    &world.config.release,
+                ]));
+            }
+            Ok(table(&rows))
+        }
+        ["local", "status", rest @ ..] => {
+            let m = world.machine(ip)?;
+            if json_out(rest) {
+                let map: serde_json::Map<String, Value> = m
+                    .containers
+                    .values()
+                    .map(|c| {
+                        let v = json!({"name": c.name, "type": "weka", "isRunning": true,
+                            "port": c.base_port,
+                            "internalStatus": {"state": "READY", "display_status": "READY"}});
+                        (c.name.clone(), v)
+                    })
+                    .collect();
+                Ok(pretty(&Value::Object(map)))
+            } else {
+                let mut out = String::new();
+                for c in m.containers.values() {
+                    let _ = writeln!(out, "Container {}: Running, READY", c.name);
+                }
+                Ok(out)
+            }
+        }
+        ["local", "run" | "exec", rest @ ..] => {
+            local_run(world, ip, rest).ok_or_else(unsupported)?
+        }
+        ["debug", "manhole", rest @ ..] if has(rest, "operational_status") => {
+            let ready = world.machine(ip)?.cluster.is_some();
+            Ok(pretty(
+                &json!({"is_ready": ready, "state": if ready { "OPERATIONAL" } else { "JOINING" }}),
+            ))
+        }
+        ["version"] => Ok(format!("* {}\n", world.config.release)),
+        ["version", "get" | "prepare" | "set", ..] => Ok(String::new()),
+        ["cluster", "create", rest @ ..] => {
+            let names: Vec<String> = rest
+                .iter()
+                .take_while(|a| !a.starts_with('-'))
+                .map(|a| (*a).to_owned())
+                .collect();
+            let host_ips = flag(rest, "--host-ips")
+                .map(csv)
+                .ok_or_else(|| invalid("--host-ips is required".to_owned()))?;
+            let guid = world.create_cluster(&names, &host_ips, flag(rest, "--admin-password"))?;
+            Ok(format!(
+                "Cluster {guid} created with {} containers\n",
+                names.len()
+            ))
+        }
+        ["user", "login", user, password, ..] => {
+            let guid = world.cluster_of(ip)?;
+            if world.cluster(&guid)?.check_password(user, password) {
+                Ok("Login completed successfully\n".to_owned())
+            } else {
+                Err(SimError::Conflict("invalid username or password".to_owned()).into())
+            }
+        }
+        ["user", "add", user, role, password, ..] => {
+            let guid = world.cluster_of(ip)?;
+            world.set_user(Some(&guid), user, password, role)?;
+            Ok(String::new())
+        }
+        ["user", rest @ ..] if rest.iter().all(|a| a.starts_with('-')) => {
+            let guid = world.cluster_of(ip)?;
+            let c = world.cluster(&guid)?;
+            if json_out(rest) {
+                let users: Vec<Value> = c
+                    .users
+                    .iter()
+                    .map(|(n, u)| json!({"username": n, "role": u.role, "source": "Internal"}))
+                    .collect();
+                return Ok(pretty(&Value::Array(users)));
+            }
+            let mut rows = vec![row(&["USER", "SOURCE", "ROLE"])];
+            rows.extend(c.users.iter().map(|(n, u)| row(&[n, "Internal", &u.role])));
+            Ok(table(&rows))
+        }
+        ["cluster", "container" | "host", "deactivate", ids @ ..] => {
+            let guid = world.cluster_of(ip)?;
+            let ids = host_ids(ids)?;
+            world.deactivate_hosts(&guid, &ids, has(args, "--skip-resource-validation"))?;
+            Ok(String::new())
+        }
+        ["cluster", "container" | "host", "remove", ids @ ..] => {
+            let guid = world.cluster_of(ip)?;
+            for id in host_ids(ids)? {
+                world.remove_host(&guid, id)?;
+            }
+            Ok(String::new())
+        }
+        ["cluster", "container" | "host", rest @ ..] if rest.iter().all(|a| a.starts_with('-')) => {
+            containers(world, ip, json_out(rest))
+        }
+        ["cluster", "drive", "scan", ids @ ..] => {
+            let guid = world.cluster_of(ip)?;
+            let ids = host_ids(ids)?;
+            let added = world.scan_drives(&guid, &ids)?;
+            Ok(format!("Scan completed: {} drives added\n", added.len()))
+        }
+        ["cluster", "drive", "add", id, devices @ ..] => {
+            let guid = world.cluster_of(ip)?;
+            let devices: Vec<String> = devices
+                .iter()
+                .filter(|d| !d.starts_with('-'))
+                .map(|d| (*d).to_owned())
+                .collect();
+            let added = world.add_drives(&guid, parse_host_id_str(id)?, &devices)?;
+            Ok(added.iter().map(|u| format!("{u}\n")).collect())
+        }
+        ["cluster", "drive", "deactivate", uuids @ ..] => {
+            let guid = world.cluster_of(ip)?;
+            let uuids = positional(uuids);
+            world.deactivate_drives(&guid, &uuids)?;
+            Ok(String::new())
+        }
+        ["cluster", "drive", "remove", uuids @ ..] => {
+            let guid = world.cluster_of(ip)?;
+            let uuids = positional(uuids);
+            world.remove_drives(&guid, &uuids)?;
+            Ok(String::new())
+        }
+        ["cluster", "drive", rest @ ..] if rest.iter().all(|a| a.starts_with('-')) => {
+            drives(world, ip, json_out(rest))
+        }
+        ["cluster", "process" | "nodes", rest @ ..] if rest.iter().all(|a| a.starts_with('-')) => {
+            processes(world, ip, json_out(rest))
+        }
+        ["cluster", "update", rest @ ..] => {
+            let guid = world.cluster_of(ip)?;
+            let c = world.cluster_mut(&guid)?;
+            let mut any = false;
+            if let Some(n) = flag(rest, "--cluster-name") {
+                n.clone_into(&mut c.name);
+                any = true;
+            }
+            if let Some(n) = flag(rest, "--data-drives") {
+                c.stripe_data_drives = number(n, "--data-drives")?;
+                any = true;
+            }
+            if let Some(n) = flag(rest, "--parity-drives") {
+                c.stripe_protection_drives = number(n, "--parity-drives")?;
+                any = true;
+            }
+            if let Some(n) = flag(rest, "--bucket-raft-size") {
+                c.bucket_raft_size = number(n, "--bucket-raft-size")?;
+                any = true;
+            }
+            if any {
+                Ok(String::new())
+            } else {
+                Err(unsupported())
+            }
+        }
+        ["cluster", "hot-spare", n, ..] => {
+            let guid = world.cluster_of(ip)?;
+            world.cluster_mut(&guid)?.hot_spare = number(n, "hot spare")?;
+            Ok(String::new())
+        }
+        ["cluster", "start-io", ..] => {
+            let guid = world.cluster_of(ip)?;
+            world.start_io(&guid)?;
+            Ok("Starting IO\n".to_owned())
+        }
+        ["cluster", "stop-io", ..] => {
+            let guid = world.cluster_of(ip)?;
+            "STOPPED".clone_into(&mut world.cluster_mut(&guid)?.io_status);
+            Ok(String::new())
+        }
+        ["cloud", "enable", ..] => {
+            let guid = world.cluster_of(ip)?;
+            world.cluster_mut(&guid)?.cloud_enabled = true;
+            Ok(String::new())
+        }
+        ["cloud", ..]
+        | ["fs", "group", "create", ..]
+        | ["fs", "update", ..]
+        | ["fs", "tier", ..]
+        | ["nfs", "global-config", "set", ..]
+        | ["dataservice", "global-config", "set", ..]
+        | ["alerts", "mute", ..] => {
+            world.cluster_of(ip)?;
+            Ok(String::new())
+        }
+        ["fs", "create", name, group, size, ..] => {
+            let guid = world.cluster_of(ip)?;
+            let size_bytes =
+                parse_size(size).ok_or_else(|| invalid(format!("bad capacity {size:?}")))?;
+            world.create_fs(
+                &guid,
+                FileSystem {
+                    name: (*name).to_owned(),
+                    group: (*group).to_owned(),
+                    size_bytes,
+                },
+            )?;
+            Ok(String::new())
+        }
+        ["fs", rest @ ..] if rest.iter().all(|a| a.starts_with('-')) => {
+            let guid = world.cluster_of(ip)?;
+            let c = world.cluster(&guid)?;
+            if json_out(rest) {
+                let list: Vec<Value> = c
+                    .filesystems
+                    .iter()
+                    .map(|f| {
+                        json!({"name": f.name, "group_name": f.group,
+                                    "total_budget": f.size_bytes, "is_ready": true})
+                    })
+                    .collect();
+                return Ok(pretty(&Value::Array(list)));
+            }
+            let mut rows = vec![row(&["FILESYSTEM NAME", "GROUP", "TOTAL CAPACITY"])];
+            rows.extend(
+                c.filesystems
+                    .iter()
+                    .map(|f| row(&[&f.name, &f.group, &format!("{}B", f.size_bytes)])),
+            );
+            Ok(table(&rows))
+        }
+        ["events", "trigger-event", message, ..] => {
+            let guid = world.cluster_of(ip)?;
+            world.add_event(&guid, message)?;
+            Ok(String::new())
+        }
+        ["status", rest @ ..] | ["cluster", "status", rest @ ..] => {
+            let guid = world.cluster_of(ip)?;
+            let status = world.status(&guid)?;
+            if json_out(rest) {
+                Ok(pretty(&status))
+            } else {
+                Ok(status_text(&status))
+            }
+        }
+        _ => Err(unsupported()),
+    }
+}
+
+fn positional(args: &[&str]) -> Vec<String> {
+    args.iter()
+        .filter(|a| !a.starts_with('-'))
+        .map(|a| (*a).to_owned())
+        .collect()
+}
+
+fn host_ids(args: &[&str]) -> Result<Vec<i64>, CliError> {
+    positional(args)
+        .iter()
+        .map(|a| parse_host_id_str(a).map_err(CliError::from))
+        .collect()
+}
+
+fn local_setup(world: &mut World, ip: &str, rest: &[&str]) -> Result<String, CliError> {
+    let name = flag(rest, "--name").ok_or_else(|| invalid("--name is required".to_owned()))?;
+    let base_port = match flag(rest, "--base-port") {
+        Some(p) => number(p, "--base-port")?,
+        None => match name {
+            "compute0" => 15000,
+            "frontend0" => 16000,
+            _ => 14000,
+        },
+    };
+    let cores = match flag(rest, "--cores") {
+        Some(c) => number(c, "--cores")?,
+        None => 1,
+    };
+    world.setup_local_container(
+        ip,
+        LocalContainer {
+            name: name.to_owned(),
+            base_port,
+            cores,
+        },
+    )?;
+    let join_ips = flag(rest, "--join-ips").map(csv).unwrap_or_default();
+    if join_ips.is_empty() {
+        return Ok(format!("Container {name} is set up\n"));
+    }
+    let ids = world.join(ip, Some(name), &join_ips, None)?;
+    Ok(format!(
+        "Container {name} is set up and joined the cluster as {}\n",
+        ids.iter()
+            .map(|i| typed_id("HostId", *i))
+            .collect::<Vec<_>>()
+            .join(",")
+    ))
+}
+
+/// `weka local run|exec --container C <command...>`; `None` when the command is unknown.
+fn local_run(world: &mut World, ip: &str, rest: &[&str]) -> Option<Result<String, CliError>> {
+    let container = flag(rest, "--container").unwrap_or(DRIVES);
+    if has(rest, "machine-query-info") {
+        let m = world.machine(ip).ok()?;
+        let disks: Vec<Value> = m
+            .nvme_devices
+            .iter()
+            .map(|d| {
+                json!({"devPath": d, "isRotational": false, "type": "DISK",
+                            "isMounted": false, "model": NVME_MODEL,
+                            "sizeBytes": world.config.drive_size_bytes})
+            })
+            .collect();
+        return Some(Ok(pretty(&json!({"disks": disks}))));
+    }
+    if has(rest, "getServerInfo") {
+        return Some(server_info(world, ip, container));
+    }
+    if let Some(pos) = rest.iter().position(|a| a.ends_with("weka_sign_drive")) {
+        let device = rest.get(pos + 1)?;
+        return Some(
+            world
+                .sign_device(ip, device)
+                .map(|()| format!("Signed {device}\n"))
+                .map_err(CliError::from),
+        );
+    }
+    None
+}
+
+fn server_info(world: &World, ip: &str, container: &str) -> Result<String, CliError> {
+    let guid = world
+        .machine(ip)?
+        .cluster
+        .clone()
+        .ok_or_else(|| SimError::Conflict(format!("machine {ip} is not part of a cluster")))?;
+    let host = world
+        .cluster(&guid)?
+        .hosts
+        .values()
+        .find(|h| h.ip == ip && h.container_name == container)
+        .ok_or_else(|| {
+            SimError::Conflict(format!("container {container} on {ip} has not joined"))
+        })?;
+    Ok(format!(
+        "hostIdValue: {}\nhostId: {}\nclusterGuid: {guid}\n",
+        host.id,
+        typed_id("HostId", host.id)
+    ))
+}
+
+fn containers(world: &World, ip: &str, json: bool) -> Result<String, CliError> {
+    let guid = world.cluster_of(ip)?;
+    let list = world.hosts_list(&guid)?;
+    let hosts = list.as_object().cloned().unwrap_or_default();
+    if json {
+        let arr: Vec<Value> = hosts
+            .iter()
+            .map(|(id, h)| {
+                let mut h = h.clone();
+                if let Some(o) = h.as_object_mut() {
+                    o.insert("host_id".to_owned(), json!(id));
+                }
+                h
+            })
+            .collect();
+        return Ok(pretty(&Value::Array(arr)));
+    }
+    let mut rows = vec![row(&[
+        "CONTAINER ID",
+        "HOSTNAME",
+        "CONTAINER",
+        "IPS",
+        "STATUS",
+        "STATE",
+        "RELEASE",
+        "FAILURE DOMAIN",
+        "CORES",
+    ])];
+    for h in world.cluster(&guid)?.hosts.values() {
+        let status = hosts
+            .get(&typed_id("HostId", h.id))
+            .and_then(|v| v.get("status"))
+            .and_then(Value::as_str)
+            .unwrap_or("UP")
+            .to_owned();
+        rows.push(row(&[
+            &h.id.to_string(),
+            &h.hostname,
+            &h.container_name,
+            &h.ip,
+            &status,
+            state_str(h.state),
+            &world.config.release,
+            &h.failure_domain,
+            &h.cores.to_string(),
+        ]));
+    }
+    Ok(table(&rows))
+}
+
+fn drives(world: &World, ip: &str, json: bool) -> Result<String, CliError> {
+    let guid = world.cluster_of(ip)?;
+    if json {
+        return Ok(pretty(&world.disks_list(&guid)?));
+    }
+    let c = world.cluster(&guid)?;
+    let mut rows = vec![row(&[
+        "DISK ID",
+        "UUID",
+        "HOSTNAME",
+        "CONTAINER ID",
+        "SIZE",
+        "STATUS",
+        "PATH",
+    ])];
+    for d in c.drives.values() {
+        let hostname = c.hosts.get(&d.host_id).map_or("", |h| h.hostname.as_str());
+        rows.push(row(&[
+            &d.id.to_string(),
+            &d.uuid,
+            hostname,
+            &d.host_id.to_string(),
+            &format!("{}B", d.size_bytes),
+            drive_str(d.status),
+            &d.device_path,
+        ]));
+    }
+    Ok(table(&rows))
+}
+
+fn processes(world: &World, ip: &str, json: bool) -> Result<String, CliError> {
+    let guid = world.cluster_of(ip)?;
+    if json {
+        return Ok(pretty(&world.nodes_list(&guid)?));
+    }
+    let c = world.cluster(&guid)?;
+    let mut rows = vec![row(&[
+        "PROCESS ID",
+        "CONTAINER ID",
+        "HOSTNAME",
+        "CONTAINER",
+        "STATUS",
+        "ROLES",
+    ])];
+    for n in c.nodes.values() {
+        let host = c.hosts.get(&n.host_id);
+        rows.push(row(&[
+            &n.id.to_string(),
+            &n.host_id.to_string(),
+            host.map_or("", |h| h.hostname.as_str()),
+            host.map_or("", |h| h.container_name.as_str()),
+            if n.up { "UP" } else { "DOWN" },
+            if n.id % 20 == 0 {
+                "MANAGEMENT"
+            } else {
+                "COMPUTE"
+            },
+        ]));
+    }
+    Ok(table(&rows))
+}
+
+fn status_text(s: &Value) -> String {
+    let g = |path: &[&str]| {
+        path.iter()
+            .try_fold(s, |v, k| v.get(*k))
+            .map(|v| match v {
+                Value::String(t) => t.clone(),
+                other => other.to_string(),
+            })
+            .unwrap_or_default()
+    };
+    format!(
+        "WekaIO v{release} (CLI build {release})\n\n       cluster: {name} ({guid})\n        status: {status} ({up}/{total} backend containers UP, {dup}/{dtotal} drives UP)\n    protection: {d}+{p}\n     hot spare: {hs} failure domains\n     io status: {io}\n",
+        release = g(&["release"]),
+        name = g(&["name"]),
+        guid = g(&["guid"]),
+        status = g(&["status"]),
+        up = g(&["hosts", "backends", "active"]),
+        total = g(&["hosts", "backends", "total"]),
+        dup = g(&["drives", "active"]),
+        dtotal = g(&["drives", "total"]),
+        d = g(&["stripe_data_drives"]),
+        p = g(&["stripe_protection_drives"]),
+        hs = g(&["hot_spare"]),
+        io = g(&["io_status"]),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("22GB"), Some(22_000_000_000));
+        assert_eq!(parse_size("123B"), Some(123));
+        assert_eq!(parse_size("1GiB"), Some(1 << 30));
+        assert_eq!(parse_size("7"), Some(7));
+        assert_eq!(parse_size("x"), None);
+        assert_eq!(parse_size("5XB"), None);
+    }
+
+    #[test]
+    fn flags_take_both_spellings() {
+        let args = ["--cluster-name=a", "--data-drives", "3"];
+        assert_eq!(flag(&args, "--cluster-name"), Some("a"));
+        assert_eq!(flag(&args, "--data-drives"), Some("3"));
+        assert_eq!(flag(&args, "--parity-drives"), None);
+    }
+}

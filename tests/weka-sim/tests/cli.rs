@@ -1,0 +1,427 @@
+//! The `weka` CLI mapping, driven the way the generated deploy/clusterize/join scripts drive it,
+//! plus the `weka-sim` binary (serve with a port file, and the cli shim) end to end.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use serde_json::Value;
+use weka_sim::cli::{self, CliOutput, CliRequest};
+use weka_sim::{SimClock, SimConfig, World};
+
+fn weka(world: &mut World, ip: &str, line: &[&str]) -> CliOutput {
+    cli::run(
+        world,
+        &CliRequest {
+            ip: ip.to_owned(),
+            args: line.iter().map(|s| (*s).to_owned()).collect(),
+            instance_id: Some(format!("i-{}", ip.replace('.', ""))),
+            hostname: Some(format!("ip-{}", ip.replace('.', "-"))),
+        },
+    )
+}
+
+fn ok(world: &mut World, ip: &str, line: &[&str]) -> String {
+    let out = weka(world, ip, line);
+    assert_eq!(out.exit_code, 0, "weka {line:?}: {}", out.stderr);
+    out.stdout
+}
+
+/// What `deploy_backend.sh` runs on a fresh instance: containers, NVMe discovery and signing.
+fn deploy(world: &mut World, ip: &str, join_ips: Option<&str>) {
+    ok(world, ip, &["local", "stop"]);
+    ok(world, ip, &["local", "rm", "default", "--force"]);
+    for (name, port) in [
+        ("drives0", "14000"),
+        ("compute0", "15000"),
+        ("frontend0", "16000"),
+    ] {
+        let mut line = vec![
+            "local",
+            "setup",
+            "container",
+            "--name",
+            name,
+            "--base-port",
+            port,
+            "--cores",
+            "2",
+            "--no-frontends",
+            "--dedicate",
+            "--net",
+            "udp",
+        ];
+        if let Some(j) = join_ips {
+            line.extend(["--join-ips", j, "--management-ips", ip]);
+        }
+        ok(world, ip, &line);
+    }
+    let ps = ok(world, ip, &["local", "ps"]);
+    assert_eq!(
+        ps.lines()
+            .filter(|l| l.to_lowercase().contains("running"))
+            .count(),
+        3
+    );
+    let disks: Value = serde_json::from_str(&ok(
+        world,
+        ip,
+        &[
+            "local",
+            "run",
+            "--container",
+            "compute0",
+            "wapi",
+            "machine-query-info",
+            "--info-types=DISKS",
+            "-J",
+        ],
+    ))
+    .unwrap();
+    for d in disks["disks"].as_array().unwrap() {
+        assert_eq!(d["model"], "Amazon EC2 NVMe Instance Storage");
+        let dev = d["devPath"].as_str().unwrap();
+        ok(
+            world,
+            ip,
+            &[
+                "local",
+                "exec",
+                "--container",
+                "drives0",
+                "/weka/tools/weka_sign_drive",
+                dev,
+            ],
+        );
+    }
+}
+
+#[test]
+fn clusterize_script_flow() {
+    let mut world = World::new(SimConfig::default(), SimClock::manual());
+    let ips: Vec<String> = (0..3).map(common::ip).collect();
+    for ip in &ips {
+        deploy(&mut world, ip, None);
+    }
+    let mut names = Vec::new();
+    let mut host_ips = Vec::new();
+    for ip in &ips {
+        for (c, p) in [
+            ("drives0", 14000),
+            ("compute0", 15000),
+            ("frontend0", 16000),
+        ] {
+            names.push(format!("i-{}-{c}", ip.replace('.', "")));
+            host_ips.push(format!("{ip}:{p}"));
+        }
+    }
+    let csv = host_ips.join(",");
+    let me = ips[2].as_str();
+    let mut create: Vec<&str> = vec!["cluster", "create"];
+    create.extend(names.iter().map(String::as_str));
+    create.extend(["--host-ips", &csv, "--admin-password", "adminpw"]);
+    ok(&mut world, me, &create);
+    assert_eq!(
+        weka(&mut world, me, &["user", "login", "admin", "nope"]).exit_code,
+        1
+    );
+    ok(&mut world, me, &["user", "login", "admin", "adminpw"]);
+    ok(
+        &mut world,
+        me,
+        &["user", "add", "weka-deployment", "clusteradmin", "deploypw"],
+    );
+
+    // mapfile -t drive_containers < <(weka cluster container | grep drives0 | awk '{ print $1 }')
+    let table = ok(&mut world, me, &["cluster", "container"]);
+    let drive_containers: Vec<&str> = table
+        .lines()
+        .filter(|l| l.contains("drives0"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(drive_containers, ["0", "3", "6"]);
+    for id in &drive_containers {
+        ok(&mut world, me, &["cluster", "drive", "scan", id]);
+    }
+    ok(&mut world, me, &["cluster", "update", "--cluster-name=poc"]);
+    ok(&mut world, me, &["cloud", "enable"]);
+    ok(
+        &mut world,
+        me,
+        &[
+            "cluster",
+            "update",
+            "--data-drives",
+            "1",
+            "--parity-drives",
+            "1",
+        ],
+    );
+    ok(&mut world, me, &["cluster", "hot-spare", "1"]);
+    ok(&mut world, me, &["cluster", "start-io"]);
+    for line in [
+        &["cluster", "process"][..],
+        &["cluster", "drive"],
+        &["cluster", "container"],
+    ] {
+        ok(&mut world, me, line);
+    }
+    ok(
+        &mut world,
+        me,
+        &[
+            "fs",
+            "group",
+            "create",
+            "default",
+            "--target-ssd-retention=86400",
+            "--start-demote=10",
+        ],
+    );
+    ok(
+        &mut world,
+        me,
+        &["fs", "create", ".config_fs", "default", "22GB"],
+    );
+    ok(
+        &mut world,
+        me,
+        &["nfs", "global-config", "set", "--config-fs", ".config_fs"],
+    );
+    let status: Value = serde_json::from_str(&ok(&mut world, me, &["status", "-J"])).unwrap();
+    let unprovisioned = status["capacity"]["unprovisioned_bytes"].as_u64().unwrap();
+    assert!(unprovisioned > 0);
+    ok(
+        &mut world,
+        me,
+        &[
+            "fs",
+            "create",
+            "default",
+            "default",
+            &format!("{unprovisioned}B"),
+        ],
+    );
+    ok(
+        &mut world,
+        me,
+        &["alerts", "mute", "JumboConnectivity", "365d"],
+    );
+    let fs: Value = serde_json::from_str(&ok(&mut world, me, &["fs", "-J"])).unwrap();
+    assert_eq!(fs.as_array().unwrap().len(), 2);
+
+    let guid = world.cluster_guid(None).unwrap();
+    let cluster = world.cluster(&guid).unwrap();
+    assert_eq!(cluster.name, "poc");
+    assert_eq!(cluster.io_status, "STARTED");
+    assert_eq!(cluster.hosts.len(), 9);
+    assert_eq!(cluster.drives.len(), 6);
+    assert!(
+        world
+            .cluster(&guid)
+            .unwrap()
+            .check_password("weka-deployment", "deploypw")
+    );
+    let text = ok(&mut world, me, &["status"]);
+    assert!(text.contains("cluster: poc"), "{text}");
+}
+
+#[test]
+fn join_script_flow_and_failed_scan_deactivation() {
+    let (mut world, guid) = common::running_cluster(3);
+    let new = common::ip(7);
+    let hostname = format!("ip-{}", new.replace('.', "-"));
+    let out = weka(
+        &mut world,
+        &new,
+        &["debug", "manhole", "-s", "0", "operational_status"],
+    );
+    assert!(out.stdout.contains("\"is_ready\": false"), "{}", out.stdout);
+    ok(
+        &mut world,
+        &new,
+        &[
+            "version",
+            "get",
+            "--from",
+            "10.0.1.10:14000",
+            "4.4.2",
+            "--set-current",
+        ],
+    );
+    ok(&mut world, &new, &["local", "rm", "--all", "-f"]);
+    deploy(&mut world, &new, Some("10.0.1.10,10.0.1.11"));
+    let out = ok(
+        &mut world,
+        &new,
+        &["debug", "manhole", "-s", "0", "operational_status"],
+    );
+    assert!(out.contains("\"is_ready\": true"), "{out}");
+    // host_id="$(weka local run --container compute0 manhole getServerInfo | grep hostIdValue: | awk '{ print $2 }')"
+    let info = ok(
+        &mut world,
+        &new,
+        &[
+            "local",
+            "run",
+            "--container",
+            "compute0",
+            "manhole",
+            "getServerInfo",
+        ],
+    );
+    let host_id = info
+        .lines()
+        .find(|l| l.starts_with("hostIdValue:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .to_owned();
+    assert_eq!(host_id, "10");
+    let scan = ok(&mut world, &new, &["cluster", "drive", "scan", &host_id]);
+    assert!(scan.contains("2 drives added"), "{scan}");
+    ok(
+        &mut world,
+        &new,
+        &["events", "trigger-event", "Scale up operation completed"],
+    );
+    assert_eq!(world.cluster(&guid).unwrap().drives.len(), 8);
+
+    // deactivate_and_exit: every container row matching $HOSTNAME.
+    let table = ok(&mut world, &new, &["cluster", "container"]);
+    let mine: Vec<String> = table
+        .lines()
+        .filter(|l| l.contains(&hostname))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect();
+    assert_eq!(mine, ["9", "10", "11"]);
+    for id in &mine {
+        ok(
+            &mut world,
+            &new,
+            &["cluster", "container", "deactivate", id],
+        );
+    }
+    let hosts = world.hosts_list(&guid).unwrap();
+    assert_eq!(hosts["HostId<9>"]["state"], "DEACTIVATING");
+}
+
+#[test]
+fn unsupported_and_failing_commands_exit_non_zero() {
+    let mut world = World::new(SimConfig::default(), SimClock::manual());
+    let out = weka(&mut world, "10.0.0.1", &["smb", "cluster", "create"]);
+    assert_eq!(out.exit_code, 2);
+    assert!(
+        out.stderr
+            .contains("unsupported weka command: weka smb cluster create")
+    );
+    let out = weka(&mut world, "10.0.0.1", &["status", "-J"]);
+    assert_eq!(out.exit_code, 1, "no cluster yet");
+    let out = weka(
+        &mut world,
+        "10.0.0.1",
+        &[
+            "cluster",
+            "create",
+            "a-drives0",
+            "--host-ips",
+            "10.0.0.1:14000",
+        ],
+    );
+    assert_eq!(out.exit_code, 1, "no local container yet: {}", out.stderr);
+}
+
+#[test]
+fn binary_serves_with_a_port_file_and_the_cli_shim_talks_to_it() {
+    use std::process::{Command, Stdio};
+    let exe = env!("CARGO_BIN_EXE_weka-sim");
+    let dir = std::env::temp_dir().join(format!("weka-sim-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port_file = dir.join("port");
+    let mut child = Command::new(exe)
+        .args(["serve", "--port", "0", "--time-factor", "0", "--port-file"])
+        .arg(&port_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let port = loop {
+        if let Ok(p) = std::fs::read_to_string(&port_file) {
+            break p.trim().to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "no port file");
+        std::thread::yield_now();
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let shim = dir.join("weka");
+    let status = Command::new(exe).arg("shim").arg(&shim).status().unwrap();
+    assert!(status.success());
+    let run = |ip: &str, args: &[&str]| {
+        Command::new(&shim)
+            .args(args)
+            .env("WEKA_SIM_URL", &url)
+            .env("WEKA_SIM_IP", ip)
+            .env("WEKA_SIM_INSTANCE_ID", "i-0abc")
+            .output()
+            .unwrap()
+    };
+    let ip = "10.0.2.5";
+    for (name, port) in [("drives0", "14000"), ("compute0", "15000")] {
+        let out = run(
+            ip,
+            &[
+                "local",
+                "setup",
+                "container",
+                "--name",
+                name,
+                "--base-port",
+                port,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = run(
+        ip,
+        &[
+            "local",
+            "exec",
+            "--container",
+            "drives0",
+            "/weka/tools/weka_sign_drive",
+            "/dev/nvme1n1",
+        ],
+    );
+    assert!(out.status.success());
+    let out = run(
+        ip,
+        &[
+            "cluster",
+            "create",
+            "i-0abc-drives0",
+            "i-0abc-compute0",
+            "--host-ips",
+            "10.0.2.5:14000,10.0.2.5:15000",
+            "--admin-password",
+            "pw",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(ip, &["cluster", "drive", "scan", "0"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 drives added"));
+    let out = run(ip, &["status", "-J"]);
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["drives"]["total"], 1);
+    let out = run(ip, &["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}
