@@ -127,6 +127,10 @@ impl DynamoStateStore {
         Self::key(self.state_key(group).to_owned(), SK_STATE)
     }
 
+    fn lease_key(&self, name: &str) -> HashMap<String, AttributeValue> {
+        Self::key(format!("{}#lease", self.config.state_key), name)
+    }
+
     fn counted_write(&self) {
         self.write_calls.fetch_add(1, Ordering::Relaxed);
     }
@@ -617,10 +621,7 @@ impl StateStore for DynamoStateStore {
             .client
             .update_item()
             .table_name(&self.config.table)
-            .set_key(Some(Self::key(
-                format!("{}#lease", self.config.state_key),
-                name,
-            )))
+            .set_key(Some(self.lease_key(name)))
             .update_expression(LEASE_UPDATE)
             .condition_expression(LEASE_CONDITION)
             .set_expression_attribute_names(Some(names(&[
@@ -662,10 +663,7 @@ impl StateStore for DynamoStateStore {
             .client
             .update_item()
             .table_name(&self.config.table)
-            .set_key(Some(Self::key(
-                format!("{}#lease", self.config.state_key),
-                name,
-            )))
+            .set_key(Some(self.lease_key(name)))
             .update_expression(LEASE_RELEASE_UPDATE)
             .condition_expression(LEASE_RELEASE_CONDITION)
             .set_expression_attribute_names(Some(names(&[
