@@ -42,6 +42,13 @@ async fn dynamo_store(endpoint: &str, n: usize, run: usize) -> DynamoStateStore 
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
+        // A thousand callers queue at moto's serialised handler; real Lambdas would retry.
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(300))
+                .read_timeout(std::time::Duration::from_secs(300))
+                .build(),
+        )
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "test", "test", None, None, "static",
         ))
