@@ -27,6 +27,14 @@ impl Group {
         }
     }
 
+    /// Value of the instances' `weka_hostgroup_type` tag.
+    pub const fn hostgroup_tag(self) -> &'static str {
+        match self {
+            Self::Backend => "backend",
+            Self::Nfs => "gateways-protocol",
+        }
+    }
+
     /// Lowercase name for logs and messages.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -316,7 +316,7 @@ async fn join_ips<S, I: InstanceInventory>(
 ) -> Result<Vec<Ipv4Addr>, DeployError> {
     let running = deps
         .inventory
-        .running_instances(&deps.config.cluster_name, "backend")
+        .running_instances(&deps.config.cluster_name, Group::Backend.hostgroup_tag())
         .await?;
     let ips: Vec<Ipv4Addr> = running
         .iter()

@@ -7,6 +7,7 @@
 //! asks. A state machine step takes the `scale` lease for its execution.
 
 use crate::config::{CLUSTER_NAME_ENV, ConfigError, Lookup, StateConfig};
+use crate::domain::state::Group;
 use crate::handlers::scale_down::{
     DEFAULT_SCALE_LEASE_TTL, Invocation, LeaseHeld, SCALE_LEASE_TTL_ENV, Step, decode_step,
     hold_scale_lease, release_scale_lease,
@@ -228,7 +229,7 @@ where
         .collect();
     let backend_ips = deps
         .inventory
-        .running_instances(&config.cluster_name, "backend")
+        .running_instances(&config.cluster_name, Group::Backend.hostgroup_tag())
         .await?
         .into_iter()
         .filter_map(|i| i.private_ip)

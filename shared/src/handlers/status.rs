@@ -115,13 +115,6 @@ pub fn zero_weka_status() -> Value {
     })
 }
 
-const fn hostgroup(group: Group) -> &'static str {
-    match group {
-        Group::Backend => "backend",
-        Group::Nfs => "gateways-protocol",
-    }
-}
-
 /// Handles one `status` invocation.
 #[tracing::instrument(skip_all, fields(kind))]
 pub async fn handle<S, I, K, W>(
@@ -150,7 +143,7 @@ where
                 Vec::new()
             } else {
                 deps.inventory
-                    .running_instances(&deps.config.cluster_name, hostgroup(group))
+                    .running_instances(&deps.config.cluster_name, group.hostgroup_tag())
                     .await?
             };
             Ok(serde_json::to_value(progress_view(
@@ -241,7 +234,7 @@ where
 {
     let backends = deps
         .inventory
-        .running_instances(&deps.config.cluster_name, hostgroup(Group::Backend))
+        .running_instances(&deps.config.cluster_name, Group::Backend.hostgroup_tag())
         .await
         .map_err(|e| error_chain(&e))?;
     let ips: Vec<String> = backends.into_iter().filter_map(|i| i.private_ip).collect();

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use super::BoxError;
 
 /// Failure to read the inventory.
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,9 @@
 //! AWS/HTTP implementation in `adapters` and an in-memory fake in `testing` (feature
 //! `test-util`).
 
+/// The boxed cause every port error keeps as its source.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 mod clock;
 mod inventory;
 mod scaling;

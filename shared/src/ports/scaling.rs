@@ -5,7 +5,7 @@ use crate::domain::terminate::{AsgInstance, AsgSnapshot};
 use std::collections::BTreeMap;
 use std::future::Future;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use super::BoxError;
 
 /// Failure of an Auto Scaling or EC2 call. Carries the operation and the instances concerned.
 #[derive(Debug, thiserror::Error)]

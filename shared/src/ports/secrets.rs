@@ -4,7 +4,7 @@ use crate::config::{ConfigError, Lookup};
 use std::fmt;
 use std::future::Future;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use super::BoxError;
 
 /// Secret id of the deployment user's name.
 pub const USERNAME_ID_ENV: &str = "USERNAME_ID";

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::time::Duration;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use super::BoxError;
 
 /// Failures of the state store, by meaning.
 #[derive(Debug, thiserror::Error)]
