@@ -116,7 +116,7 @@ class Harness:
         wait_ready(stub, "weka stub")
         router = subprocess.Popen(
             [py, os.path.join(HERE, "lambda_router.py"), "--port", str(self.router_port),
-             "--moto", f"http://127.0.0.1:{moto_port}", "--bin-dir", os.path.join(ROOT, "target", "debug"),
+             "--moto", f"http://127.0.0.1:{moto_port}", "--bin-dir", os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "debug"),
              "--functions", functions_file, "--log-dir", os.path.join(self.run_dir, "lambda-logs")],
             stdout=subprocess.PIPE, text=True)
         self.procs.append(router)
