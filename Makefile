@@ -17,5 +17,4 @@ package:
 	bash tests/package.sh
 
 demo:
-	@echo "make demo: the local cloud (emulated AWS + simulated WEKA fleet) is not built yet; see README (Two commands)." >&2
-	@exit 1
+	bash tests/localcloud/run.sh demo

@@ -9,7 +9,7 @@ function (a warm Lambda), one invocation at a time, restarted if it exits.
 Usage:
   python lambda_router.py --port P --moto http://127.0.0.1:M --bin-dir target/debug \
       --functions functions.json --log-dir DIR
-functions.json: {"<name>": {"env": {"K": "V"}, "timeout": 30}, ...}
+functions.json: {"<name>": {"env": {"K": "V"}, "timeout": 30, "binary"?: "<file in bin-dir>"}, ...}
 Prints "ready" once listening; SIGTERM stops every child process it started, by pid.
 Python standard library only.
 """
@@ -55,7 +55,7 @@ class Function:
         self.name = name
         self.env = {k: str(v) for k, v in spec.get("env", {}).items()}
         self.timeout = float(spec.get("timeout", 30))
-        self.binary = os.path.join(args.bin_dir, name)
+        self.binary = os.path.join(args.bin_dir, spec.get("binary", name))
         self.log_path = os.path.join(args.log_dir, f"{name}.log")
         self.pending = queue.Queue()
         self.inflight = {}

@@ -37,6 +37,22 @@ variable "ami_id" {
   description = "Any AMI known to the emulator."
 }
 
+variable "weka_api_url_template" {
+  type        = string
+  default     = "http://{ip}:14000/api/v1"
+  description = "The local cloud points this at the WEKA simulator on loopback."
+}
+
+variable "bootstrap_grace_minutes" {
+  type    = number
+  default = 30
+}
+
+variable "down_backends_removal_timeout" {
+  type    = string
+  default = "3h"
+}
+
 provider "aws" {
   region                      = var.region
   access_key                  = "test"
@@ -75,6 +91,10 @@ module "weka" {
   get_weka_io_token = "local-dummy-token"
   ami_id            = var.ami_id
   lambdas_dir       = var.lambdas_dir
+
+  weka_api_url_template               = var.weka_api_url_template
+  bootstrap_grace_minutes             = var.bootstrap_grace_minutes
+  debug_down_backends_removal_timeout = var.down_backends_removal_timeout
 
   # Emulator-friendly choices (variables only; no resource differs).
   use_placement_group                   = false # moto never reports the group "available"

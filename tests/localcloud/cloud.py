@@ -1,0 +1,564 @@
+"""The local cloud: emulated AWS (patched moto + the Lambda router running the real function
+binaries), the project's Terraform module applied to it, a simulated WEKA fleet, an EventBridge
+clock, and a fleet of simulated hosts that run the launch template's real user data.
+
+Every process is started here, tracked by pid and stopped by pid (`LocalCloud.stop`). Nothing
+talks to an address other than loopback: the hosts' `curl` and `weka` are shims, the Lambdas
+reach WEKA through `WEKA_API_URL_TEMPLATE`, and AWS calls go to the router on 127.0.0.1.
+"""
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import boto3
+from botocore.config import Config
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+FUNCTIONS = [
+    "deploy", "clusterize", "clusterize-finalization", "report", "status",
+    "fetch", "scale-down", "terminate", "transient",
+]
+REGION = "us-east-1"
+PREFIX = "weka-local"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(what, check, timeout, interval=0.1):
+    """Polls check() until it returns a truthy value; raises TimeoutError naming what."""
+    deadline = time.time() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.time() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Proc:
+    """A child process in its own session (so its whole group can be stopped), logging to a file."""
+
+    def __init__(self, name, argv, log_path, env=None, cwd=None):
+        self.name = name
+        self.log_path = log_path
+        log = open(log_path, "ab")
+        self.popen = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        log.close()
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def stop(self, grace=3.0):
+        if self.popen.poll() is not None:
+            return
+        try:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.popen.wait(grace)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.popen.wait()
+
+
+class Settings:
+    """Scenario knobs (flags or env of `make demo`, fixed values in the e2e tests)."""
+
+    def __init__(self, **kw):
+        self.cluster_size = int(kw.get("cluster_size", 6))
+        self.tick = float(kw.get("tick", 5))
+        self.sleep_scale = float(kw.get("sleep_scale", 0.02))
+        self.sim_time_factor = float(kw.get("sim_time_factor", 20))
+        self.bootstrap_grace_minutes = kw.get("bootstrap_grace_minutes", 1)
+        self.down_removal_timeout = kw.get("down_removal_timeout", "30s")
+        self.install_faults = int(kw.get("install_faults", 0))
+        self.run_dir = kw.get("run_dir") or os.path.join(
+            ROOT, "target", "localcloud", time.strftime("run-%Y%m%d-%H%M%S"))
+        self.bin_dir = kw.get("bin_dir") or os.path.join(
+            os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "debug")
+        self.venv = kw.get("venv") or os.environ.get("VENV") or os.path.join(ROOT, ".venv")
+        self.verbose = bool(kw.get("verbose", False))
+
+
+class LocalCloud:
+    def __init__(self, settings, say=print):
+        self.s = settings
+        self.say = say
+        self.procs = []
+        self.fleet = None
+        self.clock = None
+        os.makedirs(self.s.run_dir, exist_ok=True)
+        self.logs = os.path.join(self.s.run_dir, "logs")
+        os.makedirs(self.logs, exist_ok=True)
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def start(self):
+        self._check_tools()
+        self._start_weka_sim()
+        self.router_port = free_port()
+        self._start_moto()
+        self._apply_terraform()
+        self._start_router()
+        self._clients()
+        self.fleet = Fleet(self)
+        self.fleet.start()
+        self.clock = Clock(self)
+        return self
+
+    def stop(self):
+        if self.clock:
+            self.clock.stop()
+        if self.fleet:
+            self.fleet.stop()
+        for p in reversed(self.procs):
+            p.stop()
+        self.procs.clear()
+
+    def _spawn(self, name, argv, env=None, cwd=None):
+        p = Proc(name, argv, os.path.join(self.logs, f"{name}.log"), env=env, cwd=cwd)
+        self.procs.append(p)
+        return p
+
+    def _check_tools(self):
+        missing = []
+        for f in FUNCTIONS + ["weka-sim"]:
+            if not os.access(os.path.join(self.s.bin_dir, f), os.X_OK):
+                missing.append(os.path.join(self.s.bin_dir, f))
+        if missing:
+            raise SystemExit("local cloud: binaries missing (cargo build --workspace --bins): "
+                             + ", ".join(missing))
+        for tool in ("terraform", "jq", "unshare", "bash"):
+            if shutil.which(tool) is None:
+                raise SystemExit(f"local cloud: '{tool}' is not installed")
+        if not os.access(os.path.join(self.s.venv, "bin", "aws"), os.X_OK):
+            raise SystemExit(f"local cloud: {self.s.venv}/bin/aws missing (run tests/setup.sh)")
+        self.aws_cli = os.path.join(self.s.venv, "bin", "aws")
+        self.namespaces = subprocess.run(
+            ["unshare", "-m", "--propagation", "private", "true"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+    def _start_weka_sim(self):
+        port_file = os.path.join(self.s.run_dir, "weka-sim.port")
+        self._spawn("weka-sim", [
+            os.path.join(self.s.bin_dir, "weka-sim"), "serve", "--port", "0",
+            "--port-file", port_file, "--time-factor", str(self.s.sim_time_factor)])
+        port = wait_for("weka-sim port file", lambda: _read(port_file), 20)
+        self.sim_url = f"http://127.0.0.1:{port.strip()}"
+        self.say(f"weka-sim     {self.sim_url} (time x{self.s.sim_time_factor:g})")
+
+    def _start_moto(self):
+        port = free_port()
+        env = dict(os.environ, MOTO_PORT=str(self.router_port))
+        self._spawn("moto", [os.path.join(self.s.venv, "bin", "python"),
+                             os.path.join(ROOT, "tests", "emulator", "moto_server.py"),
+                             "-H", "127.0.0.1", "-p", str(port)], env=env)
+        self.moto_url = f"http://127.0.0.1:{port}"
+        wait_for("moto", lambda: _http_ok(self.moto_url + "/moto-api/"), 30)
+        _post(self.moto_url + "/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
+        self.say(f"moto         {self.moto_url} (Step Functions call back through the router)")
+
+    def _apply_terraform(self):
+        work = os.path.join(self.s.run_dir, "tf")
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
+        for d in ("infra", "state-machine"):
+            shutil.copytree(os.path.join(ROOT, d), os.path.join(work, d),
+                            ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".venv*"))
+        zips = os.path.join(work, "lambda")
+        for f in FUNCTIONS:  # moto stores the code; the router runs the real binaries
+            os.makedirs(os.path.join(zips, f))
+            import zipfile
+            with zipfile.ZipFile(os.path.join(zips, f, "bootstrap.zip"), "w") as z:
+                z.writestr("bootstrap", "#!/bin/sh\nexit 1\n")
+        env = dict(os.environ, TF_IN_AUTOMATION="1", TF_INPUT="0",
+                   TF_CLI_CONFIG_FILE=os.path.join(work, "terraformrc"),
+                   AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
+        open(env["TF_CLI_CONFIG_FILE"], "w").close()
+        tf_vars = {
+            "aws_endpoint": self.moto_url,
+            "lambdas_dir": zips,
+            "cluster_size": str(self.s.cluster_size),
+            "weka_api_url_template": self.sim_url + "/{ip}/api/v1",
+            "bootstrap_grace_minutes": str(self.s.bootstrap_grace_minutes),
+            "down_backends_removal_timeout": self.s.down_removal_timeout,
+        }
+        argv_vars = [a for k, v in tf_vars.items() for a in ("-var", f"{k}={v}")]
+        example = os.path.join(work, "infra", "examples", "local")
+        t0 = time.time()
+        for argv in (["terraform", "init", "-no-color", "-backend=false",
+                      "-plugin-dir=" + os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins")],
+                     ["terraform", "apply", "-no-color", "-auto-approve", "-parallelism=20"]
+                     + argv_vars):
+            log = os.path.join(self.logs, f"terraform-{argv[1]}.log")
+            with open(log, "wb") as out:
+                rc = subprocess.run(argv, cwd=example, env=env, stdout=out,
+                                    stderr=subprocess.STDOUT).returncode
+            if rc != 0:
+                raise RuntimeError(f"terraform {argv[1]} failed; see {log}:\n" + _tail(log, 30))
+        outputs = json.loads(subprocess.run(
+            ["terraform", "output", "-json"], cwd=example, env=env, check=True,
+            capture_output=True).stdout)
+        self.outputs = {k: v["value"] for k, v in outputs.items()}
+        self.say(f"terraform    module applied to moto in {time.time() - t0:.0f}s "
+                 f"({len(self.outputs['lambda_names'])} Lambdas, state machine, ASG, DynamoDB, secrets)")
+
+    def _start_router(self):
+        lam = boto3.client("lambda", endpoint_url=self.moto_url, region_name=REGION,
+                           aws_access_key_id="test", aws_secret_access_key="test")
+        specs = {}
+        self.lambda_names = {}
+        for fn, name in self.outputs["lambda_names"].items():
+            conf = lam.get_function_configuration(FunctionName=name)
+            env = dict(conf.get("Environment", {}).get("Variables", {}))
+            env.update(self.aws_env(self.router_url))
+            specs[name] = {"env": env, "timeout": conf.get("Timeout", 60), "binary": fn}
+            self.lambda_names[fn] = name
+        path = os.path.join(self.s.run_dir, "functions.json")
+        with open(path, "w") as f:
+            json.dump(specs, f, indent=1)
+        p = self._spawn("router", [
+            os.path.join(self.s.venv, "bin", "python"),
+            os.path.join(ROOT, "tests", "emulator", "lambda_router.py"),
+            "--port", str(self.router_port), "--moto", self.moto_url, "--bin-dir", self.s.bin_dir,
+            "--functions", path, "--log-dir", os.path.join(self.logs, "lambda")])
+        wait_for("router", lambda: _http_ok(self.router_url + "/moto-api/") or not p.alive(), 20)
+        if not p.alive():
+            raise RuntimeError("lambda router exited:\n" + _tail(p.log_path, 20))
+        self.say(f"router       {self.router_url} (Lambda Invoke -> target/debug binaries)")
+
+    @property
+    def router_url(self):
+        return f"http://127.0.0.1:{self.router_port}"
+
+    @staticmethod
+    def aws_env(endpoint):
+        return {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": REGION,
+                "AWS_DEFAULT_REGION": REGION}
+
+    def _clients(self):
+        kw = dict(endpoint_url=self.router_url, region_name=REGION, aws_access_key_id="test",
+                  aws_secret_access_key="test",
+                  config=Config(retries={"max_attempts": 2}, read_timeout=900))
+        self.asg = boto3.client("autoscaling", **kw)
+        self.ec2 = boto3.client("ec2", **kw)
+        self.sfn = boto3.client("stepfunctions", **kw)
+        self.lam = boto3.client("lambda", **kw)
+        self.ddb = boto3.client("dynamodb", **kw)
+        dep = self.outputs["weka_deployment"]
+        self.asg_name = dep.get("asg_name") or f"{PREFIX}-backend"
+        self.state_machine_arn = self.outputs["state_machine_arn"]
+
+    # ---- helpers used by stories and tests --------------------------------------------------
+
+    def invoke(self, function, payload):
+        """Invokes a Lambda through the router; returns (function_error, decoded result)."""
+        r = self.lam.invoke(FunctionName=self.lambda_names[function],
+                            Payload=json.dumps(payload).encode())
+        body = r["Payload"].read()
+        try:
+            value = json.loads(body)
+        except ValueError:
+            value = body.decode(errors="replace")
+        return r.get("FunctionError"), value
+
+    def progress(self):
+        err, value = self.invoke("status", {"type": "progress"})
+        if err:
+            raise RuntimeError(f"status failed: {value}")
+        return value
+
+    def status(self):
+        err, value = self.invoke("status", {"type": "status"})
+        if err:
+            raise RuntimeError(f"status failed: {value}")
+        return value
+
+    def group(self):
+        g = self.asg.describe_auto_scaling_groups(AutoScalingGroupNames=[self.asg_name])
+        return g["AutoScalingGroups"][0]
+
+    def set_desired(self, n):
+        self.asg.set_desired_capacity(AutoScalingGroupName=self.asg_name, DesiredCapacity=n)
+
+    def sim(self, path, body=None):
+        if body is None:
+            with urllib.request.urlopen(self.sim_url + path, timeout=10) as r:
+                return json.loads(r.read())
+        return _post(self.sim_url + path, body)
+
+    def weka_cluster(self):
+        """The (single) simulated cluster's dump, or None before clusterization."""
+        clusters = self.sim("/_sim/state").get("clusters", {})
+        return next(iter(clusters.values()), None)
+
+    def active_backends(self):
+        """Instance ids whose WEKA containers are all ACTIVE and UP, from the simulator."""
+        cluster = self.weka_cluster()
+        if not cluster or not isinstance(cluster.get("hosts_list"), dict):
+            return set()
+        by_instance = {}
+        for host in cluster["hosts_list"].values():
+            iid = (host.get("aws") or {}).get("instance_id")
+            ok = host.get("state") == "ACTIVE" and host.get("status") == "UP"
+            by_instance.setdefault(iid, []).append(ok)
+        return {i for i, oks in by_instance.items() if i and all(oks) and len(oks) >= 2}
+
+    def executions(self):
+        out = []
+        for page in self.sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=self.state_machine_arn):
+            out.extend(page["executions"])
+        return out
+
+
+class Clock:
+    """Plays EventBridge: starts the state machine every tick (moto never fires schedules)."""
+
+    def __init__(self, cloud):
+        self.cloud = cloud
+        self.count = 0
+        self.stopped = threading.Event()
+        self.thread = None
+
+    def start(self):
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, daemon=True)
+            self.thread.start()
+
+    def _run(self):
+        while not self.stopped.wait(self.cloud.s.tick):
+            self.fire()
+
+    def fire(self, name=None, payload=None):
+        self.count += 1
+        name = name or f"tick-{self.count:05d}-{int(time.time())}"
+        try:
+            return self.cloud.sfn.start_execution(
+                stateMachineArn=self.cloud.state_machine_arn, name=name,
+                input=json.dumps(payload or {"source": "aws.events",
+                                             "detail-type": "Scheduled Event", "detail": {}}))
+        except Exception as e:  # the clock must keep ticking
+            self.cloud.say(f"clock: start-execution failed: {e}")
+            return None
+
+    def stop(self):
+        self.stopped.set()
+        if self.thread:
+            self.thread.join(5)
+
+
+class Host:
+    """One simulated instance: a sandbox running the launch template's user data under bash."""
+
+    def __init__(self, cloud, instance, user_data, fault=None):
+        self.cloud = cloud
+        self.id = instance["InstanceId"]
+        self.ip = instance["PrivateIpAddress"]
+        self.launched = time.time()
+        self.fault = fault
+        self.dir = os.path.join(cloud.s.run_dir, "hosts", self.id)
+        for sub in ("tmp", "home", "root/sys/class/net", "root/tmp"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        for nic in ("eth0", "eth1", "eth2", "eth3"):
+            os.makedirs(os.path.join(self.dir, "root/sys/class/net", nic), exist_ok=True)
+        with open(os.path.join(self.dir, "user-data.sh"), "w") as f:
+            f.write(user_data)
+        volume = next((m["Ebs"]["VolumeId"] for m in instance.get("BlockDeviceMappings", [])
+                       if m.get("DeviceName") == "/dev/sdp" and m.get("Ebs")), "")
+        env = {
+            "PATH": f"{os.path.join(HERE, 'shims')}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+            "HOME": "/root", "HOSTNAME": "ip-" + self.ip.replace(".", "-"), "LANG": "C.UTF-8",
+            "LOCALCLOUD_HOST_DIR": self.dir,
+            "LOCALCLOUD_AWS_CLI": cloud.aws_cli,
+            "LOCALCLOUD_WEKA_SIM_BIN": os.path.join(cloud.s.bin_dir, "weka-sim"),
+            "LOCALCLOUD_INSTANCE_ID": self.id, "LOCALCLOUD_IP": self.ip,
+            "LOCALCLOUD_MAC": "0e:00:00:00:00:01",
+            "LOCALCLOUD_SUBNET_ID": instance.get("SubnetId", ""),
+            "LOCALCLOUD_SECURITY_GROUP_IDS": "\n".join(
+                g["GroupId"] for g in instance.get("SecurityGroups", [])),
+            "LOCALCLOUD_INSTANCE_TYPE": instance.get("InstanceType", "i3en.2xlarge"),
+            "LOCALCLOUD_VOLUME_SERIAL": volume.replace("-", ""),
+            "LOCALCLOUD_SLEEP_SCALE": str(cloud.s.sleep_scale),
+            "LOCALCLOUD_FAULT": fault or "",
+            "WEKA_SIM_URL": cloud.sim_url, "WEKA_SIM_IP": self.ip, "WEKA_SIM_INSTANCE_ID": self.id,
+            "WEKA_SCRIPT_ROOT": os.path.join(self.dir, "root"),
+        }
+        env.update(cloud.aws_env(cloud.router_url))
+        with open(os.path.join(self.dir, "env.json"), "w") as f:
+            json.dump(env, f, indent=1)
+        ud = os.path.join(self.dir, "user-data.sh")
+        if cloud.namespaces:
+            # Private /tmp and /root per host, as on a real instance.
+            argv = ["unshare", "-m", "--propagation", "private", "bash", "-c",
+                    'mount --bind "$1/tmp" /tmp && mount --bind "$1/home" /root && exec bash "$2"',
+                    "host", self.dir, ud]
+        else:
+            argv = ["bash", ud]
+        self.proc = Proc(f"host-{self.id}", argv, os.path.join(self.dir, "console.log"), env=env,
+                         cwd=self.dir)
+
+    def exit_code(self):
+        return self.proc.popen.poll()
+
+    def kill(self):
+        self.proc.stop(grace=1)
+
+
+class Fleet:
+    """Plays EC2: boots a Host for every instance the ASG launches; a terminated instance's
+    host is killed and its WEKA machine goes down in the simulator."""
+
+    def __init__(self, cloud):
+        self.cloud = cloud
+        self.hosts = {}
+        self.gone = {}
+        self.gone_hosts = {}
+        self.launches = 0
+        self.faults_left = cloud.s.install_faults
+        self.stopped = threading.Event()
+        self.lock = threading.Lock()
+        self.user_data = {}
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.stopped.set()
+        self.thread.join(5)
+        with self.lock:
+            for h in self.hosts.values():
+                h.kill()
+
+    def _run(self):
+        while not self.stopped.wait(0.5):
+            try:
+                self.poll()
+            except Exception as e:  # keep playing the fleet; the story notices what is missing
+                self.cloud.say(f"fleet: {type(e).__name__}: {e}")
+
+    def _launch_template_user_data(self, lt_id, version):
+        key = (lt_id, version)
+        if key not in self.user_data:
+            v = self.cloud.ec2.describe_launch_template_versions(
+                LaunchTemplateId=lt_id, Versions=[str(version)])["LaunchTemplateVersions"][0]
+            self.user_data[key] = base64.b64decode(
+                v["LaunchTemplateData"].get("UserData", "")).decode()
+        return self.user_data[key]
+
+    def poll(self):
+        group = self.cloud.group()
+        lt = group.get("LaunchTemplate") or {}
+        members = {i["InstanceId"] for i in group.get("Instances", [])}
+        running = {}
+        if members:
+            r = self.cloud.ec2.describe_instances(InstanceIds=sorted(members))
+            for res in r["Reservations"]:
+                for inst in res["Instances"]:
+                    if inst["State"]["Name"] in ("pending", "running"):
+                        running[inst["InstanceId"]] = inst
+        with self.lock:
+            for iid, inst in running.items():
+                if iid in self.hosts or iid in self.gone:
+                    continue
+                version = lt.get("Version", "$Latest")
+                if version in ("$Latest", "$Default"):
+                    version = self.cloud.ec2.describe_launch_templates(
+                        LaunchTemplateIds=[lt["LaunchTemplateId"]])["LaunchTemplates"][0][
+                        "LatestVersionNumber"]
+                user_data = self._launch_template_user_data(lt["LaunchTemplateId"], version)
+                fault = None
+                if self.faults_left > 0:
+                    self.faults_left -= 1
+                    fault = "install-fail"
+                self.launches += 1
+                self.hosts[iid] = Host(self.cloud, inst, user_data, fault)
+            # Instances no longer running in the group: detached ones keep running in EC2 until
+            # terminated; a terminated or stopped one loses its host and its WEKA machine.
+            for iid in list(self.hosts):
+                if iid in running:
+                    continue
+                state = self._ec2_state(iid)
+                if state in ("running", "pending"):
+                    continue
+                host = self.hosts.pop(iid)
+                host.kill()
+                self.gone[iid] = time.time()
+                self.gone_hosts[iid] = host
+                try:
+                    self.cloud.sim(f"/_sim/machines/{host.ip}/down", {})
+                except Exception:
+                    pass  # never joined WEKA
+
+    def _ec2_state(self, iid):
+        try:
+            r = self.cloud.ec2.describe_instances(InstanceIds=[iid])
+            return r["Reservations"][0]["Instances"][0]["State"]["Name"]
+        except Exception:
+            return "terminated"
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _http_ok(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except Exception:
+        return False
+
+
+def _post(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        data = r.read()
+    return json.loads(data) if data else {}
+
+
+def _tail(path, n):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except FileNotFoundError:
+        return ""
+
+
+if __name__ == "__main__":
+    sys.exit("use tests/localcloud/demo.py")

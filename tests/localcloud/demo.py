@@ -1,0 +1,248 @@
+"""`make demo` and the end-to-end scenarios: the seed's story on the local cloud.
+
+  python tests/localcloud/demo.py demo [--cluster-size 6] [--scale-to 8] [--tick 5] [--faults 0]
+  python tests/localcloud/demo.py e2e          # the same story plus fault scenarios, asserted
+
+Story: N backends clusterize; desired raised to N+2 -> two join; one backend terminated from
+outside -> replaced and joined (self-healing); desired lowered to N -> two machines deactivated,
+removed and terminated; final status. Prints a compact progress view and a summary with timings,
+and stops every process it started.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cloud import LocalCloud, Settings, wait_for  # noqa: E402
+
+T0 = time.time()
+
+
+def say(msg):
+    print(f"[{time.time() - T0:6.1f}s] {msg}", flush=True)
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+    say(f"  ok: {what}")
+
+
+class Story:
+    def __init__(self, cloud, args):
+        self.c = cloud
+        self.a = args
+        self.timings = []
+        self.last_view = None
+
+    # ---- views --------------------------------------------------------------------------------
+
+    def view(self):
+        """One line: ASG, registration/clusterization, WEKA hosts; printed when it changes."""
+        g = self.c.group()
+        states = {}
+        for i in g.get("Instances", []):
+            states[i["LifecycleState"]] = states.get(i["LifecycleState"], 0) + 1
+        p = self.c.progress()
+        summary = p.get("summary") or {}
+        cluster = self.c.weka_cluster()
+        weka = "no cluster"
+        if cluster:
+            counts = {}
+            for h in (cluster.get("hosts_list") or {}).values():
+                if h.get("mode") == "backend" and h.get("container_name") == "drives0":
+                    key = f"{h.get('state', '?').lower()}/{h.get('status', '?').lower()}"
+                    counts[key] = counts.get(key, 0) + 1
+            weka = "machines " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+            weka += f", io {cluster.get('io_status')}"
+        errors = p.get("errors") or {}
+        line = (f"asg desired {g['DesiredCapacity']} "
+                f"[{', '.join(f'{v} {k}' for k, v in sorted(states.items()))}] | "
+                f"registered {summary.get('ready_for_clusterization', 0)}/"
+                f"{summary.get('clusterization_target')} "
+                f"clusterized={summary.get('clusterized')} | weka: {weka}"
+                + (f" | {sum(len(v) for v in errors.values())} error reports" if errors else ""))
+        if line != self.last_view:
+            say(line)
+            self.last_view = line
+        return line
+
+    def wait(self, what, cond, timeout):
+        deadline = time.time() + timeout
+        while True:
+            try:
+                self.view()
+                if cond():
+                    return
+            except Failure:
+                raise
+            except Exception as e:  # a transient emulator hiccup must not end the story
+                say(f"  (view failed: {type(e).__name__}: {e})")
+            if time.time() > deadline:
+                self.dump_diagnostics()
+                raise Failure(f"timed out after {timeout}s waiting for {what}")
+            time.sleep(1.0)
+
+    def dump_diagnostics(self):
+        say(f"diagnostics: run dir {self.c.s.run_dir}")
+        try:
+            p = self.c.progress()
+            say("progress errors: " + json.dumps(p.get("errors"))[:2000])
+        except Exception as e:
+            say(f"progress failed: {e}")
+
+    def timed(self, label, start):
+        took = time.time() - start
+        self.timings.append((label, took))
+        say(f"==> {label}: {took:.1f}s")
+        return took
+
+    # ---- chapters -----------------------------------------------------------------------------
+
+    def clusterize(self):
+        n = self.a.cluster_size
+        say(f"== 1. {n} backends launch, register and clusterize "
+            f"(tick every {self.a.tick:g}s plays the one-minute EventBridge rule)")
+        start = time.time()
+        self.c.clock.start()
+        self.wait(f"{n} active backends in WEKA",
+                  lambda: len(self.c.active_backends()) >= n
+                  and self.c.progress()["summary"].get("clusterized"), self.a.timeout)
+        self.timed(f"cluster of {n} formed (first launch to all hosts active)", start)
+        return start
+
+    def scale_out(self):
+        n, m = self.a.cluster_size, self.a.scale_to
+        say(f"== 2. desired capacity raised {n} -> {m}")
+        before = self.c.active_backends()
+        start = time.time()
+        self.c.set_desired(m)
+        self.wait(f"{m} active backends", lambda: len(self.c.active_backends()) >= m,
+                  self.a.timeout)
+        self.timed(f"desired {n}->{m} until the new hosts are active in WEKA", start)
+        return self.c.active_backends() - before
+
+    def self_heal(self):
+        say("== 3. one backend is terminated from outside (ec2 terminate-instances)")
+        active = self.c.active_backends()
+        victim = sorted(active)[0]
+        start = time.time()
+        self.c.ec2.terminate_instances(InstanceIds=[victim])
+        say(f"  terminated {victim}")
+        target = len(active)
+
+        def healed():
+            now = self.c.active_backends()
+            return victim not in now and len(now) >= target
+        self.wait("a replacement active in WEKA", healed, self.a.timeout)
+        self.timed("external termination until a replacement is active", start)
+        return victim
+
+    def scale_in(self):
+        n, m = self.a.cluster_size, self.a.scale_to
+        say(f"== 4. desired capacity lowered {m} -> {n}")
+        start = time.time()
+        self.c.set_desired(n)
+
+        def shrunk():
+            g = self.c.group()
+            in_asg = {i["InstanceId"] for i in g["Instances"]}
+            return len(in_asg) == n and len(self.c.active_backends()) == n \
+                and self._weka_machines() == n
+        self.wait(f"{n} machines left in ASG and WEKA", shrunk, self.a.timeout)
+        self.timed(f"desired {m}->{n} until two machines are deactivated, removed, terminated",
+                   start)
+
+    def _weka_machines(self):
+        cluster = self.c.weka_cluster()
+        return len({h.get("aws", {}).get("instance_id") for h in
+                    (cluster.get("hosts_list") or {}).values()
+                    if h.get("mode") == "backend"}) if cluster else 0
+
+    def final_status(self):
+        st = self.c.status()
+        ws = st.get("weka_status") or {}
+        say("== final status (status Lambda): " + json.dumps({
+            "initial_size": st.get("initial_size"), "desired_size": st.get("desired_size"),
+            "clusterized": st.get("clusterized"),
+            "weka": {"io_status": ws.get("io_status"), "status": ws.get("status"),
+                     "hosts": ws.get("hosts")}}))
+        return st
+
+    def summary(self):
+        say("== summary")
+        for label, took in self.timings:
+            print(f"   {took:7.1f}s  {label}")
+        print(f"   {time.time() - T0:7.1f}s  total; {self.c.clock.count} state machine ticks, "
+              f"{self.c.fleet.launches} instances launched; logs: {self.c.s.run_dir}")
+
+
+def run_demo(args):
+    cloud = LocalCloud(settings(args), say=say)
+    story = Story(cloud, args)
+    try:
+        say("starting the local cloud")
+        cloud.start()
+        story.clusterize()
+        story.scale_out()
+        story.self_heal()
+        story.scale_in()
+        story.final_status()
+        story.summary()
+        return 0
+    except Failure as e:
+        say(f"FAILED: {e}")
+        return 1
+    finally:
+        cloud.stop()
+        say("stopped every process the demo started")
+
+
+def settings(args):
+    return Settings(cluster_size=args.cluster_size, tick=args.tick,
+                    sleep_scale=args.sleep_scale, install_faults=args.faults,
+                    bootstrap_grace_minutes=args.bootstrap_grace_minutes,
+                    down_removal_timeout=args.down_removal_timeout, run_dir=args.run_dir)
+
+
+def parser():
+    env = os.environ.get
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("mode", choices=["demo", "e2e"])
+    p.add_argument("--cluster-size", type=int, default=int(env("DEMO_CLUSTER_SIZE", "6")))
+    p.add_argument("--scale-to", type=int, default=int(env("DEMO_SCALE_TO", "0")) or None)
+    p.add_argument("--tick", type=float, default=float(env("DEMO_TICK", "5")),
+                   help="seconds between state machine starts (EventBridge: 60)")
+    p.add_argument("--faults", type=int, default=int(env("DEMO_FAULTS", "0")),
+                   help="number of first instances whose WEKA install fails")
+    p.add_argument("--sleep-scale", type=float, default=float(env("DEMO_SLEEP_SCALE", "0.02")),
+                   help="factor applied to the scripts' sleeps")
+    p.add_argument("--bootstrap-grace-minutes", type=int,
+                   default=int(env("DEMO_BOOTSTRAP_GRACE_MINUTES", "1")))
+    p.add_argument("--down-removal-timeout", default=env("DEMO_DOWN_REMOVAL_TIMEOUT", "30s"))
+    p.add_argument("--timeout", type=float, default=float(env("DEMO_STEP_TIMEOUT", "300")),
+                   help="seconds each chapter may take")
+    p.add_argument("--run-dir", default=env("DEMO_RUN_DIR"))
+    return p
+
+
+def main():
+    args = parser().parse_args()
+    if args.scale_to is None:
+        args.scale_to = args.cluster_size + 2
+    if args.mode == "demo":
+        return run_demo(args)
+    import e2e
+    return e2e.run(args, settings(args), Story, say, check, Failure)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""End-to-end scenarios on the local cloud (run by `make test` through demo.py e2e).
+
+One cloud, one story, assertions on the final AWS state (moto) and the WEKA simulator at each
+step: clusterization of N with one backend whose install fails (recycled, the cluster still
+forms); scale-out; self-heal after an external termination; a `skip_scale_down` override (nothing
+removed); scale-in driven by two overlapping executions (no double action).
+"""
+
+import collections
+import time
+
+from cloud import wait_for
+
+
+def deactivations(cloud):
+    """(method, host id) of every deactivate/remove call the simulator received."""
+    cluster = cloud.weka_cluster() or {}
+    out = []
+    for call in cluster.get("calls") or []:
+        if call.get("error"):
+            continue
+        params = call.get("params") or {}
+        for hid in params.get("host_ids") or []:
+            out.append((call["method"], str(hid)))
+    return out
+
+
+def ec2_states(cloud, ids):
+    if not ids:
+        return {}
+    r = cloud.ec2.describe_instances(InstanceIds=sorted(ids))
+    return {i["InstanceId"]: i["State"]["Name"] for res in r["Reservations"]
+            for i in res["Instances"]}
+
+
+def run(args, settings, Story, say, check, Failure):
+    from cloud import LocalCloud
+
+    settings.install_faults = max(settings.install_faults, 1)
+    cloud = LocalCloud(settings, say=say)
+    story = Story(cloud, args)
+    n, m = args.cluster_size, args.scale_to
+    try:
+        say("starting the local cloud")
+        cloud.start()
+        # WEKA state changes take seconds here, not minutes (deactivation, drive phase-out).
+        cloud.sim("/_sim/config", {"deactivate_host_secs": 3, "deactivate_drive_secs": 2})
+
+        say(f"== e2e 1: clusterization of {n}; the first instance's WEKA install fails")
+        story.clusterize()
+        faulty = [h for h in list(cloud.fleet.gone) + list(cloud.fleet.hosts)
+                  if _host(cloud, h) and _host(cloud, h).fault]
+        check(len(faulty) == 1, "exactly one instance was launched with a failing install")
+        bad = faulty[0]
+        check(ec2_states(cloud, [bad]).get(bad) == "terminated",
+              f"the failed instance {bad} was terminated (recycled)")
+        check(bad not in cloud.active_backends(), "the failed instance never joined WEKA")
+        errors = cloud.progress().get("errors") or {}
+        check(any("installation failed" in str(v) for v in errors.values()),
+              "its error report is visible in status progress")
+        clusters = cloud.sim("/_sim/state")["clusters"]
+        check(len(clusters) == 1, "exactly one WEKA cluster was created")
+        check(len(cloud.active_backends()) == n, f"{n} backends active in WEKA")
+
+        say(f"== e2e 2: scale-out {n} -> {m}")
+        joined = story.scale_out()
+        check(len(joined) == m - n, f"{m - n} new instances joined")
+        check(len(cloud.group()["Instances"]) == m, f"ASG holds {m} instances")
+
+        say("== e2e 3: self-heal after an external termination")
+        victim = story.self_heal()
+        wait_for("the terminated machine to leave WEKA",
+                 lambda: victim not in _weka_instances(cloud), args.timeout, 1)
+        check(victim not in _weka_instances(cloud),
+              "the terminated machine was removed from WEKA (DOWN timeout)")
+        check(len(cloud.active_backends()) == m, f"{m} backends active again")
+
+        say("== e2e 4: skip_scale_down override: nothing is removed")
+        cloud.sim("/_sim/overrides", {"key": "skip_scale_down", "enabled": True})
+        before = deactivations(cloud)
+        cloud.set_desired(n)
+        ticks = cloud.clock.count
+        wait_for("three more state machine runs", lambda: cloud.clock.count >= ticks + 3,
+                 args.timeout, 0.5)
+        time.sleep(2)
+        story.view()
+        check(deactivations(cloud) == before, "no deactivation while the override is set")
+        check(len(cloud.active_backends()) == m, f"still {m} active backends")
+        check(len(cloud.group()["Instances"]) == m,
+              f"the ASG kept {m} instances (scale-in protection)")
+
+        say("== e2e 5: override cleared; two overlapping executions scale in")
+        cloud.clock.stop()
+        time.sleep(1)
+        cloud.sim("/_sim/overrides/clear", {"key": "skip_scale_down"})
+        before_active = cloud.active_backends()
+        a = cloud.clock.fire(name=f"overlap-a-{int(time.time())}")
+        b = cloud.clock.fire(name=f"overlap-b-{int(time.time())}")
+        outcomes = [_wait_execution(cloud, x["executionArn"], args.timeout) for x in (a, b)]
+        say(f"  executions: {[o[0] for o in outcomes]}")
+        check(all(o[0] == "SUCCEEDED" for o in outcomes), "both executions succeeded")
+        check(sum('"lease"' in (o[1] or "") for o in outcomes) >= 1,
+              "at least one of them found the lease held and did nothing")
+        counts = collections.Counter(deactivations(cloud)[len(before):])
+        check(counts and max(counts.values()) == 1,
+              f"each host deactivated at most once ({sum(counts.values())} calls)")
+        # The normal clock finishes the job.
+        cloud.clock = type(cloud.clock)(cloud)
+        start = time.time()
+        story.scale_in()
+        story.timings.append(("scale-in after the overlap (rest of the removal)",
+                              time.time() - start))
+        left = cloud.active_backends()
+        removed = before_active - left
+        check(len(removed) == m - n, f"{m - n} machines removed from WEKA")
+        states = ec2_states(cloud, removed)
+        check(all(s == "terminated" for s in states.values()),
+              "the removed machines were terminated in EC2")
+        check(left <= before_active, "no active healthy machine outside the plan was touched")
+        story.final_status()
+        story.summary()
+        say("E2E PASSED")
+        return 0
+    except Failure as e:
+        say(f"E2E FAILED: {e}")
+        story.dump_diagnostics()
+        return 1
+    finally:
+        cloud.stop()
+        say("stopped every process the e2e run started")
+
+
+def _host(cloud, iid):
+    return cloud.fleet.hosts.get(iid) or cloud.fleet.gone_hosts.get(iid)
+
+
+def _weka_instances(cloud):
+    cluster = cloud.weka_cluster() or {}
+    return {(h.get("aws") or {}).get("instance_id")
+            for h in (cluster.get("hosts_list") or {}).values()}
+
+
+def _wait_execution(cloud, arn, timeout):
+    def done():
+        d = cloud.sfn.describe_execution(executionArn=arn)
+        return d if d["status"] != "RUNNING" else None
+    d = wait_for(f"execution {arn}", done, timeout, 0.5)
+    return d["status"], d.get("output")

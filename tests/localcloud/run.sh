@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make demo` (demo) and the e2e step of `make test` (e2e): installs what the local cloud needs
+# (pinned venv: moto, awscli, boto3), builds the debug binaries, then runs tests/localcloud/demo.py.
+#   tests/localcloud/run.sh demo|e2e [demo.py flags...]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+export VENV=${VENV:-$root/.venv}
+fail() { echo "local cloud: $*" >&2; exit 1; }
+command -v terraform >/dev/null || fail "terraform is not installed (needs >= 1.9; see README)"
+[ -d "${TF_PLUGIN_DIR:-/opt/tf-plugins}" ] || fail "no Terraform provider mirror at ${TF_PLUGIN_DIR:-/opt/tf-plugins}"
+command -v unshare >/dev/null || fail "unshare (util-linux) is not installed"
+command -v jq >/dev/null || fail "jq is not installed (the instance scripts need it)"
+tests/setup.sh
+echo "==> building the Lambdas and the WEKA simulator (debug)"
+cargo build --locked --workspace --bins
+exec "$VENV/bin/python" tests/localcloud/demo.py "$@"
