@@ -259,6 +259,11 @@ variable "weka_version" {
   type        = string
   default     = ""
   description = "WEKA version to install (used in the default install URL)."
+  validation {
+    # The reference required one of the two too; without either no backend can install.
+    condition     = var.weka_version != "" || var.install_weka_url != ""
+    error_message = "Set weka_version (e.g. 4.4.2) or install_weka_url."
+  }
 }
 
 variable "get_weka_io_token" {

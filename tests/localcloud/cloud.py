@@ -96,16 +96,20 @@ class Settings:
         self.cluster_size = int(kw.get("cluster_size", 6))
         self.tick = float(kw.get("tick", 5))
         self.sleep_scale = float(kw.get("sleep_scale", 0.02))
-        self.sim_time_factor = float(kw.get("sim_time_factor", 20))
+        self.sim_time_factor = float(kw.get("sim_time_factor", 1))
         self.bootstrap_grace_minutes = kw.get("bootstrap_grace_minutes", 1)
         self.down_removal_timeout = kw.get("down_removal_timeout", "30s")
         self.install_faults = int(kw.get("install_faults", 0))
-        self.run_dir = kw.get("run_dir") or os.path.join(
-            ROOT, "target", "localcloud", time.strftime("run-%Y%m%d-%H%M%S"))
+        # DPDK: 4 NICs per backend, three ENIs created by the user data (slower locally).
+        self.dpdk = bool(kw.get("dpdk", False))
+        self.run_dir = os.path.abspath(kw.get("run_dir") or os.path.join(
+            ROOT, "target", "localcloud", time.strftime("run-%Y%m%d-%H%M%S")))
         self.bin_dir = kw.get("bin_dir") or os.path.join(
             os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "debug")
         self.venv = kw.get("venv") or os.environ.get("VENV") or os.path.join(ROOT, ".venv")
         self.verbose = bool(kw.get("verbose", False))
+        # Deliver the ASGs' EventBridge events to the state machine (issue: lifecycle events).
+        self.events = bool(kw.get("events", False))
 
 
 class LocalCloud:
@@ -115,6 +119,7 @@ class LocalCloud:
         self.procs = []
         self.fleet = None
         self.clock = None
+        self.events = None
         os.makedirs(self.s.run_dir, exist_ok=True)
         self.logs = os.path.join(self.s.run_dir, "logs")
         os.makedirs(self.logs, exist_ok=True)
@@ -132,9 +137,14 @@ class LocalCloud:
         self.fleet = Fleet(self)
         self.fleet.start()
         self.clock = Clock(self)
+        if self.s.events:
+            self.events = EventFeed(self)
+            self.events.start()
         return self
 
     def stop(self):
+        if self.events:
+            self.events.stop()
         if self.clock:
             self.clock.stop()
         if self.fleet:
@@ -183,7 +193,9 @@ class LocalCloud:
                              "-H", "127.0.0.1", "-p", str(port)], env=env)
         self.moto_url = f"http://127.0.0.1:{port}"
         wait_for("moto", lambda: _http_ok(self.moto_url + "/moto-api/"), 30)
-        _post(self.moto_url + "/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
+        # Real Step Functions executions; Lambda without Docker (the router runs the code).
+        _post(self.moto_url + "/moto-api/config", {"stepfunctions": {"execute_state_machine": True},
+                                                   "lambda": {"use_docker": False}})
         self.say(f"moto         {self.moto_url} (Step Functions call back through the router)")
 
     def _apply_terraform(self):
@@ -210,6 +222,7 @@ class LocalCloud:
             "weka_api_url_template": self.sim_url + "/{ip}/api/v1",
             "bootstrap_grace_minutes": str(self.s.bootstrap_grace_minutes),
             "down_backends_removal_timeout": self.s.down_removal_timeout,
+            "install_cluster_dpdk": "true" if self.s.dpdk else "false",
         }
         argv_vars = [a for k, v in tf_vars.items() for a in ("-var", f"{k}={v}")]
         example = os.path.join(work, "infra", "examples", "local")
@@ -276,6 +289,7 @@ class LocalCloud:
         self.ddb = boto3.client("dynamodb", **kw)
         dep = self.outputs["weka_deployment"]
         self.asg_name = dep.get("asg_name") or f"{PREFIX}-backend"
+        self.asg_names = {self.asg_name} | {n for n in [dep.get("nfs_asg_name")] if n}
         self.state_machine_arn = self.outputs["state_machine_arn"]
 
     # ---- helpers used by stories and tests --------------------------------------------------
@@ -375,6 +389,48 @@ class Clock:
         self.stopped.set()
         if self.thread:
             self.thread.join(5)
+
+
+class EventFeed:
+    """Plays the EventBridge rules on the ASGs: moto records Auto Scaling events (launch,
+    terminate, lifecycle actions; see tests/emulator/LIFECYCLE.md) but never delivers them, so
+    this thread starts the state machine with each event of the cluster's groups as input."""
+
+    def __init__(self, cloud):
+        self.cloud = cloud
+        self.after = 0
+        self.delivered = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.stopped.set()
+        self.thread.join(5)
+
+    def _run(self):
+        while not self.stopped.wait(0.5):
+            try:
+                self.poll()
+            except Exception as e:
+                self.cloud.say(f"events: {type(e).__name__}: {e}")
+
+    def poll(self):
+        with urllib.request.urlopen(
+                f"{self.cloud.moto_url}/_lifecycle/events?after={self.after}", timeout=10) as r:
+            batch = json.loads(r.read())
+        for item in batch.get("events", batch) if isinstance(batch, dict) else batch:
+            self.after = max(self.after, int(item["seq"]))
+            event = item["event"]
+            if event.get("detail", {}).get("AutoScalingGroupName") not in self.cloud.asg_names:
+                continue
+            name = f"event-{item['seq']:05d}-{int(time.time())}"
+            self.cloud.sfn.start_execution(stateMachineArn=self.cloud.state_machine_arn,
+                                           name=name, input=json.dumps(event))
+            self.delivered.append((time.time(), event.get("detail-type"),
+                                   event.get("detail", {}).get("EC2InstanceId")))
 
 
 class Host:

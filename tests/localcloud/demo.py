@@ -200,6 +200,9 @@ def run_demo(args):
     except Failure as e:
         say(f"FAILED: {e}")
         return 1
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
     finally:
         cloud.stop()
         say("stopped every process the demo started")
@@ -209,7 +212,8 @@ def settings(args):
     return Settings(cluster_size=args.cluster_size, tick=args.tick,
                     sleep_scale=args.sleep_scale, install_faults=args.faults,
                     bootstrap_grace_minutes=args.bootstrap_grace_minutes,
-                    down_removal_timeout=args.down_removal_timeout, run_dir=args.run_dir)
+                    down_removal_timeout=args.down_removal_timeout, run_dir=args.run_dir,
+                    dpdk=args.dpdk)
 
 
 def parser():
@@ -228,13 +232,21 @@ def parser():
     p.add_argument("--bootstrap-grace-minutes", type=int,
                    default=int(env("DEMO_BOOTSTRAP_GRACE_MINUTES", "1")))
     p.add_argument("--down-removal-timeout", default=env("DEMO_DOWN_REMOVAL_TIMEOUT", "30s"))
+    p.add_argument("--dpdk", action="store_true", default=env("DEMO_DPDK") == "1",
+                   help="DPDK mode: the user data creates three extra ENIs per backend")
     p.add_argument("--timeout", type=float, default=float(env("DEMO_STEP_TIMEOUT", "300")),
                    help="seconds each chapter may take")
     p.add_argument("--run-dir", default=env("DEMO_RUN_DIR"))
     return p
 
 
+def _terminated(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main():
+    import signal
+    signal.signal(signal.SIGTERM, _terminated)
     args = parser().parse_args()
     if args.scale_to is None:
         args.scale_to = args.cluster_size + 2

@@ -125,6 +125,9 @@ def run(args, settings, Story, say, check, Failure):
         say(f"E2E FAILED: {e}")
         story.dump_diagnostics()
         return 1
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
     finally:
         cloud.stop()
         say("stopped every process the e2e run started")

@@ -48,6 +48,12 @@ variable "bootstrap_grace_minutes" {
   default = 30
 }
 
+variable "install_cluster_dpdk" {
+  type        = bool
+  default     = true
+  description = "false = UDP mode: one NIC per backend, no extra ENIs to create (faster locally)."
+}
+
 variable "down_backends_removal_timeout" {
   type    = string
   default = "3h"
@@ -89,12 +95,14 @@ module "weka" {
   cluster_name      = "local"
   cluster_size      = var.cluster_size
   get_weka_io_token = "local-dummy-token"
+  weka_version      = "4.4.2"
   ami_id            = var.ami_id
   lambdas_dir       = var.lambdas_dir
 
   weka_api_url_template               = var.weka_api_url_template
   bootstrap_grace_minutes             = var.bootstrap_grace_minutes
   debug_down_backends_removal_timeout = var.down_backends_removal_timeout
+  install_cluster_dpdk                = var.install_cluster_dpdk
 
   # Emulator-friendly choices (variables only; no resource differs).
   use_placement_group                   = false # moto never reports the group "available"
