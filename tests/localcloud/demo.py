@@ -65,9 +65,10 @@ class Story:
         errors = p.get("errors") or {}
         line = (f"asg desired {g['DesiredCapacity']} "
                 f"[{', '.join(f'{v} {k}' for k, v in sorted(states.items()))}] | "
-                f"registered {summary.get('ready_for_clusterization', 0)}/"
-                f"{summary.get('clusterization_target')} "
-                f"clusterized={summary.get('clusterized')} | weka: {weka}"
+                + ("clusterized" if summary.get("clusterized") else
+                   f"registered {summary.get('ready_for_clusterization', 0)}/"
+                   f"{summary.get('clusterization_target')}")
+                + f" | weka: {weka}"
                 + (f" | {sum(len(v) for v in errors.values())} error reports" if errors else ""))
         if line != self.last_view:
             say(line)

@@ -132,6 +132,10 @@ pub enum TerminateReason {
     StoppedUnhealthy,
     /// Older than the grace period and unknown to WEKA (never joined).
     NotInWeka,
+    /// The group is still forming its cluster, the registration set is incomplete, and this
+    /// instance is older than the grace period without having registered (its install failed
+    /// or hung): the ASG replaces it so the set can complete.
+    NeverRegistered,
 }
 
 /// An instance to terminate.
@@ -164,6 +168,8 @@ pub enum SkipReason {
     StillWekaHost,
     /// The scale response reported no WEKA host at all: strays are not terminated blindly.
     HostsListEmpty,
+    /// Registered for clusterization and waiting for the cluster to form.
+    Registered,
     /// The per-run termination cap was reached.
     CapReached,
 }
@@ -201,17 +207,33 @@ pub struct TerminatePlan {
     pub transient_errors: Vec<String>,
 }
 
+/// A group that has not clusterized yet: WEKA has no hosts to compare with, so the registration
+/// set in the state store tells instances on their way (registered) from stuck ones.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Forming {
+    /// The group's ASG.
+    pub asg_name: String,
+    /// Instance ids in the registration set.
+    pub registered: BTreeSet<String>,
+    /// Size of the registration set that triggers clusterization.
+    pub target: usize,
+}
+
 /// Plans terminate for every ASG.
 ///
 /// An instance whose IP is in `scale.hosts` is terminated only if it is in `to_terminate`
 /// (matched by id and IP). If `scale.hosts` is empty, stray (not-in-WEKA) terminations are refused
 /// altogether: a running cluster always reports hosts, so an empty list means scale-down did not
 /// look (reference defect §12.17), and terminating "every instance older than 30 min" would
-/// destroy the cluster. `to_terminate` and unhealthy detaches still proceed.
+/// destroy the cluster. `to_terminate` and unhealthy detaches still proceed. The one exception is
+/// a group listed in `forming` (not clusterized yet) whose registration set is incomplete: there an
+/// instance older than the grace period that never registered is terminated, so that one failed
+/// install cannot keep the cluster from ever forming; registered instances are never touched.
 pub fn plan_terminate(
     asgs: &[AsgSnapshot],
     scale: &ScaleResponse,
     policy: &TerminatePolicy,
+    forming: &[Forming],
     now: DateTime<Utc>,
 ) -> Result<TerminatePlan, TerminateError> {
     if scale.version != policy.expected_version {
@@ -233,7 +255,10 @@ pub fn plan_terminate(
         .collect();
     let plans = asgs
         .iter()
-        .map(|asg| plan_asg(asg, &weka_ips, &to_terminate, policy, now))
+        .map(|asg| {
+            let forming = forming.iter().find(|f| f.asg_name == asg.name);
+            plan_asg(asg, &weka_ips, &to_terminate, policy, forming, now)
+        })
         .collect();
     Ok(TerminatePlan {
         asgs: plans,
@@ -246,6 +271,7 @@ fn plan_asg(
     weka_ips: &BTreeSet<&str>,
     to_terminate: &BTreeSet<(&str, &str)>,
     policy: &TerminatePolicy,
+    forming: Option<&Forming>,
     now: DateTime<Utc>,
 ) -> AsgTerminatePlan {
     let mut candidates: Vec<(TerminateReason, &AsgInstance)> = Vec::new();
@@ -315,16 +341,27 @@ fn plan_asg(
             candidates.push((TerminateReason::Removed, i));
             continue;
         }
-        if weka_ips.is_empty() {
-            skip(i, SkipReason::HostsListEmpty);
-            continue;
-        }
+        let reason = if !weka_ips.is_empty() {
+            TerminateReason::NotInWeka
+        } else {
+            match forming {
+                Some(f) if f.registered.contains(&i.id) => {
+                    skip(i, SkipReason::Registered);
+                    continue;
+                }
+                Some(f) if f.registered.len() < f.target => TerminateReason::NeverRegistered,
+                _ => {
+                    skip(i, SkipReason::HostsListEmpty);
+                    continue;
+                }
+            }
+        };
         match i.launch_time {
             None => skip(i, SkipReason::LaunchTimeUnknown),
             Some(t) if now - t < policy.bootstrap_grace => {
                 skip(i, SkipReason::WithinBootstrapGrace);
             }
-            Some(_) => candidates.push((TerminateReason::NotInWeka, i)),
+            Some(_) => candidates.push((reason, i)),
         }
     }
 

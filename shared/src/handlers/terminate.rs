@@ -9,8 +9,9 @@
 //! renews the `scale` lease first and releases it at the end: it is the run's last acting step.
 
 use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::state::Group;
 use crate::domain::terminate::{
-    AsgTerminatePlan, TerminateError, TerminatePolicy, TerminateTarget, plan_terminate,
+    AsgTerminatePlan, Forming, TerminateError, TerminatePolicy, TerminateTarget, plan_terminate,
 };
 use crate::handlers::fetch::{ASG_NAME_ENV, NFS_ASG_NAME_ENV};
 use crate::handlers::scale_down::{
@@ -153,13 +154,21 @@ async fn run<G, S, C>(
 ) -> Result<TerminatedInstancesResponse, TerminateHandlerError>
 where
     G: ScalingGroups,
+    S: StateStore,
     C: Clock,
 {
     let mut names = vec![deps.config.asg_name.clone()];
     names.extend(deps.config.nfs_asg_name.clone());
     let groups = deps.groups.describe_groups(&names).await?;
     let snapshots: Vec<_> = groups.iter().map(|g| g.snapshot()).collect();
-    let plan = plan_terminate(&snapshots, scale, &deps.config.policy, deps.clock.now())?;
+    let forming = forming_groups(deps).await?;
+    let plan = plan_terminate(
+        &snapshots,
+        scale,
+        &deps.config.policy,
+        &forming,
+        deps.clock.now(),
+    )?;
     let mut errors = plan.transient_errors.clone();
     let mut terminated = Vec::new();
     for asg in &plan.asgs {
@@ -178,6 +187,27 @@ where
         transient_errors: errors,
         version: PROTOCOL_VERSION,
     })
+}
+
+/// The groups that have not clusterized yet, with their registration sets.
+async fn forming_groups<G, S, C>(deps: &Deps<G, S, C>) -> Result<Vec<Forming>, StoreError>
+where
+    S: StateStore,
+{
+    let mut groups = vec![(Group::Backend, deps.config.asg_name.clone())];
+    groups.extend(deps.config.nfs_asg_name.clone().map(|n| (Group::Nfs, n)));
+    let mut forming = Vec::new();
+    for (group, asg_name) in groups {
+        let state = deps.store.load(group).await?;
+        if !state.clusterized {
+            forming.push(Forming {
+                asg_name,
+                registered: state.instances.iter().map(|vm| vm.name.clone()).collect(),
+                target: usize::try_from(state.clusterization_target).unwrap_or(usize::MAX),
+            });
+        }
+    }
+    Ok(forming)
 }
 
 fn record(errors: &mut Vec<String>, asg: &str, error: &ScalingError) {

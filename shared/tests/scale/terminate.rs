@@ -57,7 +57,7 @@ fn run(
         name: "backends".to_owned(),
         instances,
     };
-    let mut p = plan_terminate(&[asg], s, policy, now()).unwrap();
+    let mut p = plan_terminate(&[asg], s, policy, &[], now()).unwrap();
     assert_eq!(p.transient_errors, ["carried"]);
     p.asgs.remove(0)
 }
@@ -204,7 +204,7 @@ fn unprotect_only_for_instances_terminated() {
 fn version_mismatch_is_rejected() {
     let mut s = scale(&[], &[]);
     s.version = 0;
-    let e = plan_terminate(&[], &s, &TerminatePolicy::default(), now()).unwrap_err();
+    let e = plan_terminate(&[], &s, &TerminatePolicy::default(), &[], now()).unwrap_err();
     assert_eq!(
         e,
         TerminateError::VersionMismatch {
@@ -280,4 +280,60 @@ fn shutting_down_and_ipless_instances_are_not_terminated() {
     );
     assert!(p.terminate.is_empty());
     assert_eq!(p.skipped[0].reason, SkipReason::AlreadyTerminating);
+}
+
+fn forming(registered: &[&str], target: usize) -> Forming {
+    Forming {
+        asg_name: "backends".to_owned(),
+        registered: registered.iter().map(|s| (*s).to_owned()).collect(),
+        target,
+    }
+}
+
+fn run_forming(instances: Vec<AsgInstance>, f: &Forming) -> AsgTerminatePlan {
+    let asg = AsgSnapshot {
+        name: "backends".to_owned(),
+        instances,
+    };
+    let s = scale(&[], &[]);
+    let mut p =
+        plan_terminate(&[asg], &s, &TerminatePolicy::default(), std::slice::from_ref(f), now())
+            .unwrap();
+    p.asgs.remove(0)
+}
+
+#[test]
+fn forming_group_recycles_an_instance_that_never_registered() {
+    let p = run_forming(
+        vec![
+            inst("i-reg1", "10.0.0.1", 45),
+            inst("i-reg2", "10.0.0.2", 45),
+            inst("i-stuck", "10.0.0.3", 45),
+            inst("i-young", "10.0.0.4", 5),
+        ],
+        &forming(&["i-reg1", "i-reg2"], 4),
+    );
+    assert_eq!(ids(&p.terminate), ["i-stuck"]);
+    assert_eq!(p.terminate[0].reason, TerminateReason::NeverRegistered);
+    let reasons: Vec<_> = p.skipped.iter().map(|s| (s.id.as_str(), &s.reason)).collect();
+    assert!(reasons.contains(&("i-reg1", &SkipReason::Registered)));
+    assert!(reasons.contains(&("i-young", &SkipReason::WithinBootstrapGrace)));
+}
+
+#[test]
+fn forming_group_with_a_complete_set_terminates_nothing() {
+    let p = run_forming(
+        vec![inst("i-reg1", "10.0.0.1", 45), inst("i-extra", "10.0.0.3", 45)],
+        &forming(&["i-reg1"], 1),
+    );
+    assert!(p.terminate.is_empty(), "{p:?}");
+}
+
+#[test]
+fn registered_instances_are_never_recycled_however_old() {
+    let p = run_forming(
+        vec![inst("i-reg1", "10.0.0.1", 600)],
+        &forming(&["i-reg1"], 6),
+    );
+    assert!(p.terminate.is_empty(), "{p:?}");
 }
