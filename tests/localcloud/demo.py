@@ -231,7 +231,7 @@ def parser():
     p.add_argument("--sleep-scale", type=float, default=float(env("DEMO_SLEEP_SCALE", "0.02")),
                    help="factor applied to the scripts' sleeps")
     p.add_argument("--bootstrap-grace-minutes", type=int,
-                   default=int(env("DEMO_BOOTSTRAP_GRACE_MINUTES", "1")))
+                   default=int(env("DEMO_BOOTSTRAP_GRACE_MINUTES", "3")))
     p.add_argument("--down-removal-timeout", default=env("DEMO_DOWN_REMOVAL_TIMEOUT", "30s"))
     p.add_argument("--dpdk", action="store_true", default=env("DEMO_DPDK") == "1",
                    help="DPDK mode: the user data creates three extra ENIs per backend")
