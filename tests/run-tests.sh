@@ -37,6 +37,9 @@ step "Auto Scaling lifecycle hooks in the patched moto (tests/emulator/LIFECYCLE
 step "scale state machine in moto's Step Functions interpreter with the real Lambda binaries"
 "$VENV/bin/python" tests/emulator/sfn_scale.py
 
+step "end-to-end scenarios on the local cloud (tests/localcloud, README \"The local cloud\")"
+tests/localcloud/run.sh e2e --bootstrap-grace-minutes 2
+
 if [ -x infra/tests/static.sh ]; then
   step "terraform static checks"
   infra/tests/static.sh

@@ -214,7 +214,7 @@ def settings(args):
                     sleep_scale=args.sleep_scale, install_faults=args.faults,
                     bootstrap_grace_minutes=args.bootstrap_grace_minutes,
                     down_removal_timeout=args.down_removal_timeout, run_dir=args.run_dir,
-                    dpdk=args.dpdk)
+                    dpdk=args.dpdk, bin_dir=args.bin_dir)
 
 
 def parser():
@@ -238,6 +238,8 @@ def parser():
     p.add_argument("--timeout", type=float, default=float(env("DEMO_STEP_TIMEOUT", "300")),
                    help="seconds each chapter may take")
     p.add_argument("--run-dir", default=env("DEMO_RUN_DIR"))
+    p.add_argument("--bin-dir", default=env("DEMO_BIN_DIR"),
+                   help="directory with the function and weka-sim binaries (default target/debug)")
     return p
 
 

@@ -14,4 +14,10 @@ command -v jq >/dev/null || fail "jq is not installed (the instance scripts need
 tests/setup.sh
 echo "==> building the Lambdas and the WEKA simulator (debug)"
 cargo build --locked --workspace --bins
-exec "$VENV/bin/python" tests/localcloud/demo.py "$@"
+# A private copy of the binaries: a later build into the shared target dir cannot swap them mid-run.
+target=${CARGO_TARGET_DIR:-$root/target}
+bin_dir=$(mktemp -d "$target/localcloud-bin.XXXXXX")
+trap 'rm -rf "$bin_dir"' EXIT
+for f in functions/*/; do cp "$target/debug/$(basename "$f")" "$bin_dir/"; done
+cp "$target/debug/weka-sim" "$bin_dir/"
+"$VENV/bin/python" tests/localcloud/demo.py "$@" --bin-dir "$bin_dir"
