@@ -809,6 +809,57 @@ async fn a_report_that_arrives_before_the_event_still_completes() {
 }
 
 #[tokio::test]
+async fn a_reused_private_ip_answers_the_new_instance() {
+    let mut w = World::clusterized().await;
+    // i-10005 had 10.0.0.7 and was replaced an hour ago; its record is completed, and an older
+    // instance's record with the same IP was never closed.
+    for (id, phase_done) in [("i-10005", true), ("i-10004", false)] {
+        w.store
+            .record_lifecycle_action(&action(
+                id,
+                Transition::Launch,
+                "10.0.0.7",
+                now() - TimeDelta::hours(2),
+            ))
+            .await
+            .unwrap();
+        if phase_done {
+            w.store
+                .close_lifecycle_action(
+                    &key(id, Transition::Launch),
+                    Some(LifecycleResult::Continue),
+                    "joined",
+                    now() - TimeDelta::hours(1),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    w.groups
+        .add_group(ASG, 7, vec![group_instance("i-10007", "10.0.0.7", now())]);
+    w.groups
+        .add_pending_action(ASG, LAUNCH_HOOK, "i-10007", Transition::Launch);
+    w.store
+        .record_lifecycle_action(&action("i-10007", Transition::Launch, "10.0.0.7", now()))
+        .await
+        .unwrap();
+    w.report(
+        "progress",
+        "Join completed successfully",
+        &hostname("10.0.0.7"),
+    )
+    .await;
+    assert_eq!(
+        w.groups.completions(),
+        vec![(
+            "i-10007".to_owned(),
+            LifecycleResult::Continue,
+            LifecycleAnswer::Accepted
+        )]
+    );
+}
+
+#[tokio::test]
 async fn finalization_continues_every_member_of_the_formed_cluster() {
     let mut w = World::new(InMemoryStateStore::with_sizes(3, 0));
     let ids = ["i-10001", "i-10002", "i-10003"];

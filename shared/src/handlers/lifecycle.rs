@@ -272,14 +272,18 @@ pub async fn heartbeat<G: ScalingGroups, S: StateStore>(
     }
 }
 
-/// The launch record (any phase) of a reporting host, by instance id or private IP.
-pub fn launch_record_of<'a>(
+/// The open (waiting or decided) launch record of a reporting host, by instance id or private
+/// IP; the most recent one when an IP matches several (a new instance may reuse the IP of one
+/// whose record is not closed yet). Completed records are never matched: their IP may belong
+/// to another instance by now.
+pub fn open_launch_record<'a>(
     records: &'a [LifecycleRecord],
     host: &HostRef,
 ) -> Option<&'a LifecycleRecord> {
     records
         .iter()
-        .find(|r| r.key.transition == Transition::Launch && r.matches(host))
+        .filter(|r| r.key.transition == Transition::Launch && r.is_open() && r.matches(host))
+        .max_by_key(|r| r.started_at)
 }
 
 /// The launch records still waiting.

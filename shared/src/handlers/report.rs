@@ -17,7 +17,7 @@ use crate::domain::lifecycle::{
 use crate::domain::report::{MAX_HOSTNAME_BYTES, ReportKind, bounded_message};
 use crate::domain::state::Group;
 use crate::handlers::lifecycle::{
-    LifecycleConfig, decide_and_complete, heartbeat, launch_record_of, target_of,
+    LifecycleConfig, decide_and_complete, heartbeat, open_launch_record, target_of,
 };
 use crate::lambda::{Classify, ErrorClass, PayloadError, decode, error_chain};
 use crate::ports::{Clock, LifecycleTarget, NewReport, ScalingGroups, StateStore, StoreError};
@@ -176,7 +176,7 @@ async fn answer_launch_action<S: StateStore, C, G: ScalingGroups>(
             return;
         }
     };
-    let known = launch_record_of(&records, &host);
+    let known = open_launch_record(&records, &host);
     let now = report.at;
     if signal == ReportSignal::Progress {
         if let Some(record) = known.filter(|r| r.phase == LifecyclePhase::Waiting)
@@ -199,6 +199,16 @@ async fn answer_launch_action<S: StateStore, C, G: ScalingGroups>(
             return;
         }
         Some(record) => target_of(record),
+        // Already answered (e.g. a repeated join report): nothing to look up.
+        None if matches!(&host, HostRef::InstanceId(id) if records.iter().any(|r| {
+            r.key.transition == Transition::Launch && &r.key.instance_id == id
+        })) =>
+        {
+            tracing::debug!("launch action already completed");
+            return;
+        }
+        // Not recorded yet (the report beat its event), or recorded without its IP: a completion
+        // for an instance that is no longer waiting is refused by the conditional decision.
         None => match waiting_instance(deps, &host).await {
             Some(instance_id) => LifecycleTarget {
                 group: lifecycle.asg_name.clone(),
