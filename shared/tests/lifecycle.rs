@@ -1240,6 +1240,32 @@ async fn the_deadline_holds_even_when_scale_down_cannot_decide() {
 }
 
 #[tokio::test]
+async fn a_recorded_ip_never_deactivates_the_machine_that_reused_it() {
+    let (mut w, mut cb, _snap) = terminating_world().await;
+    // i-10006 already left the group (the fetch no longer lists it) and a new backend holds
+    // 10.0.0.6 now; the stale record still carries the old IP.
+    w.store
+        .record_lifecycle_action(&action("i-10006", Transition::Terminate, "10.0.0.6", now()))
+        .await
+        .unwrap();
+    cb.info.weka_backend_instances.retain(|i| i.id != "i-10006");
+    cb.info
+        .weka_backend_instances
+        .push(weka_shared::wire::scale::InstanceRef {
+            id: "i-20006".to_owned(),
+            private_ip: "10.0.0.6".to_owned(),
+        });
+    w.scale_down("exec-1", &cb.info).await;
+    assert!(deactivated(&w.weka, &cb).is_empty(), "{:?}", w.weka.calls());
+    let record = w
+        .store
+        .lifecycle_record("i-10006", Transition::Terminate)
+        .unwrap();
+    assert_eq!(record.phase, LifecyclePhase::Decided);
+    assert!(record.reason.unwrap().contains("no longer in the group"));
+}
+
+#[tokio::test]
 async fn before_clusterization_a_termination_continues_at_once() {
     let mut w = World::new(InMemoryStateStore::with_sizes(6, 0));
     w.store

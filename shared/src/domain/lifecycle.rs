@@ -359,7 +359,9 @@ pub fn termination_decision(
     now: DateTime<Utc>,
 ) -> Option<(LifecycleResult, String)> {
     let reason = match machine {
-        None => "no private ip is known for the instance: nothing to deactivate".to_owned(),
+        None => "the instance is no longer in the group as fetched (or has no private ip): \
+                 nothing to deactivate"
+            .to_owned(),
         Some(MachineState::Absent) => {
             "no weka container on the instance: nothing to deactivate".to_owned()
         }

@@ -497,13 +497,14 @@ where
     }
 }
 
-/// The private IP of a leaving instance: from the group as fetched, else as recorded.
+/// The private IP of a leaving instance, from the group as fetched this run. Never the recorded
+/// one: an instance that already left may have passed its IP on to a new backend, whose machine
+/// must not be deactivated.
 fn leaving_ip(info: &HostGroupInfoResponse, record: &LifecycleRecord) -> Option<String> {
     info.weka_backend_instances
         .iter()
         .find(|i| i.id == record.key.instance_id)
         .map(|i| i.private_ip.clone())
-        .or_else(|| record.private_ip.clone())
 }
 
 /// What WEKA's host list says about the machine with `ip` (client containers ignored).
