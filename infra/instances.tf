@@ -327,9 +327,25 @@ resource "aws_autoscaling_group" "backend" {
   target_group_arns     = aws_lb_target_group.backend[*].arn
   force_delete          = true # instances are scale-in protected; destroy must still remove them
 
+  # New instances wait in Pending:Wait until the cluster forms: Terraform must not wait for them.
+  wait_for_capacity_timeout = var.launch_lifecycle_hook_enabled ? "0" : null
+
   launch_template {
     id      = aws_launch_template.this["backend"].id
     version = aws_launch_template.this["backend"].latest_version
+  }
+
+  # The initial instances launch with the group, before a separate hook resource exists: they
+  # get the hooks here. A change of this block would replace the group, so changes are ignored
+  # and made by aws_autoscaling_lifecycle_hook.backend (same names) instead.
+  dynamic "initial_lifecycle_hook" {
+    for_each = local.backend_hooks
+    content {
+      name                 = initial_lifecycle_hook.value.name
+      lifecycle_transition = initial_lifecycle_hook.value.transition
+      default_result       = initial_lifecycle_hook.value.default_result
+      heartbeat_timeout    = initial_lifecycle_hook.value.heartbeat_timeout
+    }
   }
 
   dynamic "tag" {
@@ -342,11 +358,48 @@ resource "aws_autoscaling_group" "backend" {
   }
 
   lifecycle {
-    ignore_changes = [desired_capacity, min_size, max_size]
+    ignore_changes = [desired_capacity, min_size, max_size, initial_lifecycle_hook]
   }
 
   # Instances call the lambdas and read the state items at first boot.
   depends_on = [aws_dynamodb_table_item.initial_state, aws_iam_role_policy.backend, aws_lambda_function.this]
+}
+
+###############################################################################
+# Lifecycle hooks of the backend ASG (answered by the control plane; see README)
+#   launch:    held until the instance joined (the first cluster_size: until the cluster
+#              formed); default ABANDON, so a silent instance is replaced.
+#   terminate: held while WEKA deactivates an instance the ASG terminates on its own;
+#              default CONTINUE, so the hook never blocks past its timeout.
+###############################################################################
+locals {
+  backend_hooks = merge(
+    var.launch_lifecycle_hook_enabled ? {
+      launch = {
+        name              = local.launch_hook_name
+        transition        = "autoscaling:EC2_INSTANCE_LAUNCHING"
+        default_result    = "ABANDON"
+        heartbeat_timeout = var.launch_heartbeat_timeout
+      }
+    } : {},
+    var.terminate_lifecycle_hook_enabled ? {
+      terminate = {
+        name              = local.terminate_hook_name
+        transition        = "autoscaling:EC2_INSTANCE_TERMINATING"
+        default_result    = "CONTINUE"
+        heartbeat_timeout = var.terminate_heartbeat_timeout
+      }
+    } : {},
+  )
+}
+
+resource "aws_autoscaling_lifecycle_hook" "backend" {
+  for_each               = local.backend_hooks
+  name                   = each.value.name
+  autoscaling_group_name = aws_autoscaling_group.backend.name
+  lifecycle_transition   = each.value.transition
+  default_result         = each.value.default_result
+  heartbeat_timeout      = each.value.heartbeat_timeout
 }
 
 ###############################################################################

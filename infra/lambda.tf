@@ -13,6 +13,7 @@ locals {
     "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${local.asg_name}",
     "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${local.nfs_asg_name}",
   ]
+  lifecycle_hooks_enabled = var.launch_lifecycle_hook_enabled || var.terminate_lifecycle_hook_enabled
   cluster_instance_condition = {
     StringEquals = { "aws:ResourceTag/weka_cluster_name" = var.cluster_name }
   }
@@ -23,9 +24,10 @@ locals {
     read       = ["dynamodb:GetItem"]
     read_write = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     write      = ["dynamodb:UpdateItem"]
-    report     = ["dynamodb:UpdateItem", "dynamodb:PutItem"]
+    report     = ["dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"]
     status     = ["dynamodb:GetItem", "dynamodb:Query"]
-    scale_down = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"]
+    scale_down = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query"]
+    lifecycle  = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]
     } : name => [{
       Sid      = "StateTable"
       Effect   = "Allow"
@@ -50,6 +52,20 @@ locals {
     Action   = ["autoscaling:DescribeAutoScalingGroups"]
     Resource = ["*"]
   }]
+  # Answers to the backend ASG's lifecycle hooks (only that group has hooks), granted only
+  # while a hook exists.
+  st_complete_lifecycle = [for st in [{
+    Sid      = "CompleteLifecycleActions"
+    Effect   = "Allow"
+    Action   = ["autoscaling:CompleteLifecycleAction"]
+    Resource = [local.asg_arns[0]]
+  }] : st if local.lifecycle_hooks_enabled]
+  st_answer_lifecycle = [for st in [{
+    Sid      = "AnswerLifecycleActions"
+    Effect   = "Allow"
+    Action   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
+    Resource = [local.asg_arns[0]]
+  }] : st if local.lifecycle_hooks_enabled]
   st_read_credentials = [{
     Sid      = "ReadCredentials"
     Effect   = "Allow"
@@ -87,7 +103,7 @@ locals {
       Resource = [aws_secretsmanager_secret.admin_password.arn, aws_secretsmanager_secret.deployment_password.arn]
     }], local.st_kms_encrypt)
 
-    "clusterize-finalization" = concat(local.st_table["read_write"], [{
+    "clusterize-finalization" = concat(local.st_table["lifecycle"], local.st_complete_lifecycle, [{
       Sid       = "TagNfsGateways"
       Effect    = "Allow"
       Action    = ["ec2:CreateTags"]
@@ -95,7 +111,8 @@ locals {
       Condition = local.cluster_instance_condition
     }])
 
-    "report" = local.st_table["report"]
+    # Describe: a report that arrives before its lifecycle action was recorded finds the instance.
+    "report" = concat(local.st_table["report"], local.st_describe_asg, local.st_describe_instances, local.st_answer_lifecycle)
 
     "status" = concat(local.st_table["status"], local.st_describe_asg, local.st_describe_instances, local.st_read_credentials, local.st_kms_decrypt)
 
@@ -103,7 +120,7 @@ locals {
 
     "scale-down" = concat(local.st_table["scale_down"], local.st_read_credentials, local.st_kms_decrypt)
 
-    "terminate" = concat(local.st_table["write"], local.st_describe_asg, local.st_describe_instances, [
+    "terminate" = concat(local.st_table["lifecycle"], local.st_describe_asg, local.st_describe_instances, local.st_answer_lifecycle, [
       {
         Sid      = "ManageClusterAsgs"
         Effect   = "Allow"

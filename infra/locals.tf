@@ -23,6 +23,8 @@ locals {
   asg_name            = "${local.p.ec2}-${var.cluster_name}-autoscaling-group"
   nfs_asg_name        = "${local.p.ec2}-${var.cluster_name}-nfs-protocol-gateway"
   state_machine_name  = "${local.p.sfn}-${var.cluster_name}-scale-down-state-machine"
+  launch_hook_name    = "weka-launch"
+  terminate_hook_name = "weka-terminate"
   secrets_path        = "weka/${local.p.secrets}-${var.cluster_name}/"
   obs_name            = var.tiering_obs_name != "" ? var.tiering_obs_name : lower("${local.p.obs}-${var.cluster_name}-obs")
   create_obs_bucket   = var.tiering_enable_obs_integration && var.tiering_obs_name == ""
@@ -79,6 +81,16 @@ locals {
     USERNAME_ID            = aws_secretsmanager_secret.username.arn
     DEPLOYMENT_PASSWORD_ID = aws_secretsmanager_secret.deployment_password.arn
     ADMIN_PASSWORD_ID      = aws_secretsmanager_secret.admin_password.arn
+  }
+  # Lifecycle hooks of the backend ASG: an empty name means no hook.
+  env_lifecycle = {
+    ASG_NAME                      = local.asg_name
+    LAUNCH_LIFECYCLE_HOOK_NAME    = var.launch_lifecycle_hook_enabled ? local.launch_hook_name : ""
+    LAUNCH_HEARTBEAT_TIMEOUT      = "${var.launch_heartbeat_timeout}s"
+    TERMINATE_LIFECYCLE_HOOK_NAME = var.terminate_lifecycle_hook_enabled ? local.terminate_hook_name : ""
+    TERMINATE_HEARTBEAT_TIMEOUT   = "${var.terminate_heartbeat_timeout}s"
+    LIFECYCLE_HEARTBEAT_INTERVAL  = "${var.lifecycle_heartbeat_interval}s"
+    LIFECYCLE_DEADLINE_MARGIN     = "${var.lifecycle_deadline_margin}s"
   }
   env_protection = {
     STRIPE_WIDTH     = tostring(local.stripe_width)
@@ -147,8 +159,8 @@ locals {
       STATUS_LAMBDA_NAME                = local.lambda_names["status"]
       JOIN_NFS_FINALIZATION_LAMBDA_NAME = local.lambda_names["clusterize-finalization"]
     })
-    "clusterize-finalization" = local.env_common
-    "report" = merge(local.env_common, {
+    "clusterize-finalization" = merge(local.env_common, local.env_lifecycle)
+    "report" = merge(local.env_common, local.env_lifecycle, {
       REPORTS_PER_HOST      = tostring(var.reports_per_host)
       REPORT_RETENTION_DAYS = tostring(var.report_retention_days)
     })
@@ -157,21 +169,21 @@ locals {
       WEKA_API_TIMEOUT      = var.weka_api_timeout
       ASG_NAME              = local.asg_name
     })
-    "fetch" = merge(local.env_common, local.env_credentials, {
+    "fetch" = merge(local.env_common, local.env_credentials, local.env_lifecycle, {
       ASG_NAME                      = local.asg_name
       NFS_ASG_NAME                  = local.nfs_asg_name
       ROLE                          = "backend"
       DOWN_BACKENDS_REMOVAL_TIMEOUT = var.debug_down_backends_removal_timeout
       SCALE_LEASE_TTL               = var.scale_lease_ttl
     })
-    "scale-down" = merge(local.env_common, local.env_credentials, local.env_protection, {
+    "scale-down" = merge(local.env_common, local.env_credentials, local.env_protection, local.env_lifecycle, {
       WEKA_API_URL_TEMPLATE  = var.weka_api_url_template
       WEKA_API_TIMEOUT       = var.weka_api_timeout
       MIN_CLUSTER_SIZE       = tostring(var.min_cluster_size)
       SCALE_LEASE_TTL        = var.scale_lease_ttl
       SCALE_DOWN_PARALLELISM = tostring(var.scale_down_parallelism)
     })
-    "terminate" = merge(local.env_common, {
+    "terminate" = merge(local.env_common, local.env_lifecycle, {
       ASG_NAME                 = local.asg_name
       NFS_ASG_NAME             = local.nfs_asg_name
       BOOTSTRAP_GRACE_MINUTES  = tostring(var.bootstrap_grace_minutes)

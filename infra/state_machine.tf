@@ -144,3 +144,32 @@ resource "aws_cloudwatch_event_target" "scale_down" {
   arn      = aws_sfn_state_machine.scale_down.arn
   role_arn = var.event_iam_role_arn != "" ? var.event_iam_role_arn : aws_iam_role.events[0].arn
 }
+
+# The cluster's ASG events start a run at once, with the event as the execution input (fetch
+# records lifecycle actions from it). The scale lease keeps a run that overlaps another from
+# acting twice; the one-minute schedule above keeps running.
+resource "aws_cloudwatch_event_rule" "asg_events" {
+  name        = "${local.p.cloudwatch}-${var.cluster_name}-asg-events-rule"
+  description = "Start the WEKA ${var.cluster_name} scale state machine on the cluster ASGs' launch, termination and lifecycle-action events"
+  event_pattern = jsonencode({
+    source = ["aws.autoscaling"]
+    "detail-type" = [
+      "EC2 Instance Launch Successful",
+      "EC2 Instance Launch Unsuccessful",
+      "EC2 Instance Terminate Successful",
+      "EC2 Instance-launch Lifecycle Action",
+      "EC2 Instance-terminate Lifecycle Action",
+    ]
+    detail = {
+      AutoScalingGroupName = var.nfs_protocol_gateways_number > 0 ? [local.asg_name, local.nfs_asg_name] : [local.asg_name]
+    }
+  })
+  state = var.asg_events_enabled ? "ENABLED" : "DISABLED"
+  tags  = local.common_tags
+}
+
+resource "aws_cloudwatch_event_target" "asg_events" {
+  rule     = aws_cloudwatch_event_rule.asg_events.name
+  arn      = aws_sfn_state_machine.scale_down.arn
+  role_arn = var.event_iam_role_arn != "" ? var.event_iam_role_arn : aws_iam_role.events[0].arn
+}

@@ -691,6 +691,67 @@ variable "scale_down_schedule_enabled" {
   description = "Enable the one-minute EventBridge rule that starts the scale-down state machine."
 }
 
+variable "asg_events_enabled" {
+  type        = bool
+  default     = true
+  description = "Enable the EventBridge rule that starts the scale state machine at once on the cluster ASGs' launch, termination and lifecycle-action events (the one-minute schedule still runs)."
+}
+
+###############################################################################
+# ASG lifecycle hooks (backend group)
+###############################################################################
+variable "launch_lifecycle_hook_enabled" {
+  type        = bool
+  default     = true
+  description = "Hold each new backend in Pending:Wait until it has joined the cluster (the first cluster_size: until the cluster formed); a failure report, or no progress for launch_heartbeat_timeout seconds, abandons it and the ASG replaces it. The initial instances get the hook through the ASG's initial_lifecycle_hook; changing this on an existing deployment adds or removes the hook for later launches only."
+}
+
+variable "launch_heartbeat_timeout" {
+  type        = number
+  default     = 900
+  description = "Seconds a new backend may go without progress before its launch is abandoned. Progress reports restart it (at most every lifecycle_heartbeat_interval). 900 covers the longest quiet stretches of an install: the package download and the 10-minute wait to become operational in the cluster."
+  validation {
+    condition     = var.launch_heartbeat_timeout >= 120 && var.launch_heartbeat_timeout <= 7200
+    error_message = "launch_heartbeat_timeout must be between 120 and 7200 seconds (the AWS maximum)."
+  }
+}
+
+variable "terminate_lifecycle_hook_enabled" {
+  type        = bool
+  default     = true
+  description = "Hold a backend the ASG terminates on its own (manual TerminateInstanceInAutoScalingGroup, AZ rebalancing) in Terminating:Wait while WEKA deactivates it; terminations the control plane chose itself continue at once."
+}
+
+variable "terminate_heartbeat_timeout" {
+  type        = number
+  default     = 900
+  description = "Seconds a terminating backend is held at most; it is let go lifecycle_deadline_margin seconds earlier even when the deactivation has not finished (the default result is CONTINUE)."
+  validation {
+    condition     = var.terminate_heartbeat_timeout >= 120 && var.terminate_heartbeat_timeout <= 7200
+    error_message = "terminate_heartbeat_timeout must be between 120 and 7200 seconds (the AWS maximum)."
+  }
+}
+
+variable "lifecycle_heartbeat_interval" {
+  type        = number
+  default     = 30
+  description = "Seconds between two lifecycle heartbeats of one instance (throttle, tracked in the state table)."
+  validation {
+    condition     = var.lifecycle_heartbeat_interval >= 5 && var.lifecycle_heartbeat_interval < var.launch_heartbeat_timeout
+    error_message = "lifecycle_heartbeat_interval must be at least 5 seconds and shorter than launch_heartbeat_timeout."
+  }
+}
+
+variable "lifecycle_deadline_margin" {
+  type        = number
+  default     = 120
+  description = "Seconds before the terminate hook's deadline at which the control plane lets the instance go (two scale ticks)."
+  validation {
+    condition     = var.lifecycle_deadline_margin >= 60 && var.lifecycle_deadline_margin < var.terminate_heartbeat_timeout
+    error_message = "lifecycle_deadline_margin must be at least 60 seconds and shorter than terminate_heartbeat_timeout."
+  }
+}
+
 ###############################################################################
 # ALB
 ###############################################################################

@@ -105,15 +105,17 @@ import json, sys
 path, prefix, fns = sys.argv[1], sys.argv[2], sys.argv[3:]
 funcs = {f["FunctionName"]: f for f in json.load(open(path))["Functions"] if f["FunctionName"].startswith(prefix + "-")}
 common = {"CLUSTER_NAME", "STATE_TABLE", "STATE_KEY", "NFS_STATE_KEY"}
+lifecycle = {"ASG_NAME", "LAUNCH_LIFECYCLE_HOOK_NAME", "LAUNCH_HEARTBEAT_TIMEOUT", "TERMINATE_LIFECYCLE_HOOK_NAME",
+             "TERMINATE_HEARTBEAT_TIMEOUT", "LIFECYCLE_HEARTBEAT_INTERVAL", "LIFECYCLE_DEADLINE_MARGIN"}
 need = {
     "status": common | {"USERNAME_ID", "DEPLOYMENT_PASSWORD_ID", "ADMIN_PASSWORD_ID", "WEKA_API_URL_TEMPLATE", "ASG_NAME"},
-    "report": common | {"REPORTS_PER_HOST", "REPORT_RETENTION_DAYS"},
-    "fetch": common | {"ASG_NAME", "NFS_ASG_NAME", "USERNAME_ID", "DEPLOYMENT_PASSWORD_ID", "ADMIN_PASSWORD_ID", "ROLE", "DOWN_BACKENDS_REMOVAL_TIMEOUT"},
-    "scale-down": common | {"STRIPE_WIDTH", "PROTECTION_LEVEL", "HOTSPARE", "MIN_CLUSTER_SIZE", "WEKA_API_URL_TEMPLATE", "SCALE_LEASE_TTL"},
-    "terminate": common | {"ASG_NAME", "NFS_ASG_NAME", "BOOTSTRAP_GRACE_MINUTES", "MAX_TERMINATIONS_PER_RUN"},
+    "report": common | lifecycle | {"REPORTS_PER_HOST", "REPORT_RETENTION_DAYS"},
+    "fetch": common | lifecycle | {"ASG_NAME", "NFS_ASG_NAME", "USERNAME_ID", "DEPLOYMENT_PASSWORD_ID", "ADMIN_PASSWORD_ID", "ROLE", "DOWN_BACKENDS_REMOVAL_TIMEOUT"},
+    "scale-down": common | lifecycle | {"STRIPE_WIDTH", "PROTECTION_LEVEL", "HOTSPARE", "MIN_CLUSTER_SIZE", "WEKA_API_URL_TEMPLATE", "SCALE_LEASE_TTL"},
+    "terminate": common | lifecycle | {"ASG_NAME", "NFS_ASG_NAME", "BOOTSTRAP_GRACE_MINUTES", "MAX_TERMINATIONS_PER_RUN"},
     "deploy": common | {"TOKEN_ID", "REGION", "CLUSTERIZE_LAMBDA_NAME", "REPORT_LAMBDA_NAME", "FETCH_LAMBDA_NAME", "STATUS_LAMBDA_NAME", "CLUSTERIZE_FINALIZATION_LAMBDA_NAME"},
     "clusterize": common | {"HOSTS_NUM", "ADMIN_PASSWORD_ID", "DEPLOYMENT_PASSWORD_ID", "STRIPE_WIDTH", "CLUSTERIZE_TIMEOUT_MINUTES", "REGION"},
-    "clusterize-finalization": common,
+    "clusterize-finalization": common | lifecycle,
     "transient": set(),
 }
 timeouts = {"scale-down": 120, "terminate": 60, "transient": 60}
@@ -147,6 +149,13 @@ for f in fetch scale-down terminate transient; do grep -q "function:$PREFIX-$f-l
 [ "$(aws events list-targets-by-rule --rule "$PREFIX-scale-down-trigger-rule" --query 'Targets[0].Arn' --output text)" = "$SM_ARN" ] || fail "EventBridge target"
 [ "$(aws events describe-rule --name "$PREFIX-scale-down-trigger-rule" --query ScheduleExpression --output text)" = "rate(1 minute)" ] || fail "schedule"
 say "ok: state machine (fetch/scale-down/terminate/transient) + rate(1 minute) rule"
+[ "$(aws events list-targets-by-rule --rule "$PREFIX-asg-events-rule" --query 'Targets[0].Arn' --output text)" = "$SM_ARN" ] || fail "ASG events target"
+pattern=$(aws events describe-rule --name "$PREFIX-asg-events-rule" --query EventPattern --output text)
+for dt in "EC2 Instance Launch Successful" "EC2 Instance Launch Unsuccessful" "EC2 Instance Terminate Successful" \
+  "EC2 Instance-launch Lifecycle Action" "EC2 Instance-terminate Lifecycle Action" "$PREFIX-autoscaling-group"; do
+  grep -qF "$dt" <<<"$pattern" || fail "ASG events pattern lacks $dt: $pattern"
+done
+say "ok: ASG events rule (5 detail-types of the cluster's ASGs) -> state machine"
 
 ASG=$PREFIX-autoscaling-group
 asg=$(aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG" \
@@ -178,6 +187,11 @@ print("\n".join(errors) or "launch template checks passed")
 sys.exit(1 if errors else 0)
 PY
 say "ok: ASG $ASG desired=min=$CLUSTER_SIZE max=$((7 * CLUSTER_SIZE)) protected, $running tagged running backends, IMDSv2 launch template, user data without token"
+hooks=$(aws autoscaling describe-lifecycle-hooks --auto-scaling-group-name "$ASG" \
+  --query 'sort_by(LifecycleHooks, &LifecycleHookName)[].[LifecycleHookName,LifecycleTransition,DefaultResult,HeartbeatTimeout]' --output text)
+[ "$(tr -s '\t\n' '  ' <<<"$hooks" | sed 's/ $//')" = "weka-launch autoscaling:EC2_INSTANCE_LAUNCHING ABANDON 900 weka-terminate autoscaling:EC2_INSTANCE_TERMINATING CONTINUE 900" ] ||
+  fail "lifecycle hooks: $hooks"
+say "ok: lifecycle hooks weka-launch (ABANDON, 900 s) and weka-terminate (CONTINUE, 900 s)"
 
 # moto gap: DeleteAutoScalingGroup ignores ForceDelete and never terminates scale-in protected
 # instances (AWS terminates them). Lift the protection here so moto's scale-to-0 removes them.

@@ -7,11 +7,13 @@ use serde_json::json;
 use std::time::Duration;
 use weka_shared::config::StateConfig;
 use weka_shared::domain::state::{ClaimOutcome, Group, Registration, RegistrationRefusal};
+use weka_shared::handlers::lifecycle::LifecycleConfig;
 use weka_shared::handlers::{clusterize_finalization, report, status};
 use weka_shared::lambda::{Classify, ErrorClass};
 use weka_shared::ports::{Clock, Instance, LeaseOutcome, StateStore, WekaError};
 use weka_shared::testing::{
-    CrashingStore, FakeClock, FakeInventory, FakeSecrets, FakeWeka, InMemoryStateStore,
+    CrashingStore, FakeClock, FakeInventory, FakeScalingGroups, FakeSecrets, FakeWeka,
+    InMemoryStateStore,
 };
 use weka_shared::wire::bootstrap::Vm;
 
@@ -23,14 +25,16 @@ fn state_config() -> StateConfig {
     }
 }
 
-fn report_deps<S>(store: S) -> report::Deps<S, FakeClock> {
+fn report_deps<S>(store: S) -> report::Deps<S, FakeClock, FakeScalingGroups> {
     report::Deps {
         store,
         clock: FakeClock::default_start(),
+        groups: FakeScalingGroups::default(),
         config: report::Config {
             state: state_config(),
             reports_per_host: 3,
             retention: Duration::from_secs(86_400),
+            lifecycle: LifecycleConfig::disabled(),
         },
     }
 }
@@ -280,6 +284,8 @@ async fn finalization_is_idempotent_and_accepts_reference_payloads() {
         store: InMemoryStateStore::with_sizes(6, 2),
         inventory: FakeInventory::default(),
         clock: FakeClock::default_start(),
+        groups: FakeScalingGroups::default(),
+        lifecycle: LifecycleConfig::disabled(),
     };
     for payload in [json!({}), json!(null), json!({}), json!({"protocol":"nfs"})] {
         let answer = clusterize_finalization::handle(&deps, payload)
@@ -301,6 +307,8 @@ async fn finalization_without_a_state_document_is_an_internal_error_naming_the_k
         store: InMemoryStateStore::empty(),
         inventory: FakeInventory::default(),
         clock: FakeClock::default_start(),
+        groups: FakeScalingGroups::default(),
+        lifecycle: LifecycleConfig::disabled(),
     };
     let err = clusterize_finalization::handle(&deps, json!({}))
         .await
@@ -310,7 +318,7 @@ async fn finalization_without_a_state_document_is_an_internal_error_naming_the_k
 
 fn status_deps(
     weka: FakeWeka,
-) -> status::Deps<InMemoryStateStore, FakeInventory, FakeSecrets, FakeWeka> {
+) -> status::Deps<InMemoryStateStore, FakeInventory, FakeSecrets, FakeWeka, FakeClock> {
     let inventory = FakeInventory::default();
     inventory.add_running(
         "poc",
@@ -338,6 +346,7 @@ fn status_deps(
         inventory,
         secrets: FakeSecrets::with(&[("user", "weka-deployment"), ("admin", "adm1n-pw")]),
         weka,
+        clock: FakeClock::default_start(),
         config: status::Config {
             state: state_config(),
             cluster_name: "poc".to_owned(),
@@ -512,6 +521,8 @@ async fn nfs_finalization_tags_the_gateways_and_a_named_call_tags_one_joiner() {
         store: InMemoryStateStore::with_sizes(6, 2),
         inventory: FakeInventory::default(),
         clock: FakeClock::default_start(),
+        groups: FakeScalingGroups::default(),
+        lifecycle: LifecycleConfig::disabled(),
     };
     for id in ["i-0000000000000gw1", "i-0000000000000gw2"] {
         deps.store

@@ -36,6 +36,9 @@ impl Lookup for Recorder {
             "STRIPE_WIDTH" => "3",
             "PROTECTION_LEVEL" => "2",
             "DOWN_BACKENDS_REMOVAL_TIMEOUT" | "SCALE_LEASE_TTL" | "WEKA_API_TIMEOUT" => "3m",
+            "LAUNCH_HEARTBEAT_TIMEOUT" | "TERMINATE_HEARTBEAT_TIMEOUT" => "900s",
+            "LIFECYCLE_HEARTBEAT_INTERVAL" => "30s",
+            "LIFECYCLE_DEADLINE_MARGIN" => "120s",
             "SET_OBS" => "false",
             "SET_DEFAULT_FS" | "INSTALL_DPDK" => "true",
             "ROLE" => "backend",
@@ -123,9 +126,27 @@ fn actions_called() -> BTreeMap<&'static str, Vec<&'static str>> {
         ),
         (
             "clusterize-finalization",
-            vec!["dynamodb:GetItem", "dynamodb:UpdateItem", "ec2:CreateTags"],
+            vec![
+                "autoscaling:CompleteLifecycleAction",
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "ec2:CreateTags",
+            ],
         ),
-        ("report", vec!["dynamodb:PutItem", "dynamodb:UpdateItem"]),
+        (
+            "report",
+            vec![
+                "autoscaling:CompleteLifecycleAction",
+                "autoscaling:DescribeAutoScalingGroups",
+                "autoscaling:RecordLifecycleActionHeartbeat",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "ec2:DescribeInstances",
+            ],
+        ),
         (
             "status",
             vec![
@@ -150,6 +171,7 @@ fn actions_called() -> BTreeMap<&'static str, Vec<&'static str>> {
             vec![
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
+                "dynamodb:Query",
                 "dynamodb:UpdateItem",
                 "secretsmanager:GetSecretValue",
             ],
@@ -157,9 +179,13 @@ fn actions_called() -> BTreeMap<&'static str, Vec<&'static str>> {
         (
             "terminate",
             vec![
+                "autoscaling:CompleteLifecycleAction",
                 "autoscaling:DescribeAutoScalingGroups",
                 "autoscaling:DetachInstances",
+                "autoscaling:RecordLifecycleActionHeartbeat",
                 "autoscaling:SetInstanceProtection",
+                "dynamodb:GetItem",
+                "dynamodb:Query",
                 "dynamodb:UpdateItem",
                 "ec2:DescribeInstances",
                 "ec2:ModifyInstanceAttribute",

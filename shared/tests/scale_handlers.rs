@@ -17,6 +17,7 @@ use weka_shared::config::StateConfig;
 use weka_shared::domain::scale_down::ClusterSnapshot;
 use weka_shared::domain::state::Group;
 use weka_shared::domain::terminate::{AsgHealth, Ec2State, TerminatePolicy};
+use weka_shared::handlers::lifecycle::LifecycleConfig;
 use weka_shared::handlers::scale_down::{Invocation, SCALE_LEASE};
 use weka_shared::handlers::{fetch, scale_down, status, terminate, transient};
 use weka_shared::lambda::{Classify, ErrorClass};
@@ -305,6 +306,7 @@ fn scale_config(geometry: Option<(u32, u32, u32)>) -> scale_down::Config {
         min_cluster_size: 0,
         lease_ttl: Duration::from_secs(180),
         parallelism: 16,
+        lifecycle: LifecycleConfig::disabled(),
     }
 }
 
@@ -485,6 +487,7 @@ async fn safety_floor_refuses_the_shrink_heals_anyway_and_status_shows_it() {
         inventory: FakeInventory::default(),
         secrets: secrets(),
         weka,
+        clock: FakeClock::at(now()),
         config: status::Config {
             state: state_config(),
             cluster_name: "poc".to_owned(),
@@ -753,6 +756,7 @@ fn terminate_deps(
             nfs_asg_name: Some(NFS_ASG.to_owned()),
             policy,
             lease_ttl: Duration::from_secs(180),
+            lifecycle: LifecycleConfig::disabled(),
         },
     }
 }
@@ -1328,6 +1332,21 @@ mod state_machine {
         }
         let conflict_target = states(&def)["Fetch"]["Catch"][0]["Next"].as_str().unwrap();
         assert_eq!(states(&def)[conflict_target]["Type"], "Succeed");
+    }
+
+    #[test]
+    fn fetch_gets_the_execution_input_as_its_event() {
+        let def = definition();
+        let fetch = &states(&def)["Fetch"];
+        assert_eq!(fetch["Parameters"]["event.$"], "$");
+        assert_eq!(fetch["Parameters"]["execution.$"], "$$.Execution.Name");
+        // Only Fetch sees the event; the later steps get the previous output.
+        for name in ["ScaleDown", "Terminate"] {
+            assert!(
+                states(&def)[name]["Parameters"].get("event.$").is_none(),
+                "{name}"
+            );
+        }
     }
 
     #[test]

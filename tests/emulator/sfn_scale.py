@@ -4,7 +4,10 @@ WEKA JSON-RPC stub (weka_stub.py), all on loopback.
 
 Scenarios: nothing to do; one machine to deactivate; an INACTIVE machine removed and its
 instance terminated; a failing WEKA action (transient error path -> FAILED with the §5.11
-message); the scale lease held by another execution (ends cleanly, nothing done).
+message); the scale lease held by another execution (ends cleanly, nothing done); an execution
+started by an ASG lifecycle event while the lease is held (ends in LeaseHeld, the action is
+recorded in the state table for the lease holder). moto has no CompleteLifecycleAction, so the
+completion side of the hooks is tested on fakes (shared/tests/lifecycle.rs).
 
 Usage (from the repository root, with the venv's python; `make test` runs it):
   .venv/bin/python tests/emulator/sfn_scale.py [--no-build]
@@ -97,7 +100,9 @@ class Harness:
                  "ADMIN_PASSWORD_ID": "weka/sfn/admin-password"}
         functions = {
             "fetch": {"timeout": 30, "env": {**common, **creds, "ASG_NAME": ASG, "NFS_ASG_NAME": NFS_ASG,
-                                              "ROLE": "backend", "DOWN_BACKENDS_REMOVAL_TIMEOUT": "3h"}},
+                                              "ROLE": "backend", "DOWN_BACKENDS_REMOVAL_TIMEOUT": "3h",
+                                              "LAUNCH_LIFECYCLE_HOOK_NAME": "weka-launch",
+                                              "TERMINATE_LIFECYCLE_HOOK_NAME": "weka-terminate"}},
             "scale-down": {"timeout": 120, "env": {**common, **creds, "STRIPE_WIDTH": "1", "PROTECTION_LEVEL": "1",
                                                     "HOTSPARE": "0", "MIN_CLUSTER_SIZE": "0", "ASG_NAME": ASG,
                                                     "WEKA_API_URL_TEMPLATE": f"http://127.0.0.1:{self.stub_port}/{{ip}}/api/v1",
@@ -219,10 +224,11 @@ class Harness:
                 if c["method"].startswith(prefix)]
 
     # -- executions --------------------------------------------------------------------------
-    def execute(self, name):
+    def execute(self, name, event=None):
         started = time.time()
+        event = event if event is not None else {"detail-type": "Scheduled Event", "detail": {}}
         arn = self.sfn.start_execution(stateMachineArn=self.machine, name=name,
-                                       input=json.dumps({"detail-type": "Scheduled Event", "detail": {}}))["executionArn"]
+                                       input=json.dumps(event))["executionArn"]
         while True:
             d = self.sfn.describe_execution(executionArn=arn)
             if d["status"] != "RUNNING":
@@ -303,6 +309,25 @@ def run(h):
     check(d["status"] == "SUCCEEDED" and states[-1] == "LeaseHeld", (d, states))
     check(http_json(f"http://127.0.0.1:{h.stub_port}/_control/calls") == [], "weka untouched")
     results.append(("lease held by another execution", d["status"], t))
+
+    # 6. An ASG lifecycle event starts an execution while the lease is held: it ends in
+    #    LeaseHeld, but fetch recorded the action first (the lease holder or the next run answers it).
+    iid = live[-1][0]
+    event = {"version": "0", "id": "5b2c0c3e-8f7a-4b4e-9a5e-2f7b8b9c6d10",
+             "detail-type": "EC2 Instance-terminate Lifecycle Action", "source": "aws.autoscaling",
+             "account": "123456789012", "time": "2026-11-10T00:00:00Z", "region": REGION,
+             "resources": [f"arn:aws:autoscaling:{REGION}:123456789012:autoScalingGroup:x:autoScalingGroupName/{ASG}"],
+             "detail": {"LifecycleActionToken": "12345678-1234-1234-1234-123456789012",
+                        "AutoScalingGroupName": ASG, "LifecycleHookName": "weka-terminate",
+                        "EC2InstanceId": iid, "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING"}}
+    d, states, t = h.execute("asg-event-lease-held", event)
+    check(d["status"] == "SUCCEEDED" and states[-1] == "LeaseHeld", (d, states))
+    item = h.ddb.get_item(TableName="weka-sfn-state-table", ConsistentRead=True, Key={
+        "pk": {"S": f"{STATE_KEY}#lifecycle"}, "sk": {"S": f"{iid}#terminate"}}).get("Item")
+    check(item is not None, "lifecycle action recorded")
+    check(item["phase"]["S"] == "waiting" and item["hook"]["S"] == "weka-terminate"
+          and item["token"]["S"] == "12345678-1234-1234-1234-123456789012", item)
+    results.append(("lifecycle event recorded despite the held lease", d["status"], t))
     return results
 
 

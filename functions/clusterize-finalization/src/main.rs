@@ -1,4 +1,5 @@
 use lambda_runtime::{run, service_fn, tracing};
+use weka_shared::adapters::autoscaling::AwsScalingGroups;
 use weka_shared::adapters::ec2::AwsInventory;
 use weka_shared::adapters::{dynamo::DynamoStateStore, load_aws_config};
 use weka_shared::config::process_env;
@@ -15,6 +16,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         store: DynamoStateStore::from_sdk_config(&aws, config.state),
         inventory: AwsInventory::from_sdk_config(&aws),
         clock: SystemClock,
+        groups: AwsScalingGroups::from_sdk_config(&aws),
+        lifecycle: config.lifecycle,
     };
     run(service_fn(|event| {
         serve(event, |payload, _| handle(&deps, payload))

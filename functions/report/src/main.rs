@@ -1,4 +1,5 @@
 use lambda_runtime::{run, service_fn, tracing};
+use weka_shared::adapters::autoscaling::AwsScalingGroups;
 use weka_shared::adapters::{dynamo::DynamoStateStore, load_aws_config};
 use weka_shared::config::process_env;
 use weka_shared::handlers::report::{Config, Deps, handle};
@@ -13,6 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = Deps {
         store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
         clock: SystemClock,
+        groups: AwsScalingGroups::from_sdk_config(&aws),
         config,
     };
     run(service_fn(|event| {

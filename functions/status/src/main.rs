@@ -6,6 +6,7 @@ use weka_shared::adapters::{dynamo::DynamoStateStore, load_aws_config};
 use weka_shared::config::process_env;
 use weka_shared::handlers::status::{Config, Deps, handle};
 use weka_shared::lambda::serve;
+use weka_shared::ports::SystemClock;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -18,6 +19,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         inventory: AwsInventory::from_sdk_config(&aws),
         secrets: SecretsManager::from_sdk_config(&aws),
         weka,
+        clock: SystemClock,
         config,
     };
     run(service_fn(|event| {

@@ -1,8 +1,13 @@
 //! The cluster's Auto Scaling groups on the AWS SDK: `DescribeAutoScalingGroups` joined with
-//! `DescribeInstances`, and the mutations `terminate` performs.
+//! `DescribeInstances`, the mutations `terminate` performs, and the lifecycle-hook answers
+//! (`CompleteLifecycleAction`, `RecordLifecycleActionHeartbeat`). AWS's `ValidationError` "No
+//! active Lifecycle Action found" becomes [`LifecycleAnswer::NotPending`].
 
+use crate::domain::lifecycle::LifecycleResult;
 use crate::domain::terminate::{AsgHealth, AsgInstance, Ec2State, Lifecycle};
-use crate::ports::{GroupInstance, ScalingError, ScalingGroup, ScalingGroups};
+use crate::ports::{
+    GroupInstance, LifecycleAnswer, LifecycleTarget, ScalingError, ScalingGroup, ScalingGroups,
+};
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::AttributeBooleanValue;
 use chrono::{DateTime, Utc};
@@ -144,6 +149,34 @@ fn is_not_found(e: &DescribeError) -> bool {
     e.as_service_error()
         .and_then(ProvideErrorMetadata::code)
         .is_some_and(|c| c.starts_with("InvalidInstanceID"))
+}
+
+/// Whether a lifecycle call failed only because the action is no longer pending.
+fn is_not_pending<E: ProvideErrorMetadata>(error: &E) -> bool {
+    error.code() == Some("ValidationError")
+        && error
+            .message()
+            .is_some_and(|m| m.contains("No active Lifecycle Action"))
+}
+
+fn lifecycle_answer<E, R>(
+    operation: &'static str,
+    target: &LifecycleTarget,
+    result: Result<
+        R,
+        aws_sdk_autoscaling::error::SdkError<E, aws_sdk_autoscaling::config::http::HttpResponse>,
+    >,
+) -> Result<LifecycleAnswer, ScalingError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(LifecycleAnswer::Accepted),
+        Err(e) if e.as_service_error().is_some_and(is_not_pending) => {
+            Ok(LifecycleAnswer::NotPending)
+        }
+        Err(e) => Err(scaling_error(operation, &target.instance_id, e)),
+    }
 }
 
 fn to_u32(v: Option<i32>) -> u32 {
@@ -294,5 +327,39 @@ impl ScalingGroups for AwsScalingGroups {
             .iter()
             .filter_map(|i| i.instance_id().map(str::to_owned))
             .collect())
+    }
+
+    async fn complete_lifecycle_action(
+        &self,
+        target: &LifecycleTarget,
+        result: LifecycleResult,
+    ) -> Result<LifecycleAnswer, ScalingError> {
+        let sent = self
+            .autoscaling
+            .complete_lifecycle_action()
+            .auto_scaling_group_name(&target.group)
+            .lifecycle_hook_name(&target.hook)
+            .instance_id(&target.instance_id)
+            .set_lifecycle_action_token(target.token.clone())
+            .lifecycle_action_result(result.as_str())
+            .send()
+            .await;
+        lifecycle_answer("complete_lifecycle_action", target, sent)
+    }
+
+    async fn record_lifecycle_action_heartbeat(
+        &self,
+        target: &LifecycleTarget,
+    ) -> Result<LifecycleAnswer, ScalingError> {
+        let sent = self
+            .autoscaling
+            .record_lifecycle_action_heartbeat()
+            .auto_scaling_group_name(&target.group)
+            .lifecycle_hook_name(&target.hook)
+            .instance_id(&target.instance_id)
+            .set_lifecycle_action_token(target.token.clone())
+            .send()
+            .await;
+        lifecycle_answer("record_lifecycle_action_heartbeat", target, sent)
     }
 }

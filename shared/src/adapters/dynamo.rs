@@ -7,11 +7,16 @@
 //! | report counter | `<state key>#report-seq` | `<host>` | report (`UpdateItem ADD`, TTL) |
 //! | lease | `<backend state key>#lease` | `<name>` | lease holders (conditional `UpdateItem`) |
 //! | note | `<backend state key>#note` | `<name>` | e.g. the last scale-down outcome (`PutItem`) |
+//! | lifecycle action | `<backend state key>#lifecycle` | `<instance id>#<launch\|terminate>` | fetch, report, finalization, scale-down, terminate (`UpdateItem`, conditional except the idempotent record; TTL) |
 //!
 //! Every attribute name and expression is a const here; nothing else touches `AttributeValue`.
 //! NULL or missing attributes read as empty, as the reference's encoder writes them.
 
 use crate::config::StateConfig;
+use crate::domain::lifecycle::{
+    LifecycleDecision, LifecycleKey, LifecyclePhase, LifecycleRecord, LifecycleResult,
+    NewLifecycleAction, Transition,
+};
 use crate::domain::report::{Report, ReportKind};
 use crate::domain::state::{ClaimOutcome, ClusterState, Clusterizer, Group, Registration};
 use crate::ports::{Lease, LeaseOutcome, NewReport, StateStore, StoreError};
@@ -54,6 +59,22 @@ const ATTR_MESSAGE: &str = "message";
 const ATTR_OWNER: &str = "owner";
 const ATTR_LEASE_UNTIL_MS: &str = "lease_until_ms";
 const ATTR_BODY: &str = "body";
+const ATTR_INSTANCE_ID: &str = "instance_id";
+const ATTR_TRANSITION: &str = "transition";
+const ATTR_ASG: &str = "asg";
+const ATTR_HOOK: &str = "hook";
+const ATTR_TOKEN: &str = "token";
+const ATTR_STARTED_AT: &str = "started_at";
+const ATTR_PRIVATE_IP: &str = "private_ip";
+const ATTR_PHASE: &str = "phase";
+const ATTR_RESULT: &str = "result";
+const ATTR_REASON: &str = "reason";
+const ATTR_DECIDED_AT: &str = "decided_at";
+const ATTR_COMPLETED_AT: &str = "completed_at";
+const ATTR_LAST_HEARTBEAT_AT: &str = "last_heartbeat_at";
+
+/// How long a lifecycle record is kept after the action started (hooks last at most 48 h).
+pub const LIFECYCLE_RETENTION: Duration = Duration::from_secs(7 * 86_400);
 
 const REGISTER_UPDATE: &str = "SET #instances = list_append(if_not_exists(#instances, :empty), :vm), \
      #ids = list_append(if_not_exists(#ids, :empty), :id_list) ADD #version :one";
@@ -75,6 +96,21 @@ const LEASE_UPDATE: &str = "SET #owner = :owner, #until = :until";
 const LEASE_CONDITION: &str = "attribute_not_exists(#owner) OR #owner = :owner OR #until <= :now";
 const LEASE_RELEASE_UPDATE: &str = "REMOVE #owner, #until";
 const LEASE_RELEASE_CONDITION: &str = "#owner = :owner";
+const LIFECYCLE_RECORD_UPDATE: &str = "SET #instance = :instance, #transition = :transition, \
+     #asg = if_not_exists(#asg, :asg), #hook = if_not_exists(#hook, :hook), \
+     #started = if_not_exists(#started, :started), #phase = if_not_exists(#phase, :waiting), \
+     #expires_at = if_not_exists(#expires_at, :expires_at)";
+const LIFECYCLE_HEARTBEAT_UPDATE: &str = "SET #hb = :now";
+const LIFECYCLE_HEARTBEAT_CONDITION: &str = "attribute_exists(#pk) AND #phase = :waiting \
+     AND (attribute_not_exists(#hb) OR #hb <= :before)";
+const LIFECYCLE_DECIDE_UPDATE: &str = "SET #instance = :instance, #transition = :transition, \
+     #asg = if_not_exists(#asg, :asg), #hook = if_not_exists(#hook, :hook), \
+     #started = if_not_exists(#started, :now), #expires_at = if_not_exists(#expires_at, :expires_at), \
+     #phase = :decided, #result = :result, #reason = :reason, #decided_at = :now";
+const LIFECYCLE_DECIDE_CONDITION: &str = "attribute_not_exists(#pk) OR #phase = :waiting";
+const LIFECYCLE_CLOSE_UPDATE: &str =
+    "SET #phase = :completed, #reason = :reason, #completed_at = :now";
+const LIFECYCLE_CLOSE_CONDITION: &str = "attribute_exists(#pk) AND #phase <> :completed";
 
 /// The DynamoDB state store, counting the write calls it makes.
 #[derive(Debug)]
@@ -129,6 +165,32 @@ impl DynamoStateStore {
 
     fn lease_key(&self, name: &str) -> HashMap<String, AttributeValue> {
         Self::key(format!("{}#lease", self.config.state_key), name)
+    }
+
+    fn lifecycle_pk(&self) -> String {
+        format!("{}#lifecycle", self.config.state_key)
+    }
+
+    fn lifecycle_key(&self, key: &LifecycleKey) -> HashMap<String, AttributeValue> {
+        Self::key(
+            self.lifecycle_pk(),
+            format!("{}#{}", key.instance_id, key.transition.as_str()),
+        )
+    }
+
+    /// A conditional lifecycle update: `Ok(true)` when applied, `Ok(false)` when the condition
+    /// refused it.
+    async fn lifecycle_update(
+        &self,
+        operation: &'static str,
+        request: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    ) -> Result<bool, StoreError> {
+        self.counted_write();
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if refused_condition(&e).is_some() => Ok(false),
+            Err(e) => Err(store_error(operation, e)),
+        }
     }
 
     fn counted_write(&self) {
@@ -350,6 +412,38 @@ fn decode_report(item: &HashMap<String, AttributeValue>) -> Result<Report, Strin
         kind: ReportKind::parse(&kind_text)
             .ok_or_else(|| format!("report has unknown kind {kind_text:?}"))?,
         message: get_s(item, ATTR_MESSAGE).unwrap_or_default(),
+    })
+}
+
+fn decode_lifecycle(item: &HashMap<String, AttributeValue>) -> Result<LifecycleRecord, String> {
+    let transition_text = get_s(item, ATTR_TRANSITION).unwrap_or_default();
+    let phase_text = get_s(item, ATTR_PHASE).unwrap_or_default();
+    let result = get_s(item, ATTR_RESULT)
+        .map(|r| {
+            LifecycleResult::parse(&r)
+                .ok_or_else(|| format!("lifecycle action has unknown result {r:?}"))
+        })
+        .transpose()?;
+    Ok(LifecycleRecord {
+        key: LifecycleKey {
+            instance_id: get_s(item, ATTR_INSTANCE_ID)
+                .ok_or("lifecycle action has no instance id")?,
+            transition: Transition::parse(&transition_text).ok_or_else(|| {
+                format!("lifecycle action has unknown transition {transition_text:?}")
+            })?,
+        },
+        group: get_s(item, ATTR_ASG).unwrap_or_default(),
+        hook: get_s(item, ATTR_HOOK).unwrap_or_default(),
+        token: get_s(item, ATTR_TOKEN),
+        started_at: get_time(item, ATTR_STARTED_AT)?.ok_or("lifecycle action has no start time")?,
+        private_ip: get_s(item, ATTR_PRIVATE_IP),
+        last_heartbeat_at: get_time(item, ATTR_LAST_HEARTBEAT_AT)?,
+        phase: LifecyclePhase::parse(&phase_text)
+            .ok_or_else(|| format!("lifecycle action has unknown phase {phase_text:?}"))?,
+        result,
+        reason: get_s(item, ATTR_REASON),
+        decided_at: get_time(item, ATTR_DECIDED_AT)?,
+        completed_at: get_time(item, ATTR_COMPLETED_AT)?,
     })
 }
 
@@ -714,6 +808,184 @@ impl StateStore for DynamoStateStore {
                 })
             })
             .transpose()
+    }
+
+    async fn record_lifecycle_action(&self, action: &NewLifecycleAction) -> Result<(), StoreError> {
+        self.counted_write();
+        let mut update = LIFECYCLE_RECORD_UPDATE.to_owned();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.config.table)
+            .set_key(Some(self.lifecycle_key(&action.key)))
+            .expression_attribute_names("#instance", ATTR_INSTANCE_ID)
+            .expression_attribute_names("#transition", ATTR_TRANSITION)
+            .expression_attribute_names("#asg", ATTR_ASG)
+            .expression_attribute_names("#hook", ATTR_HOOK)
+            .expression_attribute_names("#started", ATTR_STARTED_AT)
+            .expression_attribute_names("#phase", ATTR_PHASE)
+            .expression_attribute_names("#expires_at", ATTR_EXPIRES_AT)
+            .expression_attribute_values(":instance", s(&action.key.instance_id))
+            .expression_attribute_values(":transition", s(action.key.transition.as_str()))
+            .expression_attribute_values(":asg", s(&action.group))
+            .expression_attribute_values(":hook", s(&action.hook))
+            .expression_attribute_values(":started", s(timestamp(action.started_at)))
+            .expression_attribute_values(":waiting", s(LifecyclePhase::Waiting.as_str()))
+            .expression_attribute_values(
+                ":expires_at",
+                n(expiry(action.started_at, LIFECYCLE_RETENTION)),
+            );
+        if let Some(token) = &action.token {
+            update.push_str(", #token = if_not_exists(#token, :token)");
+            request = request
+                .expression_attribute_names("#token", ATTR_TOKEN)
+                .expression_attribute_values(":token", s(token));
+        }
+        if let Some(ip) = &action.private_ip {
+            update.push_str(", #ip = if_not_exists(#ip, :ip)");
+            request = request
+                .expression_attribute_names("#ip", ATTR_PRIVATE_IP)
+                .expression_attribute_values(":ip", s(ip));
+        }
+        request
+            .update_expression(update)
+            .send()
+            .await
+            .map_err(|e| store_error("update_item lifecycle record", e))?;
+        Ok(())
+    }
+
+    async fn lifecycle_actions(&self) -> Result<Vec<LifecycleRecord>, StoreError> {
+        self.query_lifecycle().await
+    }
+
+    async fn claim_lifecycle_heartbeat(
+        &self,
+        key: &LifecycleKey,
+        now: DateTime<Utc>,
+        interval: Duration,
+    ) -> Result<bool, StoreError> {
+        let before = now - chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.config.table)
+            .set_key(Some(self.lifecycle_key(key)))
+            .update_expression(LIFECYCLE_HEARTBEAT_UPDATE)
+            .condition_expression(LIFECYCLE_HEARTBEAT_CONDITION)
+            .set_expression_attribute_names(Some(names(&[
+                ("#pk", ATTR_PK),
+                ("#phase", ATTR_PHASE),
+                ("#hb", ATTR_LAST_HEARTBEAT_AT),
+            ])))
+            .expression_attribute_values(":now", s(timestamp(now)))
+            .expression_attribute_values(":before", s(timestamp(before)))
+            .expression_attribute_values(":waiting", s(LifecyclePhase::Waiting.as_str()));
+        self.lifecycle_update("update_item lifecycle heartbeat", request)
+            .await
+    }
+
+    async fn decide_lifecycle_action(
+        &self,
+        decision: &LifecycleDecision,
+    ) -> Result<bool, StoreError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.config.table)
+            .set_key(Some(self.lifecycle_key(&decision.key)))
+            .update_expression(LIFECYCLE_DECIDE_UPDATE)
+            .condition_expression(LIFECYCLE_DECIDE_CONDITION)
+            .set_expression_attribute_names(Some(names(&[
+                ("#pk", ATTR_PK),
+                ("#instance", ATTR_INSTANCE_ID),
+                ("#transition", ATTR_TRANSITION),
+                ("#asg", ATTR_ASG),
+                ("#hook", ATTR_HOOK),
+                ("#started", ATTR_STARTED_AT),
+                ("#expires_at", ATTR_EXPIRES_AT),
+                ("#phase", ATTR_PHASE),
+                ("#result", ATTR_RESULT),
+                ("#reason", ATTR_REASON),
+                ("#decided_at", ATTR_DECIDED_AT),
+            ])))
+            .expression_attribute_values(":instance", s(&decision.key.instance_id))
+            .expression_attribute_values(":transition", s(decision.key.transition.as_str()))
+            .expression_attribute_values(":asg", s(&decision.group))
+            .expression_attribute_values(":hook", s(&decision.hook))
+            .expression_attribute_values(":now", s(timestamp(decision.at)))
+            .expression_attribute_values(":expires_at", n(expiry(decision.at, LIFECYCLE_RETENTION)))
+            .expression_attribute_values(":decided", s(LifecyclePhase::Decided.as_str()))
+            .expression_attribute_values(":waiting", s(LifecyclePhase::Waiting.as_str()))
+            .expression_attribute_values(":result", s(decision.result.as_str()))
+            .expression_attribute_values(":reason", s(&decision.reason));
+        self.lifecycle_update("update_item lifecycle decision", request)
+            .await
+    }
+
+    async fn close_lifecycle_action(
+        &self,
+        key: &LifecycleKey,
+        result: Option<LifecycleResult>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut update = LIFECYCLE_CLOSE_UPDATE.to_owned();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.config.table)
+            .set_key(Some(self.lifecycle_key(key)))
+            .condition_expression(LIFECYCLE_CLOSE_CONDITION)
+            .set_expression_attribute_names(Some(names(&[
+                ("#pk", ATTR_PK),
+                ("#phase", ATTR_PHASE),
+                ("#reason", ATTR_REASON),
+                ("#completed_at", ATTR_COMPLETED_AT),
+            ])))
+            .expression_attribute_values(":completed", s(LifecyclePhase::Completed.as_str()))
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":now", s(timestamp(now)));
+        if let Some(result) = result {
+            update.push_str(", #result = :result");
+            request = request
+                .expression_attribute_names("#result", ATTR_RESULT)
+                .expression_attribute_values(":result", s(result.as_str()));
+        }
+        self.lifecycle_update(
+            "update_item lifecycle completion",
+            request.update_expression(update),
+        )
+        .await
+    }
+}
+
+impl DynamoStateStore {
+    async fn query_lifecycle(&self) -> Result<Vec<LifecycleRecord>, StoreError> {
+        let pk = self.lifecycle_pk();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.config.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", ATTR_PK)
+            .expression_attribute_values(":pk", s(&pk))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut records = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| store_error("query lifecycle actions", e))?;
+            records.push(
+                decode_lifecycle(&item).map_err(|reason| StoreError::Corrupt {
+                    key: pk.clone(),
+                    reason,
+                })?,
+            );
+        }
+        records.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(records)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Pure types and decisions: no I/O, no SDK types, no clock reads (time is passed in).
 
 pub mod geometry;
+pub mod lifecycle;
 pub mod passwords;
 pub mod progress;
 pub mod report;

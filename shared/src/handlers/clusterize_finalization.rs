@@ -3,11 +3,21 @@
 //! gateways `nfs_interface_group_port=ready` (what `fetch` reports and scale-down reads), and
 //! with a `name` it plays the reference's `join-nfs-finalization` for one joining gateway.
 //! Idempotent.
+//!
+//! With a launch hook on the backend group, a backend finalization also completes the launch
+//! action of every member of the registration set with CONTINUE: the first N wait in
+//! `Pending:Wait` until the cluster they form exists. Those calls never fail the finalization;
+//! what could not be sent is finished by the next scale run.
 
 use crate::config::{ConfigError, Lookup, StateConfig};
-use crate::domain::state::Group;
-use crate::lambda::{Classify, ErrorClass, PayloadError, decode};
-use crate::ports::{Clock, InstanceInventory, InventoryError, StateStore, StoreError};
+use crate::domain::lifecycle::{LifecycleResult, Transition};
+use crate::domain::state::{ClusterState, Group};
+use crate::handlers::lifecycle::{LifecycleConfig, decide_and_complete, for_each_bounded};
+use crate::lambda::{Classify, ErrorClass, PayloadError, decode, error_chain};
+use crate::ports::{
+    Clock, InstanceInventory, InventoryError, LifecycleTarget, ScalingGroups, StateStore,
+    StoreError,
+};
 use crate::wire::bootstrap::{FinalizationRequest, Protocol};
 
 /// The reference's success answer.
@@ -22,6 +32,8 @@ pub const NFS_PORT_TAG: (&str, &str) = ("nfs_interface_group_port", "ready");
 pub struct Config {
     /// Where the state lives.
     pub state: StateConfig,
+    /// The backend group's hooks.
+    pub lifecycle: LifecycleConfig,
 }
 
 impl Config {
@@ -29,19 +41,24 @@ impl Config {
     pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
         Ok(Self {
             state: StateConfig::from_lookup(env)?,
+            lifecycle: LifecycleConfig::from_lookup(env)?,
         })
     }
 }
 
 /// What finalization needs.
 #[derive(Debug)]
-pub struct Deps<S, I, C> {
+pub struct Deps<S, I, C, G> {
     /// The state store.
     pub store: S,
     /// EC2 (tags NFS gateways).
     pub inventory: I,
     /// The clock.
     pub clock: C,
+    /// Auto Scaling (completes the members' launch actions).
+    pub groups: G,
+    /// The backend group's hooks.
+    pub lifecycle: LifecycleConfig,
 }
 
 /// Why finalization failed.
@@ -73,8 +90,8 @@ impl Classify for FinalizationError {
 
 /// Handles one `clusterize-finalization` invocation.
 #[tracing::instrument(skip_all, fields(group))]
-pub async fn handle<S: StateStore, I: InstanceInventory, C: Clock>(
-    deps: &Deps<S, I, C>,
+pub async fn handle<S: StateStore, I: InstanceInventory, C: Clock, G: ScalingGroups>(
+    deps: &Deps<S, I, C, G>,
     payload: serde_json::Value,
 ) -> Result<&'static str, FinalizationError> {
     // The backend script sends `{}`; an empty payload (`null`) means the same.
@@ -106,5 +123,61 @@ pub async fn handle<S: StateStore, I: InstanceInventory, C: Clock>(
         members = state.instances.len(),
         "group clusterized"
     );
+    if group == Group::Backend {
+        // Boxed: the SDK futures nest deeper than the default layout query limit.
+        Box::pin(continue_members(deps, &state)).await;
+    }
     Ok(FINALIZED)
+}
+
+/// Completes the launch action of every member of the formed cluster with CONTINUE.
+async fn continue_members<S: StateStore, I, C: Clock, G: ScalingGroups>(
+    deps: &Deps<S, I, C, G>,
+    state: &ClusterState,
+) {
+    let Some(hook) = deps.lifecycle.launch_hook() else {
+        return;
+    };
+    let tokens: Vec<(String, Option<String>)> = match deps.store.lifecycle_actions().await {
+        Ok(records) => records
+            .into_iter()
+            .filter(|r| r.key.transition == Transition::Launch)
+            .map(|r| (r.key.instance_id, r.token))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "lifecycle actions unavailable; completing by instance id");
+            Vec::new()
+        }
+    };
+    let now = deps.clock.now();
+    let targets: Vec<LifecycleTarget> = state
+        .instances
+        .iter()
+        .map(|vm| LifecycleTarget {
+            group: deps.lifecycle.asg_name.clone(),
+            hook: hook.to_owned(),
+            instance_id: vm.name.clone(),
+            token: tokens
+                .iter()
+                .find(|(id, _)| *id == vm.name)
+                .and_then(|(_, t)| t.clone()),
+        })
+        .collect();
+    let failures = for_each_bounded(targets, |target| async move {
+        decide_and_complete(
+            &deps.groups,
+            &deps.store,
+            &target,
+            Transition::Launch,
+            LifecycleResult::Continue,
+            "the cluster formed (clusterize-finalization)",
+            now,
+        )
+        .await
+        .map(drop)
+    })
+    .await;
+    for failure in failures {
+        tracing::warn!(error = %failure, "member launch action not completed now");
+    }
 }

@@ -5,18 +5,25 @@
 //! to a direct caller that asks (`fetch_weka_credentials`, `show_admin_password`); a state
 //! machine step never gets them (scale-down reads Secrets Manager itself), and is refused if it
 //! asks. A state machine step takes the `scale` lease for its execution.
+//!
+//! The execution's own input arrives as `event` (the schedule's event, `{}`, or an Auto Scaling
+//! event). A lifecycle action it announces for one of our hooks is recorded in the state store
+//! *before* the lease is asked for: an execution that finds the lease held ends in `LeaseHeld`,
+//! and the run holding the lease (or the next one) processes the record.
 
 use crate::config::{CLUSTER_NAME_ENV, ConfigError, Lookup, StateConfig};
 use crate::domain::state::Group;
+use crate::handlers::lifecycle::{LifecycleConfig, record};
 use crate::handlers::scale_down::{
     DEFAULT_SCALE_LEASE_TTL, Invocation, LeaseHeld, SCALE_LEASE_TTL_ENV, Step, decode_step,
     hold_scale_lease, release_scale_lease,
 };
-use crate::lambda::{Classify, ErrorClass, PayloadError};
+use crate::lambda::{Classify, ErrorClass, PayloadError, error_chain};
 use crate::ports::{
     Clock, InstanceInventory, InventoryError, ScalingError, ScalingGroup, ScalingGroups,
     SecretError, Secrets, SecretsConfig, StateStore, StoreError, deployment_or_admin,
 };
+use crate::wire::events::{ScaleTrigger, parse_trigger};
 use crate::wire::scale::{Empty, HostGroupInfoResponse, InstanceRef, PROTOCOL_VERSION, Secret};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -54,6 +61,8 @@ pub struct Config {
     pub down_backends_removal_timeout: Duration,
     /// Lease hold.
     pub lease_ttl: Duration,
+    /// The backend group's hooks (which lifecycle events to record).
+    pub lifecycle: LifecycleConfig,
 }
 
 impl Config {
@@ -73,6 +82,7 @@ impl Config {
                 DEFAULT_DOWN_BACKENDS_REMOVAL_TIMEOUT,
             )?,
             lease_ttl: env.duration_or(SCALE_LEASE_TTL_ENV, DEFAULT_SCALE_LEASE_TTL)?,
+            lifecycle: LifecycleConfig::from_lookup(env)?,
         })
     }
 }
@@ -87,6 +97,9 @@ pub struct FetchRequest {
     /// Also return the admin password.
     #[serde(default)]
     pub show_admin_password: bool,
+    /// The state machine's execution input (what started the run); ignored for direct calls.
+    #[serde(default)]
+    pub event: Option<serde_json::Value>,
 }
 
 /// What `fetch` needs.
@@ -121,6 +134,10 @@ pub enum FetchError {
     /// The lease could not be taken.
     #[error("scale lease could not be taken")]
     Store(#[from] StoreError),
+    /// A lifecycle action of the starting event could not be recorded (retried, so the event
+    /// is not lost).
+    #[error("lifecycle event not recorded: {0}")]
+    Lifecycle(String),
     /// Auto Scaling / EC2 failed.
     #[error("auto scaling groups could not be read")]
     Scaling(#[from] ScalingError),
@@ -138,7 +155,7 @@ impl Classify for FetchError {
             Self::Payload(_) | Self::CredentialsRequestedByStep => ErrorClass::InvalidInput,
             Self::LeaseHeld(_) => ErrorClass::Conflict,
             Self::Store(e) => e.class(),
-            Self::Scaling(_) => ErrorClass::Transient,
+            Self::Scaling(_) | Self::Lifecycle(_) => ErrorClass::Transient,
             Self::Inventory(e) => e.class(),
             Self::Secrets(e) => e.class(),
         }
@@ -174,6 +191,8 @@ where
     if step.input.fetch_weka_credentials || step.input.show_admin_password {
         return Err(FetchError::CredentialsRequestedByStep);
     }
+    // Boxed: the SDK futures nest deeper than the default layout query limit.
+    Box::pin(record_trigger(deps, step.input.event.as_ref())).await?;
     let owner = step.owner(&invocation);
     hold_scale_lease(&deps.store, &owner, deps.clock.now(), deps.config.lease_ttl).await??;
     let result = Box::pin(inventory(deps, &FetchRequest::default())).await;
@@ -181,6 +200,51 @@ where
         release_scale_lease(&deps.store, &owner).await;
     }
     result
+}
+
+/// Records the lifecycle action an Auto Scaling event announces, when it is one of ours.
+async fn record_trigger<G, I, K, S, C>(
+    deps: &Deps<G, I, K, S, C>,
+    event: Option<&serde_json::Value>,
+) -> Result<(), FetchError>
+where
+    S: StateStore,
+{
+    let trigger = match parse_trigger(event) {
+        Ok(trigger) => trigger,
+        Err(e) => {
+            // The run still reconciles the groups; a wait state is recorded by observation.
+            tracing::warn!(error = %error_chain(&e), "unreadable start event; running as a tick");
+            return Ok(());
+        }
+    };
+    match trigger {
+        ScaleTrigger::Tick => tracing::debug!("started by the schedule"),
+        ScaleTrigger::LifecycleAction(notice) => {
+            if !deps
+                .config
+                .lifecycle
+                .owns(&notice.group, &notice.hook, notice.transition)
+            {
+                tracing::info!(group = %notice.group, hook = %notice.hook, "lifecycle action of a hook we do not own; ignored");
+                return Ok(());
+            }
+            record(&deps.store, &notice.to_action())
+                .await
+                .map_err(FetchError::Lifecycle)?;
+        }
+        ScaleTrigger::GroupActivity {
+            detail_type,
+            group,
+            instance_id,
+        } => {
+            tracing::info!(detail_type, group, instance = ?instance_id, "started by a group event")
+        }
+        ScaleTrigger::Other { detail_type } => {
+            tracing::info!(detail_type, "started by an event with nothing to record");
+        }
+    }
+    Ok(())
 }
 
 fn instance_refs(group: Option<&ScalingGroup>) -> Vec<InstanceRef> {

@@ -6,6 +6,7 @@ pub mod clusterize;
 pub mod clusterize_finalization;
 pub mod deploy;
 pub mod fetch;
+pub mod lifecycle;
 pub mod report;
 pub mod scale_down;
 pub mod status;

@@ -3,13 +3,25 @@
 //! Two writes, each safe to lose: reserve the host's next sequence number, then store the
 //! message in that slot of the host's ring. A writer that dies between them leaves a gap in
 //! the sequence and nothing else; no lock exists to leak.
+//!
+//! With a launch hook on the backend group, a backend's report also answers its launch action:
+//! `Join completed successfully` completes it with CONTINUE, an error with ABANDON (not for a
+//! member of a cluster still forming: the formation decides for its members), and other
+//! progress records a throttled heartbeat. These effects never fail the report; what could not
+//! be sent is finished by the next scale run.
 
 use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::lifecycle::{
+    HostRef, LifecyclePhase, LifecycleResult, ReportSignal, Transition,
+};
 use crate::domain::report::{MAX_HOSTNAME_BYTES, ReportKind, bounded_message};
 use crate::domain::state::Group;
-use crate::lambda::{Classify, ErrorClass, PayloadError, decode};
-use crate::ports::{Clock, NewReport, StateStore, StoreError};
-use crate::wire::bootstrap::ReportRequest;
+use crate::handlers::lifecycle::{
+    LifecycleConfig, decide_and_complete, heartbeat, open_launch_record, target_of,
+};
+use crate::lambda::{Classify, ErrorClass, PayloadError, decode, error_chain};
+use crate::ports::{Clock, LifecycleTarget, NewReport, ScalingGroups, StateStore, StoreError};
+use crate::wire::bootstrap::{Protocol, ReportRequest};
 use std::time::Duration;
 
 /// How many reports are kept per host (older ones are overwritten).
@@ -32,6 +44,8 @@ pub struct Config {
     pub reports_per_host: u32,
     /// Retention of a report.
     pub retention: Duration,
+    /// The backend group's hooks.
+    pub lifecycle: LifecycleConfig,
 }
 
 impl Config {
@@ -50,17 +64,20 @@ impl Config {
             state: StateConfig::from_lookup(env)?,
             reports_per_host,
             retention: Duration::from_secs(days.saturating_mul(86_400)),
+            lifecycle: LifecycleConfig::from_lookup(env)?,
         })
     }
 }
 
 /// What `report` needs.
 #[derive(Debug)]
-pub struct Deps<S, C> {
+pub struct Deps<S, C, G> {
     /// The state store.
     pub store: S,
     /// The clock.
     pub clock: C,
+    /// Auto Scaling (lifecycle answers).
+    pub groups: G,
     /// Configuration.
     pub config: Config,
 }
@@ -98,8 +115,8 @@ impl Classify for ReportError {
 
 /// Handles one `report` invocation.
 #[tracing::instrument(skip_all, fields(host, kind))]
-pub async fn handle<S: StateStore, C: crate::ports::Clock>(
-    deps: &Deps<S, C>,
+pub async fn handle<S: StateStore, C: Clock, G: ScalingGroups>(
+    deps: &Deps<S, C, G>,
     payload: serde_json::Value,
 ) -> Result<&'static str, ReportError> {
     let request: ReportRequest = decode(payload)?;
@@ -131,5 +148,151 @@ pub async fn handle<S: StateStore, C: crate::ports::Clock>(
         )
         .await?;
     tracing::info!(seq, "report stored");
+    if request.protocol == Protocol::Backend {
+        // Boxed: the SDK futures nest deeper than the default layout query limit.
+        Box::pin(answer_launch_action(deps, &report)).await;
+    }
     Ok(REPORT_ADDED)
+}
+
+/// What a backend's report means for its launch action (module docs).
+async fn answer_launch_action<S: StateStore, C, G: ScalingGroups>(
+    deps: &Deps<S, C, G>,
+    report: &NewReport,
+) {
+    let lifecycle = &deps.config.lifecycle;
+    let Some(hook) = lifecycle.launch_hook() else {
+        return;
+    };
+    let signal = ReportSignal::of(report.kind, &report.message);
+    if signal == ReportSignal::None {
+        return;
+    }
+    let host = HostRef::parse(&report.host);
+    let records = match deps.store.lifecycle_actions().await {
+        Ok(records) => records,
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "lifecycle actions unavailable; report not applied to the launch action");
+            return;
+        }
+    };
+    let known = open_launch_record(&records, &host);
+    let now = report.at;
+    if signal == ReportSignal::Progress {
+        if let Some(record) = known.filter(|r| r.phase == LifecyclePhase::Waiting)
+            && let Err(e) = heartbeat(
+                &deps.groups,
+                &deps.store,
+                record,
+                lifecycle.policy.heartbeat_interval,
+                now,
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "lifecycle heartbeat not sent");
+        }
+        return;
+    }
+    let target = match known {
+        Some(record) if record.phase != LifecyclePhase::Waiting => {
+            tracing::debug!(instance = %record.key.instance_id, "launch action already decided");
+            return;
+        }
+        Some(record) => target_of(record),
+        // Already answered (e.g. a repeated join report): nothing to look up.
+        None if matches!(&host, HostRef::InstanceId(id) if records.iter().any(|r| {
+            r.key.transition == Transition::Launch && &r.key.instance_id == id
+        })) =>
+        {
+            tracing::debug!("launch action already completed");
+            return;
+        }
+        // Not recorded yet (the report beat its event), or recorded without its IP: a completion
+        // for an instance that is no longer waiting is refused by the conditional decision.
+        None => match waiting_instance(deps, &host).await {
+            Some(instance_id) => LifecycleTarget {
+                group: lifecycle.asg_name.clone(),
+                hook: hook.to_owned(),
+                instance_id,
+                token: None,
+            },
+            None => return,
+        },
+    };
+    let (result, reason) = if signal == ReportSignal::Joined {
+        (
+            LifecycleResult::Continue,
+            "the instance joined the cluster".to_owned(),
+        )
+    } else {
+        match deps.store.load(Group::Backend).await {
+            Ok(state)
+                if !state.clusterized
+                    && state
+                        .instances
+                        .iter()
+                        .any(|vm| vm.name == target.instance_id) =>
+            {
+                tracing::info!(instance = %target.instance_id, "error from a member of the forming cluster: its launch action waits for the formation");
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "cluster state unavailable; the error report does not abandon the instance");
+                return;
+            }
+        }
+        (
+            LifecycleResult::Abandon,
+            format!("the instance reported an error: {}", report.message),
+        )
+    };
+    if let Err(e) = decide_and_complete(
+        &deps.groups,
+        &deps.store,
+        &target,
+        Transition::Launch,
+        result,
+        &reason,
+        now,
+    )
+    .await
+    {
+        tracing::warn!(error = %e, "launch action not completed now");
+    }
+}
+
+/// A report that arrived before its action was recorded: the backend instance it names, if
+/// the group shows it waiting at launch.
+async fn waiting_instance<S, C, G: ScalingGroups>(
+    deps: &Deps<S, C, G>,
+    host: &HostRef,
+) -> Option<String> {
+    if matches!(host, HostRef::Name(_)) {
+        return None;
+    }
+    let asg = deps.config.lifecycle.asg_name.clone();
+    let groups = match deps
+        .groups
+        .describe_groups(std::slice::from_ref(&asg))
+        .await
+    {
+        Ok(groups) => groups,
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "backend group unavailable; report not applied to a launch action");
+            return None;
+        }
+    };
+    groups
+        .iter()
+        .filter(|g| g.name == asg)
+        .flat_map(|g| &g.instances)
+        .map(|i| &i.instance)
+        .find(|i| match host {
+            HostRef::InstanceId(id) => &i.id == id,
+            HostRef::Ip(ip) => i.private_ip.as_deref() == Some(ip.as_str()),
+            HostRef::Name(_) => false,
+        })
+        .filter(|i| Transition::Launch.still_waiting(&i.lifecycle))
+        .map(|i| i.id.clone())
 }

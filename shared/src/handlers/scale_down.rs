@@ -10,13 +10,23 @@
 //!
 //! This module also holds what the three scale steps share: the step envelope the state machine
 //! sends (`{"execution": <name>, "input": <payload>}`) and the `scale` lease protocol.
+//!
+//! Terminate hook: every waiting terminate action recorded in the store (a termination the
+//! control plane did not choose) has its machine deactivated first; once WEKA no longer needs
+//! the machine (no container on its IP, or all INACTIVE), or the hook's deadline minus the
+//! margin is reached, the action is decided CONTINUE here and completed by `terminate`.
 
 use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::lifecycle::{
+    LifecycleDecision, LifecyclePhase, LifecycleRecord, LifecycleResult, MachineState, Transition,
+    termination_decision,
+};
 use crate::domain::scale_down::{
     ActionId, ActionOutcome, Batch, ClusterSnapshot, Effect, PlanError, SafetyFloor, ScaleDownPlan,
-    ScaleDownPolicy, finish, plan, validate_delta,
+    ScaleDownPolicy, finish, plan_with_leaving, validate_delta,
 };
 use crate::domain::state::Group;
+use crate::handlers::lifecycle::LifecycleConfig;
 use crate::handlers::status::SCALE_NOTE;
 use crate::lambda::{Classify, ErrorClass, PayloadError, decode, error_chain};
 use crate::ports::{
@@ -167,6 +177,8 @@ pub struct Config {
     pub lease_ttl: Duration,
     /// Machines acted on at once.
     pub parallelism: usize,
+    /// The backend group's hooks (terminate hook decisions).
+    pub lifecycle: LifecycleConfig,
 }
 
 impl Config {
@@ -192,6 +204,7 @@ impl Config {
             min_cluster_size: env.parsed_or(MIN_CLUSTER_SIZE_ENV, 0)?,
             lease_ttl: env.duration_or(SCALE_LEASE_TTL_ENV, DEFAULT_SCALE_LEASE_TTL)?,
             parallelism: parallelism.max(1),
+            lifecycle: LifecycleConfig::from_lookup(env)?,
         })
     }
 
@@ -333,10 +346,27 @@ where
     W: WekaConnector,
     C: Clock,
 {
+    let (leaving, mut lifecycle_errors) = waiting_terminations(deps).await;
     let state = deps.store.load(Group::Backend).await?;
     if !state.clusterized {
-        return skip(deps, "cluster is not clusterized yet").await;
+        lifecycle_errors.extend(
+            decide_terminations(deps, &leaving, |_| {
+                Some((
+                    LifecycleResult::Continue,
+                    "the cluster is not formed yet: nothing to deactivate".to_owned(),
+                ))
+            })
+            .await,
+        );
+        let mut response = skip(deps, "cluster is not clusterized yet").await?;
+        response.transient_errors.extend(lifecycle_errors);
+        return Ok(response);
     }
+    let leaving_ips: BTreeMap<String, Option<String>> = leaving
+        .iter()
+        .map(|r| (r.key.instance_id.clone(), leaving_ip(info, r)))
+        .collect();
+    let leaving_set: BTreeSet<String> = leaving_ips.values().flatten().cloned().collect();
     let credentials = deployment_or_admin(&deps.secrets, &deps.config.secrets)
         .await
         .map_err(ScaleDownError::Credentials)?;
@@ -345,9 +375,14 @@ where
     let api = deps.weka.connect(ips.clone(), credentials.clone());
     let snapshot = read_cluster(&api).await?;
     let policy = ScaleDownPolicy::new(deps.config.floor(&snapshot.status));
-    let plan = match plan(info, &snapshot, &policy, now) {
+    let plan = match plan_with_leaving(info, &snapshot, &policy, now, &leaving_set) {
         Ok(plan) => plan,
-        Err(PlanError::NotNow(gate)) => return skip(deps, &gate.to_string()).await,
+        Err(PlanError::NotNow(gate)) => {
+            // Terminating instances wait: their hooks' deadlines let them go in time.
+            let mut response = skip(deps, &gate.to_string()).await?;
+            response.transient_errors.extend(lifecycle_errors);
+            return Ok(response);
+        }
         Err(e) => return Err(e.into()),
     };
     if let Some(refusal) = &plan.refusal {
@@ -378,8 +413,25 @@ where
         &deps.clock,
     )
     .await;
-    let response = finish(&plan, &outcomes);
+    let mut response = finish(&plan, &outcomes);
     let fresh = revalidation_hosts(deps, &ips, &dropped, credentials).await?;
+    lifecycle_errors.extend(
+        decide_terminations(deps, &leaving, |record| {
+            let machine = leaving_ips
+                .get(&record.key.instance_id)
+                .cloned()
+                .flatten()
+                .map(|ip| machine_state(&fresh, &ip));
+            termination_decision(
+                record,
+                machine,
+                &deps.config.lifecycle.policy,
+                deps.clock.now(),
+            )
+        })
+        .await,
+    );
+    response.transient_errors.extend(lifecycle_errors);
     validate_delta(info, &response, &fresh)?;
     tracing::info!(
         hosts = response.hosts.len(),
@@ -412,6 +464,105 @@ where
     S: StateStore,
 {
     deps.store.put_note(SCALE_NOTE, &body).await
+}
+
+/// Waiting terminate-hook actions (none without the hook), and the error text when they could
+/// not be read.
+async fn waiting_terminations<S, K, W, C>(
+    deps: &Deps<S, K, W, C>,
+) -> (Vec<LifecycleRecord>, Vec<String>)
+where
+    S: StateStore,
+{
+    if deps.config.lifecycle.terminate_hook().is_none() {
+        return (Vec::new(), Vec::new());
+    }
+    match deps.store.lifecycle_actions().await {
+        Ok(records) => (
+            records
+                .into_iter()
+                .filter(|r| {
+                    r.key.transition == Transition::Terminate && r.phase == LifecyclePhase::Waiting
+                })
+                .collect(),
+            Vec::new(),
+        ),
+        Err(e) => (
+            Vec::new(),
+            vec![format!(
+                "lifecycle actions could not be read: {}",
+                error_chain(&e)
+            )],
+        ),
+    }
+}
+
+/// The private IP of a leaving instance, from the group as fetched this run. Never the recorded
+/// one: an instance that already left may have passed its IP on to a new backend, whose machine
+/// must not be deactivated.
+fn leaving_ip(info: &HostGroupInfoResponse, record: &LifecycleRecord) -> Option<String> {
+    info.weka_backend_instances
+        .iter()
+        .find(|i| i.id == record.key.instance_id)
+        .map(|i| i.private_ip.clone())
+}
+
+/// What WEKA's host list says about the machine with `ip` (client containers ignored).
+pub fn machine_state(hosts: &HostsList, ip: &str) -> MachineState {
+    let containers: Vec<_> = hosts
+        .values()
+        .filter(|h| h.host_ip == ip && !h.is_client())
+        .collect();
+    if containers.is_empty() {
+        return MachineState::Absent;
+    }
+    let active = containers
+        .iter()
+        .filter(|h| h.state != crate::weka::model::HostState::Inactive)
+        .count();
+    if active == 0 {
+        MachineState::Inactive
+    } else {
+        MachineState::Active { active }
+    }
+}
+
+/// Decides CONTINUE for the waiting terminate actions `decide` settles; returns the failures.
+async fn decide_terminations<S, K, W, C>(
+    deps: &Deps<S, K, W, C>,
+    records: &[LifecycleRecord],
+    decide: impl Fn(&LifecycleRecord) -> Option<(LifecycleResult, String)>,
+) -> Vec<String>
+where
+    S: StateStore,
+    C: Clock,
+{
+    let mut errors = Vec::new();
+    for record in records {
+        let Some((result, reason)) = decide(record) else {
+            tracing::info!(instance = %record.key.instance_id, "terminating instance: waiting for its deactivation");
+            continue;
+        };
+        let decision = LifecycleDecision {
+            key: record.key.clone(),
+            group: record.group.clone(),
+            hook: record.hook.clone(),
+            result,
+            reason: reason.clone(),
+            at: deps.clock.now(),
+        };
+        match deps.store.decide_lifecycle_action(&decision).await {
+            Ok(decided) => {
+                tracing::info!(instance = %record.key.instance_id, decided, %result, reason, "terminate action decided");
+            }
+            Err(e) => errors.push(format!(
+                "deciding {} failed: {}",
+                record.key,
+                error_chain(&e)
+            )),
+        }
+    }
+    errors
 }
 
 /// The backends rotated by the minute, so successive runs do not all start on the same one.

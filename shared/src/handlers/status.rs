@@ -2,17 +2,19 @@
 //! WEKA's live status) and `{"type":"progress"}` (bootstrap progress and reports).
 //!
 //! Reads only; never locks. A failing WEKA call is reported in the answer, not swallowed.
+//! Instances held by a lifecycle hook are listed with how long they have waited.
 
 use crate::config::{CLUSTER_NAME_ENV, ConfigError, Lookup, StateConfig};
+use crate::domain::lifecycle::LifecycleRecord;
 use crate::domain::progress::progress_view;
 use crate::domain::state::{ClusterState, Group};
 use crate::lambda::{Classify, ErrorClass, PayloadError, decode, error_chain};
 use crate::ports::{
-    InstanceInventory, InventoryError, Secrets, SecretsConfig, StateStore, StoreError, WekaApi,
-    WekaConnector, deployment_or_admin,
+    Clock, InstanceInventory, InventoryError, Secrets, SecretsConfig, StateStore, StoreError,
+    WekaApi, WekaConnector, deployment_or_admin,
 };
-use crate::wire::bootstrap::{Protocol, StatusRequest, StatusResponse};
-use chrono::SecondsFormat;
+use crate::wire::bootstrap::{LifecycleWaiting, Protocol, StatusRequest, StatusResponse};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 /// Name of the backend Auto Scaling group, whose desired capacity `status` reports.
@@ -47,7 +49,7 @@ impl Config {
 
 /// What `status` needs.
 #[derive(Debug)]
-pub struct Deps<S, I, K, W> {
+pub struct Deps<S, I, K, W, C> {
     /// The state store.
     pub store: S,
     /// EC2/ASG inventory.
@@ -56,6 +58,8 @@ pub struct Deps<S, I, K, W> {
     pub secrets: K,
     /// WEKA API connector.
     pub weka: W,
+    /// Clock (how long instances have waited).
+    pub clock: C,
     /// Configuration.
     pub config: Config,
 }
@@ -117,8 +121,8 @@ pub fn zero_weka_status() -> Value {
 
 /// Handles one `status` invocation.
 #[tracing::instrument(skip_all, fields(kind))]
-pub async fn handle<S, I, K, W>(
-    deps: &Deps<S, I, K, W>,
+pub async fn handle<S, I, K, W, C>(
+    deps: &Deps<S, I, K, W, C>,
     payload: Value,
 ) -> Result<Value, StatusError>
 where
@@ -126,6 +130,7 @@ where
     I: InstanceInventory,
     K: Secrets,
     W: WekaConnector,
+    C: Clock,
 {
     let request: StatusRequest = decode(payload)?;
     tracing::Span::current().record("kind", request.kind.as_str());
@@ -154,8 +159,8 @@ where
     }
 }
 
-async fn status<S, I, K, W>(
-    deps: &Deps<S, I, K, W>,
+async fn status<S, I, K, W, C>(
+    deps: &Deps<S, I, K, W, C>,
     group: Group,
 ) -> Result<StatusResponse, StatusError>
 where
@@ -163,6 +168,7 @@ where
     I: InstanceInventory,
     K: Secrets,
     W: WekaConnector,
+    C: Clock,
 {
     let state = deps.store.load(group).await?;
     let desired_size = live_desired_size(deps, group, &state).await;
@@ -196,12 +202,53 @@ where
             .clusterized_at
             .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true)),
         scale_refusal,
+        lifecycle_waiting: if group == Group::Backend {
+            lifecycle_waiting(deps).await
+        } else {
+            Vec::new()
+        },
     })
 }
 
+/// Open lifecycle actions, oldest first; an unreadable store only leaves the list empty.
+async fn lifecycle_waiting<S, I, K, W, C>(deps: &Deps<S, I, K, W, C>) -> Vec<LifecycleWaiting>
+where
+    S: StateStore,
+    C: Clock,
+{
+    let records = match deps.store.lifecycle_actions().await {
+        Ok(records) => records,
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "lifecycle actions unavailable");
+            return Vec::new();
+        }
+    };
+    let now = deps.clock.now();
+    let mut open: Vec<&LifecycleRecord> = records.iter().filter(|r| r.is_open()).collect();
+    open.sort_by_key(|r| (r.started_at, r.key.clone()));
+    open.into_iter()
+        .map(|r| LifecycleWaiting {
+            instance_id: r.key.instance_id.clone(),
+            lifecycle_state: r.key.transition.wait_state().to_owned(),
+            since: rfc3339(r.started_at),
+            waiting_seconds: (now - r.started_at).num_seconds().max(0),
+            phase: r.phase.as_str().to_owned(),
+            decision: r.result.map(|result| match &r.reason {
+                Some(reason) => format!("{result}: {reason}"),
+                None => result.to_string(),
+            }),
+            last_heartbeat_at: r.last_heartbeat_at.map(rfc3339),
+        })
+        .collect()
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
 /// The ASG's live desired capacity (the reference reported the never-updated initial value).
-async fn live_desired_size<S, I, K, W>(
-    deps: &Deps<S, I, K, W>,
+async fn live_desired_size<S, I, K, W, C>(
+    deps: &Deps<S, I, K, W, C>,
     group: Group,
     state: &ClusterState,
 ) -> u32
@@ -226,7 +273,7 @@ where
     }
 }
 
-async fn live_weka_status<S, I, K, W>(deps: &Deps<S, I, K, W>) -> Result<Value, String>
+async fn live_weka_status<S, I, K, W, C>(deps: &Deps<S, I, K, W, C>) -> Result<Value, String>
 where
     I: InstanceInventory,
     K: Secrets,

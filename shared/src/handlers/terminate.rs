@@ -7,6 +7,12 @@
 //! attribute change or protection lift failed is not terminated, and protection is lifted only
 //! for instances about to be terminated (and restored if their termination failed). The step
 //! renews the `scale` lease first and releases it at the end: it is the run's last acting step.
+//!
+//! It also holds the lifecycle hooks' level-triggered pass (`lifecycle::reconcile`): it
+//! completes decided actions (whose first completion failed, or that scale-down decided), closes
+//! actions that ended elsewhere, abandons launches silent past the heartbeat timeout, lets
+//! terminations go a margin before their deadline, heartbeats the members of a cluster still
+//! forming, and records wait states whose events were lost (e.g. to a held lease).
 
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::state::Group;
@@ -14,6 +20,7 @@ use crate::domain::terminate::{
     AsgTerminatePlan, Forming, TerminateError, TerminatePolicy, TerminateTarget, plan_terminate,
 };
 use crate::handlers::fetch::{ASG_NAME_ENV, NFS_ASG_NAME_ENV};
+use crate::handlers::lifecycle::{LifecycleConfig, run_reconcile};
 use crate::handlers::scale_down::{
     DEFAULT_SCALE_LEASE_TTL, Invocation, LeaseHeld, SCALE_LEASE_TTL_ENV, Step, decode_step,
     hold_scale_lease, release_scale_lease,
@@ -48,6 +55,8 @@ pub struct Config {
     pub policy: TerminatePolicy,
     /// Lease hold.
     pub lease_ttl: Duration,
+    /// The backend group's hooks.
+    pub lifecycle: LifecycleConfig,
 }
 
 impl Config {
@@ -78,6 +87,7 @@ impl Config {
                 ..defaults
             },
             lease_ttl: env.duration_or(SCALE_LEASE_TTL_ENV, DEFAULT_SCALE_LEASE_TTL)?,
+            lifecycle: LifecycleConfig::from_lookup(env)?,
         })
     }
 }
@@ -177,6 +187,11 @@ where
         }
         terminated.extend(apply(&deps.groups, asg, &mut errors).await);
     }
+    let backend = groups
+        .iter()
+        .find(|g| g.name == deps.config.lifecycle.asg_name)
+        .map(|g| g.snapshot().instances);
+    errors.extend(lifecycle_pass(deps, backend.as_deref()).await);
     tracing::info!(
         terminated = terminated.len(),
         transient_errors = errors.len(),
@@ -208,6 +223,50 @@ where
         }
     }
     Ok(forming)
+}
+
+/// The lifecycle hooks' pass; returns its failures as transient-error text.
+async fn lifecycle_pass<G, S, C>(
+    deps: &Deps<G, S, C>,
+    backend: Option<&[crate::domain::terminate::AsgInstance]>,
+) -> Vec<String>
+where
+    G: ScalingGroups,
+    S: StateStore,
+    C: Clock,
+{
+    let lifecycle = &deps.config.lifecycle;
+    if lifecycle.launch_hook().is_none() && lifecycle.terminate_hook().is_none() {
+        return Vec::new();
+    }
+    let mut errors = Vec::new();
+    // Members of a cluster still forming wait for each other, bounded by their own polls.
+    let forming_members = match deps.store.load(Group::Backend).await {
+        Ok(state) if !state.clusterized => state.instances.into_iter().map(|vm| vm.name).collect(),
+        Ok(_) => BTreeSet::new(),
+        Err(e) => {
+            errors.push(format!(
+                "cluster state could not be read: {}",
+                error_chain(&e)
+            ));
+            BTreeSet::new()
+        }
+    };
+    errors.extend(
+        run_reconcile(
+            &deps.groups,
+            &deps.store,
+            lifecycle,
+            backend,
+            &forming_members,
+            deps.clock.now(),
+        )
+        .await,
+    );
+    for e in &errors {
+        tracing::warn!(error = %e, "lifecycle step failed");
+    }
+    errors
 }
 
 fn record(errors: &mut Vec<String>, asg: &str, error: &ScalingError) {

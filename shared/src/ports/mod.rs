@@ -14,7 +14,9 @@ mod weka;
 
 pub use clock::{Clock, SystemClock};
 pub use inventory::{Instance, InstanceInventory, InventoryError};
-pub use scaling::{GroupInstance, ScalingError, ScalingGroup, ScalingGroups};
+pub use scaling::{
+    GroupInstance, LifecycleAnswer, LifecycleTarget, ScalingError, ScalingGroup, ScalingGroups,
+};
 pub use secrets::{
     ADMIN_PASSWORD_ID_ENV, Credentials, DEPLOYMENT_PASSWORD_ID_ENV, SecretError, Secrets,
     SecretsConfig, USERNAME_ID_ENV, deployment_or_admin,

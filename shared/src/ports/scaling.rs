@@ -1,6 +1,9 @@
 //! The cluster's Auto Scaling groups and their EC2 instances, as a port: what `fetch` reads and
-//! what `terminate` changes (detach, scale-in protection, API termination, terminate).
+//! what `terminate` changes (detach, scale-in protection, API termination, terminate), and the
+//! answers to lifecycle hooks (complete, heartbeat) that `report`, `clusterize-finalization`
+//! and `terminate` give. Each instance's lifecycle state (`Pending:Wait`, ...) is in the snapshot.
 
+use crate::domain::lifecycle::LifecycleResult;
 use crate::domain::terminate::{AsgInstance, AsgSnapshot};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -54,6 +57,31 @@ impl ScalingGroup {
     }
 }
 
+/// One lifecycle action as AWS identifies it: group, hook and instance (the token is optional:
+/// AWS finds the pending action by instance id alone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifecycleTarget {
+    /// Auto Scaling group.
+    pub group: String,
+    /// Lifecycle hook name.
+    pub hook: String,
+    /// Instance.
+    pub instance_id: String,
+    /// `LifecycleActionToken`, when known.
+    pub token: Option<String>,
+}
+
+/// AWS's answer to a lifecycle call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LifecycleAnswer {
+    /// Accepted.
+    Accepted,
+    /// No such action is pending any more (completed before, timed out, or never existed):
+    /// AWS's `ValidationError` "No active Lifecycle Action found". For a completion, the action
+    /// is over either way, so this is not an error.
+    NotPending,
+}
+
 /// Reads and changes the cluster's Auto Scaling groups.
 pub trait ScalingGroups: Send + Sync {
     /// The named groups that exist (missing ones are left out), each with its instances and
@@ -90,4 +118,17 @@ pub trait ScalingGroups: Send + Sync {
         &self,
         instance_ids: &[String],
     ) -> impl Future<Output = Result<Vec<String>, ScalingError>> + Send;
+
+    /// `CompleteLifecycleAction` with `result`.
+    fn complete_lifecycle_action(
+        &self,
+        target: &LifecycleTarget,
+        result: LifecycleResult,
+    ) -> impl Future<Output = Result<LifecycleAnswer, ScalingError>> + Send;
+
+    /// `RecordLifecycleActionHeartbeat`: restarts the hook's heartbeat timeout.
+    fn record_lifecycle_action_heartbeat(
+        &self,
+        target: &LifecycleTarget,
+    ) -> impl Future<Output = Result<LifecycleAnswer, ScalingError>> + Send;
 }

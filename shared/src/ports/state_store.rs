@@ -1,6 +1,9 @@
 //! The cluster-state store: one conditional write per transition, leases with owner and expiry
 //! where exclusivity is needed, lock-free strongly consistent reads.
 
+use crate::domain::lifecycle::{
+    LifecycleDecision, LifecycleKey, LifecycleRecord, LifecycleResult, NewLifecycleAction,
+};
 use crate::domain::report::{Report, ReportKind};
 use crate::domain::state::{ClaimOutcome, ClusterState, Group, Registration};
 use crate::wire::bootstrap::Vm;
@@ -173,4 +176,45 @@ pub trait StateStore: Send + Sync {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<Option<serde_json::Value>, StoreError>> + Send;
+
+    /// Records a lifecycle action, idempotently: creates it `Waiting`, or fills in what an
+    /// existing record lacks (token, private IP). Never changes a record's phase, outcome or
+    /// start time. One unconditional write.
+    fn record_lifecycle_action(
+        &self,
+        action: &NewLifecycleAction,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every lifecycle record (any phase) that has not expired, ordered by key.
+    fn lifecycle_actions(
+        &self,
+    ) -> impl Future<Output = Result<Vec<LifecycleRecord>, StoreError>> + Send;
+
+    /// Takes the heartbeat slot of a waiting action: sets its last heartbeat to `now` only if
+    /// the record exists, is `Waiting` and its last heartbeat is at least `interval` old. Returns
+    /// whether this caller took it (and so should send the heartbeat). One conditional write.
+    fn claim_lifecycle_heartbeat(
+        &self,
+        key: &LifecycleKey,
+        now: DateTime<Utc>,
+        interval: Duration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Fixes the outcome of an action that is `Waiting` or not recorded yet (a report may
+    /// arrive before the event). Returns whether this call decided; `false` when another
+    /// outcome was fixed first. One conditional write.
+    fn decide_lifecycle_action(
+        &self,
+        decision: &LifecycleDecision,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Marks a recorded action `Completed` (from any other phase) with the result AWS was told
+    /// (`None` when it ended without us) and why. Returns whether this call changed it.
+    fn close_lifecycle_action(
+        &self,
+        key: &LifecycleKey,
+        result: Option<LifecycleResult>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

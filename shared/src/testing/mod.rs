@@ -6,6 +6,10 @@
 mod scaling;
 pub use scaling::*;
 
+use crate::domain::lifecycle::{
+    LifecycleDecision, LifecycleKey, LifecyclePhase, LifecycleRecord, LifecycleResult,
+    NewLifecycleAction,
+};
 use crate::domain::report::Report;
 use crate::domain::state::{ClaimOutcome, ClusterState, Group, Registration};
 use crate::ports::{
@@ -54,6 +58,7 @@ struct Tables {
     reports: BTreeMap<(Group, String, u64), Report>,
     leases: HashMap<String, Lease>,
     notes: HashMap<String, serde_json::Value>,
+    lifecycle: BTreeMap<LifecycleKey, LifecycleRecord>,
 }
 
 /// A state store in memory with the same rules as the DynamoDB one, counting its writes.
@@ -108,6 +113,40 @@ impl InMemoryStateStore {
 
     fn wrote(&self) {
         self.writes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The lifecycle record of `instance_id` for `transition`, if any (test inspection).
+    pub fn lifecycle_record(
+        &self,
+        instance_id: &str,
+        transition: crate::domain::lifecycle::Transition,
+    ) -> Option<LifecycleRecord> {
+        self.tables
+            .lock()
+            .unwrap()
+            .lifecycle
+            .get(&LifecycleKey {
+                instance_id: instance_id.to_owned(),
+                transition,
+            })
+            .cloned()
+    }
+}
+
+fn new_record(action: &NewLifecycleAction) -> LifecycleRecord {
+    LifecycleRecord {
+        key: action.key.clone(),
+        group: action.group.clone(),
+        hook: action.hook.clone(),
+        token: action.token.clone(),
+        started_at: action.started_at,
+        private_ip: action.private_ip.clone(),
+        last_heartbeat_at: None,
+        phase: LifecyclePhase::Waiting,
+        result: None,
+        reason: None,
+        decided_at: None,
+        completed_at: None,
     }
 }
 
@@ -232,6 +271,102 @@ impl StateStore for InMemoryStateStore {
     async fn note(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
         Ok(self.tables.lock().unwrap().notes.get(name).cloned())
     }
+
+    async fn record_lifecycle_action(&self, action: &NewLifecycleAction) -> Result<(), StoreError> {
+        self.wrote();
+        let mut t = self.tables.lock().unwrap();
+        let record = t
+            .lifecycle
+            .entry(action.key.clone())
+            .or_insert_with(|| new_record(action));
+        if record.token.is_none() {
+            record.token.clone_from(&action.token);
+        }
+        if record.private_ip.is_none() {
+            record.private_ip.clone_from(&action.private_ip);
+        }
+        Ok(())
+    }
+
+    async fn lifecycle_actions(&self) -> Result<Vec<LifecycleRecord>, StoreError> {
+        Ok(self
+            .tables
+            .lock()
+            .unwrap()
+            .lifecycle
+            .values()
+            .cloned()
+            .collect())
+    }
+
+    async fn claim_lifecycle_heartbeat(
+        &self,
+        key: &LifecycleKey,
+        now: DateTime<Utc>,
+        interval: Duration,
+    ) -> Result<bool, StoreError> {
+        self.wrote();
+        let mut t = self.tables.lock().unwrap();
+        let Some(record) = t.lifecycle.get_mut(key) else {
+            return Ok(false);
+        };
+        let before = now - chrono::Duration::from_std(interval).unwrap();
+        if record.phase != LifecyclePhase::Waiting
+            || record.last_heartbeat_at.is_some_and(|h| h > before)
+        {
+            return Ok(false);
+        }
+        record.last_heartbeat_at = Some(now);
+        Ok(true)
+    }
+
+    async fn decide_lifecycle_action(
+        &self,
+        decision: &LifecycleDecision,
+    ) -> Result<bool, StoreError> {
+        self.wrote();
+        let mut t = self.tables.lock().unwrap();
+        let record = t.lifecycle.entry(decision.key.clone()).or_insert_with(|| {
+            new_record(&NewLifecycleAction {
+                key: decision.key.clone(),
+                group: decision.group.clone(),
+                hook: decision.hook.clone(),
+                token: None,
+                started_at: decision.at,
+                private_ip: None,
+            })
+        });
+        if record.phase != LifecyclePhase::Waiting {
+            return Ok(false);
+        }
+        record.phase = LifecyclePhase::Decided;
+        record.result = Some(decision.result);
+        record.reason = Some(decision.reason.clone());
+        record.decided_at = Some(decision.at);
+        Ok(true)
+    }
+
+    async fn close_lifecycle_action(
+        &self,
+        key: &LifecycleKey,
+        result: Option<LifecycleResult>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.wrote();
+        let mut t = self.tables.lock().unwrap();
+        let Some(record) = t.lifecycle.get_mut(key) else {
+            return Ok(false);
+        };
+        if record.phase == LifecyclePhase::Completed {
+            return Ok(false);
+        }
+        record.phase = LifecyclePhase::Completed;
+        record.result = result.or(record.result);
+        record.reason = Some(reason.to_owned());
+        record.completed_at = Some(now);
+        Ok(true)
+    }
 }
 
 /// Wraps a store and "kills the writer" after a number of operations: that operation and
@@ -330,6 +465,44 @@ impl<S: StateStore> StateStore for CrashingStore<'_, S> {
     async fn note(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
         self.step()?;
         self.inner.note(name).await
+    }
+    async fn record_lifecycle_action(&self, action: &NewLifecycleAction) -> Result<(), StoreError> {
+        self.step()?;
+        self.inner.record_lifecycle_action(action).await
+    }
+    async fn lifecycle_actions(&self) -> Result<Vec<LifecycleRecord>, StoreError> {
+        self.step()?;
+        self.inner.lifecycle_actions().await
+    }
+    async fn claim_lifecycle_heartbeat(
+        &self,
+        key: &LifecycleKey,
+        now: DateTime<Utc>,
+        interval: Duration,
+    ) -> Result<bool, StoreError> {
+        self.step()?;
+        self.inner
+            .claim_lifecycle_heartbeat(key, now, interval)
+            .await
+    }
+    async fn decide_lifecycle_action(
+        &self,
+        decision: &LifecycleDecision,
+    ) -> Result<bool, StoreError> {
+        self.step()?;
+        self.inner.decide_lifecycle_action(decision).await
+    }
+    async fn close_lifecycle_action(
+        &self,
+        key: &LifecycleKey,
+        result: Option<LifecycleResult>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.step()?;
+        self.inner
+            .close_lifecycle_action(key, result, reason, now)
+            .await
     }
 }
 

@@ -1,9 +1,16 @@
 //! An in-memory [`ScalingGroups`] with the effects AWS has (detach removes the instance from its
-//! group, terminate moves it to `shutting-down`), every mutation recorded, and injectable
-//! failures per operation and instance.
+//! group, terminate moves it to `shutting-down`, completing a lifecycle action moves the
+//! instance on), every mutation recorded, and injectable failures per operation and instance.
+//!
+//! Pending lifecycle actions are explicit ([`FakeScalingGroups::add_pending_action`]); a call
+//! for an action that is not pending answers [`LifecycleAnswer::NotPending`], as AWS does with
+//! its `ValidationError`.
 
+use crate::domain::lifecycle::{LifecycleResult, Transition};
 use crate::domain::terminate::{AsgHealth, AsgInstance, Ec2State, Lifecycle};
-use crate::ports::{GroupInstance, ScalingError, ScalingGroup, ScalingGroups};
+use crate::ports::{
+    GroupInstance, LifecycleAnswer, LifecycleTarget, ScalingError, ScalingGroup, ScalingGroups,
+};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -37,6 +44,22 @@ pub enum ScalingCall {
         /// Instances.
         ids: Vec<String>,
     },
+    /// `CompleteLifecycleAction`.
+    CompleteLifecycle {
+        /// The action.
+        target: LifecycleTarget,
+        /// The result sent.
+        result: LifecycleResult,
+        /// What the fake answered.
+        answer: LifecycleAnswer,
+    },
+    /// `RecordLifecycleActionHeartbeat`.
+    Heartbeat {
+        /// The action.
+        target: LifecycleTarget,
+        /// What the fake answered.
+        answer: LifecycleAnswer,
+    },
 }
 
 /// Auto Scaling groups in memory.
@@ -46,6 +69,8 @@ pub struct FakeScalingGroups {
     calls: Mutex<Vec<ScalingCall>>,
     failing: Mutex<BTreeSet<(String, String)>>,
     fail_describe: Mutex<bool>,
+    /// `(group, hook, instance)` → transition of the pending lifecycle actions.
+    pending: Mutex<BTreeMap<(String, String, String), Transition>>,
 }
 
 /// An in-service, healthy, running instance launched at `launched`.
@@ -106,6 +131,61 @@ impl FakeScalingGroups {
     /// Every mutation so far.
     pub fn calls(&self) -> Vec<ScalingCall> {
         self.calls.lock().unwrap().clone()
+    }
+
+    /// Puts `instance` of `group` in the wait state of `transition` under `hook`: the action is
+    /// pending and the instance shows `Pending:Wait` / `Terminating:Wait` (when it is in the group).
+    pub fn add_pending_action(
+        &self,
+        group: &str,
+        hook: &str,
+        instance: &str,
+        transition: Transition,
+    ) {
+        self.pending.lock().unwrap().insert(
+            (group.to_owned(), hook.to_owned(), instance.to_owned()),
+            transition,
+        );
+        if let Some(g) = self.groups.lock().unwrap().get_mut(group)
+            && let Some(i) = g.instances.iter_mut().find(|i| i.instance.id == instance)
+        {
+            i.instance.lifecycle = Lifecycle::Other(transition.wait_state().to_owned());
+        }
+    }
+
+    /// Whether a lifecycle action of `instance` is still pending.
+    pub fn is_pending(&self, instance: &str) -> bool {
+        self.pending
+            .lock()
+            .unwrap()
+            .keys()
+            .any(|(_, _, i)| i == instance)
+    }
+
+    /// Every `CompleteLifecycleAction` so far: `(instance, result, answer)`.
+    pub fn completions(&self) -> Vec<(String, LifecycleResult, LifecycleAnswer)> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                ScalingCall::CompleteLifecycle {
+                    target,
+                    result,
+                    answer,
+                } => Some((target.instance_id, result, answer)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every `RecordLifecycleActionHeartbeat` so far: the instances, in call order.
+    pub fn heartbeats(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                ScalingCall::Heartbeat { target, .. } => Some(target.instance_id),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The current state of a group.
@@ -205,5 +285,73 @@ impl ScalingGroups for FakeScalingGroups {
             }
         }
         Ok(instance_ids.to_vec())
+    }
+
+    async fn complete_lifecycle_action(
+        &self,
+        target: &LifecycleTarget,
+        result: LifecycleResult,
+    ) -> Result<LifecycleAnswer, ScalingError> {
+        // A failed call is not recorded: `completions()` lists what AWS accepted or refused.
+        self.check(
+            "complete_lifecycle_action",
+            std::slice::from_ref(&target.instance_id),
+        )?;
+        let key = (
+            target.group.clone(),
+            target.hook.clone(),
+            target.instance_id.clone(),
+        );
+        let transition = self.pending.lock().unwrap().remove(&key);
+        let answer = match transition {
+            None => LifecycleAnswer::NotPending,
+            Some(transition) => {
+                let mut groups = self.groups.lock().unwrap();
+                if let Some(g) = groups.get_mut(&target.group) {
+                    match (transition, result) {
+                        (Transition::Launch, LifecycleResult::Continue) => {
+                            for i in &mut g.instances {
+                                if i.instance.id == target.instance_id {
+                                    i.instance.lifecycle = Lifecycle::InService;
+                                }
+                            }
+                        }
+                        _ => g.instances.retain(|i| i.instance.id != target.instance_id),
+                    }
+                }
+                LifecycleAnswer::Accepted
+            }
+        };
+        self.record(ScalingCall::CompleteLifecycle {
+            target: target.clone(),
+            result,
+            answer,
+        });
+        Ok(answer)
+    }
+
+    async fn record_lifecycle_action_heartbeat(
+        &self,
+        target: &LifecycleTarget,
+    ) -> Result<LifecycleAnswer, ScalingError> {
+        self.check(
+            "record_lifecycle_action_heartbeat",
+            std::slice::from_ref(&target.instance_id),
+        )?;
+        let key = (
+            target.group.clone(),
+            target.hook.clone(),
+            target.instance_id.clone(),
+        );
+        let answer = if self.pending.lock().unwrap().contains_key(&key) {
+            LifecycleAnswer::Accepted
+        } else {
+            LifecycleAnswer::NotPending
+        };
+        self.record(ScalingCall::Heartbeat {
+            target: target.clone(),
+            answer,
+        });
+        Ok(answer)
     }
 }

@@ -152,6 +152,30 @@ pub struct StatusResponse {
     /// The last scale-down refusal (safety floor), if the latest run refused to shrink.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_refusal: Option<serde_json::Value>,
+    /// Instances held in a lifecycle wait state (launch or terminate hook), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle_waiting: Vec<LifecycleWaiting>,
+}
+
+/// An instance held by a lifecycle hook, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleWaiting {
+    /// EC2 instance id.
+    pub instance_id: String,
+    /// `Pending:Wait` (launch hook) or `Terminating:Wait` (terminate hook).
+    pub lifecycle_state: String,
+    /// When the wait started (RFC 3339).
+    pub since: String,
+    /// How long it has waited so far.
+    pub waiting_seconds: i64,
+    /// `waiting`, or `decided` when the outcome is fixed but AWS was not told yet.
+    pub phase: String,
+    /// The decided outcome and why (`CONTINUE: the instance joined the cluster`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+    /// Last heartbeat (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_heartbeat_at: Option<String>,
 }
 
 /// Per-host message lists, `"HH:MM:SS UTC: <message>"` as the reference prints them.

@@ -2,4 +2,5 @@
 //! reference module's so its scripts and helper commands keep working.
 
 pub mod bootstrap;
+pub mod events;
 pub mod scale;

@@ -9,7 +9,7 @@
 mod finish;
 mod state;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -232,6 +232,8 @@ pub enum Reason {
     DownMachine,
     /// NFS host that left the interface group.
     NfsLeftover,
+    /// The Auto Scaling group is terminating the instance (terminate lifecycle hook).
+    AsgTermination,
 }
 
 impl Reason {
@@ -245,6 +247,7 @@ impl Reason {
             Self::AlreadyDeactivating => "already deactivating",
             Self::DownMachine => "down machine",
             Self::NfsLeftover => "nfs leftover",
+            Self::AsgTermination => "auto scaling termination",
         }
     }
 }
@@ -588,6 +591,20 @@ pub fn plan(
     policy: &ScaleDownPolicy,
     now: DateTime<Utc>,
 ) -> Result<ScaleDownPlan, PlanError> {
+    plan_with_leaving(info, cluster, policy, now, &BTreeSet::new())
+}
+
+/// [`plan`], with the IPs of backend instances the Auto Scaling group is terminating on its own
+/// (held by the terminate hook): their machines are deactivated first (reason
+/// [`Reason::AsgTermination`]) and not counted against the desired capacity, since the group
+/// replaces or drops them itself. An all-INACTIVE leaving machine is removed as usual.
+pub fn plan_with_leaving(
+    info: &HostGroupInfoResponse,
+    cluster: &ClusterSnapshot,
+    policy: &ScaleDownPolicy,
+    now: DateTime<Utc>,
+    leaving: &BTreeSet<String>,
+) -> Result<ScaleDownPlan, PlanError> {
     validate_input(info)?;
     if info.role != "backend" {
         return Err(PlanError::UnsupportedRole {
@@ -633,6 +650,21 @@ pub fn plan(
 
     b.remove_orphan_drives(cluster);
     b.skip_anomalous_machines();
+    if !leaving.is_empty() {
+        let members = u32::try_from(in_backend.iter().filter(|m| **m).count()).unwrap_or(u32::MAX);
+        for m in b.machines_on(&in_backend) {
+            if leaving.contains(b.view.machines[m].ip) && !b.view.all_inactive(m) {
+                let state = b.machine_state(m);
+                b.emit_deactivation(
+                    GroupKind::Weka,
+                    m,
+                    state,
+                    Reason::AsgTermination,
+                    (info.weka_backends_desired_capacity, members),
+                );
+            }
+        }
+    }
 
     let backend_machines = b.machines_on(&in_backend);
     b.scale_group(

@@ -1,0 +1,854 @@
+//! Auto Scaling lifecycle actions (launch and terminate hooks) as pure records and decisions.
+//!
+//! A lifecycle action is recorded in the state store, keyed by instance id and transition, and
+//! moves one way only: `Waiting` → `Decided` (the outcome is fixed: CONTINUE or ABANDON, with
+//! the reason) → `Completed` (AWS was told, or the action was found no longer pending). Deciding
+//! and completing are conditional writes, so concurrent deciders agree on one outcome and a
+//! completion sent twice is harmless. Whoever decides calls AWS at once; a decision whose call
+//! failed is completed by the next scale run ([`reconcile`]).
+//!
+//! The launch hook holds a new backend in `Pending:Wait` until it joined (its `Join completed
+//! successfully` report) or, for the first N, until the cluster formed (`clusterize_finalization`).
+//! The terminate hook holds a backend the control plane did not choose to remove until WEKA has
+//! deactivated it, never past the hook's deadline minus a safety margin.
+
+use crate::domain::report::ReportKind;
+use crate::domain::terminate::{AsgInstance, Lifecycle};
+use chrono::{DateTime, TimeDelta, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// The report that ends a successful join script (`join.sh`).
+pub const JOIN_COMPLETED: &str = "Join completed successfully";
+
+/// Which hook an action belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Transition {
+    /// `autoscaling:EC2_INSTANCE_LAUNCHING` (instance in `Pending:Wait`).
+    Launch,
+    /// `autoscaling:EC2_INSTANCE_TERMINATING` (instance in `Terminating:Wait`).
+    Terminate,
+}
+
+impl Transition {
+    /// Stored spelling (`launch`, `terminate`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Launch => "launch",
+            Self::Terminate => "terminate",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "launch" => Some(Self::Launch),
+            "terminate" => Some(Self::Terminate),
+            _ => None,
+        }
+    }
+
+    /// Parses the AWS `LifecycleTransition` value.
+    pub fn from_aws(text: &str) -> Option<Self> {
+        match text {
+            "autoscaling:EC2_INSTANCE_LAUNCHING" => Some(Self::Launch),
+            "autoscaling:EC2_INSTANCE_TERMINATING" => Some(Self::Terminate),
+            _ => None,
+        }
+    }
+
+    /// The ASG lifecycle state an instance waits in.
+    pub const fn wait_state(self) -> &'static str {
+        match self {
+            Self::Launch => "Pending:Wait",
+            Self::Terminate => "Terminating:Wait",
+        }
+    }
+
+    /// Whether an instance in `state` still waits for (or is about to enter) this transition's
+    /// hook: `Pending`/`Pending:Wait`, or `Terminating`/`Terminating:Wait`.
+    pub fn still_waiting(self, state: &Lifecycle) -> bool {
+        let Lifecycle::Other(state) = state else {
+            return false;
+        };
+        match self {
+            Self::Launch => state == "Pending" || state == "Pending:Wait",
+            Self::Terminate => state == "Terminating" || state == "Terminating:Wait",
+        }
+    }
+}
+
+impl fmt::Display for Transition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The answer given to AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LifecycleResult {
+    /// Let the transition proceed (the instance goes InService, or terminates).
+    Continue,
+    /// Launch: terminate the instance (the ASG replaces it). Terminate: proceed, skipping
+    /// remaining hooks.
+    Abandon,
+}
+
+impl LifecycleResult {
+    /// AWS spelling (`CONTINUE`, `ABANDON`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Continue => "CONTINUE",
+            Self::Abandon => "ABANDON",
+        }
+    }
+
+    /// Parses the AWS spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "CONTINUE" => Some(Self::Continue),
+            "ABANDON" => Some(Self::Abandon),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for LifecycleResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a recorded action stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LifecyclePhase {
+    /// Nobody decided yet.
+    Waiting,
+    /// The outcome is fixed; AWS may not know it yet.
+    Decided,
+    /// AWS was told, or the action was found no longer pending.
+    Completed,
+}
+
+impl LifecyclePhase {
+    /// Stored spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Decided => "decided",
+            Self::Completed => "completed",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "waiting" => Some(Self::Waiting),
+            "decided" => Some(Self::Decided),
+            "completed" => Some(Self::Completed),
+            _ => None,
+        }
+    }
+}
+
+/// Identifies one lifecycle action: the instance and the transition.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LifecycleKey {
+    /// EC2 instance id.
+    pub instance_id: String,
+    /// Launch or terminate.
+    pub transition: Transition,
+}
+
+impl fmt::Display for LifecycleKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.transition, self.instance_id)
+    }
+}
+
+/// What is known when an action is first seen (from its EventBridge event, or by observing an
+/// instance in a wait state). Recording it again, or with more detail, is idempotent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLifecycleAction {
+    /// Instance and transition.
+    pub key: LifecycleKey,
+    /// Auto Scaling group.
+    pub group: String,
+    /// Lifecycle hook name.
+    pub hook: String,
+    /// `LifecycleActionToken`, when the event carried it.
+    pub token: Option<String>,
+    /// When the action started (event time, or first observation).
+    pub started_at: DateTime<Utc>,
+    /// Private IP, when known (lets reports naming `ip-a-b-c-d` find the instance).
+    pub private_ip: Option<String>,
+}
+
+/// A fixed outcome for an action, written once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifecycleDecision {
+    /// Instance and transition.
+    pub key: LifecycleKey,
+    /// Auto Scaling group (kept if the record exists).
+    pub group: String,
+    /// Hook name (kept if the record exists).
+    pub hook: String,
+    /// The outcome.
+    pub result: LifecycleResult,
+    /// Why, for operators (`status`) and logs.
+    pub reason: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A recorded lifecycle action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifecycleRecord {
+    /// Instance and transition.
+    pub key: LifecycleKey,
+    /// Auto Scaling group.
+    pub group: String,
+    /// Lifecycle hook name.
+    pub hook: String,
+    /// `LifecycleActionToken`, when known.
+    pub token: Option<String>,
+    /// When the action started (or was first seen).
+    pub started_at: DateTime<Utc>,
+    /// Private IP, when known.
+    pub private_ip: Option<String>,
+    /// Last heartbeat slot taken (see the heartbeat throttle).
+    pub last_heartbeat_at: Option<DateTime<Utc>>,
+    /// Where it stands.
+    pub phase: LifecyclePhase,
+    /// The decided outcome (`None` while waiting, or when it ended without a decision).
+    pub result: Option<LifecycleResult>,
+    /// Why it was decided or completed.
+    pub reason: Option<String>,
+    /// When it was decided.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// When it was completed.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl LifecycleRecord {
+    /// Whether the action still needs something from the control plane.
+    pub fn is_open(&self) -> bool {
+        self.phase != LifecyclePhase::Completed
+    }
+
+    /// Whether the record is for the given host: its instance id or its private IP.
+    pub fn matches(&self, host: &HostRef) -> bool {
+        match host {
+            HostRef::InstanceId(id) => &self.key.instance_id == id,
+            HostRef::Ip(ip) => self.private_ip.as_deref() == Some(ip.as_str()),
+            HostRef::Name(_) => false,
+        }
+    }
+
+    /// When the hook times out on its own if nobody answers: the start or last heartbeat plus
+    /// the heartbeat timeout.
+    pub fn heartbeat_deadline(&self, timeout: Duration) -> DateTime<Utc> {
+        let since = self
+            .last_heartbeat_at
+            .map_or(self.started_at, |h| h.max(self.started_at));
+        since + to_delta(timeout)
+    }
+}
+
+fn to_delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+/// Timing of the hooks as configured on the group (the Terraform module sets both sides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LifecyclePolicy {
+    /// Launch hook heartbeat timeout.
+    pub launch_timeout: Duration,
+    /// Terminate hook heartbeat timeout.
+    pub terminate_timeout: Duration,
+    /// At most one heartbeat per instance per this interval.
+    pub heartbeat_interval: Duration,
+    /// A terminate action is completed with CONTINUE at the latest this long before its deadline.
+    pub deadline_margin: Duration,
+}
+
+impl LifecyclePolicy {
+    /// The latest moment a terminate action may wait for deactivation.
+    pub fn terminate_deadline(&self, record: &LifecycleRecord) -> DateTime<Utc> {
+        record.started_at + to_delta(self.terminate_timeout) - to_delta(self.deadline_margin)
+    }
+}
+
+/// How a report names its host (`$HOSTNAME` on the instance).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostRef {
+    /// Resource-name hostnames (`i-0123456789abcdef0[.region.compute.internal]`).
+    InstanceId(String),
+    /// IP-name hostnames (`ip-10-0-1-23[.ec2.internal]`).
+    Ip(String),
+    /// Anything else.
+    Name(String),
+}
+
+impl HostRef {
+    /// Reads an EC2 hostname.
+    pub fn parse(hostname: &str) -> Self {
+        let label = hostname.split('.').next().unwrap_or_default();
+        if let Some(hex) = label.strip_prefix("i-")
+            && !hex.is_empty()
+            && hex.chars().all(|c| c.is_ascii_hexdigit())
+        {
+            return Self::InstanceId(label.to_owned());
+        }
+        if let Some(dashed) = label.strip_prefix("ip-")
+            && let Ok(ip) = dashed.replace('-', ".").parse::<Ipv4Addr>()
+        {
+            return Self::Ip(ip.to_string());
+        }
+        Self::Name(hostname.to_owned())
+    }
+}
+
+/// What a report means for the reporter's launch action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportSignal {
+    /// The join script finished: CONTINUE.
+    Joined,
+    /// A failure: ABANDON, unless the instance is a member of a cluster still forming.
+    Failed,
+    /// Installation is moving: heartbeat.
+    Progress,
+    /// Nothing (debug output).
+    None,
+}
+
+impl ReportSignal {
+    /// Classifies a report.
+    pub fn of(kind: ReportKind, message: &str) -> Self {
+        match kind {
+            ReportKind::Error => Self::Failed,
+            ReportKind::Progress if message.trim() == JOIN_COMPLETED => Self::Joined,
+            ReportKind::Progress => Self::Progress,
+            ReportKind::Debug => Self::None,
+        }
+    }
+}
+
+/// What WEKA says about the machine of an instance being terminated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MachineState {
+    /// No backend container has the instance's IP.
+    Absent,
+    /// Every container of the machine is INACTIVE.
+    Inactive,
+    /// Some containers are still active (or deactivating).
+    Active {
+        /// How many.
+        active: usize,
+    },
+}
+
+/// The terminate-hook decision for one waiting action: CONTINUE once WEKA no longer needs the
+/// machine, or when the hook's deadline (minus the margin) is reached; `None` to keep waiting.
+pub fn termination_decision(
+    record: &LifecycleRecord,
+    machine: Option<MachineState>,
+    policy: &LifecyclePolicy,
+    now: DateTime<Utc>,
+) -> Option<(LifecycleResult, String)> {
+    let reason = match machine {
+        None => "the instance is no longer in the group as fetched (or has no private ip): \
+                 nothing to deactivate"
+            .to_owned(),
+        Some(MachineState::Absent) => {
+            "no weka container on the instance: nothing to deactivate".to_owned()
+        }
+        Some(MachineState::Inactive) => "weka deactivated the machine".to_owned(),
+        Some(MachineState::Active { active }) => {
+            let deadline = policy.terminate_deadline(record);
+            if now < deadline {
+                return None;
+            }
+            format!(
+                "the hook's deadline is near ({} s margin): {active} weka container(s) still active, \
+                 terminating without a finished deactivation",
+                policy.deadline_margin.as_secs()
+            )
+        }
+    };
+    Some((LifecycleResult::Continue, reason))
+}
+
+/// The hooks configured on the backend group.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hooks {
+    /// Launch hook name, when the hook exists.
+    pub launch: Option<String>,
+    /// Terminate hook name, when the hook exists.
+    pub terminate: Option<String>,
+}
+
+impl Hooks {
+    /// The hook of a transition.
+    pub fn name(&self, transition: Transition) -> Option<&str> {
+        match transition {
+            Transition::Launch => self.launch.as_deref(),
+            Transition::Terminate => self.terminate.as_deref(),
+        }
+    }
+}
+
+/// One step of [`reconcile`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReconcileStep {
+    /// Record an action seen in a wait state without a record (its event was lost), or add the
+    /// private IP an existing record lacks.
+    Record(NewLifecycleAction),
+    /// Tell AWS the outcome. `decide_first`: the record is still waiting, so the outcome must
+    /// be decided (conditionally) before the call.
+    Complete {
+        /// The record.
+        record: LifecycleRecord,
+        /// Outcome.
+        result: LifecycleResult,
+        /// Why.
+        reason: String,
+        /// Decide before calling AWS.
+        decide_first: bool,
+    },
+    /// The action ended without us (instance left the wait state or the group): close the record.
+    Close {
+        /// The record.
+        key: LifecycleKey,
+        /// Why.
+        reason: String,
+    },
+    /// Keep the action alive (a member of a cluster still forming waits for the others).
+    Heartbeat(LifecycleRecord),
+}
+
+/// The lease holder's pass over the lifecycle records and the backend group (every scale run):
+/// completes what was decided, closes what ended elsewhere, abandons launches that went silent
+/// past their heartbeat timeout, continues terminations at their deadline, keeps members of a
+/// forming cluster alive, and records wait states whose events were lost.
+///
+/// `group` is `None` when the backend group could not be found: nothing is closed then.
+pub fn reconcile(
+    records: &[LifecycleRecord],
+    group: Option<(&str, &[AsgInstance])>,
+    hooks: &Hooks,
+    forming_members: &BTreeSet<String>,
+    policy: &LifecyclePolicy,
+    now: DateTime<Utc>,
+) -> Vec<ReconcileStep> {
+    let mut steps = Vec::new();
+    let by_key: BTreeMap<&LifecycleKey, &LifecycleRecord> =
+        records.iter().map(|r| (&r.key, r)).collect();
+    let instances: Option<BTreeMap<&str, &AsgInstance>> =
+        group.map(|(_, list)| list.iter().map(|i| (i.id.as_str(), i)).collect());
+
+    if let Some((name, list)) = group {
+        for instance in list {
+            for transition in [Transition::Launch, Transition::Terminate] {
+                let Some(hook) = hooks.name(transition) else {
+                    continue;
+                };
+                if !transition.still_waiting(&instance.lifecycle) {
+                    continue;
+                }
+                let key = LifecycleKey {
+                    instance_id: instance.id.clone(),
+                    transition,
+                };
+                let known = by_key.get(&key);
+                let lacks_ip = known.is_some_and(|r| {
+                    r.is_open() && r.private_ip.is_none() && instance.private_ip.is_some()
+                });
+                if known.is_none() || lacks_ip {
+                    steps.push(ReconcileStep::Record(NewLifecycleAction {
+                        key,
+                        group: name.to_owned(),
+                        hook: hook.to_owned(),
+                        token: None,
+                        started_at: now,
+                        private_ip: instance.private_ip.clone(),
+                    }));
+                }
+            }
+        }
+    }
+
+    for record in records.iter().filter(|r| r.is_open()) {
+        if record.phase == LifecyclePhase::Decided {
+            steps.push(ReconcileStep::Complete {
+                record: record.clone(),
+                result: record.result.unwrap_or(LifecycleResult::Continue),
+                reason: record.reason.clone().unwrap_or_default(),
+                decide_first: false,
+            });
+            continue;
+        }
+        if let Some(instances) = &instances {
+            let state = instances
+                .get(record.key.instance_id.as_str())
+                .map(|i| &i.lifecycle);
+            match state {
+                None => {
+                    steps.push(ReconcileStep::Close {
+                        key: record.key.clone(),
+                        reason: "the instance left the group".to_owned(),
+                    });
+                    continue;
+                }
+                Some(state) if !record.key.transition.still_waiting(state) => {
+                    steps.push(ReconcileStep::Close {
+                        key: record.key.clone(),
+                        reason: format!("the instance is {} now", lifecycle_text(state)),
+                    });
+                    continue;
+                }
+                Some(_) => {}
+            }
+        }
+        match record.key.transition {
+            Transition::Launch => {
+                if now >= record.heartbeat_deadline(policy.launch_timeout) {
+                    steps.push(ReconcileStep::Complete {
+                        record: record.clone(),
+                        result: LifecycleResult::Abandon,
+                        reason: format!(
+                            "no progress for {} s (the hook's heartbeat timeout)",
+                            policy.launch_timeout.as_secs()
+                        ),
+                        decide_first: true,
+                    });
+                } else if forming_members.contains(&record.key.instance_id) {
+                    steps.push(ReconcileStep::Heartbeat(record.clone()));
+                }
+            }
+            Transition::Terminate => {
+                if now >= policy.terminate_deadline(record) {
+                    steps.push(ReconcileStep::Complete {
+                        record: record.clone(),
+                        result: LifecycleResult::Continue,
+                        reason: format!(
+                            "the hook's deadline is near ({} s margin): terminating without a \
+                             finished deactivation",
+                            policy.deadline_margin.as_secs()
+                        ),
+                        decide_first: true,
+                    });
+                }
+            }
+        }
+    }
+    steps
+}
+
+/// The ASG spelling of a lifecycle state.
+pub fn lifecycle_text(state: &Lifecycle) -> &str {
+    match state {
+        Lifecycle::InService => "InService",
+        Lifecycle::Standby => "Standby",
+        Lifecycle::Other(s) => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::domain::terminate::{AsgHealth, Ec2State};
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_779_354_000 + secs, 0).unwrap()
+    }
+
+    fn policy() -> LifecyclePolicy {
+        LifecyclePolicy {
+            launch_timeout: Duration::from_secs(900),
+            terminate_timeout: Duration::from_secs(900),
+            heartbeat_interval: Duration::from_secs(30),
+            deadline_margin: Duration::from_secs(120),
+        }
+    }
+
+    fn record(id: &str, transition: Transition, phase: LifecyclePhase) -> LifecycleRecord {
+        LifecycleRecord {
+            key: LifecycleKey {
+                instance_id: id.to_owned(),
+                transition,
+            },
+            group: "asg".to_owned(),
+            hook: "hook".to_owned(),
+            token: None,
+            started_at: t(0),
+            private_ip: Some("10.0.0.9".to_owned()),
+            last_heartbeat_at: None,
+            phase,
+            result: None,
+            reason: None,
+            decided_at: None,
+            completed_at: None,
+        }
+    }
+
+    fn instance(id: &str, state: &str) -> AsgInstance {
+        AsgInstance {
+            id: id.to_owned(),
+            private_ip: Some("10.0.0.9".to_owned()),
+            health: AsgHealth::Healthy,
+            lifecycle: Lifecycle::parse(state),
+            protected_from_scale_in: true,
+            ec2_state: Some(Ec2State::Running),
+            launch_time: Some(t(0)),
+        }
+    }
+
+    fn hooks() -> Hooks {
+        Hooks {
+            launch: Some("launch-hook".to_owned()),
+            terminate: Some("terminate-hook".to_owned()),
+        }
+    }
+
+    #[test]
+    fn hostnames_name_instances_or_ips() {
+        assert_eq!(
+            HostRef::parse("ip-10-0-1-23.ec2.internal"),
+            HostRef::Ip("10.0.1.23".to_owned())
+        );
+        assert_eq!(
+            HostRef::parse("ip-10-0-1-23"),
+            HostRef::Ip("10.0.1.23".to_owned())
+        );
+        assert_eq!(
+            HostRef::parse("i-0123456789abcdef0.us-west-2.compute.internal"),
+            HostRef::InstanceId("i-0123456789abcdef0".to_owned())
+        );
+        assert_eq!(
+            HostRef::parse("ip-10-0-1"),
+            HostRef::Name("ip-10-0-1".to_owned())
+        );
+        assert_eq!(
+            HostRef::parse("weka-01"),
+            HostRef::Name("weka-01".to_owned())
+        );
+    }
+
+    #[test]
+    fn reports_map_to_signals() {
+        assert_eq!(
+            ReportSignal::of(ReportKind::Progress, "Join completed successfully"),
+            ReportSignal::Joined
+        );
+        assert_eq!(
+            ReportSignal::of(ReportKind::Progress, "Weka containers are ready"),
+            ReportSignal::Progress
+        );
+        assert_eq!(
+            ReportSignal::of(ReportKind::Error, "weka installation failed"),
+            ReportSignal::Failed
+        );
+        assert_eq!(
+            ReportSignal::of(ReportKind::Debug, "lsblk"),
+            ReportSignal::None
+        );
+    }
+
+    #[test]
+    fn termination_continues_when_weka_is_done_or_the_deadline_nears() {
+        let r = record("i-1", Transition::Terminate, LifecyclePhase::Waiting);
+        let p = policy();
+        assert!(
+            termination_decision(&r, Some(MachineState::Active { active: 3 }), &p, t(60)).is_none()
+        );
+        let (result, reason) =
+            termination_decision(&r, Some(MachineState::Active { active: 3 }), &p, t(780)).unwrap();
+        assert_eq!(result, LifecycleResult::Continue);
+        assert!(reason.contains("deadline"), "{reason}");
+        for machine in [
+            None,
+            Some(MachineState::Absent),
+            Some(MachineState::Inactive),
+        ] {
+            let (result, _) = termination_decision(&r, machine, &p, t(1)).unwrap();
+            assert_eq!(result, LifecycleResult::Continue);
+        }
+    }
+
+    #[test]
+    fn reconcile_completes_decisions_and_closes_what_ended_elsewhere() {
+        let mut decided = record("i-1", Transition::Launch, LifecyclePhase::Decided);
+        decided.result = Some(LifecycleResult::Abandon);
+        decided.reason = Some("failed".to_owned());
+        let gone = record("i-2", Transition::Launch, LifecyclePhase::Waiting);
+        let in_service = record("i-3", Transition::Launch, LifecyclePhase::Waiting);
+        let done = record("i-4", Transition::Launch, LifecyclePhase::Completed);
+        let instances = [
+            instance("i-1", "Pending:Wait"),
+            instance("i-3", "InService"),
+            instance("i-4", "InService"),
+        ];
+        let steps = reconcile(
+            &[decided.clone(), gone, in_service, done],
+            Some(("asg", &instances)),
+            &hooks(),
+            &BTreeSet::new(),
+            &policy(),
+            t(10),
+        );
+        assert_eq!(
+            steps,
+            vec![
+                ReconcileStep::Complete {
+                    record: decided,
+                    result: LifecycleResult::Abandon,
+                    reason: "failed".to_owned(),
+                    decide_first: false,
+                },
+                ReconcileStep::Close {
+                    key: LifecycleKey {
+                        instance_id: "i-2".to_owned(),
+                        transition: Transition::Launch
+                    },
+                    reason: "the instance left the group".to_owned(),
+                },
+                ReconcileStep::Close {
+                    key: LifecycleKey {
+                        instance_id: "i-3".to_owned(),
+                        transition: Transition::Launch
+                    },
+                    reason: "the instance is InService now".to_owned(),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn reconcile_records_lost_events_and_missing_ips() {
+        let mut no_ip = record("i-2", Transition::Launch, LifecyclePhase::Waiting);
+        no_ip.private_ip = None;
+        let instances = [
+            instance("i-1", "Terminating:Wait"),
+            instance("i-2", "Pending:Wait"),
+            instance("i-3", "InService"),
+        ];
+        let steps = reconcile(
+            &[no_ip],
+            Some(("asg", &instances)),
+            &hooks(),
+            &BTreeSet::new(),
+            &policy(),
+            t(10),
+        );
+        let recorded: Vec<(String, Transition, Option<String>)> = steps
+            .iter()
+            .filter_map(|s| match s {
+                ReconcileStep::Record(a) => Some((
+                    a.key.instance_id.clone(),
+                    a.key.transition,
+                    a.private_ip.clone(),
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            recorded,
+            vec![
+                (
+                    "i-1".to_owned(),
+                    Transition::Terminate,
+                    Some("10.0.0.9".to_owned())
+                ),
+                (
+                    "i-2".to_owned(),
+                    Transition::Launch,
+                    Some("10.0.0.9".to_owned())
+                ),
+            ]
+        );
+        // Without the hook configured nothing is recorded.
+        let steps = reconcile(
+            &[],
+            Some(("asg", &instances)),
+            &Hooks::default(),
+            &BTreeSet::new(),
+            &policy(),
+            t(10),
+        );
+        assert!(steps.is_empty());
+    }
+
+    #[test]
+    fn silent_launches_are_abandoned_and_forming_members_kept_alive() {
+        let mut quiet = record("i-1", Transition::Launch, LifecyclePhase::Waiting);
+        quiet.last_heartbeat_at = Some(t(100));
+        let mut member = record("i-2", Transition::Launch, LifecyclePhase::Waiting);
+        member.last_heartbeat_at = Some(t(950));
+        let instances = [
+            instance("i-1", "Pending:Wait"),
+            instance("i-2", "Pending:Wait"),
+        ];
+        let members = BTreeSet::from(["i-2".to_owned()]);
+        let steps = reconcile(
+            &[quiet.clone(), member.clone()],
+            Some(("asg", &instances)),
+            &hooks(),
+            &members,
+            &policy(),
+            t(999),
+        );
+        assert_eq!(steps, vec![ReconcileStep::Heartbeat(member.clone())]);
+        let steps = reconcile(
+            &[quiet, member.clone()],
+            Some(("asg", &instances)),
+            &hooks(),
+            &members,
+            &policy(),
+            t(1000),
+        );
+        assert!(matches!(
+            &steps[..],
+            [ReconcileStep::Complete {
+                result: LifecycleResult::Abandon,
+                decide_first: true,
+                ..
+            }, ReconcileStep::Heartbeat(m)] if *m == member
+        ));
+    }
+
+    #[test]
+    fn terminations_continue_a_margin_before_the_deadline() {
+        let r = record("i-1", Transition::Terminate, LifecyclePhase::Waiting);
+        let instances = [instance("i-1", "Terminating:Wait")];
+        let at = |secs| {
+            reconcile(
+                std::slice::from_ref(&r),
+                Some(("asg", &instances)),
+                &hooks(),
+                &BTreeSet::new(),
+                &policy(),
+                t(secs),
+            )
+        };
+        assert!(at(779).is_empty());
+        assert!(matches!(
+            &at(780)[..],
+            [ReconcileStep::Complete {
+                result: LifecycleResult::Continue,
+                decide_first: true,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn without_the_group_nothing_is_closed() {
+        let r = record("i-1", Transition::Launch, LifecyclePhase::Waiting);
+        let steps = reconcile(&[r], None, &hooks(), &BTreeSet::new(), &policy(), t(10));
+        assert!(steps.is_empty());
+    }
+}
