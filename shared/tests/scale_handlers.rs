@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use weka_shared::config::StateConfig;
 use weka_shared::domain::scale_down::ClusterSnapshot;
-use weka_shared::domain::state::Group;
+use weka_shared::domain::state::{ClusterState, Group};
 use weka_shared::domain::terminate::{AsgHealth, Ec2State, TerminatePolicy};
 use weka_shared::handlers::lifecycle::LifecycleConfig;
 use weka_shared::handlers::scale_down::{Invocation, SCALE_LEASE};
@@ -30,6 +30,7 @@ use weka_shared::testing::{
     ScalingCall, group_instance,
 };
 use weka_shared::weka::model::HostId;
+use weka_shared::wire::bootstrap::Vm;
 use weka_shared::wire::scale::{
     HostGroupInfoResponse, InstanceRef, ScaleHost, ScaleResponse, TerminatedInstancesResponse,
     go_zero_time,
@@ -1082,12 +1083,42 @@ async fn an_empty_scale_response_only_heals() {
         vec![group_instance("i-old", "10.0.0.1", old()), sick],
     );
     let deps = terminate_deps(groups, TerminatePolicy::default());
+    let mut formed = ClusterState::new(6);
+    formed.clusterized = true;
+    deps.store.set_state(Group::Backend, formed);
     let out = run_terminate(&deps, &scale_down::skipped_response()).await;
     assert!(
         out.set_to_terminate_instances.is_empty(),
         "no stray termination on a skipped run"
     );
     assert_eq!(deps.groups.calls().len(), 1, "{:?}", deps.groups.calls());
+}
+
+#[tokio::test]
+async fn a_forming_cluster_recycles_an_old_instance_that_never_registered() {
+    let groups = FakeScalingGroups::default();
+    groups.add_group(
+        ASG,
+        2,
+        vec![
+            group_instance("i-registered", "10.0.0.1", old()),
+            group_instance("i-failed-install", "10.0.0.2", old()),
+        ],
+    );
+    let deps = terminate_deps(groups, TerminatePolicy::default());
+    let mut forming = ClusterState::new(2);
+    forming.instances.push(Vm {
+        name: "i-registered".to_owned(),
+        ..Vm::default()
+    });
+    deps.store.set_state(Group::Backend, forming);
+    let out = run_terminate(&deps, &scale_down::skipped_response()).await;
+    let ids: Vec<_> = out
+        .set_to_terminate_instances
+        .iter()
+        .map(|t| t.instance_id.as_str())
+        .collect();
+    assert_eq!(ids, ["i-failed-install"]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -296,9 +296,14 @@ fn run_forming(instances: Vec<AsgInstance>, f: &Forming) -> AsgTerminatePlan {
         instances,
     };
     let s = scale(&[], &[]);
-    let mut p =
-        plan_terminate(&[asg], &s, &TerminatePolicy::default(), std::slice::from_ref(f), now())
-            .unwrap();
+    let mut p = plan_terminate(
+        &[asg],
+        &s,
+        &TerminatePolicy::default(),
+        std::slice::from_ref(f),
+        now(),
+    )
+    .unwrap();
     p.asgs.remove(0)
 }
 
@@ -315,7 +320,11 @@ fn forming_group_recycles_an_instance_that_never_registered() {
     );
     assert_eq!(ids(&p.terminate), ["i-stuck"]);
     assert_eq!(p.terminate[0].reason, TerminateReason::NeverRegistered);
-    let reasons: Vec<_> = p.skipped.iter().map(|s| (s.id.as_str(), &s.reason)).collect();
+    let reasons: Vec<_> = p
+        .skipped
+        .iter()
+        .map(|s| (s.id.as_str(), &s.reason))
+        .collect();
     assert!(reasons.contains(&("i-reg1", &SkipReason::Registered)));
     assert!(reasons.contains(&("i-young", &SkipReason::WithinBootstrapGrace)));
 }
@@ -323,7 +332,10 @@ fn forming_group_recycles_an_instance_that_never_registered() {
 #[test]
 fn forming_group_with_a_complete_set_terminates_nothing() {
     let p = run_forming(
-        vec![inst("i-reg1", "10.0.0.1", 45), inst("i-extra", "10.0.0.3", 45)],
+        vec![
+            inst("i-reg1", "10.0.0.1", 45),
+            inst("i-extra", "10.0.0.3", 45),
+        ],
         &forming(&["i-reg1"], 1),
     );
     assert!(p.terminate.is_empty(), "{p:?}");
