@@ -1095,6 +1095,16 @@ async fn an_empty_scale_response_only_heals() {
 }
 
 #[tokio::test]
+async fn a_missing_state_document_does_not_fail_terminate() {
+    let groups = FakeScalingGroups::default();
+    groups.add_group(ASG, 1, vec![group_instance("i-old", "10.0.0.1", old())]);
+    let mut deps = terminate_deps(groups, TerminatePolicy::default());
+    deps.store = InMemoryStateStore::empty();
+    let out = run_terminate(&deps, &scale_down::skipped_response()).await;
+    assert!(out.set_to_terminate_instances.is_empty(), "{out:?}");
+}
+
+#[tokio::test]
 async fn a_forming_cluster_recycles_an_old_instance_that_never_registered() {
     let groups = FakeScalingGroups::default();
     groups.add_group(

@@ -109,7 +109,7 @@ class Settings:
         self.venv = kw.get("venv") or os.environ.get("VENV") or os.path.join(ROOT, ".venv")
         self.verbose = bool(kw.get("verbose", False))
         # Deliver the ASGs' EventBridge events to the state machine (issue: lifecycle events).
-        self.events = bool(kw.get("events", False))
+        self.events = bool(kw.get("events", True))
 
 
 class LocalCloud:
@@ -400,6 +400,8 @@ class EventFeed:
         self.cloud = cloud
         self.after = 0
         self.delivered = []
+        # While paused, events are skipped (the run measures the tick-only reaction).
+        self.paused = False
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -424,6 +426,8 @@ class EventFeed:
         for item in batch.get("events", batch) if isinstance(batch, dict) else batch:
             self.after = max(self.after, int(item["seq"]))
             event = item["event"]
+            if self.paused:
+                continue
             if event.get("detail", {}).get("AutoScalingGroupName") not in self.cloud.asg_names:
                 continue
             name = f"event-{item['seq']:05d}-{int(time.time())}"
@@ -504,6 +508,12 @@ class Fleet:
         self.stopped = threading.Event()
         self.lock = threading.Lock()
         self.user_data = {}
+        # Per instance: when it was first seen InService, and whether its WEKA containers were
+        # already active then (the launch hook must hold it until it has joined).
+        self.inservice_at = {}
+        self.joined_when_inservice = {}
+        self.states_seen = {}
+        self.first_seen = {}
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self):
@@ -536,6 +546,17 @@ class Fleet:
         group = self.cloud.group()
         lt = group.get("LaunchTemplate") or {}
         members = {i["InstanceId"] for i in group.get("Instances", [])}
+        now = time.time()
+        for i in group.get("Instances", []):
+            self.states_seen.setdefault(i["InstanceId"], set()).add(i["LifecycleState"])
+            self.first_seen.setdefault(i["InstanceId"], now)
+        fresh = [i["InstanceId"] for i in group.get("Instances", [])
+                 if i["LifecycleState"] == "InService" and i["InstanceId"] not in self.inservice_at]
+        if fresh:
+            active = self.cloud.active_backends()
+            for iid in fresh:
+                self.inservice_at[iid] = time.time()
+                self.joined_when_inservice[iid] = iid in active
         running = {}
         if members:
             r = self.cloud.ec2.describe_instances(InstanceIds=sorted(members))

@@ -146,6 +146,47 @@ class Story:
         self.timed("external termination until a replacement is active", start)
         return victim
 
+    def hook_termination(self, events, tick=None):
+        """An ASG-initiated termination (TerminateInstanceInAutoScalingGroup): the terminate hook
+        holds the instance in Terminating:Wait until WEKA has deactivated it. Measures the control
+        plane's reaction (deactivation begun), the release (EC2 terminated) and the replacement."""
+        how = "ASG events + tick" if events else f"tick only (every {tick or self.a.tick:g}s)"
+        say(f"== TerminateInstanceInAutoScalingGroup from outside, reaction with {how}")
+        c = self.c
+        saved_tick = c.s.tick
+        if tick:
+            c.s.tick = tick
+        if c.events:
+            c.events.paused = not events
+        try:
+            victim = sorted(c.active_backends())[0]
+            before = set(c.fleet.first_seen)
+            target = len(c.active_backends())
+            start = time.time()
+            c.asg.terminate_instance_in_auto_scaling_group(
+                InstanceId=victim, ShouldDecrementDesiredCapacity=False)
+            say(f"  {victim}: terminate requested")
+            self.wait("WEKA to start deactivating it", lambda: victim not in c.active_backends(),
+                      self.a.timeout)
+            reacted = time.time() - start
+            self.wait("the instance to be released and terminated",
+                      lambda: victim in c.fleet.gone, self.a.timeout)
+            released = c.fleet.gone[victim] - start
+            self.wait("a replacement active in WEKA",
+                      lambda: (set(c.fleet.first_seen) - before) & c.active_backends()
+                      and len(c.active_backends()) >= target, self.a.timeout)
+            active = time.time() - start
+        finally:
+            c.s.tick = saved_tick
+            if c.events:
+                c.events.paused = False
+        for label, took in (("deactivation begun", reacted), ("instance released", released),
+                            ("replacement active", active)):
+            self.timings.append((f"ASG termination until {label} ({how})", took))
+        say(f"==> {how}: deactivation begun after {reacted:.1f}s, instance released after "
+            f"{released:.1f}s, replacement active after {active:.1f}s")
+        return victim, reacted, released
+
     def scale_in(self):
         n, m = self.a.cluster_size, self.a.scale_to
         say(f"== 4. desired capacity lowered {m} -> {n}")
@@ -194,6 +235,8 @@ def run_demo(args):
         story.clusterize()
         story.scale_out()
         story.self_heal()
+        story.hook_termination(events=False, tick=args.hook_tick)
+        story.hook_termination(events=True)
         story.scale_in()
         story.final_status()
         story.summary()
@@ -235,6 +278,8 @@ def parser():
     p.add_argument("--down-removal-timeout", default=env("DEMO_DOWN_REMOVAL_TIMEOUT", "30s"))
     p.add_argument("--dpdk", action="store_true", default=env("DEMO_DPDK") == "1",
                    help="DPDK mode: the user data creates three extra ENIs per backend")
+    p.add_argument("--hook-tick", type=float, default=float(env("DEMO_HOOK_TICK", "60")),
+                   help="tick of the tick-only termination chapter (EventBridge's 60 s)")
     p.add_argument("--timeout", type=float, default=float(env("DEMO_STEP_TIMEOUT", "300")),
                    help="seconds each chapter may take")
     p.add_argument("--run-dir", default=env("DEMO_RUN_DIR"))

@@ -7,7 +7,9 @@ removed); scale-in driven by two overlapping executions (no double action).
 """
 
 import collections
+import re
 import time
+from datetime import datetime
 
 from cloud import wait_for
 
@@ -58,6 +60,15 @@ def run(args, settings, Story, say, check, Failure):
         errors = cloud.progress().get("errors") or {}
         check(any("installation failed" in str(v) for v in errors.values()),
               "its error report is visible in status progress")
+        fault_host = _host(cloud, bad)
+        recycled = cloud.fleet.gone[bad] - fault_host.launched
+        check(recycled < 180, f"the failed install was ABANDONed and replaced after {recycled:.0f}s "
+              "(the reference waited 30 minutes)")
+        members = [i for i in cloud.active_backends()]
+        wait_for("the members to be InService",
+                 lambda: all(i in cloud.fleet.inservice_at for i in members), args.timeout, 0.5)
+        check(all(cloud.fleet.joined_when_inservice.get(i) for i in members),
+              "the first N stayed in Pending:Wait until the cluster had formed")
         clusters = cloud.sim("/_sim/state")["clusters"]
         check(len(clusters) == 1, "exactly one WEKA cluster was created")
         check(len(cloud.active_backends()) == n, f"{n} backends active in WEKA")
@@ -66,6 +77,12 @@ def run(args, settings, Story, say, check, Failure):
         joined = story.scale_out()
         check(len(joined) == m - n, f"{m - n} new instances joined")
         check(len(cloud.group()["Instances"]) == m, f"ASG holds {m} instances")
+        wait_for("the new instances to be InService",
+                 lambda: all(i in cloud.fleet.inservice_at for i in joined), args.timeout, 0.5)
+        check(all("Pending:Wait" in cloud.fleet.states_seen.get(i, ()) for i in joined),
+              "the new instances were held in Pending:Wait")
+        check(all(cloud.fleet.joined_when_inservice.get(i) for i in joined),
+              "they became InService only after joining WEKA")
 
         say("== e2e 3: self-heal after an external termination")
         victim = story.self_heal()
@@ -73,6 +90,19 @@ def run(args, settings, Story, say, check, Failure):
                  lambda: victim not in _weka_instances(cloud), args.timeout, 1)
         check(victim not in _weka_instances(cloud),
               "the terminated machine was removed from WEKA (DOWN timeout)")
+        check(len(cloud.active_backends()) == m, f"{m} backends active again")
+
+        say("== e2e 3b: an external TerminateInstanceInAutoScalingGroup is deactivated first")
+        victim = sorted(cloud.active_backends())[0]
+        victim_hosts = _host_ids(cloud, victim)
+        victim, reacted, released = story.hook_termination(events=True)
+        check("Terminating:Wait" in cloud.fleet.states_seen.get(victim, ()),
+              "the instance was held in Terminating:Wait")
+        deactivated_at = _first_call_time(cloud, "cluster_deactivate_hosts", victim_hosts)
+        check(deactivated_at is not None, "its WEKA hosts were deactivated")
+        check(deactivated_at <= cloud.fleet.gone[victim],
+              f"deactivation ({deactivated_at - story_start(cloud):.1f}s) came before EC2 "
+              f"termination ({cloud.fleet.gone[victim] - story_start(cloud):.1f}s)")
         check(len(cloud.active_backends()) == m, f"{m} backends active again")
 
         say("== e2e 4: skip_scale_down override: nothing is removed")
@@ -138,6 +168,32 @@ def run(args, settings, Story, say, check, Failure):
 
 def _host(cloud, iid):
     return cloud.fleet.hosts.get(iid) or cloud.fleet.gone_hosts.get(iid)
+
+
+def story_start(cloud):
+    return min(cloud.fleet.first_seen.values())
+
+
+def _digits(value):
+    m = re.search(r"\d+", str(value))
+    return m.group(0) if m else None
+
+
+def _host_ids(cloud, instance_id):
+    """The simulator's host ids (digits) of an instance's containers."""
+    cluster = cloud.weka_cluster() or {}
+    return {_digits(k) for k, h in (cluster.get("hosts_list") or {}).items()
+            if (h.get("aws") or {}).get("instance_id") == instance_id}
+
+
+def _first_call_time(cloud, method, host_ids):
+    """Epoch seconds of the first successful `method` call naming one of `host_ids`."""
+    cluster = cloud.weka_cluster() or {}
+    times = [datetime.fromisoformat(c["time"].replace("Z", "+00:00")).timestamp()
+             for c in cluster.get("calls") or []
+             if c.get("method") == method and not c.get("error")
+             and {_digits(h) for h in (c.get("params") or {}).get("host_ids") or []} & host_ids]
+    return min(times) if times else None
 
 
 def _weka_instances(cloud):

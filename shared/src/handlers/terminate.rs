@@ -213,7 +213,12 @@ where
     groups.extend(deps.config.nfs_asg_name.clone().map(|n| (Group::Nfs, n)));
     let mut forming = Vec::new();
     for (group, asg_name) in groups {
-        let state = deps.store.load(group).await?;
+        let state = match deps.store.load(group).await {
+            Ok(state) => state,
+            // No document, no registration set: nothing can be recycled on its account.
+            Err(StoreError::StateMissing { .. }) => continue,
+            Err(e) => return Err(e),
+        };
         if !state.clusterized {
             forming.push(Forming {
                 asg_name,
