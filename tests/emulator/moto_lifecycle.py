@@ -476,22 +476,19 @@ def _delete_auto_scaling_group(self: AutoScalingBackend, group_name: str) -> Non
     try:
         for state in list(group.instance_states):
             wait = _drop_wait(state.instance.id)
-            # Counted instances go through moto's delete (desired 0); terminate the others here
-            # (Terminating:*, and unprotected Standby as moto did).
-            if state.lifecycle_state.startswith("Terminating") or (
-                state.lifecycle_state not in COUNTED and not state.protected_from_scale_in
-            ):
-                activity = (
-                    wait.activity
-                    if wait is not None and wait.transition == TERMINATING
-                    else _new_activity(
-                        group,
-                        f"Terminating EC2 instance: {state.instance.id}",
-                        f"At {_iso(_utcnow(), millis=False)} an instance was taken out of service "
-                        "in response to a user request.",
-                    )
+            # ForceDelete terminates every instance, scale-in protection or not (moto's own
+            # delete scales to 0 and so left protected instances running).
+            activity = (
+                wait.activity
+                if wait is not None and wait.transition == TERMINATING
+                else _new_activity(
+                    group,
+                    f"Terminating EC2 instance: {state.instance.id}",
+                    f"At {_iso(_utcnow(), millis=False)} an instance was taken out of service "
+                    "in response to a user request.",
                 )
-                _terminated(group, state, activity)
+            )
+            _terminated(group, state, activity)
         _orig_delete_group(self, group_name)
     finally:
         _bypass_hooks -= 1

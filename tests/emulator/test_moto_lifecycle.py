@@ -402,6 +402,17 @@ class LifecycleHooksTest(unittest.TestCase):
 
     # ------------------------------------------------------------------ without hooks
 
+    def test_force_delete_terminates_protected_and_waiting_instances(self):
+        self.asg.create_auto_scaling_group(
+            AutoScalingGroupName="lc-delete", LaunchTemplate={"LaunchTemplateName": "lc-test"},
+            MinSize=0, MaxSize=4, DesiredCapacity=2, AvailabilityZones=["us-east-1a"],
+            LifecycleHookSpecificationList=[self.hook("join", LAUNCHING)])
+        ids = sorted(self.states("lc-delete"))
+        self.asg.set_instance_protection(
+            AutoScalingGroupName="lc-delete", InstanceIds=ids, ProtectedFromScaleIn=True)
+        self.asg.delete_auto_scaling_group(AutoScalingGroupName="lc-delete", ForceDelete=True)
+        self.assertEqual({self.ec2_state(i) for i in ids}, {"terminated"})
+
     def test_group_without_hooks_unchanged(self):
         seq = self.last_seq()
         self.create_group("lc-plain", 3)
