@@ -178,6 +178,8 @@ class LocalCloud:
 
     def _start_weka_sim(self):
         port_file = os.path.join(self.s.run_dir, "weka-sim.port")
+        if os.path.exists(port_file):  # a previous attempt's port
+            os.remove(port_file)
         self._spawn("weka-sim", [
             os.path.join(self.s.bin_dir, "weka-sim"), "serve", "--port", "0",
             "--port-file", port_file, "--time-factor", str(self.s.sim_time_factor)])

@@ -19,6 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cloud import LocalCloud, Settings, wait_for  # noqa: E402
 
 T0 = time.time()
+# Exit code when the emulator setup (not the story) failed; run.sh retries once on it.
+SETUP_FAILED = 75
 
 
 def say(msg):
@@ -231,7 +233,11 @@ def run_demo(args):
     story = Story(cloud, args)
     try:
         say("starting the local cloud")
-        cloud.start()
+        try:
+            cloud.start()
+        except RuntimeError as e:
+            say(f"SETUP FAILED: {e}")
+            return SETUP_FAILED
         story.clusterize()
         story.scale_out()
         story.self_heal()

@@ -44,7 +44,11 @@ def run(args, settings, Story, say, check, Failure):
     n, m = args.cluster_size, args.scale_to
     try:
         say("starting the local cloud")
-        cloud.start()
+        try:
+            cloud.start()
+        except RuntimeError as e:
+            say(f"SETUP FAILED: {e}")
+            return 75
         # WEKA state changes take seconds here, not minutes (deactivation, drive phase-out).
         cloud.sim("/_sim/config", {"deactivate_host_secs": 3, "deactivate_drive_secs": 2})
 

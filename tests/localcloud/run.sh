@@ -20,4 +20,11 @@ bin_dir=$(mktemp -d "$target/localcloud-bin.XXXXXX")
 trap 'rm -rf "$bin_dir"' EXIT
 for f in functions/*/; do cp "$target/debug/$(basename "$f")" "$bin_dir/"; done
 cp "$target/debug/weka-sim" "$bin_dir/"
-"$VENV/bin/python" tests/localcloud/demo.py "$@" --bin-dir "$bin_dir"
+# Terraform against moto occasionally loses a CreateFunction answer and then fails on the
+# duplicate (409); a setup failure (exit 75) gets one fresh attempt with new servers.
+for attempt in 1 2; do
+  rc=0
+  "$VENV/bin/python" tests/localcloud/demo.py "$@" --bin-dir "$bin_dir" || rc=$?
+  [ "$rc" -eq 75 ] && [ "$attempt" -eq 1 ] && { echo "local cloud: setup failed, retrying once" >&2; continue; }
+  exit "$rc"
+done
