@@ -679,25 +679,9 @@ impl StateStore for DynamoStateStore {
 
     async fn reports(&self, group: Group) -> Result<Vec<Report>, StoreError> {
         let pk = format!("{}#reports", self.state_key(group));
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.config.table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", ATTR_PK)
-            .expression_attribute_values(":pk", s(&pk))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
-        let mut reports = Vec::new();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(|e| store_error("query reports", e))?;
-            reports.push(decode_report(&item).map_err(|reason| StoreError::Corrupt {
-                key: pk.clone(),
-                reason,
-            })?);
-        }
+        let mut reports = self
+            .query_partition(&pk, "query reports", decode_report)
+            .await?;
         reports.sort_by(|a, b| a.host.cmp(&b.host).then(a.seq.cmp(&b.seq)));
         Ok(reports)
     }
@@ -963,29 +947,41 @@ impl StateStore for DynamoStateStore {
 impl DynamoStateStore {
     async fn query_lifecycle(&self) -> Result<Vec<LifecycleRecord>, StoreError> {
         let pk = self.lifecycle_pk();
+        let mut records = self
+            .query_partition(&pk, "query lifecycle actions", decode_lifecycle)
+            .await?;
+        records.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(records)
+    }
+
+    /// Every item of one partition (consistent read, all pages), decoded; an item that does not
+    /// decode is reported as corrupt under the partition key.
+    async fn query_partition<T>(
+        &self,
+        pk: &str,
+        what: &'static str,
+        decode: fn(&HashMap<String, AttributeValue>) -> Result<T, String>,
+    ) -> Result<Vec<T>, StoreError> {
         let mut pages = self
             .client
             .query()
             .table_name(&self.config.table)
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", ATTR_PK)
-            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":pk", s(pk))
             .consistent_read(true)
             .into_paginator()
             .items()
             .send();
-        let mut records = Vec::new();
+        let mut out = Vec::new();
         while let Some(item) = pages.next().await {
-            let item = item.map_err(|e| store_error("query lifecycle actions", e))?;
-            records.push(
-                decode_lifecycle(&item).map_err(|reason| StoreError::Corrupt {
-                    key: pk.clone(),
-                    reason,
-                })?,
-            );
+            let item = item.map_err(|e| store_error(what, e))?;
+            out.push(decode(&item).map_err(|reason| StoreError::Corrupt {
+                key: pk.to_owned(),
+                reason,
+            })?);
         }
-        records.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(records)
+        Ok(out)
     }
 }
 
