@@ -152,8 +152,9 @@ pub type ClusterLists = (
 /// Decodes `hosts_list`, `disks_list` and `nodes_list` results. With more than one core, each list
 /// is cut in two near its middle, at what looks like the start of an entry: a second thread parses
 /// the second halves while this one parses the first halves, and a cut is used only if the first
-/// half's parse ends exactly there (otherwise this thread parses on to the end), so the result is
-/// always the sequential one.
+/// half's parse ends exactly there (otherwise the parse goes on from where it stopped), so the
+/// result is always the sequential one. The second thread then builds the drive and node maps
+/// while this one builds the host map.
 pub fn cluster_lists(hosts: &[u8], disks: &[u8], nodes: &[u8]) -> ClusterLists {
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
     if workers < 2 {
@@ -165,20 +166,32 @@ pub fn cluster_lists(hosts: &[u8], disks: &[u8], nodes: &[u8]) -> ClusterLists {
         List::NODES.cut(nodes),
     );
     std::thread::scope(|s| {
-        let (tx_h, rx_h) = mpsc::channel();
-        let (tx_d, rx_d) = mpsc::channel();
-        let (tx_n, rx_n) = mpsc::channel();
-        s.spawn(move || {
+        let (tx_hosts, rx_hosts) = mpsc::channel();
+        let (tx_firsts, rx_firsts) = mpsc::channel();
+        let helper = s.spawn(move || {
             // A send fails only when the receiving side is gone; nothing is left to do then.
-            let _ = tx_h.send(List::HOSTS.second_half(&h));
-            let _ = tx_d.send(List::DISKS.second_half(&d));
-            let _ = tx_n.send(List::NODES.second_half(&n));
+            let _ = tx_hosts.send(List::HOSTS.second_half(&h));
+            let (d2, n2) = (List::DISKS.second_half(&d), List::NODES.second_half(&n));
+            let (d1, n1) = rx_firsts.recv().ok()?;
+            Some((List::DISKS.join(&d, d1, d2), List::NODES.join(&n, n1, n2)))
         });
-        (
-            List::HOSTS.first_half(&h, &rx_h),
-            List::DISKS.first_half(&d, &rx_d),
-            List::NODES.first_half(&n, &rx_n),
-        )
+        let h1 = List::HOSTS.first_half(&h);
+        let firsts = (List::DISKS.first_half(&d), List::NODES.first_half(&n));
+        let hosts = match tx_firsts.send(firsts) {
+            Ok(()) => List::HOSTS.join(&h, h1, rx_hosts.recv().ok().flatten()),
+            Err(mpsc::SendError((d1, n1))) => {
+                return (
+                    List::HOSTS.join(&h, h1, rx_hosts.recv().ok().flatten()),
+                    List::DISKS.join(&d, d1, None),
+                    List::NODES.join(&n, n1, None),
+                );
+            }
+        };
+        match helper.join().ok().flatten() {
+            Some((drives, nodes)) => (hosts, drives, nodes),
+            // The helper panicked: decode those lists here.
+            None => (hosts, disks_list(disks), nodes_list(nodes)),
+        }
     })
 }
 
@@ -228,13 +241,64 @@ struct Part<K, V> {
     records: Vec<Option<V>>,
     /// Whether the keys came in ascending order.
     sorted: bool,
+    /// Unless `sorted`: (key, position) in ascending order, once [`Part::ordered`].
+    order: Vec<(K, usize)>,
     /// Position of the first entry boundary at or after the cut (`None`: the object ended).
     stopped: Option<usize>,
 }
 
+impl<K: Ord + Copy, V> Part<K, V> {
+    /// Sorts the key order (by the thread that parsed the part).
+    fn ordered(mut self) -> Self {
+        if !self.sorted {
+            self.order = self.keys.iter().copied().zip(0..).collect();
+            self.order.sort_unstable();
+        }
+        self
+    }
+
+    /// This part followed by `rest` (both [`Part::ordered`]).
+    fn append(mut self, rest: Self) -> Self {
+        let offset = self.keys.len();
+        let joined = match (self.keys.last(), rest.keys.first()) {
+            (Some(a), Some(b)) => a < b,
+            _ => true,
+        };
+        if !(self.sorted && rest.sorted && joined) {
+            // Merge the two key orders; on equal keys the first part's entries come first.
+            let ours = if self.sorted {
+                self.keys.iter().copied().zip(0..).collect()
+            } else {
+                std::mem::take(&mut self.order)
+            };
+            let theirs: Vec<(K, usize)> = if rest.sorted {
+                rest.keys.iter().copied().zip(offset..).collect()
+            } else {
+                rest.order.iter().map(|&(k, i)| (k, i + offset)).collect()
+            };
+            let mut merged = Vec::with_capacity(ours.len() + theirs.len());
+            let (mut a, mut b) = (ours.into_iter().peekable(), theirs.into_iter().peekable());
+            loop {
+                let take_a = match (a.peek(), b.peek()) {
+                    (Some(x), Some(y)) => x.0 <= y.0,
+                    (Some(_), None) => true,
+                    (None, Some(_)) => false,
+                    (None, None) => break,
+                };
+                merged.extend(if take_a { a.next() } else { b.next() });
+            }
+            self.order = merged;
+            self.sorted = false;
+        }
+        self.keys.extend(rest.keys);
+        self.records.extend(rest.records);
+        self
+    }
+}
+
 impl<K: Ord + Copy, V> List<K, V> {
     fn decode(&self, json: &[u8]) -> Result<BTreeMap<K, V>, DecodeError> {
-        Ok(build(self.parse(json, None, usize::MAX)?))
+        Ok(build(self.parse(json, None, usize::MAX)?.ordered()))
     }
 
     fn cut<'a>(&self, json: &'a [u8]) -> Cut<'a> {
@@ -244,39 +308,38 @@ impl<K: Ord + Copy, V> List<K, V> {
         }
     }
 
+    /// The entries from the cut to the end, with their key order (none without a cut).
     fn second_half(&self, cut: &Cut<'_>) -> Option<Result<Part<K, V>, DecodeError>> {
-        Some(self.parse(cut.json, Some(cut.at?), usize::MAX))
+        Some(
+            self.parse(cut.json, Some(cut.at?), usize::MAX)
+                .map(Part::ordered),
+        )
     }
 
-    fn first_half(
+    /// The entries up to the cut (the whole list without a cut), with their key order.
+    fn first_half(&self, cut: &Cut<'_>) -> Result<Part<K, V>, DecodeError> {
+        self.parse(cut.json, None, cut.at.unwrap_or(usize::MAX))
+            .map(Part::ordered)
+    }
+
+    /// The map of both halves: the second half is used if the first one stopped exactly at the
+    /// cut; otherwise the list is parsed on from where the first half stopped.
+    fn join(
         &self,
         cut: &Cut<'_>,
-        second: &mpsc::Receiver<Option<Result<Part<K, V>, DecodeError>>>,
+        first: Result<Part<K, V>, DecodeError>,
+        second: Option<Result<Part<K, V>, DecodeError>>,
     ) -> Result<BTreeMap<K, V>, DecodeError> {
-        let Some(at) = cut.at else {
-            return self.decode(cut.json);
-        };
-        let mut first = self.parse(cut.json, None, at)?;
-        let rest = match first.stopped {
-            // The cut fell inside the last entry.
-            None => return Ok(build(first)),
+        let first = first?;
+        let rest = match (first.stopped, cut.at, second) {
+            // The object ended before the cut (or there was none).
+            (None, _, _) => return Ok(build(first)),
             // The cut was an entry boundary: the second half is the rest of the list.
-            Some(stop) if stop == at => match second.recv().ok().flatten() {
-                Some(rest) => rest?,
-                None => self.parse(cut.json, Some(stop), usize::MAX)?,
-            },
+            (Some(stop), Some(at), Some(rest)) if stop == at => rest?,
             // The cut fell inside an entry: parse on from the boundary reached.
-            Some(stop) => self.parse(cut.json, Some(stop), usize::MAX)?,
+            (Some(stop), _, _) => self.parse(cut.json, Some(stop), usize::MAX)?.ordered(),
         };
-        first.sorted = first.sorted
-            && rest.sorted
-            && match (first.keys.last(), rest.keys.first()) {
-                (Some(a), Some(b)) => a < b,
-                _ => true,
-            };
-        first.keys.extend(rest.keys);
-        first.records.extend(rest.records);
-        Ok(build(first))
+        Ok(build(first.append(rest)))
     }
 
     /// Parses the entries of the list object: from its start (`from = None`) or from the key that
@@ -339,6 +402,7 @@ impl<K: Ord + Copy, V> List<K, V> {
             keys,
             records,
             sorted,
+            order: Vec::new(),
             stopped,
         })
     }
@@ -364,21 +428,24 @@ fn cut_point(json: &[u8], prefix: &str) -> Option<usize> {
         .map(|p| mid + p + 2)
 }
 
-/// The map of a list's entries; a repeated key keeps the last record, as serde does.
+/// The map of a list's entries ([`Part::ordered`]); a repeated key keeps the last record, as
+/// serde does.
 fn build<K: Ord + Copy, V>(part: Part<K, V>) -> BTreeMap<K, V> {
     let Part {
-        keys, mut records, ..
+        keys,
+        mut records,
+        sorted,
+        order,
+        ..
     } = part;
-    if part.sorted {
+    if sorted {
         // Built bottom-up, in full nodes.
         return keys
             .into_iter()
             .zip(records.into_iter().flatten())
             .collect();
     }
-    // Sorted as a permutation, (key, position), rather than moving the records around.
-    let mut order: Vec<(K, usize)> = keys.into_iter().zip(0..).collect();
-    order.sort_unstable();
+    // The records are taken in key order (not moved around by a sort).
     let mut entries = Vec::with_capacity(order.len());
     for (n, &(id, index)) in order.iter().enumerate() {
         if order.get(n + 1).is_some_and(|next| next.0 == id) {
@@ -388,7 +455,6 @@ fn build<K: Ord + Copy, V>(part: Part<K, V>) -> BTreeMap<K, V> {
             entries.push((id, record));
         }
     }
-    // Built bottom-up, in full nodes.
     BTreeMap::from_iter(entries)
 }
 
@@ -1618,7 +1684,13 @@ mod tests {
                 }
             }
         }
-        let hosts = serde_json::to_vec(&value).unwrap();
+        let mut hosts = serde_json::to_vec(&value).unwrap();
+        // Keys repeated across the halves: the last entry wins.
+        hosts.pop();
+        hosts.extend_from_slice(br#","HostId<5>":{"uid":"again"},"HostId<3999>":null}"#);
+        assert!(cluster_lists(&hosts, b"{}", b"{}").0.is_err());
+        hosts.truncate(hosts.len() - br#","HostId<3999>":null}"#.len());
+        hosts.extend_from_slice(br#","HostId<3999>":{"uid":"last"}}"#);
         assert!(hosts.len() > 1 << 20);
         let disks = br#"{"DiskId<1>": {"host_id": "HostId<1>", "status": "ACTIVE"}}"#;
         let nodes = br#"{"NodeId<0>": {"host_id": "HostId<1>", "status": "DOWN"}}"#;
@@ -1643,9 +1715,10 @@ mod tests {
                 json: &hosts,
                 at: Some(at),
             };
-            let (tx, rx) = mpsc::channel();
-            tx.send(List::HOSTS.second_half(&cut)).unwrap();
-            let got = List::HOSTS.first_half(&cut, &rx).unwrap();
+            let first = List::HOSTS.first_half(&cut);
+            let got = List::HOSTS
+                .join(&cut, first, List::HOSTS.second_half(&cut))
+                .unwrap();
             assert_eq!(got, whole, "cut at {at}");
             boundaries += usize::from(at >= 2 && hosts.get(at - 2..at) == Some(b"},"));
         }
