@@ -7,8 +7,13 @@ use std::time::Instant;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
 use weka_shared::domain::scale_down::{ClusterSnapshot, SafetyFloor, ScaleDownPolicy, plan};
+use weka_shared::weka::decode::{cluster_lists, disks_list, hosts_list, nodes_list};
 use weka_shared::weka::model::{ClusterStatus, DrivesList, HostsList, NodesList};
 use weka_shared::wire::scale::{HostGroupInfoResponse, InstanceRef, Secret};
+
+/// The Lambdas' allocator, so that the figures are those of production.
+#[global_allocator]
+static ALLOCATOR: weka_shared::lambda::Allocator = weka_shared::lambda::ALLOCATOR;
 
 const RUNS: usize = 7;
 
@@ -130,13 +135,42 @@ fn time<T>(mut f: impl FnMut() -> T) -> f64 {
     median(samples)
 }
 
-fn decode(p: &Payload) -> ClusterSnapshot {
-    let status = ClusterStatus {
+fn status() -> ClusterStatus {
+    ClusterStatus {
         io_status: "STARTED".to_owned(),
         ..ClusterStatus::default()
-    };
+    }
+}
+
+/// Decodes as the scale-down handler does (`read_cluster`): the three lists through
+/// `weka::decode::cluster_lists`, on the available cores.
+fn decode(p: &Payload) -> ClusterSnapshot {
+    let (hosts, drives, nodes) =
+        cluster_lists(p.hosts.as_bytes(), p.disks.as_bytes(), p.nodes.as_bytes());
     ClusterSnapshot {
-        status,
+        status: status(),
+        hosts: hosts.unwrap(),
+        drives: drives.unwrap(),
+        nodes: nodes.unwrap(),
+        ..ClusterSnapshot::default()
+    }
+}
+
+/// [`decode`] on one thread.
+fn decode_one_thread(p: &Payload) -> ClusterSnapshot {
+    ClusterSnapshot {
+        status: status(),
+        hosts: hosts_list(p.hosts.as_bytes()).unwrap(),
+        drives: disks_list(p.disks.as_bytes()).unwrap(),
+        nodes: nodes_list(p.nodes.as_bytes()).unwrap(),
+        ..ClusterSnapshot::default()
+    }
+}
+
+/// The typed serde decode the handler used before `weka::decode` (for comparison).
+fn decode_serde(p: &Payload) -> ClusterSnapshot {
+    ClusterSnapshot {
+        status: status(),
         hosts: serde_json::from_str::<HostsList>(&p.hosts).unwrap(),
         drives: serde_json::from_str::<DrivesList>(&p.disks).unwrap(),
         nodes: serde_json::from_str::<NodesList>(&p.nodes).unwrap(),
@@ -147,10 +181,12 @@ fn decode(p: &Payload) -> ClusterSnapshot {
 fn main() {
     let policy = ScaleDownPolicy::new(SafetyFloor::from_geometry(3, 2, 1));
     println!(
-        "{:>9} {:>9} {:>12} {:>10} {:>9} {:>13} {:>14} {:>8}",
+        "{:>9} {:>9} {:>10} {:>10} {:>11} {:>10} {:>9} {:>13} {:>10} {:>8}",
         "machines",
         "MB json",
         "value ms",
+        "serde ms",
+        "1-thread ms",
         "decode ms",
         "plan ms",
         "decode+plan",
@@ -167,8 +203,11 @@ fn main() {
                 serde_json::from_str::<Value>(&p.nodes).unwrap(),
             )
         });
+        let serde_ms = time(|| decode_serde(&p));
+        let one_thread_ms = time(|| decode_one_thread(&p));
         let decode_ms = time(|| decode(&p));
         let snap = decode(&p);
+        assert_eq!(snap, decode_serde(&p), "decoders disagree");
         let plan_ms = time(|| plan(&p.info, &snap, &policy, now()).unwrap());
         let both = time(|| {
             let s = decode(&p);
@@ -179,11 +218,14 @@ fn main() {
             .actions()
             .count();
         println!(
-            "{machines:>9} {mb:>9.1} {baseline:>12.2} {decode_ms:>10.2} {plan_ms:>9.2} {both:>13.2} {:>13.2}x {actions:>8}",
+            "{machines:>9} {mb:>9.1} {baseline:>10.2} {serde_ms:>10.2} {one_thread_ms:>11.2} {decode_ms:>10.2} {plan_ms:>9.2} {both:>13.2} {:>9.3}x {actions:>8}",
             both / baseline
         );
     }
     println!(
-        "(median of {RUNS} runs; 'vs value' = decode+plan / decode of the same JSON into serde_json::Value)"
+        "(median of {RUNS} runs; 'value' = the same JSON into serde_json::Value, 'serde' = typed \
+         serde_json decode, 'decode' = weka::decode::cluster_lists as the handler decodes (on all cores; \
+         '1-thread' = on one); \
+         'vs value' = decode+plan / value)"
     );
 }

@@ -16,6 +16,10 @@ use weka_shared::ports::StateStore;
 use weka_shared::testing::InMemoryStateStore;
 use weka_shared::wire::bootstrap::Vm;
 
+/// The Lambdas' allocator, so that the figures are those of production.
+#[global_allocator]
+static ALLOCATOR: weka_shared::lambda::Allocator = weka_shared::lambda::ALLOCATOR;
+
 async fn register_all<S: StateStore + 'static>(store: Arc<S>, n: usize) -> (f64, usize) {
     let start = Instant::now();
     let tasks: Vec<_> = (0..n)

@@ -7,6 +7,9 @@ use weka_shared::handlers::clusterize_finalization::{Config, Deps, handle};
 use weka_shared::lambda::serve;
 use weka_shared::ports::SystemClock;
 
+#[global_allocator]
+static ALLOCATOR: weka_shared::lambda::Allocator = weka_shared::lambda::ALLOCATOR;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();

@@ -5,6 +5,9 @@ use weka_shared::config::process_env;
 use weka_shared::handlers::deploy::{Config, Deps, handle};
 use weka_shared::lambda::serve;
 
+#[global_allocator]
+static ALLOCATOR: weka_shared::lambda::Allocator = weka_shared::lambda::ALLOCATOR;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();

@@ -3,7 +3,8 @@
 //! (the reference returned success with empty data).
 
 use crate::config::{ConfigError, Lookup};
-use crate::ports::{Credentials, WekaApi, WekaConnector, WekaError};
+use crate::ports::{Credentials, RawResult, WekaApi, WekaConnector, WekaError};
+use crate::weka::decode::rpc_envelope;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -120,7 +121,7 @@ impl JsonRpcSession {
         method: &str,
         params: Value,
         token: Option<&str>,
-    ) -> Result<Value, Attempt> {
+    ) -> Result<RawResult, Attempt> {
         let ip = &self.ips[index];
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut request = self
@@ -149,13 +150,27 @@ impl JsonRpcSession {
                 Attempt::Fatal(error)
             });
         }
-        let body: Value = response.json().await.map_err(|e| {
+        let body: Vec<u8> = response
+            .bytes()
+            .await
+            .map_err(|e| {
+                Attempt::FailOver(WekaError::Unreachable {
+                    ip: ip.clone(),
+                    source: Box::new(e),
+                })
+            })?
+            .into();
+        // Only the envelope is scanned here; the result is decoded by the caller, large lists
+        // straight into the typed models.
+        let envelope = rpc_envelope(&body).map_err(|e| {
             Attempt::FailOver(WekaError::Unreachable {
                 ip: ip.clone(),
                 source: Box::new(e),
             })
         })?;
-        if let Some(error) = body.get("error").filter(|e| !e.is_null()) {
+        if let Some(span) = envelope.error {
+            let raw = body.get(span).unwrap_or_default();
+            let error: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
             let code = error.get("code").and_then(Value::as_i64).unwrap_or(0);
             let message = error
                 .get("message")
@@ -174,17 +189,18 @@ impl JsonRpcSession {
                 Attempt::Fatal(rpc)
             });
         }
-        body.get("result").cloned().ok_or_else(|| {
+        let span = envelope.result.ok_or_else(|| {
             Attempt::Fatal(WekaError::Decode {
                 method: method.to_owned(),
                 reason: "answer has neither result nor error".to_owned(),
             })
-        })
+        })?;
+        Ok(RawResult::new(body, span))
     }
 
     async fn login(&self, index: usize) -> Result<String, Attempt> {
         let params = json!([self.credentials.username, self.credentials.password]);
-        let result = self
+        let raw = self
             .post(index, "user_login", params, None)
             .await
             .map_err(|a| match a {
@@ -197,8 +213,10 @@ impl JsonRpcSession {
                 }
                 other => other,
             })?;
-        result
-            .get("access_token")
+        serde_json::from_slice::<Value>(raw.json())
+            .ok()
+            .as_ref()
+            .and_then(|result| result.get("access_token"))
             .and_then(Value::as_str)
             .map(str::to_owned)
             .ok_or_else(|| {
@@ -229,7 +247,12 @@ impl JsonRpcSession {
         }
     }
 
-    async fn attempt(&self, index: usize, method: &str, params: &Value) -> Result<Value, Attempt> {
+    async fn attempt(
+        &self,
+        index: usize,
+        method: &str,
+        params: &Value,
+    ) -> Result<RawResult, Attempt> {
         let token = self.token_for(index).await?;
         match self.post(index, method, params.clone(), Some(&token)).await {
             // An expired token: log in again once on the same backend.
@@ -245,6 +268,14 @@ impl JsonRpcSession {
 
 impl WekaApi for JsonRpcSession {
     async fn call(&self, method: &str, params: Value) -> Result<Value, WekaError> {
+        let raw = self.call_raw(method, params).await?;
+        serde_json::from_slice(raw.json()).map_err(|e| WekaError::Decode {
+            method: method.to_owned(),
+            reason: e.to_string(),
+        })
+    }
+
+    async fn call_raw(&self, method: &str, params: Value) -> Result<RawResult, WekaError> {
         if self.ips.is_empty() {
             return Err(WekaError::NoBackends {
                 method: method.to_owned(),

@@ -30,12 +30,11 @@ use crate::handlers::lifecycle::LifecycleConfig;
 use crate::handlers::status::SCALE_NOTE;
 use crate::lambda::{Classify, ErrorClass, PayloadError, decode, error_chain};
 use crate::ports::{
-    Clock, Credentials, LeaseOutcome, SecretError, Secrets, SecretsConfig, StateStore, StoreError,
-    WekaApi, WekaConnector, WekaError, deployment_or_admin,
+    Clock, Credentials, LeaseOutcome, RawResult, SecretError, Secrets, SecretsConfig, StateStore,
+    StoreError, WekaApi, WekaConnector, WekaError, deployment_or_admin,
 };
-use crate::weka::model::{
-    ClusterStatus, DrivesList, HostsList, InterfaceGroupList, ManualOverrideList, NodesList,
-};
+use crate::weka::decode::{self, DecodeError, FromResult, disks_list, hosts_list, nodes_list};
+use crate::weka::model::{ClusterStatus, HostsList, InterfaceGroupList, ManualOverrideList};
 use crate::wire::scale::{HostGroupInfoResponse, PROTOCOL_VERSION, ScaleResponse};
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
@@ -265,7 +264,7 @@ pub enum ScaleDownError {
         method: &'static str,
         /// Cause.
         #[source]
-        source: serde_json::Error,
+        source: DecodeError,
     },
     /// The planner refused (invalid input, unsupported cluster, unsafe delta).
     #[error(transparent)]
@@ -575,32 +574,57 @@ fn pool_order(ips: &[String], now: DateTime<Utc>) -> Vec<String> {
     ips
 }
 
-async fn read<A: WekaApi, T: DeserializeOwned>(
+async fn read_raw<A: WekaApi>(api: &A, method: &'static str) -> Result<RawResult, ScaleDownError> {
+    api.call_raw(method, json!({}))
+        .await
+        .map_err(|source| ScaleDownError::Read { method, source })
+}
+
+fn decoded<T>(method: &'static str, result: Result<T, DecodeError>) -> Result<T, ScaleDownError> {
+    result.map_err(|source| ScaleDownError::Decode { method, source })
+}
+
+async fn read<A: WekaApi, T: FromResult>(
     api: &A,
     method: &'static str,
 ) -> Result<T, ScaleDownError> {
-    let value = api
-        .call(method, json!({}))
-        .await
-        .map_err(|source| ScaleDownError::Read { method, source })?;
-    serde_json::from_value(value).map_err(|source| ScaleDownError::Decode { method, source })
+    let raw = read_raw(api, method).await?;
+    decoded(method, T::from_result(raw.json()))
 }
 
 async fn read_cluster<A: WekaApi>(api: &A) -> Result<ClusterSnapshot, ScaleDownError> {
     let (status, overrides, hosts, drives, nodes, groups) = futures::join!(
         read::<A, ClusterStatus>(api, "status"),
         read::<A, ManualOverrideList>(api, "manual_override_list"),
-        read::<A, HostsList>(api, "hosts_list"),
-        read::<A, DrivesList>(api, "disks_list"),
-        read::<A, NodesList>(api, "nodes_list"),
+        read_raw(api, "hosts_list"),
+        read_raw(api, "disks_list"),
+        read_raw(api, "nodes_list"),
         read::<A, InterfaceGroupList>(api, "interface_group_list"),
     );
+    let (status, overrides) = (status?, overrides?);
+    let (hosts, drives, nodes) = match (hosts, drives, nodes) {
+        // The three large lists are decoded together, on the available cores.
+        (Ok(h), Ok(d), Ok(n)) => {
+            let (h, d, n) = decode::cluster_lists(h.json(), d.json(), n.json());
+            (
+                decoded("hosts_list", h)?,
+                decoded("disks_list", d)?,
+                decoded("nodes_list", n)?,
+            )
+        }
+        // A read failed: report the first failure in the order of the lists.
+        (h, d, n) => (
+            decoded("hosts_list", hosts_list(h?.json()))?,
+            decoded("disks_list", disks_list(d?.json()))?,
+            decoded("nodes_list", nodes_list(n?.json()))?,
+        ),
+    };
     Ok(ClusterSnapshot {
-        status: status?,
-        overrides: overrides?,
-        hosts: hosts?,
-        drives: drives?,
-        nodes: nodes?,
+        status,
+        overrides,
+        hosts,
+        drives,
+        nodes,
         // The planner keeps NFS hosts and reports the error when only this list is missing.
         interface_groups: groups.map_err(|e| error_chain(&e)),
     })

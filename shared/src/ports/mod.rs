@@ -22,4 +22,4 @@ pub use secrets::{
     SecretsConfig, USERNAME_ID_ENV, deployment_or_admin,
 };
 pub use state_store::{Lease, LeaseOutcome, NewReport, StateStore, StoreError};
-pub use weka::{WekaApi, WekaConnector, WekaError};
+pub use weka::{RawResult, WekaApi, WekaConnector, WekaError};

@@ -3,6 +3,7 @@
 
 use crate::ports::Credentials;
 use std::future::Future;
+use std::ops::Range;
 
 /// Failures of WEKA API calls.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +74,39 @@ pub enum WekaError {
     },
 }
 
+/// The `result` of a JSON-RPC call as JSON text, not decoded yet: large results (`hosts_list`,
+/// `disks_list`, `nodes_list`) are decoded straight into the typed models by
+/// [`crate::weka::decode`] rather than through a `serde_json::Value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawResult {
+    body: Vec<u8>,
+    span: Range<usize>,
+}
+
+impl RawResult {
+    /// The result that spans `span` of a response `body` (the whole body if `span` is out of it).
+    pub fn new(body: Vec<u8>, span: Range<usize>) -> Self {
+        let span = if body.get(span.clone()).is_some() {
+            span
+        } else {
+            0..body.len()
+        };
+        Self { body, span }
+    }
+
+    /// The JSON text of a value.
+    pub fn from_value(value: &serde_json::Value) -> Self {
+        let body = value.to_string().into_bytes();
+        let span = 0..body.len();
+        Self { body, span }
+    }
+
+    /// The JSON text of the result.
+    pub fn json(&self) -> &[u8] {
+        self.body.get(self.span.clone()).unwrap_or_default()
+    }
+}
+
 /// An authenticated session on a pool of WEKA backends.
 pub trait WekaApi: Send + Sync {
     /// Calls `method` with `params` and returns its `result`.
@@ -81,6 +115,20 @@ pub trait WekaApi: Send + Sync {
         method: &str,
         params: serde_json::Value,
     ) -> impl Future<Output = Result<serde_json::Value, WekaError>> + Send;
+
+    /// Like [`Self::call`], but returns the `result` undecoded. The default serialises what
+    /// `call` returns; the JSON-RPC session returns the received text itself.
+    fn call_raw(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> impl Future<Output = Result<RawResult, WekaError>> + Send {
+        async move {
+            self.call(method, params)
+                .await
+                .map(|value| RawResult::from_value(&value))
+        }
+    }
 }
 
 /// Opens sessions.

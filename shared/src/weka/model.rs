@@ -24,7 +24,7 @@ pub enum ModelError {
     },
 }
 
-fn parse_typed_id(kind: &'static str, s: &str) -> Result<i64, ModelError> {
+pub(crate) fn parse_typed_id(kind: &'static str, s: &str) -> Result<i64, ModelError> {
     let bad = || ModelError::InvalidId {
         kind,
         value: s.to_owned(),
@@ -42,6 +42,25 @@ fn parse_typed_id(kind: &'static str, s: &str) -> Result<i64, ModelError> {
         .ok()
         .filter(|n| *n >= 0)
         .ok_or_else(bad)
+}
+
+/// [`parse_typed_id`] on raw bytes, with a fast path for the plain `Prefix<digits>` shape.
+pub(crate) fn parse_typed_id_bytes(kind: &'static str, s: &[u8]) -> Result<i64, ModelError> {
+    let digits = s
+        .strip_prefix(kind.as_bytes())
+        .and_then(|r| r.strip_prefix(b"<"))
+        .and_then(|r| r.strip_suffix(b">"))
+        .filter(|d| (1..=18).contains(&d.len()) && d.iter().all(u8::is_ascii_digit));
+    match digits {
+        Some(d) => Ok(d.iter().fold(0i64, |n, &c| n * 10 + i64::from(c - b'0'))),
+        None => match std::str::from_utf8(s) {
+            Ok(text) => parse_typed_id(kind, text),
+            Err(_) => Err(ModelError::InvalidId {
+                kind,
+                value: String::from_utf8_lossy(s).into_owned(),
+            }),
+        },
+    }
 }
 
 macro_rules! typed_id {
@@ -136,14 +155,13 @@ where
 /// Parses the strict RFC 3339 shape WEKA writes (`YYYY-MM-DDTHH:MM:SS[.fffffffff](Z|±HH:MM)`)
 /// without chrono's generic format machinery. `None` for anything else (the caller then falls back
 /// to chrono, so accepted values and errors are exactly chrono's).
-fn parse_rfc3339_fast(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_rfc3339_fast(b: &[u8]) -> Option<DateTime<Utc>> {
     use chrono::{FixedOffset, NaiveDate, NaiveTime, TimeZone};
     fn num(b: &[u8]) -> Option<u32> {
         b.iter().try_fold(0u32, |acc, &c| {
             c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
         })
     }
-    let b = s.as_bytes();
     if b.len() < 20
         || b[4] != b'-'
         || b[7] != b'-'
@@ -189,8 +207,8 @@ fn parse_rfc3339_fast(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Parses an RFC 3339 timestamp exactly as chrono's `DateTime<Utc>` deserialisation does.
-fn parse_datetime(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
-    match parse_rfc3339_fast(s) {
+pub(crate) fn parse_datetime(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    match parse_rfc3339_fast(s.as_bytes()) {
         Some(dt) => Ok(dt),
         None => s
             .parse::<DateTime<chrono::FixedOffset>>()
@@ -258,12 +276,16 @@ macro_rules! string_enum {
 
         impl $name {
             /// Known spellings without allocating; `None` for values kept as `Other`.
-            fn from_known(s: &str) -> Option<Self> {
-                match s {
-                    $($text => Some(Self::$variant),)+
-                    "" => Some(Self::Unknown),
-                    _ => None,
-                }
+            pub(crate) fn from_known(s: &str) -> Option<Self> {
+                Self::from_known_bytes(s.as_bytes())
+            }
+
+            /// [`Self::from_known`] on the raw bytes.
+            pub(crate) fn from_known_bytes(s: &[u8]) -> Option<Self> {
+                $(if s == $text.as_bytes() {
+                    return Some(Self::$variant);
+                })+
+                s.is_empty().then_some(Self::Unknown)
             }
         }
 
@@ -739,7 +761,7 @@ mod tests {
                 .parse::<DateTime<chrono::FixedOffset>>()
                 .map(|d| d.with_timezone(&Utc));
             assert_eq!(parse_datetime(c), chrono, "{c}");
-            if let Some(fast) = parse_rfc3339_fast(c) {
+            if let Some(fast) = parse_rfc3339_fast(c.as_bytes()) {
                 assert_eq!(Ok(fast), chrono, "fast path {c}");
             }
             let json = serde_json::to_string(c).unwrap();

@@ -648,7 +648,7 @@ pub fn plan_with_leaving(
         nfs_ports: BTreeMap::new(),
     };
 
-    b.remove_orphan_drives(cluster);
+    b.remove_orphan_drives();
     b.skip_anomalous_machines();
     if !leaving.is_empty() {
         let members = u32::try_from(in_backend.iter().filter(|m| **m).count()).unwrap_or(u32::MAX);
@@ -694,7 +694,7 @@ pub fn plan_with_leaving(
             }
             let mut in_group = Vec::new();
             for m in b.machines_on(&in_nfs) {
-                let hosts = &b.view.machines[m].hosts;
+                let hosts = b.view.hosts_of(m);
                 let ip = b.view.machines[m].ip;
                 if hosts
                     .iter()
@@ -796,9 +796,10 @@ impl<'a> Builder<'a> {
         (self.info.weka_backends_desired_capacity, current)
     }
 
-    fn remove_orphan_drives(&mut self, cluster: &'a ClusterSnapshot) {
-        for d in cluster.drives.values() {
-            if d.host_id.is_invalid() && d.status == crate::weka::model::DriveStatus::Inactive {
+    fn remove_orphan_drives(&mut self) {
+        for i in 0..self.view.orphan_drives().len() {
+            let d = self.view.orphan_drives()[i];
+            if d.status == crate::weka::model::DriveStatus::Inactive {
                 let a = self.action(
                     WekaCall::RemoveDrives {
                         drive_uuids: vec![d.uuid.clone()],
@@ -823,7 +824,7 @@ impl<'a> Builder<'a> {
     fn skip_anomalous_machines(&mut self) {
         let mut skipped = Vec::new();
         for (m, machine) in self.view.machines.iter().enumerate() {
-            let (ip, hosts) = (machine.ip, &machine.hosts);
+            let (ip, hosts) = (machine.ip, self.view.hosts_of(m));
             if hosts.len() > MAX_CONTAINERS_PER_MACHINE {
                 skipped.push((
                     m,
@@ -859,8 +860,8 @@ impl<'a> Builder<'a> {
 
     fn machine_state(&self, m: MachineIx) -> ScaleState {
         combine(
-            self.view.machines[m]
-                .hosts
+            self.view
+                .hosts_of(m)
                 .iter()
                 .map(|&ix| self.view.container_state(ix, self.policy, self.now)),
         )
@@ -884,7 +885,7 @@ impl<'a> Builder<'a> {
             self.classified[m] = Some(Class::Kept);
             let mut mstate = ScaleState::Healthy;
             let mut first = None;
-            for &ix in &self.view.machines[m].hosts {
+            for &ix in self.view.hosts_of(m) {
                 let s = self.view.container_state(ix, self.policy, self.now);
                 mstate = combine([mstate, s].into_iter());
                 let key = self.view.container_key(ix, s);
@@ -932,8 +933,8 @@ impl<'a> Builder<'a> {
             ip,
         )];
         let instance = self.instance_of[m];
-        for i in 0..self.view.machines[m].hosts.len() {
-            let ix = self.view.machines[m].hosts[i];
+        for i in 0..self.view.hosts_of(m).len() {
+            let ix = self.view.hosts_of(m)[i];
             let host = self.view.hosts[ix];
             // A container whose status is not yet INACTIVE is retried next run.
             if host.status != HostStatus::Inactive {
@@ -990,7 +991,7 @@ impl<'a> Builder<'a> {
     ) {
         self.classified[m] = Some(Class::Kept);
         let ip = self.view.machines[m].ip;
-        let hosts = self.view.machines[m].hosts.clone();
+        let hosts = self.view.hosts_of(m).to_vec();
         let mut actions = Vec::new();
         let mut ports = Vec::new();
         for &ix in &hosts {
@@ -1087,7 +1088,7 @@ impl<'a> Builder<'a> {
                 continue;
             }
             let view = &self.view;
-            let hosts = &view.machines[m].hosts;
+            let hosts = view.hosts_of(m);
             let down_timed_out = hosts.iter().find(|&&ix| {
                 view.hosts[ix].status == HostStatus::Down
                     && view.management_timed_out(ix, timeout, self.now)
@@ -1119,22 +1120,23 @@ impl<'a> Builder<'a> {
 
     fn finish_plan(self) -> ScaleDownPlan {
         let view = &self.view;
-        let hosts = view
-            .hosts
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| !h.is_client())
-            .filter(|(ix, _)| {
-                view.machine_of[*ix].is_none_or(|m| self.classified[m] != Some(Class::Removal))
-            })
-            .map(|(ix, h)| ScaleHost {
-                instance_id: h.instance_id().to_owned(),
-                private_ip: h.host_ip.clone(),
-                status: h.state.clone(),
-                added_time: h.added_time.unwrap_or_else(go_zero_time),
-                host_id: view.ids[ix],
-            })
-            .collect();
+        let mut hosts = Vec::with_capacity(view.hosts.len());
+        hosts.extend(
+            view.hosts
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| !h.is_client())
+                .filter(|(ix, _)| {
+                    view.machine_of[*ix].is_none_or(|m| self.classified[m] != Some(Class::Removal))
+                })
+                .map(|(ix, h)| ScaleHost {
+                    instance_id: h.instance_id().to_owned(),
+                    private_ip: h.host_ip.clone(),
+                    status: h.state.clone(),
+                    added_time: h.added_time.unwrap_or_else(go_zero_time),
+                    host_id: view.ids[ix],
+                }),
+        );
         let refusal = self
             .groups
             .iter()
