@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -16,6 +18,10 @@ use weka_shared::wire::scale::{HostGroupInfoResponse, InstanceRef, Secret};
 static ALLOCATOR: weka_shared::lambda::Allocator = weka_shared::lambda::ALLOCATOR;
 
 const RUNS: usize = 7;
+
+/// Set in the child process that measures peak memory ([`peak_child`]).
+const PEAK_DIR_ENV: &str = "PLAN_BENCH_PEAK_DIR";
+const PEAK_MACHINES_ENV: &str = "PLAN_BENCH_MACHINES";
 
 struct Payload {
     hosts: String,
@@ -35,16 +41,11 @@ fn ip(m: usize) -> String {
 /// Builds the JSON-RPC results as WEKA returns them, with the usual unused fields.
 fn build(machines: usize) -> Payload {
     let (mut hosts, mut disks, mut nodes) = (Map::new(), Map::new(), Map::new());
-    let mut instances = Vec::new();
     let t = |d: TimeDelta| (now() - d).to_rfc3339();
     for m in 0..machines {
         let ip = ip(m);
         let unhealthy = m % 97 == 5;
         let deactivating = m % 211 == 7;
-        instances.push(InstanceRef {
-            id: format!("i-{m:017x}"),
-            private_ip: ip.clone(),
-        });
         for (c, name) in ["drives0", "compute0", "frontend0"].iter().enumerate() {
             let hid = m * 3 + c;
             hosts.insert(
@@ -98,7 +99,23 @@ fn build(machines: usize) -> Payload {
             }
         }
     }
-    let info = HostGroupInfoResponse {
+    Payload {
+        hosts: serde_json::to_string(&hosts).unwrap(),
+        disks: serde_json::to_string(&disks).unwrap(),
+        nodes: serde_json::to_string(&nodes).unwrap(),
+        info: info(machines),
+    }
+}
+
+/// The ASG side of the cluster: every machine an instance, desired capacity 2 % below.
+fn info(machines: usize) -> HostGroupInfoResponse {
+    let instances = (0..machines)
+        .map(|m| InstanceRef {
+            id: format!("i-{m:017x}"),
+            private_ip: ip(m),
+        })
+        .collect();
+    HostGroupInfoResponse {
         username: "admin".to_owned(),
         password: Secret::new("pw"),
         admin_password: Secret::default(),
@@ -111,12 +128,6 @@ fn build(machines: usize) -> Payload {
         backend_ips: vec![],
         role: "backend".to_owned(),
         version: 1,
-    };
-    Payload {
-        hosts: serde_json::to_string(&hosts).unwrap(),
-        disks: serde_json::to_string(&disks).unwrap(),
-        nodes: serde_json::to_string(&nodes).unwrap(),
-        info,
     }
 }
 
@@ -178,10 +189,119 @@ fn decode_serde(p: &Payload) -> ClusterSnapshot {
     }
 }
 
+/// A `/proc/self/status` figure in MB (`VmRSS`, `VmHWM`).
+fn proc_status_mb(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb / 1024.0
+}
+
+/// In a fresh process (nothing allocated before, so the allocator reuses no freed pages): reads
+/// the three lists from `dir` as the responses' bodies would be held, decodes, drops the bodies and
+/// plans, and prints `resident-before-input input-bodies peak` in MB.
+fn peak_child(dir: &Path, machines: usize) {
+    let before = proc_status_mb("VmRSS");
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let p = Payload {
+        hosts: read("hosts.json"),
+        disks: read("disks.json"),
+        nodes: read("nodes.json"),
+        info: info(machines),
+    };
+    let with_input = proc_status_mb("VmRSS");
+    let policy = ScaleDownPolicy::new(SafetyFloor::from_geometry(3, 2, 1));
+    let snapshot = decode(&p);
+    // As in the handler, the bodies are dropped once decoded, before planning.
+    drop((p.hosts, p.disks, p.nodes));
+    black_box(plan(&p.info, &snapshot, &policy, now()).unwrap());
+    println!(
+        "{before:.1} {:.1} {:.1}",
+        with_input - before,
+        proc_status_mb("VmHWM")
+    );
+}
+
+/// Runs [`peak_child`] on `p` in a child process: (input MB, peak resident MB).
+fn peak_memory(p: &Payload, machines: usize) -> (f64, f64) {
+    let dir: PathBuf = std::env::temp_dir().join(format!("plan-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in [
+        ("hosts.json", &p.hosts),
+        ("disks.json", &p.disks),
+        ("nodes.json", &p.nodes),
+    ] {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(PEAK_DIR_ENV, &dir)
+        .env(PEAK_MACHINES_ENV, machines.to_string())
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: Vec<f64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(|f| f.parse().unwrap())
+        .collect();
+    (figures[1], figures[2])
+}
+
+/// `PLAN_BENCH_PROFILE=decode|decode1|plan|all`: only that step at 10,000 machines, 20 times, for
+/// `perf record` / `perf stat` (counters are steadier than wall time on a shared machine).
+fn profile(what: &str) {
+    let p = build(10_000);
+    let policy = ScaleDownPolicy::new(SafetyFloor::from_geometry(3, 2, 1));
+    let snapshot = decode(&p);
+    let (start, cpu_start) = (Instant::now(), cpu_ms());
+    for _ in 0..20 {
+        match what {
+            "decode" => drop(black_box(decode(&p))),
+            "decode1" => drop(black_box(decode_one_thread(&p))),
+            "plan" => drop(black_box(plan(&p.info, &snapshot, &policy, now()).unwrap())),
+            _ => {
+                let s = decode(&p);
+                drop(black_box(plan(&p.info, &s, &policy, now()).unwrap()));
+            }
+        }
+    }
+    println!(
+        "{what}: {:.2} ms per run, {:.2} ms CPU per run",
+        start.elapsed().as_secs_f64() * 1e3 / 20.0,
+        (cpu_ms() - cpu_start) / 20.0
+    );
+}
+
+/// CPU time (user + system) of this process so far, from `/proc/self/stat` (in clock ticks of
+/// 10 ms).
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = stat.rsplit_once(')').unwrap().1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks * 10.0
+}
+
 fn main() {
+    if let Ok(dir) = std::env::var(PEAK_DIR_ENV) {
+        let machines = std::env::var(PEAK_MACHINES_ENV).unwrap().parse().unwrap();
+        return peak_child(Path::new(&dir), machines);
+    }
+    if let Ok(what) = std::env::var("PLAN_BENCH_PROFILE") {
+        return profile(&what);
+    }
     let policy = ScaleDownPolicy::new(SafetyFloor::from_geometry(3, 2, 1));
     println!(
-        "{:>9} {:>9} {:>10} {:>10} {:>11} {:>10} {:>9} {:>13} {:>10} {:>8}",
+        "{:>9} {:>9} {:>10} {:>10} {:>11} {:>10} {:>9} {:>13} {:>10} {:>8} {:>8}",
         "machines",
         "MB json",
         "value ms",
@@ -191,7 +311,8 @@ fn main() {
         "plan ms",
         "decode+plan",
         "vs value",
-        "actions"
+        "actions",
+        "peak MB"
     );
     for machines in [1_000, 10_000] {
         let p = build(machines);
@@ -217,8 +338,9 @@ fn main() {
             .unwrap()
             .actions()
             .count();
+        let (_, peak_mb) = peak_memory(&p, machines);
         println!(
-            "{machines:>9} {mb:>9.1} {baseline:>10.2} {serde_ms:>10.2} {one_thread_ms:>11.2} {decode_ms:>10.2} {plan_ms:>9.2} {both:>13.2} {:>9.3}x {actions:>8}",
+            "{machines:>9} {mb:>9.1} {baseline:>10.2} {serde_ms:>10.2} {one_thread_ms:>11.2} {decode_ms:>10.2} {plan_ms:>9.2} {both:>13.2} {:>9.3}x {actions:>8} {peak_mb:>8.0}",
             both / baseline
         );
     }
@@ -226,6 +348,6 @@ fn main() {
         "(median of {RUNS} runs; 'value' = the same JSON into serde_json::Value, 'serde' = typed \
          serde_json decode, 'decode' = weka::decode::cluster_lists as the handler decodes (on all cores; \
          '1-thread' = on one); \
-         'vs value' = decode+plan / value)"
+         'vs value' = decode+plan / value; 'peak MB' = peak resident memory of a fresh process that holds the three response bodies, decodes and plans once)"
     );
 }

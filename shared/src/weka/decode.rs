@@ -469,22 +469,20 @@ fn once(c: &mut Cursor<'_>, seen: &mut u32, bit: u32, name: &'static str) -> R<(
 }
 
 const HOST_FIELDS: &[&[u8]] = &[
-    b"uid",
     b"added_time",
     b"state_changed_time",
     b"state",
     b"status",
     b"host_ip",
-    b"hostname",
     b"aws",
     b"container_name",
     b"mode",
     b"machine_identifier",
     b"auto_remove_timeout",
 ];
-const AWS_FIELDS: &[&[u8]] = &[b"instance_id", b"instance_type", b"availability_zone"];
+const AWS_FIELDS: &[&[u8]] = &[b"instance_id"];
 const DRIVE_FIELDS: &[&[u8]] = &[b"host_id", b"status", b"uuid", b"should_be_active"];
-const NODE_FIELDS: &[&[u8]] = &[b"host_id", b"status", b"last_fencing_time", b"up_since"];
+const NODE_FIELDS: &[&[u8]] = &[b"host_id", b"status", b"last_fencing_time"];
 
 fn host(c: &mut Cursor<'_>) -> R<Host> {
     if c.peek() == Some(b'[') {
@@ -495,10 +493,6 @@ fn host(c: &mut Cursor<'_>) -> R<Host> {
     if c.members()? {
         loop {
             match c.key(HOST_FIELDS)? {
-                b"uid" => {
-                    once(c, &mut seen, 0, "uid")?;
-                    h.uid = c.string_or_null()?;
-                }
                 b"added_time" => {
                     once(c, &mut seen, 1, "added_time")?;
                     h.added_time = c.opt_datetime()?;
@@ -518,10 +512,6 @@ fn host(c: &mut Cursor<'_>) -> R<Host> {
                 b"host_ip" => {
                     once(c, &mut seen, 5, "host_ip")?;
                     h.host_ip = c.string_or_null()?;
-                }
-                b"hostname" => {
-                    once(c, &mut seen, 6, "hostname")?;
-                    h.hostname = c.string_or_null()?;
                 }
                 b"aws" => {
                     once(c, &mut seen, 7, "aws")?;
@@ -565,14 +555,6 @@ fn aws(c: &mut Cursor<'_>) -> R<AwsInfo> {
                 b"instance_id" => {
                     once(c, &mut seen, 0, "instance_id")?;
                     a.instance_id = c.string_or_null()?;
-                }
-                b"instance_type" => {
-                    once(c, &mut seen, 1, "instance_type")?;
-                    a.instance_type = c.string_or_null()?;
-                }
-                b"availability_zone" => {
-                    once(c, &mut seen, 2, "availability_zone")?;
-                    a.availability_zone = c.string_or_null()?;
                 }
                 _ => c.skip_value()?,
             }
@@ -632,7 +614,6 @@ fn node(c: &mut Cursor<'_>) -> R<Node> {
         host_id: HostId::INVALID,
         status: NodeStatus::Unknown,
         last_fencing_time: None,
-        up_since: None,
     };
     let mut seen = 0u32;
     if c.members()? {
@@ -649,10 +630,6 @@ fn node(c: &mut Cursor<'_>) -> R<Node> {
                 b"last_fencing_time" => {
                     once(c, &mut seen, 2, "last_fencing_time")?;
                     n.last_fencing_time = c.opt_datetime()?;
-                }
-                b"up_since" => {
-                    once(c, &mut seen, 3, "up_since")?;
-                    n.up_since = c.opt_datetime()?;
                 }
                 _ => c.skip_value()?,
             }

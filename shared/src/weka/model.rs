@@ -406,21 +406,12 @@ pub struct AwsInfo {
     /// EC2 instance id.
     #[serde(deserialize_with = "null_default")]
     pub instance_id: String,
-    /// EC2 instance type.
-    #[serde(deserialize_with = "null_default")]
-    pub instance_type: String,
-    /// Availability zone.
-    #[serde(deserialize_with = "null_default")]
-    pub availability_zone: String,
 }
 
 /// One WEKA container (`hosts_list` value).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Host {
-    /// Container uid.
-    #[serde(deserialize_with = "null_default")]
-    pub uid: String,
     /// When the container joined.
     #[serde(deserialize_with = "opt_datetime")]
     pub added_time: Option<DateTime<Utc>>,
@@ -436,9 +427,6 @@ pub struct Host {
     /// Private IP of the machine (shared by all its containers).
     #[serde(deserialize_with = "null_default")]
     pub host_ip: String,
-    /// Hostname.
-    #[serde(deserialize_with = "null_default")]
-    pub hostname: String,
     /// Cloud metadata (missing when the host is DOWN).
     pub aws: Option<AwsInfo>,
     /// `drives0`, `compute0`, `frontend0`, `client`, ...
@@ -499,9 +487,6 @@ pub struct Node {
     /// Last fencing time.
     #[serde(default, deserialize_with = "opt_datetime")]
     pub last_fencing_time: Option<DateTime<Utc>>,
-    /// Up since.
-    #[serde(default, deserialize_with = "opt_datetime")]
-    pub up_since: Option<DateTime<Utc>>,
 }
 
 /// A port of an interface group.

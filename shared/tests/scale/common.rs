@@ -109,16 +109,13 @@ impl Cb {
             self.snap.hosts.insert(
                 id,
                 Host {
-                    uid: format!("uid-{}", id.0),
                     added_time: Some(now() - age),
                     state_changed_time: Some(down_since),
                     state,
                     status,
                     host_ip: ip.to_owned(),
-                    hostname: format!("ip-{}", ip.replace('.', "-")),
                     aws: Some(AwsInfo {
                         instance_id: iid.clone(),
-                        ..AwsInfo::default()
                     }),
                     container_name: name.to_owned(),
                     mode: HostMode::Backend,
@@ -137,7 +134,6 @@ impl Cb {
                         NodeStatus::Up
                     },
                     last_fencing_time: None,
-                    up_since: None,
                 },
             );
             self.snap.nodes.insert(
@@ -146,7 +142,6 @@ impl Cb {
                     host_id: id,
                     status: NodeStatus::Up,
                     last_fencing_time: None,
-                    up_since: None,
                 },
             );
             if name == "drives0" {
