@@ -213,7 +213,7 @@ resource "aws_lambda_function" "this" {
   # (cargo lambda build --release --arm64 -o zip).
   source_code_hash = filebase64sha256("${local.lambdas_dir}/${each.key}/bootstrap.zip")
   timeout          = lookup(var.lambda_timeouts, each.key, each.value.timeout)
-  memory_size      = var.lambda_memory_size
+  memory_size      = lookup(var.lambda_memory_sizes, each.key, var.lambda_memory_size)
 
   dynamic "environment" {
     for_each = length(local.function_env[each.key]) > 0 ? [1] : []

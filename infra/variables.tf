@@ -593,6 +593,20 @@ variable "lambda_memory_size" {
   type        = number
   default     = 128
   description = "Memory (MB) of every lambda."
+  validation {
+    condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240
+    error_message = "lambda_memory_size must be between 128 and 10240 MB."
+  }
+}
+
+variable "lambda_memory_sizes" {
+  type        = map(number)
+  default     = {}
+  description = "Per-function memory overrides (MB), keyed by function name; scale-down of a large cluster needs more than the others (see README, Sizing)."
+  validation {
+    condition     = alltrue([for name, mb in var.lambda_memory_sizes : contains(["deploy", "clusterize", "clusterize-finalization", "report", "status", "fetch", "scale-down", "terminate", "transient"], name) && mb >= 128 && mb <= 10240])
+    error_message = "lambda_memory_sizes keys must be function names (deploy, clusterize, clusterize-finalization, report, status, fetch, scale-down, terminate, transient) and values between 128 and 10240 MB."
+  }
 }
 
 variable "lambda_tracing_mode" {

@@ -1,0 +1,61 @@
+mock_provider "aws" {
+  mock_data "aws_availability_zones" {
+    defaults = { names = ["us-east-1a", "us-east-1b"] }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+}
+
+variables {
+  get_weka_io_token = "test-token"
+  weka_version      = "4.4.2"
+}
+
+run "memory_override_per_function" {
+  command = plan
+  variables {
+    lambda_memory_sizes = { "scale-down" = 2048 }
+  }
+  assert {
+    condition     = aws_lambda_function.this["scale-down"].memory_size == 2048
+    error_message = "scale-down takes its override"
+  }
+  assert {
+    condition     = aws_lambda_function.this["fetch"].memory_size == 128
+    error_message = "the others keep lambda_memory_size"
+  }
+}
+
+run "memory_override_of_unknown_function_is_refused" {
+  command = plan
+  variables {
+    lambda_memory_sizes = { "scale_down" = 2048 }
+  }
+  expect_failures = [var.lambda_memory_sizes]
+}
+
+run "weka_version_or_install_url_is_required" {
+  command = plan
+  variables {
+    weka_version = ""
+  }
+  expect_failures = [var.weka_version]
+}
+
+run "default_memory_is_the_reference_default" {
+  command = plan
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : f.memory_size == 128])
+    error_message = "every function defaults to lambda_memory_size"
+  }
+}
