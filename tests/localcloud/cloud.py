@@ -213,7 +213,8 @@ class LocalCloud:
             import zipfile
             with zipfile.ZipFile(os.path.join(zips, f, "bootstrap.zip"), "w") as z:
                 z.writestr("bootstrap", "#!/bin/sh\nexit 1\n")
-        env = dict(os.environ, TF_IN_AUTOMATION="1", TF_INPUT="0",
+        # CHECKPOINT_DISABLE: no version check against HashiCorp (nothing leaves loopback).
+        env = dict(os.environ, TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1",
                    TF_CLI_CONFIG_FILE=os.path.join(work, "terraformrc"),
                    AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
         open(env["TF_CLI_CONFIG_FILE"], "w").close()
