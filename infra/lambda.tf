@@ -195,6 +195,25 @@ resource "aws_cloudwatch_log_group" "lambda" {
   tags              = local.common_tags
 }
 
+locals {
+  lambda_zips       = { for f in keys(local.functions) : f => "${local.lambdas_dir}/${f}/bootstrap.zip" }
+  lambda_code_in_s3 = var.lambdas_upload_s3_bucket != null
+}
+
+# Optional: the zips staged in S3 (lambdas_upload_s3_bucket). The AWS provider creates functions
+# from a local zip one at a time (one provider-wide lock, held through its >= 5 s wait for each
+# function to become Active), so nine functions take >= 45 s one after another; from S3 they are
+# created in parallel.
+resource "aws_s3_object" "lambda_code" {
+  # checkov:skip=CKV_AWS_186:The bucket is the caller's; its default encryption (SSE-S3 or the caller's KMS key) applies to the staged zips, which hold no secrets.
+  for_each    = local.lambda_code_in_s3 ? local.functions : {}
+  bucket      = var.lambdas_upload_s3_bucket
+  key         = "${local.lambda_names[each.key]}/bootstrap.zip"
+  source      = local.lambda_zips[each.key]
+  source_hash = filemd5(local.lambda_zips[each.key])
+  tags        = local.common_tags
+}
+
 resource "aws_lambda_function" "this" {
   # checkov:skip=CKV_AWS_116:Invoked synchronously (instances, Step Functions); callers see and retry errors, a DLQ would never receive anything.
   # checkov:skip=CKV_AWS_115:Reserved concurrency would carve capacity out of small accounts' 10-unit pool and throttle bootstrap bursts; concurrency is bounded by the DynamoDB lease instead.
@@ -208,10 +227,12 @@ resource "aws_lambda_function" "this" {
   runtime       = "provided.al2023"
   handler       = "bootstrap"
   architectures = [var.lambda_architecture]
-  filename      = "${local.lambdas_dir}/${each.key}/bootstrap.zip"
+  filename      = local.lambda_code_in_s3 ? null : local.lambda_zips[each.key]
+  s3_bucket     = local.lambda_code_in_s3 ? aws_s3_object.lambda_code[each.key].bucket : null
+  s3_key        = local.lambda_code_in_s3 ? aws_s3_object.lambda_code[each.key].key : null
   # filebase64sha256 fails at plan time when the zip is missing: build it first
   # (cargo lambda build --release --arm64 -o zip).
-  source_code_hash = filebase64sha256("${local.lambdas_dir}/${each.key}/bootstrap.zip")
+  source_code_hash = filebase64sha256(local.lambda_zips[each.key])
   timeout          = lookup(var.lambda_timeouts, each.key, each.value.timeout)
   memory_size      = lookup(var.lambda_memory_sizes, each.key, var.lambda_memory_size)
 

@@ -579,6 +579,12 @@ variable "lambdas_dir" {
   description = "Directory with <function>/bootstrap.zip (cargo lambda build --release --arm64 -o zip); null = <repo>/target/lambda."
 }
 
+variable "lambdas_upload_s3_bucket" {
+  type        = string
+  default     = null
+  description = "Existing S3 bucket in the deployment's region to stage the zips of lambdas_dir in (<lambda name>/bootstrap.zip); the functions then take their code from there, which lets the AWS provider create them in parallel (it uploads local zips one function at a time). null = direct upload of the local zips."
+}
+
 variable "lambda_log_level" {
   type        = string
   default     = "INFO"

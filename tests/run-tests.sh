@@ -31,8 +31,8 @@ cargo nextest run --workspace --all-features --locked --no-fail-fast 2>&1 | tee 
 step "cargo test --doc"
 cargo test --doc --workspace --all-features --locked 2>&1 | tee "$run_dir/doctest.log"
 
-step "Auto Scaling lifecycle hooks in the patched moto (tests/emulator/LIFECYCLE.md)"
-"$VENV/bin/python" -m unittest tests/emulator/test_moto_lifecycle.py
+step "Auto Scaling lifecycle hooks and Lambda in the patched moto (tests/emulator/LIFECYCLE.md)"
+"$VENV/bin/python" -m unittest tests/emulator/test_moto_lifecycle.py tests/emulator/test_moto_server.py
 
 step "scale state machine in moto's Step Functions interpreter with the real Lambda binaries"
 "$VENV/bin/python" tests/emulator/sfn_scale.py

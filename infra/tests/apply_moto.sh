@@ -2,12 +2,17 @@
 # Apply the module (through infra/examples/local) to the patched moto server on loopback,
 # check what it created with the AWS CLI, destroy it and check the cleanup.
 # Env: VENV (default <repo>/.venv), LAMBDAS_DIR (dir with <function>/bootstrap.zip; default
-# <repo>/target/lambda if complete, else dummy zips), KEEP_TMP=1 keeps the work dir.
+# <repo>/target/lambda if complete, else dummy zips), KEEP_TMP=1 keeps the work dir,
+# LAMBDA_CODE=s3 (default: zips staged in an emulator bucket, lambdas_upload_s3_bucket; the
+# provider creates the functions in parallel) or zip (direct upload, the module's default; the
+# provider creates them one at a time, ~5 s each).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV=${VENV:-$ROOT/.venv}
 FUNCTIONS=(deploy clusterize clusterize-finalization report status fetch scale-down terminate transient)
+LAMBDA_CODE=${LAMBDA_CODE:-s3}
+CODE_BUCKET=weka-local-lambda-code
 CLUSTER_SIZE=6
 PREFIX=weka-local
 START=$(date +%s)
@@ -16,6 +21,7 @@ say() { printf '[apply_moto %3ss] %s\n' "$(($(date +%s) - START))" "$*"; }
 fail() { say "FAIL: $*"; exit 1; }
 
 command -v terraform >/dev/null || fail "terraform not found"
+case "$LAMBDA_CODE" in s3 | zip) ;; *) fail "LAMBDA_CODE must be s3 or zip, not $LAMBDA_CODE" ;; esac
 [ -x "$VENV/bin/python" ] && [ -x "$VENV/bin/aws" ] || fail "venv $VENV lacks python/aws (pip install -r tests/requirements.txt)"
 
 WORK=$(mktemp -d /tmp/weka-infra-moto.XXXXXX)
@@ -65,15 +71,21 @@ aws() { "$VENV/bin/aws" --endpoint-url "$AWS_ENDPOINT_URL" --region us-east-1 "$
 mkdir -p "$WORK/src"
 cp -r "$ROOT/infra" "$ROOT/state-machine" "$WORK/src/"
 rm -rf "$WORK/src/infra/examples/local/.terraform" "$WORK/src/infra/examples/local/"*.tfstate*
-export TF_IN_AUTOMATION=1 TF_INPUT=0
+# CHECKPOINT_DISABLE: no version check against HashiCorp (nothing leaves loopback).
+export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 export TF_CLI_CONFIG_FILE=$WORK/terraformrc
 : >"$TF_CLI_CONFIG_FILE"
 TFVARS=(-var "aws_endpoint=http://127.0.0.1:$PORT" -var "lambdas_dir=$ZIPS" -var "cluster_size=$CLUSTER_SIZE")
+if [ "$LAMBDA_CODE" = s3 ]; then
+  aws s3api create-bucket --bucket "$CODE_BUCKET" >/dev/null || fail "create bucket $CODE_BUCKET"
+  TFVARS+=(-var "lambdas_upload_s3_bucket=$CODE_BUCKET")
+fi
 cd "$WORK/src/infra/examples/local"
 terraform init -no-color -backend=false -plugin-dir=/opt/tf-plugins >"$WORK/init.log" 2>&1 || { cat "$WORK/init.log"; fail "terraform init"; }
-say "terraform apply"
+say "terraform apply (lambda code: $LAMBDA_CODE)"
 terraform apply -no-color -auto-approve -parallelism=20 "${TFVARS[@]}" >"$WORK/apply.log" 2>&1 || { tail -60 "$WORK/apply.log"; fail "terraform apply"; }
-say "apply done: $(grep -c 'Creation complete' "$WORK/apply.log") resources created"
+say "apply done: $(grep -c 'Creation complete' "$WORK/apply.log") resources created;" \
+  "lambda creates: $(grep -Eo 'aws_lambda_function\.this\[[^]]*\]: Creation complete after [0-9]+s' "$WORK/apply.log" | grep -Eo '[0-9]+s$' | sort -n | tr '\n' ' ')"
 
 # --- checks after apply --------------------------------------------------------
 TABLE=$(terraform output -raw state_table_name)
@@ -98,11 +110,18 @@ check_item "$PREFIX-nfs-state" 0
 [ "$(aws dynamodb describe-continuous-backups --table-name "$TABLE" --query 'ContinuousBackupsDescription.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus' --output text)" = "ENABLED" ] || fail "PITR"
 say "ok: table $TABLE (pk/sk, TTL expires_at, PITR)"
 
-# One list-functions call; python checks every function's settings, role and env keys.
+# One list-functions call; python checks every function's settings, role, env keys and code
+# (CodeSha256 of its zip; with LAMBDA_CODE=s3 also the staged object of each function).
 aws lambda list-functions --output json >"$WORK/functions.json"
-"$VENV/bin/python" - "$WORK/functions.json" "$PREFIX" "${FUNCTIONS[@]}" <<'PY' || fail "lambda checks"
-import json, sys
-path, prefix, fns = sys.argv[1], sys.argv[2], sys.argv[3:]
+if [ "$LAMBDA_CODE" = s3 ]; then
+  aws s3api list-objects-v2 --bucket "$CODE_BUCKET" --output json >"$WORK/staged.json"
+else
+  echo '{}' >"$WORK/staged.json"
+fi
+"$VENV/bin/python" - "$WORK/functions.json" "$PREFIX" "$ZIPS" "$WORK/staged.json" "$LAMBDA_CODE" "${FUNCTIONS[@]}" <<'PY' || fail "lambda checks"
+import base64, hashlib, json, sys
+path, prefix, zips, staged_path, code_mode, fns = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
+staged = {o["Key"] for o in json.load(open(staged_path)).get("Contents", [])}
 funcs = {f["FunctionName"]: f for f in json.load(open(path))["Functions"] if f["FunctionName"].startswith(prefix + "-")}
 common = {"CLUSTER_NAME", "STATE_TABLE", "STATE_KEY", "NFS_STATE_KEY"}
 lifecycle = {"ASG_NAME", "LAUNCH_LIFECYCLE_HOOK_NAME", "LAUNCH_HEARTBEAT_TIMEOUT", "TERMINATE_LIFECYCLE_HOOK_NAME",
@@ -136,12 +155,17 @@ for fn in fns:
     env = set((f.get("Environment") or {}).get("Variables", {}))
     if not need[fn] <= env:
         errors.append(f"{fn}: env lacks {sorted(need[fn] - env)}")
+    code = open(f"{zips}/{fn}/bootstrap.zip", "rb").read()
+    if f.get("CodeSha256") != base64.b64encode(hashlib.sha256(code).digest()).decode():
+        errors.append(f"{fn}: CodeSha256 {f.get('CodeSha256')} is not its zip's")
+    if code_mode == "s3" and f"{prefix}-{fn}-lambda/bootstrap.zip" not in staged:
+        errors.append(f"{fn}: zip not staged in the bucket ({sorted(staged)})")
 if len(roles) != 9:
     errors.append("roles are shared")
 print("\n".join(errors) or "lambda checks passed")
 sys.exit(1 if errors else 0)
 PY
-say "ok: 9 lambdas (provided.al2023, arm64, bootstrap, timeouts, own role each, env contract keys)"
+say "ok: 9 lambdas (provided.al2023, arm64, bootstrap, timeouts, own role each, env contract keys, code of its zip$([ "$LAMBDA_CODE" = s3 ] && echo ', staged in S3'))"
 
 SM_ARN=$(terraform output -raw state_machine_arn)
 def=$(aws stepfunctions describe-state-machine --state-machine-arn "$SM_ARN" --query definition --output text) || fail "state machine missing"
@@ -210,5 +234,8 @@ aws dynamodb describe-table --table-name "$TABLE" >/dev/null 2>&1 && fail "table
 left=$(aws ec2 describe-instances --filters Name=tag:weka_cluster_name,Values=local Name=instance-state-name,Values=pending,running,stopping,stopped --query 'length(Reservations[].Instances[])' --output text)
 [ "$left" = 0 ] || fail "$left instances left"
 [ "$(aws secretsmanager list-secrets --query "length(SecretList[?starts_with(Name, 'weka/$PREFIX/')])" --output text)" = 0 ] || fail "secrets left"
+if [ "$LAMBDA_CODE" = s3 ]; then
+  [ "$(aws s3api list-objects-v2 --bucket "$CODE_BUCKET" --query 'length(Contents || `[]`)' --output text)" = 0 ] || fail "staged zips left"
+fi
 say "ok: destroy removed table, functions, state machine, ASG, instances, secrets"
 say "PASS (total $(($(date +%s) - START)) s)"

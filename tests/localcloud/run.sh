@@ -20,8 +20,9 @@ bin_dir=$(mktemp -d "$target/localcloud-bin.XXXXXX")
 trap 'rm -rf "$bin_dir"' EXIT
 for f in functions/*/; do cp "$target/debug/$(basename "$f")" "$bin_dir/"; done
 cp "$target/debug/weka-sim" "$bin_dir/"
-# Terraform against moto occasionally loses a CreateFunction answer and then fails on the
-# duplicate (409); a setup failure (exit 75) gets one fresh attempt with new servers.
+# A setup failure (exit 75) gets one fresh attempt with new servers. (It was added for a
+# CreateFunction whose answer Terraform lost and whose resend got 409; moto_server.py now gives
+# an SDK resend the first attempt's answer.)
 for attempt in 1 2; do
   rc=0
   "$VENV/bin/python" tests/localcloud/demo.py "$@" --bin-dir "$bin_dir" || rc=$?
