@@ -211,7 +211,7 @@ resource "aws_s3_object" "lambda_code" {
   key         = "${local.lambda_names[each.key]}/bootstrap.zip"
   source      = local.lambda_zips[each.key]
   source_hash = filemd5(local.lambda_zips[each.key])
-  tags        = local.common_tags
+  # No tags: S3 objects take at most 10, and the module's tags may be more.
 }
 
 resource "aws_lambda_function" "this" {

@@ -3,15 +3,16 @@
 # check what it created with the AWS CLI, destroy it and check the cleanup.
 # Env: VENV (default <repo>/.venv), LAMBDAS_DIR (dir with <function>/bootstrap.zip; default
 # <repo>/target/lambda if complete, else dummy zips), KEEP_TMP=1 keeps the work dir,
-# LAMBDA_CODE=s3 (default: zips staged in an emulator bucket, lambdas_upload_s3_bucket; the
-# provider creates the functions in parallel) or zip (direct upload, the module's default; the
-# provider creates them one at a time, ~5 s each).
+# LAMBDA_CODE=zip (default: direct upload, the module's default; the provider creates the
+# functions one at a time, ~5 s each) or s3 (zips staged in an emulator bucket,
+# lambdas_upload_s3_bucket; created in parallel). The local cloud's e2e applies the s3 path, so CI
+# applies both.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV=${VENV:-$ROOT/.venv}
 FUNCTIONS=(deploy clusterize clusterize-finalization report status fetch scale-down terminate transient)
-LAMBDA_CODE=${LAMBDA_CODE:-s3}
+LAMBDA_CODE=${LAMBDA_CODE:-zip}
 CODE_BUCKET=weka-local-lambda-code
 CLUSTER_SIZE=6
 PREFIX=weka-local

@@ -59,3 +59,26 @@ run "default_memory_is_the_reference_default" {
     error_message = "every function defaults to lambda_memory_size"
   }
 }
+
+run "zips_staged_in_s3_when_a_bucket_is_given" {
+  command = plan
+  variables {
+    lambdas_upload_s3_bucket = "code-bucket"
+  }
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : f.s3_bucket == "code-bucket" && f.filename == null])
+    error_message = "every function takes its code from the bucket"
+  }
+  assert {
+    condition     = length(aws_s3_object.lambda_code) == 9
+    error_message = "one staged zip per function"
+  }
+}
+
+run "zips_uploaded_directly_by_default" {
+  command = plan
+  assert {
+    condition     = length(aws_s3_object.lambda_code) == 0 && alltrue([for f in aws_lambda_function.this : f.s3_bucket == null])
+    error_message = "no staging without a bucket"
+  }
+}

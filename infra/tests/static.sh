@@ -24,7 +24,6 @@ WORK=$(mktemp -d /tmp/weka-infra-static.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 # CHECKPOINT_DISABLE: no version check against HashiCorp (offline; nothing leaves the machine).
 export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1 TF_CLI_CONFIG_FILE=$WORK/terraformrc
-: >"$TF_CLI_CONFIG_FILE"
 
 say "terraform fmt -check -recursive infra"
 terraform fmt -check -recursive -diff "$INFRA" || fail "terraform fmt (run: terraform fmt -recursive infra)"
