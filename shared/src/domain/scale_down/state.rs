@@ -393,10 +393,12 @@ impl<'a> View<'a> {
         {
             return ScaleState::Unhealthy;
         }
-        let added_long_ago = host
-            .added_time
-            .is_none_or(|t| now - t > policy.inactive_drive_grace);
-        if (drives.inactive > 0 && added_long_ago) || drives.deactivated > 0 {
+        // The age is computed only for a container with an INACTIVE drive (few of them).
+        let added_long_ago = || {
+            host.added_time
+                .is_none_or(|t| now - t > policy.inactive_drive_grace)
+        };
+        if drives.deactivated > 0 || (drives.inactive > 0 && added_long_ago()) {
             return ScaleState::Unhealthy;
         }
         ScaleState::Healthy
