@@ -88,6 +88,39 @@ fn ec2_view(instance: &aws_sdk_ec2::types::Instance) -> Ec2View {
 }
 
 impl AwsScalingGroups {
+    /// Sets or clears `DisableApiTermination`, then `DisableApiStop` (EC2 changes one attribute
+    /// per call).
+    async fn set_termination_protection(
+        &self,
+        instance_id: &str,
+        protected: bool,
+    ) -> Result<(), ScalingError> {
+        let value = || AttributeBooleanValue::builder().value(protected).build();
+        self.ec2
+            .modify_instance_attribute()
+            .instance_id(instance_id)
+            .disable_api_termination(value())
+            .send()
+            .await
+            .map_err(|e| {
+                scaling_error(
+                    "modify_instance_attribute disable_api_termination",
+                    instance_id,
+                    e,
+                )
+            })?;
+        self.ec2
+            .modify_instance_attribute()
+            .instance_id(instance_id)
+            .disable_api_stop(value())
+            .send()
+            .await
+            .map_err(|e| {
+                scaling_error("modify_instance_attribute disable_api_stop", instance_id, e)
+            })?;
+        Ok(())
+    }
+
     /// EC2's view of `ids`; an id EC2 does not know is left out.
     async fn describe_instances(
         &self,
@@ -287,31 +320,11 @@ impl ScalingGroups for AwsScalingGroups {
     }
 
     async fn allow_termination(&self, instance_id: &str) -> Result<(), ScalingError> {
-        let off = || AttributeBooleanValue::builder().value(false).build();
-        // EC2 changes one attribute per call.
-        self.ec2
-            .modify_instance_attribute()
-            .instance_id(instance_id)
-            .disable_api_termination(off())
-            .send()
-            .await
-            .map_err(|e| {
-                scaling_error(
-                    "modify_instance_attribute disable_api_termination",
-                    instance_id,
-                    e,
-                )
-            })?;
-        self.ec2
-            .modify_instance_attribute()
-            .instance_id(instance_id)
-            .disable_api_stop(off())
-            .send()
-            .await
-            .map_err(|e| {
-                scaling_error("modify_instance_attribute disable_api_stop", instance_id, e)
-            })?;
-        Ok(())
+        self.set_termination_protection(instance_id, false).await
+    }
+
+    async fn protect_from_termination(&self, instance_id: &str) -> Result<(), ScalingError> {
+        self.set_termination_protection(instance_id, true).await
     }
 
     async fn terminate(&self, instance_ids: &[String]) -> Result<Vec<String>, ScalingError> {

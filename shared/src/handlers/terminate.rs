@@ -330,6 +330,19 @@ async fn apply<G: ScalingGroups>(
     {
         record(errors, asg, &e);
     }
+    // Termination protection was cleared (or partly cleared, when a call failed) for every
+    // target: those not terminated get it back until a later run retries them.
+    let reprotected: Vec<(&TerminateTarget, Result<(), ScalingError>)> =
+        futures::stream::iter(plan.terminate.iter().filter(|t| !done.contains(&t.id)))
+            .map(|t| async move { (t, groups.protect_from_termination(&t.id).await) })
+            .buffered(ATTRIBUTE_PARALLELISM)
+            .collect()
+            .await;
+    for (_, result) in reprotected {
+        if let Err(e) = result {
+            record(errors, asg, &e);
+        }
+    }
 
     let not_terminated: BTreeSet<&str> = plan
         .terminate

@@ -113,6 +113,13 @@ pub trait ScalingGroups: Send + Sync {
         instance_id: &str,
     ) -> impl Future<Output = Result<(), ScalingError>> + Send;
 
+    /// Sets the instance's `DisableApiTermination` and `DisableApiStop` attributes again, as the
+    /// module's launch template launches every instance.
+    fn protect_from_termination(
+        &self,
+        instance_id: &str,
+    ) -> impl Future<Output = Result<(), ScalingError>> + Send;
+
     /// Terminates instances; returns the ids EC2 reported as terminating.
     fn terminate(
         &self,

@@ -39,6 +39,11 @@ pub enum ScalingCall {
         /// Instance.
         id: String,
     },
+    /// `ModifyInstanceAttribute` (termination and stop protected again).
+    ProtectFromTermination {
+        /// Instance.
+        id: String,
+    },
     /// `TerminateInstances`.
     Terminate {
         /// Instances.
@@ -114,7 +119,8 @@ impl FakeScalingGroups {
         change(instance);
     }
 
-    /// Makes `operation` (`detach`, `protect`, `allow_termination`, `terminate`) fail whenever
+    /// Makes `operation` (`detach`, `protect`, `allow_termination`, `protect_from_termination`,
+    /// `terminate`) fail whenever
     /// it touches instance `id`.
     pub fn fail(&self, operation: &str, id: &str) {
         self.failing
@@ -270,6 +276,13 @@ impl ScalingGroups for FakeScalingGroups {
             id: instance_id.to_owned(),
         });
         self.check("allow_termination", &[instance_id.to_owned()])
+    }
+
+    async fn protect_from_termination(&self, instance_id: &str) -> Result<(), ScalingError> {
+        self.record(ScalingCall::ProtectFromTermination {
+            id: instance_id.to_owned(),
+        });
+        self.check("protect_from_termination", &[instance_id.to_owned()])
     }
 
     async fn terminate(&self, instance_ids: &[String]) -> Result<Vec<String>, ScalingError> {
