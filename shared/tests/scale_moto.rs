@@ -1,13 +1,25 @@
 //! The Auto Scaling / EC2 adapter of `terminate` and `fetch` against moto server (started by
 //! `make test`; endpoint in `WEKA_TEST_AWS_ENDPOINT`): describe with EC2 state, empty and
-//! missing groups, detach without decrement, scale-in protection, API termination, terminate.
+//! missing groups, detach without decrement, scale-in protection, API termination, terminate;
+//! and the `terminate` handler itself on that adapter, judged by moto's state afterwards.
 
 #![allow(clippy::unwrap_used)]
 
+use chrono::{DateTime, Utc};
+use serde_json::json;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 use weka_shared::adapters::autoscaling::AwsScalingGroups;
-use weka_shared::domain::terminate::{AsgHealth, Ec2State, Lifecycle};
-use weka_shared::ports::{ScalingGroup, ScalingGroups};
+use weka_shared::config::StateConfig;
+use weka_shared::domain::state::Group;
+use weka_shared::domain::terminate::{AsgHealth, Ec2State, Lifecycle, TerminatePolicy};
+use weka_shared::handlers::lifecycle::LifecycleConfig;
+use weka_shared::handlers::scale_down::Invocation;
+use weka_shared::handlers::terminate;
+use weka_shared::ports::{ScalingGroup, ScalingGroups, StateStore};
+use weka_shared::testing::{FakeClock, InMemoryStateStore};
+use weka_shared::weka::model::{HostId, HostState};
+use weka_shared::wire::scale::{PROTOCOL_VERSION, ScaleHost, ScaleResponse, go_zero_time};
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -90,6 +102,51 @@ async fn asg(sdk: &aws_config::SdkConfig, desired: i32) -> String {
     name
 }
 
+/// `None` when `id` is not a member of `group`.
+fn protected_from_scale_in(group: &ScalingGroup, id: &str) -> Option<bool> {
+    group
+        .instances
+        .iter()
+        .find(|i| i.instance.id == id)
+        .map(|i| i.instance.protected_from_scale_in)
+}
+
+async fn ec2_state(ec2: &aws_sdk_ec2::Client, id: &str) -> String {
+    ec2.describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .unwrap()
+        .reservations()[0]
+        .instances()[0]
+        .state()
+        .unwrap()
+        .name()
+        .unwrap()
+        .as_str()
+        .to_owned()
+}
+
+async fn assert_terminating(ec2: &aws_sdk_ec2::Client, id: &str) {
+    let state = ec2_state(ec2, id).await;
+    assert!(
+        matches!(state.as_str(), "shutting-down" | "terminated"),
+        "{id} is {state}"
+    );
+}
+
+async fn termination_protected(ec2: &aws_sdk_ec2::Client, id: &str) -> bool {
+    ec2.describe_instance_attribute()
+        .instance_id(id)
+        .attribute(aws_sdk_ec2::types::InstanceAttributeName::DisableApiTermination)
+        .send()
+        .await
+        .unwrap()
+        .disable_api_termination()
+        .and_then(aws_sdk_ec2::types::AttributeBooleanValue::value)
+        .unwrap()
+}
+
 async fn describe(groups: &AwsScalingGroups, name: &str) -> ScalingGroup {
     let mut found = groups.describe_groups(&[name.to_owned()]).await.unwrap();
     assert_eq!(found.len(), 1);
@@ -143,14 +200,8 @@ async fn detach_protection_and_termination_act_on_the_named_instances_only() {
         .await
         .unwrap();
     let after = describe(&groups, &name).await;
-    let protected = |g: &ScalingGroup, id: &str| {
-        g.instances
-            .iter()
-            .find(|i| i.instance.id == id)
-            .map(|i| i.instance.protected_from_scale_in)
-    };
-    assert_eq!(protected(&after, victim), Some(false));
-    assert_eq!(protected(&after, kept), Some(true));
+    assert_eq!(protected_from_scale_in(&after, victim), Some(false));
+    assert_eq!(protected_from_scale_in(&after, kept), Some(true));
 
     let terminated = groups
         .terminate(std::slice::from_ref(victim))
@@ -158,24 +209,7 @@ async fn detach_protection_and_termination_act_on_the_named_instances_only() {
         .unwrap();
     assert_eq!(&terminated, std::slice::from_ref(victim));
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
-    let state = ec2
-        .describe_instances()
-        .instance_ids(victim)
-        .send()
-        .await
-        .unwrap()
-        .reservations()[0]
-        .instances()[0]
-        .state()
-        .unwrap()
-        .name()
-        .unwrap()
-        .as_str()
-        .to_owned();
-    assert!(
-        matches!(state.as_str(), "shutting-down" | "terminated"),
-        "{state}"
-    );
+    assert_terminating(&ec2, victim).await;
 
     groups
         .detach(&name, std::slice::from_ref(detached))
@@ -190,5 +224,198 @@ async fn detach_protection_and_termination_act_on_the_named_instances_only() {
         after.desired_capacity, 3,
         "desired capacity not decremented"
     );
-    assert_eq!(protected(&after, kept), Some(true));
+    assert_eq!(protected_from_scale_in(&after, kept), Some(true));
+}
+
+/// scale-down's answer when WEKA runs containers on `weka_ips` and removed none.
+fn weka_hosts_at(weka_ips: &[&str]) -> ScaleResponse {
+    ScaleResponse {
+        hosts: weka_ips
+            .iter()
+            .zip(1..)
+            .map(|(ip, host_id)| ScaleHost {
+                instance_id: String::new(),
+                private_ip: (*ip).to_owned(),
+                status: HostState::Active,
+                added_time: go_zero_time(),
+                host_id: HostId(host_id),
+            })
+            .collect(),
+        to_terminate: vec![],
+        transient_errors: vec![],
+        version: PROTOCOL_VERSION,
+        refusal: None,
+    }
+}
+
+/// The handler on the real Auto Scaling / EC2 adapter, for a clusterized backend group `asg_name`.
+async fn terminate_deps(
+    sdk: &aws_config::SdkConfig,
+    asg_name: &str,
+    now: DateTime<Utc>,
+) -> terminate::Deps<AwsScalingGroups, InMemoryStateStore, FakeClock> {
+    let store = InMemoryStateStore::with_sizes(5, 0);
+    store.finalize(Group::Backend, now).await.unwrap();
+    terminate::Deps {
+        groups: AwsScalingGroups::from_sdk_config(sdk),
+        store,
+        clock: FakeClock::at(now),
+        config: terminate::Config {
+            state: StateConfig {
+                table: "in-memory".to_owned(),
+                state_key: "state".to_owned(),
+                nfs_state_key: "nfs-state".to_owned(),
+            },
+            asg_name: asg_name.to_owned(),
+            nfs_asg_name: None,
+            policy: TerminatePolicy::default(),
+            lease_ttl: Duration::from_secs(180),
+            lifecycle: LifecycleConfig::disabled(),
+        },
+    }
+}
+
+#[tokio::test]
+async fn terminate_handler_detaches_the_unhealthy_and_terminates_only_stopped_and_old_strays() {
+    let sdk = sdk().await;
+    let name = asg(&sdk, 4).await;
+    let autoscaling = aws_sdk_autoscaling::Client::new(&sdk);
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    // As deployed: terminate, not the group, decides what becomes of an unhealthy instance.
+    autoscaling
+        .suspend_processes()
+        .auto_scaling_group_name(&name)
+        .scaling_processes("ReplaceUnhealthy")
+        .send()
+        .await
+        .unwrap();
+    let groups = AwsScalingGroups::from_sdk_config(&sdk);
+    let older = describe(&groups, &name).await;
+    let older_ids: Vec<String> = older
+        .instances
+        .iter()
+        .map(|i| i.instance.id.clone())
+        .collect();
+    let (weka, sick, stopped, old_stray) =
+        (&older_ids[0], &older_ids[1], &older_ids[2], &older_ids[3]);
+    // moto stamps launch times to the second: the young stray must launch in a later one.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    autoscaling
+        .set_desired_capacity()
+        .auto_scaling_group_name(&name)
+        .desired_capacity(5)
+        .send()
+        .await
+        .unwrap();
+    let young_stray = describe(&groups, &name)
+        .await
+        .instances
+        .into_iter()
+        .map(|i| i.instance.id)
+        .find(|id| !older_ids.contains(id))
+        .unwrap();
+
+    for id in older_ids.iter().chain([&young_stray]) {
+        ec2.modify_instance_attribute()
+            .instance_id(id)
+            .disable_api_termination(
+                aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                    .value(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    autoscaling
+        .set_instance_protection()
+        .auto_scaling_group_name(&name)
+        .instance_ids(sick)
+        .protected_from_scale_in(false)
+        .send()
+        .await
+        .unwrap();
+    ec2.stop_instances()
+        .instance_ids(stopped)
+        .send()
+        .await
+        .unwrap();
+    // AWS's EC2 health check marks a stopped instance Unhealthy by itself; moto does not.
+    for id in [sick, stopped] {
+        autoscaling
+            .set_instance_health()
+            .instance_id(id)
+            .health_status("Unhealthy")
+            .send()
+            .await
+            .unwrap();
+    }
+    let member = |id: &str| {
+        &older
+            .instances
+            .iter()
+            .find(|i| i.instance.id == id)
+            .unwrap()
+            .instance
+    };
+    let ip = |id: &str| member(id).private_ip.clone().unwrap();
+    let launch_time = |id: &str| member(id).launch_time.unwrap();
+    let scale = weka_hosts_at(&[&ip(weka), &ip(sick)]);
+    let older_launch = older_ids.iter().map(|id| launch_time(id)).max().unwrap();
+    // The older instances are exactly one grace old, the young stray launched after them is not.
+    let now = older_launch + TerminatePolicy::default().bootstrap_grace;
+
+    let deps = terminate_deps(&sdk, &name, now).await;
+    let out = terminate::handle(
+        &deps,
+        json!({"execution": unique("exec"), "input": scale}),
+        Invocation {
+            request_id: unique("request"),
+            deadline: None,
+        },
+    )
+    .await
+    .unwrap();
+
+    assert!(
+        out.transient_errors.is_empty(),
+        "{:?}",
+        out.transient_errors
+    );
+    let mut terminated: Vec<(&str, DateTime<Utc>)> = out
+        .set_to_terminate_instances
+        .iter()
+        .map(|t| (t.instance_id.as_str(), t.creation_date))
+        .collect();
+    terminated.sort_unstable();
+    let mut expected = vec![
+        (stopped.as_str(), launch_time(stopped)),
+        (old_stray.as_str(), launch_time(old_stray)),
+    ];
+    expected.sort_unstable();
+    assert_eq!(terminated, expected);
+    for id in [stopped, old_stray] {
+        assert_terminating(&ec2, id).await;
+        assert!(!termination_protected(&ec2, id).await, "{id}");
+    }
+    assert_eq!(
+        ec2_state(&ec2, sick).await,
+        "running",
+        "detached, not terminated"
+    );
+    for id in [weka, &young_stray] {
+        assert_eq!(ec2_state(&ec2, id).await, "running", "{id}");
+    }
+    for id in [weka, sick, &young_stray] {
+        assert!(termination_protected(&ec2, id).await, "{id}");
+    }
+
+    let after = describe(&groups, &name).await;
+    assert_eq!(after.desired_capacity, 5, "no detach decremented it");
+    for gone in [sick, stopped, old_stray] {
+        assert_eq!(protected_from_scale_in(&after, gone), None, "{gone}");
+    }
+    for kept in [weka, &young_stray] {
+        assert_eq!(protected_from_scale_in(&after, kept), Some(true), "{kept}");
+    }
 }
