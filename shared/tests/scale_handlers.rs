@@ -306,7 +306,7 @@ fn scale_config(geometry: Option<(u32, u32, u32)>) -> scale_down::Config {
         geometry,
         min_cluster_size: 0,
         lease_ttl: Duration::from_secs(180),
-        parallelism: 16,
+        parallelism: scale_down::DEFAULT_PARALLELISM,
         lifecycle: LifecycleConfig::disabled(),
     }
 }
@@ -344,7 +344,11 @@ fn deactivated_ips(calls: &[(String, Value)], cb: &Cb) -> Vec<String> {
 
 fn machines(cb: &mut Cb, kinds: &[M]) {
     for (n, kind) in kinds.iter().enumerate() {
-        cb.machine(&format!("10.0.0.{}", n + 1), *kind, Asg::Backend);
+        cb.machine(
+            &format!("10.0.{}.{}", n / 250, n % 250 + 1),
+            *kind,
+            Asg::Backend,
+        );
     }
     cb.info.backend_ips = cb
         .info
@@ -512,13 +516,26 @@ async fn safety_floor_refuses_the_shrink_heals_anyway_and_status_shows_it() {
     assert_eq!(note["refusal"], Value::Null);
 }
 
-/// A connector whose mutating calls take 30 ms, recording the most calls in flight at once.
+/// A connector whose mutating calls take `delay`, recording the most calls in flight at once.
 #[derive(Clone)]
 struct SlowWeka {
     inner: FakeWeka,
+    delay: Duration,
     in_flight: Arc<AtomicUsize>,
     max_in_flight: Arc<AtomicUsize>,
     order: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl SlowWeka {
+    fn new(inner: FakeWeka, delay: Duration) -> Self {
+        Self {
+            inner,
+            delay,
+            in_flight: Arc::default(),
+            max_in_flight: Arc::default(),
+            order: Arc::default(),
+        }
+    }
 }
 
 struct SlowSession {
@@ -543,7 +560,7 @@ impl WekaApi for SlowSession {
         }
         let now = self.weka.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.weka.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        tokio::time::sleep(self.weka.delay).await;
         self.weka
             .order
             .lock()
@@ -558,12 +575,7 @@ impl WekaApi for SlowSession {
 async fn a_plan_runs_machines_in_parallel_and_each_machine_in_order() {
     let mut cb = Cb::new(2);
     machines(&mut cb, &[M::Healthy; 6]);
-    let slow = SlowWeka {
-        inner: weka_for(&cb.snap, &[]),
-        in_flight: Arc::default(),
-        max_in_flight: Arc::default(),
-        order: Arc::default(),
-    };
+    let slow = SlowWeka::new(weka_for(&cb.snap, &[]), Duration::from_millis(30));
     let deps = scale_deps(clusterized_store().await, slow.clone(), Some((1, 1, 0)));
     let out = scale_down::handle(&deps, step(&cb.info), invocation())
         .await
@@ -739,6 +751,147 @@ fn scale_down_config_reads_the_infra_variables() {
     );
 }
 
+/// Runs scale-down on `cb`'s cluster; returns the answer and the WEKA calls made.
+async fn run_scale_down(
+    cb: &Cb,
+    geometry: Option<(u32, u32, u32)>,
+    min_cluster_size: u32,
+) -> (ScaleResponse, Vec<(String, Value)>, Value) {
+    let weka = weka_for(&cb.snap, &[]);
+    let mut deps = scale_deps(clusterized_store().await, weka.clone(), geometry);
+    deps.config.min_cluster_size = min_cluster_size;
+    let out = scale_down::handle(&deps, step(&cb.info), invocation())
+        .await
+        .unwrap();
+    let note = deps.store.note("scale-down").await.unwrap().unwrap();
+    (out, weka.calls(), note)
+}
+
+/// Asserts a refused shrink naming `desired` and `minimum`, in the answer and in the note.
+fn assert_shrink_refused(out: &ScaleResponse, note: &Value, desired: i64, minimum: u32) {
+    let refusal = out.refusal.clone().unwrap();
+    assert!(refusal.shrink_refused, "{refusal:?}");
+    assert_eq!((refusal.desired, refusal.minimum), (desired, minimum));
+    assert_eq!(note["refusal"]["desired"], json!(desired), "{note}");
+    assert_eq!(note["refusal"]["minimum"], json!(minimum), "{note}");
+}
+
+#[tokio::test]
+async fn a_configured_minimum_above_the_geometry_wins_and_one_below_never_lowers_it() {
+    // Geometry (3, 2, 1) alone allows shrinking to 6.
+    for (configured, desired, minimum) in [(8, 7, 8), (4, 5, 6)] {
+        let mut cb = Cb::new(desired);
+        machines(&mut cb, &[M::Healthy; 9]);
+        let (out, calls, note) = run_scale_down(&cb, Some((3, 2, 1)), configured).await;
+        assert_shrink_refused(&out, &note, desired, minimum);
+        assert!(
+            deactivated_ips(&calls, &cb).is_empty(),
+            "MIN_CLUSTER_SIZE {configured}, desired {desired}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_configured_geometry_the_floor_comes_from_weka_status() {
+    let status_geometry = |cb: &mut Cb| {
+        cb.snap.status.stripe_data_drives = 4;
+        cb.snap.status.stripe_protection_drives = 2;
+        cb.snap.status.hot_spare = 1;
+    };
+    let mut cb = Cb::new(6);
+    machines(&mut cb, &[M::Healthy; 9]);
+    status_geometry(&mut cb);
+    let (out, calls, note) = run_scale_down(&cb, None, 0).await;
+    assert_shrink_refused(&out, &note, 6, 7);
+    assert!(deactivated_ips(&calls, &cb).is_empty());
+
+    // A configured minimum still raises it.
+    cb.info.weka_backends_desired_capacity = 8;
+    let (out, _, note) = run_scale_down(&cb, None, 9).await;
+    assert_shrink_refused(&out, &note, 8, 9);
+
+    // Configured geometry takes precedence over status.
+    cb.info.weka_backends_desired_capacity = 6;
+    let (out, calls, _) = run_scale_down(&cb, Some((1, 1, 0)), 0).await;
+    assert_eq!(out.refusal, None);
+    assert_eq!(deactivated_ips(&calls, &cb).len(), 3);
+
+    // Healing waits for stripe data + protection (6) healthy machines, also read from status.
+    let mut cb = Cb::new(7);
+    machines(
+        &mut cb,
+        &[
+            M::Healthy,
+            M::Healthy,
+            M::Healthy,
+            M::Healthy,
+            M::Healthy,
+            M::Unhealthy,
+        ],
+    );
+    status_geometry(&mut cb);
+    let (out, calls, _) = run_scale_down(&cb, None, 0).await;
+    let refusal = out.refusal.unwrap();
+    assert!(!refusal.shrink_refused);
+    let hold = refusal.healing_held.unwrap();
+    assert_eq!((hold.healthy, hold.required), (5, 6));
+    assert!(deactivated_ips(&calls, &cb).is_empty());
+}
+
+#[tokio::test]
+async fn machines_in_flight_never_exceed_the_parallelism_bound_yet_reach_it() {
+    assert_eq!(scale_down::DEFAULT_PARALLELISM, 16);
+    let mut cb = Cb::new(2);
+    machines(&mut cb, &[M::Healthy; 42]);
+    for bound in [scale_down::DEFAULT_PARALLELISM, 3] {
+        let slow = SlowWeka::new(weka_for(&cb.snap, &[]), Duration::from_millis(5));
+        let mut deps = scale_deps(clusterized_store().await, slow.clone(), Some((1, 1, 0)));
+        deps.config.parallelism = bound;
+        let out = scale_down::handle(&deps, step(&cb.info), invocation())
+            .await
+            .unwrap();
+        assert!(
+            out.transient_errors.is_empty(),
+            "{:?}",
+            out.transient_errors
+        );
+        assert_eq!(deactivated_ips(&slow.inner.calls(), &cb).len(), 40);
+        // Every machine's first call waits, so the first `bound` machines are all in flight
+        // before any call answers: the maximum is exactly the bound.
+        assert_eq!(
+            slow.max_in_flight.load(Ordering::SeqCst),
+            bound,
+            "40 machines to deactivate, bound {bound}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_thousand_machine_scale_down_issues_every_deactivation() {
+    let mut cb = Cb::new(2);
+    machines(&mut cb, &[M::Healthy; 1_002]);
+    let slow = SlowWeka::new(weka_for(&cb.snap, &[]), Duration::from_millis(2));
+    let deps = scale_deps(clusterized_store().await, slow.clone(), Some((1, 1, 0)));
+    let out = scale_down::handle(&deps, step(&cb.info), invocation())
+        .await
+        .unwrap();
+    assert!(
+        out.transient_errors.is_empty(),
+        "{:?}",
+        out.transient_errors
+    );
+    let calls = slow.inner.calls();
+    let mut deactivated = deactivated_ips(&calls, &cb);
+    assert_eq!(deactivated.len(), 1_000);
+    deactivated.dedup();
+    assert_eq!(deactivated.len(), 1_000, "each machine once");
+    let count = |method: &str| calls.iter().filter(|(m, _)| m == method).count();
+    assert_eq!(count("cluster_deactivate_drives"), 2_000);
+    assert_eq!(count("events_trigger_custom"), 1_000);
+    assert!(slow.max_in_flight.load(Ordering::SeqCst) <= scale_down::DEFAULT_PARALLELISM);
+    assert_eq!(out.hosts.len(), 3 * 1_002);
+}
+
 // ---------------------------------------------------------------------------------------------
 // terminate
 // ---------------------------------------------------------------------------------------------
@@ -841,6 +994,57 @@ async fn unhealthy_unprotected_instances_are_detached_without_termination() {
         None,
         "released at the end of the run"
     );
+}
+
+#[tokio::test]
+async fn one_instance_the_group_will_not_detach_does_not_hold_back_the_others() {
+    let groups = FakeScalingGroups::default();
+    let unhealthy = |id: &str, ip: &str| {
+        let mut i = group_instance(id, ip, old());
+        i.instance.health = AsgHealth::Unhealthy;
+        i.instance.protected_from_scale_in = false;
+        i
+    };
+    groups.add_group(
+        ASG,
+        3,
+        vec![
+            unhealthy("i-stuck", "10.0.0.1"),
+            unhealthy("i-sick", "10.0.0.2"),
+            group_instance("i-ok", "10.0.0.3", old()),
+        ],
+    );
+    groups.fail("detach", "i-stuck");
+    let deps = terminate_deps(groups, TerminatePolicy::default());
+    let out = run_terminate(
+        &deps,
+        &scale_response(&["10.0.0.1", "10.0.0.2", "10.0.0.3"], &[], &[]),
+    )
+    .await;
+    let detach = |ids: &[&str]| ScalingCall::Detach {
+        group: ASG.to_owned(),
+        ids: ids.iter().map(|id| (*id).to_owned()).collect(),
+    };
+    assert_eq!(
+        deps.groups.calls(),
+        vec![
+            detach(&["i-sick", "i-stuck"]),
+            detach(&["i-sick"]),
+            detach(&["i-stuck"]),
+        ],
+        "the failed batch is retried one instance at a time"
+    );
+    let left: Vec<String> = deps
+        .groups
+        .group(ASG)
+        .unwrap()
+        .instances
+        .iter()
+        .map(|i| i.instance.id.clone())
+        .collect();
+    assert_eq!(left, vec!["i-stuck", "i-ok"]);
+    assert_eq!(out.transient_errors.len(), 1, "{:?}", out.transient_errors);
+    assert!(out.transient_errors[0].contains("i-stuck"));
 }
 
 #[tokio::test]
@@ -984,6 +1188,18 @@ async fn protections_are_removed_only_for_instances_actually_terminated() {
             protected: true
         }),
         "protection restored where termination failed: {calls:?}"
+    );
+    let reprotected: Vec<&str> = calls
+        .iter()
+        .filter_map(|c| match c {
+            ScalingCall::ProtectFromTermination { id } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reprotected,
+        vec!["i-b", "i-c"],
+        "termination protection back on every target not terminated, and only there"
     );
     let group = deps.groups.group(ASG).unwrap();
     let protected = |id: &str| {

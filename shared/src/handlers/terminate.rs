@@ -359,12 +359,7 @@ async fn apply<G: ScalingGroups>(
         if batch.is_empty() {
             continue;
         }
-        match groups.detach(asg, &batch).await {
-            Ok(()) => {
-                tracing::info!(asg, instances = ?batch, "detached without decrementing desired capacity")
-            }
-            Err(e) => record(errors, asg, &e),
-        }
+        detach_all(groups, asg, &batch, errors).await;
     }
 
     ready
@@ -375,6 +370,38 @@ async fn apply<G: ScalingGroups>(
             creation_date: t.launch_time.unwrap_or_else(go_zero_time),
         })
         .collect()
+}
+
+/// Detaches `ids` (without decrementing the desired capacity) in one call; if that call fails,
+/// one by one, so one instance the group will not detach (already terminating, say) does not hold
+/// back the others.
+async fn detach_all<G: ScalingGroups>(
+    groups: &G,
+    asg: &str,
+    ids: &[String],
+    errors: &mut Vec<String>,
+) {
+    let detached = match groups.detach(asg, ids).await {
+        Ok(()) => ids.to_vec(),
+        Err(e) if ids.len() == 1 => {
+            record(errors, asg, &e);
+            Vec::new()
+        }
+        Err(e) => {
+            tracing::warn!(asg, error = %error_chain(&e), "batch detach failed, retrying one by one");
+            let mut detached = Vec::new();
+            for id in ids {
+                match groups.detach(asg, std::slice::from_ref(id)).await {
+                    Ok(()) => detached.push(id.clone()),
+                    Err(e) => record(errors, asg, &e),
+                }
+            }
+            detached
+        }
+    };
+    if !detached.is_empty() {
+        tracing::info!(asg, instances = ?detached, "detached without decrementing desired capacity");
+    }
 }
 
 /// Terminates `targets` in one call; if that call fails, one by one, so one bad instance does

@@ -169,6 +169,88 @@ impl Cb {
         ids
     }
 
+    /// Every container of the machine on `ip`.
+    fn containers_on(&self, ip: &str) -> Vec<HostId> {
+        self.snap
+            .hosts
+            .iter()
+            .filter(|(_, h)| h.host_ip == ip)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Sets the `state_changed_time` of every container of the machine on `ip`.
+    pub fn state_changed(&mut self, ip: &str, at: Option<DateTime<Utc>>) {
+        for id in self.containers_on(ip) {
+            self.snap.hosts.get_mut(&id).unwrap().state_changed_time = at;
+        }
+    }
+
+    /// Sets the `last_fencing_time` of the management nodes of the machine on `ip`.
+    pub fn fenced(&mut self, ip: &str, at: Option<DateTime<Utc>>) {
+        let ids = self.containers_on(ip);
+        for (_, node) in self
+            .snap
+            .nodes
+            .iter_mut()
+            .filter(|(nid, n)| nid.is_management() && ids.contains(&n.host_id))
+        {
+            node.last_fencing_time = at;
+        }
+    }
+
+    /// Sets the status of every container of the machine on `ip`.
+    pub fn status(&mut self, ip: &str, status: &HostStatus) {
+        for id in self.containers_on(ip) {
+            self.snap.hosts.get_mut(&id).unwrap().status = status.clone();
+        }
+    }
+
+    /// Marks the first `count` drives of the machine on `ip` INACTIVE (still meant to be active).
+    pub fn inactive_drives(&mut self, ip: &str, count: usize) {
+        let ids = self.containers_on(ip);
+        for drive in self
+            .snap
+            .drives
+            .values_mut()
+            .filter(|d| ids.contains(&d.host_id))
+            .take(count)
+        {
+            drive.status = DriveStatus::Inactive;
+        }
+    }
+
+    /// Puts one port of every NFS-group machine into a single NFS interface group.
+    pub fn nfs_interface_group(&mut self) {
+        let ports = self
+            .info
+            .nfs_instances()
+            .iter()
+            .filter_map(|i| self.containers_on(&i.private_ip).first().copied())
+            .map(|host_id| InterfaceGroupPort {
+                host_id,
+                port: "eth1".to_owned(),
+                ..InterfaceGroupPort::default()
+            })
+            .collect();
+        self.snap.interface_groups = Ok(vec![InterfaceGroup {
+            name: "nfs1".to_owned(),
+            group_type: "NFS".to_owned(),
+            ports,
+            ..InterfaceGroup::default()
+        }]);
+    }
+
+    pub fn plan_with_policy(
+        &self,
+        policy: &weka_shared::domain::scale_down::ScaleDownPolicy,
+    ) -> Result<
+        weka_shared::domain::scale_down::ScaleDownPlan,
+        weka_shared::domain::scale_down::PlanError,
+    > {
+        weka_shared::domain::scale_down::plan(&self.info, &self.snap, policy, now())
+    }
+
     pub fn plan_with(
         &self,
         floor: weka_shared::domain::scale_down::SafetyFloor,
@@ -176,8 +258,9 @@ impl Cb {
         weka_shared::domain::scale_down::ScaleDownPlan,
         weka_shared::domain::scale_down::PlanError,
     > {
-        let policy = weka_shared::domain::scale_down::ScaleDownPolicy::new(floor);
-        weka_shared::domain::scale_down::plan(&self.info, &self.snap, &policy, now())
+        self.plan_with_policy(&weka_shared::domain::scale_down::ScaleDownPolicy::new(
+            floor,
+        ))
     }
 
     pub fn plan(

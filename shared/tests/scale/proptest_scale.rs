@@ -96,3 +96,41 @@ proptest! {
         prop_assert!(validate_delta(&c.info, &resp, &c.snap.hosts).is_ok());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+    /// The machines chosen for n deactivations are the first n of one priority order: lowering
+    /// desired by one only appends to the list, whatever the states, drive counts and ages (few
+    /// distinct ages, so that ties reach the id tie-break).
+    #[test]
+    fn a_lower_desired_only_appends_to_the_deactivation_list(
+        machines in prop::collection::vec((0usize..6, 1i64..4, 0usize..3), 1..16),
+    ) {
+        let mut c = Cb::new(1);
+        for (n, (k, age_days, inactive_drives)) in machines.iter().enumerate() {
+            let ip = format!("10.0.0.{}", n + 1);
+            c.machine_aged(&ip, KINDS[*k], Asg::Backend, chrono::TimeDelta::days(*age_days));
+            c.inactive_drives(&ip, *inactive_drives);
+        }
+        let chosen = |c: &mut Cb, desired: i64| -> Vec<String> {
+            c.info.weka_backends_desired_capacity = desired;
+            c.plan()
+                .unwrap()
+                .deactivations
+                .into_iter()
+                .map(|d| d.ip)
+                .collect()
+        };
+        let top = i64::try_from(machines.len()).unwrap() + 1;
+        let mut previous = chosen(&mut c, top);
+        for desired in (1..top).rev() {
+            let next = chosen(&mut c, desired);
+            prop_assert!(
+                next.starts_with(&previous),
+                "desired {}: {:?} does not extend {:?}", desired, next, previous
+            );
+            previous = next;
+        }
+    }
+}

@@ -509,3 +509,258 @@ fn unexecuted_actions_are_reported() {
     );
     let _ = now();
 }
+
+const SECOND: TimeDelta = TimeDelta::seconds(1);
+
+/// A management node DOWN for exactly `timeout` has not timed out yet: only strictly longer does.
+fn one_second_around(timeout: TimeDelta) -> [(TimeDelta, bool); 3] {
+    [
+        (timeout - SECOND, false),
+        (timeout, false),
+        (timeout + SECOND, true),
+    ]
+}
+
+/// wekactl@53d566b: a DOWN or DEGRADED machine is replaced only once its management node has been
+/// DOWN for longer than the 120 min `unhealthy_timeout`; one second either side decides.
+#[test]
+fn unhealthy_timeout_boundary() {
+    let timeout = ScaleDownPolicy::new(SafetyFloor::NONE).unhealthy_timeout;
+    assert_eq!(timeout, TimeDelta::minutes(120));
+    for status in [HostStatus::Down, HostStatus::Degraded] {
+        for (down_for, replaced) in one_second_around(timeout) {
+            let mut c = Cb::new(3);
+            c.machine("10.0.0.1", M::Healthy, Asg::Backend);
+            c.machine("10.0.0.2", M::Unhealthy, Asg::Backend);
+            c.machine("10.0.0.3", M::Healthy, Asg::Backend);
+            c.status("10.0.0.2", &status);
+            c.state_changed("10.0.0.2", Some(now() - down_for));
+            let want: &[&str] = if replaced { &["10.0.0.2"] } else { &[] };
+            assert_eq!(
+                deactivated(&c.plan().unwrap()),
+                want,
+                "{status} for {down_for}"
+            );
+        }
+    }
+}
+
+/// The 3 h kick-out of DOWN machines outside every group (`down_backends_removal_timeout`).
+#[test]
+fn leftover_kick_out_timeout_boundary() {
+    for (down_for, kicked) in one_second_around(TimeDelta::hours(3)) {
+        let mut c = Cb::new(1);
+        assert_eq!(c.info.down_backends_removal_timeout(), TimeDelta::hours(3));
+        c.machine("10.0.0.1", M::Healthy, Asg::Backend);
+        c.machine("10.0.9.9", M::Unhealthy, Asg::None);
+        c.state_changed("10.0.9.9", Some(now() - down_for));
+        let plan = c.plan().unwrap();
+        let want: &[&str] = if kicked { &["10.0.9.9"] } else { &[] };
+        assert_eq!(deactivated(&plan), want, "DOWN for {down_for}");
+        assert!(plan.transient_errors.is_empty(), "{down_for}");
+        assert!(plan.hosts.iter().any(|h| h.private_ip == "10.0.9.9"));
+    }
+}
+
+/// An NFS host outside the interface group (and never in it) is deactivated once its management
+/// node has been DOWN for longer than `nfs_leftover_down_timeout` (1 h); before that it is an
+/// ordinary leftover, far from the 3 h kick-out.
+#[test]
+fn nfs_leftover_down_timeout_boundary() {
+    let timeout = ScaleDownPolicy::new(SafetyFloor::NONE).nfs_leftover_down_timeout;
+    assert_eq!(timeout, TimeDelta::hours(1));
+    for (down_for, kicked) in one_second_around(timeout) {
+        let mut c = Cb::new(1);
+        c.machine("10.0.0.1", M::Healthy, Asg::Backend);
+        c.machine("10.0.3.1", M::Unhealthy, Asg::Nfs);
+        c.state_changed("10.0.3.1", Some(now() - down_for));
+        let plan = c.plan().unwrap();
+        if kicked {
+            assert_eq!(deactivated(&plan), ["10.0.3.1"], "{down_for}");
+            assert_eq!(plan.deactivations[0].reason, Reason::NfsLeftover);
+        } else {
+            assert!(plan.deactivations.is_empty(), "{down_for}");
+        }
+    }
+}
+
+/// wekactl@d10dfe3: the DOWN clock starts at the management node's last fencing; the container's
+/// state change is the fallback only without one, and with neither the node counts as DOWN forever.
+#[test]
+fn last_fencing_time_takes_precedence_over_state_changed_time() {
+    let long_ago = Some(now() - TimeDelta::hours(3));
+    let recently = Some(now() - TimeDelta::minutes(30));
+    for (state_changed, fenced, replaced) in [
+        (long_ago, recently, false),
+        (recently, long_ago, true),
+        (None, recently, false),
+        (recently, None, false),
+        (None, None, true),
+    ] {
+        let mut c = Cb::new(3);
+        c.machine("10.0.0.1", M::Healthy, Asg::Backend);
+        c.machine("10.0.0.2", M::Unhealthy, Asg::Backend);
+        c.machine("10.0.0.3", M::Healthy, Asg::Backend);
+        c.state_changed("10.0.0.2", state_changed);
+        c.fenced("10.0.0.2", fenced);
+        let want: &[&str] = if replaced { &["10.0.0.2"] } else { &[] };
+        assert_eq!(
+            deactivated(&c.plan().unwrap()),
+            want,
+            "state changed {state_changed:?}, fenced {fenced:?}"
+        );
+    }
+}
+
+/// At most one unhealthy machine replaced at a time, so that the ranking among unhealthy machines
+/// decides which one.
+fn one_replacement_at_a_time() -> ScaleDownPolicy {
+    ScaleDownPolicy {
+        max_unhealthy_in_flight: 1,
+        ..ScaleDownPolicy::new(SafetyFloor::NONE)
+    }
+}
+
+/// Among unhealthy machines, more non-ACTIVE drives go first: before age and before IP order.
+#[test]
+fn more_inactive_drives_are_deactivated_first() {
+    let mut c = Cb::new(3);
+    c.machine("10.0.0.1", M::Healthy, Asg::Backend);
+    c.machine_aged("10.0.0.2", M::BadDrive, Asg::Backend, TimeDelta::days(9));
+    c.machine_aged("10.0.0.3", M::BadDrive, Asg::Backend, TimeDelta::days(1));
+    c.inactive_drives("10.0.0.3", 2);
+    let plan = c.plan_with_policy(&one_replacement_at_a_time()).unwrap();
+    assert_eq!(plan.groups[0].counts.unhealthy, 2);
+    assert_eq!(deactivated(&plan), ["10.0.0.3"]);
+}
+
+/// Equal drive counts: the oldest machine goes first; equal ages: the lowest container id, even
+/// on the higher IP.
+#[test]
+fn drive_count_ties_go_oldest_first_then_lowest_container_id() {
+    let mut c = Cb::new(3);
+    c.machine("10.0.0.1", M::Healthy, Asg::Backend);
+    c.machine_aged("10.0.0.2", M::BadDrive, Asg::Backend, TimeDelta::days(1));
+    c.machine_aged("10.0.0.3", M::BadDrive, Asg::Backend, TimeDelta::days(9));
+    let plan = c.plan_with_policy(&one_replacement_at_a_time()).unwrap();
+    assert_eq!(deactivated(&plan), ["10.0.0.3"]);
+
+    let mut c = Cb::new(3);
+    c.machine("10.0.0.9", M::BadDrive, Asg::Backend);
+    c.machine("10.0.0.2", M::BadDrive, Asg::Backend);
+    c.machine("10.0.0.1", M::Healthy, Asg::Backend);
+    assert_eq!(c.snap.hosts[&HostId(0)].host_ip, "10.0.0.9");
+    let plan = c.plan_with_policy(&one_replacement_at_a_time()).unwrap();
+    assert_eq!(deactivated(&plan), ["10.0.0.9"]);
+}
+
+/// Eight candidates in several states, added in an IP order unrelated to their priority; returns
+/// their IPs in priority order. Without `deactivating`, the one DEACTIVATING candidate (always
+/// chosen, so that n could never be 0) is left out.
+fn ranked_candidates(c: &mut Cb, asg: Asg, deactivating: bool) -> Vec<&'static str> {
+    let day = TimeDelta::days(1);
+    let candidates = [
+        ("10.0.3.1", M::Healthy, 1, 0),
+        ("10.0.3.2", M::Unhealthy, 5, 0),
+        ("10.0.3.3", M::Healthy, 9, 0),
+        ("10.0.3.4", M::BadDrive, 1, 1),
+        ("10.0.3.5", M::Deactivating, 5, 0),
+        ("10.0.3.6", M::RecentlyDown, 5, 0),
+        ("10.0.3.7", M::BadDrive, 9, 1),
+        ("10.0.3.8", M::BadDrive, 1, 2),
+    ];
+    for (ip, kind, age, bad_drives) in candidates {
+        if kind == M::Deactivating && !deactivating {
+            continue;
+        }
+        c.machine_aged(ip, kind, asg, day * age);
+        c.inactive_drives(ip, bad_drives);
+    }
+    if asg == Asg::Nfs {
+        c.nfs_interface_group();
+    }
+    let priority = [
+        "10.0.3.5", // deactivating
+        "10.0.3.8", // unhealthy, two INACTIVE drives
+        "10.0.3.7", // unhealthy, one INACTIVE drive, 9 days old
+        "10.0.3.4", // unhealthy, one INACTIVE drive, 1 day old
+        "10.0.3.2", // unhealthy: DOWN past the timeout
+        "10.0.3.3", // healthy, 9 days old
+        "10.0.3.6", // healthy (DOWN too recently), 5 days old
+        "10.0.3.1", // healthy, 1 day old
+    ];
+    priority
+        .into_iter()
+        .filter(|ip| deactivating || *ip != "10.0.3.5")
+        .collect()
+}
+
+/// scale_group selects the first n machines before sorting them: for every n from 0 to all, the
+/// chosen machines are exactly the first n of the priority order, in that order, in both groups
+/// (only the NFS group accepts desired 0, which makes n = all reachable with mixed states).
+#[test]
+fn the_first_n_machines_are_chosen_in_priority_order_for_every_n() {
+    // Healing off: n = max(candidates − desired, deactivating), set by desired alone.
+    let policy = ScaleDownPolicy {
+        max_unhealthy_in_flight: 0,
+        ..ScaleDownPolicy::new(SafetyFloor::NONE)
+    };
+    let cases = [
+        // (group, with the deactivating candidate, desired, n)
+        (Asg::Backend, false, 8, 0),
+        (Asg::Backend, false, 7, 0),
+        (Asg::Backend, false, 6, 1),
+        (Asg::Backend, false, 3, 4),
+        (Asg::Backend, false, 1, 6),
+        (Asg::Backend, true, 9, 1),
+        (Asg::Backend, true, 7, 1),
+        (Asg::Backend, true, 4, 4),
+        (Asg::Backend, true, 1, 7),
+        (Asg::Nfs, false, 7, 0),
+        (Asg::Nfs, false, 6, 1),
+        (Asg::Nfs, false, 4, 3),
+        (Asg::Nfs, false, 0, 7),
+        (Asg::Nfs, true, 7, 1),
+        (Asg::Nfs, true, 4, 4),
+        (Asg::Nfs, true, 1, 7),
+        (Asg::Nfs, true, 0, 8),
+    ];
+    for (asg, deactivating, desired, n) in cases {
+        let mut c = Cb::new(1);
+        let priority = ranked_candidates(&mut c, asg, deactivating);
+        let group = match asg {
+            Asg::Backend => {
+                c.info.weka_backends_desired_capacity = desired;
+                GroupKind::Weka
+            }
+            _ => {
+                c.info.nfs_backends_desired_capacity = desired;
+                GroupKind::Nfs
+            }
+        };
+        let plan = c.plan_with_policy(&policy).unwrap();
+        let case = format!("{asg:?}, deactivating {deactivating}, desired {desired}");
+        let summary = plan.groups.iter().find(|g| g.group == group).unwrap();
+        assert_eq!(summary.decision.n, n, "{case}");
+        let chosen: Vec<&str> = plan
+            .deactivations
+            .iter()
+            .filter(|d| d.group == group)
+            .map(|d| d.ip.as_str())
+            .collect();
+        assert_eq!(chosen, priority[..n as usize], "{case}");
+        assert_eq!(
+            chosen.len(),
+            plan.deactivations.len(),
+            "{case}: nothing else"
+        );
+        let batches: Vec<&str> = plan
+            .phases
+            .iter()
+            .filter(|p| p.kind == PhaseKind::DeactivateMachines)
+            .flat_map(|p| &p.batches)
+            .map(|b| b.machine_ip.as_deref().unwrap())
+            .collect();
+        assert_eq!(batches, chosen, "{case}: batches in the same order");
+    }
+}
