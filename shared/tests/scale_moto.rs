@@ -227,6 +227,28 @@ async fn detach_protection_and_termination_act_on_the_named_instances_only() {
     assert_eq!(protected_from_scale_in(&after, kept), Some(true));
 }
 
+#[tokio::test]
+async fn termination_protection_is_cleared_and_set_again() {
+    let sdk = sdk().await;
+    let name = asg(&sdk, 1).await;
+    let groups = AwsScalingGroups::from_sdk_config(&sdk);
+    let id = describe(&groups, &name).await.instances[0]
+        .instance
+        .id
+        .clone();
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+
+    groups.protect_from_termination(&id).await.unwrap();
+    assert!(termination_protected(&ec2, &id).await);
+    groups.allow_termination(&id).await.unwrap();
+    assert!(!termination_protected(&ec2, &id).await);
+    groups.protect_from_termination(&id).await.unwrap();
+    assert!(
+        termination_protected(&ec2, &id).await,
+        "protected again, as after a failed termination"
+    );
+}
+
 /// scale-down's answer when WEKA runs containers on `weka_ips` and removed none.
 fn weka_hosts_at(weka_ips: &[&str]) -> ScaleResponse {
     ScaleResponse {
