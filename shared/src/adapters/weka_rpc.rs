@@ -1,13 +1,17 @@
-//! The WEKA management API over JSON-RPC 2.0 / HTTP: login with bearer token, per-call
-//! timeout, and a pool that fails over to the next backend — and fails when every backend did
-//! (the reference returned success with empty data).
+//! The WEKA management API over JSON-RPC 2.0 / HTTP: login with bearer token (logged in again
+//! once on a 401), per-request timeout, and a pool that fails over to the next backend and
+//! retries the pool with backoff on failures that may pass (HTTP 5xx and 429, connection
+//! errors, timeouts) while the invocation's deadline allows — and fails, naming each
+//! backend's last failure, when every backend did (the reference returned success with empty
+//! data).
 
 use crate::config::{ConfigError, Lookup};
 use crate::ports::{Credentials, RawResult, WekaApi, WekaConnector, WekaError};
 use crate::weka::decode::rpc_envelope;
+use rand::RngExt as _;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 /// URL template of the JSON-RPC endpoint; `{ip}` is replaced by a backend's private IP.
@@ -18,6 +22,48 @@ pub const WEKA_API_TIMEOUT_ENV: &str = "WEKA_API_TIMEOUT";
 pub const DEFAULT_URL_TEMPLATE: &str = "http://{ip}:14000/api/v1";
 /// Default of [`WEKA_API_TIMEOUT_ENV`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// No request is started with less than this left before the session's deadline: it could
+/// not be answered in time.
+pub const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(250);
+
+/// How a call retries backends whose failure may pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Passes over the pool per call at most: how often one backend is tried.
+    pub rounds: u32,
+    /// Pause after the first failed pass; doubled after each further one, with jitter.
+    pub first_backoff: Duration,
+    /// Longest pause between passes.
+    pub max_backoff: Duration,
+}
+
+impl RetryPolicy {
+    /// Three passes, paused 100-200 ms then 200-400 ms apart: enough to ride out a backend restarting its API without holding a Lambda for long.
+    pub const DEFAULT: Self = Self {
+        rounds: 3,
+        first_backoff: Duration::from_millis(200),
+        max_backoff: Duration::from_secs(2),
+    };
+
+    /// The pause before pass `round` (1 is the second pass): exponential, capped, and drawn
+    /// from its upper half so concurrent calls do not retry in lockstep.
+    fn backoff(&self, round: u32) -> Duration {
+        let exponent = round.saturating_sub(1).min(16);
+        let full = self
+            .first_backoff
+            .saturating_mul(1 << exponent)
+            .min(self.max_backoff);
+        let half = full / 2;
+        let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
+        half + Duration::from_millis(rand::rng().random_range(0..=jitter_ms))
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
 
 /// How to reach WEKA.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +72,8 @@ pub struct WekaRpcConfig {
     pub url_template: String,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Retries of failures that may pass.
+    pub retry: RetryPolicy,
 }
 
 impl WekaRpcConfig {
@@ -46,6 +94,7 @@ impl WekaRpcConfig {
         Ok(Self {
             url_template,
             timeout: env.duration_or(WEKA_API_TIMEOUT_ENV, DEFAULT_TIMEOUT)?,
+            retry: RetryPolicy::DEFAULT,
         })
     }
 
@@ -82,11 +131,21 @@ impl WekaConnector for JsonRpcConnector {
     type Api = JsonRpcSession;
 
     fn connect(&self, backend_ips: Vec<String>, credentials: Credentials) -> JsonRpcSession {
+        self.connect_until(backend_ips, credentials, None)
+    }
+
+    fn connect_until(
+        &self,
+        backend_ips: Vec<String>,
+        credentials: Credentials,
+        deadline: Option<Instant>,
+    ) -> JsonRpcSession {
         JsonRpcSession {
             http: self.http.clone(),
             config: self.config.clone(),
             ips: backend_ips,
             credentials,
+            deadline,
             current: AtomicUsize::new(0),
             token: Mutex::new(None),
             next_id: AtomicU64::new(1),
@@ -101,41 +160,70 @@ pub struct JsonRpcSession {
     config: WekaRpcConfig,
     ips: Vec<String>,
     credentials: Credentials,
+    /// Every request ends by then; no retry starts that could not.
+    deadline: Option<Instant>,
     current: AtomicUsize,
     /// `(backend index, access token)` of the current login.
     token: Mutex<Option<(usize, String)>>,
     next_id: AtomicU64,
 }
 
-enum Attempt {
-    /// Try the next backend.
-    FailOver(WekaError),
-    /// Give up: the backend answered, and the answer is an error.
-    Fatal(WekaError),
+/// Why one attempt on one backend failed, and what that means for the call.
+enum Failure {
+    /// May pass if this backend is tried again (HTTP 5xx or 429, connection error, timeout).
+    Retryable(WekaError),
+    /// This backend will not serve the call (unknown method, refused login); others may.
+    NextBackend(WekaError),
+    /// The answer stands: neither another backend nor another try would change it.
+    Final(WekaError),
 }
 
 impl JsonRpcSession {
+    /// The per-request timeout, cut short by the deadline.
+    fn request_timeout(&self) -> Duration {
+        match self.deadline {
+            None => self.config.timeout,
+            Some(deadline) => deadline
+                .saturating_duration_since(Instant::now())
+                .min(self.config.timeout)
+                .max(Duration::from_millis(1)),
+        }
+    }
+
+    /// Whether a request started after `pause` could still get [`MIN_ATTEMPT_TIME`].
+    fn time_for_attempt_after(&self, pause: Duration) -> bool {
+        self.deadline.is_none_or(|deadline| {
+            deadline.saturating_duration_since(Instant::now()) >= pause + MIN_ATTEMPT_TIME
+        })
+    }
+
     async fn post(
         &self,
         index: usize,
         method: &str,
         params: Value,
         token: Option<&str>,
-    ) -> Result<RawResult, Attempt> {
+    ) -> Result<RawResult, Failure> {
         let ip = &self.ips[index];
+        let unreachable = |e: Box<dyn std::error::Error + Send + Sync>| WekaError::Unreachable {
+            ip: ip.clone(),
+            source: e,
+        };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut request = self
             .http
             .post(self.config.url(ip))
+            .timeout(self.request_timeout())
             .json(&json!({"jsonrpc": "2.0", "method": method, "params": params, "id": id}));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.map_err(|e| {
-            Attempt::FailOver(WekaError::Unreachable {
-                ip: ip.clone(),
-                source: Box::new(e),
-            })
+            if e.is_builder() {
+                Failure::NextBackend(unreachable(Box::new(e)))
+            } else {
+                Failure::Retryable(unreachable(Box::new(e)))
+            }
         })?;
         let status = response.status();
         if !status.is_success() {
@@ -144,30 +232,21 @@ impl JsonRpcSession {
                 method: method.to_owned(),
                 status: status.as_u16(),
             };
-            return Err(if status.is_server_error() || status.as_u16() == 401 {
-                Attempt::FailOver(error)
-            } else {
-                Attempt::Fatal(error)
+            return Err(match status.as_u16() {
+                500..=599 | 429 => Failure::Retryable(error),
+                401 => Failure::NextBackend(error),
+                _ => Failure::Final(error),
             });
         }
         let body: Vec<u8> = response
             .bytes()
             .await
-            .map_err(|e| {
-                Attempt::FailOver(WekaError::Unreachable {
-                    ip: ip.clone(),
-                    source: Box::new(e),
-                })
-            })?
+            .map_err(|e| Failure::Retryable(unreachable(Box::new(e))))?
             .into();
         // Only the envelope is scanned here; the result is decoded by the caller, large lists
         // straight into the typed models.
-        let envelope = rpc_envelope(&body).map_err(|e| {
-            Attempt::FailOver(WekaError::Unreachable {
-                ip: ip.clone(),
-                source: Box::new(e),
-            })
-        })?;
+        let envelope =
+            rpc_envelope(&body).map_err(|e| Failure::NextBackend(unreachable(Box::new(e))))?;
         if let Some(span) = envelope.error {
             let raw = body.get(span).unwrap_or_default();
             let error: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
@@ -184,13 +263,13 @@ impl JsonRpcSession {
             };
             // -32601: this backend does not know the method (e.g. mid-upgrade); another may.
             return Err(if code == -32601 {
-                Attempt::FailOver(rpc)
+                Failure::NextBackend(rpc)
             } else {
-                Attempt::Fatal(rpc)
+                Failure::Final(rpc)
             });
         }
         let span = envelope.result.ok_or_else(|| {
-            Attempt::Fatal(WekaError::Decode {
+            Failure::Final(WekaError::Decode {
                 method: method.to_owned(),
                 reason: "answer has neither result nor error".to_owned(),
             })
@@ -198,37 +277,33 @@ impl JsonRpcSession {
         Ok(RawResult::new(body, span))
     }
 
-    async fn login(&self, index: usize) -> Result<String, Attempt> {
+    async fn login(&self, index: usize) -> Result<String, Failure> {
+        let refused = |message: String| {
+            Failure::NextBackend(WekaError::Login {
+                ip: self.ips[index].clone(),
+                username: self.credentials.username.clone(),
+                message,
+            })
+        };
         let params = json!([self.credentials.username, self.credentials.password]);
         let raw = self
             .post(index, "user_login", params, None)
             .await
-            .map_err(|a| match a {
-                Attempt::Fatal(WekaError::Rpc { message, .. }) => {
-                    Attempt::FailOver(WekaError::Login {
-                        ip: self.ips[index].clone(),
-                        username: self.credentials.username.clone(),
-                        message,
-                    })
-                }
+            .map_err(|failure| match failure {
+                Failure::Final(WekaError::Rpc { message, .. }) => refused(message),
                 other => other,
             })?;
+        tracing::debug!(ip = %self.ips[index], "logged in to weka");
         serde_json::from_slice::<Value>(raw.json())
             .ok()
             .as_ref()
             .and_then(|result| result.get("access_token"))
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .ok_or_else(|| {
-                Attempt::FailOver(WekaError::Login {
-                    ip: self.ips[index].clone(),
-                    username: self.credentials.username.clone(),
-                    message: "login answer has no access_token".to_owned(),
-                })
-            })
+            .ok_or_else(|| refused("login answer has no access_token".to_owned()))
     }
 
-    async fn token_for(&self, index: usize) -> Result<String, Attempt> {
+    async fn token_for(&self, index: usize) -> Result<String, Failure> {
         let mut token = self.token.lock().await;
         if let Some((at, value)) = token.as_ref()
             && *at == index
@@ -252,11 +327,12 @@ impl JsonRpcSession {
         index: usize,
         method: &str,
         params: &Value,
-    ) -> Result<RawResult, Attempt> {
+    ) -> Result<RawResult, Failure> {
         let token = self.token_for(index).await?;
         match self.post(index, method, params.clone(), Some(&token)).await {
-            // An expired token: log in again once on the same backend.
-            Err(Attempt::FailOver(WekaError::Http { status: 401, .. })) => {
+            // An expired or revoked token: log in again once on the same backend.
+            Err(Failure::NextBackend(WekaError::Http { status: 401, .. })) => {
+                tracing::info!(ip = %self.ips[index], method, "weka token refused; logging in again");
                 self.forget_token(index).await;
                 let token = self.token_for(index).await?;
                 self.post(index, method, params.clone(), Some(&token)).await
@@ -276,33 +352,76 @@ impl WekaApi for JsonRpcSession {
     }
 
     async fn call_raw(&self, method: &str, params: Value) -> Result<RawResult, WekaError> {
-        if self.ips.is_empty() {
+        let pool = self.ips.len();
+        if pool == 0 {
             return Err(WekaError::NoBackends {
                 method: method.to_owned(),
             });
         }
-        let start = self.current.load(Ordering::Relaxed);
-        let mut last = None;
-        for offset in 0..self.ips.len() {
-            let index = (start + offset) % self.ips.len();
-            match self.attempt(index, method, &params).await {
-                Ok(result) => {
-                    self.current.store(index, Ordering::Relaxed);
-                    return Ok(result);
+        let start = self.current.load(Ordering::Relaxed) % pool;
+        let mut last_failure: Vec<Option<WekaError>> = (0..pool).map(|_| None).collect();
+        let mut worth_retrying = vec![true; pool];
+        let mut attempts = 0;
+        let mut out_of_time = false;
+        'passes: for round in 0..self.config.retry.rounds.max(1) {
+            if round > 0 {
+                if !worth_retrying.contains(&true) {
+                    break;
                 }
-                Err(Attempt::Fatal(error)) => return Err(error),
-                Err(Attempt::FailOver(error)) => {
-                    tracing::warn!(ip = %self.ips[index], method, error = %error, "weka backend failed, trying next");
-                    last = Some(error);
+                let pause = self.config.retry.backoff(round);
+                if !self.time_for_attempt_after(pause) {
+                    out_of_time = true;
+                    break;
                 }
+                tracing::info!(
+                    method,
+                    round,
+                    pause_ms = pause.as_millis(),
+                    "retrying weka backends"
+                );
+                tokio::time::sleep(pause).await;
             }
+            for offset in 0..pool {
+                let index = (start + offset) % pool;
+                if !worth_retrying[index] {
+                    continue;
+                }
+                if !self.time_for_attempt_after(Duration::ZERO) {
+                    out_of_time = true;
+                    break 'passes;
+                }
+                attempts += 1;
+                let (error, retryable) = match self.attempt(index, method, &params).await {
+                    Ok(result) => {
+                        self.current.store(index, Ordering::Relaxed);
+                        return Ok(result);
+                    }
+                    Err(Failure::Final(error)) => return Err(error),
+                    Err(Failure::Retryable(error)) => (error, true),
+                    Err(Failure::NextBackend(error)) => (error, false),
+                };
+                tracing::warn!(
+                    ip = %self.ips[index],
+                    method,
+                    attempt = attempts,
+                    retryable,
+                    error = %error,
+                    "weka backend failed; trying the next"
+                );
+                worth_retrying[index] = retryable;
+                last_failure[index] = Some(error);
+            }
+        }
+        if attempts == 0 {
+            return Err(WekaError::DeadlineReached {
+                method: method.to_owned(),
+            });
         }
         Err(WekaError::AllBackendsFailed {
             method: method.to_owned(),
-            tried: self.ips.len(),
-            last: Box::new(last.unwrap_or(WekaError::NoBackends {
-                method: method.to_owned(),
-            })),
+            attempts,
+            out_of_time,
+            failures: last_failure.into_iter().flatten().collect(),
         })
     }
 }
@@ -322,5 +441,19 @@ mod tests {
         assert!(WekaRpcConfig::from_lookup(&env).is_err());
         let default = WekaRpcConfig::from_lookup(&HashMap::new()).unwrap();
         assert_eq!(default.url("10.0.0.1"), "http://10.0.0.1:14000/api/v1");
+        assert_eq!(default.retry, RetryPolicy::DEFAULT);
+    }
+
+    #[test]
+    fn backoff_doubles_within_its_jitter_and_stops_at_the_cap() {
+        let policy = RetryPolicy::DEFAULT;
+        for _ in 0..100 {
+            let first = policy.backoff(1);
+            assert!((100..=200).contains(&first.as_millis()), "{first:?}");
+            let second = policy.backoff(2);
+            assert!((200..=400).contains(&second.as_millis()), "{second:?}");
+            let late = policy.backoff(40);
+            assert!((1000..=2000).contains(&late.as_millis()), "{late:?}");
+        }
     }
 }

@@ -41,7 +41,7 @@ use futures::StreamExt as _;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Name of the lease that serialises scale runs.
 pub const SCALE_LEASE: &str = "scale";
@@ -64,6 +64,9 @@ pub const SCALE_DOWN_PARALLELISM_ENV: &str = "SCALE_DOWN_PARALLELISM";
 pub const DEFAULT_PARALLELISM: usize = 16;
 /// No WEKA call is started when less than this is left before the invocation deadline.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
+/// WEKA calls, retries included, end this long before the invocation deadline, leaving time
+/// to record and return the outcome.
+pub const WEKA_CALL_RESERVE: Duration = Duration::from_secs(3);
 
 /// What the Lambda runtime says about one invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -371,7 +374,10 @@ where
         .map_err(ScaleDownError::Credentials)?;
     let now = deps.clock.now();
     let ips = pool_order(&info.backend_ips, now);
-    let api = deps.weka.connect(ips.clone(), credentials.clone());
+    let weka_deadline = weka_deadline(&deps.clock, invocation.deadline);
+    let api = deps
+        .weka
+        .connect_until(ips.clone(), credentials.clone(), weka_deadline);
     let snapshot = read_cluster(&api).await?;
     let policy = ScaleDownPolicy::new(deps.config.floor(&snapshot.status));
     let plan = match plan_with_leaving(info, &snapshot, &policy, now, &leaving_set) {
@@ -413,7 +419,7 @@ where
     )
     .await;
     let mut response = finish(&plan, &outcomes);
-    let fresh = revalidation_hosts(deps, &ips, &dropped, credentials).await?;
+    let fresh = revalidation_hosts(deps, &ips, &dropped, credentials, weka_deadline).await?;
     lifecycle_errors.extend(
         decide_terminations(deps, &leaving, |record| {
             let machine = leaving_ips
@@ -658,6 +664,13 @@ pub async fn execute<A: WekaApi, C: Clock>(
     (outcomes, dropped)
 }
 
+/// The invocation deadline less [`WEKA_CALL_RESERVE`], on the monotonic clock WEKA requests
+/// are timed with.
+fn weka_deadline(clock: &impl Clock, deadline: Option<DateTime<Utc>>) -> Option<Instant> {
+    let left = (deadline? - clock.now()).to_std().unwrap_or_default();
+    Some(Instant::now() + left.saturating_sub(WEKA_CALL_RESERVE))
+}
+
 fn out_of_time(clock: &impl Clock, deadline: Option<DateTime<Utc>>) -> bool {
     deadline.is_some_and(|d| {
         let margin = chrono::Duration::from_std(DEADLINE_MARGIN).unwrap_or_default();
@@ -735,6 +748,7 @@ async fn revalidation_hosts<S, K, W, C>(
     ips: &[String],
     dropped: &BTreeSet<String>,
     credentials: Credentials,
+    weka_deadline: Option<Instant>,
 ) -> Result<HostsList, ScaleDownError>
 where
     W: WekaConnector,
@@ -749,5 +763,9 @@ where
     } else {
         remaining
     };
-    read(&deps.weka.connect(pool, credentials), "hosts_list").await
+    read(
+        &deps.weka.connect_until(pool, credentials, weka_deadline),
+        "hosts_list",
+    )
+    .await
 }

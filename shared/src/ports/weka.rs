@@ -4,6 +4,7 @@
 use crate::ports::Credentials;
 use std::future::Future;
 use std::ops::Range;
+use std::time::Instant;
 
 /// Failures of WEKA API calls.
 #[derive(Debug, thiserror::Error)]
@@ -14,16 +15,27 @@ pub enum WekaError {
         /// The method that could not be called.
         method: String,
     },
-    /// Every backend in the pool failed; the last failure is the source.
-    #[error("every weka backend failed for {method} (tried {tried})")]
+    /// Every backend in the pool failed, after the retries the call's deadline allowed.
+    #[error(
+        "every weka backend failed for {method} after {attempts} attempt(s){}: {}",
+        deadline_note(.out_of_time),
+        describe(.failures)
+    )]
     AllBackendsFailed {
         /// Method called.
         method: String,
-        /// How many backends were tried.
-        tried: usize,
-        /// The last error.
-        #[source]
-        last: Box<WekaError>,
+        /// How many attempts were made, over all backends.
+        attempts: usize,
+        /// Whether retrying stopped because the deadline was near.
+        out_of_time: bool,
+        /// The last failure of each backend tried, in pool order.
+        failures: Vec<WekaError>,
+    },
+    /// The call's deadline left no time for even one attempt.
+    #[error("no time left before the deadline to call weka {method}")]
+    DeadlineReached {
+        /// The method that was not called.
+        method: String,
     },
     /// The backend could not be reached or timed out.
     #[error("weka backend {ip} unreachable")]
@@ -72,6 +84,30 @@ pub enum WekaError {
         /// What was wrong.
         reason: String,
     },
+}
+
+fn deadline_note(out_of_time: &bool) -> &'static str {
+    if *out_of_time {
+        ", stopped short of the deadline"
+    } else {
+        ""
+    }
+}
+
+/// Each failure with its causes, so the one error names what went wrong on every backend.
+fn describe(failures: &[WekaError]) -> String {
+    let mut described = Vec::with_capacity(failures.len());
+    for failure in failures {
+        let mut text = failure.to_string();
+        let mut cause = std::error::Error::source(failure);
+        while let Some(inner) = cause {
+            text.push_str(": ");
+            text.push_str(&inner.to_string());
+            cause = inner.source();
+        }
+        described.push(text);
+    }
+    described.join("; ")
 }
 
 /// The `result` of a JSON-RPC call as JSON text, not decoded yet: large results (`hosts_list`,
@@ -138,4 +174,17 @@ pub trait WekaConnector: Send + Sync {
 
     /// A session that tries `backend_ips` in order and logs in with `credentials`.
     fn connect(&self, backend_ips: Vec<String>, credentials: Credentials) -> Self::Api;
+
+    /// Like [`Self::connect`], for an invocation that must be done by `deadline`: the
+    /// session's calls stop retrying in time to return by then. Without one, retries are
+    /// bounded by count only. Sessions that never retry may ignore it (the default).
+    fn connect_until(
+        &self,
+        backend_ips: Vec<String>,
+        credentials: Credentials,
+        deadline: Option<Instant>,
+    ) -> Self::Api {
+        let _ = deadline;
+        self.connect(backend_ips, credentials)
+    }
 }

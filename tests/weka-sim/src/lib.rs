@@ -7,6 +7,8 @@
 //!   down or not in a cluster answers 503 (or drops the connection), like an unreachable
 //!   backend ([`rpc`]);
 //! - a control API under `/_sim/` for the fleet simulator and tests ([`server`]);
+//! - fault injection on the JSON-RPC endpoint (HTTP errors, dropped connections, slow answers)
+//!   and a log of the JSON-RPC requests served ([`faults`]);
 //! - `POST /_sim/cli`, which the `weka` shim (`weka-sim cli -- <args>`) calls to run the CLI
 //!   commands the generated instance scripts use ([`cli`]).
 //!
@@ -15,6 +17,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod faults;
 pub mod http;
 pub mod rpc;
 pub mod server;

@@ -24,8 +24,15 @@
 //! - `POST /_sim/clock/advance` `{"seconds"}`; `POST /_sim/clock` `{"factor"}`.
 //! - `POST /_sim/config` — a partial [`SimConfig`] merged into the current one.
 //! - `POST /_sim/cli` [`CliRequest`] → [`crate::cli::CliOutput`] (what the `weka` shim forwards).
+//! - `POST /_sim/faults` [`FaultRule`] `{"ip"?, "method"?, "count"?, "status"?, "close"?,
+//!   "delay_ms"?}` — inject a fault into the JSON-RPC requests that match;
+//!   `POST /_sim/faults/clear` removes every rule.
+//! - `GET|POST /_sim/requests` → `{"requests": [`[`RequestRecord`]`, ..]}` — the JSON-RPC
+//!   requests served, oldest first; `POST /_sim/requests/clear` empties the log.
+//! - `POST /_sim/tokens/revoke` `{"cluster"?}` → `{"revoked"}` — invalidate every access token.
 
 use crate::cli::{self, CliRequest};
+use crate::faults::{FaultAction, FaultRule, RequestRecord, rpc_method};
 use crate::http::{self, Reply, Request};
 use crate::rpc::{self, RpcReply};
 use crate::world::{
@@ -34,6 +41,7 @@ use crate::world::{
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -122,7 +130,11 @@ async fn serve_connection(stream: TcpStream, world: &SharedWorld) -> Result<(), 
         let close = request
             .header("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        match route(world, &request) {
+        let (reply, delay) = route(world, &request);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        match reply {
             Reply::Json(status, body) => {
                 http::write_json(reader.get_mut(), status, &body, close).await?;
                 if close {
@@ -150,27 +162,65 @@ fn fail(e: &SimError) -> Reply {
     reply(e.http_status(), &json!({"error": e.to_string()}))
 }
 
-/// Routes one request.
-pub fn route(world: &SharedWorld, request: &Request) -> Reply {
+/// Routes one request: the reply, to be sent after the delay (an injected slow answer).
+pub fn route(world: &SharedWorld, request: &Request) -> (Reply, Duration) {
     let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
         [ip, "api", "v1"] => {
             if request.method != "POST" {
-                return reply(405, &json!({"error": "use POST"}));
+                return (reply(405, &json!({"error": "use POST"})), Duration::ZERO);
             }
-            let mut w = lock(world);
-            let unreachable = w.config.unreachable;
-            match rpc::handle(&mut w, ip, request.bearer(), &request.body) {
-                RpcReply::Json(v) => reply(200, &v),
-                RpcReply::Unauthorized => reply(401, &json!({"error": "unauthorized"})),
-                RpcReply::Unreachable => match unreachable {
-                    Unreachable::Http503 => {
-                        reply(503, &json!({"error": format!("backend {ip} unreachable")}))
-                    }
-                    Unreachable::Close => Reply::Close,
-                },
-            }
+            json_rpc(&mut lock(world), ip, request)
         }
+        _ => (route_other(world, request, &segments), Duration::ZERO),
+    }
+}
+
+/// One JSON-RPC request to backend `ip`, shaped by the first matching fault rule and logged.
+fn json_rpc(w: &mut World, ip: &str, request: &Request) -> (Reply, Duration) {
+    let method = rpc_method(&request.body);
+    let fault = w.faults.take(ip, method.as_deref());
+    let answer = match &fault {
+        Some(FaultAction {
+            status: Some(status),
+            ..
+        }) => reply(
+            *status,
+            &json!({"error": format!("injected fault: http {status}")}),
+        ),
+        Some(FaultAction { close: true, .. }) => Reply::Close,
+        _ => world_answer(w, ip, request),
+    };
+    let delay = fault.as_ref().map_or(Duration::ZERO, |f| f.delay);
+    w.faults.record(RequestRecord {
+        ip: ip.to_owned(),
+        method,
+        status: match &answer {
+            Reply::Json(status, _) => Some(*status),
+            Reply::Close => None,
+        },
+        injected: fault.is_some(),
+        delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+    });
+    (answer, delay)
+}
+
+fn world_answer(w: &mut World, ip: &str, request: &Request) -> Reply {
+    let unreachable = w.config.unreachable;
+    match rpc::handle(w, ip, request.bearer(), &request.body) {
+        RpcReply::Json(v) => reply(200, &v),
+        RpcReply::Unauthorized => reply(401, &json!({"error": "unauthorized"})),
+        RpcReply::Unreachable => match unreachable {
+            Unreachable::Http503 => {
+                reply(503, &json!({"error": format!("backend {ip} unreachable")}))
+            }
+            Unreachable::Close => Reply::Close,
+        },
+    }
+}
+
+fn route_other(world: &SharedWorld, request: &Request, segments: &[&str]) -> Reply {
+    match segments {
         [ip, "dist", "v1", "install"] => {
             // The join script downloads the installer from a live backend; the fleet simulator
             // rewrites that URL here and gets a no-op installer.
@@ -405,6 +455,29 @@ fn control(w: &mut World, path: &[&str], body: &Value) -> Result<Reply, SimError
             w.config = serde_json::from_value::<SimConfig>(current)
                 .map_err(|e| SimError::Invalid(format!("config: {e}")))?;
             ok(json!({"config": w.config}))
+        }
+        ["faults"] => {
+            let rule: FaultRule = serde_json::from_value(body.clone())
+                .map_err(|e| SimError::Invalid(format!("fault: {e}")))?;
+            w.faults.add(rule).map_err(SimError::Invalid)?;
+            ok(json!({"faults": w.faults.rules()}))
+        }
+        ["faults", "clear"] => {
+            w.faults.clear();
+            ok(json!({}))
+        }
+        ["requests"] => {
+            let requests: Vec<&RequestRecord> = w.faults.requests().collect();
+            ok(json!({"requests": requests}))
+        }
+        ["requests", "clear"] => {
+            w.faults.clear_requests();
+            ok(json!({}))
+        }
+        ["tokens", "revoke"] => {
+            let guid = w.cluster_guid(cluster)?;
+            let revoked = w.revoke_tokens(&guid)?;
+            ok(json!({"revoked": revoked}))
         }
         ["cli"] => {
             let req: CliRequest = serde_json::from_value(body.clone())

@@ -3,6 +3,7 @@
 //! transitions (deactivation, drive phase-out, removal) settled lazily against [`SimClock`].
 
 use crate::clock::SimClock;
+use crate::faults::Faults;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -425,6 +426,8 @@ pub struct World {
     pub clusters: BTreeMap<String, Cluster>,
     /// Users every new cluster starts with (besides `admin`).
     pub default_users: BTreeMap<String, SimUser>,
+    /// Injected JSON-RPC faults and the log of JSON-RPC requests.
+    pub faults: Faults,
     serial: u64,
 }
 
@@ -549,6 +552,7 @@ impl World {
             machines: BTreeMap::new(),
             clusters: BTreeMap::new(),
             default_users: BTreeMap::new(),
+            faults: Faults::default(),
             serial: 0,
         }
     }
@@ -1182,6 +1186,15 @@ impl World {
             )));
         }
         Ok(issue_token(cluster, user, now, ttl, serial))
+    }
+
+    /// Invalidates every access token of the cluster, as a WEKA restart or a logout of every
+    /// session would; refresh tokens stay valid. Returns how many were revoked.
+    pub fn revoke_tokens(&mut self, guid: &str) -> Result<usize, SimError> {
+        let cluster = self.cluster_mut(guid)?;
+        let revoked = cluster.tokens.len();
+        cluster.tokens.clear();
+        Ok(revoked)
     }
 
     /// Renews an access token from a refresh token.

@@ -6,7 +6,7 @@ mod common;
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use weka_shared::adapters::weka_rpc::{JsonRpcConnector, WekaRpcConfig};
+use weka_shared::adapters::weka_rpc::{JsonRpcConnector, RetryPolicy, WekaRpcConfig};
 use weka_shared::ports::{Credentials, WekaApi, WekaConnector, WekaError};
 use weka_shared::weka::model::{ClusterStatus, HostState, HostStatus, HostsList, WekaCall};
 
@@ -14,6 +14,7 @@ fn connector(server: &weka_sim::RunningServer) -> JsonRpcConnector {
     JsonRpcConnector::new(WekaRpcConfig {
         url_template: server.url_template(),
         timeout: Duration::from_secs(5),
+        retry: RetryPolicy::DEFAULT,
     })
     .unwrap()
 }
@@ -343,4 +344,76 @@ async fn control_api_builds_a_cluster_and_sets_overrides() {
     let status: ClusterStatus =
         serde_json::from_value(api.call("status", json!({})).await.unwrap()).unwrap();
     assert_eq!(status.hosts.backends.total, 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_shape_matching_json_rpc_requests_and_every_request_is_logged() {
+    let (world, _) = common::running_cluster(2);
+    let server = weka_sim::start(world, 0).await.unwrap();
+    let base = server.base_url();
+    let status = json!({"jsonrpc": "2.0", "method": "status", "id": 1});
+
+    for refused in [
+        json!({}),
+        json!({"status": 200}),
+        json!({"status": 503, "close": true}),
+        json!({"status": 503, "count": 0}),
+        json!({"status": 503, "colour": "red"}),
+    ] {
+        let (code, body) = common::control(&base, "/_sim/faults", &refused).await;
+        assert_eq!(code, 400, "{refused} -> {body}");
+    }
+    let (code, body) = common::control(
+        &base,
+        "/_sim/faults",
+        &json!({"ip": common::ip(0), "method": "status", "count": 1, "status": 502}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["faults"].as_array().unwrap().len(), 1);
+
+    // Another backend or method is not affected; the matching request is, once.
+    let (code, _) = common::rpc_raw(&base, &common::ip(1), &status, None).await;
+    assert_eq!(code, 401);
+    let (code, body) = common::rpc_raw(&base, &common::ip(0), &status, None).await;
+    assert_eq!(code, 502, "{body}");
+    let (code, _) = common::rpc_raw(&base, &common::ip(0), &status, None).await;
+    assert_eq!(code, 401);
+
+    let (_, body) = common::control(&base, "/_sim/requests", &json!({})).await;
+    let log = body["requests"].as_array().unwrap();
+    assert_eq!(log.len(), 3);
+    assert_eq!(
+        log[1],
+        json!({"ip": common::ip(0), "method": "status", "status": 502, "injected": true, "delay_ms": 0})
+    );
+    common::control(&base, "/_sim/requests/clear", &json!({})).await;
+    let (_, body) = common::control(&base, "/_sim/requests", &json!({})).await;
+    assert!(body["requests"].as_array().unwrap().is_empty());
+
+    // A delay holds the world's answer back; clearing the rules ends it.
+    common::control(&base, "/_sim/faults", &json!({"delay_ms": 300})).await;
+    let started = std::time::Instant::now();
+    let (code, _) = common::rpc_raw(&base, &common::ip(1), &status, None).await;
+    assert_eq!(code, 401);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    let (_, body) = common::control(&base, "/_sim/faults/clear", &json!({})).await;
+    assert_eq!(body["ok"], true);
+    let (_, body) = common::control(&base, "/_sim/requests", &json!({})).await;
+    assert_eq!(body["requests"][0]["delay_ms"], 300);
+
+    // Revoking tokens logs every session out.
+    let login =
+        json!({"jsonrpc": "2.0", "method": "user_login", "params": ["admin", "adminpw"], "id": 2});
+    let (_, body) = common::rpc_raw(&base, &common::ip(0), &login, None).await;
+    let token = body["result"]["access_token"].as_str().unwrap().to_owned();
+    let (code, _) = common::rpc_raw(&base, &common::ip(0), &status, Some(&token)).await;
+    assert_eq!(code, 200);
+    let (code, body) = common::control(&base, "/_sim/tokens/revoke", &json!({})).await;
+    assert_eq!((code, body["revoked"].as_u64()), (200, Some(1)), "{body}");
+    let (code, _) = common::rpc_raw(&base, &common::ip(0), &status, Some(&token)).await;
+    assert_eq!(code, 401);
+    let (code, _) =
+        common::control(&base, "/_sim/tokens/revoke", &json!({"cluster": "nope"})).await;
+    assert_eq!(code, 404);
 }
