@@ -364,7 +364,7 @@ fn status_deps(
 async fn status_before_clusterization_returns_zero_weka_status_without_calling_weka() {
     let weka = FakeWeka::new(|_, _, _| panic!("weka must not be called before clusterization"));
     let deps = status_deps(weka.clone());
-    let answer = status::handle(&deps, json!({"type":"status"}))
+    let answer = status::handle(&deps, json!({"type":"status"}), None)
         .await
         .unwrap();
     assert_eq!(answer["clusterized"], false);
@@ -394,7 +394,7 @@ async fn status_when_clusterized_asks_weka_with_fallback_admin_credentials() {
         .finalize(Group::Backend, FakeClock::default_start().now())
         .await
         .unwrap();
-    let answer = status::handle(&deps, json!({"type":"status"}))
+    let answer = status::handle(&deps, json!({"type":"status"}), None)
         .await
         .unwrap();
     assert_eq!(answer["weka_status"]["io_status"], "STARTED");
@@ -420,7 +420,7 @@ async fn status_reports_a_failing_weka_call_instead_of_swallowing_it() {
         .finalize(Group::Backend, FakeClock::default_start().now())
         .await
         .unwrap();
-    let answer = status::handle(&deps, json!({"type":"status"}))
+    let answer = status::handle(&deps, json!({"type":"status"}), None)
         .await
         .unwrap();
     assert!(answer["weka_status"].is_null());
@@ -442,7 +442,7 @@ async fn status_never_includes_credentials() {
         .await
         .unwrap();
     for kind in ["status", "progress"] {
-        let answer = status::handle(&deps, json!({"type": kind}))
+        let answer = status::handle(&deps, json!({"type": kind}), None)
             .await
             .unwrap()
             .to_string();
@@ -466,7 +466,7 @@ async fn progress_shows_reports_registrations_and_installing_hosts() {
     )
     .await
     .unwrap();
-    let answer = status::handle(&deps, json!({"type":"progress"}))
+    let answer = status::handle(&deps, json!({"type":"progress"}), None)
         .await
         .unwrap();
     assert_eq!(answer["ready_for_clusterization"], json!(["i-1"]));
@@ -489,11 +489,11 @@ async fn progress_shows_reports_registrations_and_installing_hosts() {
 #[tokio::test]
 async fn status_rejects_unknown_types_and_protocols() {
     let deps = status_deps(FakeWeka::new(|_, _, _| unreachable!()));
-    let err = status::handle(&deps, json!({"type":"health"}))
+    let err = status::handle(&deps, json!({"type":"health"}), None)
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::InvalidInput);
-    let err = status::handle(&deps, json!({"type":"status","protocol":"smb"}))
+    let err = status::handle(&deps, json!({"type":"status","protocol":"smb"}), None)
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::InvalidInput);
@@ -504,12 +504,12 @@ async fn status_rejects_unknown_types_and_protocols() {
 async fn status_inventory_failure_is_transient_for_progress() {
     let deps = status_deps(FakeWeka::new(|_, _, _| unreachable!()));
     *deps.inventory.fail.lock().unwrap() = true;
-    let err = status::handle(&deps, json!({"type":"progress"}))
+    let err = status::handle(&deps, json!({"type":"progress"}), None)
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::Transient);
     // The status view degrades to the recorded desired size instead of failing.
-    let answer = status::handle(&deps, json!({"type":"status"}))
+    let answer = status::handle(&deps, json!({"type":"status"}), None)
         .await
         .unwrap();
     assert_eq!(answer["desired_size"], 2);

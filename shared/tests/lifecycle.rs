@@ -302,7 +302,7 @@ impl World {
                 asg_name: None,
             },
         };
-        let out = status::handle(&deps, json!({"type": "status"})).await;
+        let out = status::handle(&deps, json!({"type": "status"}), None).await;
         self.store = deps.store;
         out.unwrap()
     }

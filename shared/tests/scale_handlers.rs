@@ -500,7 +500,7 @@ async fn safety_floor_refuses_the_shrink_heals_anyway_and_status_shows_it() {
             asg_name: None,
         },
     };
-    let shown = status::handle(&status_deps, json!({"type": "status"}))
+    let shown = status::handle(&status_deps, json!({"type": "status"}), None)
         .await
         .unwrap();
     assert_eq!(shown["scale_refusal"]["minimum"], json!(6), "{shown}");

@@ -4,6 +4,7 @@ use weka_shared::adapters::secrets::SecretsManager;
 use weka_shared::adapters::weka_rpc::{JsonRpcConnector, WekaRpcConfig};
 use weka_shared::adapters::{dynamo::DynamoStateStore, load_aws_config};
 use weka_shared::config::process_env;
+use weka_shared::handlers::Invocation;
 use weka_shared::handlers::status::{Config, Deps, handle};
 use weka_shared::lambda::serve;
 use weka_shared::ports::SystemClock;
@@ -26,7 +27,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         config,
     };
     run(service_fn(|event| {
-        serve(event, |payload, _| handle(&deps, payload))
+        serve(event, |payload, context| {
+            handle(&deps, payload, Invocation::from_context(&context).deadline)
+        })
     }))
     .await
 }

@@ -64,31 +64,8 @@ pub const SCALE_DOWN_PARALLELISM_ENV: &str = "SCALE_DOWN_PARALLELISM";
 pub const DEFAULT_PARALLELISM: usize = 16;
 /// No WEKA call is started when less than this is left before the invocation deadline.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
-/// WEKA calls, retries included, end this long before the invocation deadline, leaving time
-/// to record and return the outcome.
-pub const WEKA_CALL_RESERVE: Duration = Duration::from_secs(3);
-
-/// What the Lambda runtime says about one invocation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invocation {
-    /// Lambda request id (lease owner of direct, non-state-machine calls).
-    pub request_id: String,
-    /// When the runtime kills the invocation.
-    pub deadline: Option<DateTime<Utc>>,
-}
-
-impl Invocation {
-    /// From the runtime's context.
-    pub fn from_context(context: &lambda_runtime::Context) -> Self {
-        Self {
-            request_id: context.request_id.clone(),
-            deadline: i64::try_from(context.deadline)
-                .ok()
-                .filter(|ms| *ms > 0)
-                .and_then(DateTime::from_timestamp_millis),
-        }
-    }
-}
+use super::weka_deadline;
+pub use super::{Invocation, WEKA_CALL_RESERVE};
 
 /// A payload of a scale step: the state machine wraps it with its execution name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -662,13 +639,6 @@ pub async fn execute<A: WekaApi, C: Clock>(
         }
     }
     (outcomes, dropped)
-}
-
-/// The invocation deadline less [`WEKA_CALL_RESERVE`], on the monotonic clock WEKA requests
-/// are timed with.
-fn weka_deadline(clock: &impl Clock, deadline: Option<DateTime<Utc>>) -> Option<Instant> {
-    let left = (deadline? - clock.now()).to_std().unwrap_or_default();
-    Some(Instant::now() + left.saturating_sub(WEKA_CALL_RESERVE))
 }
 
 fn out_of_time(clock: &impl Clock, deadline: Option<DateTime<Utc>>) -> bool {

@@ -8,6 +8,7 @@ use crate::config::{CLUSTER_NAME_ENV, ConfigError, Lookup, StateConfig};
 use crate::domain::lifecycle::LifecycleRecord;
 use crate::domain::progress::progress_view;
 use crate::domain::state::{ClusterState, Group};
+use crate::handlers::weka_deadline;
 use crate::lambda::{Classify, ErrorClass, PayloadError, decode, error_chain};
 use crate::ports::{
     Clock, InstanceInventory, InventoryError, Secrets, SecretsConfig, StateStore, StoreError,
@@ -124,6 +125,7 @@ pub fn zero_weka_status() -> Value {
 pub async fn handle<S, I, K, W, C>(
     deps: &Deps<S, I, K, W, C>,
     payload: Value,
+    deadline: Option<DateTime<Utc>>,
 ) -> Result<Value, StatusError>
 where
     S: StateStore,
@@ -140,7 +142,7 @@ where
         other => return Err(StatusError::UnsupportedProtocol(other.as_str())),
     };
     match request.kind.as_str() {
-        "status" => Ok(serde_json::to_value(status(deps, group).await?)?),
+        "status" => Ok(serde_json::to_value(status(deps, group, deadline).await?)?),
         "progress" => {
             let state = deps.store.load(group).await?;
             let reports = deps.store.reports(group).await?;
@@ -162,6 +164,7 @@ where
 async fn status<S, I, K, W, C>(
     deps: &Deps<S, I, K, W, C>,
     group: Group,
+    deadline: Option<DateTime<Utc>>,
 ) -> Result<StatusResponse, StatusError>
 where
     S: StateStore,
@@ -173,7 +176,7 @@ where
     let state = deps.store.load(group).await?;
     let desired_size = live_desired_size(deps, group, &state).await;
     let (weka_status, weka_status_error) = if state.clusterized {
-        match live_weka_status(deps).await {
+        match live_weka_status(deps, deadline).await {
             Ok(status) => (Some(status), None),
             Err(message) => {
                 tracing::warn!(error = %message, "weka status unavailable");
@@ -273,11 +276,15 @@ where
     }
 }
 
-async fn live_weka_status<S, I, K, W, C>(deps: &Deps<S, I, K, W, C>) -> Result<Value, String>
+async fn live_weka_status<S, I, K, W, C>(
+    deps: &Deps<S, I, K, W, C>,
+    deadline: Option<DateTime<Utc>>,
+) -> Result<Value, String>
 where
     I: InstanceInventory,
     K: Secrets,
     W: WekaConnector,
+    C: Clock,
 {
     let backends = deps
         .inventory
@@ -289,7 +296,7 @@ where
         .await
         .map_err(|e| error_chain(&e))?;
     deps.weka
-        .connect(ips, credentials)
+        .connect_until(ips, credentials, weka_deadline(&deps.clock, deadline))
         .call("status", json!({}))
         .await
         .map_err(|e| error_chain(&e))
