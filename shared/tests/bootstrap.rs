@@ -11,10 +11,11 @@ use weka_shared::domain::state::Group;
 use weka_shared::handlers::{clusterize, deploy};
 use weka_shared::lambda::{Classify, ErrorClass};
 use weka_shared::ports::{Instance, StateStore};
-use weka_shared::testing::{FakeClock, FakeInventory, FakeSecrets, InMemoryStateStore};
+use weka_shared::testing::{FakeClock, FakeInventory, FakeSecrets, InMemoryStateStore, env};
 
-fn env(extra: &[(&str, &str)]) -> HashMap<String, String> {
-    let mut map: HashMap<String, String> = [
+/// The environment `deploy` and `clusterize` read, with `extra` set over it.
+fn bootstrap_env(extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut vars = env(&[
         ("STATE_TABLE", "t"),
         ("STATE_KEY", "weka-poc-state"),
         ("NFS_STATE_KEY", "weka-poc-nfs-state"),
@@ -48,14 +49,9 @@ fn env(extra: &[(&str, &str)]) -> HashMap<String, String> {
         ("ADMIN_PASSWORD_ID", "admin-pw"),
         ("DEPLOYMENT_PASSWORD_ID", "deploy-pw"),
         ("CLUSTERIZE_TIMEOUT_MINUTES", "30"),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    for (k, v) in extra {
-        map.insert((*k).to_owned(), (*v).to_owned());
-    }
-    map
+    ]);
+    vars.extend(env(extra));
+    vars
 }
 
 fn id(i: usize) -> String {
@@ -87,7 +83,7 @@ fn clusterize_deps(
         inventory: inventory(n),
         secrets: FakeSecrets::default(),
         clock: FakeClock::default_start(),
-        config: clusterize::Config::from_lookup(&env(extra)).unwrap(),
+        config: clusterize::Config::from_lookup(&bootstrap_env(extra)).unwrap(),
     }
 }
 
@@ -345,7 +341,7 @@ fn deploy_deps(n: usize) -> deploy::Deps<InMemoryStateStore, FakeInventory> {
     deploy::Deps {
         store: InMemoryStateStore::with_sizes(6, 2),
         inventory: inv,
-        config: deploy::Config::from_lookup(&env(&[])).unwrap(),
+        config: deploy::Config::from_lookup(&bootstrap_env(&[])).unwrap(),
     }
 }
 

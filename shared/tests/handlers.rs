@@ -5,7 +5,6 @@
 
 use serde_json::json;
 use std::time::Duration;
-use weka_shared::config::StateConfig;
 use weka_shared::domain::state::{ClaimOutcome, Group, Registration, RegistrationRefusal};
 use weka_shared::handlers::lifecycle::LifecycleConfig;
 use weka_shared::handlers::{clusterize_finalization, report, status};
@@ -13,17 +12,9 @@ use weka_shared::lambda::{Classify, ErrorClass};
 use weka_shared::ports::{Clock, Instance, LeaseOutcome, StateStore, WekaError};
 use weka_shared::testing::{
     CrashingStore, FakeClock, FakeInventory, FakeScalingGroups, FakeSecrets, FakeWeka,
-    InMemoryStateStore,
+    InMemoryStateStore, state_config,
 };
 use weka_shared::wire::bootstrap::Vm;
-
-fn state_config() -> StateConfig {
-    StateConfig {
-        table: "t".to_owned(),
-        state_key: "weka-poc-state".to_owned(),
-        nfs_state_key: "weka-poc-nfs-state".to_owned(),
-    }
-}
 
 fn report_deps<S>(store: S) -> report::Deps<S, FakeClock, FakeScalingGroups> {
     report::Deps {

@@ -10,27 +10,26 @@ mod common;
 use chrono::{DateTime, TimeDelta, Utc};
 use common::{Asg, Cb, M, now};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use weka_shared::config::StateConfig;
 use weka_shared::domain::lifecycle::{
-    LifecycleDecision, LifecycleKey, LifecyclePhase, LifecycleResult, NewLifecycleAction,
-    Transition,
+    LifecycleDecision, LifecycleKey, LifecyclePhase, LifecycleRecord, LifecycleResult,
+    NewLifecycleAction, Transition,
 };
 use weka_shared::domain::scale_down::ClusterSnapshot;
 use weka_shared::domain::state::Group;
 use weka_shared::domain::terminate::TerminatePolicy;
 use weka_shared::handlers::lifecycle::LifecycleConfig;
-use weka_shared::handlers::scale_down::{Invocation, SCALE_LEASE};
+use weka_shared::handlers::scale_down::SCALE_LEASE;
 use weka_shared::handlers::{
     clusterize_finalization, fetch, report, scale_down, status, terminate,
 };
 use weka_shared::lambda::{Classify, ErrorClass};
-use weka_shared::ports::{LifecycleAnswer, SecretsConfig, StateStore};
+use weka_shared::ports::{GroupInstance, LifecycleAnswer, StateStore};
 use weka_shared::testing::{
-    FakeClock, FakeInventory, FakeScalingGroups, FakeSecrets, FakeWeka, InMemoryStateStore,
-    group_instance,
+    FakeClock, FakeInventory, FakeScalingGroups, FakeWeka, InMemoryStateStore,
+    assert_no_transient_errors, fake_secrets, fetch_env, group_instance, invocation,
+    scale_down_config, state_config, status_deps, terminate_config,
 };
 use weka_shared::weka::model::HostState;
 use weka_shared::wire::bootstrap::Vm;
@@ -53,24 +52,12 @@ fn lifecycle() -> LifecycleConfig {
     LifecycleConfig::with_hooks(ASG, LAUNCH_HOOK, TERMINATE_HOOK)
 }
 
-fn state_config() -> StateConfig {
-    StateConfig {
-        table: "t".to_owned(),
-        state_key: "weka-poc-state".to_owned(),
-        nfs_state_key: "weka-poc-nfs-state".to_owned(),
+/// Our hook for `transition`.
+fn hook(transition: Transition) -> &'static str {
+    match transition {
+        Transition::Launch => LAUNCH_HOOK,
+        Transition::Terminate => TERMINATE_HOOK,
     }
-}
-
-fn secrets_config() -> SecretsConfig {
-    SecretsConfig {
-        username_id: "user-id".to_owned(),
-        deployment_password_id: "deploy-pw-id".to_owned(),
-        admin_password_id: "admin-pw-id".to_owned(),
-    }
-}
-
-fn secrets() -> FakeSecrets {
-    FakeSecrets::with(&[("user-id", "weka-deployment"), ("deploy-pw-id", "pw")])
 }
 
 fn key(id: &str, transition: Transition) -> LifecycleKey {
@@ -89,11 +76,7 @@ fn action(
     NewLifecycleAction {
         key: key(id, transition),
         group: ASG.to_owned(),
-        hook: match transition {
-            Transition::Launch => LAUNCH_HOOK,
-            Transition::Terminate => TERMINATE_HOOK,
-        }
-        .to_owned(),
+        hook: hook(transition).to_owned(),
         token: Some(format!("token-{id}")),
         started_at: started,
         private_ip: (!ip.is_empty()).then(|| ip.to_owned()),
@@ -102,6 +85,24 @@ fn action(
 
 fn hostname(ip: &str) -> String {
     format!("ip-{}.ec2.internal", ip.replace('.', "-"))
+}
+
+/// A completion call the group received, and what it answered.
+type Completion = (String, LifecycleResult, LifecycleAnswer);
+
+/// `id`'s action completed with `result`, and the group answered `answer`.
+fn completion(id: &str, result: LifecycleResult, answer: LifecycleAnswer) -> Completion {
+    (id.to_owned(), result, answer)
+}
+
+/// `id`'s action was continued, and the group accepted.
+fn continued(id: &str) -> Completion {
+    completion(id, LifecycleResult::Continue, LifecycleAnswer::Accepted)
+}
+
+/// `id`'s action was abandoned, and the group accepted.
+fn abandoned(id: &str) -> Completion {
+    completion(id, LifecycleResult::Abandon, LifecycleAnswer::Accepted)
 }
 
 /// A WEKA whose reads come from a snapshot the test may change between runs.
@@ -118,6 +119,29 @@ fn live_weka(snap: Arc<Mutex<ClusterSnapshot>>) -> FakeWeka {
             _ => json!({}),
         })
     })
+}
+
+/// Six healthy backends at 10.0.0.1 to 10.0.0.6, as WEKA and fetch see them.
+fn six_healthy_backends() -> Cb {
+    let mut cb = Cb::new(6);
+    for n in 1..=6 {
+        cb.machine(&format!("10.0.0.{n}"), M::Healthy, Asg::Backend);
+    }
+    cb.info.backend_ips = (1..=6).map(|n| format!("10.0.0.{n}")).collect();
+    cb
+}
+
+/// Their ASG instances, `i-1000n` at 10.0.0.n, launched three days ago.
+fn six_old_instances() -> Vec<GroupInstance> {
+    (1..=6)
+        .map(|n| {
+            group_instance(
+                &format!("i-1000{n}"),
+                &format!("10.0.0.{n}"),
+                now() - TimeDelta::days(3),
+            )
+        })
+        .collect()
 }
 
 /// The cluster's shared world: one store, one set of groups, one WEKA; each handler call
@@ -147,16 +171,79 @@ impl World {
         Self::new(store)
     }
 
+    /// A cluster of `size` being formed.
+    fn forming(size: u32) -> Self {
+        Self::new(InMemoryStateStore::with_sizes(size, 0))
+    }
+
     fn advance(&mut self, secs: i64) {
         self.now += TimeDelta::seconds(secs);
     }
 
-    fn invocation(&self) -> Invocation {
-        Invocation {
-            request_id: "req".to_owned(),
-            deadline: Some(self.now + TimeDelta::seconds(120)),
-        }
+    // --- setup ---------------------------------------------------------------------------------
+
+    /// `id` registered with the forming cluster.
+    async fn register(&self, id: &str) {
+        let vm = Vm {
+            name: id.to_owned(),
+            ..Vm::default()
+        };
+        self.store.register(Group::Backend, &vm).await.unwrap();
     }
+
+    /// The ASG, at `desired`, holds `instances` (`(id, private IP)`), launched now.
+    fn launched(&self, desired: u32, instances: &[(&str, &str)]) {
+        let instances = instances
+            .iter()
+            .map(|(id, ip)| group_instance(id, ip, now()))
+            .collect();
+        self.groups.add_group(ASG, desired, instances);
+    }
+
+    /// The ASG holds `id` in `transition`'s wait state, under our hook.
+    fn pending(&self, id: &str, transition: Transition) {
+        self.groups
+            .add_pending_action(ASG, hook(transition), id, transition);
+    }
+
+    /// The event of `id`'s `transition` (with `ip`, begun at `started`) was recorded.
+    async fn record(&self, id: &str, transition: Transition, ip: &str, started: DateTime<Utc>) {
+        self.store
+            .record_lifecycle_action(&action(id, transition, ip, started))
+            .await
+            .unwrap();
+    }
+
+    /// `id`'s launch action was continued and closed at `at`, as after its join report.
+    async fn close_joined(&self, id: &str, at: DateTime<Utc>) {
+        self.store
+            .close_lifecycle_action(
+                &key(id, Transition::Launch),
+                Some(LifecycleResult::Continue),
+                "joined",
+                at,
+            )
+            .await
+            .unwrap();
+    }
+
+    /// `id` (at `ip`) waits in `Pending:Wait`, its event recorded now.
+    async fn launching(&self, id: &str, ip: &str) {
+        self.pending(id, Transition::Launch);
+        self.record(id, Transition::Launch, ip, now()).await;
+    }
+
+    // --- inspection ----------------------------------------------------------------------------
+
+    fn lifecycle_record(&self, id: &str, transition: Transition) -> LifecycleRecord {
+        self.store.lifecycle_record(id, transition).unwrap()
+    }
+
+    fn phase(&self, id: &str, transition: Transition) -> Option<LifecyclePhase> {
+        self.store.lifecycle_record(id, transition).map(|r| r.phase)
+    }
+
+    // --- handlers ------------------------------------------------------------------------------
 
     async fn report(&mut self, kind: &str, message: &str, host: &str) {
         let deps = report::Deps {
@@ -178,6 +265,12 @@ impl World {
         self.store = deps.store;
         self.groups = deps.groups;
         assert_eq!(answer.unwrap(), "The report was added successfully");
+    }
+
+    /// The host at `ip` reports that it joined.
+    async fn report_joined(&mut self, ip: &str) {
+        self.report("progress", "Join completed successfully", &hostname(ip))
+            .await;
     }
 
     async fn finalize(&mut self) {
@@ -202,25 +295,17 @@ impl World {
         execution: &str,
         event: Value,
     ) -> Result<HostGroupInfoResponse, fetch::FetchError> {
-        let env: HashMap<String, String> = [
-            ("STATE_TABLE", "t"),
-            ("STATE_KEY", "weka-poc-state"),
-            ("NFS_STATE_KEY", "weka-poc-nfs-state"),
-            ("CLUSTER_NAME", "poc"),
-            ("ASG_NAME", ASG),
-            ("USERNAME_ID", "user-id"),
-            ("DEPLOYMENT_PASSWORD_ID", "deploy-pw-id"),
-            ("ADMIN_PASSWORD_ID", "admin-pw-id"),
-            ("LAUNCH_LIFECYCLE_HOOK_NAME", LAUNCH_HOOK),
-            ("TERMINATE_LIFECYCLE_HOOK_NAME", TERMINATE_HOOK),
-        ]
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+        let env = fetch_env(
+            ASG,
+            &[
+                ("LAUNCH_LIFECYCLE_HOOK_NAME", LAUNCH_HOOK),
+                ("TERMINATE_LIFECYCLE_HOOK_NAME", TERMINATE_HOOK),
+            ],
+        );
         let deps = fetch::Deps {
             groups: std::mem::take(&mut self.groups),
             inventory: std::mem::take(&mut self.inventory),
-            secrets: secrets(),
+            secrets: fake_secrets(),
             store: std::mem::take(&mut self.store),
             clock: FakeClock::at(self.now),
             config: fetch::Config::from_lookup(&env).unwrap(),
@@ -228,7 +313,7 @@ impl World {
         let out = fetch::handle(
             &deps,
             json!({"execution": execution, "event": event}),
-            self.invocation(),
+            invocation(self.now),
         )
         .await;
         self.groups = deps.groups;
@@ -240,47 +325,33 @@ impl World {
     async fn scale_down(&mut self, execution: &str, info: &HostGroupInfoResponse) -> ScaleResponse {
         let deps = scale_down::Deps {
             store: std::mem::take(&mut self.store),
-            secrets: secrets(),
+            secrets: fake_secrets(),
             weka: self.weka.clone(),
             clock: FakeClock::at(self.now),
-            config: scale_down::Config {
-                state: state_config(),
-                secrets: secrets_config(),
-                geometry: None,
-                min_cluster_size: 0,
-                lease_ttl: Duration::from_secs(180),
-                parallelism: 4,
-                lifecycle: lifecycle(),
-            },
+            config: scale_down_config(lifecycle()),
         };
         let out = scale_down::handle(
             &deps,
             json!({"execution": execution, "input": info}),
-            self.invocation(),
+            invocation(self.now),
         )
         .await;
         self.store = deps.store;
         out.unwrap()
     }
 
+    /// Runs terminate on `scale`; returns its transient errors.
     async fn terminate(&mut self, execution: &str, scale: &ScaleResponse) -> Vec<String> {
         let deps = terminate::Deps {
             groups: std::mem::take(&mut self.groups),
             store: std::mem::take(&mut self.store),
             clock: FakeClock::at(self.now),
-            config: terminate::Config {
-                state: state_config(),
-                asg_name: ASG.to_owned(),
-                nfs_asg_name: None,
-                policy: TerminatePolicy::default(),
-                lease_ttl: Duration::from_secs(180),
-                lifecycle: lifecycle(),
-            },
+            config: terminate_config(ASG, None, TerminatePolicy::default(), lifecycle()),
         };
         let out = terminate::handle(
             &deps,
             json!({"execution": execution, "input": scale}),
-            self.invocation(),
+            invocation(self.now),
         )
         .await;
         self.groups = deps.groups;
@@ -288,27 +359,17 @@ impl World {
         out.unwrap().transient_errors
     }
 
+    /// Runs terminate on `scale`, which meets no error.
+    async fn terminate_ok(&mut self, execution: &str, scale: &ScaleResponse) {
+        let errors = self.terminate(execution, scale).await;
+        assert_no_transient_errors(&errors);
+    }
+
     async fn status(&mut self) -> Value {
-        let deps = status::Deps {
-            store: std::mem::take(&mut self.store),
-            inventory: FakeInventory::default(),
-            secrets: secrets(),
-            weka: self.weka.clone(),
-            clock: FakeClock::at(self.now),
-            config: status::Config {
-                state: state_config(),
-                cluster_name: "poc".to_owned(),
-                secrets: secrets_config(),
-                asg_name: None,
-            },
-        };
+        let deps = status_deps(std::mem::take(&mut self.store), self.weka.clone(), self.now);
         let out = status::handle(&deps, json!({"type": "status"}), None).await;
         self.store = deps.store;
         out.unwrap()
-    }
-
-    fn phase(&self, id: &str, transition: Transition) -> Option<LifecyclePhase> {
-        self.store.lifecycle_record(id, transition).map(|r| r.phase)
     }
 }
 
@@ -420,10 +481,7 @@ async fn fetch_records_a_lifecycle_event_even_when_the_lease_is_held() {
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::Conflict, "{err}");
-    let record = w
-        .store
-        .lifecycle_record("i-10007", Transition::Launch)
-        .unwrap();
+    let record = w.lifecycle_record("i-10007", Transition::Launch);
     assert_eq!(record.phase, LifecyclePhase::Waiting);
     assert_eq!(
         record.token.as_deref(),
@@ -469,11 +527,7 @@ async fn fetch_records_a_lifecycle_event_even_when_the_lease_is_held() {
 #[tokio::test]
 async fn an_event_lost_to_the_lease_is_processed_by_the_next_run() {
     let mut w = World::clusterized().await;
-    let mut cb = Cb::new(6);
-    for n in 1..=6 {
-        cb.machine(&format!("10.0.0.{n}"), M::Healthy, Asg::Backend);
-    }
-    cb.info.backend_ips = (1..=6).map(|n| format!("10.0.0.{n}")).collect();
+    let mut cb = six_healthy_backends();
     // i-10006 was already removed from WEKA by an earlier scale-down (the control plane's own
     // choice): only its ASG instance remains.
     let removed: Vec<_> = cb
@@ -486,23 +540,9 @@ async fn an_event_lost_to_the_lease_is_processed_by_the_next_run() {
     for id in removed {
         cb.snap.hosts.remove(&id);
     }
-    let snap = Arc::new(Mutex::new(cb.snap.clone()));
-    w.weka = live_weka(snap);
-    w.groups.add_group(
-        ASG,
-        6,
-        (1..=6)
-            .map(|n| {
-                group_instance(
-                    &format!("i-1000{n}"),
-                    &format!("10.0.0.{n}"),
-                    now() - TimeDelta::days(3),
-                )
-            })
-            .collect(),
-    );
-    w.groups
-        .add_pending_action(ASG, TERMINATE_HOOK, "i-10006", Transition::Terminate);
+    w.weka = live_weka(Arc::new(Mutex::new(cb.snap.clone())));
+    w.groups.add_group(ASG, 6, six_old_instances());
+    w.pending("i-10006", Transition::Terminate);
 
     // The event's execution finds a run in progress and ends in LeaseHeld...
     w.store
@@ -530,20 +570,9 @@ async fn an_event_lost_to_the_lease_is_processed_by_the_next_run() {
         w.phase("i-10006", Transition::Terminate),
         Some(LifecyclePhase::Decided)
     );
-    let errors = w.terminate("exec-tick-2", &scale).await;
-    assert!(errors.is_empty(), "{errors:?}");
-    assert_eq!(
-        w.groups.completions(),
-        vec![(
-            "i-10006".to_owned(),
-            LifecycleResult::Continue,
-            LifecycleAnswer::Accepted
-        )]
-    );
-    let record = w
-        .store
-        .lifecycle_record("i-10006", Transition::Terminate)
-        .unwrap();
+    w.terminate_ok("exec-tick-2", &scale).await;
+    assert_eq!(w.groups.completions(), vec![continued("i-10006")]);
+    let record = w.lifecycle_record("i-10006", Transition::Terminate);
     assert_eq!(record.phase, LifecyclePhase::Completed);
     assert!(
         record.reason.unwrap().contains("nothing to deactivate"),
@@ -565,14 +594,8 @@ async fn an_event_lost_to_the_lease_is_processed_by_the_next_run() {
 /// A clusterized world where `i-10007` (10.0.0.7) waits in `Pending:Wait` with a record.
 async fn joining_world() -> World {
     let w = World::clusterized().await;
-    w.groups
-        .add_group(ASG, 7, vec![group_instance("i-10007", "10.0.0.7", now())]);
-    w.groups
-        .add_pending_action(ASG, LAUNCH_HOOK, "i-10007", Transition::Launch);
-    w.store
-        .record_lifecycle_action(&action("i-10007", Transition::Launch, "10.0.0.7", now()))
-        .await
-        .unwrap();
+    w.launched(7, &[("i-10007", "10.0.0.7")]);
+    w.launching("i-10007", "10.0.0.7").await;
     w
 }
 
@@ -580,35 +603,15 @@ async fn joining_world() -> World {
 async fn a_join_report_continues_the_launch_exactly_once() {
     let mut w = joining_world().await;
     w.advance(600);
-    w.report(
-        "progress",
-        "Join completed successfully",
-        &hostname("10.0.0.7"),
-    )
-    .await;
-    assert_eq!(
-        w.groups.completions(),
-        vec![(
-            "i-10007".to_owned(),
-            LifecycleResult::Continue,
-            LifecycleAnswer::Accepted
-        )]
-    );
-    let record = w
-        .store
-        .lifecycle_record("i-10007", Transition::Launch)
-        .unwrap();
+    w.report_joined("10.0.0.7").await;
+    assert_eq!(w.groups.completions(), vec![continued("i-10007")]);
+    let record = w.lifecycle_record("i-10007", Transition::Launch);
     assert_eq!(record.phase, LifecyclePhase::Completed);
     assert_eq!(record.result, Some(LifecycleResult::Continue));
     assert!(!w.groups.is_pending("i-10007"));
 
     // A repeated report (the script retried) makes no second call; a later error changes nothing.
-    w.report(
-        "progress",
-        "Join completed successfully",
-        &hostname("10.0.0.7"),
-    )
-    .await;
+    w.report_joined("10.0.0.7").await;
     w.report("error", "late failure", &hostname("10.0.0.7"))
         .await;
     assert_eq!(w.groups.completions().len(), 1);
@@ -630,18 +633,8 @@ async fn an_error_report_abandons_the_launch() {
         &hostname("10.0.0.7"),
     )
     .await;
-    assert_eq!(
-        w.groups.completions(),
-        vec![(
-            "i-10007".to_owned(),
-            LifecycleResult::Abandon,
-            LifecycleAnswer::Accepted
-        )]
-    );
-    let record = w
-        .store
-        .lifecycle_record("i-10007", Transition::Launch)
-        .unwrap();
+    assert_eq!(w.groups.completions(), vec![abandoned("i-10007")]);
+    let record = w.lifecycle_record("i-10007", Transition::Launch);
     assert_eq!(record.phase, LifecyclePhase::Completed);
     assert!(
         record.reason.unwrap().contains("installation"),
@@ -655,25 +648,10 @@ async fn an_error_report_abandons_the_launch() {
 
 #[tokio::test]
 async fn an_error_from_a_member_of_a_forming_cluster_does_not_abandon_it() {
-    let mut w = World::new(InMemoryStateStore::with_sizes(3, 0));
-    w.store
-        .register(
-            Group::Backend,
-            &Vm {
-                name: "i-10001".to_owned(),
-                ..Vm::default()
-            },
-        )
-        .await
-        .unwrap();
-    w.groups
-        .add_group(ASG, 3, vec![group_instance("i-10001", "10.0.0.1", now())]);
-    w.groups
-        .add_pending_action(ASG, LAUNCH_HOOK, "i-10001", Transition::Launch);
-    w.store
-        .record_lifecycle_action(&action("i-10001", Transition::Launch, "10.0.0.1", now()))
-        .await
-        .unwrap();
+    let mut w = World::forming(3);
+    w.register("i-10001").await;
+    w.launched(3, &[("i-10001", "10.0.0.1")]);
+    w.launching("i-10001", "10.0.0.1").await;
     // e.g. the clusterizer's non-fatal "creating .config_fs failed"
     w.report("error", "creating .config_fs failed", &hostname("10.0.0.1"))
         .await;
@@ -683,34 +661,15 @@ async fn an_error_from_a_member_of_a_forming_cluster_does_not_abandon_it() {
         Some(LifecyclePhase::Waiting)
     );
     // A refused late arrival (not a member) is recycled, as its message asks.
-    w.groups.add_group(
-        ASG,
-        3,
-        vec![
-            group_instance("i-10001", "10.0.0.1", now()),
-            group_instance("i-10009", "10.0.0.9", now()),
-        ],
-    );
-    w.groups
-        .add_pending_action(ASG, LAUNCH_HOOK, "i-10009", Transition::Launch);
-    w.store
-        .record_lifecycle_action(&action("i-10009", Transition::Launch, "10.0.0.9", now()))
-        .await
-        .unwrap();
+    w.launched(3, &[("i-10001", "10.0.0.1"), ("i-10009", "10.0.0.9")]);
+    w.launching("i-10009", "10.0.0.9").await;
     w.report(
         "error",
         "Instance i-10009 is not needed: the clusterization set of 3 instances is already complete",
         &hostname("10.0.0.9"),
     )
     .await;
-    assert_eq!(
-        w.groups.completions(),
-        vec![(
-            "i-10009".to_owned(),
-            LifecycleResult::Abandon,
-            LifecycleAnswer::Accepted
-        )]
-    );
+    assert_eq!(w.groups.completions(), vec![abandoned("i-10009")]);
 }
 
 #[tokio::test]
@@ -728,10 +687,7 @@ async fn progress_reports_record_throttled_heartbeats() {
     w.report("progress", "Joining new instance i-10007 started", &host)
         .await;
     assert_eq!(w.groups.heartbeats(), vec!["i-10007".to_owned(); 2]);
-    let record = w
-        .store
-        .lifecycle_record("i-10007", Transition::Launch)
-        .unwrap();
+    let record = w.lifecycle_record("i-10007", Transition::Launch);
     assert_eq!(
         record.last_heartbeat_at,
         Some(now() + TimeDelta::seconds(35))
@@ -747,18 +703,9 @@ async fn progress_reports_record_throttled_heartbeats() {
 #[tokio::test]
 async fn a_report_that_arrives_before_the_event_still_completes() {
     let mut w = World::clusterized().await;
-    w.groups.add_group(
-        ASG,
-        8,
-        vec![
-            group_instance("i-10007", "10.0.0.7", now()),
-            group_instance("i-10008", "10.0.0.8", now()),
-        ],
-    );
-    w.groups
-        .add_pending_action(ASG, LAUNCH_HOOK, "i-10007", Transition::Launch);
-    w.groups
-        .add_pending_action(ASG, LAUNCH_HOOK, "i-10008", Transition::Launch);
+    w.launched(8, &[("i-10007", "10.0.0.7"), ("i-10008", "10.0.0.8")]);
+    w.pending("i-10007", Transition::Launch);
+    w.pending("i-10008", Transition::Launch);
     // No record yet: progress is not a reason to look the instance up...
     w.report(
         "progress",
@@ -768,27 +715,11 @@ async fn a_report_that_arrives_before_the_event_still_completes() {
     .await;
     assert!(w.groups.heartbeats().is_empty());
     // ... the outcome is: found in the group (by IP or instance id) and completed without a token.
-    w.report(
-        "progress",
-        "Join completed successfully",
-        &hostname("10.0.0.7"),
-    )
-    .await;
+    w.report_joined("10.0.0.7").await;
     w.report("error", "drive scan failed", "i-10008").await;
     assert_eq!(
         w.groups.completions(),
-        vec![
-            (
-                "i-10007".to_owned(),
-                LifecycleResult::Continue,
-                LifecycleAnswer::Accepted
-            ),
-            (
-                "i-10008".to_owned(),
-                LifecycleResult::Abandon,
-                LifecycleAnswer::Accepted
-            ),
-        ]
+        vec![continued("i-10007"), abandoned("i-10008")]
     );
     // The late event does not reopen the completed action.
     w.fetch("exec-late", fixture("launch_lifecycle_action"))
@@ -799,12 +730,7 @@ async fn a_report_that_arrives_before_the_event_still_completes() {
         Some(LifecyclePhase::Completed)
     );
     // An instance not waiting in the group (a gateway, or launched before the hook) is left alone.
-    w.report(
-        "progress",
-        "Join completed successfully",
-        &hostname("10.0.0.99"),
-    )
-    .await;
+    w.report_joined("10.0.0.99").await;
     assert_eq!(w.groups.completions().len(), 2);
 }
 
@@ -814,82 +740,45 @@ async fn a_reused_private_ip_answers_the_new_instance() {
     // i-10005 had 10.0.0.7 and was replaced an hour ago; its record is completed, and an older
     // instance's record with the same IP was never closed.
     for (id, phase_done) in [("i-10005", true), ("i-10004", false)] {
-        w.store
-            .record_lifecycle_action(&action(
-                id,
-                Transition::Launch,
-                "10.0.0.7",
-                now() - TimeDelta::hours(2),
-            ))
-            .await
-            .unwrap();
+        w.record(
+            id,
+            Transition::Launch,
+            "10.0.0.7",
+            now() - TimeDelta::hours(2),
+        )
+        .await;
         if phase_done {
-            w.store
-                .close_lifecycle_action(
-                    &key(id, Transition::Launch),
-                    Some(LifecycleResult::Continue),
-                    "joined",
-                    now() - TimeDelta::hours(1),
-                )
-                .await
-                .unwrap();
+            w.close_joined(id, now() - TimeDelta::hours(1)).await;
         }
     }
-    w.groups
-        .add_group(ASG, 7, vec![group_instance("i-10007", "10.0.0.7", now())]);
-    w.groups
-        .add_pending_action(ASG, LAUNCH_HOOK, "i-10007", Transition::Launch);
-    w.store
-        .record_lifecycle_action(&action("i-10007", Transition::Launch, "10.0.0.7", now()))
-        .await
-        .unwrap();
-    w.report(
-        "progress",
-        "Join completed successfully",
-        &hostname("10.0.0.7"),
-    )
-    .await;
-    assert_eq!(
-        w.groups.completions(),
-        vec![(
-            "i-10007".to_owned(),
-            LifecycleResult::Continue,
-            LifecycleAnswer::Accepted
-        )]
-    );
+    w.launched(7, &[("i-10007", "10.0.0.7")]);
+    w.launching("i-10007", "10.0.0.7").await;
+    w.report_joined("10.0.0.7").await;
+    assert_eq!(w.groups.completions(), vec![continued("i-10007")]);
 }
 
 #[tokio::test]
 async fn finalization_continues_every_member_of_the_formed_cluster() {
-    let mut w = World::new(InMemoryStateStore::with_sizes(3, 0));
+    let mut w = World::forming(3);
     let ids = ["i-10001", "i-10002", "i-10003"];
-    let mut instances = Vec::new();
-    for (n, id) in ids.iter().enumerate() {
-        let ip = format!("10.0.0.{}", n + 1);
-        w.store
-            .register(
-                Group::Backend,
-                &Vm {
-                    name: (*id).to_owned(),
-                    ..Vm::default()
-                },
-            )
-            .await
-            .unwrap();
-        instances.push(group_instance(id, &ip, now()));
+    for id in ids {
+        w.register(id).await;
     }
-    w.groups.add_group(ASG, 3, instances);
+    w.launched(
+        3,
+        &[
+            ("i-10001", "10.0.0.1"),
+            ("i-10002", "10.0.0.2"),
+            ("i-10003", "10.0.0.3"),
+        ],
+    );
     // Two members' events were recorded, the third's not (yet); the first was launched before
     // the hook existed (nothing pending: AWS's ValidationError).
     for id in &ids[1..] {
-        w.groups
-            .add_pending_action(ASG, LAUNCH_HOOK, id, Transition::Launch);
+        w.pending(id, Transition::Launch);
     }
     for id in &ids[..2] {
-        w.store
-            .record_lifecycle_action(&action(id, Transition::Launch, "", now()))
-            .await
-            .unwrap();
+        w.record(id, Transition::Launch, "", now()).await;
     }
     w.advance(1200);
     w.finalize().await;
@@ -898,21 +787,13 @@ async fn finalization_continues_every_member_of_the_formed_cluster() {
     assert_eq!(
         completions,
         vec![
-            (
-                "i-10001".to_owned(),
+            completion(
+                "i-10001",
                 LifecycleResult::Continue,
                 LifecycleAnswer::NotPending
             ),
-            (
-                "i-10002".to_owned(),
-                LifecycleResult::Continue,
-                LifecycleAnswer::Accepted
-            ),
-            (
-                "i-10003".to_owned(),
-                LifecycleResult::Continue,
-                LifecycleAnswer::Accepted
-            ),
+            continued("i-10002"),
+            continued("i-10003"),
         ]
     );
     for id in ids {
@@ -934,22 +815,11 @@ async fn finalization_continues_every_member_of_the_formed_cluster() {
 #[tokio::test]
 async fn completing_an_action_that_is_no_longer_pending_is_not_an_error() {
     let mut w = World::clusterized().await;
-    w.groups
-        .add_group(ASG, 6, vec![group_instance("i-10007", "10.0.0.7", now())]);
-    w.groups
-        .add_pending_action(ASG, LAUNCH_HOOK, "i-10007", Transition::Launch);
-    w.store
-        .record_lifecycle_action(&action("i-10007", Transition::Launch, "10.0.0.7", now()))
-        .await
-        .unwrap();
+    w.launched(6, &[("i-10007", "10.0.0.7")]);
+    w.launching("i-10007", "10.0.0.7").await;
     // Decided, but the completion call failed (AWS hiccup): the record stays decided.
     w.groups.fail("complete_lifecycle_action", "i-10007");
-    w.report(
-        "progress",
-        "Join completed successfully",
-        &hostname("10.0.0.7"),
-    )
-    .await;
+    w.report_joined("10.0.0.7").await;
     assert_eq!(
         w.phase("i-10007", Transition::Launch),
         Some(LifecyclePhase::Decided)
@@ -964,64 +834,42 @@ async fn completing_an_action_that_is_no_longer_pending_is_not_an_error() {
     });
     w.groups = groups;
     w.advance(60);
-    let errors = w.terminate("exec-1", &empty_scale()).await;
-    assert!(errors.is_empty(), "{errors:?}");
+    w.terminate_ok("exec-1", &empty_scale()).await;
     assert_eq!(
         w.groups.completions(),
-        vec![(
-            "i-10007".to_owned(),
+        vec![completion(
+            "i-10007",
             LifecycleResult::Continue,
             LifecycleAnswer::NotPending
         )]
     );
-    let record = w
-        .store
-        .lifecycle_record("i-10007", Transition::Launch)
-        .unwrap();
+    let record = w.lifecycle_record("i-10007", Transition::Launch);
     assert_eq!(record.phase, LifecyclePhase::Completed);
     assert!(record.reason.unwrap().contains("no longer pending"));
 }
 
 #[tokio::test]
 async fn terminate_abandons_silent_launches_and_keeps_forming_members_alive() {
-    let mut w = World::new(InMemoryStateStore::with_sizes(3, 0));
-    w.store
-        .register(
-            Group::Backend,
-            &Vm {
-                name: "i-10001".to_owned(),
-                ..Vm::default()
-            },
-        )
-        .await
-        .unwrap();
-    w.groups.add_group(
-        ASG,
+    let mut w = World::forming(3);
+    w.register("i-10001").await;
+    w.launched(
         3,
-        vec![
-            group_instance("i-10001", "10.0.0.1", now()),
-            group_instance("i-10002", "10.0.0.2", now()),
-            group_instance("i-10003", "10.0.0.3", now()),
+        &[
+            ("i-10001", "10.0.0.1"),
+            ("i-10002", "10.0.0.2"),
+            ("i-10003", "10.0.0.3"),
         ],
     );
     for id in ["i-10001", "i-10002"] {
-        w.groups
-            .add_pending_action(ASG, LAUNCH_HOOK, id, Transition::Launch);
-        w.store
-            .record_lifecycle_action(&action(id, Transition::Launch, "", now()))
-            .await
-            .unwrap();
+        w.pending(id, Transition::Launch);
+        w.record(id, Transition::Launch, "", now()).await;
     }
     // i-10003 went InService some other way: its record is closed, no call made.
-    w.store
-        .record_lifecycle_action(&action("i-10003", Transition::Launch, "", now()))
-        .await
-        .unwrap();
+    w.record("i-10003", Transition::Launch, "", now()).await;
 
     // Ten minutes in: the registered member waits for the others and is kept alive.
     w.advance(600);
-    let errors = w.terminate("exec-1", &empty_scale()).await;
-    assert!(errors.is_empty(), "{errors:?}");
+    w.terminate_ok("exec-1", &empty_scale()).await;
     assert_eq!(w.groups.heartbeats(), vec!["i-10001".to_owned()]);
     assert!(w.groups.completions().is_empty());
     assert_eq!(
@@ -1032,21 +880,10 @@ async fn terminate_abandons_silent_launches_and_keeps_forming_members_alive() {
     // Fifteen minutes without progress: the silent instance is abandoned (AWS's default result
     // would do the same; the record says why), the member lives on.
     w.advance(300);
-    let errors = w.terminate("exec-2", &empty_scale()).await;
-    assert!(errors.is_empty(), "{errors:?}");
-    assert_eq!(
-        w.groups.completions(),
-        vec![(
-            "i-10002".to_owned(),
-            LifecycleResult::Abandon,
-            LifecycleAnswer::Accepted
-        )]
-    );
+    w.terminate_ok("exec-2", &empty_scale()).await;
+    assert_eq!(w.groups.completions(), vec![abandoned("i-10002")]);
     assert_eq!(w.groups.heartbeats().len(), 2);
-    let record = w
-        .store
-        .lifecycle_record("i-10002", Transition::Launch)
-        .unwrap();
+    let record = w.lifecycle_record("i-10002", Transition::Launch);
     assert!(record.reason.unwrap().contains("no progress for 900 s"));
 }
 
@@ -1061,16 +898,10 @@ async fn terminate_records_wait_states_whose_events_were_lost() {
             group_instance("i-10007", "10.0.0.7", now()),
         ],
     );
-    w.groups
-        .add_pending_action(ASG, LAUNCH_HOOK, "i-10007", Transition::Launch);
-    w.groups
-        .add_pending_action(ASG, TERMINATE_HOOK, "i-10006", Transition::Terminate);
-    let errors = w.terminate("exec-1", &empty_scale()).await;
-    assert!(errors.is_empty(), "{errors:?}");
-    let launch = w
-        .store
-        .lifecycle_record("i-10007", Transition::Launch)
-        .unwrap();
+    w.pending("i-10007", Transition::Launch);
+    w.pending("i-10006", Transition::Terminate);
+    w.terminate_ok("exec-1", &empty_scale()).await;
+    let launch = w.lifecycle_record("i-10007", Transition::Launch);
     assert_eq!(launch.phase, LifecyclePhase::Waiting);
     assert_eq!(launch.private_ip.as_deref(), Some("10.0.0.7"));
     assert_eq!(launch.token, None);
@@ -1087,32 +918,12 @@ async fn terminate_records_wait_states_whose_events_were_lost() {
 /// Six healthy backends; the ASG terminates i-10006 on its own (terminate hook pending).
 async fn terminating_world() -> (World, Cb, Arc<Mutex<ClusterSnapshot>>) {
     let mut w = World::clusterized().await;
-    let mut cb = Cb::new(6);
-    for n in 1..=6 {
-        cb.machine(&format!("10.0.0.{n}"), M::Healthy, Asg::Backend);
-    }
-    cb.info.backend_ips = (1..=6).map(|n| format!("10.0.0.{n}")).collect();
+    let cb = six_healthy_backends();
     let snap = Arc::new(Mutex::new(cb.snap.clone()));
     w.weka = live_weka(snap.clone());
-    w.groups.add_group(
-        ASG,
-        6,
-        (1..=6)
-            .map(|n| {
-                group_instance(
-                    &format!("i-1000{n}"),
-                    &format!("10.0.0.{n}"),
-                    now() - TimeDelta::days(3),
-                )
-            })
-            .collect(),
-    );
-    w.groups
-        .add_pending_action(ASG, TERMINATE_HOOK, "i-10006", Transition::Terminate);
-    w.store
-        .record_lifecycle_action(&action("i-10006", Transition::Terminate, "", now()))
-        .await
-        .unwrap();
+    w.groups.add_group(ASG, 6, six_old_instances());
+    w.pending("i-10006", Transition::Terminate);
+    w.record("i-10006", Transition::Terminate, "", now()).await;
     (w, cb, snap)
 }
 
@@ -1146,8 +957,7 @@ async fn the_terminate_hook_deactivates_the_machine_then_continues() {
                 && p.to_string().contains("auto scaling termination")),
         "the WEKA event names the reason"
     );
-    let errors = w.terminate("exec-1", &scale).await;
-    assert!(errors.is_empty(), "{errors:?}");
+    w.terminate_ok("exec-1", &scale).await;
     assert!(w.groups.completions().is_empty(), "held while deactivating");
     assert_eq!(
         w.phase("i-10006", Transition::Terminate),
@@ -1166,20 +976,9 @@ async fn the_terminate_hook_deactivates_the_machine_then_continues() {
     }
     w.advance(60);
     let scale = w.scale_down("exec-2", &cb.info).await;
-    let errors = w.terminate("exec-2", &scale).await;
-    assert!(errors.is_empty(), "{errors:?}");
-    assert_eq!(
-        w.groups.completions(),
-        vec![(
-            "i-10006".to_owned(),
-            LifecycleResult::Continue,
-            LifecycleAnswer::Accepted
-        )]
-    );
-    let record = w
-        .store
-        .lifecycle_record("i-10006", Transition::Terminate)
-        .unwrap();
+    w.terminate_ok("exec-2", &scale).await;
+    assert_eq!(w.groups.completions(), vec![continued("i-10006")]);
+    let record = w.lifecycle_record("i-10006", Transition::Terminate);
     assert_eq!(record.phase, LifecyclePhase::Completed);
     assert_eq!(
         record.reason.as_deref(),
@@ -1202,18 +1001,9 @@ async fn the_terminate_hook_deadline_continues_without_waiting_for_weka() {
         Some(LifecyclePhase::Decided)
     );
     w.terminate("exec-2", &scale).await;
-    assert_eq!(
-        w.groups.completions(),
-        vec![(
-            "i-10006".to_owned(),
-            LifecycleResult::Continue,
-            LifecycleAnswer::Accepted
-        )]
-    );
+    assert_eq!(w.groups.completions(), vec![continued("i-10006")]);
     let reason = w
-        .store
         .lifecycle_record("i-10006", Transition::Terminate)
-        .unwrap()
         .reason
         .unwrap();
     assert!(
@@ -1227,16 +1017,8 @@ async fn the_deadline_holds_even_when_scale_down_cannot_decide() {
     // WEKA unreachable or scale-down skipped: terminate alone lets the instance go in time.
     let (mut w, _cb, _snap) = terminating_world().await;
     w.advance(780);
-    let errors = w.terminate("exec-1", &empty_scale()).await;
-    assert!(errors.is_empty(), "{errors:?}");
-    assert_eq!(
-        w.groups.completions(),
-        vec![(
-            "i-10006".to_owned(),
-            LifecycleResult::Continue,
-            LifecycleAnswer::Accepted
-        )]
-    );
+    w.terminate_ok("exec-1", &empty_scale()).await;
+    assert_eq!(w.groups.completions(), vec![continued("i-10006")]);
 }
 
 #[tokio::test]
@@ -1244,10 +1026,8 @@ async fn a_recorded_ip_never_deactivates_the_machine_that_reused_it() {
     let (mut w, mut cb, _snap) = terminating_world().await;
     // i-10006 already left the group (the fetch no longer lists it) and a new backend holds
     // 10.0.0.6 now; the stale record still carries the old IP.
-    w.store
-        .record_lifecycle_action(&action("i-10006", Transition::Terminate, "10.0.0.6", now()))
-        .await
-        .unwrap();
+    w.record("i-10006", Transition::Terminate, "10.0.0.6", now())
+        .await;
     cb.info.weka_backend_instances.retain(|i| i.id != "i-10006");
     cb.info
         .weka_backend_instances
@@ -1257,35 +1037,21 @@ async fn a_recorded_ip_never_deactivates_the_machine_that_reused_it() {
         });
     w.scale_down("exec-1", &cb.info).await;
     assert!(deactivated(&w.weka, &cb).is_empty(), "{:?}", w.weka.calls());
-    let record = w
-        .store
-        .lifecycle_record("i-10006", Transition::Terminate)
-        .unwrap();
+    let record = w.lifecycle_record("i-10006", Transition::Terminate);
     assert_eq!(record.phase, LifecyclePhase::Decided);
     assert!(record.reason.unwrap().contains("no longer in the group"));
 }
 
 #[tokio::test]
 async fn before_clusterization_a_termination_continues_at_once() {
-    let mut w = World::new(InMemoryStateStore::with_sizes(6, 0));
-    w.store
-        .record_lifecycle_action(&action("i-10006", Transition::Terminate, "10.0.0.6", now()))
-        .await
-        .unwrap();
-    w.groups
-        .add_group(ASG, 6, vec![group_instance("i-10006", "10.0.0.6", now())]);
-    w.groups
-        .add_pending_action(ASG, TERMINATE_HOOK, "i-10006", Transition::Terminate);
+    let mut w = World::forming(6);
+    w.record("i-10006", Transition::Terminate, "10.0.0.6", now())
+        .await;
+    w.launched(6, &[("i-10006", "10.0.0.6")]);
+    w.pending("i-10006", Transition::Terminate);
     let scale = w.scale_down("exec-1", &Cb::new(6).info).await;
     w.terminate("exec-1", &scale).await;
-    assert_eq!(
-        w.groups.completions(),
-        vec![(
-            "i-10006".to_owned(),
-            LifecycleResult::Continue,
-            LifecycleAnswer::Accepted
-        )]
-    );
+    assert_eq!(w.groups.completions(), vec![continued("i-10006")]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1295,19 +1061,15 @@ async fn before_clusterization_a_termination_continues_at_once() {
 #[tokio::test]
 async fn status_lists_waiting_instances_with_how_long_they_waited() {
     let mut w = World::clusterized().await;
-    w.store
-        .record_lifecycle_action(&action("i-10007", Transition::Launch, "10.0.0.7", now()))
-        .await
-        .unwrap();
-    w.store
-        .record_lifecycle_action(&action(
-            "i-10006",
-            Transition::Terminate,
-            "10.0.0.6",
-            now() + TimeDelta::seconds(200),
-        ))
-        .await
-        .unwrap();
+    w.record("i-10007", Transition::Launch, "10.0.0.7", now())
+        .await;
+    w.record(
+        "i-10006",
+        Transition::Terminate,
+        "10.0.0.6",
+        now() + TimeDelta::seconds(200),
+    )
+    .await;
     w.store
         .decide_lifecycle_action(&LifecycleDecision {
             key: key("i-10006", Transition::Terminate),
@@ -1319,19 +1081,9 @@ async fn status_lists_waiting_instances_with_how_long_they_waited() {
         })
         .await
         .unwrap();
-    w.store
-        .record_lifecycle_action(&action("i-10005", Transition::Launch, "10.0.0.5", now()))
-        .await
-        .unwrap();
-    w.store
-        .close_lifecycle_action(
-            &key("i-10005", Transition::Launch),
-            Some(LifecycleResult::Continue),
-            "joined",
-            now(),
-        )
-        .await
-        .unwrap();
+    w.record("i-10005", Transition::Launch, "10.0.0.5", now())
+        .await;
+    w.close_joined("i-10005", now()).await;
     w.advance(300);
     let shown = w.status().await;
     assert_eq!(

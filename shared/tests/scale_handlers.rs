@@ -9,11 +9,10 @@ mod common;
 use chrono::{DateTime, TimeDelta, Utc};
 use common::{Asg, Cb, M, now};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use weka_shared::config::StateConfig;
 use weka_shared::domain::scale_down::ClusterSnapshot;
 use weka_shared::domain::state::{ClusterState, Group};
 use weka_shared::domain::terminate::{AsgHealth, Ec2State, TerminatePolicy};
@@ -22,60 +21,22 @@ use weka_shared::handlers::scale_down::{Invocation, SCALE_LEASE};
 use weka_shared::handlers::{fetch, scale_down, status, terminate, transient};
 use weka_shared::lambda::{Classify, ErrorClass};
 use weka_shared::ports::{
-    Credentials, Instance, LeaseOutcome, SecretsConfig, StateStore, WekaApi, WekaConnector,
+    Credentials, GroupInstance, Instance, LeaseOutcome, StateStore, WekaApi, WekaConnector,
     WekaError,
 };
 use weka_shared::testing::{
     FakeClock, FakeInventory, FakeScalingGroups, FakeSecrets, FakeWeka, InMemoryStateStore,
-    ScalingCall, group_instance,
+    ScalingCall, assert_no_transient_errors, env, fake_secrets, fetch_env, group_instance,
+    invocation, scale_down_config, scale_response, status_deps, terminate_config,
 };
 use weka_shared::weka::model::HostId;
 use weka_shared::wire::bootstrap::Vm;
 use weka_shared::wire::scale::{
-    HostGroupInfoResponse, InstanceRef, ScaleHost, ScaleResponse, TerminatedInstancesResponse,
-    go_zero_time,
+    HostGroupInfoResponse, InstanceRef, ScaleResponse, TerminatedInstancesResponse,
 };
 
 const ASG: &str = "weka-poc-autoscaling-group";
 const NFS_ASG: &str = "weka-poc-nfs-protocol-gateway";
-
-fn state_config() -> StateConfig {
-    StateConfig {
-        table: "t".to_owned(),
-        state_key: "weka-poc-state".to_owned(),
-        nfs_state_key: "weka-poc-nfs-state".to_owned(),
-    }
-}
-
-fn secrets_config() -> SecretsConfig {
-    SecretsConfig {
-        username_id: "user-id".to_owned(),
-        deployment_password_id: "deploy-pw-id".to_owned(),
-        admin_password_id: "admin-pw-id".to_owned(),
-    }
-}
-
-fn secrets() -> FakeSecrets {
-    FakeSecrets::with(&[
-        ("user-id", "weka-deployment"),
-        ("deploy-pw-id", "deploy-secret-pw"),
-        ("admin-pw-id", "admin-secret-pw"),
-    ])
-}
-
-fn invocation() -> Invocation {
-    Invocation {
-        request_id: "req-1".to_owned(),
-        deadline: Some(now() + TimeDelta::seconds(120)),
-    }
-}
-
-fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
 
 async fn clusterized_store() -> InMemoryStateStore {
     let store = InMemoryStateStore::with_sizes(6, 0);
@@ -102,37 +63,41 @@ async fn lease_holder(store: &InMemoryStateStore) -> Option<String> {
 // fetch
 // ---------------------------------------------------------------------------------------------
 
-fn fetch_deps(
-    groups: FakeScalingGroups,
-) -> fetch::Deps<FakeScalingGroups, FakeInventory, FakeSecrets, InMemoryStateStore, FakeClock> {
-    let config = fetch::Config::from_lookup(&env(&[
-        ("STATE_TABLE", "t"),
-        ("STATE_KEY", "weka-poc-state"),
-        ("NFS_STATE_KEY", "weka-poc-nfs-state"),
-        ("CLUSTER_NAME", "poc"),
-        ("ASG_NAME", ASG),
-        ("NFS_ASG_NAME", NFS_ASG),
-        ("USERNAME_ID", "user-id"),
-        ("DEPLOYMENT_PASSWORD_ID", "deploy-pw-id"),
-        ("ADMIN_PASSWORD_ID", "admin-pw-id"),
-        ("ROLE", "backend"),
-        ("DOWN_BACKENDS_REMOVAL_TIMEOUT", "3h"),
-    ]))
+type FetchDeps =
+    fetch::Deps<FakeScalingGroups, FakeInventory, FakeSecrets, InMemoryStateStore, FakeClock>;
+
+fn fetch_deps(groups: FakeScalingGroups) -> FetchDeps {
+    let config = fetch::Config::from_lookup(&fetch_env(
+        ASG,
+        &[
+            ("NFS_ASG_NAME", NFS_ASG),
+            ("ROLE", "backend"),
+            ("DOWN_BACKENDS_REMOVAL_TIMEOUT", "3h"),
+        ],
+    ))
     .unwrap();
     fetch::Deps {
         groups,
         inventory: FakeInventory::default(),
-        secrets: secrets(),
+        secrets: fake_secrets(),
         store: InMemoryStateStore::with_sizes(6, 0),
         clock: FakeClock::at(now()),
         config,
     }
 }
 
+/// Runs fetch on `payload`, invoked now.
+async fn run_fetch(
+    deps: &FetchDeps,
+    payload: Value,
+) -> Result<HostGroupInfoResponse, fetch::FetchError> {
+    fetch::handle(deps, payload, invocation(now())).await
+}
+
 #[tokio::test]
 async fn fetch_tolerates_missing_and_empty_groups() {
     let deps = fetch_deps(FakeScalingGroups::default());
-    let out = fetch::handle(&deps, json!({"execution": "exec-1"}), invocation())
+    let out = run_fetch(&deps, json!({"execution": "exec-1"}))
         .await
         .unwrap();
     assert_eq!(out.weka_backends_desired_capacity, 0);
@@ -144,7 +109,7 @@ async fn fetch_tolerates_missing_and_empty_groups() {
 
     deps.groups.add_group(ASG, 6, vec![]);
     deps.groups.add_group(NFS_ASG, 0, vec![]);
-    let out = fetch::handle(&deps, json!({"execution": "exec-1"}), invocation())
+    let out = run_fetch(&deps, json!({"execution": "exec-1"}))
         .await
         .unwrap();
     assert_eq!(out.weka_backends_desired_capacity, 6);
@@ -184,7 +149,7 @@ async fn fetch_for_the_state_machine_never_returns_credentials_and_takes_the_lea
         }],
     );
 
-    let out = fetch::handle(&deps, json!({"execution": "exec-1"}), invocation())
+    let out = run_fetch(&deps, json!({"execution": "exec-1"}))
         .await
         .unwrap();
     let wire = serde_json::to_string(&out).unwrap();
@@ -211,16 +176,15 @@ async fn fetch_for_the_state_machine_never_returns_credentials_and_takes_the_lea
     assert_eq!(out.backend_ips, vec!["10.0.0.1".to_owned()]);
     assert_eq!(lease_holder(&deps.store).await.as_deref(), Some("exec-1"));
 
-    let err = fetch::handle(
+    let err = run_fetch(
         &deps,
         json!({"execution": "exec-1", "fetch_weka_credentials": true}),
-        invocation(),
     )
     .await
     .unwrap_err();
     assert_eq!(err.class(), ErrorClass::InvalidInput);
 
-    let err = fetch::handle(&deps, json!({"execution": "exec-2"}), invocation())
+    let err = run_fetch(&deps, json!({"execution": "exec-2"}))
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::Conflict, "{err}");
@@ -230,27 +194,24 @@ async fn fetch_for_the_state_machine_never_returns_credentials_and_takes_the_lea
 #[tokio::test]
 async fn fetch_returns_credentials_only_to_scripts_that_ask() {
     let deps = fetch_deps(FakeScalingGroups::default());
-    let plain = fetch::handle(&deps, Value::Null, invocation())
-        .await
-        .unwrap();
+    let plain = run_fetch(&deps, Value::Null).await.unwrap();
     assert!(plain.password.is_empty());
-    let scheduled = fetch::handle(
+    let scheduled = run_fetch(
         &deps,
         json!({"version": "0", "detail-type": "Scheduled Event", "detail": {}}),
-        invocation(),
     )
     .await
     .unwrap();
     assert!(scheduled.password.is_empty());
 
-    let creds = fetch::handle(&deps, json!({"fetch_weka_credentials": true}), invocation())
+    let creds = run_fetch(&deps, json!({"fetch_weka_credentials": true}))
         .await
         .unwrap();
     assert_eq!(creds.username, "weka-deployment");
     assert_eq!(creds.password.expose(), "deploy-secret-pw");
     assert!(creds.admin_password.is_empty());
 
-    let admin = fetch::handle(&deps, json!({"show_admin_password": true}), invocation())
+    let admin = run_fetch(&deps, json!({"show_admin_password": true}))
         .await
         .unwrap();
     assert_eq!(admin.admin_password.expose(), "admin-secret-pw");
@@ -299,18 +260,6 @@ fn weka_for(snap: &ClusterSnapshot, fail: &[&'static str]) -> FakeWeka {
     })
 }
 
-fn scale_config(geometry: Option<(u32, u32, u32)>) -> scale_down::Config {
-    scale_down::Config {
-        state: state_config(),
-        secrets: secrets_config(),
-        geometry,
-        min_cluster_size: 0,
-        lease_ttl: Duration::from_secs(180),
-        parallelism: scale_down::DEFAULT_PARALLELISM,
-        lifecycle: LifecycleConfig::disabled(),
-    }
-}
-
 fn scale_deps<W>(
     store: InMemoryStateStore,
     weka: W,
@@ -318,11 +267,22 @@ fn scale_deps<W>(
 ) -> scale_down::Deps<InMemoryStateStore, FakeSecrets, W, FakeClock> {
     scale_down::Deps {
         store,
-        secrets: secrets(),
+        secrets: fake_secrets(),
         weka,
         clock: FakeClock::at(now()),
-        config: scale_config(geometry),
+        config: scale_down::Config {
+            geometry,
+            ..scale_down_config(LifecycleConfig::disabled())
+        },
     }
+}
+
+/// Runs scale-down on `info` as the state machine's execution `exec-1`.
+async fn scale_down_step<W: WekaConnector>(
+    deps: &scale_down::Deps<InMemoryStateStore, FakeSecrets, W, FakeClock>,
+    info: &HostGroupInfoResponse,
+) -> Result<ScaleResponse, scale_down::ScaleDownError> {
+    scale_down::handle(deps, step(info), invocation(now())).await
 }
 
 fn step(info: &HostGroupInfoResponse) -> Value {
@@ -364,9 +324,7 @@ async fn scale_down_before_clusterization_is_a_clean_empty_answer() {
     machines(&mut cb, &[M::Healthy; 6]);
     let weka = weka_for(&cb.snap, &[]);
     let deps = scale_deps(InMemoryStateStore::with_sizes(6, 0), weka.clone(), None);
-    let out = scale_down::handle(&deps, step(&cb.info), invocation())
-        .await
-        .unwrap();
+    let out = scale_down_step(&deps, &cb.info).await.unwrap();
     assert_eq!(out, scale_down::skipped_response());
     assert!(weka.calls().is_empty(), "weka is not even asked");
     assert!(weka.logins().is_empty());
@@ -403,9 +361,7 @@ async fn scale_down_not_now_gates_answer_empty_without_acting() {
         }
         let weka = weka_for(&cb.snap, &[]);
         let deps = scale_deps(clusterized_store().await, weka.clone(), None);
-        let out = scale_down::handle(&deps, step(&cb.info), invocation())
-            .await
-            .unwrap();
+        let out = scale_down_step(&deps, &cb.info).await.unwrap();
         assert_eq!(out, scale_down::skipped_response(), "{gate}");
         assert!(
             weka.calls().iter().all(|(m, _)| !m.starts_with("cluster_")),
@@ -425,17 +381,11 @@ async fn scale_down_deactivates_one_machine_and_loads_credentials_itself() {
     machines(&mut cb, &[M::Healthy; 4]);
     let weka = weka_for(&cb.snap, &[]);
     let deps = scale_deps(clusterized_store().await, weka.clone(), Some((1, 1, 0)));
-    let out = scale_down::handle(&deps, step(&cb.info), invocation())
-        .await
-        .unwrap();
+    let out = scale_down_step(&deps, &cb.info).await.unwrap();
     assert_eq!(deactivated_ips(&weka.calls(), &cb).len(), 1);
     assert_eq!(out.hosts.len(), 12, "every container is reported");
     assert!(out.to_terminate.is_empty());
-    assert!(
-        out.transient_errors.is_empty(),
-        "{:?}",
-        out.transient_errors
-    );
+    assert_no_transient_errors(&out.transient_errors);
     assert_eq!(out.refusal, None);
     assert_eq!(
         weka.logins(),
@@ -473,9 +423,7 @@ async fn safety_floor_refuses_the_shrink_heals_anyway_and_status_shows_it() {
     );
     let weka = weka_for(&cb.snap, &[]);
     let deps = scale_deps(clusterized_store().await, weka.clone(), Some((3, 2, 1)));
-    let out = scale_down::handle(&deps, step(&cb.info), invocation())
-        .await
-        .unwrap();
+    let out = scale_down_step(&deps, &cb.info).await.unwrap();
     let refusal = out.refusal.clone().unwrap();
     assert!(refusal.shrink_refused);
     assert_eq!(refusal.minimum, 6);
@@ -487,19 +435,7 @@ async fn safety_floor_refuses_the_shrink_heals_anyway_and_status_shows_it() {
     let note = deps.store.note("scale-down").await.unwrap().unwrap();
     assert_eq!(note["refusal"]["shrink_refused"], json!(true));
 
-    let status_deps = status::Deps {
-        store: deps.store,
-        inventory: FakeInventory::default(),
-        secrets: secrets(),
-        weka,
-        clock: FakeClock::at(now()),
-        config: status::Config {
-            state: state_config(),
-            cluster_name: "poc".to_owned(),
-            secrets: secrets_config(),
-            asg_name: None,
-        },
-    };
+    let status_deps = status_deps(deps.store, weka, now());
     let shown = status::handle(&status_deps, json!({"type": "status"}), None)
         .await
         .unwrap();
@@ -509,9 +445,7 @@ async fn safety_floor_refuses_the_shrink_heals_anyway_and_status_shows_it() {
     let mut ok = Cb::new(6);
     machines(&mut ok, &[M::Healthy; 6]);
     let deps = scale_deps(status_deps.store, weka_for(&ok.snap, &[]), Some((3, 2, 1)));
-    scale_down::handle(&deps, step(&ok.info), invocation())
-        .await
-        .unwrap();
+    scale_down_step(&deps, &ok.info).await.unwrap();
     let note = deps.store.note("scale-down").await.unwrap().unwrap();
     assert_eq!(note["refusal"], Value::Null);
 }
@@ -577,14 +511,8 @@ async fn a_plan_runs_machines_in_parallel_and_each_machine_in_order() {
     machines(&mut cb, &[M::Healthy; 6]);
     let slow = SlowWeka::new(weka_for(&cb.snap, &[]), Duration::from_millis(30));
     let deps = scale_deps(clusterized_store().await, slow.clone(), Some((1, 1, 0)));
-    let out = scale_down::handle(&deps, step(&cb.info), invocation())
-        .await
-        .unwrap();
-    assert!(
-        out.transient_errors.is_empty(),
-        "{:?}",
-        out.transient_errors
-    );
+    let out = scale_down_step(&deps, &cb.info).await.unwrap();
+    assert_no_transient_errors(&out.transient_errors);
     assert_eq!(deactivated_ips(&slow.inner.calls(), &cb).len(), 4);
     let max = slow.max_in_flight.load(Ordering::SeqCst);
     assert!(
@@ -629,9 +557,7 @@ async fn scale_down_with_the_lease_held_does_nothing() {
         .acquire_lease(SCALE_LEASE, "exec-0", now(), Duration::from_secs(180))
         .await
         .unwrap();
-    let err = scale_down::handle(&deps, step(&cb.info), invocation())
-        .await
-        .unwrap_err();
+    let err = scale_down_step(&deps, &cb.info).await.unwrap_err();
     assert_eq!(err.class(), ErrorClass::Conflict);
     assert_eq!(err.class().error_type(), "Weka.Conflict");
     assert!(weka.calls().is_empty());
@@ -645,18 +571,14 @@ async fn scale_down_failures_are_typed_and_release_the_lease() {
     machines(&mut cb, &[M::Healthy; 4]);
     let weka = weka_for(&cb.snap, &["nodes_list"]);
     let deps = scale_deps(clusterized_store().await, weka, Some((1, 1, 0)));
-    let err = scale_down::handle(&deps, step(&cb.info), invocation())
-        .await
-        .unwrap_err();
+    let err = scale_down_step(&deps, &cb.info).await.unwrap_err();
     assert_eq!(err.class(), ErrorClass::Transient, "{err}");
     assert_eq!(lease_holder(&deps.store).await, None);
 
     let mut bad = cb.info.clone();
     bad.weka_backends_desired_capacity = 0;
     let deps = scale_deps(clusterized_store().await, weka_for(&cb.snap, &[]), None);
-    let err = scale_down::handle(&deps, step(&bad), invocation())
-        .await
-        .unwrap_err();
+    let err = scale_down_step(&deps, &bad).await.unwrap_err();
     assert_eq!(err.class(), ErrorClass::InvalidInput, "{err}");
 }
 
@@ -683,9 +605,7 @@ async fn an_unsafe_delta_is_a_typed_unsafe_error() {
         Ok(reads.get(method).cloned().unwrap_or_else(|| json!({})))
     });
     let deps = scale_deps(clusterized_store().await, weka, Some((1, 1, 0)));
-    let err = scale_down::handle(&deps, step(&cb.info), invocation())
-        .await
-        .unwrap_err();
+    let err = scale_down_step(&deps, &cb.info).await.unwrap_err();
     assert_eq!(err.class(), ErrorClass::Unsafe, "{err}");
     assert!(err.to_string().contains("10.0.0.99"), "{err}");
 }
@@ -697,8 +617,8 @@ async fn scale_down_stops_short_of_the_deadline() {
     let weka = weka_for(&cb.snap, &[]);
     let deps = scale_deps(clusterized_store().await, weka.clone(), Some((1, 1, 0)));
     let late = Invocation {
-        request_id: "req-1".to_owned(),
         deadline: Some(now() + TimeDelta::seconds(5)),
+        ..invocation(now())
     };
     let out = scale_down::handle(&deps, step(&cb.info), late)
         .await
@@ -719,9 +639,7 @@ async fn failed_weka_actions_become_transient_errors() {
     machines(&mut cb, &[M::Healthy; 4]);
     let weka = weka_for(&cb.snap, &["cluster_deactivate_hosts"]);
     let deps = scale_deps(clusterized_store().await, weka, Some((1, 1, 0)));
-    let out = scale_down::handle(&deps, step(&cb.info), invocation())
-        .await
-        .unwrap();
+    let out = scale_down_step(&deps, &cb.info).await.unwrap();
     assert_eq!(out.transient_errors.len(), 1, "{:?}", out.transient_errors);
     assert!(out.transient_errors[0].contains("cluster_deactivate_hosts"));
 }
@@ -760,9 +678,7 @@ async fn run_scale_down(
     let weka = weka_for(&cb.snap, &[]);
     let mut deps = scale_deps(clusterized_store().await, weka.clone(), geometry);
     deps.config.min_cluster_size = min_cluster_size;
-    let out = scale_down::handle(&deps, step(&cb.info), invocation())
-        .await
-        .unwrap();
+    let out = scale_down_step(&deps, &cb.info).await.unwrap();
     let note = deps.store.note("scale-down").await.unwrap().unwrap();
     (out, weka.calls(), note)
 }
@@ -847,14 +763,8 @@ async fn machines_in_flight_never_exceed_the_parallelism_bound_yet_reach_it() {
         let slow = SlowWeka::new(weka_for(&cb.snap, &[]), Duration::from_millis(5));
         let mut deps = scale_deps(clusterized_store().await, slow.clone(), Some((1, 1, 0)));
         deps.config.parallelism = bound;
-        let out = scale_down::handle(&deps, step(&cb.info), invocation())
-            .await
-            .unwrap();
-        assert!(
-            out.transient_errors.is_empty(),
-            "{:?}",
-            out.transient_errors
-        );
+        let out = scale_down_step(&deps, &cb.info).await.unwrap();
+        assert_no_transient_errors(&out.transient_errors);
         assert_eq!(deactivated_ips(&slow.inner.calls(), &cb).len(), 40);
         // Every machine's first call waits, so the first `bound` machines are all in flight
         // before any call answers: the maximum is exactly the bound.
@@ -872,14 +782,8 @@ async fn a_thousand_machine_scale_down_issues_every_deactivation() {
     machines(&mut cb, &[M::Healthy; 1_002]);
     let slow = SlowWeka::new(weka_for(&cb.snap, &[]), Duration::from_millis(2));
     let deps = scale_deps(clusterized_store().await, slow.clone(), Some((1, 1, 0)));
-    let out = scale_down::handle(&deps, step(&cb.info), invocation())
-        .await
-        .unwrap();
-    assert!(
-        out.transient_errors.is_empty(),
-        "{:?}",
-        out.transient_errors
-    );
+    let out = scale_down_step(&deps, &cb.info).await.unwrap();
+    assert_no_transient_errors(&out.transient_errors);
     let calls = slow.inner.calls();
     let mut deactivated = deactivated_ips(&calls, &cb);
     assert_eq!(deactivated.len(), 1_000);
@@ -904,40 +808,7 @@ fn terminate_deps(
         groups,
         store: InMemoryStateStore::with_sizes(6, 0),
         clock: FakeClock::at(now()),
-        config: terminate::Config {
-            state: state_config(),
-            asg_name: ASG.to_owned(),
-            nfs_asg_name: Some(NFS_ASG.to_owned()),
-            policy,
-            lease_ttl: Duration::from_secs(180),
-            lifecycle: LifecycleConfig::disabled(),
-        },
-    }
-}
-
-fn host(ip: &str) -> ScaleHost {
-    ScaleHost {
-        instance_id: String::new(),
-        private_ip: ip.to_owned(),
-        status: weka_shared::weka::model::HostState::Active,
-        added_time: go_zero_time(),
-        host_id: HostId(1),
-    }
-}
-
-fn scale_response(hosts: &[&str], to_terminate: &[(&str, &str)], errors: &[&str]) -> ScaleResponse {
-    ScaleResponse {
-        hosts: hosts.iter().map(|ip| host(ip)).collect(),
-        to_terminate: to_terminate
-            .iter()
-            .map(|(id, ip)| InstanceRef {
-                id: (*id).to_owned(),
-                private_ip: (*ip).to_owned(),
-            })
-            .collect(),
-        transient_errors: errors.iter().map(|e| (*e).to_owned()).collect(),
-        version: 1,
-        refusal: None,
+        config: terminate_config(ASG, Some(NFS_ASG), policy, LifecycleConfig::disabled()),
     }
 }
 
@@ -948,35 +819,54 @@ async fn run_terminate(
     terminate::handle(
         deps,
         json!({"execution": "exec-1", "input": scale}),
-        invocation(),
+        invocation(now()),
     )
     .await
     .unwrap()
+}
+
+/// The ids of the instances terminate terminated.
+fn terminated_ids(out: &TerminatedInstancesResponse) -> Vec<&str> {
+    out.set_to_terminate_instances
+        .iter()
+        .map(|t| t.instance_id.as_str())
+        .collect()
 }
 
 fn old() -> DateTime<Utc> {
     now() - TimeDelta::days(2)
 }
 
-#[tokio::test]
-async fn unhealthy_unprotected_instances_are_detached_without_termination() {
+/// An old instance the ASG found unhealthy, not protected from scale-in.
+fn sick(id: &str, ip: &str) -> GroupInstance {
+    let mut i = group_instance(id, ip, old());
+    i.instance.health = AsgHealth::Unhealthy;
+    i.instance.protected_from_scale_in = false;
+    i
+}
+
+/// A backend group of two old instances: `healthy_id` at 10.0.0.1 and the sick `i-sick` at
+/// 10.0.0.2.
+fn healthy_and_sick(healthy_id: &str) -> FakeScalingGroups {
     let groups = FakeScalingGroups::default();
-    let mut sick = group_instance("i-sick", "10.0.0.2", old());
-    sick.instance.health = AsgHealth::Unhealthy;
-    sick.instance.protected_from_scale_in = false;
     groups.add_group(
         ASG,
         2,
-        vec![group_instance("i-ok", "10.0.0.1", old()), sick],
+        vec![
+            group_instance(healthy_id, "10.0.0.1", old()),
+            sick("i-sick", "10.0.0.2"),
+        ],
     );
+    groups
+}
+
+#[tokio::test]
+async fn unhealthy_unprotected_instances_are_detached_without_termination() {
+    let groups = healthy_and_sick("i-ok");
     let deps = terminate_deps(groups, TerminatePolicy::default());
     let out = run_terminate(&deps, &scale_response(&["10.0.0.1", "10.0.0.2"], &[], &[])).await;
     assert!(out.set_to_terminate_instances.is_empty());
-    assert!(
-        out.transient_errors.is_empty(),
-        "{:?}",
-        out.transient_errors
-    );
+    assert_no_transient_errors(&out.transient_errors);
     assert_eq!(
         deps.groups.calls(),
         vec![ScalingCall::Detach {
@@ -999,18 +889,12 @@ async fn unhealthy_unprotected_instances_are_detached_without_termination() {
 #[tokio::test]
 async fn one_instance_the_group_will_not_detach_does_not_hold_back_the_others() {
     let groups = FakeScalingGroups::default();
-    let unhealthy = |id: &str, ip: &str| {
-        let mut i = group_instance(id, ip, old());
-        i.instance.health = AsgHealth::Unhealthy;
-        i.instance.protected_from_scale_in = false;
-        i
-    };
     groups.add_group(
         ASG,
         3,
         vec![
-            unhealthy("i-stuck", "10.0.0.1"),
-            unhealthy("i-sick", "10.0.0.2"),
+            sick("i-stuck", "10.0.0.1"),
+            sick("i-sick", "10.0.0.2"),
             group_instance("i-ok", "10.0.0.3", old()),
         ],
     );
@@ -1102,12 +986,7 @@ async fn the_bootstrap_grace_is_respected_and_configurable() {
     let scale = scale_response(&["10.0.0.1"], &[], &[]);
     let deps = terminate_deps(setup(), TerminatePolicy::default());
     let out = run_terminate(&deps, &scale).await;
-    let ids: Vec<_> = out
-        .set_to_terminate_instances
-        .iter()
-        .map(|t| t.instance_id.as_str())
-        .collect();
-    assert_eq!(ids, vec!["i-stray"]);
+    assert_eq!(terminated_ids(&out), ["i-stray"]);
 
     let config = terminate::Config::from_lookup(&env(&[
         ("STATE_TABLE", "t"),
@@ -1169,12 +1048,7 @@ async fn protections_are_removed_only_for_instances_actually_terminated() {
         &[],
     );
     let out = run_terminate(&deps, &scale).await;
-    let ids: Vec<_> = out
-        .set_to_terminate_instances
-        .iter()
-        .map(|t| t.instance_id.as_str())
-        .collect();
-    assert_eq!(ids, vec!["i-a"]);
+    assert_eq!(terminated_ids(&out), ["i-a"]);
     let calls = deps.groups.calls();
     assert!(calls.contains(&ScalingCall::Protect {
         group: ASG.to_owned(),
@@ -1220,15 +1094,7 @@ async fn protections_are_removed_only_for_instances_actually_terminated() {
 
 #[tokio::test]
 async fn terminate_never_drops_an_error() {
-    let groups = FakeScalingGroups::default();
-    let mut sick = group_instance("i-sick", "10.0.0.2", old());
-    sick.instance.health = AsgHealth::Unhealthy;
-    sick.instance.protected_from_scale_in = false;
-    groups.add_group(
-        ASG,
-        2,
-        vec![group_instance("i-ok", "10.0.0.1", old()), sick],
-    );
+    let groups = healthy_and_sick("i-ok");
     groups.fail("detach", "i-sick");
     let deps = terminate_deps(groups, TerminatePolicy::default());
     // No delta at all: the reference dropped the detach error on this path.
@@ -1246,7 +1112,7 @@ async fn terminate_never_drops_an_error() {
     let err = terminate::handle(
         &deps,
         json!({"execution": "exec-1", "input": scale_response(&[], &[], &[])}),
-        invocation(),
+        invocation(now()),
     )
     .await
     .unwrap_err();
@@ -1262,7 +1128,7 @@ async fn terminate_checks_the_protocol_version_and_the_lease() {
     let err = terminate::handle(
         &deps,
         json!({"execution": "e", "input": scale}),
-        invocation(),
+        invocation(now()),
     )
     .await
     .unwrap_err();
@@ -1279,7 +1145,7 @@ async fn terminate_checks_the_protocol_version_and_the_lease() {
     let err = terminate::handle(
         &deps,
         json!({"execution": "exec-1", "input": scale_response(&[], &[], &[])}),
-        invocation(),
+        invocation(now()),
     )
     .await
     .unwrap_err();
@@ -1289,15 +1155,7 @@ async fn terminate_checks_the_protocol_version_and_the_lease() {
 
 #[tokio::test]
 async fn an_empty_scale_response_only_heals() {
-    let groups = FakeScalingGroups::default();
-    let mut sick = group_instance("i-sick", "10.0.0.2", old());
-    sick.instance.health = AsgHealth::Unhealthy;
-    sick.instance.protected_from_scale_in = false;
-    groups.add_group(
-        ASG,
-        2,
-        vec![group_instance("i-old", "10.0.0.1", old()), sick],
-    );
+    let groups = healthy_and_sick("i-old");
     let deps = terminate_deps(groups, TerminatePolicy::default());
     let mut formed = ClusterState::new(6);
     formed.clusterized = true;
@@ -1339,12 +1197,7 @@ async fn a_forming_cluster_recycles_an_old_instance_that_never_registered() {
     });
     deps.store.set_state(Group::Backend, forming);
     let out = run_terminate(&deps, &scale_down::skipped_response()).await;
-    let ids: Vec<_> = out
-        .set_to_terminate_instances
-        .iter()
-        .map(|t| t.instance_id.as_str())
-        .collect();
-    assert_eq!(ids, ["i-failed-install"]);
+    assert_eq!(terminated_ids(&out), ["i-failed-install"]);
 }
 
 // ---------------------------------------------------------------------------------------------

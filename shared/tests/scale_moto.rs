@@ -10,16 +10,15 @@ use serde_json::json;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use weka_shared::adapters::autoscaling::AwsScalingGroups;
-use weka_shared::config::StateConfig;
 use weka_shared::domain::state::Group;
 use weka_shared::domain::terminate::{AsgHealth, Ec2State, Lifecycle, TerminatePolicy};
 use weka_shared::handlers::lifecycle::LifecycleConfig;
 use weka_shared::handlers::scale_down::Invocation;
 use weka_shared::handlers::terminate;
 use weka_shared::ports::{ScalingGroup, ScalingGroups, StateStore};
-use weka_shared::testing::{FakeClock, InMemoryStateStore};
-use weka_shared::weka::model::{HostId, HostState};
-use weka_shared::wire::scale::{PROTOCOL_VERSION, ScaleHost, ScaleResponse, go_zero_time};
+use weka_shared::testing::{
+    FakeClock, InMemoryStateStore, assert_no_transient_errors, scale_response, terminate_config,
+};
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -249,27 +248,6 @@ async fn termination_protection_is_cleared_and_set_again() {
     );
 }
 
-/// scale-down's answer when WEKA runs containers on `weka_ips` and removed none.
-fn weka_hosts_at(weka_ips: &[&str]) -> ScaleResponse {
-    ScaleResponse {
-        hosts: weka_ips
-            .iter()
-            .zip(1..)
-            .map(|(ip, host_id)| ScaleHost {
-                instance_id: String::new(),
-                private_ip: (*ip).to_owned(),
-                status: HostState::Active,
-                added_time: go_zero_time(),
-                host_id: HostId(host_id),
-            })
-            .collect(),
-        to_terminate: vec![],
-        transient_errors: vec![],
-        version: PROTOCOL_VERSION,
-        refusal: None,
-    }
-}
-
 /// The handler on the real Auto Scaling / EC2 adapter, for a clusterized backend group `asg_name`.
 async fn terminate_deps(
     sdk: &aws_config::SdkConfig,
@@ -282,18 +260,12 @@ async fn terminate_deps(
         groups: AwsScalingGroups::from_sdk_config(sdk),
         store,
         clock: FakeClock::at(now),
-        config: terminate::Config {
-            state: StateConfig {
-                table: "in-memory".to_owned(),
-                state_key: "state".to_owned(),
-                nfs_state_key: "nfs-state".to_owned(),
-            },
-            asg_name: asg_name.to_owned(),
-            nfs_asg_name: None,
-            policy: TerminatePolicy::default(),
-            lease_ttl: Duration::from_secs(180),
-            lifecycle: LifecycleConfig::disabled(),
-        },
+        config: terminate_config(
+            asg_name,
+            None,
+            TerminatePolicy::default(),
+            LifecycleConfig::disabled(),
+        ),
     }
 }
 
@@ -382,7 +354,8 @@ async fn terminate_handler_detaches_the_unhealthy_and_terminates_only_stopped_an
     };
     let ip = |id: &str| member(id).private_ip.clone().unwrap();
     let launch_time = |id: &str| member(id).launch_time.unwrap();
-    let scale = weka_hosts_at(&[&ip(weka), &ip(sick)]);
+    // WEKA runs containers on these two and removed none.
+    let scale = scale_response(&[&ip(weka), &ip(sick)], &[], &[]);
     let older_launch = older_ids.iter().map(|id| launch_time(id)).max().unwrap();
     // The older instances are exactly one grace old, the young stray launched after them is not.
     let now = older_launch + TerminatePolicy::default().bootstrap_grace;
@@ -399,11 +372,7 @@ async fn terminate_handler_detaches_the_unhealthy_and_terminates_only_stopped_an
     .await
     .unwrap();
 
-    assert!(
-        out.transient_errors.is_empty(),
-        "{:?}",
-        out.transient_errors
-    );
+    assert_no_transient_errors(&out.transient_errors);
     let mut terminated: Vec<(&str, DateTime<Utc>)> = out
         .set_to_terminate_instances
         .iter()

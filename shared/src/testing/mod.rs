@@ -1,9 +1,12 @@
-//! In-memory fakes of every port, and a fault-injecting wrapper, for fast domain tests without
-//! an emulator. Compiled only with the `test-util` feature.
+//! In-memory fakes of every port, a fault-injecting wrapper, and one fake deployment's handler
+//! configurations, for fast domain and handler tests without an emulator. Compiled only with
+//! the `test-util` feature.
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+mod deployment;
 mod scaling;
+pub use deployment::*;
 pub use scaling::*;
 
 use crate::domain::lifecycle::{

@@ -1,8 +1,12 @@
 //! Test cluster builder shared by the integration tests.
 #![allow(dead_code, clippy::unwrap_used, unreachable_pub)]
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, TimeDelta, Utc};
-use weka_shared::domain::scale_down::ClusterSnapshot;
+use weka_shared::domain::scale_down::{
+    ActionId, ActionOutcome, ClusterSnapshot, PlannedAction, ScaleDownPlan,
+};
 use weka_shared::weka::model::*;
 use weka_shared::wire::scale::{HostGroupInfoResponse, InstanceRef, Secret};
 
@@ -220,13 +224,99 @@ impl Cb {
         }
     }
 
+    /// Sets the lifecycle state and the health status of one container.
+    pub fn container(&mut self, id: HostId, state: HostState, status: HostStatus) {
+        let host = self.snap.hosts.get_mut(&id).unwrap();
+        host.state = state;
+        host.status = status;
+    }
+
+    /// Sets the status of the management node of one container.
+    pub fn management_node(&mut self, id: HostId, status: NodeStatus) {
+        self.snap.nodes.get_mut(&NodeId(id.0 * 20)).unwrap().status = status;
+    }
+
+    /// Sets drive `k` (in `DiskId` order) of the machine on `ip`; no-op when it has fewer drives.
+    pub fn drive(&mut self, ip: &str, k: usize, status: DriveStatus, should_be_active: bool) {
+        let ids = self.containers_on(ip);
+        if let Some(drive) = self
+            .snap
+            .drives
+            .values_mut()
+            .filter(|d| ids.contains(&d.host_id))
+            .nth(k)
+        {
+            drive.status = status;
+            drive.should_be_active = should_be_active;
+        }
+    }
+
+    /// Adds a client container (state ACTIVE, no drives) on `ip`, e.g. an old client whose IP a
+    /// backend reused; returns its id.
+    pub fn client(
+        &mut self,
+        ip: &str,
+        status: HostStatus,
+        auto_remove_timeout: Option<i64>,
+    ) -> HostId {
+        let id = HostId(self.next_host);
+        self.next_host += 1;
+        let node = if status == HostStatus::Up {
+            NodeStatus::Up
+        } else {
+            NodeStatus::Down
+        };
+        self.snap.hosts.insert(
+            id,
+            Host {
+                added_time: Some(now() - TimeDelta::days(30)),
+                state_changed_time: Some(now() - TimeDelta::days(1)),
+                state: HostState::Active,
+                status,
+                host_ip: ip.to_owned(),
+                aws: None,
+                container_name: "client".to_owned(),
+                mode: HostMode::Client,
+                machine_identifier: format!("client-{ip}"),
+                auto_remove_timeout,
+            },
+        );
+        self.snap.nodes.insert(
+            NodeId(id.0 * 20),
+            Node {
+                host_id: id,
+                status: node,
+                last_fencing_time: None,
+            },
+        );
+        id
+    }
+
+    /// Records that the NFS instance on `ip` once joined the interface group (tagged by fetch).
+    pub fn was_in_nfs_group(&mut self, ip: &str) {
+        self.info
+            .nfs_interface_group_instance_ips
+            .get_or_insert_with(Default::default)
+            .insert(ip.to_owned(), Default::default());
+    }
+
     /// Puts one port of every NFS-group machine into a single NFS interface group.
     pub fn nfs_interface_group(&mut self) {
-        let ports = self
+        let ips: Vec<String> = self
             .info
             .nfs_instances()
             .iter()
-            .filter_map(|i| self.containers_on(&i.private_ip).first().copied())
+            .map(|i| i.private_ip.clone())
+            .collect();
+        self.nfs_interface_group_of(&ips);
+    }
+
+    /// Puts one port (on the first container) of each machine on `ips` into a single NFS
+    /// interface group.
+    pub fn nfs_interface_group_of(&mut self, ips: &[String]) {
+        let ports = ips
+            .iter()
+            .filter_map(|ip| self.containers_on(ip).first().copied())
             .map(|host_id| InterfaceGroupPort {
                 host_id,
                 port: "eth1".to_owned(),
@@ -271,4 +361,22 @@ impl Cb {
     > {
         self.plan_with(weka_shared::domain::scale_down::SafetyFloor::NONE)
     }
+}
+
+/// Runs `plan` like the shell: actions in order, an action whose dependency did not succeed is
+/// skipped; `outcome` gives each runnable action's result (`None`: not executed, e.g. the Lambda
+/// ran out of time).
+pub fn execute(
+    plan: &ScaleDownPlan,
+    mut outcome: impl FnMut(&PlannedAction) -> Option<ActionOutcome>,
+) -> BTreeMap<ActionId, ActionOutcome> {
+    let mut outcomes = BTreeMap::new();
+    for action in plan.actions() {
+        if ScaleDownPlan::is_runnable(action, &outcomes)
+            && let Some(o) = outcome(action)
+        {
+            outcomes.insert(action.id, o);
+        }
+    }
+    outcomes
 }

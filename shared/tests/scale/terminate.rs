@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use weka_shared::domain::terminate::*;
-use weka_shared::weka::model::{HostId, HostState};
-use weka_shared::wire::scale::{InstanceRef, ScaleHost, ScaleResponse, go_zero_time};
+use weka_shared::testing::scale_response;
+use weka_shared::wire::scale::ScaleResponse;
 
 fn now() -> DateTime<Utc> {
     "2026-11-10T00:00:00Z".parse().unwrap()
@@ -22,30 +22,9 @@ fn inst(id: &str, ip: &str, age_min: i64) -> AsgInstance {
     }
 }
 
+/// Scale-down's answer, carrying an error of its own that every plan must pass on.
 fn scale(weka_ips: &[&str], to_terminate: &[(&str, &str)]) -> ScaleResponse {
-    ScaleResponse {
-        hosts: weka_ips
-            .iter()
-            .enumerate()
-            .map(|(i, ip)| ScaleHost {
-                instance_id: String::new(),
-                private_ip: (*ip).to_owned(),
-                status: HostState::Active,
-                added_time: go_zero_time(),
-                host_id: HostId(i64::try_from(i).unwrap()),
-            })
-            .collect(),
-        to_terminate: to_terminate
-            .iter()
-            .map(|(id, ip)| InstanceRef {
-                id: (*id).to_owned(),
-                private_ip: (*ip).to_owned(),
-            })
-            .collect(),
-        transient_errors: vec!["carried".to_owned()],
-        version: 1,
-        refusal: None,
-    }
+    scale_response(weka_ips, to_terminate, &["carried"])
 }
 
 fn run(

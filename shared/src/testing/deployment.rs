@@ -1,0 +1,169 @@
+//! One fake deployment for handler tests: cluster `poc`, state table `t`, the WEKA credentials
+//! under the secret ids `user-id` / `deploy-pw-id` / `admin-pw-id`; the handlers' configurations
+//! and deps on it, and scale-down's answer as `terminate` receives it.
+
+use super::{FakeClock, FakeInventory, FakeSecrets};
+use crate::config::StateConfig;
+use crate::domain::terminate::TerminatePolicy;
+use crate::handlers::lifecycle::LifecycleConfig;
+use crate::handlers::{Invocation, scale_down, status, terminate};
+use crate::ports::SecretsConfig;
+use crate::weka::model::{HostId, HostState};
+use crate::wire::scale::{InstanceRef, PROTOCOL_VERSION, ScaleHost, ScaleResponse, go_zero_time};
+use chrono::{DateTime, TimeDelta, Utc};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The deployment's cluster name (instance tag `weka_cluster_name`).
+pub const CLUSTER_NAME: &str = "poc";
+
+/// An environment of literal pairs, for a `Config::from_lookup`.
+pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// Where the deployment's state lives.
+pub fn state_config() -> StateConfig {
+    StateConfig {
+        table: "t".to_owned(),
+        state_key: "weka-poc-state".to_owned(),
+        nfs_state_key: "weka-poc-nfs-state".to_owned(),
+    }
+}
+
+/// The secret ids of the deployment's WEKA credentials.
+pub fn secrets_config() -> SecretsConfig {
+    SecretsConfig {
+        username_id: "user-id".to_owned(),
+        deployment_password_id: "deploy-pw-id".to_owned(),
+        admin_password_id: "admin-pw-id".to_owned(),
+    }
+}
+
+/// The secrets [`secrets_config`] names: user `weka-deployment`, deployment password
+/// `deploy-secret-pw`, admin password `admin-secret-pw`.
+pub fn fake_secrets() -> FakeSecrets {
+    FakeSecrets::with(&[
+        ("user-id", "weka-deployment"),
+        ("deploy-pw-id", "deploy-secret-pw"),
+        ("admin-pw-id", "admin-secret-pw"),
+    ])
+}
+
+/// An invocation at `now` with two minutes left.
+pub fn invocation(now: DateTime<Utc>) -> Invocation {
+    Invocation {
+        request_id: "req-1".to_owned(),
+        deadline: Some(now + TimeDelta::seconds(120)),
+    }
+}
+
+/// The environment `fetch` reads for the backend group `asg_name`, with `extra` added.
+pub fn fetch_env(asg_name: &str, extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut vars = env(&[
+        ("STATE_TABLE", "t"),
+        ("STATE_KEY", "weka-poc-state"),
+        ("NFS_STATE_KEY", "weka-poc-nfs-state"),
+        ("CLUSTER_NAME", CLUSTER_NAME),
+        ("ASG_NAME", asg_name),
+        ("USERNAME_ID", "user-id"),
+        ("DEPLOYMENT_PASSWORD_ID", "deploy-pw-id"),
+        ("ADMIN_PASSWORD_ID", "admin-pw-id"),
+    ]);
+    vars.extend(env(extra));
+    vars
+}
+
+/// `scale-down` with the geometry read from WEKA, no configured minimum, a 180 s lease and the
+/// default parallelism.
+pub fn scale_down_config(lifecycle: LifecycleConfig) -> scale_down::Config {
+    scale_down::Config {
+        state: state_config(),
+        secrets: secrets_config(),
+        geometry: None,
+        min_cluster_size: 0,
+        lease_ttl: Duration::from_secs(180),
+        parallelism: scale_down::DEFAULT_PARALLELISM,
+        lifecycle,
+    }
+}
+
+/// `terminate` of the backend group `asg_name` (and NFS group `nfs_asg_name`), with a 180 s
+/// lease.
+pub fn terminate_config(
+    asg_name: &str,
+    nfs_asg_name: Option<&str>,
+    policy: TerminatePolicy,
+    lifecycle: LifecycleConfig,
+) -> terminate::Config {
+    terminate::Config {
+        state: state_config(),
+        asg_name: asg_name.to_owned(),
+        nfs_asg_name: nfs_asg_name.map(str::to_owned),
+        policy,
+        lease_ttl: Duration::from_secs(180),
+        lifecycle,
+    }
+}
+
+/// `status` on `store` and `weka` at `now`, with an empty inventory and no backend group named.
+pub fn status_deps<S, W>(
+    store: S,
+    weka: W,
+    now: DateTime<Utc>,
+) -> status::Deps<S, FakeInventory, FakeSecrets, W, FakeClock> {
+    status::Deps {
+        store,
+        inventory: FakeInventory::default(),
+        secrets: fake_secrets(),
+        weka,
+        clock: FakeClock::at(now),
+        config: status::Config {
+            state: state_config(),
+            cluster_name: CLUSTER_NAME.to_owned(),
+            secrets: secrets_config(),
+            asg_name: None,
+        },
+    }
+}
+
+/// Scale-down's answer: WEKA runs active containers on `weka_ips` (host ids 1, 2, ...), removed
+/// those of the `(instance id, private IP)` pairs `to_terminate`, and met `transient_errors`.
+pub fn scale_response(
+    weka_ips: &[&str],
+    to_terminate: &[(&str, &str)],
+    transient_errors: &[&str],
+) -> ScaleResponse {
+    ScaleResponse {
+        hosts: weka_ips
+            .iter()
+            .zip(1..)
+            .map(|(ip, host_id)| ScaleHost {
+                instance_id: String::new(),
+                private_ip: (*ip).to_owned(),
+                status: HostState::Active,
+                added_time: go_zero_time(),
+                host_id: HostId(host_id),
+            })
+            .collect(),
+        to_terminate: to_terminate
+            .iter()
+            .map(|(id, ip)| InstanceRef {
+                id: (*id).to_owned(),
+                private_ip: (*ip).to_owned(),
+            })
+            .collect(),
+        transient_errors: transient_errors.iter().map(|e| (*e).to_owned()).collect(),
+        version: PROTOCOL_VERSION,
+        refusal: None,
+    }
+}
+
+/// Fails, naming them, when a step met errors (its `TransientErrors`).
+#[track_caller]
+pub fn assert_no_transient_errors(errors: &[String]) {
+    assert!(errors.is_empty(), "transient errors: {errors:?}");
+}
