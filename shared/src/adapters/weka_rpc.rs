@@ -3,7 +3,8 @@
 //! retries the pool with backoff on failures that may pass (HTTP 5xx and 429, connection
 //! errors, timeouts) while the invocation's deadline allows — and fails, naming each
 //! backend's last failure, when every backend did (the reference returned success with empty
-//! data).
+//! data). A mutation whose request may have reached WEKA (timeout, 500, a broken answer) is
+//! never sent again: its error is returned, and the next run plans from what WEKA then says.
 
 use crate::config::{ConfigError, Lookup};
 use crate::ports::{Credentials, RawResult, WekaApi, WekaConnector, WekaError};
@@ -25,6 +26,24 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// No request is started with less than this left before the session's deadline: it could
 /// not be answered in time.
 pub const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(250);
+
+/// Methods that only read: sending one again, to the same or another backend, cannot change
+/// anything. Every other method changes the cluster and is sent again only when its first
+/// request surely was not processed (connection refused, HTTP 429 or 503, token refused).
+const READ_ONLY_METHODS: &[&str] = &[
+    "user_login",
+    "status",
+    "hosts_list",
+    "disks_list",
+    "nodes_list",
+    "interface_group_list",
+    "manual_override_list",
+];
+
+/// Whether `method` only reads (see [`READ_ONLY_METHODS`]).
+fn read_only(method: &str) -> bool {
+    READ_ONLY_METHODS.contains(&method)
+}
 
 /// How a call retries backends whose failure may pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,11 +237,21 @@ impl JsonRpcSession {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
+        // A failure after the request may have reached WEKA: a mutation is not sent again.
+        let outcome_unknown = |error: WekaError| {
+            if read_only(method) {
+                Failure::Retryable(error)
+            } else {
+                Failure::Final(error)
+            }
+        };
         let response = request.send().await.map_err(|e| {
             if e.is_builder() {
                 Failure::NextBackend(unreachable(Box::new(e)))
-            } else {
+            } else if e.is_connect() {
                 Failure::Retryable(unreachable(Box::new(e)))
+            } else {
+                outcome_unknown(unreachable(Box::new(e)))
             }
         })?;
         let status = response.status();
@@ -233,7 +262,9 @@ impl JsonRpcSession {
                 status: status.as_u16(),
             };
             return Err(match status.as_u16() {
-                500..=599 | 429 => Failure::Retryable(error),
+                // Declined before processing.
+                429 | 503 => Failure::Retryable(error),
+                500..=599 => outcome_unknown(error),
                 401 => Failure::NextBackend(error),
                 _ => Failure::Final(error),
             });
@@ -241,12 +272,18 @@ impl JsonRpcSession {
         let body: Vec<u8> = response
             .bytes()
             .await
-            .map_err(|e| Failure::Retryable(unreachable(Box::new(e))))?
+            .map_err(|e| outcome_unknown(unreachable(Box::new(e))))?
             .into();
         // Only the envelope is scanned here; the result is decoded by the caller, large lists
         // straight into the typed models.
-        let envelope =
-            rpc_envelope(&body).map_err(|e| Failure::NextBackend(unreachable(Box::new(e))))?;
+        let envelope = rpc_envelope(&body).map_err(|e| {
+            let error = unreachable(Box::new(e));
+            if read_only(method) {
+                Failure::NextBackend(error)
+            } else {
+                Failure::Final(error)
+            }
+        })?;
         if let Some(span) = envelope.error {
             let raw = body.get(span).unwrap_or_default();
             let error: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);

@@ -333,3 +333,44 @@ async fn dropped_connections_are_retried_on_the_same_backend() {
     assert_eq!(log[0], (ip, "user_login".to_owned(), 0), "{log:?}");
     assert_eq!(log.len(), 3, "{log:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_that_may_have_reached_weka_is_never_sent_again() {
+    let server = running(2).await;
+    let api = connector(&server, Duration::from_millis(500), QUICK_RETRY)
+        .connect(vec![common::ip(0), common::ip(1)], deployment());
+    let deactivate = "cluster_deactivate_hosts";
+    let params = json!({"host_ids": ["HostId<0>"], "skip_resource_validation": false});
+    api.call("status", json!({})).await.unwrap();
+
+    // A 500, a reply slower than the timeout, a dropped connection: WEKA may have acted, so
+    // the error is returned after one request, to no other backend either.
+    for fault in [
+        json!({"method": deactivate, "count": 1, "status": 500}),
+        json!({"method": deactivate, "count": 1, "delay_ms": 3_000}),
+        json!({"method": deactivate, "count": 1, "close": true}),
+    ] {
+        clear_requests(&server).await;
+        inject(&server, fault.clone()).await;
+        let err = api.call(deactivate, params.clone()).await.unwrap_err();
+        let log = requests(&server).await;
+        assert_eq!(count(&log, deactivate), 1, "{fault}: {err} {log:?}");
+        assert!(
+            !matches!(err, WekaError::AllBackendsFailed { .. }),
+            "{fault}: returned as it came, not after a failover: {err}"
+        );
+    }
+
+    // A 503 or 429 declines the request before processing: sent again, and served.
+    for status in [503, 429] {
+        clear_requests(&server).await;
+        inject(
+            &server,
+            json!({"method": deactivate, "count": 1, "status": status}),
+        )
+        .await;
+        api.call(deactivate, params.clone()).await.unwrap();
+        let log = requests(&server).await;
+        assert_eq!(count(&log, deactivate), 2, "{status}: {log:?}");
+    }
+}
