@@ -254,48 +254,29 @@ impl<K: Ord + Copy, V> Part<K, V> {
         self
     }
 
-    /// This part followed by `rest` (both [`Part::ordered`]).
-    fn append(mut self, rest: Self) -> Self {
-        let offset = self.keys.len();
-        let joined = match (self.keys.last(), rest.keys.first()) {
-            (Some(a), Some(b)) => a < b,
-            _ => true,
+    /// The entries in key order (equal keys in text order), each record moved out once.
+    fn into_entries(self) -> impl Iterator<Item = (K, V)> {
+        let Part {
+            keys,
+            mut records,
+            sorted,
+            order,
+            ..
+        } = self;
+        let order = if sorted {
+            keys.iter().copied().zip(0..).collect()
+        } else {
+            order
         };
-        if !(self.sorted && rest.sorted && joined) {
-            // Merge the two key orders; on equal keys the first part's entries come first.
-            let ours = if self.sorted {
-                self.keys.iter().copied().zip(0..).collect()
-            } else {
-                std::mem::take(&mut self.order)
-            };
-            let theirs: Vec<(K, usize)> = if rest.sorted {
-                rest.keys.iter().copied().zip(offset..).collect()
-            } else {
-                rest.order.iter().map(|&(k, i)| (k, i + offset)).collect()
-            };
-            let mut merged = Vec::with_capacity(ours.len() + theirs.len());
-            let (mut a, mut b) = (ours.into_iter().peekable(), theirs.into_iter().peekable());
-            loop {
-                let take_a = match (a.peek(), b.peek()) {
-                    (Some(x), Some(y)) => x.0 <= y.0,
-                    (Some(_), None) => true,
-                    (None, Some(_)) => false,
-                    (None, None) => break,
-                };
-                merged.extend(if take_a { a.next() } else { b.next() });
-            }
-            self.order = merged;
-            self.sorted = false;
-        }
-        self.keys.extend(rest.keys);
-        self.records.extend(rest.records);
-        self
+        order
+            .into_iter()
+            .filter_map(move |(key, index)| Some((key, records.get_mut(index)?.take()?)))
     }
 }
 
 impl<K: Ord + Copy, V> List<K, V> {
     fn decode(&self, json: &[u8]) -> Result<BTreeMap<K, V>, DecodeError> {
-        Ok(build(self.parse(json, None, usize::MAX)?.ordered()))
+        Ok(build(self.parse(json, None, usize::MAX)?.ordered(), None))
     }
 
     fn cut<'a>(&self, json: &'a [u8]) -> Cut<'a> {
@@ -330,13 +311,13 @@ impl<K: Ord + Copy, V> List<K, V> {
         let first = first?;
         let rest = match (first.stopped, cut.at, second) {
             // The object ended before the cut (or there was none).
-            (None, _, _) => return Ok(build(first)),
+            (None, _, _) => return Ok(build(first, None)),
             // The cut was an entry boundary: the second half is the rest of the list.
             (Some(stop), Some(at), Some(rest)) if stop == at => rest?,
             // The cut fell inside an entry: parse on from the boundary reached.
             (Some(stop), _, _) => self.parse(cut.json, Some(stop), usize::MAX)?.ordered(),
         };
-        Ok(build(first.append(rest)))
+        Ok(build(first, Some(rest)))
     }
 
     /// Parses the entries of the list object: from its start (`from = None`) or from the key that
@@ -425,34 +406,22 @@ fn cut_point(json: &[u8], prefix: &str) -> Option<usize> {
         .map(|p| mid + p + 2)
 }
 
-/// The map of a list's entries ([`Part::ordered`]); a repeated key keeps the last record, as
-/// serde does.
-fn build<K: Ord + Copy, V>(part: Part<K, V>) -> BTreeMap<K, V> {
-    let Part {
-        keys,
-        mut records,
-        sorted,
-        order,
-        ..
-    } = part;
-    if sorted {
-        // Built bottom-up, in full nodes.
-        return keys
-            .into_iter()
-            .zip(records.into_iter().flatten())
-            .collect();
-    }
-    // The records are taken in key order (not moved around by a sort).
-    let mut entries = Vec::with_capacity(order.len());
-    for (n, &(id, index)) in order.iter().enumerate() {
-        if order.get(n + 1).is_some_and(|next| next.0 == id) {
-            continue;
-        }
-        if let Some(record) = records.get_mut(index).and_then(Option::take) {
-            entries.push((id, record));
-        }
-    }
-    BTreeMap::from_iter(entries)
+/// The map of a list's entries from one part, or two consecutive ones (all [`Part::ordered`]):
+/// the parts' entries are merged in key order straight into the map, whose bulk build keeps the
+/// last of equal keys — the last record in text order, as serde does.
+fn build<K: Ord + Copy, V>(first: Part<K, V>, rest: Option<Part<K, V>>) -> BTreeMap<K, V> {
+    let mut a = first.into_entries().peekable();
+    let Some(rest) = rest else {
+        return a.collect();
+    };
+    let mut b = rest.into_entries().peekable();
+    // On equal keys the first part's entries come first.
+    std::iter::from_fn(|| match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if y.0 < x.0 => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
+    })
+    .collect()
 }
 
 /// Marks a known field as seen; serde refuses a field given twice.
