@@ -470,6 +470,56 @@ mod tests {
     use std::collections::HashMap;
 
     #[test]
+    fn no_mutation_is_read_only() {
+        use crate::weka::model::{HostId, WekaCall};
+        let mutations = [
+            WekaCall::RemoveDrives {
+                drive_uuids: Vec::new(),
+            },
+            WekaCall::RemoveHost { host_id: HostId(1) },
+            WekaCall::DeactivateDrives {
+                drive_uuids: Vec::new(),
+            },
+            WekaCall::DeactivateHosts {
+                host_ids: Vec::new(),
+            },
+            WekaCall::InterfaceGroupDeletePort {
+                name: String::new(),
+                host_id: HostId(1),
+                port: String::new(),
+            },
+            WekaCall::EventsTriggerCustom {
+                message: String::new(),
+            },
+        ];
+        for call in &mutations {
+            // An exhaustive match: a new mutation must be listed above.
+            match call {
+                WekaCall::RemoveDrives { .. }
+                | WekaCall::RemoveHost { .. }
+                | WekaCall::DeactivateDrives { .. }
+                | WekaCall::DeactivateHosts { .. }
+                | WekaCall::InterfaceGroupDeletePort { .. }
+                | WekaCall::EventsTriggerCustom { .. } => {}
+            }
+            assert!(
+                !read_only(call.method()),
+                "{} would be re-sent",
+                call.method()
+            );
+        }
+        for read in [
+            "status",
+            "hosts_list",
+            "disks_list",
+            "nodes_list",
+            "user_login",
+        ] {
+            assert!(read_only(read), "{read}");
+        }
+    }
+
+    #[test]
     fn template_must_name_the_ip() {
         let env: HashMap<String, String> = HashMap::from([(
             WEKA_API_URL_TEMPLATE_ENV.to_owned(),
