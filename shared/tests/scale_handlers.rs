@@ -16,8 +16,9 @@ use std::time::Duration;
 use weka_shared::domain::scale_down::ClusterSnapshot;
 use weka_shared::domain::state::{ClusterState, Group};
 use weka_shared::domain::terminate::{AsgHealth, Ec2State, TerminatePolicy};
+use weka_shared::handlers::Invocation;
 use weka_shared::handlers::lifecycle::LifecycleConfig;
-use weka_shared::handlers::scale_down::{Invocation, SCALE_LEASE};
+use weka_shared::handlers::scale_down::SCALE_LEASE;
 use weka_shared::handlers::{fetch, scale_down, status, terminate, transient};
 use weka_shared::lambda::{Classify, ErrorClass};
 use weka_shared::ports::{
@@ -302,6 +303,16 @@ fn deactivated_ips(calls: &[(String, Value)], cb: &Cb) -> Vec<String> {
     ips
 }
 
+/// Six machines, one of them to heal.
+const FIVE_HEALTHY_ONE_UNHEALTHY: [M; 6] = [
+    M::Healthy,
+    M::Healthy,
+    M::Healthy,
+    M::Healthy,
+    M::Healthy,
+    M::Unhealthy,
+];
+
 fn machines(cb: &mut Cb, kinds: &[M]) {
     for (n, kind) in kinds.iter().enumerate() {
         cb.machine(
@@ -410,17 +421,7 @@ async fn scale_down_deactivates_one_machine_and_loads_credentials_itself() {
 #[tokio::test]
 async fn safety_floor_refuses_the_shrink_heals_anyway_and_status_shows_it() {
     let mut cb = Cb::new(3);
-    machines(
-        &mut cb,
-        &[
-            M::Healthy,
-            M::Healthy,
-            M::Healthy,
-            M::Healthy,
-            M::Healthy,
-            M::Unhealthy,
-        ],
-    );
+    machines(&mut cb, &FIVE_HEALTHY_ONE_UNHEALTHY);
     let weka = weka_for(&cb.snap, &[]);
     let deps = scale_deps(clusterized_store().await, weka.clone(), Some((3, 2, 1)));
     let out = scale_down_step(&deps, &cb.info).await.unwrap();
@@ -734,17 +735,7 @@ async fn without_configured_geometry_the_floor_comes_from_weka_status() {
 
     // Healing waits for stripe data + protection (6) healthy machines, also read from status.
     let mut cb = Cb::new(7);
-    machines(
-        &mut cb,
-        &[
-            M::Healthy,
-            M::Healthy,
-            M::Healthy,
-            M::Healthy,
-            M::Healthy,
-            M::Unhealthy,
-        ],
-    );
+    machines(&mut cb, &FIVE_HEALTHY_ONE_UNHEALTHY);
     status_geometry(&mut cb);
     let (out, calls, _) = run_scale_down(&cb, None, 0).await;
     let refusal = out.refusal.unwrap();

@@ -12,8 +12,8 @@ use std::time::Duration;
 use weka_shared::adapters::autoscaling::AwsScalingGroups;
 use weka_shared::domain::state::Group;
 use weka_shared::domain::terminate::{AsgHealth, Ec2State, Lifecycle, TerminatePolicy};
+use weka_shared::handlers::Invocation;
 use weka_shared::handlers::lifecycle::LifecycleConfig;
-use weka_shared::handlers::scale_down::Invocation;
 use weka_shared::handlers::terminate;
 use weka_shared::ports::{ScalingGroup, ScalingGroups, StateStore};
 use weka_shared::testing::{

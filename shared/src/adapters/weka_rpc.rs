@@ -57,7 +57,8 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Three passes, paused 100-200 ms then 200-400 ms apart: enough to ride out a backend restarting its API without holding a Lambda for long.
+    /// Three passes, paused 100-200 ms then 200-400 ms apart: enough to ride out a backend
+    /// restarting its API without holding a Lambda for long.
     pub const DEFAULT: Self = Self {
         rounds: 3,
         first_backoff: Duration::from_millis(200),
@@ -75,12 +76,6 @@ impl RetryPolicy {
         let half = full / 2;
         let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
         half + Duration::from_millis(rand::rng().random_range(0..=jitter_ms))
-    }
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self::DEFAULT
     }
 }
 

@@ -13,10 +13,11 @@
 
 use crate::config::{CLUSTER_NAME_ENV, ConfigError, Lookup, StateConfig};
 use crate::domain::state::Group;
+use crate::handlers::Invocation;
 use crate::handlers::lifecycle::{LifecycleConfig, record};
 use crate::handlers::scale_down::{
-    DEFAULT_SCALE_LEASE_TTL, Invocation, LeaseHeld, SCALE_LEASE_TTL_ENV, Step, decode_step,
-    hold_scale_lease, release_scale_lease,
+    DEFAULT_SCALE_LEASE_TTL, LeaseHeld, SCALE_LEASE_TTL_ENV, Step, decode_step, hold_scale_lease,
+    release_scale_lease,
 };
 use crate::lambda::{Classify, ErrorClass, PayloadError, error_chain};
 use crate::ports::{

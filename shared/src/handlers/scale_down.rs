@@ -64,8 +64,7 @@ pub const SCALE_DOWN_PARALLELISM_ENV: &str = "SCALE_DOWN_PARALLELISM";
 pub const DEFAULT_PARALLELISM: usize = 16;
 /// No WEKA call is started when less than this is left before the invocation deadline.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
-use super::weka_deadline;
-pub use super::{Invocation, WEKA_CALL_RESERVE};
+use super::{Invocation, weka_deadline};
 
 /// A payload of a scale step: the state machine wraps it with its execution name.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,11 +19,12 @@ use crate::domain::state::Group;
 use crate::domain::terminate::{
     AsgTerminatePlan, Forming, TerminateError, TerminatePolicy, TerminateTarget, plan_terminate,
 };
+use crate::handlers::Invocation;
 use crate::handlers::fetch::{ASG_NAME_ENV, NFS_ASG_NAME_ENV};
 use crate::handlers::lifecycle::{LifecycleConfig, run_reconcile};
 use crate::handlers::scale_down::{
-    DEFAULT_SCALE_LEASE_TTL, Invocation, LeaseHeld, SCALE_LEASE_TTL_ENV, Step, decode_step,
-    hold_scale_lease, release_scale_lease,
+    DEFAULT_SCALE_LEASE_TTL, LeaseHeld, SCALE_LEASE_TTL_ENV, Step, decode_step, hold_scale_lease,
+    release_scale_lease,
 };
 use crate::lambda::{Classify, ErrorClass, PayloadError, error_chain};
 use crate::ports::{Clock, ScalingError, ScalingGroups, StateStore, StoreError};
@@ -332,16 +333,14 @@ async fn apply<G: ScalingGroups>(
     }
     // Termination protection was cleared (or partly cleared, when a call failed) for every
     // target: those not terminated get it back until a later run retries them.
-    let reprotected: Vec<(&TerminateTarget, Result<(), ScalingError>)> =
+    let reprotected: Vec<Result<(), ScalingError>> =
         futures::stream::iter(plan.terminate.iter().filter(|t| !done.contains(&t.id)))
-            .map(|t| async move { (t, groups.protect_from_termination(&t.id).await) })
+            .map(|t| groups.protect_from_termination(&t.id))
             .buffered(ATTRIBUTE_PARALLELISM)
             .collect()
             .await;
-    for (_, result) in reprotected {
-        if let Err(e) = result {
-            record(errors, asg, &e);
-        }
+    for e in reprotected.iter().filter_map(|r| r.as_ref().err()) {
+        record(errors, asg, e);
     }
 
     let not_terminated: BTreeSet<&str> = plan

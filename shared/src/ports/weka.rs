@@ -96,18 +96,11 @@ fn deadline_note(out_of_time: &bool) -> &'static str {
 
 /// Each failure with its causes, so the one error names what went wrong on every backend.
 fn describe(failures: &[WekaError]) -> String {
-    let mut described = Vec::with_capacity(failures.len());
-    for failure in failures {
-        let mut text = failure.to_string();
-        let mut cause = std::error::Error::source(failure);
-        while let Some(inner) = cause {
-            text.push_str(": ");
-            text.push_str(&inner.to_string());
-            cause = inner.source();
-        }
-        described.push(text);
-    }
-    described.join("; ")
+    failures
+        .iter()
+        .map(|failure| crate::lambda::error_chain(failure))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The `result` of a JSON-RPC call as JSON text, not decoded yet: large results (`hosts_list`,

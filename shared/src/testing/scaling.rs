@@ -120,8 +120,7 @@ impl FakeScalingGroups {
     }
 
     /// Makes `operation` (`detach`, `protect`, `allow_termination`, `protect_from_termination`,
-    /// `terminate`) fail whenever
-    /// it touches instance `id`.
+    /// `terminate`) fail whenever it touches instance `id`.
     pub fn fail(&self, operation: &str, id: &str) {
         self.failing
             .lock()

@@ -73,6 +73,14 @@ async fn clear_requests(server: &weka_sim::RunningServer) {
     assert_eq!(code, 200);
 }
 
+/// The error of a `status` call that must fail, and fail within `bound`.
+async fn status_fails_within(api: &impl WekaApi, bound: Duration) -> WekaError {
+    let started = Instant::now();
+    let err = api.call("status", json!({})).await.unwrap_err();
+    assert!(started.elapsed() < bound, "{:?}", started.elapsed());
+    err
+}
+
 fn count(log: &[(String, String, u16)], method: &str) -> usize {
     log.iter().filter(|(_, m, _)| m == method).count()
 }
@@ -125,13 +133,7 @@ async fn a_lone_backend_that_always_answers_503_fails_typed_after_bounded_attemp
     let api = connector(&server, Duration::from_secs(5), RetryPolicy::DEFAULT)
         .connect(vec![ip.clone()], deployment());
 
-    let started = Instant::now();
-    let err = api.call("status", json!({})).await.unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        started.elapsed()
-    );
+    let err = status_fails_within(&api, Duration::from_secs(10)).await;
     let WekaError::AllBackendsFailed {
         method,
         attempts,
@@ -301,13 +303,7 @@ async fn a_slow_backend_is_abandoned_after_the_request_timeout() {
 
     // Alone, the slow backend fails the call within a few timeouts.
     let api = connector(&server, timeout, QUICK_RETRY).connect(vec![slow.clone()], deployment());
-    let started = Instant::now();
-    let err = api.call("status", json!({})).await.unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(6),
-        "{:?}",
-        started.elapsed()
-    );
+    let err = status_fails_within(&api, Duration::from_secs(6)).await;
     let WekaError::AllBackendsFailed {
         failures, attempts, ..
     } = &err
