@@ -1,12 +1,15 @@
 //! The Lambda boundary: a fixed set of `errorType` names the state machine matches, and the
 //! glue that turns a handler's typed error into a Lambda error response.
 
+use crate::error::{Classify, ErrorClass, error_chain};
+use crate::ports::Clock;
+use chrono::{DateTime, Utc};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::error::Error as StdError;
-use std::fmt::Write as _;
 use std::future::Future;
+use std::time::{Duration, Instant};
 
 /// The global allocator of every Lambda binary, and of the benchmarks so that they measure what
 /// runs: mimalloc. With glibc's allocator, a 10,000-machine scale-down spent more time allocating,
@@ -17,95 +20,6 @@ pub type Allocator = mimalloc::MiMalloc;
 
 /// The [`Allocator`] value.
 pub const ALLOCATOR: Allocator = mimalloc::MiMalloc;
-
-/// The meaning of a failure, as the caller must react to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorClass {
-    /// The payload or configuration is wrong; retrying the same call cannot succeed.
-    InvalidInput,
-    /// Another writer changed the state first, or the requested transition is not allowed now.
-    Conflict,
-    /// A dependency (AWS, WEKA) failed in a way that a later retry may fix.
-    Transient,
-    /// A safety check refused the action (e.g. a scale-down that would lose data).
-    Unsafe,
-    /// A bug or an unexpected state; needs an operator.
-    Internal,
-}
-
-impl ErrorClass {
-    /// Every class, for tests and for the state-machine consistency check.
-    pub const ALL: [Self; 5] = [
-        Self::InvalidInput,
-        Self::Conflict,
-        Self::Transient,
-        Self::Unsafe,
-        Self::Internal,
-    ];
-
-    /// The stable Lambda `errorType`, matched by `ErrorEquals` in the state machine.
-    pub const fn error_type(self) -> &'static str {
-        match self {
-            Self::InvalidInput => "Weka.InvalidInput",
-            Self::Conflict => "Weka.Conflict",
-            Self::Transient => "Weka.Transient",
-            Self::Unsafe => "Weka.Unsafe",
-            Self::Internal => "Weka.Internal",
-        }
-    }
-}
-
-/// Implemented by every handler error: which [`ErrorClass`] it belongs to.
-pub trait Classify {
-    /// The class the caller should react to.
-    fn class(&self) -> ErrorClass;
-}
-
-impl Classify for crate::ports::StoreError {
-    fn class(&self) -> ErrorClass {
-        if self.is_transient() {
-            ErrorClass::Transient
-        } else {
-            ErrorClass::Internal
-        }
-    }
-}
-
-impl Classify for crate::ports::SecretError {
-    fn class(&self) -> ErrorClass {
-        match self {
-            Self::Empty { .. } => ErrorClass::Conflict,
-            Self::Backend { .. } => ErrorClass::Transient,
-        }
-    }
-}
-
-impl Classify for crate::ports::InventoryError {
-    fn class(&self) -> ErrorClass {
-        ErrorClass::Transient
-    }
-}
-
-impl Classify for crate::ports::WekaError {
-    fn class(&self) -> ErrorClass {
-        match self {
-            Self::NoBackends { .. } | Self::Login { .. } => ErrorClass::Conflict,
-            Self::Decode { .. } => ErrorClass::Internal,
-            _ => ErrorClass::Transient,
-        }
-    }
-}
-
-/// `error` and its sources joined with `: `, so the Lambda error message keeps the whole chain.
-pub fn error_chain(error: &dyn StdError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
-        source = cause.source();
-    }
-    text
-}
 
 /// Converts a classified error into the Lambda error response, logging it once.
 pub fn diagnostic<E: Classify + StdError>(error: &E) -> Diagnostic {
@@ -149,30 +63,66 @@ where
     handler(payload, context).await.map_err(|e| diagnostic(&e))
 }
 
+/// WEKA calls, retries included, end this long before the invocation deadline, leaving time
+/// to record and return the outcome.
+pub const WEKA_CALL_RESERVE: Duration = Duration::from_secs(3);
+
+/// The invocation deadline less [`WEKA_CALL_RESERVE`], on the monotonic clock WEKA requests
+/// are timed with.
+pub fn weka_deadline(clock: &impl Clock, deadline: Option<DateTime<Utc>>) -> Option<Instant> {
+    let left = (deadline? - clock.now()).to_std().unwrap_or_default();
+    Some(Instant::now() + left.saturating_sub(WEKA_CALL_RESERVE))
+}
+
+/// What the Lambda runtime says about one invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// Lambda request id (lease owner of direct, non-state-machine calls).
+    pub request_id: String,
+    /// When the runtime kills the invocation.
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+impl Invocation {
+    /// From the runtime's context.
+    pub fn from_context(context: &lambda_runtime::Context) -> Self {
+        Self {
+            request_id: context.request_id.clone(),
+            deadline: i64::try_from(context.deadline)
+                .ok()
+                .filter(|ms| *ms > 0)
+                .and_then(DateTime::from_timestamp_millis),
+        }
+    }
+}
+
+#[cfg(all(test, feature = "test-util"))]
+mod deadline_tests {
+    use super::*;
+    use crate::testing::FakeClock;
+
+    #[test]
+    fn weka_calls_end_the_reserve_before_the_invocation_deadline() {
+        let clock = FakeClock::default_start();
+        let now = clock.now();
+        assert_eq!(weka_deadline(&clock, None), None);
+
+        let before = Instant::now();
+        let until = weka_deadline(&clock, Some(now + chrono::TimeDelta::seconds(10))).unwrap();
+        let after = Instant::now();
+        // 10 s left less the 3 s reserve, counted from a moment between `before` and `after`.
+        assert!(until.saturating_duration_since(before) >= Duration::from_secs(7));
+        assert!(until.saturating_duration_since(after) <= Duration::from_secs(7));
+
+        // A deadline already (nearly) past leaves no time at all, not a negative one.
+        let until = weka_deadline(&clock, Some(now + chrono::TimeDelta::seconds(1))).unwrap();
+        assert!(until <= Instant::now());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_types_are_stable_and_distinct() {
-        let names: Vec<_> = ErrorClass::ALL.iter().map(|c| c.error_type()).collect();
-        assert_eq!(
-            names,
-            [
-                "Weka.InvalidInput",
-                "Weka.Conflict",
-                "Weka.Transient",
-                "Weka.Unsafe",
-                "Weka.Internal"
-            ]
-        );
-        for name in names {
-            assert!(
-                !name.starts_with("States."),
-                "{name} is reserved by Step Functions"
-            );
-        }
-    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("outer failure")]

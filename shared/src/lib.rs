@@ -7,9 +7,11 @@
 pub mod adapters;
 pub mod config;
 pub mod domain;
+pub mod error;
 pub mod handlers;
 pub mod lambda;
 pub mod ports;
+pub mod services;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod weka;

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use weka_shared::domain::state::Group;
+use weka_shared::error::{Classify, ErrorClass};
 use weka_shared::handlers::{clusterize, deploy};
-use weka_shared::lambda::{Classify, ErrorClass};
 use weka_shared::ports::{Instance, StateStore};
 use weka_shared::testing::{FakeClock, FakeInventory, FakeSecrets, InMemoryStateStore, env};
 
@@ -239,7 +239,7 @@ async fn bad_geometry_is_refused_before_anything_is_registered() {
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::InvalidInput);
-    let message = weka_shared::lambda::error_chain(&err);
+    let message = weka_shared::error::error_chain(&err);
     assert!(message.contains('5') && message.contains('6'), "{message}");
     assert!(
         deps.store

@@ -5,10 +5,10 @@
 
 use serde_json::json;
 use std::time::Duration;
+use weka_shared::config::lifecycle::LifecycleConfig;
 use weka_shared::domain::state::{ClaimOutcome, Group, Registration, RegistrationRefusal};
-use weka_shared::handlers::lifecycle::LifecycleConfig;
+use weka_shared::error::{Classify, ErrorClass};
 use weka_shared::handlers::{clusterize_finalization, report, status};
-use weka_shared::lambda::{Classify, ErrorClass};
 use weka_shared::ports::{Clock, Instance, LeaseOutcome, StateStore, WekaError};
 use weka_shared::testing::{
     CrashingStore, FakeClock, FakeInventory, FakeScalingGroups, FakeSecrets, FakeWeka,

@@ -12,6 +12,7 @@ use common::{Asg, Cb, M, now};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use weka_shared::config::lifecycle::LifecycleConfig;
 use weka_shared::domain::lifecycle::{
     LifecycleDecision, LifecycleKey, LifecyclePhase, LifecycleRecord, LifecycleResult,
     NewLifecycleAction, Transition,
@@ -19,12 +20,11 @@ use weka_shared::domain::lifecycle::{
 use weka_shared::domain::scale_down::ClusterSnapshot;
 use weka_shared::domain::state::Group;
 use weka_shared::domain::terminate::TerminatePolicy;
-use weka_shared::handlers::lifecycle::LifecycleConfig;
-use weka_shared::handlers::scale_down::SCALE_LEASE;
+use weka_shared::error::{Classify, ErrorClass};
+use weka_shared::services::scale_run::SCALE_LEASE;
 use weka_shared::handlers::{
     clusterize_finalization, fetch, report, scale_down, status, terminate,
 };
-use weka_shared::lambda::{Classify, ErrorClass};
 use weka_shared::ports::{GroupInstance, LifecycleAnswer, StateStore};
 use weka_shared::testing::{
     FakeClock, FakeInventory, FakeScalingGroups, FakeWeka, InMemoryStateStore,

@@ -13,18 +13,19 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use weka_shared::config::geometry::GeometryConfig;
+use weka_shared::config::lifecycle::LifecycleConfig;
 use weka_shared::domain::scale_down::ClusterSnapshot;
 use weka_shared::domain::state::{ClusterState, Group};
 use weka_shared::domain::terminate::{AsgHealth, Ec2State, TerminatePolicy};
-use weka_shared::handlers::Invocation;
-use weka_shared::handlers::lifecycle::LifecycleConfig;
-use weka_shared::handlers::scale_down::SCALE_LEASE;
+use weka_shared::error::{Classify, ErrorClass};
 use weka_shared::handlers::{fetch, scale_down, status, terminate, transient};
-use weka_shared::lambda::{Classify, ErrorClass};
+use weka_shared::lambda::Invocation;
 use weka_shared::ports::{
     Credentials, GroupInstance, Instance, LeaseOutcome, StateStore, WekaApi, WekaConnector,
     WekaError,
 };
+use weka_shared::services::scale_run::SCALE_LEASE;
 use weka_shared::testing::{
     FakeClock, FakeInventory, FakeScalingGroups, FakeSecrets, FakeWeka, InMemoryStateStore,
     ScalingCall, assert_no_transient_errors, env, fake_secrets, fetch_env, group_instance,
@@ -272,7 +273,11 @@ fn scale_deps<W>(
         weka,
         clock: FakeClock::at(now()),
         config: scale_down::Config {
-            geometry,
+            geometry: geometry.map(|(stripe, protection_level, hot_spare)| GeometryConfig {
+                stripe_width: Some(stripe),
+                protection_level,
+                hot_spare,
+            }),
             ..scale_down_config(LifecycleConfig::disabled())
         },
     }
@@ -660,7 +665,14 @@ fn scale_down_config_reads_the_infra_variables() {
         ("MIN_CLUSTER_SIZE", "7"),
     ]);
     let c = scale_down::Config::from_lookup(&vars).unwrap();
-    assert_eq!(c.geometry, Some((3, 2, 1)));
+    assert_eq!(
+        c.geometry,
+        Some(GeometryConfig {
+            stripe_width: Some(3),
+            protection_level: 2,
+            hot_spare: 1
+        })
+    );
     assert_eq!(c.min_cluster_size, 7);
     assert_eq!(c.lease_ttl, Duration::from_secs(180));
     vars.remove("HOTSPARE");
@@ -1223,7 +1235,7 @@ mod state_machine {
     use super::*;
     use std::collections::BTreeSet;
     use std::path::PathBuf;
-    use weka_shared::handlers::scale_down::DEFAULT_SCALE_LEASE_TTL;
+    use weka_shared::services::scale_run::DEFAULT_SCALE_LEASE_TTL;
 
     const PLACEHOLDERS: [(&str, &str); 4] = [
         ("fetch_lambda_arn", "fetch"),

@@ -10,11 +10,11 @@ use serde_json::json;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use weka_shared::adapters::autoscaling::AwsScalingGroups;
+use weka_shared::config::lifecycle::LifecycleConfig;
 use weka_shared::domain::state::Group;
 use weka_shared::domain::terminate::{AsgHealth, Ec2State, Lifecycle, TerminatePolicy};
-use weka_shared::handlers::Invocation;
-use weka_shared::handlers::lifecycle::LifecycleConfig;
 use weka_shared::handlers::terminate;
+use weka_shared::lambda::Invocation;
 use weka_shared::ports::{ScalingGroup, ScalingGroups, StateStore};
 use weka_shared::testing::{
     FakeClock, InMemoryStateStore, assert_no_transient_errors, scale_response, terminate_config,

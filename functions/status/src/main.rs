@@ -4,8 +4,8 @@ use weka_shared::adapters::secrets::SecretsManager;
 use weka_shared::adapters::weka_rpc::{JsonRpcConnector, WekaRpcConfig};
 use weka_shared::adapters::{dynamo::DynamoStateStore, load_aws_config};
 use weka_shared::config::process_env;
-use weka_shared::handlers::Invocation;
 use weka_shared::handlers::status::{Config, Deps, handle};
+use weka_shared::lambda::Invocation;
 use weka_shared::lambda::serve;
 use weka_shared::ports::SystemClock;
 

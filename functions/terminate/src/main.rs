@@ -2,8 +2,8 @@ use lambda_runtime::{run, service_fn, tracing};
 use weka_shared::adapters::autoscaling::AwsScalingGroups;
 use weka_shared::adapters::{dynamo::DynamoStateStore, load_aws_config};
 use weka_shared::config::process_env;
-use weka_shared::handlers::Invocation;
 use weka_shared::handlers::terminate::{Config, Deps, handle};
+use weka_shared::lambda::Invocation;
 use weka_shared::lambda::serve;
 use weka_shared::ports::SystemClock;
 

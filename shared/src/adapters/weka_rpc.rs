@@ -6,6 +6,7 @@
 //! data). A mutation whose request may have reached WEKA (timeout, 500, a broken answer) is
 //! never sent again: its error is returned, and the next run plans from what WEKA then says.
 
+use crate::config::names::{WEKA_API_TIMEOUT_ENV, WEKA_API_URL_TEMPLATE_ENV};
 use crate::config::{ConfigError, Lookup};
 use crate::ports::{Credentials, RawResult, WekaApi, WekaConnector, WekaError};
 use crate::weka::decode::rpc_envelope;
@@ -15,10 +16,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
-/// URL template of the JSON-RPC endpoint; `{ip}` is replaced by a backend's private IP.
-pub const WEKA_API_URL_TEMPLATE_ENV: &str = "WEKA_API_URL_TEMPLATE";
-/// Per-request timeout (e.g. `5s`).
-pub const WEKA_API_TIMEOUT_ENV: &str = "WEKA_API_TIMEOUT";
 /// Production default of [`WEKA_API_URL_TEMPLATE_ENV`].
 pub const DEFAULT_URL_TEMPLATE: &str = "http://{ip}:14000/api/v1";
 /// Default of [`WEKA_API_TIMEOUT_ENV`].

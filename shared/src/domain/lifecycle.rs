@@ -14,6 +14,8 @@
 
 use crate::domain::report::ReportKind;
 use crate::domain::terminate::{AsgInstance, Lifecycle};
+use crate::weka::model::HostsList;
+use crate::wire::events::LifecycleNotice;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -23,68 +25,7 @@ use std::time::Duration;
 /// The report that ends a successful join script (`join.sh`).
 pub const JOIN_COMPLETED: &str = "Join completed successfully";
 
-/// Which hook an action belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Transition {
-    /// `autoscaling:EC2_INSTANCE_LAUNCHING` (instance in `Pending:Wait`).
-    Launch,
-    /// `autoscaling:EC2_INSTANCE_TERMINATING` (instance in `Terminating:Wait`).
-    Terminate,
-}
-
-impl Transition {
-    /// Stored spelling (`launch`, `terminate`).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Launch => "launch",
-            Self::Terminate => "terminate",
-        }
-    }
-
-    /// Parses the stored spelling.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "launch" => Some(Self::Launch),
-            "terminate" => Some(Self::Terminate),
-            _ => None,
-        }
-    }
-
-    /// Parses the AWS `LifecycleTransition` value.
-    pub fn from_aws(text: &str) -> Option<Self> {
-        match text {
-            "autoscaling:EC2_INSTANCE_LAUNCHING" => Some(Self::Launch),
-            "autoscaling:EC2_INSTANCE_TERMINATING" => Some(Self::Terminate),
-            _ => None,
-        }
-    }
-
-    /// The ASG lifecycle state an instance waits in.
-    pub const fn wait_state(self) -> &'static str {
-        match self {
-            Self::Launch => "Pending:Wait",
-            Self::Terminate => "Terminating:Wait",
-        }
-    }
-
-    /// Whether an instance in `state` still waits for (or is about to enter) this transition's
-    /// hook: `Pending`/`Pending:Wait`, or `Terminating`/`Terminating:Wait`.
-    pub fn still_waiting(self, state: &Lifecycle) -> bool {
-        let Lifecycle::Other(state) = state else {
-            return false;
-        };
-        match self {
-            Self::Launch => state == "Pending" || state == "Pending:Wait",
-            Self::Terminate => state == "Terminating" || state == "Terminating:Wait",
-        }
-    }
-}
-
-impl fmt::Display for Transition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::wire::events::Transition;
 
 /// The answer given to AWS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -350,6 +291,26 @@ pub enum MachineState {
     },
 }
 
+/// What WEKA's host list says about the machine with `ip` (client containers ignored).
+pub fn machine_state(hosts: &HostsList, ip: &str) -> MachineState {
+    let containers: Vec<_> = hosts
+        .values()
+        .filter(|h| h.host_ip == ip && !h.is_client())
+        .collect();
+    if containers.is_empty() {
+        return MachineState::Absent;
+    }
+    let active = containers
+        .iter()
+        .filter(|h| h.state != crate::weka::model::HostState::Inactive)
+        .count();
+    if active == 0 {
+        MachineState::Inactive
+    } else {
+        MachineState::Active { active }
+    }
+}
+
 /// The terminate-hook decision for one waiting action: CONTINUE once WEKA no longer needs the
 /// machine, or when the hook's deadline (minus the margin) is reached; `None` to keep waiting.
 pub fn termination_decision(
@@ -455,7 +416,7 @@ pub fn reconcile(
                 let Some(hook) = hooks.name(transition) else {
                     continue;
                 };
-                if !transition.still_waiting(&instance.lifecycle) {
+                if !instance.lifecycle.waits_for(transition) {
                     continue;
                 }
                 let key = LifecycleKey {
@@ -502,7 +463,7 @@ pub fn reconcile(
                     });
                     continue;
                 }
-                Some(state) if !record.key.transition.still_waiting(state) => {
+                Some(state) if !state.waits_for(record.key.transition) => {
                     steps.push(ReconcileStep::Close {
                         key: record.key.clone(),
                         reason: format!("the instance is {} now", lifecycle_text(state)),
@@ -553,6 +514,23 @@ pub fn lifecycle_text(state: &Lifecycle) -> &str {
         Lifecycle::InService => "InService",
         Lifecycle::Standby => "Standby",
         Lifecycle::Other(s) => s,
+    }
+}
+
+impl From<&LifecycleNotice> for NewLifecycleAction {
+    /// The action an Auto Scaling lifecycle event announces, to be recorded.
+    fn from(notice: &LifecycleNotice) -> Self {
+        Self {
+            key: LifecycleKey {
+                instance_id: notice.instance_id.clone(),
+                transition: notice.transition,
+            },
+            group: notice.group.clone(),
+            hook: notice.hook.clone(),
+            token: notice.token.clone(),
+            started_at: notice.at,
+            private_ip: None,
+        }
     }
 }
 

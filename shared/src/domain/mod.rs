@@ -1,7 +1,9 @@
 //! Pure types and decisions: no I/O, no SDK types, no clock reads (time is passed in).
 
 pub mod geometry;
+pub mod instance;
 pub mod lifecycle;
+pub mod notes;
 pub mod passwords;
 pub mod progress;
 pub mod report;

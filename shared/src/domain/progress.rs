@@ -1,9 +1,9 @@
 //! The `progress` view of bootstrap: who registered, who is still installing, what each host
 //! reported. Pure: built from the state, the stored reports and the running instances.
 
+use crate::domain::instance::Instance;
 use crate::domain::report::{Report, ReportKind};
 use crate::domain::state::ClusterState;
-use crate::ports::Instance;
 use crate::wire::bootstrap::{DatedMessage, HostMessages, ProgressResponse, ProgressSummary};
 use chrono::SecondsFormat;
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,6 +4,7 @@
 //! `SetInstanceProtection(false)` for `unprotect`, `TerminateInstances(terminate)`, then
 //! `DetachInstances(batch, ShouldDecrementDesiredCapacity=false)` for each `detach_batches` entry.
 
+use crate::wire::events::Transition;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -44,6 +45,18 @@ pub enum Lifecycle {
 }
 
 impl Lifecycle {
+    /// Whether an instance in this state still waits for (or is about to enter) `transition`'s
+    /// hook: `Pending`/`Pending:Wait`, or `Terminating`/`Terminating:Wait`.
+    pub fn waits_for(&self, transition: Transition) -> bool {
+        let Self::Other(state) = self else {
+            return false;
+        };
+        match transition {
+            Transition::Launch => state == "Pending" || state == "Pending:Wait",
+            Transition::Terminate => state == "Terminating" || state == "Terminating:Wait",
+        }
+    }
+
     /// Parses the ASG spelling.
     pub fn parse(s: &str) -> Self {
         match s {

@@ -5,8 +5,17 @@
 //! - a "registered k/N" script that waits for the cluster, polling `clusterize` again;
 //! - a "not needed" script (reports, exits 1) to instances arriving after the set is complete.
 
-use crate::config::{CLUSTER_NAME_ENV, ConfigError, Lookup, StateConfig};
+use crate::config::geometry::GeometryConfig;
+use crate::config::names::{
+    ADMIN_PASSWORD_ID_ENV, CLUSTER_NAME_ENV, CLUSTERIZE_TIMEOUT_MINUTES_ENV,
+    DEPLOYMENT_PASSWORD_ID_ENV, FRONTEND_CORES_ENV, HOSTS_NUM_ENV, INSTALL_DPDK_ENV,
+    NFS_INTERFACE_GROUP_NAME_ENV, OBS_NAME_ENV, OBS_TIERING_SSD_PERCENT_ENV,
+    POST_CLUSTER_SETUP_SCRIPT_ENV, PROXY_URL_ENV, SET_DEFAULT_FS_ENV, SET_OBS_ENV,
+    TIERING_START_DEMOTE_ENV, TIERING_TARGET_SSD_RETENTION_ENV, WEKA_HOME_URL_ENV,
+};
+use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::geometry::{Geometry, GeometryError, GeometryInput, validate};
+use crate::domain::instance::InstanceId;
 use crate::domain::passwords::generate_password;
 use crate::domain::scripts::{
     ClusterHost, ClusterizationParams, ClusterizeWait, LambdaConfig, NfsGatewayPort,
@@ -15,52 +24,17 @@ use crate::domain::scripts::{
     render_registered,
 };
 use crate::domain::state::{ClaimOutcome, ClusterState, Group, Registration, RegistrationRefusal};
-use crate::handlers::bootstrap_config::{lambda_config, script_protocol};
-use crate::handlers::deploy::validate_instance_name;
-use crate::lambda::{Classify, ErrorClass, PayloadError, decode};
+use crate::error::{Classify, ErrorClass};
+use crate::lambda::{PayloadError, decode};
 use crate::ports::{
-    ADMIN_PASSWORD_ID_ENV, Clock, DEPLOYMENT_PASSWORD_ID_ENV, InstanceInventory, InventoryError,
-    SecretError, Secrets, StateStore, StoreError,
+    Clock, InstanceInventory, InventoryError, SecretError, Secrets, StateStore, StoreError,
 };
+use crate::services::bootstrap::{lambda_config, script_protocol};
 use crate::wire::bootstrap::{Protocol, Vm};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-/// Number of backends that form the cluster.
-pub const HOSTS_NUM_ENV: &str = "HOSTS_NUM";
-/// Data protection geometry.
-pub const STRIPE_WIDTH_ENV: &str = "STRIPE_WIDTH";
-/// See [`STRIPE_WIDTH_ENV`].
-pub const PROTECTION_LEVEL_ENV: &str = "PROTECTION_LEVEL";
-/// See [`STRIPE_WIDTH_ENV`].
-pub const HOTSPARE_ENV: &str = "HOTSPARE";
-/// Create the default filesystem.
-pub const SET_DEFAULT_FS_ENV: &str = "SET_DEFAULT_FS";
-/// OBS tiering.
-pub const SET_OBS_ENV: &str = "SET_OBS";
-/// OBS bucket (created by the Terraform module, in the right region).
-pub const OBS_NAME_ENV: &str = "OBS_NAME";
-/// SSD share of the tiered filesystem, in percent.
-pub const OBS_TIERING_SSD_PERCENT_ENV: &str = "OBS_TIERING_SSD_PERCENT";
-/// Tiering retention, seconds.
-pub const TIERING_TARGET_SSD_RETENTION_ENV: &str = "TIERING_TARGET_SSD_RETENTION";
-/// Tiering demotion start, seconds.
-pub const TIERING_START_DEMOTE_ENV: &str = "TIERING_START_DEMOTE";
-/// Script run after the cluster is up.
-pub const POST_CLUSTER_SETUP_SCRIPT_ENV: &str = "POST_CLUSTER_SETUP_SCRIPT";
-/// Frontend cores (> 0 adds `frontend0` containers to the cluster).
-pub const FRONTEND_CORES_ENV: &str = "FRONTEND_CONTAINER_CORES_NUM";
-/// Proxy for WEKA home.
-pub const PROXY_URL_ENV: &str = "PROXY_URL";
-/// WEKA home URL.
-pub const WEKA_HOME_URL_ENV: &str = "WEKA_HOME_URL";
-/// DPDK networking.
-pub const INSTALL_DPDK_ENV: &str = "INSTALL_DPDK";
-/// NFS interface group name.
-pub const NFS_INTERFACE_GROUP_NAME_ENV: &str = "NFS_INTERFACE_GROUP_NAME";
-/// After this long without finalization, another member may take over the clusterization.
-pub const CLUSTERIZE_TIMEOUT_MINUTES_ENV: &str = "CLUSTERIZE_TIMEOUT_MINUTES";
 /// Default of [`CLUSTERIZE_TIMEOUT_MINUTES_ENV`].
 pub const DEFAULT_CLUSTERIZE_TIMEOUT_MINUTES: u64 = 60;
 /// Seconds between a waiting member's polls.
@@ -106,15 +80,12 @@ impl Config {
     /// Reads the configuration.
     pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
         let set_obs = env.flag_or(SET_OBS_ENV, false)?;
+        let configured = GeometryConfig::from_lookup(env)?;
         let geometry = validate(&GeometryInput {
             cluster_size: env.parsed(HOSTS_NUM_ENV)?,
-            protection_level: env.parsed(PROTECTION_LEVEL_ENV)?,
-            stripe_width: env
-                .optional(STRIPE_WIDTH_ENV)
-                .filter(|v| v.trim() != "-1")
-                .map(|_| env.parsed(STRIPE_WIDTH_ENV))
-                .transpose()?,
-            hot_spare: env.parsed(HOTSPARE_ENV)?,
+            protection_level: configured.protection_level,
+            stripe_width: configured.stripe_width,
+            hot_spare: configured.hot_spare,
             set_default_fs: env.flag_or(SET_DEFAULT_FS_ENV, true)?,
             obs_tiering: set_obs,
         });
@@ -231,7 +202,7 @@ where
     C: Clock,
 {
     let vm: Vm = decode(payload)?;
-    validate_instance_name(&vm.name).map_err(ClusterizeError::InvalidName)?;
+    InstanceId::parse(&vm.name).map_err(|e| ClusterizeError::InvalidName(e.0))?;
     let span = tracing::Span::current();
     span.record("instance", vm.name.as_str());
     span.record("protocol", vm.protocol.as_str());

@@ -9,15 +9,17 @@
 //! `Pending:Wait` until the cluster they form exists. Those calls never fail the finalization;
 //! what could not be sent is finished by the next scale run.
 
+use crate::config::lifecycle::LifecycleConfig;
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::lifecycle::{LifecycleResult, Transition};
 use crate::domain::state::{ClusterState, Group};
-use crate::handlers::lifecycle::{LifecycleConfig, decide_and_complete, for_each_bounded};
-use crate::lambda::{Classify, ErrorClass, PayloadError, decode, error_chain};
+use crate::error::{Classify, ErrorClass, error_chain};
+use crate::lambda::{PayloadError, decode};
 use crate::ports::{
     Clock, InstanceInventory, InventoryError, LifecycleTarget, ScalingGroups, StateStore,
     StoreError,
 };
+use crate::services::lifecycle::{decide_and_complete, for_each_bounded};
 use crate::wire::bootstrap::{FinalizationRequest, Protocol};
 
 /// The reference's success answer.
@@ -178,6 +180,6 @@ async fn continue_members<S: StateStore, I, C: Clock, G: ScalingGroups>(
     })
     .await;
     for failure in failures {
-        tracing::warn!(error = %failure, "member launch action not completed now");
+        tracing::warn!(error = %error_chain(&failure), "member launch action not completed now");
     }
 }

@@ -2,56 +2,27 @@
 //! script for it: install and register (before clusterization), join (after), or the gateway
 //! and data-services scripts. Reads only; the script fetches secrets at run time.
 
-use crate::config::{CLUSTER_NAME_ENV, ConfigError, Lookup, StateConfig};
+use crate::config::names::{
+    ALB_ARN_SUFFIX_ENV, CGROUPS_MODE_ENV, CLUSTER_NAME_ENV, COMPUTE_CORES_ENV, COMPUTE_MEMORY_ENV,
+    DRIVE_CORES_ENV, FRONTEND_CORES_ENV, INSTALL_DPDK_ENV, INSTALL_URL_ENV, NFS_CGROUPS_MODE_ENV,
+    NFS_FE_CORES_ENV, NFS_INTERFACE_GROUP_NAME_ENV, NICS_NUM_ENV, PROXY_URL_ENV,
+    S3_CGROUPS_MODE_ENV, S3_FE_CORES_ENV, SMB_CGROUPS_MODE_ENV, SMB_FE_CORES_ENV, TOKEN_ID_ENV,
+};
+use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::instance::InstanceId;
 use crate::domain::scripts::{
     BackendDeployParams, BackendLayout, CgroupsMode, DataServicesParams, GatewayFollowUp,
     GatewayParams, InstallParams, InstallSource, JoinParams, LambdaConfig, render_backend_deploy,
     render_data_services, render_join, render_protocol_gateway,
 };
 use crate::domain::state::Group;
-use crate::handlers::bootstrap_config::{lambda_config, script_protocol};
-use crate::lambda::{Classify, ErrorClass, PayloadError, decode};
+use crate::error::{Classify, ErrorClass};
+use crate::lambda::{PayloadError, decode};
 use crate::ports::{InstanceInventory, InventoryError, StateStore, StoreError};
+use crate::services::bootstrap::{lambda_config, script_protocol};
 use crate::wire::bootstrap::{Protocol, Vm};
 use std::net::Ipv4Addr;
 
-/// Secret id of the get.weka.io token (read by the script at run time, never by the Lambda).
-pub const TOKEN_ID_ENV: &str = "TOKEN_ID";
-/// Installer URL; the get.weka.io form `https://$TOKEN@get.weka.io/dist/v1/install/<v>/<v>?…`
-/// becomes a run-time token fetch.
-pub const INSTALL_URL_ENV: &str = "INSTALL_URL";
-/// `compute0` memory, e.g. `32.9GB`.
-pub const COMPUTE_MEMORY_ENV: &str = "COMPUTE_MEMORY";
-/// Core counts of the three backend containers.
-pub const COMPUTE_CORES_ENV: &str = "COMPUTE_CONTAINER_CORES_NUM";
-/// See [`COMPUTE_CORES_ENV`].
-pub const FRONTEND_CORES_ENV: &str = "FRONTEND_CONTAINER_CORES_NUM";
-/// See [`COMPUTE_CORES_ENV`].
-pub const DRIVE_CORES_ENV: &str = "DRIVE_CONTAINER_CORES_NUM";
-/// DPDK networking.
-pub const INSTALL_DPDK_ENV: &str = "INSTALL_DPDK";
-/// NICs per instance.
-pub const NICS_NUM_ENV: &str = "NICS_NUM";
-/// Proxy for downloads.
-pub const PROXY_URL_ENV: &str = "PROXY_URL";
-/// NFS interface group.
-pub const NFS_INTERFACE_GROUP_NAME_ENV: &str = "NFS_INTERFACE_GROUP_NAME";
-/// Frontend cores per gateway protocol.
-pub const NFS_FE_CORES_ENV: &str = "NFS_PROTOCOL_GATEWAY_FE_CORES_NUM";
-/// See [`NFS_FE_CORES_ENV`].
-pub const SMB_FE_CORES_ENV: &str = "SMB_PROTOCOL_GATEWAY_FE_CORES_NUM";
-/// See [`NFS_FE_CORES_ENV`].
-pub const S3_FE_CORES_ENV: &str = "S3_PROTOCOL_GATEWAY_FE_CORES_NUM";
-/// Internal ALB whose IP gateways join through.
-pub const ALB_ARN_SUFFIX_ENV: &str = "ALB_ARN_SUFFIX";
-/// cgroups mode of backends and each gateway kind.
-pub const CGROUPS_MODE_ENV: &str = "CGROUPS_MODE";
-/// See [`CGROUPS_MODE_ENV`].
-pub const NFS_CGROUPS_MODE_ENV: &str = "NFS_PROTOCOL_GATEWAY_CGROUPS_MODE";
-/// See [`CGROUPS_MODE_ENV`].
-pub const SMB_CGROUPS_MODE_ENV: &str = "SMB_PROTOCOL_GATEWAY_CGROUPS_MODE";
-/// See [`CGROUPS_MODE_ENV`].
-pub const S3_CGROUPS_MODE_ENV: &str = "S3_PROTOCOL_GATEWAY_CGROUPS_MODE";
 /// Device the `/opt/weka` EBS volume is attached at by the launch template.
 pub const WEKA_VOLUME_DEVICE: &str = "/dev/sdp";
 
@@ -223,14 +194,6 @@ impl Classify for DeployError {
     }
 }
 
-/// Checks that `name` looks like an EC2 instance id.
-pub fn validate_instance_name(name: &str) -> Result<(), String> {
-    let valid = name.strip_prefix("i-").is_some_and(|rest| {
-        (8..=32).contains(&rest.len()) && rest.chars().all(|c| c.is_ascii_alphanumeric())
-    });
-    if valid { Ok(()) } else { Err(name.to_owned()) }
-}
-
 /// Handles one `deploy` invocation; the answer is the script text (a JSON string).
 #[tracing::instrument(skip_all, fields(instance, protocol))]
 pub async fn handle<S: StateStore, I: InstanceInventory>(
@@ -238,7 +201,7 @@ pub async fn handle<S: StateStore, I: InstanceInventory>(
     payload: serde_json::Value,
 ) -> Result<String, DeployError> {
     let vm: Vm = decode(payload)?;
-    validate_instance_name(&vm.name).map_err(DeployError::InvalidName)?;
+    InstanceId::parse(&vm.name).map_err(|e| DeployError::InvalidName(e.0))?;
     let span = tracing::Span::current();
     span.record("instance", vm.name.as_str());
     span.record("protocol", vm.protocol.as_str());
@@ -338,7 +301,7 @@ async fn alb_ip<S, I: InstanceInventory>(deps: &Deps<S, I>) -> Option<Ipv4Addr> 
     match deps.inventory.load_balancer_ip(suffix).await {
         Ok(ip) => ip?.parse().ok(),
         Err(e) => {
-            tracing::warn!(error = %crate::lambda::error_chain(&e), "alb ip lookup failed");
+            tracing::warn!(error = %crate::error::error_chain(&e), "alb ip lookup failed");
             None
         }
     }

@@ -11,18 +11,24 @@
 //! *before* the lease is asked for: an execution that finds the lease held ends in `LeaseHeld`,
 //! and the run holding the lease (or the next one) processes the record.
 
-use crate::config::{CLUSTER_NAME_ENV, ConfigError, Lookup, StateConfig};
-use crate::domain::state::Group;
-use crate::handlers::Invocation;
-use crate::handlers::lifecycle::{LifecycleConfig, record};
-use crate::handlers::scale_down::{
-    DEFAULT_SCALE_LEASE_TTL, LeaseHeld, SCALE_LEASE_TTL_ENV, Step, decode_step, hold_scale_lease,
-    release_scale_lease,
+use crate::config::lifecycle::LifecycleConfig;
+use crate::config::names::{
+    ASG_NAME_ENV, CLUSTER_NAME_ENV, DOWN_BACKENDS_REMOVAL_TIMEOUT_ENV, NFS_ASG_NAME_ENV, ROLE_ENV,
+    SCALE_LEASE_TTL_ENV,
 };
-use crate::lambda::{Classify, ErrorClass, PayloadError, error_chain};
+use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::lifecycle::NewLifecycleAction;
+use crate::domain::state::Group;
+use crate::error::{Classify, ErrorClass, error_chain};
+use crate::lambda::Invocation;
+use crate::lambda::PayloadError;
 use crate::ports::{
     Clock, InstanceInventory, InventoryError, ScalingError, ScalingGroup, ScalingGroups,
     SecretError, Secrets, SecretsConfig, StateStore, StoreError, deployment_or_admin,
+};
+use crate::services::lifecycle::{LifecycleError, record};
+use crate::services::scale_run::{
+    DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, release_scale_lease,
 };
 use crate::wire::events::{ScaleTrigger, parse_trigger};
 use crate::wire::scale::{Empty, HostGroupInfoResponse, InstanceRef, PROTOCOL_VERSION, Secret};
@@ -30,14 +36,6 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Backend Auto Scaling group.
-pub const ASG_NAME_ENV: &str = "ASG_NAME";
-/// NFS gateway Auto Scaling group (may not exist).
-pub const NFS_ASG_NAME_ENV: &str = "NFS_ASG_NAME";
-/// Role reported to scale-down (`backend`).
-pub const ROLE_ENV: &str = "ROLE";
-/// DOWN-backend kick-out timeout (Go duration, default `3h`).
-pub const DOWN_BACKENDS_REMOVAL_TIMEOUT_ENV: &str = "DOWN_BACKENDS_REMOVAL_TIMEOUT";
 /// Default of [`DOWN_BACKENDS_REMOVAL_TIMEOUT_ENV`].
 pub const DEFAULT_DOWN_BACKENDS_REMOVAL_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 /// EC2 tag an NFS gateway carries once its port joined the interface group.
@@ -137,8 +135,8 @@ pub enum FetchError {
     Store(#[from] StoreError),
     /// A lifecycle action of the starting event could not be recorded (retried, so the event
     /// is not lost).
-    #[error("lifecycle event not recorded: {0}")]
-    Lifecycle(String),
+    #[error("lifecycle event not recorded")]
+    Lifecycle(#[from] LifecycleError),
     /// Auto Scaling / EC2 failed.
     #[error("auto scaling groups could not be read")]
     Scaling(#[from] ScalingError),
@@ -230,9 +228,7 @@ where
                 tracing::info!(group = %notice.group, hook = %notice.hook, "lifecycle action of a hook we do not own; ignored");
                 return Ok(());
             }
-            record(&deps.store, &notice.to_action())
-                .await
-                .map_err(FetchError::Lifecycle)?;
+            record(&deps.store, &NewLifecycleAction::from(&notice)).await?;
         }
         ScaleTrigger::GroupActivity {
             detail_type,

@@ -10,24 +10,21 @@
 //! progress records a throttled heartbeat. These effects never fail the report; what could not
 //! be sent is finished by the next scale run.
 
+use crate::config::lifecycle::LifecycleConfig;
+use crate::config::names::{REPORT_RETENTION_DAYS_ENV, REPORTS_PER_HOST_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::lifecycle::{
     HostRef, LifecyclePhase, LifecycleResult, ReportSignal, Transition,
 };
 use crate::domain::report::{MAX_HOSTNAME_BYTES, ReportKind, bounded_message};
 use crate::domain::state::Group;
-use crate::handlers::lifecycle::{
-    LifecycleConfig, decide_and_complete, heartbeat, open_launch_record, target_of,
-};
-use crate::lambda::{Classify, ErrorClass, PayloadError, decode, error_chain};
+use crate::error::{Classify, ErrorClass, error_chain};
+use crate::lambda::{PayloadError, decode};
 use crate::ports::{Clock, LifecycleTarget, NewReport, ScalingGroups, StateStore, StoreError};
+use crate::services::lifecycle::{decide_and_complete, heartbeat, open_launch_record, target_of};
 use crate::wire::bootstrap::{Protocol, ReportRequest};
 use std::time::Duration;
 
-/// How many reports are kept per host (older ones are overwritten).
-pub const REPORTS_PER_HOST_ENV: &str = "REPORTS_PER_HOST";
-/// How many days a report is kept before DynamoDB's TTL removes it.
-pub const REPORT_RETENTION_DAYS_ENV: &str = "REPORT_RETENTION_DAYS";
 /// Default of [`REPORTS_PER_HOST_ENV`].
 pub const DEFAULT_REPORTS_PER_HOST: u32 = 200;
 /// Default of [`REPORT_RETENTION_DAYS_ENV`].
@@ -189,7 +186,7 @@ async fn answer_launch_action<S: StateStore, C, G: ScalingGroups>(
             )
             .await
         {
-            tracing::warn!(error = %e, "lifecycle heartbeat not sent");
+            tracing::warn!(error = %error_chain(&e), "lifecycle heartbeat not sent");
         }
         return;
     }
@@ -258,7 +255,7 @@ async fn answer_launch_action<S: StateStore, C, G: ScalingGroups>(
     )
     .await
     {
-        tracing::warn!(error = %e, "launch action not completed now");
+        tracing::warn!(error = %error_chain(&e), "launch action not completed now");
     }
 }
 
@@ -293,6 +290,6 @@ async fn waiting_instance<S, C, G: ScalingGroups>(
             HostRef::Ip(ip) => i.private_ip.as_deref() == Some(ip.as_str()),
             HostRef::Name(_) => false,
         })
-        .filter(|i| Transition::Launch.still_waiting(&i.lifecycle))
+        .filter(|i| i.lifecycle.waits_for(Transition::Launch))
         .map(|i| i.id.clone())
 }

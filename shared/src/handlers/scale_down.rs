@@ -8,137 +8,45 @@
 //! detaches unhealthy instances (stray terminations are refused on an empty host list) and the
 //! execution succeeds. The outcome is written to the `scale-down` note that `status` shows.
 //!
-//! This module also holds what the three scale steps share: the step envelope the state machine
-//! sends (`{"execution": <name>, "input": <payload>}`) and the `scale` lease protocol.
-//!
 //! Terminate hook: every waiting terminate action recorded in the store (a termination the
 //! control plane did not choose) has its machine deactivated first; once WEKA no longer needs
 //! the machine (no container on its IP, or all INACTIVE), or the hook's deadline minus the
 //! margin is reached, the action is decided CONTINUE here and completed by `terminate`.
 
+use crate::config::geometry::GeometryConfig;
+use crate::config::lifecycle::LifecycleConfig;
+use crate::config::names::{MIN_CLUSTER_SIZE_ENV, SCALE_DOWN_PARALLELISM_ENV, SCALE_LEASE_TTL_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
-use crate::domain::lifecycle::{
-    LifecycleDecision, LifecyclePhase, LifecycleRecord, LifecycleResult, MachineState, Transition,
-    termination_decision,
-};
+use crate::domain::lifecycle::{LifecycleResult, machine_state, termination_decision};
+use crate::domain::notes::{SCALE_NOTE, ScaleNote};
 use crate::domain::scale_down::{
     ActionId, ActionOutcome, Batch, ClusterSnapshot, Effect, PlanError, SafetyFloor, ScaleDownPlan,
     ScaleDownPolicy, finish, plan_with_leaving, validate_delta,
 };
 use crate::domain::state::Group;
-use crate::handlers::lifecycle::LifecycleConfig;
-use crate::handlers::status::SCALE_NOTE;
-use crate::lambda::{Classify, ErrorClass, PayloadError, decode, error_chain};
+use crate::error::{Classify, ErrorClass, error_chain};
+use crate::lambda::{Invocation, PayloadError, weka_deadline};
 use crate::ports::{
-    Clock, Credentials, LeaseOutcome, RawResult, SecretError, Secrets, SecretsConfig, StateStore,
-    StoreError, WekaApi, WekaConnector, WekaError, deployment_or_admin,
+    Clock, Credentials, RawResult, SecretError, Secrets, SecretsConfig, StateStore, StoreError,
+    WekaApi, WekaConnector, WekaError, deployment_or_admin,
+};
+use crate::services::lifecycle::TerminateHookPass;
+use crate::services::scale_run::{
+    DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, release_scale_lease,
 };
 use crate::weka::decode::{self, DecodeError, FromResult, disks_list, hosts_list, nodes_list};
 use crate::weka::model::{ClusterStatus, HostsList, InterfaceGroupList, ManualOverrideList};
 use crate::wire::scale::{HostGroupInfoResponse, PROTOCOL_VERSION, ScaleResponse};
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-/// Name of the lease that serialises scale runs.
-pub const SCALE_LEASE: &str = "scale";
-/// How long a step's hold on the `scale` lease lasts (e.g. `3m`). Must exceed the longest
-/// Lambda timeout of the loop and stay below the state machine's `TimeoutSeconds`.
-pub const SCALE_LEASE_TTL_ENV: &str = "SCALE_LEASE_TTL";
-/// Default of [`SCALE_LEASE_TTL_ENV`]: above scale-down's 120 s timeout.
-pub const DEFAULT_SCALE_LEASE_TTL: Duration = Duration::from_secs(180);
-/// Stripe data width of the cluster.
-pub const STRIPE_WIDTH_ENV: &str = "STRIPE_WIDTH";
-/// Protection level of the cluster.
-pub const PROTECTION_LEVEL_ENV: &str = "PROTECTION_LEVEL";
-/// Hot spares of the cluster.
-pub const HOTSPARE_ENV: &str = "HOTSPARE";
-/// A configured minimum backend count, used when larger than the geometry's.
-pub const MIN_CLUSTER_SIZE_ENV: &str = "MIN_CLUSTER_SIZE";
-/// Most machines acted on at once.
-pub const SCALE_DOWN_PARALLELISM_ENV: &str = "SCALE_DOWN_PARALLELISM";
 /// Default of [`SCALE_DOWN_PARALLELISM_ENV`].
 pub const DEFAULT_PARALLELISM: usize = 16;
 /// No WEKA call is started when less than this is left before the invocation deadline.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
-use super::{Invocation, weka_deadline};
-
-/// A payload of a scale step: the state machine wraps it with its execution name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step<T> {
-    /// `$$.Execution.Name`, absent on direct invocations.
-    pub execution: Option<String>,
-    /// The step's own payload.
-    pub input: T,
-}
-
-impl<T> Step<T> {
-    /// Who holds the `scale` lease for this step: the execution, or this very invocation.
-    pub fn owner(&self, invocation: &Invocation) -> String {
-        self.execution
-            .clone()
-            .unwrap_or_else(|| format!("direct-{}", invocation.request_id))
-    }
-}
-
-/// Decodes `{"execution": "<name>", "input": {...}}` or, without `execution`, the bare payload.
-/// Without `input`, the envelope's other fields are the payload.
-pub fn decode_step<T: DeserializeOwned>(payload: Value) -> Result<Step<T>, PayloadError> {
-    match payload {
-        Value::Object(mut map) if map.contains_key("execution") => {
-            let execution: String = decode(map.remove("execution").unwrap_or_default())?;
-            let input = map.remove("input").unwrap_or(Value::Object(map));
-            Ok(Step {
-                execution: Some(execution),
-                input: decode(input)?,
-            })
-        }
-        other => Ok(Step {
-            execution: None,
-            input: decode(other)?,
-        }),
-    }
-}
-
-/// Another execution holds the `scale` lease.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("scale lease is held by {holder:?} until {until}: another run is acting")]
-pub struct LeaseHeld {
-    /// The holder.
-    pub holder: String,
-    /// Its expiry.
-    pub until: DateTime<Utc>,
-}
-
-/// Takes or renews the `scale` lease for `owner`.
-pub async fn hold_scale_lease(
-    store: &impl StateStore,
-    owner: &str,
-    now: DateTime<Utc>,
-    ttl: Duration,
-) -> Result<Result<(), LeaseHeld>, StoreError> {
-    Ok(
-        match store.acquire_lease(SCALE_LEASE, owner, now, ttl).await? {
-            LeaseOutcome::Acquired(_) => Ok(()),
-            LeaseOutcome::Held(lease) => Err(LeaseHeld {
-                holder: lease.owner,
-                until: lease.expires_at,
-            }),
-        },
-    )
-}
-
-/// Releases the `scale` lease if `owner` holds it; a failure only delays the next run until
-/// the lease lapses, so it is logged, not returned.
-pub async fn release_scale_lease(store: &impl StateStore, owner: &str) {
-    match store.release_lease(SCALE_LEASE, owner).await {
-        Ok(released) => tracing::debug!(released, "scale lease released"),
-        Err(e) => tracing::warn!(error = %error_chain(&e), "scale lease not released; it lapses"),
-    }
-}
 
 /// `scale-down` configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,8 +55,8 @@ pub struct Config {
     pub state: StateConfig,
     /// Secret ids of the WEKA credentials.
     pub secrets: SecretsConfig,
-    /// `(stripe width, protection level, hot spares)` when configured; else read from WEKA.
-    pub geometry: Option<(u32, u32, u32)>,
+    /// The geometry when configured with an explicit stripe width; else read from WEKA.
+    pub geometry: Option<GeometryConfig>,
     /// `MIN_CLUSTER_SIZE` (0: geometry only).
     pub min_cluster_size: u32,
     /// Lease hold per step.
@@ -162,18 +70,7 @@ pub struct Config {
 impl Config {
     /// Reads the configuration.
     pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
-        let geometry = match (
-            env.optional(STRIPE_WIDTH_ENV),
-            env.optional(PROTECTION_LEVEL_ENV),
-            env.optional(HOTSPARE_ENV),
-        ) {
-            (None, None, None) => None,
-            _ => Some((
-                env.parsed(STRIPE_WIDTH_ENV)?,
-                env.parsed(PROTECTION_LEVEL_ENV)?,
-                env.parsed(HOTSPARE_ENV)?,
-            )),
-        };
+        let geometry = GeometryConfig::optional_from_lookup(env)?;
         let parallelism: usize = env.parsed_or(SCALE_DOWN_PARALLELISM_ENV, DEFAULT_PARALLELISM)?;
         Ok(Self {
             state: StateConfig::from_lookup(env)?,
@@ -187,7 +84,11 @@ impl Config {
     }
 
     fn floor(&self, status: &ClusterStatus) -> SafetyFloor {
-        let floor = match self.geometry {
+        let configured = self.geometry.and_then(|g| {
+            g.stripe_width
+                .map(|stripe| (stripe, g.protection_level, g.hot_spare))
+        });
+        let floor = match configured {
             Some((stripe, protection, spares)) => {
                 SafetyFloor::from_geometry(stripe, protection, spares)
             }
@@ -324,26 +225,26 @@ where
     W: WekaConnector,
     C: Clock,
 {
-    let (leaving, mut lifecycle_errors) = waiting_terminations(deps).await;
+    let hook_pass = TerminateHookPass::begin(&deps.store, &deps.config.lifecycle).await;
     let state = deps.store.load(Group::Backend).await?;
     if !state.clusterized {
-        lifecycle_errors.extend(
-            decide_terminations(deps, &leaving, |_| {
-                Some((
-                    LifecycleResult::Continue,
-                    "the cluster is not formed yet: nothing to deactivate".to_owned(),
-                ))
-            })
-            .await,
-        );
+        let lifecycle_errors = hook_pass
+            .settle(
+                &deps.store,
+                |_| {
+                    Some((
+                        LifecycleResult::Continue,
+                        "the cluster is not formed yet: nothing to deactivate".to_owned(),
+                    ))
+                },
+                deps.clock.now(),
+            )
+            .await;
         let mut response = skip(deps, "cluster is not clusterized yet").await?;
-        response.transient_errors.extend(lifecycle_errors);
+        response.transient_errors.extend(texts(&lifecycle_errors));
         return Ok(response);
     }
-    let leaving_ips: BTreeMap<String, Option<String>> = leaving
-        .iter()
-        .map(|r| (r.key.instance_id.clone(), leaving_ip(info, r)))
-        .collect();
+    let leaving_ips = hook_pass.leaving_ips(info);
     let leaving_set: BTreeSet<String> = leaving_ips.values().flatten().cloned().collect();
     let credentials = deployment_or_admin(&deps.secrets, &deps.config.secrets)
         .await
@@ -361,7 +262,7 @@ where
         Err(PlanError::NotNow(gate)) => {
             // Terminating instances wait: their hooks' deadlines let them go in time.
             let mut response = skip(deps, &gate.to_string()).await?;
-            response.transient_errors.extend(lifecycle_errors);
+            response.transient_errors.extend(texts(&hook_pass.errors));
             return Ok(response);
         }
         Err(e) => return Err(e.into()),
@@ -377,7 +278,7 @@ where
     }
     write_note(
         deps,
-        json!({"refusal": plan.refusal, "skipped": null, "at": now}),
+        &ScaleNote::planned(serde_json::to_value(&plan.refusal).ok(), now),
     )
     .await?;
     tracing::info!(
@@ -396,23 +297,26 @@ where
     .await;
     let mut response = finish(&plan, &outcomes);
     let fresh = revalidation_hosts(deps, &ips, &dropped, credentials, weka_deadline).await?;
-    lifecycle_errors.extend(
-        decide_terminations(deps, &leaving, |record| {
-            let machine = leaving_ips
-                .get(&record.key.instance_id)
-                .cloned()
-                .flatten()
-                .map(|ip| machine_state(&fresh, &ip));
-            termination_decision(
-                record,
-                machine,
-                &deps.config.lifecycle.policy,
-                deps.clock.now(),
-            )
-        })
-        .await,
-    );
-    response.transient_errors.extend(lifecycle_errors);
+    let lifecycle_errors = hook_pass
+        .settle(
+            &deps.store,
+            |record| {
+                let machine = leaving_ips
+                    .get(&record.key.instance_id)
+                    .cloned()
+                    .flatten()
+                    .map(|ip| machine_state(&fresh, &ip));
+                termination_decision(
+                    record,
+                    machine,
+                    &deps.config.lifecycle.policy,
+                    deps.clock.now(),
+                )
+            },
+            deps.clock.now(),
+        )
+        .await;
+    response.transient_errors.extend(texts(&lifecycle_errors));
     validate_delta(info, &response, &fresh)?;
     tracing::info!(
         hosts = response.hosts.len(),
@@ -432,118 +336,20 @@ where
     C: Clock,
 {
     tracing::info!(reason, "scale-down skipped");
-    write_note(
-        deps,
-        json!({"refusal": null, "skipped": reason, "at": deps.clock.now()}),
-    )
-    .await?;
+    write_note(deps, &ScaleNote::skipped(reason, deps.clock.now())).await?;
     Ok(skipped_response())
 }
 
-async fn write_note<S, K, W, C>(deps: &Deps<S, K, W, C>, body: Value) -> Result<(), StoreError>
+async fn write_note<S, K, W, C>(deps: &Deps<S, K, W, C>, note: &ScaleNote) -> Result<(), StoreError>
 where
     S: StateStore,
 {
-    deps.store.put_note(SCALE_NOTE, &body).await
+    deps.store.put_note(SCALE_NOTE, &note.to_value()).await
 }
 
-/// Waiting terminate-hook actions (none without the hook), and the error text when they could
-/// not be read.
-async fn waiting_terminations<S, K, W, C>(
-    deps: &Deps<S, K, W, C>,
-) -> (Vec<LifecycleRecord>, Vec<String>)
-where
-    S: StateStore,
-{
-    if deps.config.lifecycle.terminate_hook().is_none() {
-        return (Vec::new(), Vec::new());
-    }
-    match deps.store.lifecycle_actions().await {
-        Ok(records) => (
-            records
-                .into_iter()
-                .filter(|r| {
-                    r.key.transition == Transition::Terminate && r.phase == LifecyclePhase::Waiting
-                })
-                .collect(),
-            Vec::new(),
-        ),
-        Err(e) => (
-            Vec::new(),
-            vec![format!(
-                "lifecycle actions could not be read: {}",
-                error_chain(&e)
-            )],
-        ),
-    }
-}
-
-/// The private IP of a leaving instance, from the group as fetched this run. Never the recorded
-/// one: an instance that already left may have passed its IP on to a new backend, whose machine
-/// must not be deactivated.
-fn leaving_ip(info: &HostGroupInfoResponse, record: &LifecycleRecord) -> Option<String> {
-    info.weka_backend_instances
-        .iter()
-        .find(|i| i.id == record.key.instance_id)
-        .map(|i| i.private_ip.clone())
-}
-
-/// What WEKA's host list says about the machine with `ip` (client containers ignored).
-pub fn machine_state(hosts: &HostsList, ip: &str) -> MachineState {
-    let containers: Vec<_> = hosts
-        .values()
-        .filter(|h| h.host_ip == ip && !h.is_client())
-        .collect();
-    if containers.is_empty() {
-        return MachineState::Absent;
-    }
-    let active = containers
-        .iter()
-        .filter(|h| h.state != crate::weka::model::HostState::Inactive)
-        .count();
-    if active == 0 {
-        MachineState::Inactive
-    } else {
-        MachineState::Active { active }
-    }
-}
-
-/// Decides CONTINUE for the waiting terminate actions `decide` settles; returns the failures.
-async fn decide_terminations<S, K, W, C>(
-    deps: &Deps<S, K, W, C>,
-    records: &[LifecycleRecord],
-    decide: impl Fn(&LifecycleRecord) -> Option<(LifecycleResult, String)>,
-) -> Vec<String>
-where
-    S: StateStore,
-    C: Clock,
-{
-    let mut errors = Vec::new();
-    for record in records {
-        let Some((result, reason)) = decide(record) else {
-            tracing::info!(instance = %record.key.instance_id, "terminating instance: waiting for its deactivation");
-            continue;
-        };
-        let decision = LifecycleDecision {
-            key: record.key.clone(),
-            group: record.group.clone(),
-            hook: record.hook.clone(),
-            result,
-            reason: reason.clone(),
-            at: deps.clock.now(),
-        };
-        match deps.store.decide_lifecycle_action(&decision).await {
-            Ok(decided) => {
-                tracing::info!(instance = %record.key.instance_id, decided, %result, reason, "terminate action decided");
-            }
-            Err(e) => errors.push(format!(
-                "deciding {} failed: {}",
-                record.key,
-                error_chain(&e)
-            )),
-        }
-    }
-    errors
+/// Lifecycle failures as the response's transient-error texts.
+fn texts(errors: &[crate::services::lifecycle::LifecycleError]) -> Vec<String> {
+    errors.iter().map(|e| error_chain(e)).collect()
 }
 
 /// The backends rotated by the minute, so successive runs do not all start on the same one.

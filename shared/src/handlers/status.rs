@@ -4,12 +4,15 @@
 //! Reads only; never locks. A failing WEKA call is reported in the answer, not swallowed.
 //! Instances held by a lifecycle hook are listed with how long they have waited.
 
-use crate::config::{CLUSTER_NAME_ENV, ConfigError, Lookup, StateConfig};
+use crate::config::names::{ASG_NAME_ENV, CLUSTER_NAME_ENV};
+use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::lifecycle::LifecycleRecord;
+use crate::domain::notes::{SCALE_NOTE, ScaleNote};
 use crate::domain::progress::progress_view;
 use crate::domain::state::{ClusterState, Group};
-use crate::handlers::weka_deadline;
-use crate::lambda::{Classify, ErrorClass, PayloadError, decode, error_chain};
+use crate::error::{Classify, ErrorClass, error_chain};
+use crate::lambda::weka_deadline;
+use crate::lambda::{PayloadError, decode};
 use crate::ports::{
     Clock, InstanceInventory, InventoryError, Secrets, SecretsConfig, StateStore, StoreError,
     WekaApi, WekaConnector, deployment_or_admin,
@@ -17,11 +20,6 @@ use crate::ports::{
 use crate::wire::bootstrap::{LifecycleWaiting, Protocol, StatusRequest, StatusResponse};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
-
-/// Name of the backend Auto Scaling group, whose desired capacity `status` reports.
-pub const ASG_NAME_ENV: &str = "ASG_NAME";
-/// Name of the note holding the last scale-down outcome (written by `scale-down`).
-pub const SCALE_NOTE: &str = "scale-down";
 
 /// `status` configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,9 +185,7 @@ where
         (Some(zero_weka_status()), None)
     };
     let scale_refusal = match deps.store.note(SCALE_NOTE).await {
-        Ok(note) => note
-            .and_then(|n| n.get("refusal").cloned())
-            .filter(|r| !r.is_null()),
+        Ok(note) => note.and_then(ScaleNote::from_value).and_then(|n| n.refusal),
         Err(e) => {
             tracing::warn!(error = %error_chain(&e), "scale-down note unavailable");
             None

@@ -14,20 +14,24 @@
 //! terminations go a margin before their deadline, heartbeats the members of a cluster still
 //! forming, and records wait states whose events were lost (e.g. to a held lease).
 
+use crate::config::lifecycle::LifecycleConfig;
+use crate::config::names::{
+    ASG_NAME_ENV, BOOTSTRAP_GRACE_MINUTES_ENV, MAX_TERMINATIONS_PER_RUN_ENV, NFS_ASG_NAME_ENV,
+    SCALE_LEASE_TTL_ENV,
+};
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::state::Group;
 use crate::domain::terminate::{
     AsgTerminatePlan, Forming, TerminateError, TerminatePolicy, TerminateTarget, plan_terminate,
 };
-use crate::handlers::Invocation;
-use crate::handlers::fetch::{ASG_NAME_ENV, NFS_ASG_NAME_ENV};
-use crate::handlers::lifecycle::{LifecycleConfig, run_reconcile};
-use crate::handlers::scale_down::{
-    DEFAULT_SCALE_LEASE_TTL, LeaseHeld, SCALE_LEASE_TTL_ENV, Step, decode_step, hold_scale_lease,
-    release_scale_lease,
-};
-use crate::lambda::{Classify, ErrorClass, PayloadError, error_chain};
+use crate::error::{Classify, ErrorClass, error_chain};
+use crate::lambda::Invocation;
+use crate::lambda::PayloadError;
 use crate::ports::{Clock, ScalingError, ScalingGroups, StateStore, StoreError};
+use crate::services::lifecycle::run_reconcile;
+use crate::services::scale_run::{
+    DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, release_scale_lease,
+};
 use crate::wire::scale::{
     PROTOCOL_VERSION, ScaleResponse, TerminatedInstance, TerminatedInstancesResponse, go_zero_time,
 };
@@ -36,10 +40,6 @@ use futures::StreamExt as _;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// Instances younger than this many minutes are never terminated as strays (default 30).
-pub const BOOTSTRAP_GRACE_MINUTES_ENV: &str = "BOOTSTRAP_GRACE_MINUTES";
-/// Most terminations per group per run (default 50).
-pub const MAX_TERMINATIONS_PER_RUN_ENV: &str = "MAX_TERMINATIONS_PER_RUN";
 /// Concurrent `ModifyInstanceAttribute` calls.
 const ATTRIBUTE_PARALLELISM: usize = 10;
 
@@ -267,7 +267,9 @@ where
             &forming_members,
             deps.clock.now(),
         )
-        .await,
+        .await
+        .iter()
+        .map(|e| error_chain(e)),
     );
     for e in &errors {
         tracing::warn!(error = %e, "lifecycle step failed");

@@ -2,7 +2,8 @@
 //! failed execution with a readable message (behaviour.md §5.11); succeeds with `null` when
 //! there are none.
 
-use crate::lambda::{Classify, ErrorClass, PayloadError, decode};
+use crate::error::{Classify, ErrorClass};
+use crate::lambda::{PayloadError, decode};
 use crate::wire::scale::TerminatedInstancesResponse;
 
 /// Why the execution fails.

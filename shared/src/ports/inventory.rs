@@ -15,16 +15,7 @@ pub struct InventoryError {
     pub source: BoxError,
 }
 
-/// A running instance.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Instance {
-    /// EC2 instance id.
-    pub id: String,
-    /// Primary private IPv4 address.
-    pub private_ip: Option<String>,
-    /// Private DNS name (`ip-10-0-1-2.ec2.internal` or a resource name).
-    pub private_dns_name: Option<String>,
-}
+pub use crate::domain::instance::Instance;
 
 /// Read access to the cluster's instances.
 pub trait InstanceInventory: Send + Sync {

@@ -2,6 +2,8 @@
 //! AWS/HTTP implementation in `adapters` and an in-memory fake in `testing` (feature
 //! `test-util`).
 
+use crate::error::{Classify, ErrorClass};
+
 /// The boxed cause every port error keeps as its source.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -17,9 +19,41 @@ pub use inventory::{Instance, InstanceInventory, InventoryError};
 pub use scaling::{
     GroupInstance, LifecycleAnswer, LifecycleTarget, ScalingError, ScalingGroup, ScalingGroups,
 };
-pub use secrets::{
-    ADMIN_PASSWORD_ID_ENV, Credentials, DEPLOYMENT_PASSWORD_ID_ENV, SecretError, Secrets,
-    SecretsConfig, USERNAME_ID_ENV, deployment_or_admin,
-};
+pub use secrets::{Credentials, SecretError, Secrets, SecretsConfig, deployment_or_admin};
 pub use state_store::{Lease, LeaseOutcome, NewReport, StateStore, StoreError};
 pub use weka::{RawResult, WekaApi, WekaConnector, WekaError};
+
+impl Classify for StoreError {
+    fn class(&self) -> ErrorClass {
+        if self.is_transient() {
+            ErrorClass::Transient
+        } else {
+            ErrorClass::Internal
+        }
+    }
+}
+
+impl Classify for SecretError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::Empty { .. } => ErrorClass::Conflict,
+            Self::Backend { .. } => ErrorClass::Transient,
+        }
+    }
+}
+
+impl Classify for InventoryError {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::Transient
+    }
+}
+
+impl Classify for WekaError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::NoBackends { .. } | Self::Login { .. } => ErrorClass::Conflict,
+            Self::Decode { .. } => ErrorClass::Internal,
+            _ => ErrorClass::Transient,
+        }
+    }
+}

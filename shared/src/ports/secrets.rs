@@ -1,17 +1,11 @@
 //! Secrets Manager, as a port, and the WEKA credential lookups built on it.
 
+use crate::config::names::{ADMIN_PASSWORD_ID_ENV, DEPLOYMENT_PASSWORD_ID_ENV, USERNAME_ID_ENV};
 use crate::config::{ConfigError, Lookup};
 use std::fmt;
 use std::future::Future;
 
 use super::BoxError;
-
-/// Secret id of the deployment user's name.
-pub const USERNAME_ID_ENV: &str = "USERNAME_ID";
-/// Secret id of the deployment user's password.
-pub const DEPLOYMENT_PASSWORD_ID_ENV: &str = "DEPLOYMENT_PASSWORD_ID";
-/// Secret id of the admin password.
-pub const ADMIN_PASSWORD_ID_ENV: &str = "ADMIN_PASSWORD_ID";
 
 /// Failure to read or write a secret. Never carries a secret value.
 #[derive(Debug, thiserror::Error)]

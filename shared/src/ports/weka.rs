@@ -98,7 +98,7 @@ fn deadline_note(out_of_time: &bool) -> &'static str {
 fn describe(failures: &[WekaError]) -> String {
     failures
         .iter()
-        .map(|failure| crate::lambda::error_chain(failure))
+        .map(|failure| crate::error::error_chain(failure))
         .collect::<Vec<_>>()
         .join("; ")
 }

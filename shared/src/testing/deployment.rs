@@ -4,9 +4,10 @@
 
 use super::{FakeClock, FakeInventory, FakeSecrets};
 use crate::config::StateConfig;
+use crate::config::lifecycle::LifecycleConfig;
 use crate::domain::terminate::TerminatePolicy;
-use crate::handlers::lifecycle::LifecycleConfig;
-use crate::handlers::{Invocation, scale_down, status, terminate};
+use crate::handlers::{scale_down, status, terminate};
+use crate::lambda::Invocation;
 use crate::ports::SecretsConfig;
 use crate::weka::model::{HostId, HostState};
 use crate::wire::scale::{InstanceRef, PROTOCOL_VERSION, ScaleHost, ScaleResponse, go_zero_time};

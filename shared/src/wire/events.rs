@@ -6,10 +6,61 @@
 //! actions carry something to record, the launch/terminate results only make the run start at
 //! once instead of at the next tick.
 
-use crate::domain::lifecycle::{LifecycleKey, NewLifecycleAction, Transition};
 use aws_lambda_events::event::autoscaling::AutoScalingEvent;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use std::fmt;
+
+/// Which hook an action belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Transition {
+    /// `autoscaling:EC2_INSTANCE_LAUNCHING` (instance in `Pending:Wait`).
+    Launch,
+    /// `autoscaling:EC2_INSTANCE_TERMINATING` (instance in `Terminating:Wait`).
+    Terminate,
+}
+
+impl Transition {
+    /// Stored spelling (`launch`, `terminate`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Launch => "launch",
+            Self::Terminate => "terminate",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "launch" => Some(Self::Launch),
+            "terminate" => Some(Self::Terminate),
+            _ => None,
+        }
+    }
+
+    /// Parses the AWS `LifecycleTransition` value.
+    pub fn from_aws(text: &str) -> Option<Self> {
+        match text {
+            "autoscaling:EC2_INSTANCE_LAUNCHING" => Some(Self::Launch),
+            "autoscaling:EC2_INSTANCE_TERMINATING" => Some(Self::Terminate),
+            _ => None,
+        }
+    }
+
+    /// The ASG lifecycle state an instance waits in.
+    pub const fn wait_state(self) -> &'static str {
+        match self {
+            Self::Launch => "Pending:Wait",
+            Self::Terminate => "Terminating:Wait",
+        }
+    }
+}
+
+impl fmt::Display for Transition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// `detail-type` of the schedule's events.
 pub const SCHEDULED_EVENT: &str = "Scheduled Event";
@@ -47,23 +98,6 @@ pub struct LifecycleNotice {
     pub token: Option<String>,
     /// Event time: when the action started.
     pub at: DateTime<Utc>,
-}
-
-impl LifecycleNotice {
-    /// The record to write for it.
-    pub fn to_action(&self) -> NewLifecycleAction {
-        NewLifecycleAction {
-            key: LifecycleKey {
-                instance_id: self.instance_id.clone(),
-                transition: self.transition,
-            },
-            group: self.group.clone(),
-            hook: self.hook.clone(),
-            token: self.token.clone(),
-            started_at: self.at,
-            private_ip: None,
-        }
-    }
 }
 
 /// Why an execution started.

@@ -3,18 +3,14 @@
 //! Every knob has its env var name as a const beside the struct that holds it. Tests pass a
 //! map; `main` passes [`process_env`]. Nothing here touches the process environment itself.
 
+pub mod geometry;
+pub mod lifecycle;
+pub mod names;
+
+use names::{NFS_STATE_KEY_ENV, STATE_KEY_ENV, STATE_TABLE_ENV};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
-
-/// Name of the DynamoDB table holding the cluster state.
-pub const STATE_TABLE_ENV: &str = "STATE_TABLE";
-/// Partition key of the backend cluster's state (`<prefix>-<cluster>-state`).
-pub const STATE_KEY_ENV: &str = "STATE_KEY";
-/// Partition key of the NFS gateway group's state (`<prefix>-<cluster>-nfs-state`).
-pub const NFS_STATE_KEY_ENV: &str = "NFS_STATE_KEY";
-/// The WEKA cluster's name, used in tags and messages.
-pub const CLUSTER_NAME_ENV: &str = "CLUSTER_NAME";
 
 /// A configuration value was missing or could not be parsed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

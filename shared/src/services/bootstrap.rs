@@ -2,22 +2,12 @@
 //! `clusterize`): which Lambdas the scripts may call, and in which region.
 
 use crate::config::Lookup;
+use crate::config::names::{
+    CLUSTERIZE_FINALIZATION_LAMBDA_NAME_ENV, CLUSTERIZE_LAMBDA_NAME_ENV, FETCH_LAMBDA_NAME_ENV,
+    JOIN_NFS_FINALIZATION_LAMBDA_NAME_ENV, REGION_ENV, REPORT_LAMBDA_NAME_ENV,
+    STATUS_LAMBDA_NAME_ENV,
+};
 use crate::domain::scripts::LambdaConfig;
-
-/// Region the scripts pass to `aws lambda invoke`.
-pub const REGION_ENV: &str = "REGION";
-/// Lambda names the scripts call.
-pub const CLUSTERIZE_LAMBDA_NAME_ENV: &str = "CLUSTERIZE_LAMBDA_NAME";
-/// See [`CLUSTERIZE_LAMBDA_NAME_ENV`].
-pub const CLUSTERIZE_FINALIZATION_LAMBDA_NAME_ENV: &str = "CLUSTERIZE_FINALIZATION_LAMBDA_NAME";
-/// See [`CLUSTERIZE_LAMBDA_NAME_ENV`].
-pub const REPORT_LAMBDA_NAME_ENV: &str = "REPORT_LAMBDA_NAME";
-/// See [`CLUSTERIZE_LAMBDA_NAME_ENV`].
-pub const FETCH_LAMBDA_NAME_ENV: &str = "FETCH_LAMBDA_NAME";
-/// See [`CLUSTERIZE_LAMBDA_NAME_ENV`].
-pub const STATUS_LAMBDA_NAME_ENV: &str = "STATUS_LAMBDA_NAME";
-/// See [`CLUSTERIZE_LAMBDA_NAME_ENV`].
-pub const JOIN_NFS_FINALIZATION_LAMBDA_NAME_ENV: &str = "JOIN_NFS_FINALIZATION_LAMBDA_NAME";
 
 /// The Lambdas a generated script may call; unset names make the script's function fail
 /// loudly when called. The region falls back to the Lambda's own `AWS_REGION`.

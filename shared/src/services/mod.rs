@@ -1,0 +1,7 @@
+//! What several Lambdas share beyond one port call: the scale steps' envelope and lease, the
+//! lifecycle-hook protocol, and the bootstrap scripts' configuration. Services take ports and
+//! domain values, never a handler's `Deps`; handlers import services, never each other.
+
+pub mod bootstrap;
+pub mod lifecycle;
+pub mod scale_run;

@@ -1,0 +1,88 @@
+//! What the three scale steps (`fetch`, `scale-down`, `terminate`) share: the step envelope
+//! the state machine wraps payloads in, and the `scale` lease that serialises their runs.
+
+use crate::error::error_chain;
+use crate::lambda::{Invocation, PayloadError, decode};
+use crate::ports::{LeaseOutcome, StateStore, StoreError};
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::time::Duration;
+
+/// Name of the lease that serialises scale runs.
+pub const SCALE_LEASE: &str = "scale";
+/// Default of [`SCALE_LEASE_TTL_ENV`](crate::config::names::SCALE_LEASE_TTL_ENV): above scale-down's 120 s timeout.
+pub const DEFAULT_SCALE_LEASE_TTL: Duration = Duration::from_secs(180);
+/// A payload of a scale step: the state machine wraps it with its execution name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step<T> {
+    /// `$$.Execution.Name`, absent on direct invocations.
+    pub execution: Option<String>,
+    /// The step's own payload.
+    pub input: T,
+}
+
+impl<T> Step<T> {
+    /// Who holds the `scale` lease for this step: the execution, or this very invocation.
+    pub fn owner(&self, invocation: &Invocation) -> String {
+        self.execution
+            .clone()
+            .unwrap_or_else(|| format!("direct-{}", invocation.request_id))
+    }
+}
+
+/// Decodes `{"execution": "<name>", "input": {...}}` or, without `execution`, the bare payload.
+/// Without `input`, the envelope's other fields are the payload.
+pub fn decode_step<T: DeserializeOwned>(payload: Value) -> Result<Step<T>, PayloadError> {
+    match payload {
+        Value::Object(mut map) if map.contains_key("execution") => {
+            let execution: String = decode(map.remove("execution").unwrap_or_default())?;
+            let input = map.remove("input").unwrap_or(Value::Object(map));
+            Ok(Step {
+                execution: Some(execution),
+                input: decode(input)?,
+            })
+        }
+        other => Ok(Step {
+            execution: None,
+            input: decode(other)?,
+        }),
+    }
+}
+
+/// Another execution holds the `scale` lease.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("scale lease is held by {holder:?} until {until}: another run is acting")]
+pub struct LeaseHeld {
+    /// The holder.
+    pub holder: String,
+    /// Its expiry.
+    pub until: DateTime<Utc>,
+}
+
+/// Takes or renews the `scale` lease for `owner`.
+pub async fn hold_scale_lease(
+    store: &impl StateStore,
+    owner: &str,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<Result<(), LeaseHeld>, StoreError> {
+    Ok(
+        match store.acquire_lease(SCALE_LEASE, owner, now, ttl).await? {
+            LeaseOutcome::Acquired(_) => Ok(()),
+            LeaseOutcome::Held(lease) => Err(LeaseHeld {
+                holder: lease.owner,
+                until: lease.expires_at,
+            }),
+        },
+    )
+}
+
+/// Releases the `scale` lease if `owner` holds it; a failure only delays the next run until
+/// the lease lapses, so it is logged, not returned.
+pub async fn release_scale_lease(store: &impl StateStore, owner: &str) {
+    match store.release_lease(SCALE_LEASE, owner).await {
+        Ok(released) => tracing::debug!(released, "scale lease released"),
+        Err(e) => tracing::warn!(error = %error_chain(&e), "scale lease not released; it lapses"),
+    }
+}
