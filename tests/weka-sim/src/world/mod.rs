@@ -18,6 +18,7 @@ pub use model::{
     LocalContainer, Machine, MachineSpec, NVME_MODEL, SimConfig, SimDrive, SimHost,
     SimInterfaceGroup, SimNode, SimOverride, SimPort, SimUser, Unreachable,
 };
+pub(crate) use topology::default_port;
 pub use views::{drive_str, parse_host_id, parse_host_id_str, state_str, typed_id};
 
 use crate::clock::SimClock;

@@ -7,7 +7,8 @@ use super::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-fn default_port(name: &str) -> u16 {
+/// Base port of a local container by name; the CLI uses it too when `--base-port` is absent.
+pub(crate) fn default_port(name: &str) -> u16 {
     match name {
         COMPUTE => 15000,
         FRONTEND => 16000,
