@@ -23,10 +23,17 @@
 //! - Accepted as no-ops: `cloud ...` (`enable` is recorded), `fs group create`, `fs update`,
 //!   `fs tier ...`, `nfs global-config set`, `dataservice global-config set`, `alerts mute`.
 
+mod args;
+mod render;
+
+pub use args::parse_size;
+
 use crate::world::{
-    DRIVES, FileSystem, LocalContainer, NVME_MODEL, SimError, World, drive_str, parse_host_id_str,
-    state_str, typed_id,
+    DRIVES, FileSystem, LocalContainer, NVME_MODEL, SimError, World, default_port,
+    parse_host_id_str, typed_id,
 };
+use args::{csv, flag, has, host_ids, invalid, json_out, number, positional};
+use render::{containers, drives, pretty, processes, row, status_text, table};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -88,99 +95,6 @@ pub fn run(world: &mut World, req: &CliRequest) -> CliOutput {
             stderr: format!("{e}\n"),
         },
     }
-}
-
-/// Value of `--flag V` or `--flag=V`.
-fn flag<'a>(args: &[&'a str], name: &str) -> Option<&'a str> {
-    args.iter().enumerate().find_map(|(i, a)| {
-        if *a == name {
-            args.get(i + 1).copied()
-        } else {
-            a.strip_prefix(name).and_then(|r| r.strip_prefix('='))
-        }
-    })
-}
-
-fn has(args: &[&str], name: &str) -> bool {
-    args.contains(&name)
-}
-
-fn json_out(args: &[&str]) -> bool {
-    has(args, "-J") || has(args, "--json")
-}
-
-fn csv(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn invalid(message: String) -> CliError {
-    CliError::Sim(SimError::Invalid(message))
-}
-
-fn number<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, CliError> {
-    s.parse::<T>()
-        .map_err(|_| invalid(format!("{what} must be a number, got {s:?}")))
-}
-
-fn pretty(v: &Value) -> String {
-    format!(
-        "{}\n",
-        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
-    )
-}
-
-/// Parses `22GB`, `1TiB`, `123B`, `1024`.
-pub fn parse_size(s: &str) -> Option<u64> {
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().ok()?;
-    let mult: u64 = match unit.to_ascii_uppercase().as_str() {
-        "" | "B" => 1,
-        "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        "TB" => 1_000_000_000_000,
-        "PB" => 1_000_000_000_000_000,
-        "KIB" => 1 << 10,
-        "MIB" => 1 << 20,
-        "GIB" => 1 << 30,
-        "TIB" => 1 << 40,
-        "PIB" => 1 << 50,
-        _ => return None,
-    };
-    n.checked_mul(mult)
-}
-
-fn table(rows: &[Vec<String>]) -> String {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols)
-        .map(|i| {
-            rows.iter()
-                .filter_map(|r| r.get(i))
-                .map(String::len)
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-fn row(cells: &[&str]) -> Vec<String> {
-    cells.iter().map(|c| (*c).to_owned()).collect()
 }
 
 fn execute(world: &mut World, ip: &str, args: &[&str]) -> Result<String, CliError> {
@@ -461,29 +375,11 @@ fn execute(world: &mut World, ip: &str, args: &[&str]) -> Result<String, CliErro
     }
 }
 
-fn positional(args: &[&str]) -> Vec<String> {
-    args.iter()
-        .filter(|a| !a.starts_with('-'))
-        .map(|a| (*a).to_owned())
-        .collect()
-}
-
-fn host_ids(args: &[&str]) -> Result<Vec<i64>, CliError> {
-    positional(args)
-        .iter()
-        .map(|a| parse_host_id_str(a).map_err(CliError::from))
-        .collect()
-}
-
 fn local_setup(world: &mut World, ip: &str, rest: &[&str]) -> Result<String, CliError> {
     let name = flag(rest, "--name").ok_or_else(|| invalid("--name is required".to_owned()))?;
     let base_port = match flag(rest, "--base-port") {
         Some(p) => number(p, "--base-port")?,
-        None => match name {
-            "compute0" => 15000,
-            "frontend0" => 16000,
-            _ => 14000,
-        },
+        None => default_port(name),
     };
     let cores = match flag(rest, "--cores") {
         Some(c) => number(c, "--cores")?,
@@ -561,167 +457,4 @@ fn server_info(world: &World, ip: &str, container: &str) -> Result<String, CliEr
         host.id,
         typed_id("HostId", host.id)
     ))
-}
-
-fn containers(world: &World, ip: &str, json: bool) -> Result<String, CliError> {
-    let guid = world.cluster_of(ip)?;
-    let list = world.hosts_list(&guid)?;
-    let hosts = list.as_object().cloned().unwrap_or_default();
-    if json {
-        let arr: Vec<Value> = hosts
-            .iter()
-            .map(|(id, h)| {
-                let mut h = h.clone();
-                if let Some(o) = h.as_object_mut() {
-                    o.insert("host_id".to_owned(), json!(id));
-                }
-                h
-            })
-            .collect();
-        return Ok(pretty(&Value::Array(arr)));
-    }
-    let mut rows = vec![row(&[
-        "CONTAINER ID",
-        "HOSTNAME",
-        "CONTAINER",
-        "IPS",
-        "STATUS",
-        "STATE",
-        "RELEASE",
-        "FAILURE DOMAIN",
-        "CORES",
-    ])];
-    for h in world.cluster(&guid)?.hosts.values() {
-        let status = hosts
-            .get(&typed_id("HostId", h.id))
-            .and_then(|v| v.get("status"))
-            .and_then(Value::as_str)
-            .unwrap_or("UP")
-            .to_owned();
-        rows.push(row(&[
-            &h.id.to_string(),
-            &h.hostname,
-            &h.container_name,
-            &h.ip,
-            &status,
-            state_str(h.state),
-            &world.config.release,
-            &h.failure_domain,
-            &h.cores.to_string(),
-        ]));
-    }
-    Ok(table(&rows))
-}
-
-fn drives(world: &World, ip: &str, json: bool) -> Result<String, CliError> {
-    let guid = world.cluster_of(ip)?;
-    if json {
-        return Ok(pretty(&world.disks_list(&guid)?));
-    }
-    let c = world.cluster(&guid)?;
-    let mut rows = vec![row(&[
-        "DISK ID",
-        "UUID",
-        "HOSTNAME",
-        "CONTAINER ID",
-        "SIZE",
-        "STATUS",
-        "PATH",
-    ])];
-    for d in c.drives.values() {
-        let hostname = c.hosts.get(&d.host_id).map_or("", |h| h.hostname.as_str());
-        rows.push(row(&[
-            &d.id.to_string(),
-            &d.uuid,
-            hostname,
-            &d.host_id.to_string(),
-            &format!("{}B", d.size_bytes),
-            drive_str(d.status),
-            &d.device_path,
-        ]));
-    }
-    Ok(table(&rows))
-}
-
-fn processes(world: &World, ip: &str, json: bool) -> Result<String, CliError> {
-    let guid = world.cluster_of(ip)?;
-    if json {
-        return Ok(pretty(&world.nodes_list(&guid)?));
-    }
-    let c = world.cluster(&guid)?;
-    let mut rows = vec![row(&[
-        "PROCESS ID",
-        "CONTAINER ID",
-        "HOSTNAME",
-        "CONTAINER",
-        "STATUS",
-        "ROLES",
-    ])];
-    for n in c.nodes.values() {
-        let host = c.hosts.get(&n.host_id);
-        rows.push(row(&[
-            &n.id.to_string(),
-            &n.host_id.to_string(),
-            host.map_or("", |h| h.hostname.as_str()),
-            host.map_or("", |h| h.container_name.as_str()),
-            if n.up { "UP" } else { "DOWN" },
-            if n.id % 20 == 0 {
-                "MANAGEMENT"
-            } else {
-                "COMPUTE"
-            },
-        ]));
-    }
-    Ok(table(&rows))
-}
-
-fn status_text(s: &Value) -> String {
-    let g = |path: &[&str]| {
-        path.iter()
-            .try_fold(s, |v, k| v.get(*k))
-            .map(|v| match v {
-                Value::String(t) => t.clone(),
-                other => other.to_string(),
-            })
-            .unwrap_or_default()
-    };
-    format!(
-        "WekaIO v{release} (CLI build {release})\n\n       cluster: {name} ({guid})\n        status: {status} ({up}/{total} backend containers UP, {dup}/{dtotal} drives UP)\n    protection: {d}+{p}\n     hot spare: {hs} failure domains\n     io status: {io}\n",
-        release = g(&["release"]),
-        name = g(&["name"]),
-        guid = g(&["guid"]),
-        status = g(&["status"]),
-        up = g(&["hosts", "backends", "active"]),
-        total = g(&["hosts", "backends", "total"]),
-        dup = g(&["drives", "active"]),
-        dtotal = g(&["drives", "total"]),
-        d = g(&["stripe_data_drives"]),
-        p = g(&["stripe_protection_drives"]),
-        hs = g(&["hot_spare"]),
-        io = g(&["io_status"]),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn sizes_parse() {
-        assert_eq!(parse_size("22GB"), Some(22_000_000_000));
-        assert_eq!(parse_size("123B"), Some(123));
-        assert_eq!(parse_size("1GiB"), Some(1 << 30));
-        assert_eq!(parse_size("7"), Some(7));
-        assert_eq!(parse_size("x"), None);
-        assert_eq!(parse_size("5XB"), None);
-    }
-
-    #[test]
-    fn flags_take_both_spellings() {
-        let args = ["--cluster-name=a", "--data-drives", "3"];
-        assert_eq!(flag(&args, "--cluster-name"), Some("a"));
-        assert_eq!(flag(&args, "--data-drives"), Some("3"));
-        assert_eq!(flag(&args, "--parity-drives"), None);
-    }
 }
