@@ -264,5 +264,12 @@ resource "aws_lambda_function" "this" {
 
   tags = local.common_tags
 
+  lifecycle {
+    precondition {
+      condition     = toset(keys(local.function_env[each.key])) == toset(local.function_env_table[each.key])
+      error_message = "The environment of ${each.key} differs from infra/function-env.json, the table the code and the test harness are checked against."
+    }
+  }
+
   depends_on = [aws_iam_role_policy.lambda]
 }

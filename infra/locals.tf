@@ -67,6 +67,10 @@ locals {
   lambda_arns         = { for f in local.function_names : f => "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.lambda_names[f]}" }
   lambda_in_vpc       = { for f, c in local.functions : f => c.vpc || var.enable_lambda_vpc_config }
 
+  # The environment names each function gets: one table (infra/function-env.json) that this
+  # module, the Rust code (shared/tests/infra.rs) and the test harness are checked against.
+  function_env_table = jsondecode(file("${path.module}/function-env.json"))
+
   # ---------------------------------------------------------------------------
   # Environment contract with the Rust functions (ONE place to adjust names).
   # Values must be strings.

@@ -11,7 +11,9 @@ use weka_shared::domain::state::Group;
 use weka_shared::error::{Classify, ErrorClass};
 use weka_shared::handlers::{clusterize, deploy};
 use weka_shared::ports::{Instance, StateStore};
-use weka_shared::testing::{FakeClock, FakeInventory, FakeSecrets, InMemoryStateStore, env};
+use weka_shared::testing::{
+    FakeClock, FakeInventory, FakeSecrets, InMemoryStateStore, env, function_env_names,
+};
 
 /// The environment `deploy` and `clusterize` read, with `extra` set over it.
 fn bootstrap_env(extra: &[(&str, &str)]) -> HashMap<String, String> {
@@ -51,6 +53,13 @@ fn bootstrap_env(extra: &[(&str, &str)]) -> HashMap<String, String> {
         ("CLUSTERIZE_TIMEOUT_MINUTES", "30"),
     ]);
     vars.extend(env(extra));
+    let mut given = function_env_names("deploy");
+    given.extend(function_env_names("clusterize"));
+    let unknown: Vec<&String> = vars.keys().filter(|k| !given.contains(*k)).collect();
+    assert!(
+        unknown.is_empty(),
+        "the module never gives deploy or clusterize {unknown:?}"
+    );
     vars
 }
 

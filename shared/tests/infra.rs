@@ -380,6 +380,57 @@ fn every_variable_a_function_reads_is_set_by_the_module() {
     assert!(problems.is_empty(), "{problems:#?}");
 }
 
+/// `infra/function-env.json`: the environment names each function gets.
+fn function_env_table() -> BTreeMap<String, BTreeSet<String>> {
+    serde_json::from_str(&read("infra/function-env.json")).unwrap()
+}
+
+#[test]
+fn the_function_env_table_is_what_the_module_sets_and_covers_what_the_code_reads() {
+    let table = function_env_table();
+    assert_eq!(
+        table.keys().cloned().collect::<BTreeSet<_>>(),
+        function_dirs(),
+        "infra/function-env.json names every function"
+    );
+    let locals = read("infra/locals.tf");
+    let env = local_block(&locals, "function_env");
+    let mut problems = Vec::new();
+    for (function, parsers) in config_parsers() {
+        let names = &table[function];
+        let set = env_keys(entry(env, function), &locals);
+        if &set != names {
+            problems.push(format!(
+                "{function}: the module sets {set:?}, the table says {names:?}"
+            ));
+        }
+        let recorder = Recorder::default();
+        for parse in parsers {
+            parse(&recorder).unwrap_or_else(|e| panic!("{function}: {e}"));
+        }
+        for name in recorder.0.borrow().iter() {
+            if name != "AWS_REGION" && !names.contains(name) {
+                problems.push(format!(
+                    "{function} reads {name}, which the table does not list"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn the_module_checks_each_function_environment_against_the_table() {
+    let lambda = read("infra/lambda.tf");
+    assert!(
+        lambda.contains(
+            "toset(keys(local.function_env[each.key])) == toset(local.function_env_table[each.key])"
+        ),
+        "aws_lambda_function.this has lost its precondition against infra/function-env.json"
+    );
+    assert!(read("infra/locals.tf").contains("file(\"${path.module}/function-env.json\")"));
+}
+
 #[test]
 fn each_role_grants_exactly_the_actions_its_code_calls() {
     let locals = read("infra/locals.tf") + &read("infra/lambda.tf");

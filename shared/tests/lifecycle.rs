@@ -21,11 +21,11 @@ use weka_shared::domain::scale_down::ClusterSnapshot;
 use weka_shared::domain::state::Group;
 use weka_shared::domain::terminate::TerminatePolicy;
 use weka_shared::error::{Classify, ErrorClass};
-use weka_shared::services::scale_run::SCALE_LEASE;
 use weka_shared::handlers::{
     clusterize_finalization, fetch, report, scale_down, status, terminate,
 };
 use weka_shared::ports::{GroupInstance, LifecycleAnswer, StateStore};
+use weka_shared::services::scale_run::SCALE_LEASE;
 use weka_shared::testing::{
     FakeClock, FakeInventory, FakeScalingGroups, FakeWeka, InMemoryStateStore,
     assert_no_transient_errors, fake_secrets, fetch_env, group_instance, invocation,

@@ -132,3 +132,5 @@ pub const WEKA_API_TIMEOUT_ENV: &str = "WEKA_API_TIMEOUT";
 pub const WEKA_API_URL_TEMPLATE_ENV: &str = "WEKA_API_URL_TEMPLATE";
 /// WEKA home URL.
 pub const WEKA_HOME_URL_ENV: &str = "WEKA_HOME_URL";
+/// The region the Lambda runs in, set by the Lambda runtime (the fallback of `REGION`).
+pub const AWS_REGION_ENV: &str = "AWS_REGION";

@@ -3,9 +3,9 @@
 
 use crate::config::Lookup;
 use crate::config::names::{
-    CLUSTERIZE_FINALIZATION_LAMBDA_NAME_ENV, CLUSTERIZE_LAMBDA_NAME_ENV, FETCH_LAMBDA_NAME_ENV,
-    JOIN_NFS_FINALIZATION_LAMBDA_NAME_ENV, REGION_ENV, REPORT_LAMBDA_NAME_ENV,
-    STATUS_LAMBDA_NAME_ENV,
+    AWS_REGION_ENV, CLUSTERIZE_FINALIZATION_LAMBDA_NAME_ENV, CLUSTERIZE_LAMBDA_NAME_ENV,
+    FETCH_LAMBDA_NAME_ENV, JOIN_NFS_FINALIZATION_LAMBDA_NAME_ENV, REGION_ENV,
+    REPORT_LAMBDA_NAME_ENV, STATUS_LAMBDA_NAME_ENV,
 };
 use crate::domain::scripts::LambdaConfig;
 
@@ -15,7 +15,7 @@ pub fn lambda_config(env: &impl Lookup) -> LambdaConfig {
     LambdaConfig {
         region: env
             .optional(REGION_ENV)
-            .or_else(|| env.optional("AWS_REGION"))
+            .or_else(|| env.optional(AWS_REGION_ENV))
             .unwrap_or_default(),
         report: env.optional(REPORT_LAMBDA_NAME_ENV),
         clusterize: env.optional(CLUSTERIZE_LAMBDA_NAME_ENV),

@@ -12,7 +12,7 @@ use crate::ports::SecretsConfig;
 use crate::weka::model::{HostId, HostState};
 use crate::wire::scale::{InstanceRef, PROTOCOL_VERSION, ScaleHost, ScaleResponse, go_zero_time};
 use chrono::{DateTime, TimeDelta, Utc};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 /// The deployment's cluster name (instance tag `weka_cluster_name`).
@@ -75,7 +75,30 @@ pub fn fetch_env(asg_name: &str, extra: &[(&str, &str)]) -> HashMap<String, Stri
         ("ADMIN_PASSWORD_ID", "admin-pw-id"),
     ]);
     vars.extend(env(extra));
+    assert_in_function_env("fetch", &vars);
     vars
+}
+
+/// The environment names `function` gets, from `infra/function-env.json` (the table the
+/// module and the harness are checked against too).
+pub fn function_env_names(function: &str) -> BTreeSet<String> {
+    let table: BTreeMap<String, BTreeSet<String>> =
+        serde_json::from_str(include_str!("../../../infra/function-env.json"))
+            .expect("infra/function-env.json is a map of function to names");
+    table
+        .get(function)
+        .cloned()
+        .unwrap_or_else(|| panic!("{function} is not in infra/function-env.json"))
+}
+
+/// Panics when a fixture environment sets a name `function` never gets from the module.
+pub fn assert_in_function_env(function: &str, vars: &HashMap<String, String>) {
+    let names = function_env_names(function);
+    let unknown: Vec<&String> = vars.keys().filter(|k| !names.contains(*k)).collect();
+    assert!(
+        unknown.is_empty(),
+        "fixture environment of {function} sets {unknown:?}, which the module never gives it"
+    );
 }
 
 /// `scale-down` with the geometry read from WEKA, no configured minimum, a 180 s lease and the
