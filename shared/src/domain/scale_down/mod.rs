@@ -7,7 +7,7 @@
 //! [`finish`] to build the [`ScaleResponse`], re-reads `hosts_list` and calls [`validate_delta`].
 
 mod finish;
-mod state;
+mod view;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -24,7 +24,7 @@ use crate::wire::scale::{
 };
 
 pub use finish::{ActionOutcome, DeltaViolation, finish, validate_delta};
-use state::{MachineIx, View};
+use view::{MachineIx, View};
 
 /// Reads a scale-down run needs from WEKA (the shell performs them; this module only decides).
 #[derive(Debug, Clone, PartialEq, Eq)]
