@@ -1,0 +1,320 @@
+//! The state store on DynamoDB: one table per cluster, partition key `pk`, sort key `sk`.
+//!
+//! | item | `pk` | `sk` | written by |
+//! |---|---|---|---|
+//! | group state | `<state key>` | `state` | registration, claim, finalization: one conditional `UpdateItem` each |
+//! | report | `<state key>#reports` | `<host>#<slot>` | report (`PutItem`, ring of N slots per host, TTL) |
+//! | report counter | `<state key>#report-seq` | `<host>` | report (`UpdateItem ADD`, TTL) |
+//! | lease | `<backend state key>#lease` | `<name>` | lease holders (conditional `UpdateItem`) |
+//! | note | `<backend state key>#note` | `<name>` | e.g. the last scale-down outcome (`PutItem`) |
+//! | lifecycle action | `<backend state key>#lifecycle` | `<instance id>#<launch\|terminate>` | fetch, report, finalization, scale-down, terminate (`UpdateItem`, conditional except the idempotent record; TTL) |
+//!
+//! Each item kind has its module (`state`, `reports`, `leases`, `notes`, `lifecycle`) holding
+//! its attribute names and expressions as consts; `codec` holds the `AttributeValue` helpers.
+//! This module holds the store, the shared request and error plumbing, and the [`StateStore`]
+//! impl that dispatches to the item modules. Nothing outside `dynamo` touches `AttributeValue`.
+//! NULL or missing attributes read as empty, as the reference's encoder writes them.
+
+mod codec;
+mod leases;
+mod lifecycle;
+mod notes;
+mod reports;
+mod state;
+
+pub use lifecycle::LIFECYCLE_RETENTION;
+pub use state::{SK_STATE, decode_state, encode_new_state};
+
+use crate::config::StateConfig;
+use crate::domain::lifecycle::{
+    LifecycleDecision, LifecycleKey, LifecycleRecord, LifecycleResult, NewLifecycleAction,
+};
+use crate::domain::report::Report;
+use crate::domain::state::{ClaimOutcome, ClusterState, Group, Registration};
+use crate::ports::{LeaseOutcome, NewReport, StateStore, StoreError};
+use crate::wire::bootstrap::Vm;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use codec::{Item, s};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Partition key attribute.
+pub const ATTR_PK: &str = "pk";
+/// Sort key attribute.
+pub const ATTR_SK: &str = "sk";
+/// TTL attribute (epoch seconds), enabled on the table by the Terraform module.
+pub const ATTR_EXPIRES_AT: &str = "expires_at";
+
+/// The DynamoDB state store, counting the write calls it makes.
+#[derive(Debug)]
+pub struct DynamoStateStore {
+    client: Client,
+    config: StateConfig,
+    write_calls: AtomicU64,
+}
+
+/// The answer to a conditional write.
+enum Conditional {
+    /// Written; the attributes the request's `ReturnValues` asked for (empty for none).
+    Applied(Item),
+    /// The condition refused it; the old item when the request asked for it on refusal.
+    Refused(Option<Item>),
+}
+
+impl Conditional {
+    const fn applied(&self) -> bool {
+        matches!(self, Self::Applied(_))
+    }
+}
+
+impl DynamoStateStore {
+    /// A store on `config.table` through `client`.
+    pub fn new(client: Client, config: StateConfig) -> Self {
+        Self {
+            client,
+            config,
+            write_calls: AtomicU64::new(0),
+        }
+    }
+
+    /// A store built from the shared SDK configuration.
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: StateConfig) -> Self {
+        Self::new(Client::new(sdk), config)
+    }
+
+    /// The table this store writes to.
+    pub fn table(&self) -> &str {
+        &self.config.table
+    }
+
+    /// Number of DynamoDB write API calls made so far (retries inside the SDK not counted).
+    pub fn write_calls(&self) -> u64 {
+        self.write_calls.load(Ordering::Relaxed)
+    }
+
+    fn state_key(&self, group: Group) -> &str {
+        match group {
+            Group::Backend => &self.config.state_key,
+            Group::Nfs => &self.config.nfs_state_key,
+        }
+    }
+
+    fn counted_write(&self) {
+        self.write_calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An `UpdateItem` of `key` on this table, not yet sent.
+    fn update(
+        &self,
+        key: Item,
+        update_expr: impl Into<String>,
+        names: &[(&str, &str)],
+        values: impl IntoIterator<Item = (&'static str, AttributeValue)>,
+    ) -> UpdateItemFluentBuilder {
+        let values: HashMap<String, AttributeValue> =
+            values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        self.client
+            .update_item()
+            .table_name(&self.config.table)
+            .set_key(Some(key))
+            .update_expression(update_expr)
+            .set_expression_attribute_names(Some(codec::names(names)))
+            .set_expression_attribute_values(Some(values))
+    }
+
+    /// [`Self::update`] applied only where `condition_expr` holds; send it with
+    /// [`Self::send_conditional`].
+    fn conditional_update(
+        &self,
+        key: Item,
+        update_expr: impl Into<String>,
+        condition_expr: &str,
+        names: &[(&str, &str)],
+        values: impl IntoIterator<Item = (&'static str, AttributeValue)>,
+    ) -> UpdateItemFluentBuilder {
+        self.update(key, update_expr, names, values)
+            .condition_expression(condition_expr)
+    }
+
+    /// Sends a conditional update, counting the write. A refused condition is an answer, not an
+    /// error.
+    async fn send_conditional(
+        &self,
+        operation: &'static str,
+        request: UpdateItemFluentBuilder,
+    ) -> Result<Conditional, StoreError> {
+        self.counted_write();
+        match request.send().await {
+            Ok(out) => Ok(Conditional::Applied(out.attributes.unwrap_or_default())),
+            Err(e) => match refused_condition(&e) {
+                Some(old) => Ok(Conditional::Refused(old)),
+                None => Err(store_error(operation, e)),
+            },
+        }
+    }
+
+    /// Every item of one partition (consistent read, all pages), decoded; an item that does not
+    /// decode is reported as corrupt under the partition key.
+    async fn query_partition<T>(
+        &self,
+        pk: &str,
+        what: &'static str,
+        decode: fn(&Item) -> Result<T, String>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.config.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", ATTR_PK)
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| store_error(what, e))?;
+            out.push(decode(&item).map_err(|reason| StoreError::Corrupt {
+                key: pk.to_owned(),
+                reason,
+            })?);
+        }
+        Ok(out)
+    }
+}
+
+fn store_error<E, R>(operation: &'static str, error: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if super::is_transient_sdk_error(&error) {
+        StoreError::Unavailable {
+            operation,
+            source: Box::new(error),
+        }
+    } else {
+        StoreError::Backend {
+            operation,
+            source: Box::new(error),
+        }
+    }
+}
+
+/// `Some(old item)` when `error` is a refused condition (the old item is present when DynamoDB
+/// returned it), `None` for any other failure.
+fn refused_condition<R>(error: &SdkError<UpdateItemError, R>) -> Option<Option<Item>> {
+    match error {
+        SdkError::ServiceError(service) => match service.err() {
+            UpdateItemError::ConditionalCheckFailedException(failed) => Some(failed.item.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl StateStore for DynamoStateStore {
+    async fn load(&self, group: Group) -> Result<ClusterState, StoreError> {
+        state::load(self, group).await
+    }
+
+    async fn register(&self, group: Group, vm: &Vm) -> Result<Registration, StoreError> {
+        state::register(self, group, vm).await
+    }
+
+    async fn claim_clusterization(
+        &self,
+        group: Group,
+        instance: &str,
+        now: DateTime<Utc>,
+        stale_after: Duration,
+    ) -> Result<ClaimOutcome, StoreError> {
+        state::claim(self, group, instance, now, stale_after).await
+    }
+
+    async fn finalize(&self, group: Group, now: DateTime<Utc>) -> Result<ClusterState, StoreError> {
+        state::finalize(self, group, now).await
+    }
+
+    async fn next_report_seq(&self, group: Group, host: &str) -> Result<u64, StoreError> {
+        reports::next_seq(self, group, host).await
+    }
+
+    async fn put_report(
+        &self,
+        group: Group,
+        seq: u64,
+        report: &NewReport,
+        per_host: u32,
+        retention: Duration,
+    ) -> Result<(), StoreError> {
+        reports::put(self, group, seq, report, per_host, retention).await
+    }
+
+    async fn reports(&self, group: Group) -> Result<Vec<Report>, StoreError> {
+        reports::all(self, group).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<LeaseOutcome, StoreError> {
+        leases::acquire(self, name, owner, now, ttl).await
+    }
+
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<bool, StoreError> {
+        leases::release(self, name, owner).await
+    }
+
+    async fn put_note(&self, name: &str, body: &serde_json::Value) -> Result<(), StoreError> {
+        notes::put(self, name, body).await
+    }
+
+    async fn note(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        notes::get(self, name).await
+    }
+
+    async fn record_lifecycle_action(&self, action: &NewLifecycleAction) -> Result<(), StoreError> {
+        lifecycle::record(self, action).await
+    }
+
+    async fn lifecycle_actions(&self) -> Result<Vec<LifecycleRecord>, StoreError> {
+        lifecycle::all(self).await
+    }
+
+    async fn claim_lifecycle_heartbeat(
+        &self,
+        key: &LifecycleKey,
+        now: DateTime<Utc>,
+        interval: Duration,
+    ) -> Result<bool, StoreError> {
+        lifecycle::claim_heartbeat(self, key, now, interval).await
+    }
+
+    async fn decide_lifecycle_action(
+        &self,
+        decision: &LifecycleDecision,
+    ) -> Result<bool, StoreError> {
+        lifecycle::decide(self, decision).await
+    }
+
+    async fn close_lifecycle_action(
+        &self,
+        key: &LifecycleKey,
+        result: Option<LifecycleResult>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        lifecycle::close(self, key, result, reason, now).await
+    }
+}

@@ -1,0 +1,333 @@
+//! [`InMemoryStateStore`]: the state store in memory, with the DynamoDB store's rules.
+
+use crate::domain::lifecycle::{
+    LifecycleDecision, LifecycleKey, LifecyclePhase, LifecycleRecord, LifecycleResult,
+    NewLifecycleAction,
+};
+use crate::domain::report::Report;
+use crate::domain::state::{ClaimOutcome, ClusterState, Group, Registration};
+use crate::ports::{Lease, LeaseOutcome, NewReport, StateStore, StoreError};
+use crate::wire::bootstrap::Vm;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+#[derive(Debug, Default)]
+struct Tables {
+    groups: HashMap<Group, ClusterState>,
+    report_seq: HashMap<(Group, String), u64>,
+    reports: BTreeMap<(Group, String, u64), Report>,
+    leases: HashMap<String, Lease>,
+    notes: HashMap<String, serde_json::Value>,
+    lifecycle: BTreeMap<LifecycleKey, LifecycleRecord>,
+}
+
+/// A state store in memory with the same rules as the DynamoDB one, counting its writes.
+#[derive(Debug, Default)]
+pub struct InMemoryStateStore {
+    tables: Mutex<Tables>,
+    writes: AtomicU64,
+}
+
+impl InMemoryStateStore {
+    /// A store holding a fresh backend state of `size` and NFS state of `nfs_size`.
+    pub fn with_sizes(size: u32, nfs_size: u32) -> Self {
+        let store = Self::default();
+        {
+            let mut t = store.tables.lock().unwrap();
+            t.groups.insert(Group::Backend, ClusterState::new(size));
+            t.groups.insert(Group::Nfs, ClusterState::new(nfs_size));
+        }
+        store
+    }
+
+    /// An empty store: every state read fails with `StateMissing`.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Number of write operations performed so far.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    /// Replaces a group's document (test setup).
+    pub fn set_state(&self, group: Group, state: ClusterState) {
+        self.tables.lock().unwrap().groups.insert(group, state);
+    }
+
+    fn with_group<T>(
+        &self,
+        group: Group,
+        f: impl FnOnce(&mut ClusterState) -> T,
+    ) -> Result<T, StoreError> {
+        let mut t = self.tables.lock().unwrap();
+        let state = t
+            .groups
+            .get_mut(&group)
+            .ok_or_else(|| StoreError::StateMissing {
+                table: "in-memory".to_owned(),
+                key: group.as_str().to_owned(),
+            })?;
+        Ok(f(state))
+    }
+
+    fn wrote(&self) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The lifecycle record of `instance_id` for `transition`, if any (test inspection).
+    pub fn lifecycle_record(
+        &self,
+        instance_id: &str,
+        transition: crate::domain::lifecycle::Transition,
+    ) -> Option<LifecycleRecord> {
+        self.tables
+            .lock()
+            .unwrap()
+            .lifecycle
+            .get(&LifecycleKey {
+                instance_id: instance_id.to_owned(),
+                transition,
+            })
+            .cloned()
+    }
+}
+
+fn new_record(action: &NewLifecycleAction) -> LifecycleRecord {
+    LifecycleRecord {
+        key: action.key.clone(),
+        group: action.group.clone(),
+        hook: action.hook.clone(),
+        token: action.token.clone(),
+        started_at: action.started_at,
+        private_ip: action.private_ip.clone(),
+        last_heartbeat_at: None,
+        phase: LifecyclePhase::Waiting,
+        result: None,
+        reason: None,
+        decided_at: None,
+        completed_at: None,
+    }
+}
+
+impl StateStore for InMemoryStateStore {
+    async fn load(&self, group: Group) -> Result<ClusterState, StoreError> {
+        self.with_group(group, |s| s.clone())
+    }
+
+    async fn register(&self, group: Group, vm: &Vm) -> Result<Registration, StoreError> {
+        self.wrote();
+        self.with_group(group, |s| s.register(vm).0)
+    }
+
+    async fn claim_clusterization(
+        &self,
+        group: Group,
+        instance: &str,
+        now: DateTime<Utc>,
+        stale_after: Duration,
+    ) -> Result<ClaimOutcome, StoreError> {
+        self.wrote();
+        self.with_group(group, |s| s.claim(instance, now, stale_after))
+    }
+
+    async fn finalize(&self, group: Group, now: DateTime<Utc>) -> Result<ClusterState, StoreError> {
+        self.wrote();
+        self.with_group(group, |s| {
+            s.finalize(now);
+            s.clone()
+        })
+    }
+
+    async fn next_report_seq(&self, group: Group, host: &str) -> Result<u64, StoreError> {
+        self.wrote();
+        let mut t = self.tables.lock().unwrap();
+        let seq = t.report_seq.entry((group, host.to_owned())).or_default();
+        *seq += 1;
+        Ok(*seq)
+    }
+
+    async fn put_report(
+        &self,
+        group: Group,
+        seq: u64,
+        report: &NewReport,
+        per_host: u32,
+        _retention: Duration,
+    ) -> Result<(), StoreError> {
+        self.wrote();
+        let slot = seq % u64::from(per_host.max(1));
+        let stored = Report {
+            host: report.host.clone(),
+            seq,
+            at: report.at,
+            kind: report.kind,
+            message: report.message.clone(),
+        };
+        self.tables
+            .lock()
+            .unwrap()
+            .reports
+            .insert((group, report.host.clone(), slot), stored);
+        Ok(())
+    }
+
+    async fn reports(&self, group: Group) -> Result<Vec<Report>, StoreError> {
+        let t = self.tables.lock().unwrap();
+        let mut out: Vec<Report> = t
+            .reports
+            .iter()
+            .filter(|((g, _, _), _)| *g == group)
+            .map(|(_, r)| r.clone())
+            .collect();
+        out.sort_by(|a, b| a.host.cmp(&b.host).then(a.seq.cmp(&b.seq)));
+        Ok(out)
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<LeaseOutcome, StoreError> {
+        self.wrote();
+        let mut t = self.tables.lock().unwrap();
+        if let Some(current) = t.leases.get(name)
+            && current.owner != owner
+            && current.expires_at > now
+        {
+            return Ok(LeaseOutcome::Held(current.clone()));
+        }
+        let lease = Lease {
+            name: name.to_owned(),
+            owner: owner.to_owned(),
+            expires_at: now + chrono::Duration::from_std(ttl).unwrap(),
+        };
+        t.leases.insert(name.to_owned(), lease.clone());
+        Ok(LeaseOutcome::Acquired(lease))
+    }
+
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<bool, StoreError> {
+        self.wrote();
+        let mut t = self.tables.lock().unwrap();
+        if t.leases.get(name).is_some_and(|l| l.owner == owner) {
+            t.leases.remove(name);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn put_note(&self, name: &str, body: &serde_json::Value) -> Result<(), StoreError> {
+        self.wrote();
+        self.tables
+            .lock()
+            .unwrap()
+            .notes
+            .insert(name.to_owned(), body.clone());
+        Ok(())
+    }
+
+    async fn note(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(self.tables.lock().unwrap().notes.get(name).cloned())
+    }
+
+    async fn record_lifecycle_action(&self, action: &NewLifecycleAction) -> Result<(), StoreError> {
+        self.wrote();
+        let mut t = self.tables.lock().unwrap();
+        let record = t
+            .lifecycle
+            .entry(action.key.clone())
+            .or_insert_with(|| new_record(action));
+        if record.token.is_none() {
+            record.token.clone_from(&action.token);
+        }
+        if record.private_ip.is_none() {
+            record.private_ip.clone_from(&action.private_ip);
+        }
+        Ok(())
+    }
+
+    async fn lifecycle_actions(&self) -> Result<Vec<LifecycleRecord>, StoreError> {
+        Ok(self
+            .tables
+            .lock()
+            .unwrap()
+            .lifecycle
+            .values()
+            .cloned()
+            .collect())
+    }
+
+    async fn claim_lifecycle_heartbeat(
+        &self,
+        key: &LifecycleKey,
+        now: DateTime<Utc>,
+        interval: Duration,
+    ) -> Result<bool, StoreError> {
+        self.wrote();
+        let mut t = self.tables.lock().unwrap();
+        let Some(record) = t.lifecycle.get_mut(key) else {
+            return Ok(false);
+        };
+        let before = now - chrono::Duration::from_std(interval).unwrap();
+        if record.phase != LifecyclePhase::Waiting
+            || record.last_heartbeat_at.is_some_and(|h| h > before)
+        {
+            return Ok(false);
+        }
+        record.last_heartbeat_at = Some(now);
+        Ok(true)
+    }
+
+    async fn decide_lifecycle_action(
+        &self,
+        decision: &LifecycleDecision,
+    ) -> Result<bool, StoreError> {
+        self.wrote();
+        let mut t = self.tables.lock().unwrap();
+        let record = t.lifecycle.entry(decision.key.clone()).or_insert_with(|| {
+            new_record(&NewLifecycleAction {
+                key: decision.key.clone(),
+                group: decision.group.clone(),
+                hook: decision.hook.clone(),
+                token: None,
+                started_at: decision.at,
+                private_ip: None,
+            })
+        });
+        if record.phase != LifecyclePhase::Waiting {
+            return Ok(false);
+        }
+        record.phase = LifecyclePhase::Decided;
+        record.result = Some(decision.result);
+        record.reason = Some(decision.reason.clone());
+        record.decided_at = Some(decision.at);
+        Ok(true)
+    }
+
+    async fn close_lifecycle_action(
+        &self,
+        key: &LifecycleKey,
+        result: Option<LifecycleResult>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.wrote();
+        let mut t = self.tables.lock().unwrap();
+        let Some(record) = t.lifecycle.get_mut(key) else {
+            return Ok(false);
+        };
+        if record.phase == LifecyclePhase::Completed {
+            return Ok(false);
+        }
+        record.phase = LifecyclePhase::Completed;
+        record.result = result.or(record.result);
+        record.reason = Some(reason.to_owned());
+        record.completed_at = Some(now);
+        Ok(true)
+    }
+}
