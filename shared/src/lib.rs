@@ -11,6 +11,7 @@ pub mod error;
 pub mod handlers;
 pub mod lambda;
 pub mod ports;
+pub mod runtime;
 pub mod services;
 #[cfg(feature = "test-util")]
 pub mod testing;

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 /// Layers from the ground up: a module may import modules of a strictly lower rank, and
 /// others of its own top-level module. `testing` (fakes, fixtures) sits above everything and
-/// is imported by test code only.
-const RANKS: [(&str, u8); 13] = [
+/// is imported by test code only; `runtime` (process start-up) wires adapters to handlers.
+const RANKS: [(&str, u8); 14] = [
     ("error", 0),
     ("weka", 1),
     ("wire", 2),
@@ -22,6 +22,7 @@ const RANKS: [(&str, u8); 13] = [
     ("lambda", 6),
     ("services", 7),
     ("handlers", 8),
+    ("runtime", 9),
     ("testing", 9),
     // The crate root declares the modules; it imports nothing.
     ("lib", 10),

@@ -1,29 +1,9 @@
-use lambda_runtime::{run, service_fn, tracing};
-use weka_shared::adapters::autoscaling::AwsScalingGroups;
-use weka_shared::adapters::ec2::AwsInventory;
-use weka_shared::adapters::{dynamo::DynamoStateStore, load_aws_config};
-use weka_shared::config::process_env;
-use weka_shared::handlers::clusterize_finalization::{Config, Deps, handle};
-use weka_shared::lambda::serve;
-use weka_shared::ports::SystemClock;
+//! The `clusterize-finalization` Lambda: everything is in `weka_shared::runtime::clusterize_finalization`.
 
 #[global_allocator]
 static ALLOCATOR: weka_shared::lambda::Allocator = weka_shared::lambda::ALLOCATOR;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing::init_default_subscriber();
-    let config = Config::from_lookup(&process_env)?;
-    let aws = load_aws_config().await;
-    let deps = Deps {
-        store: DynamoStateStore::from_sdk_config(&aws, config.state),
-        inventory: AwsInventory::from_sdk_config(&aws),
-        clock: SystemClock,
-        groups: AwsScalingGroups::from_sdk_config(&aws),
-        lifecycle: config.lifecycle,
-    };
-    run(service_fn(|event| {
-        serve(event, |payload, _| handle(&deps, payload))
-    }))
-    .await
+    weka_shared::runtime::clusterize_finalization().await
 }

@@ -1,0 +1,167 @@
+//! How a function process starts: tracing, its configuration read once from the process
+//! environment, the AWS and WEKA clients its handler needs, and the Lambda runtime loop around
+//! the handler. Each function's `main` is one call to its entry here.
+
+use crate::adapters::autoscaling::AwsScalingGroups;
+use crate::adapters::dynamo::DynamoStateStore;
+use crate::adapters::ec2::AwsInventory;
+use crate::adapters::load_aws_config;
+use crate::adapters::secrets::SecretsManager;
+use crate::adapters::weka_rpc::{JsonRpcConnector, WekaRpcConfig};
+use crate::config::process_env;
+use crate::error::Classify;
+use crate::handlers::{
+    clusterize, clusterize_finalization, deploy, fetch, report, scale_down, status, terminate,
+    transient,
+};
+use crate::lambda::{Invocation, serve};
+use crate::ports::SystemClock;
+use lambda_runtime::{Error, service_fn, tracing};
+use serde::Serialize;
+use std::future::Future;
+
+/// Runs `handler` for every invocation until the runtime stops the process.
+async fn run_handler<R, E, Fut>(
+    handler: impl Fn(serde_json::Value, Invocation) -> Fut,
+) -> Result<(), Error>
+where
+    R: Serialize,
+    E: Classify + std::error::Error,
+    Fut: Future<Output = Result<R, E>>,
+{
+    let handler = &handler;
+    // Boxed: the runtime's service future nested in each entry's would pass rustc's query depth
+    // limit when the binary computes its `main` future's layout.
+    Box::pin(lambda_runtime::run(service_fn(|event| {
+        serve(event, |payload, context| {
+            handler(payload, Invocation::from_context(&context))
+        })
+    })))
+    .await
+}
+
+/// `deploy`.
+pub async fn deploy() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = deploy::Config::from_lookup(&process_env)?;
+    let aws = load_aws_config().await;
+    let deps = deploy::Deps {
+        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
+        inventory: AwsInventory::from_sdk_config(&aws),
+        config,
+    };
+    run_handler(|payload, _| deploy::handle(&deps, payload)).await
+}
+
+/// `clusterize`.
+pub async fn clusterize() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = clusterize::Config::from_lookup(&process_env)?;
+    let aws = load_aws_config().await;
+    let deps = clusterize::Deps {
+        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
+        inventory: AwsInventory::from_sdk_config(&aws),
+        secrets: SecretsManager::from_sdk_config(&aws),
+        clock: SystemClock,
+        config,
+    };
+    run_handler(|payload, _| clusterize::handle(&deps, payload)).await
+}
+
+/// `clusterize-finalization`.
+pub async fn clusterize_finalization() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = clusterize_finalization::Config::from_lookup(&process_env)?;
+    let aws = load_aws_config().await;
+    let deps = clusterize_finalization::Deps {
+        store: DynamoStateStore::from_sdk_config(&aws, config.state),
+        inventory: AwsInventory::from_sdk_config(&aws),
+        clock: SystemClock,
+        groups: AwsScalingGroups::from_sdk_config(&aws),
+        lifecycle: config.lifecycle,
+    };
+    run_handler(|payload, _| clusterize_finalization::handle(&deps, payload)).await
+}
+
+/// `report`.
+pub async fn report() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = report::Config::from_lookup(&process_env)?;
+    let aws = load_aws_config().await;
+    let deps = report::Deps {
+        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
+        clock: SystemClock,
+        groups: AwsScalingGroups::from_sdk_config(&aws),
+        config,
+    };
+    run_handler(|payload, _| report::handle(&deps, payload)).await
+}
+
+/// `status`.
+pub async fn status() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = status::Config::from_lookup(&process_env)?;
+    let weka = JsonRpcConnector::new(WekaRpcConfig::from_lookup(&process_env)?)?;
+    let aws = load_aws_config().await;
+    let deps = status::Deps {
+        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
+        inventory: AwsInventory::from_sdk_config(&aws),
+        secrets: SecretsManager::from_sdk_config(&aws),
+        weka,
+        clock: SystemClock,
+        config,
+    };
+    run_handler(|payload, invocation| status::handle(&deps, payload, invocation.deadline)).await
+}
+
+/// `fetch`.
+pub async fn fetch() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = fetch::Config::from_lookup(&process_env)?;
+    let aws = load_aws_config().await;
+    let deps = fetch::Deps {
+        groups: AwsScalingGroups::from_sdk_config(&aws),
+        inventory: AwsInventory::from_sdk_config(&aws),
+        secrets: SecretsManager::from_sdk_config(&aws),
+        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
+        clock: SystemClock,
+        config,
+    };
+    run_handler(|payload, invocation| fetch::handle(&deps, payload, invocation)).await
+}
+
+/// `scale-down`.
+pub async fn scale_down() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = scale_down::Config::from_lookup(&process_env)?;
+    let weka = JsonRpcConnector::new(WekaRpcConfig::from_lookup(&process_env)?)?;
+    let aws = load_aws_config().await;
+    let deps = scale_down::Deps {
+        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
+        secrets: SecretsManager::from_sdk_config(&aws),
+        weka,
+        clock: SystemClock,
+        config,
+    };
+    run_handler(|payload, invocation| scale_down::handle(&deps, payload, invocation)).await
+}
+
+/// `terminate`.
+pub async fn terminate() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = terminate::Config::from_lookup(&process_env)?;
+    let aws = load_aws_config().await;
+    let deps = terminate::Deps {
+        groups: AwsScalingGroups::from_sdk_config(&aws),
+        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
+        clock: SystemClock,
+        config,
+    };
+    run_handler(|payload, invocation| terminate::handle(&deps, payload, invocation)).await
+}
+
+/// `transient`: no configuration, no clients.
+pub async fn transient() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    run_handler(|payload, _| transient::handle(payload)).await
+}
