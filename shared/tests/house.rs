@@ -1,7 +1,7 @@
 //! The shape of the house, checked on the source text: layers of `shared/src` import only
 //! layers below them, no handler imports another handler, the module graph has no cycle,
 //! every environment variable name is defined once (in `config::names`), and no source file
-//! grows past the size its `//!` does not explain.
+//! grows past 800 lines unless a `//! Length:` line says why.
 
 #![allow(clippy::unwrap_used)]
 
@@ -295,7 +295,7 @@ fn no_source_file_is_longer_than_its_doc_explains() {
             let explained = text
                 .lines()
                 .take_while(|l| l.starts_with("//!") || l.is_empty())
-                .any(|l| l.contains("lines"));
+                .any(|l| l.starts_with("//! Length:"));
             (lines > MAX_LINES && !explained).then(|| format!("{} ({lines} lines)", file.display()))
         })
         .collect();

@@ -1,13 +1,10 @@
-//! The Auto Scaling / EC2 adapter of `terminate` and `fetch` against moto server (started by
-//! `make test`; endpoint in `WEKA_TEST_AWS_ENDPOINT`): describe with EC2 state, empty and
-//! missing groups, detach without decrement, scale-in protection, API termination, terminate;
-//! and the `terminate` handler itself on that adapter, judged by moto's state afterwards.
+//! The Auto Scaling / EC2 adapter of `terminate` and `fetch` on moto: describe with EC2 state,
+//! empty and missing groups, detach without decrement, scale-in protection, API termination,
+//! terminate; and the `terminate` handler itself on that adapter, judged by moto's state.
 
-#![allow(clippy::unwrap_used)]
-
+use super::common::{sdk, unique};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use weka_shared::adapters::autoscaling::AwsScalingGroups;
 use weka_shared::config::lifecycle::LifecycleConfig;
@@ -19,30 +16,6 @@ use weka_shared::ports::{ScalingGroup, ScalingGroups, StateStore};
 use weka_shared::testing::{
     FakeClock, InMemoryStateStore, assert_no_transient_errors, scale_response, terminate_config,
 };
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-async fn sdk() -> aws_config::SdkConfig {
-    let endpoint = std::env::var("WEKA_TEST_AWS_ENDPOINT").expect(
-        "WEKA_TEST_AWS_ENDPOINT is not set: run these tests through `make test`, which starts moto",
-    );
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .load()
-        .await
-}
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::SeqCst)
-    )
-}
 
 /// Creates an ASG of `desired` instances protected from scale-in, tagged `role=<name>`.
 async fn asg(sdk: &aws_config::SdkConfig, desired: i32) -> String {
@@ -154,6 +127,7 @@ async fn describe(groups: &AwsScalingGroups, name: &str) -> ScalingGroup {
 
 #[tokio::test]
 async fn describe_joins_asg_and_ec2_and_tolerates_empty_and_missing_groups() {
+    require_emulator!();
     let sdk = sdk().await;
     let full = asg(&sdk, 3).await;
     let empty = asg(&sdk, 0).await;
@@ -182,6 +156,7 @@ async fn describe_joins_asg_and_ec2_and_tolerates_empty_and_missing_groups() {
 
 #[tokio::test]
 async fn detach_protection_and_termination_act_on_the_named_instances_only() {
+    require_emulator!();
     let sdk = sdk().await;
     let name = asg(&sdk, 3).await;
     let groups = AwsScalingGroups::from_sdk_config(&sdk);
@@ -228,6 +203,7 @@ async fn detach_protection_and_termination_act_on_the_named_instances_only() {
 
 #[tokio::test]
 async fn termination_protection_is_cleared_and_set_again() {
+    require_emulator!();
     let sdk = sdk().await;
     let name = asg(&sdk, 1).await;
     let groups = AwsScalingGroups::from_sdk_config(&sdk);
@@ -271,6 +247,7 @@ async fn terminate_deps(
 
 #[tokio::test]
 async fn terminate_handler_detaches_the_unhealthy_and_terminates_only_stopped_and_old_strays() {
+    require_emulator!();
     let sdk = sdk().await;
     let name = asg(&sdk, 4).await;
     let autoscaling = aws_sdk_autoscaling::Client::new(&sdk);

@@ -1,0 +1,226 @@
+//! Lifecycle-action records in DynamoDB on moto: idempotent recording, conditional decisions,
+//! heartbeats and closing.
+
+use super::common::{sdk, store_with};
+use std::sync::Arc;
+use std::time::Duration;
+use weka_shared::domain::lifecycle::{
+    LifecycleDecision, LifecycleKey, LifecyclePhase, LifecycleResult, NewLifecycleAction,
+    Transition,
+};
+use weka_shared::ports::StateStore;
+
+fn lifecycle_key(id: &str, transition: Transition) -> LifecycleKey {
+    LifecycleKey {
+        instance_id: id.to_owned(),
+        transition,
+    }
+}
+
+#[tokio::test]
+async fn lifecycle_records_are_idempotent_and_every_transition_conditional() {
+    require_emulator!();
+    let store = store_with(6).await;
+    let t0 = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+    let launch = lifecycle_key("i-0a", Transition::Launch);
+    let first = NewLifecycleAction {
+        key: launch.clone(),
+        group: "asg".to_owned(),
+        hook: "weka-launch".to_owned(),
+        token: None,
+        started_at: t0,
+        private_ip: None,
+    };
+    store.record_lifecycle_action(&first).await.unwrap();
+    // Again, later, with a token and an IP: both filled in, the start time kept.
+    store
+        .record_lifecycle_action(&NewLifecycleAction {
+            token: Some("tok-1".to_owned()),
+            private_ip: Some("10.0.0.7".to_owned()),
+            started_at: t0 + chrono::Duration::seconds(90),
+            ..first.clone()
+        })
+        .await
+        .unwrap();
+    store
+        .record_lifecycle_action(&NewLifecycleAction {
+            token: Some("tok-2".to_owned()),
+            ..first.clone()
+        })
+        .await
+        .unwrap();
+    let records = store.lifecycle_actions().await.unwrap();
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(r.key, launch);
+    assert_eq!((r.group.as_str(), r.hook.as_str()), ("asg", "weka-launch"));
+    assert_eq!(r.token.as_deref(), Some("tok-1"), "the first token stays");
+    assert_eq!(r.private_ip.as_deref(), Some("10.0.0.7"));
+    assert_eq!(r.started_at, t0);
+    assert_eq!(r.phase, LifecyclePhase::Waiting);
+
+    // The item as documented: pk <state key>#lifecycle, sk <instance>#<transition>, TTL.
+    let client = aws_sdk_dynamodb::Client::new(&sdk().await);
+    let item = client
+        .get_item()
+        .table_name(store.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("c-state#lifecycle".to_owned()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("i-0a#launch".to_owned()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    for attribute in [
+        "instance_id",
+        "transition",
+        "asg",
+        "hook",
+        "token",
+        "started_at",
+        "private_ip",
+        "phase",
+        "expires_at",
+    ] {
+        assert!(
+            item.contains_key(attribute),
+            "{attribute} missing: {item:?}"
+        );
+    }
+
+    // Heartbeat slots: one per interval, only while waiting, only for recorded actions.
+    let interval = Duration::from_secs(30);
+    assert!(
+        store
+            .claim_lifecycle_heartbeat(&launch, t0, interval)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_lifecycle_heartbeat(&launch, t0 + chrono::Duration::seconds(10), interval)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_lifecycle_heartbeat(&launch, t0 + chrono::Duration::seconds(30), interval)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_lifecycle_heartbeat(&lifecycle_key("i-none", Transition::Launch), t0, interval)
+            .await
+            .unwrap(),
+        "no record, no heartbeat"
+    );
+
+    // Concurrent deciders agree on one outcome.
+    let store = Arc::new(store);
+    let mut tasks = Vec::new();
+    for n in 0..10 {
+        let store = Arc::clone(&store);
+        let launch = launch.clone();
+        tasks.push(tokio::spawn(async move {
+            let result = if n % 2 == 0 {
+                LifecycleResult::Continue
+            } else {
+                LifecycleResult::Abandon
+            };
+            let decided = store
+                .decide_lifecycle_action(&LifecycleDecision {
+                    key: launch,
+                    group: "asg".to_owned(),
+                    hook: "weka-launch".to_owned(),
+                    result,
+                    reason: format!("decider {n}"),
+                    at: t0 + chrono::Duration::seconds(60),
+                })
+                .await
+                .unwrap();
+            (decided, result)
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (decided, result) = task.await.unwrap();
+        if decided {
+            winners.push(result);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one decision");
+    let r = store.lifecycle_actions().await.unwrap().remove(0);
+    assert_eq!(r.phase, LifecyclePhase::Decided);
+    assert_eq!(r.result, Some(winners[0]));
+    assert!(
+        !store
+            .claim_lifecycle_heartbeat(&launch, t0 + chrono::Duration::seconds(600), interval)
+            .await
+            .unwrap(),
+        "a decided action gets no heartbeat"
+    );
+
+    // Closing once; a second close and a close of an unknown action change nothing.
+    let at = t0 + chrono::Duration::seconds(61);
+    assert!(
+        store
+            .close_lifecycle_action(&launch, Some(winners[0]), "completed", at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .close_lifecycle_action(&launch, None, "again", at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .close_lifecycle_action(&lifecycle_key("i-none", Transition::Launch), None, "x", at)
+            .await
+            .unwrap()
+    );
+    let r = store.lifecycle_actions().await.unwrap().remove(0);
+    assert_eq!(r.phase, LifecyclePhase::Completed);
+    assert_eq!(r.reason.as_deref(), Some("completed"));
+    assert_eq!(r.completed_at, Some(at));
+    // Recording the event again (at-least-once delivery) never reopens it.
+    store.record_lifecycle_action(&first).await.unwrap();
+    assert_eq!(
+        store.lifecycle_actions().await.unwrap()[0].phase,
+        LifecyclePhase::Completed
+    );
+
+    // A decision before any record (a report ahead of its event) creates the record.
+    let terminate = lifecycle_key("i-0b", Transition::Terminate);
+    assert!(
+        store
+            .decide_lifecycle_action(&LifecycleDecision {
+                key: terminate.clone(),
+                group: "asg".to_owned(),
+                hook: "weka-terminate".to_owned(),
+                result: LifecycleResult::Continue,
+                reason: "nothing to deactivate".to_owned(),
+                at,
+            })
+            .await
+            .unwrap()
+    );
+    let records = store.lifecycle_actions().await.unwrap();
+    assert_eq!(
+        records.iter().map(|r| r.key.clone()).collect::<Vec<_>>(),
+        vec![launch, terminate],
+        "ordered by key"
+    );
+    assert_eq!(records[1].started_at, at);
+    assert_eq!(records[1].hook, "weka-terminate");
+    assert_eq!(records[1].phase, LifecyclePhase::Decided);
+    assert_eq!(records[1].decided_at, Some(at));
+}

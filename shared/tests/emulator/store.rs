@@ -1,0 +1,425 @@
+//! The DynamoDB state store on moto: registration, claims, crash-at-every-step recovery,
+//! leases, reports and notes.
+
+use super::common::{sdk, store_with};
+use chrono::Utc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use weka_shared::adapters::dynamo::DynamoStateStore;
+use weka_shared::config::StateConfig;
+use weka_shared::domain::report::ReportKind;
+use weka_shared::domain::state::{ClaimOutcome, Group, Registration, RegistrationRefusal};
+use weka_shared::ports::{LeaseOutcome, NewReport, StateStore, StoreError};
+use weka_shared::testing::CrashingStore;
+use weka_shared::wire::bootstrap::Vm;
+
+fn vm(id: &str) -> Vm {
+    Vm {
+        name: id.to_owned(),
+        ..Vm::default()
+    }
+}
+
+#[tokio::test]
+async fn registration_is_one_conditional_write_with_stable_answers() {
+    require_emulator!();
+    let store = store_with(2).await;
+    let first = store.register(Group::Backend, &vm("i-a")).await.unwrap();
+    assert_eq!(
+        first,
+        Registration::Registered {
+            position: 1,
+            target: 2
+        }
+    );
+    assert_eq!(
+        store.register(Group::Backend, &vm("i-a")).await.unwrap(),
+        first,
+        "retry: same answer"
+    );
+    let completing = store.register(Group::Backend, &vm("i-b")).await.unwrap();
+    assert!(completing.completes_set());
+    assert_eq!(
+        store.register(Group::Backend, &vm("i-b")).await.unwrap(),
+        completing,
+        "completer retry"
+    );
+    assert_eq!(
+        store.register(Group::Backend, &vm("i-late")).await.unwrap(),
+        Registration::Refused(RegistrationRefusal::SetComplete { target: 2 })
+    );
+    assert_eq!(
+        store.write_calls(),
+        5,
+        "one write call per registration, refused or not"
+    );
+    let state = store.load(Group::Backend).await.unwrap();
+    assert_eq!(
+        state
+            .instances
+            .iter()
+            .map(|v| v.name.as_str())
+            .collect::<Vec<_>>(),
+        ["i-a", "i-b"]
+    );
+    assert_eq!(
+        state.version, 2,
+        "refused and repeated registrations wrote nothing"
+    );
+
+    store.finalize(Group::Backend, Utc::now()).await.unwrap();
+    assert_eq!(
+        store
+            .register(Group::Backend, &vm("i-after"))
+            .await
+            .unwrap(),
+        Registration::Refused(RegistrationRefusal::AlreadyClusterized)
+    );
+    let nfs = store
+        .register(
+            Group::Nfs,
+            &Vm {
+                name: "i-gw".to_owned(),
+                protocol: weka_shared::wire::bootstrap::Protocol::Nfs,
+                container_uid: "u".to_owned(),
+                nic_name: "eth1".to_owned(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        nfs,
+        Registration::Registered {
+            position: 1,
+            target: 2
+        }
+    );
+    let nfs_state = store.load(Group::Nfs).await.unwrap();
+    assert_eq!(nfs_state.instances[0].nic_name, "eth1");
+}
+
+#[tokio::test]
+async fn a_missing_state_document_is_named_not_created() {
+    require_emulator!();
+    let store = store_with(2).await;
+    let sdk = sdk().await;
+    let orphan = DynamoStateStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        StateConfig {
+            table: "no-such-table-x".to_owned(),
+            state_key: "k".to_owned(),
+            nfs_state_key: "n".to_owned(),
+        },
+    );
+    assert!(orphan.load(Group::Backend).await.is_err());
+    let wrong_key = DynamoStateStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        StateConfig {
+            table: store.table().to_owned(),
+            state_key: "absent".to_owned(),
+            nfs_state_key: "n".to_owned(),
+        },
+    );
+    for result in [
+        wrong_key
+            .register(Group::Backend, &vm("i"))
+            .await
+            .map(|_| ()),
+        wrong_key
+            .finalize(Group::Backend, Utc::now())
+            .await
+            .map(|_| ()),
+        wrong_key.load(Group::Backend).await.map(|_| ()),
+    ] {
+        assert!(
+            matches!(result, Err(StoreError::StateMissing { ref key, .. }) if key == "absent"),
+            "{result:?}"
+        );
+    }
+    assert!(wrong_key.load(Group::Backend).await.is_err());
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_registrations_register_once_with_one_completer() {
+    require_emulator!();
+    let store = Arc::new(store_with(200).await);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .register(Group::Backend, &vm(&format!("i-{i:04}")))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    let state = store.load(Group::Backend).await.unwrap();
+    let mut ids: Vec<_> = state.instances.iter().map(|v| v.name.clone()).collect();
+    assert_eq!(ids.len(), 200, "every registration kept");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 200, "nobody registered twice");
+    assert_eq!(
+        answers.iter().filter(|a| a.completes_set()).count(),
+        1,
+        "exactly one completer"
+    );
+    let mut positions: Vec<_> = answers
+        .iter()
+        .map(|a| match a {
+            Registration::Registered { position, .. } => *position,
+            Registration::Refused(r) => panic!("refused: {r:?}"),
+        })
+        .collect();
+    positions.sort_unstable();
+    assert_eq!(positions, (1..=200).collect::<Vec<_>>());
+    let per_registration = store.write_calls() as f64 / 200.0;
+    println!(
+        "moto: 200 concurrent registrations in {:.2}s, {per_registration:.2} DynamoDB write calls per registration",
+        elapsed.as_secs_f64()
+    );
+    assert!((per_registration - 1.0).abs() < f64::EPSILON);
+}
+
+#[tokio::test]
+async fn clusterization_survives_a_writer_killed_between_any_two_steps() {
+    require_emulator!();
+    let stale = Duration::from_secs(600);
+    for allowed in 0..3 {
+        let store = store_with(2).await;
+        store.register(Group::Backend, &vm("a")).await.unwrap();
+        let t0 = Utc::now();
+        let dying = CrashingStore::after(&store, allowed);
+        let run = async {
+            dying.register(Group::Backend, &vm("b")).await?;
+            dying
+                .claim_clusterization(Group::Backend, "b", t0, stale)
+                .await?;
+            dying.finalize(Group::Backend, t0).await
+        };
+        assert!(run.await.is_err());
+        let later = t0 + chrono::Duration::from_std(stale).unwrap();
+        assert!(
+            store
+                .register(Group::Backend, &vm("b"))
+                .await
+                .unwrap()
+                .completes_set()
+        );
+        let claim = store
+            .claim_clusterization(Group::Backend, "a", later, stale)
+            .await
+            .unwrap();
+        assert!(
+            matches!(claim, ClaimOutcome::Granted { .. }),
+            "after crash at {allowed}: {claim:?}"
+        );
+        assert!(
+            store
+                .finalize(Group::Backend, later)
+                .await
+                .unwrap()
+                .clusterized
+        );
+        assert_eq!(
+            store
+                .claim_clusterization(Group::Backend, "b", later, stale)
+                .await
+                .unwrap(),
+            ClaimOutcome::AlreadyClusterized
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_fresh_claim_is_held_and_a_stale_one_is_taken_over() {
+    require_emulator!();
+    let store = store_with(2).await;
+    let stale = Duration::from_secs(600);
+    let t0 = Utc::now();
+    store.register(Group::Backend, &vm("a")).await.unwrap();
+    assert_eq!(
+        store
+            .claim_clusterization(Group::Backend, "a", t0, stale)
+            .await
+            .unwrap(),
+        ClaimOutcome::NotEligible
+    );
+    store.register(Group::Backend, &vm("b")).await.unwrap();
+    assert_eq!(
+        store
+            .claim_clusterization(Group::Backend, "x", t0, stale)
+            .await
+            .unwrap(),
+        ClaimOutcome::NotEligible
+    );
+    assert_eq!(
+        store
+            .claim_clusterization(Group::Backend, "b", t0, stale)
+            .await
+            .unwrap(),
+        ClaimOutcome::Granted { replaced: None }
+    );
+    let held = store
+        .claim_clusterization(
+            Group::Backend,
+            "a",
+            t0 + chrono::Duration::seconds(10),
+            stale,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(held, ClaimOutcome::HeldBy(ref c) if c.instance == "b"),
+        "{held:?}"
+    );
+    let taken = store
+        .claim_clusterization(
+            Group::Backend,
+            "a",
+            t0 + chrono::Duration::seconds(601),
+            stale,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(taken, ClaimOutcome::Granted { replaced: Some(ref c) } if c.instance == "b"),
+        "{taken:?}"
+    );
+    assert_eq!(
+        store
+            .load(Group::Backend)
+            .await
+            .unwrap()
+            .clusterizer
+            .unwrap()
+            .instance,
+        "a"
+    );
+}
+
+#[tokio::test]
+async fn leases_expire_and_only_the_owner_releases() {
+    require_emulator!();
+    let store = store_with(2).await;
+    let ttl = Duration::from_secs(60);
+    let t0 = Utc::now();
+    assert!(matches!(
+        store
+            .acquire_lease("scale", "run-1", t0, ttl)
+            .await
+            .unwrap(),
+        LeaseOutcome::Acquired(_)
+    ));
+    let held = store
+        .acquire_lease("scale", "run-2", t0 + chrono::Duration::seconds(5), ttl)
+        .await
+        .unwrap();
+    assert!(
+        matches!(held, LeaseOutcome::Held(ref l) if l.owner == "run-1"),
+        "{held:?}"
+    );
+    assert!(!store.release_lease("scale", "run-2").await.unwrap());
+    // run-1 died without releasing; the lease lapses.
+    let later = t0 + chrono::Duration::seconds(61);
+    assert!(matches!(
+        store
+            .acquire_lease("scale", "run-2", later, ttl)
+            .await
+            .unwrap(),
+        LeaseOutcome::Acquired(_)
+    ));
+    assert!(
+        !store.release_lease("scale", "run-1").await.unwrap(),
+        "late release by the dead owner refused"
+    );
+    assert!(store.release_lease("scale", "run-2").await.unwrap());
+    assert!(matches!(
+        store
+            .acquire_lease("scale", "run-3", later, ttl)
+            .await
+            .unwrap(),
+        LeaseOutcome::Acquired(_)
+    ));
+}
+
+#[tokio::test]
+async fn reports_ring_per_host_and_survive_a_crash_between_steps() {
+    require_emulator!();
+    let store = store_with(2).await;
+    let report = |message: &str| NewReport {
+        host: "ip-10-0-0-1.ec2.internal".to_owned(),
+        kind: ReportKind::Progress,
+        message: message.to_owned(),
+        at: Utc::now(),
+    };
+    let retention = Duration::from_secs(86_400);
+    for i in 0..5 {
+        let seq = store
+            .next_report_seq(Group::Backend, "ip-10-0-0-1.ec2.internal")
+            .await
+            .unwrap();
+        store
+            .put_report(Group::Backend, seq, &report(&format!("m{i}")), 3, retention)
+            .await
+            .unwrap();
+    }
+    // Crash after reserving a sequence number: a gap, nothing else.
+    let dying = CrashingStore::after(&store, 1);
+    let seq = dying
+        .next_report_seq(Group::Backend, "ip-10-0-0-1.ec2.internal")
+        .await
+        .unwrap();
+    assert!(
+        dying
+            .put_report(Group::Backend, seq, &report("lost"), 3, retention)
+            .await
+            .is_err()
+    );
+    let seq = store
+        .next_report_seq(Group::Backend, "ip-10-0-0-1.ec2.internal")
+        .await
+        .unwrap();
+    store
+        .put_report(Group::Backend, seq, &report("after"), 3, retention)
+        .await
+        .unwrap();
+    // A stale writer holding an older sequence number cannot overwrite a newer slot.
+    store
+        .put_report(Group::Backend, seq - 3, &report("stale"), 3, retention)
+        .await
+        .unwrap();
+    let kept: Vec<_> = store
+        .reports(Group::Backend)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.seq, r.message))
+        .collect();
+    // Slots are seq % 3: seq 7 took seq 4's slot; the lost seq 6 left seq 3 in its slot.
+    assert_eq!(
+        kept,
+        [
+            (3, "m2".to_owned()),
+            (5, "m4".to_owned()),
+            (7, "after".to_owned())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn notes_round_trip() {
+    require_emulator!();
+    let store = store_with(2).await;
+    assert_eq!(store.note("scale-down").await.unwrap(), None);
+    let body = serde_json::json!({"refusal": {"desired": 3, "minimum": 6}});
+    store.put_note("scale-down", &body).await.unwrap();
+    assert_eq!(store.note("scale-down").await.unwrap(), Some(body));
+}
