@@ -1,8 +1,12 @@
 # Two commands on a fresh machine: `make test` (everything CI runs) and `make demo`.
-.PHONY: test demo bench package setup fmt
+# `make check` is the fast tier (no emulator) for the edit-compile-test loop.
+.PHONY: test check demo bench package setup fmt
 
 test:
 	bash tests/run-tests.sh
+
+check:
+	bash tests/check.sh
 
 setup:
 	bash tests/setup.sh

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Everything CI runs (`make test`): formatting, lints, unit/handler/property tests, emulator
-# tests against moto, doc tests, script checks and Terraform checks. Prints the number of tests.
+# Everything CI runs (`make test`): the fast tier (tests/check.sh: formatting, lints,
+# unit/handler/property tests) with the emulator tests against moto, then doc tests, the
+# moto patches, the state machine in moto, the local-cloud e2e and the Terraform checks.
+# Prints the number of tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -11,23 +13,17 @@ trap cleanup EXIT
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "setup"
-tests/setup.sh
-export PATH="$VENV/bin:$PATH"
-
-step "cargo fmt --check"
-cargo fmt --all --check
-
-step "cargo clippy (all targets, -D warnings)"
-cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
-
 step "starting moto (patched, loopback)"
+tests/setup.sh
 tests/emulator/moto.sh start "$run_dir"
 export WEKA_TEST_AWS_ENDPOINT="http://127.0.0.1:$(cat "$run_dir/moto.port")"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+# An emulator test that finds no emulator fails here instead of skipping.
+export WEKA_TEST_REQUIRE_EMULATOR=1
 
-step "cargo nextest (unit, handler, property, script and emulator tests)"
-cargo nextest run --workspace --all-features --locked --no-fail-fast 2>&1 | tee "$run_dir/nextest.log"
+NEXTEST_PROFILE=ci NEXTEST_LOG="$run_dir/nextest.log" tests/check.sh
+export PATH="$VENV/bin:$PATH"
+
 step "cargo test --doc"
 cargo test --doc --workspace --all-features --locked 2>&1 | tee "$run_dir/doctest.log"
 

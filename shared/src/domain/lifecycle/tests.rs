@@ -1,0 +1,297 @@
+//! The lifecycle records and decisions, on literal inputs.
+
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::domain::terminate::{AsgHealth, AsgInstance, Ec2State};
+use std::collections::BTreeSet;
+
+fn t(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_779_354_000 + secs, 0).unwrap()
+}
+
+fn policy() -> LifecyclePolicy {
+    LifecyclePolicy {
+        launch_timeout: Duration::from_secs(900),
+        terminate_timeout: Duration::from_secs(900),
+        heartbeat_interval: Duration::from_secs(30),
+        deadline_margin: Duration::from_secs(120),
+    }
+}
+
+fn record(id: &str, transition: Transition, phase: LifecyclePhase) -> LifecycleRecord {
+    LifecycleRecord {
+        key: LifecycleKey {
+            instance_id: id.to_owned(),
+            transition,
+        },
+        group: "asg".to_owned(),
+        hook: "hook".to_owned(),
+        token: None,
+        started_at: t(0),
+        private_ip: Some("10.0.0.9".to_owned()),
+        last_heartbeat_at: None,
+        phase,
+        result: None,
+        reason: None,
+        decided_at: None,
+        completed_at: None,
+    }
+}
+
+fn instance(id: &str, state: &str) -> AsgInstance {
+    AsgInstance {
+        id: id.to_owned(),
+        private_ip: Some("10.0.0.9".to_owned()),
+        health: AsgHealth::Healthy,
+        lifecycle: Lifecycle::parse(state),
+        protected_from_scale_in: true,
+        ec2_state: Some(Ec2State::Running),
+        launch_time: Some(t(0)),
+    }
+}
+
+fn hooks() -> Hooks {
+    Hooks {
+        launch: Some("launch-hook".to_owned()),
+        terminate: Some("terminate-hook".to_owned()),
+    }
+}
+
+#[test]
+fn hostnames_name_instances_or_ips() {
+    assert_eq!(
+        HostRef::parse("ip-10-0-1-23.ec2.internal"),
+        HostRef::Ip("10.0.1.23".to_owned())
+    );
+    assert_eq!(
+        HostRef::parse("ip-10-0-1-23"),
+        HostRef::Ip("10.0.1.23".to_owned())
+    );
+    assert_eq!(
+        HostRef::parse("i-0123456789abcdef0.us-west-2.compute.internal"),
+        HostRef::InstanceId("i-0123456789abcdef0".to_owned())
+    );
+    assert_eq!(
+        HostRef::parse("ip-10-0-1"),
+        HostRef::Name("ip-10-0-1".to_owned())
+    );
+    assert_eq!(
+        HostRef::parse("weka-01"),
+        HostRef::Name("weka-01".to_owned())
+    );
+}
+
+#[test]
+fn reports_map_to_signals() {
+    assert_eq!(
+        ReportSignal::of(ReportKind::Progress, "Join completed successfully"),
+        ReportSignal::Joined
+    );
+    assert_eq!(
+        ReportSignal::of(ReportKind::Progress, "Weka containers are ready"),
+        ReportSignal::Progress
+    );
+    assert_eq!(
+        ReportSignal::of(ReportKind::Error, "weka installation failed"),
+        ReportSignal::Failed
+    );
+    assert_eq!(
+        ReportSignal::of(ReportKind::Debug, "lsblk"),
+        ReportSignal::None
+    );
+}
+
+#[test]
+fn termination_continues_when_weka_is_done_or_the_deadline_nears() {
+    let r = record("i-1", Transition::Terminate, LifecyclePhase::Waiting);
+    let p = policy();
+    assert!(
+        termination_decision(&r, Some(MachineState::Active { active: 3 }), &p, t(60)).is_none()
+    );
+    let (result, reason) =
+        termination_decision(&r, Some(MachineState::Active { active: 3 }), &p, t(780)).unwrap();
+    assert_eq!(result, LifecycleResult::Continue);
+    assert!(reason.contains("deadline"), "{reason}");
+    for machine in [
+        None,
+        Some(MachineState::Absent),
+        Some(MachineState::Inactive),
+    ] {
+        let (result, _) = termination_decision(&r, machine, &p, t(1)).unwrap();
+        assert_eq!(result, LifecycleResult::Continue);
+    }
+}
+
+#[test]
+fn reconcile_completes_decisions_and_closes_what_ended_elsewhere() {
+    let mut decided = record("i-1", Transition::Launch, LifecyclePhase::Decided);
+    decided.result = Some(LifecycleResult::Abandon);
+    decided.reason = Some("failed".to_owned());
+    let gone = record("i-2", Transition::Launch, LifecyclePhase::Waiting);
+    let in_service = record("i-3", Transition::Launch, LifecyclePhase::Waiting);
+    let done = record("i-4", Transition::Launch, LifecyclePhase::Completed);
+    let instances = [
+        instance("i-1", "Pending:Wait"),
+        instance("i-3", "InService"),
+        instance("i-4", "InService"),
+    ];
+    let steps = reconcile(
+        &[decided.clone(), gone, in_service, done],
+        Some(("asg", &instances)),
+        &hooks(),
+        &BTreeSet::new(),
+        &policy(),
+        t(10),
+    );
+    assert_eq!(
+        steps,
+        vec![
+            ReconcileStep::Complete {
+                record: decided,
+                result: LifecycleResult::Abandon,
+                reason: "failed".to_owned(),
+                decide_first: false,
+            },
+            ReconcileStep::Close {
+                key: LifecycleKey {
+                    instance_id: "i-2".to_owned(),
+                    transition: Transition::Launch
+                },
+                reason: "the instance left the group".to_owned(),
+            },
+            ReconcileStep::Close {
+                key: LifecycleKey {
+                    instance_id: "i-3".to_owned(),
+                    transition: Transition::Launch
+                },
+                reason: "the instance is InService now".to_owned(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn reconcile_records_lost_events_and_missing_ips() {
+    let mut no_ip = record("i-2", Transition::Launch, LifecyclePhase::Waiting);
+    no_ip.private_ip = None;
+    let instances = [
+        instance("i-1", "Terminating:Wait"),
+        instance("i-2", "Pending:Wait"),
+        instance("i-3", "InService"),
+    ];
+    let steps = reconcile(
+        &[no_ip],
+        Some(("asg", &instances)),
+        &hooks(),
+        &BTreeSet::new(),
+        &policy(),
+        t(10),
+    );
+    let recorded: Vec<(String, Transition, Option<String>)> = steps
+        .iter()
+        .filter_map(|s| match s {
+            ReconcileStep::Record(a) => Some((
+                a.key.instance_id.clone(),
+                a.key.transition,
+                a.private_ip.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        recorded,
+        vec![
+            (
+                "i-1".to_owned(),
+                Transition::Terminate,
+                Some("10.0.0.9".to_owned())
+            ),
+            (
+                "i-2".to_owned(),
+                Transition::Launch,
+                Some("10.0.0.9".to_owned())
+            ),
+        ]
+    );
+    // Without the hook configured nothing is recorded.
+    let steps = reconcile(
+        &[],
+        Some(("asg", &instances)),
+        &Hooks::default(),
+        &BTreeSet::new(),
+        &policy(),
+        t(10),
+    );
+    assert!(steps.is_empty());
+}
+
+#[test]
+fn silent_launches_are_abandoned_and_forming_members_kept_alive() {
+    let mut quiet = record("i-1", Transition::Launch, LifecyclePhase::Waiting);
+    quiet.last_heartbeat_at = Some(t(100));
+    let mut member = record("i-2", Transition::Launch, LifecyclePhase::Waiting);
+    member.last_heartbeat_at = Some(t(950));
+    let instances = [
+        instance("i-1", "Pending:Wait"),
+        instance("i-2", "Pending:Wait"),
+    ];
+    let members = BTreeSet::from(["i-2".to_owned()]);
+    let steps = reconcile(
+        &[quiet.clone(), member.clone()],
+        Some(("asg", &instances)),
+        &hooks(),
+        &members,
+        &policy(),
+        t(999),
+    );
+    assert_eq!(steps, vec![ReconcileStep::Heartbeat(member.clone())]);
+    let steps = reconcile(
+        &[quiet, member.clone()],
+        Some(("asg", &instances)),
+        &hooks(),
+        &members,
+        &policy(),
+        t(1000),
+    );
+    assert!(matches!(
+        &steps[..],
+        [ReconcileStep::Complete {
+            result: LifecycleResult::Abandon,
+            decide_first: true,
+            ..
+        }, ReconcileStep::Heartbeat(m)] if *m == member
+    ));
+}
+
+#[test]
+fn terminations_continue_a_margin_before_the_deadline() {
+    let r = record("i-1", Transition::Terminate, LifecyclePhase::Waiting);
+    let instances = [instance("i-1", "Terminating:Wait")];
+    let at = |secs| {
+        reconcile(
+            std::slice::from_ref(&r),
+            Some(("asg", &instances)),
+            &hooks(),
+            &BTreeSet::new(),
+            &policy(),
+            t(secs),
+        )
+    };
+    assert!(at(779).is_empty());
+    assert!(matches!(
+        &at(780)[..],
+        [ReconcileStep::Complete {
+            result: LifecycleResult::Continue,
+            decide_first: true,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn without_the_group_nothing_is_closed() {
+    let r = record("i-1", Transition::Launch, LifecyclePhase::Waiting);
+    let steps = reconcile(&[r], None, &hooks(), &BTreeSet::new(), &policy(), t(10));
+    assert!(steps.is_empty());
+}
