@@ -27,8 +27,7 @@ macro_rules! record {
     ) => {
         $(#[$doc])*
         pub(super) mod $name {
-            // The model types and readers the rows name.
-            #[allow(unused_imports)]
+            // The record type and what the rows name.
             use super::*;
             use $crate::weka::decode::records::read;
             use $crate::weka::decode::scan::{Cursor, R};
