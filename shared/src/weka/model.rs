@@ -240,6 +240,14 @@ fn opt_datetime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>
     Ok(Option::<FastDateTime>::deserialize(d)?.map(|t| t.0))
 }
 
+/// A string enum of the models, for readers generic over them (`weka::decode`'s field tables).
+pub(crate) trait StringEnum: Default {
+    /// Known spellings without allocating; `None` for values kept as `Other`.
+    fn from_known_bytes(s: &[u8]) -> Option<Self>;
+    /// A value this crate does not interpret.
+    fn other(s: String) -> Self;
+}
+
 macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
@@ -286,6 +294,16 @@ macro_rules! string_enum {
                     return Some(Self::$variant);
                 })+
                 s.is_empty().then_some(Self::Unknown)
+            }
+        }
+
+        impl StringEnum for $name {
+            fn from_known_bytes(s: &[u8]) -> Option<Self> {
+                Self::from_known_bytes(s)
+            }
+
+            fn other(s: String) -> Self {
+                Self::Other(s)
             }
         }
 

@@ -1,0 +1,371 @@
+//! The decoder against serde, the differential oracle: fixtures, every field of every record
+//! table with many values, whole documents, truncations and random mutations, and lists cut in two.
+#![allow(clippy::unwrap_used)]
+
+use std::fmt::Debug;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::super::model::{DrivesList, HostsList, NodesList};
+use super::lists::{Cut, List};
+use super::records::{self, record};
+use super::scan::Cursor;
+use super::{DecodeError, cluster_lists, disks_list, hosts_list, nodes_list};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/weka/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// Ours and serde agree: same value, or both refuse.
+fn agree<T: DeserializeOwned + PartialEq + Debug>(
+    json: &[u8],
+    ours: fn(&[u8]) -> Result<T, DecodeError>,
+) -> bool {
+    let theirs = serde_json::from_slice::<T>(json);
+    let mine = ours(json);
+    match (&theirs, &mine) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(json)),
+        (Err(_), Err(_)) => {}
+        _ => panic!(
+            "serde {:?} but ours {:?} on {}",
+            theirs.as_ref().err(),
+            mine.as_ref().err(),
+            String::from_utf8_lossy(json)
+        ),
+    }
+    theirs.is_ok()
+}
+
+fn all_agree(json: &[u8]) {
+    agree(json, hosts_list);
+    agree(json, disks_list);
+    agree(json, nodes_list);
+}
+
+#[test]
+fn fixtures_decode_as_serde_does_pretty_and_compact() {
+    fn both<T: DeserializeOwned + PartialEq + Debug>(
+        name: &str,
+        ours: fn(&[u8]) -> Result<T, DecodeError>,
+    ) {
+        let pretty = fixture(name);
+        assert!(agree(&pretty, ours));
+        let compact =
+            serde_json::to_vec(&serde_json::from_slice::<Value>(&pretty).unwrap()).unwrap();
+        assert!(agree(&compact, ours));
+    }
+    both("hosts_list.json", hosts_list);
+    both("disks_list.json", disks_list);
+    both("nodes_list.json", nodes_list);
+}
+
+fn host_with(field: &str, value: &str) -> Vec<u8> {
+    format!(r#"{{"HostId<1>": {{"uid": "u", "{field}": {value}, "status": "UP"}}}}"#).into_bytes()
+}
+
+#[test]
+fn field_values_decode_or_fail_as_serde_does() {
+    let values = [
+        "null",
+        "true",
+        "false",
+        "0",
+        "-0",
+        "12",
+        "1.5",
+        "1e3",
+        "01",
+        "-",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        r#""""#,
+        r#""ACTIVE""#,
+        r#""\u0041CTIVE""#,
+        r#""weird""#,
+        r#""HostId<3>""#,
+        r#""HostId<INVALID>""#,
+        r#""HostId\u003c4>""#,
+        r#""HostId<-4>""#,
+        r#""HostId<+4>""#,
+        r#""HostId<007>""#,
+        r#""NodeId<4>""#,
+        r#""2026-11-01T09:28:53.407011Z""#,
+        r#""2026-11-01T09:28:53+05:30""#,
+        r#""2026-11-01T09:28:60Z""#,
+        r#""2026-11-01 09:28:53Z""#,
+        r#""2026-02-30T00:00:00Z""#,
+        r#""2026-11-01T09:28:53\u005a""#,
+        r#""a\"b\\c\/\b\f\n\r\t\u00e9\ud83d\ude00""#,
+        r#""\ud800""#,
+        r#""\udc00x""#,
+        r#""\x""#,
+        r#""\u12""#,
+        "\"tab\there\"",
+        "\"é ü 漢\"",
+        "{}",
+        r#"{"instance_id": "i-1", "instance_type": null, "x": [1, {"y": "}"}]}"#,
+        r#"{"instance_id": "i-1", "instance_id": "i-2"}"#,
+        r#"{"instance_id": 5}"#,
+        "[]",
+        "[1, 2",
+        r#"["a", "b"]"#,
+        "nul",
+        "tru",
+        "\"unterminated",
+    ];
+    // Every field of every record table (at the top level of each record, where it is known to
+    // one record type and unknown to the others), and names none of them has.
+    let tables = [
+        records::host::FIELDS,
+        records::drive::FIELDS,
+        records::node::FIELDS,
+        records::aws::FIELDS,
+    ];
+    let names = tables
+        .into_iter()
+        .flatten()
+        .map(|name| std::str::from_utf8(name).unwrap());
+    let fields: Vec<&str> = names.chain(["uid", "up_since", "unknown"]).collect();
+    let mut ok = 0;
+    for &field in &fields {
+        for value in values {
+            let json = host_with(field, value);
+            ok += usize::from(agree(&json, hosts_list));
+            agree(&json.replace_key("HostId<1>", "DiskId<1>"), disks_list);
+            agree(&json.replace_key("HostId<1>", "NodeId<1>"), nodes_list);
+        }
+    }
+    assert!(ok > 300, "{ok}");
+    // The nested record's fields, in a host.
+    for field in records::aws::FIELDS
+        .iter()
+        .map(|f| std::str::from_utf8(f).unwrap())
+    {
+        for value in values {
+            agree(
+                &host_with("aws", &format!(r#"{{"{field}": {value}}}"#)),
+                hosts_list,
+            );
+        }
+    }
+}
+
+/// A record with a required field, as serde reads it.
+#[derive(Debug, PartialEq, serde::Deserialize)]
+pub(super) struct Probe {
+    id: super::super::model::HostId,
+    #[serde(default)]
+    n: Option<i64>,
+}
+
+record! {
+    probe: Probe {
+        #[required] id => Cursor::host_id,
+        n => |c| c.nullable(Cursor::i64),
+    }
+}
+
+fn probe_record(json: &[u8]) -> Result<Probe, DecodeError> {
+    let mut c = Cursor::new(json);
+    let done = probe::decode(&mut c).and_then(|p| c.end().map(|()| p));
+    c.finish(done)
+}
+
+#[test]
+fn required_fields_are_refused_when_missing_as_serde_does() {
+    let docs: [&[u8]; 7] = [
+        b"{}",
+        br#"{"n": 3}"#,
+        br#"{"id": "HostId<1>"}"#,
+        br#"{"n": null, "id": "HostId<2>", "x": [1]}"#,
+        br#"{"id": "HostId<1>", "id": "HostId<2>"}"#,
+        br#"{"id": null}"#,
+        br#"["HostId<3>", 4]"#,
+    ];
+    let ok = docs.iter().filter(|doc| agree(doc, probe_record)).count();
+    assert_eq!(ok, 3);
+}
+
+trait ReplaceKey {
+    fn replace_key(&self, from: &str, to: &str) -> Vec<u8>;
+}
+
+impl ReplaceKey for Vec<u8> {
+    fn replace_key(&self, from: &str, to: &str) -> Vec<u8> {
+        String::from_utf8_lossy(self).replace(from, to).into_bytes()
+    }
+}
+
+#[test]
+fn documents_decode_or_fail_as_serde_does() {
+    let docs: [&[u8]; 24] = [
+        b"{}",
+        b" \n{ } \t",
+        b"",
+        b"null",
+        b"[]",
+        b"{} x",
+        b"{}}",
+        br#"{"HostId<1>": null}"#,
+        br#"{"HostId<1>": {}}"#,
+        br#"{"HostId<1>": []}"#,
+        br#"{"HostId<1>": {"uid": "a"}, "HostId<1>": {"uid": "b"}}"#,
+        br#"{"HostId<2>": {"uid": "a"}, "HostId<1>": {"uid": "b"}, "HostId<2>": {}}"#,
+        br#"{"HostId<1>": {"uid": "a", "uid": "b"}}"#,
+        br#"{"HostId<1>": {"ui\u0064": "a"}}"#,
+        br#"{"HostId\u003c1>": {"uid": "a"}}"#,
+        br#"{"HostId<x>": {}}"#,
+        br#"{"DiskId<1>": {}}"#,
+        br#"{"HostId<1>": {"uid": "a",}}"#,
+        br#"{"HostId<1>": {"uid" "a"}}"#,
+        br#"{"HostId<1>": {"uid": "a"} "HostId<2>": {}}"#,
+        b"{\"HostId<1>\": {\"uid\": \"\xff\"}}",
+        b"{\"HostId<1>\": {\"x\": \"\xff\xfe\"}}",
+        b"{\"HostId<1>\": {\"x\": \"a\x01\"}}",
+        b"{\"HostId<1>\": {\"x\"\n:\n[ 1 ,\n2 ] , \"uid\" : \"u\" }\n}",
+    ];
+    for doc in docs {
+        all_agree(doc);
+    }
+    let deep = |n: usize| {
+        format!(
+            r#"{{"HostId<1>": {{"x": {}{}}}}}"#,
+            "[".repeat(n),
+            "]".repeat(n)
+        )
+    };
+    // serde has no nesting limit for ignored values.
+    for n in [10, 127, 128, 129, 200, 300] {
+        assert!(agree(deep(n).as_bytes(), hosts_list));
+    }
+    let mixed = format!(
+        r#"{{"HostId<1>": {{"x": {}1{}, "uid": "u"}}}}"#,
+        r#"[{"a":"#.repeat(150),
+        "}]".repeat(150)
+    );
+    assert!(agree(mixed.as_bytes(), hosts_list));
+    let unbalanced = format!(
+        r#"{{"HostId<1>": {{"x": {}1{}]}}}}"#,
+        "[".repeat(140),
+        "]".repeat(138)
+    );
+    assert!(!agree(unbalanced.as_bytes(), hosts_list));
+}
+
+fn sample_hosts(n: usize) -> Value {
+    let mut map = serde_json::Map::new();
+    for i in 0..n {
+        let state = ["ACTIVE", "INACTIVE", "DEACTIVATING", "PHASING"][i % 4];
+        map.insert(
+            format!("HostId<{i}>"),
+            json!({
+                "uid": format!("uid-{i}"), "mode": if i % 7 == 0 { "client" } else { "backend" },
+                "container_name": "drives0", "host_ip": format!("10.0.{}.{}", i / 256, i % 256),
+                "added_time": "2026-11-01T09:28:53.407011Z", "state_changed_time": null,
+                "state": state,
+                "status": "UP", "auto_remove_timeout": if i % 5 == 0 { json!(3600) } else { json!(null) },
+                "aws": if i % 3 == 0 { json!(null) } else { json!({"instance_id": format!("i-{i}"), "zone": "a"}) },
+                "ips": [format!("10.0.0.{}", i % 256)], "os_info": {"kernel": "6.1", "x": [1, 2.5e3, true]},
+                "text": "quote \" backslash \\ brace } bracket ] comma , colon :"
+            }),
+        );
+    }
+    Value::Object(map)
+}
+
+#[test]
+fn truncations_and_mutations_agree_with_serde() {
+    let doc = serde_json::to_vec(&sample_hosts(3)).unwrap();
+    for end in 0..doc.len() {
+        assert!(!agree(&doc[..end], hosts_list) || end == doc.len());
+    }
+    // Deterministic byte mutations (a small LCG).
+    let alphabet = b"{}[]:,\"\\ nu0123456789.eE-+tfalsrHostId<>x\x01\xc3";
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        usize::try_from(state >> 33).unwrap()
+    };
+    for _ in 0..20_000 {
+        let mut m = doc.clone();
+        for _ in 0..1 + next() % 3 {
+            let at = next() % m.len();
+            match next() % 3 {
+                0 => m[at] = alphabet[next() % alphabet.len()],
+                1 => {
+                    m.remove(at);
+                }
+                _ => m.insert(at, alphabet[next() % alphabet.len()]),
+            }
+        }
+        agree(&m, hosts_list);
+    }
+}
+
+#[test]
+fn large_lists_cut_in_two_give_the_sequential_result() {
+    let mut value = sample_hosts(4_000);
+    // Entries whose nested objects are followed by a member that looks like a list key: the
+    // cut may land there and must then be refused.
+    if let Value::Object(map) = &mut value {
+        for i in 1_900..2_100 {
+            if let Some(Value::Object(host)) = map.get_mut(&format!("HostId<{i}>")) {
+                host.insert("HostId<7>".to_owned(), json!({"y": {}}));
+                host.insert("z".to_owned(), json!({}));
+            }
+        }
+    }
+    let mut hosts = serde_json::to_vec(&value).unwrap();
+    // Keys repeated across the halves: the last entry wins.
+    hosts.pop();
+    hosts.extend_from_slice(br#","HostId<5>":{"uid":"again"},"HostId<3999>":null}"#);
+    assert!(cluster_lists(&hosts, b"{}", b"{}").0.is_err());
+    hosts.truncate(hosts.len() - br#","HostId<3999>":null}"#.len());
+    hosts.extend_from_slice(br#","HostId<3999>":{"uid":"last"}}"#);
+    assert!(hosts.len() > 1 << 20);
+    let disks = br#"{"DiskId<1>": {"host_id": "HostId<1>", "status": "ACTIVE"}}"#;
+    let nodes = br#"{"NodeId<0>": {"host_id": "HostId<1>", "status": "DOWN"}}"#;
+    let (h, d, n) = cluster_lists(&hosts, disks, nodes);
+    assert_eq!(
+        h.unwrap(),
+        serde_json::from_slice::<HostsList>(&hosts).unwrap()
+    );
+    assert_eq!(
+        d.unwrap(),
+        serde_json::from_slice::<DrivesList>(disks).unwrap()
+    );
+    assert_eq!(
+        n.unwrap(),
+        serde_json::from_slice::<NodesList>(nodes).unwrap()
+    );
+    // Every cut position, true boundary or not, gives the same map.
+    let whole = hosts_list(&hosts).unwrap();
+    let mut boundaries = 0;
+    for at in (0..hosts.len()).filter(|&i| hosts[i] == b'"').step_by(997) {
+        let cut = Cut {
+            json: &hosts,
+            at: Some(at),
+        };
+        let first = List::HOSTS.first_half(&cut);
+        let got = List::HOSTS
+            .join(&cut, first, List::HOSTS.second_half(&cut))
+            .unwrap();
+        assert_eq!(got, whole, "cut at {at}");
+        boundaries += usize::from(at >= 2 && hosts.get(at - 2..at) == Some(b"},"));
+    }
+    assert!(boundaries > 0);
+    // A broken second half is reported.
+    let mut broken = hosts;
+    let last = broken.len() - 2;
+    broken[last] = b'x';
+    let (h, _, _) = cluster_lists(&broken, disks, nodes);
+    assert!(h.is_err());
+}
