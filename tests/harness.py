@@ -4,7 +4,8 @@ cloud (tests/localcloud) share, written once.
 It owns: free loopback ports (`free_port`); polling with a deadline (`wait_for`); child
 processes started in their own session, tracked by pid, logging to a file and stopped by
 process group, SIGTERM then SIGKILL (`Proc`); the small loopback HTTP/JSON helpers; and the
-servers the tests start: the patched moto server (`start_moto`), the WEKA simulator
+servers the tests start: the patched moto server (`start_moto`, and `MotoTestCase` for a
+unittest class with its own moto), the WEKA simulator
 (`start_weka_sim`, tests/weka-sim) and the Lambda router (`start_router`,
 tests/emulator/lambda_router.py). Every address is 127.0.0.1; nothing here stops a process it
 did not start.
@@ -19,9 +20,12 @@ import json
 import os
 import signal
 import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import unittest
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -213,3 +217,26 @@ def start_router(log_path: str, *, port: int, moto_url: str, bin_dir: str, funct
     url = f"http://127.0.0.1:{port}"
     _started(proc, "lambda router", lambda: http_ok(url + "/moto-api/"), timeout)
     return Server(proc, url)
+
+
+class MotoTestCase(unittest.TestCase):
+    """A unittest class with its own patched moto server for its tests: `endpoint` and `kw` (the
+    boto3 client arguments for it); the server and its run directory go when the class is done
+    (class cleanups, so also when a subclass's setUpClass fails after this one)."""
+
+    run_prefix = "moto-"
+    run_dir: str
+    moto: Server
+    endpoint: str
+    kw: dict[str, str]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.run_dir = tempfile.mkdtemp(prefix=cls.run_prefix)
+        cls.addClassCleanup(shutil.rmtree, cls.run_dir, ignore_errors=True)
+        cls.moto = start_moto(os.path.join(cls.run_dir, "moto.log"))
+        cls.addClassCleanup(cls.moto.stop)
+        cls.endpoint = cls.moto.url
+        cls.kw = dict(endpoint_url=cls.endpoint, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
