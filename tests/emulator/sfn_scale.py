@@ -1,6 +1,6 @@
 """End-to-end run of state-machine/scale.asl.json in moto's Step Functions interpreter with the
 real fetch / scale-down / terminate / transient binaries (through lambda_router.py) and the
-WEKA JSON-RPC stub (weka_stub.py), all on loopback.
+WEKA simulator (tests/weka-sim), all on loopback.
 
 Scenarios: nothing to do; one machine to deactivate; an INACTIVE machine removed and its
 instance terminated; a failing WEKA action (transient error path -> FAILED with the §5.11
@@ -9,27 +9,42 @@ started by an ASG lifecycle event while the lease is held (ends in LeaseHeld, th
 recorded in the state table for the lease holder). moto has no CompleteLifecycleAction, so the
 completion side of the hooks is tested on fakes (shared/tests/lifecycle.rs).
 
+The simulator holds one cluster of the ASG's four machines (oldest first, three containers and
+two drives each) with its clock frozen: a deactivation stays DEACTIVATING until the run advances
+the clock past the simulator's deactivation delay; the failing action is an injected fault. Its
+logs (`/_sim/requests`, the cluster's `calls`) are what the checks read.
+
+The Lambdas' environment is checked against infra/function-env.json (the names Terraform
+gives each function): a name missing here or not in the table fails the run before it starts.
+
 Usage (from the repository root, with the venv's python; `make test` runs it):
   .venv/bin/python tests/emulator/sfn_scale.py [--no-build]
-Starts its own moto (MOTO_CALLBACK_PORT = router port), the router and the stub, tracked by pid,
-and stops them by pid. Exits non-zero on the first failed check.
+Starts its own moto (calling back through the router), the router and weka-sim through
+tests/harness.py, tracked by pid, and stops them by pid. Exits non-zero on the first failed
+check.
 """
+
+from __future__ import annotations
 
 import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+from typing import Any
 
 import boto3
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.dirname(HERE))  # tests/: the shared process harness
+from harness import (  # noqa: E402
+    ROOT, Proc, debug_bin_dir, free_port, get_json, post_json, start_moto, start_router,
+    start_weka_sim,
+)
+
 FUNCTIONS = ["fetch", "scale-down", "terminate", "transient"]
 PLACEHOLDERS = {
     "fetch_lambda_arn": "fetch",
@@ -37,95 +52,103 @@ PLACEHOLDERS = {
     "terminate_lambda_arn": "terminate",
     "transient_lambda_arn": "transient",
 }
+ENV_TABLE = os.path.join(ROOT, "infra", "function-env.json")
 REGION = "us-east-1"
 CLUSTER = "sfn"
+TABLE = "weka-sfn-state-table"
 STATE_KEY = "weka-sfn-state"
 ASG = "weka-sfn-autoscaling-group"
 NFS_ASG = "weka-sfn-nfs-protocol-gateway"
+SECRETS = {"USERNAME_ID": ("weka/sfn/username", "weka-deployment"),
+           "DEPLOYMENT_PASSWORD_ID": ("weka/sfn/deployment-password", "deploy-secret-pw"),
+           "ADMIN_PASSWORD_ID": ("weka/sfn/admin-password", "admin-secret-pw")}
+# Simulated seconds from cluster_deactivate_hosts to INACTIVE (weka-sim --deactivate-secs).
+DEACTIVATE_SECS = 60
+
+Machine = tuple[str, str]  # (instance id, private ip)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_ready(proc, what):
-    line = proc.stdout.readline().strip()
-    if line != "ready":
-        raise SystemExit(f"{what} did not start: {line!r}")
-
-
-def http_json(url, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method="POST" if data else "GET",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read() or b"null")
-
-
-def check(cond, message):
+def check(cond: Any, message: Any) -> None:
     if not cond:
         raise AssertionError(message)
 
 
+def function_env(weka_api_url_template: str) -> dict[str, dict[str, str]]:
+    """What Terraform gives each function (infra/locals.tf function_env), with local values."""
+    common = {"CLUSTER_NAME": CLUSTER, "STATE_TABLE": TABLE, "STATE_KEY": STATE_KEY,
+              "NFS_STATE_KEY": "weka-sfn-nfs-state"}
+    creds = {name: secret for name, (secret, _) in SECRETS.items()}
+    lifecycle = {"ASG_NAME": ASG, "LAUNCH_LIFECYCLE_HOOK_NAME": "weka-launch",
+                 "LAUNCH_HEARTBEAT_TIMEOUT": "900s", "TERMINATE_LIFECYCLE_HOOK_NAME": "weka-terminate",
+                 "TERMINATE_HEARTBEAT_TIMEOUT": "900s", "LIFECYCLE_HEARTBEAT_INTERVAL": "30s",
+                 "LIFECYCLE_DEADLINE_MARGIN": "120s"}
+    protection = {"STRIPE_WIDTH": "1", "PROTECTION_LEVEL": "1", "HOTSPARE": "0"}
+    lease = {"SCALE_LEASE_TTL": "3m"}
+    return {
+        "fetch": {**common, **creds, **lifecycle, **lease, "NFS_ASG_NAME": NFS_ASG, "ROLE": "backend",
+                  "DOWN_BACKENDS_REMOVAL_TIMEOUT": "3h"},
+        "scale-down": {**common, **creds, **protection, **lifecycle, **lease, "MIN_CLUSTER_SIZE": "0",
+                       "SCALE_DOWN_PARALLELISM": "16", "WEKA_API_URL_TEMPLATE": weka_api_url_template,
+                       "WEKA_API_TIMEOUT": "3s"},
+        "terminate": {**common, **lifecycle, **lease, "NFS_ASG_NAME": NFS_ASG,
+                      "BOOTSTRAP_GRACE_MINUTES": "30", "MAX_TERMINATIONS_PER_RUN": "50"},
+        "transient": {},
+    }
+
+
+def check_env_table(env: dict[str, dict[str, str]], table_path: str = ENV_TABLE) -> None:
+    """Each function's environment names must be the table's names for it."""
+    with open(table_path) as f:
+        table = json.load(f)
+    problems = []
+    for function, variables in env.items():
+        if function not in table:
+            problems.append(f"{function}: not in the table")
+            continue
+        missing = sorted(set(table[function]) - set(variables))
+        extra = sorted(set(variables) - set(table[function]))
+        if missing:
+            problems.append(f"{function}: missing {', '.join(missing)}")
+        if extra:
+            problems.append(f"{function}: not in the table {', '.join(extra)}")
+    if problems:
+        raise SystemExit(f"sfn_scale: the Lambdas' environment differs from {os.path.relpath(table_path, ROOT)}"
+                         " (the names Terraform gives each function):\n  " + "\n  ".join(problems))
+
+
 class Harness:
-    def __init__(self, args):
+    def __init__(self, args: argparse.Namespace) -> None:
         self.run_dir = tempfile.mkdtemp(prefix="sfn-scale.")
-        self.procs = []
+        self.procs: list[Proc] = []
         self.router_port = free_port()
-        self.stub_port = free_port()
         self.args = args
+        self.calls_seen = 0
 
     # -- processes ---------------------------------------------------------------------------
-    def start(self):
-        env = dict(os.environ, MOTO_CALLBACK_PORT=str(self.router_port))
-        subprocess.run([os.path.join(HERE, "moto.sh"), "start", self.run_dir], env=env, check=True)
-        moto_port = open(os.path.join(self.run_dir, "moto.port")).read().strip()
+    def start(self) -> None:
+        bin_dir = debug_bin_dir()
+        sim = start_weka_sim(os.path.join(bin_dir, "weka-sim"), os.path.join(self.run_dir, "weka-sim.port"),
+                             os.path.join(self.run_dir, "weka-sim.log"), time_factor=0,
+                             args=["--deactivate-secs", str(DEACTIVATE_SECS)])
+        self.procs.append(sim.proc)
+        self.sim_url = sim.url
+        env = function_env(f"{self.sim_url}/{{ip}}/api/v1")
+        check_env_table(env)
+        moto = start_moto(os.path.join(self.run_dir, "moto.log"), callback_port=self.router_port)
+        self.procs.append(moto.proc)
         endpoint = f"http://127.0.0.1:{self.router_port}"
-        common = {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "CLUSTER_NAME": CLUSTER,
-            "STATE_TABLE": "weka-sfn-state-table",
-            "STATE_KEY": STATE_KEY,
-            "NFS_STATE_KEY": "weka-sfn-nfs-state",
-        }
-        creds = {"USERNAME_ID": "weka/sfn/username", "DEPLOYMENT_PASSWORD_ID": "weka/sfn/deployment-password",
-                 "ADMIN_PASSWORD_ID": "weka/sfn/admin-password"}
-        functions = {
-            "fetch": {"timeout": 30, "env": {**common, **creds, "ASG_NAME": ASG, "NFS_ASG_NAME": NFS_ASG,
-                                              "ROLE": "backend", "DOWN_BACKENDS_REMOVAL_TIMEOUT": "3h",
-                                              "LAUNCH_LIFECYCLE_HOOK_NAME": "weka-launch",
-                                              "TERMINATE_LIFECYCLE_HOOK_NAME": "weka-terminate"}},
-            "scale-down": {"timeout": 120, "env": {**common, **creds, "STRIPE_WIDTH": "1", "PROTECTION_LEVEL": "1",
-                                                    "HOTSPARE": "0", "MIN_CLUSTER_SIZE": "0", "ASG_NAME": ASG,
-                                                    "WEKA_API_URL_TEMPLATE": f"http://127.0.0.1:{self.stub_port}/{{ip}}/api/v1",
-                                                    "WEKA_API_TIMEOUT": "3s"}},
-            "terminate": {"timeout": 60, "env": {**common, "ASG_NAME": ASG, "NFS_ASG_NAME": NFS_ASG,
-                                                  "BOOTSTRAP_GRACE_MINUTES": "30", "MAX_TERMINATIONS_PER_RUN": "50"}},
-            "transient": {"timeout": 60, "env": {}},
-        }
+        # The Lambda runtime's AWS settings (not Terraform's): the router plays AWS.
+        aws = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+               "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
+        timeouts = {"fetch": 30, "scale-down": 120, "terminate": 60, "transient": 60}
+        functions = {f: {"timeout": timeouts[f], "env": {**aws, **env[f]}} for f in FUNCTIONS}
         functions_file = os.path.join(self.run_dir, "functions.json")
         with open(functions_file, "w") as f:
             json.dump(functions, f)
-        py = sys.executable
-        stub = subprocess.Popen([py, os.path.join(HERE, "weka_stub.py"), "--port", str(self.stub_port)],
-                                stdout=subprocess.PIPE, text=True)
-        self.procs.append(stub)
-        wait_ready(stub, "weka stub")
-        router = subprocess.Popen(
-            [py, os.path.join(HERE, "lambda_router.py"), "--port", str(self.router_port),
-             "--moto", f"http://127.0.0.1:{moto_port}", "--bin-dir", os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "debug"),
-             "--functions", functions_file, "--log-dir", os.path.join(self.run_dir, "lambda-logs")],
-            stdout=subprocess.PIPE, text=True)
-        self.procs.append(router)
-        wait_ready(router, "lambda router")
+        router = start_router(os.path.join(self.run_dir, "router.log"), port=self.router_port,
+                              moto_url=moto.url, bin_dir=bin_dir, functions_file=functions_file,
+                              log_dir=os.path.join(self.run_dir, "lambda-logs"))
+        self.procs.append(router.proc)
         kw = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test")
         self.ddb = boto3.client("dynamodb", **kw)
         self.sm = boto3.client("secretsmanager", **kw)
@@ -133,34 +156,24 @@ class Harness:
         self.asg = boto3.client("autoscaling", **kw)
         self.sfn = boto3.client("stepfunctions", **kw)
 
-    def stop(self):
+    def stop(self) -> None:
         procs, self.procs = self.procs, []
         for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        if os.path.isdir(self.run_dir):
-            subprocess.run([os.path.join(HERE, "moto.sh"), "stop", self.run_dir], check=False)
+            p.stop()
 
     # -- cloud setup -------------------------------------------------------------------------
-    def setup(self):
-        table = "weka-sfn-state-table"
+    def setup(self) -> None:
         self.ddb.create_table(
-            TableName=table, BillingMode="PAY_PER_REQUEST",
+            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
                                   {"AttributeName": "sk", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
-        self.ddb.put_item(TableName=table, Item={
+        self.ddb.put_item(TableName=TABLE, Item={
             "pk": {"S": STATE_KEY}, "sk": {"S": "state"}, "version": {"N": "3"},
             "initial_size": {"N": "3"}, "desired_size": {"N": "3"}, "clusterization_target": {"N": "3"},
             "clusterized": {"BOOL": True}, "clusterized_at": {"S": "2026-11-01T00:00:00.000Z"},
             "instances": {"L": []}, "instance_ids": {"L": []}})
-        for name, value in [("weka/sfn/username", "weka-deployment"),
-                            ("weka/sfn/deployment-password", "deploy-secret-pw"),
-                            ("weka/sfn/admin-password", "admin-secret-pw")]:
+        for name, value in SECRETS.values():
             self.sm.create_secret(Name=name, SecretString=value)
         image = self.ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
         subnet = self.ec2.describe_subnets()["Subnets"][0]["SubnetId"]
@@ -181,50 +194,59 @@ class Harness:
             name="weka-sfn-scale", definition=definition,
             roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
 
-    def instances(self):
+    def instances(self) -> list[Machine]:
         group = self.asg.describe_auto_scaling_groups(AutoScalingGroupNames=[ASG])["AutoScalingGroups"][0]
         ids = sorted(i["InstanceId"] for i in group["Instances"])
         res = self.ec2.describe_instances(InstanceIds=ids)["Reservations"]
         by_id = {i["InstanceId"]: i for r in res for i in r["Instances"]}
         return [(i, by_id[i]["PrivateIpAddress"]) for i in ids]
 
-    # -- WEKA cluster ------------------------------------------------------------------------
-    @staticmethod
-    def cluster(machines, inactive=()):
-        """machines: [(instance id, ip)], oldest first; `inactive` ips have every container INACTIVE."""
-        hosts, drives, nodes = {}, {}, {}
-        hid = did = 0
-        for n, (iid, ip) in enumerate(machines):
-            dead = ip in inactive
-            for name in ["drives0", "compute0", "frontend0"]:
-                hosts[f"HostId<{hid}>"] = {
-                    "uid": f"uid-{hid}", "mode": "backend", "container_name": name, "host_ip": ip,
-                    "hostname": "ip-" + ip.replace(".", "-"), "machine_identifier": f"mid-{ip}",
-                    "added_time": f"2026-11-0{n + 1}T00:00:00Z", "state_changed_time": None,
-                    "state": "INACTIVE" if dead else "ACTIVE", "status": "INACTIVE" if dead else "UP",
-                    "auto_remove_timeout": None, "aws": {"instance_id": iid}}
-                nodes[f"NodeId<{hid * 20}>"] = {"host_id": f"HostId<{hid}>", "status": "UP"}
-                if name == "drives0":
-                    for _ in range(2):
-                        drives[f"DiskId<{did}>"] = {"host_id": f"HostId<{hid}>", "uuid": f"uuid-{did}",
-                                                    "status": "INACTIVE" if dead else "ACTIVE",
-                                                    "should_be_active": not dead}
-                        did += 1
-                hid += 1
-        status = {"io_status": "STARTED", "upgrade": "", "hot_spare": 0, "stripe_data_drives": 1,
-                  "stripe_protection_drives": 1, "name": CLUSTER, "status": "OK"}
-        return {"status": status, "manual_override_list": {}, "hosts_list": hosts, "disks_list": drives,
-                "nodes_list": nodes, "interface_group_list": []}
+    # -- WEKA cluster (the simulator) --------------------------------------------------------
+    def sim(self, path: str, body: Any = None) -> Any:
+        if body is None:
+            return get_json(self.sim_url + path)
+        return post_json(self.sim_url + path, body)
 
-    def load_weka(self, reads, fail=None):
-        http_json(f"http://127.0.0.1:{self.stub_port}/_control/cluster", {"reads": reads, "fail": fail or {}})
+    def create_cluster(self, machines: list[Machine]) -> None:
+        """One cluster of the machines, oldest first (a simulated second apart): drives0,
+        compute0 and frontend0 on each (HostId<3n>..<3n+2> for the n-th), two drives per drives0,
+        stripe 1+1 without hot spare, IO started; the deployment user and the admin password
+        are the secrets'."""
+        for iid, ip in machines:
+            self.sim("/_sim/machines", {"ip": ip, "instance_id": iid})
+        (_, username), (_, deployment_password), (_, admin_password) = (
+            SECRETS["USERNAME_ID"], SECRETS["DEPLOYMENT_PASSWORD_ID"], SECRETS["ADMIN_PASSWORD_ID"])
+        self.sim("/_sim/credentials", {"username": username, "password": deployment_password})
+        self.sim("/_sim/cluster/create", {"machines": [machines[0][1]], "admin_password": admin_password})
+        for _, ip in machines[1:]:
+            self.sim("/_sim/clock/advance", {"seconds": 1})
+            self.sim("/_sim/join", {"ip": ip})
+        self.sim("/_sim/drives/scan", {})
+        self.sim("/_sim/cluster/update", {"name": CLUSTER, "stripe_data_drives": 1,
+                                          "stripe_protection_drives": 1, "hot_spare": 0})
+        self.sim("/_sim/start-io", {})
 
-    def weka_calls(self, prefix="cluster_"):
-        return [c for c in http_json(f"http://127.0.0.1:{self.stub_port}/_control/calls")
-                if c["method"].startswith(prefix)]
+    def cluster(self) -> dict[str, Any]:
+        return next(iter(self.sim("/_sim/state")["clusters"].values()))
+
+    def new_scenario(self) -> None:
+        """Forgets the WEKA requests seen so far: weka_requests / weka_calls see only later ones."""
+        self.sim("/_sim/requests/clear", {})
+        self.calls_seen = len(self.cluster()["calls"])
+
+    def weka_requests(self, prefix: str = "") -> list[dict[str, Any]]:
+        """The JSON-RPC requests served since new_scenario ({"ip", "method", "status", ..})."""
+        return [r for r in self.sim("/_sim/requests")["requests"] if (r.get("method") or "").startswith(prefix)]
+
+    def weka_calls(self, method: str) -> list[dict[str, Any]]:
+        """The mutations the cluster applied or refused since new_scenario, with their params."""
+        return [c for c in self.cluster()["calls"][self.calls_seen:] if c["method"] == method]
+
+    def weka_hosts(self, ip: str) -> dict[str, str]:
+        return {hid: h["state"] for hid, h in self.cluster()["hosts_list"].items() if h["host_ip"] == ip}
 
     # -- executions --------------------------------------------------------------------------
-    def execute(self, name, event=None):
+    def execute(self, name: str, event: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str], float]:
         started = time.time()
         event = event if event is not None else {"detail-type": "Scheduled Event", "detail": {}}
         arn = self.sfn.start_execution(stateMachineArn=self.machine, name=name,
@@ -243,20 +265,21 @@ class Harness:
         return d, states, elapsed
 
 
-def run(h):
+def run(h: Harness) -> list[tuple[str, str, float]]:
     results = []
     machines = h.instances()
     check(len(machines) == 4, f"4 instances expected: {machines}")
     ips = [ip for _, ip in machines]
+    h.create_cluster(machines)
 
     # 1. Nothing to do: desired == machines, all healthy.
-    h.load_weka(h.cluster(machines))
+    h.new_scenario()
     d, states, t = h.execute("nothing-to-do")
     check(d["status"] == "SUCCEEDED", d)
     check(states[-1] == "Success", states)
     out = json.loads(d["output"])
     check(out["set_to_terminate_instances"] == [] and out["TransientErrors"] is None, out)
-    check(h.weka_calls() == [], h.weka_calls())
+    check(h.weka_requests("cluster_") == [], h.weka_requests("cluster_"))
     for word in ["deploy-secret-pw", "admin-secret-pw"]:
         hist = json.dumps(h.sfn.get_execution_history(executionArn=d["executionArn"])["events"], default=str)
         check(word not in hist, f"{word} passed through the execution")
@@ -265,49 +288,57 @@ def run(h):
     # 2. One machine to deactivate: desired lowered by one (instances are scale-in protected).
     h.asg.set_desired_capacity(AutoScalingGroupName=ASG, DesiredCapacity=3)
     check(len(h.instances()) == 4, "protected instances survive the lower desired capacity")
-    h.load_weka(h.cluster(machines))
+    h.new_scenario()
     d, states, t = h.execute("one-machine")
     check(d["status"] == "SUCCEEDED", d)
-    deactivated = [c for c in h.weka_calls() if c["method"] == "cluster_deactivate_hosts"]
+    deactivated = h.weka_calls("cluster_deactivate_hosts")
     check(len(deactivated) == 1, deactivated)
     check(deactivated[0]["params"]["host_ids"] == ["HostId<0>", "HostId<1>", "HostId<2>"],
           f"oldest machine first: {deactivated}")
-    check(len([c for c in h.weka_calls() if c["method"] == "cluster_deactivate_drives"]) == 2, h.weka_calls())
+    check(len(h.weka_calls("cluster_deactivate_drives")) == 2, h.weka_requests("cluster_"))
+    check(set(h.weka_hosts(ips[0]).values()) == {"DEACTIVATING"}, h.weka_hosts(ips[0]))
     results.append(("one machine to deactivate", d["status"], t))
 
     # 3. The deactivated machine is INACTIVE now: removed from WEKA, its instance terminated.
-    h.load_weka(h.cluster(machines, inactive={ips[0]}))
+    h.sim("/_sim/clock/advance", {"seconds": DEACTIVATE_SECS + 1})
+    check(set(h.weka_hosts(ips[0]).values()) == {"INACTIVE"}, h.weka_hosts(ips[0]))
+    h.new_scenario()
     d, states, t = h.execute("remove-inactive")
     check(d["status"] == "SUCCEEDED", d)
-    removed = [c for c in h.weka_calls() if c["method"] == "cluster_remove_host"]
+    removed = h.weka_calls("cluster_remove_host")
     check(len(removed) == 3, removed)
     out = json.loads(d["output"])
     check([i["instance_id"] for i in out["set_to_terminate_instances"]] == [machines[0][0]], out)
     state = h.ec2.describe_instances(InstanceIds=[machines[0][0]])["Reservations"][0]["Instances"][0]["State"]["Name"]
     check(state in ("shutting-down", "terminated"), state)
+    check(h.weka_hosts(ips[0]) == {}, h.weka_hosts(ips[0]))
+    h.sim(f"/_sim/machines/{ips[0]}/down", {})  # its instance is gone
     results.append(("inactive machine removed and terminated", d["status"], t))
 
     # 4. Transient error path: a WEKA action fails -> Transient -> FAILED with the message.
     live = [m for m in h.instances() if m[0] != machines[0][0]]
-    h.load_weka(h.cluster(live), fail={"cluster_deactivate_hosts": "injected failure"})
+    h.sim("/_sim/faults", {"method": "cluster_deactivate_hosts", "status": 500})
     h.asg.set_desired_capacity(AutoScalingGroupName=ASG, DesiredCapacity=len(live) - 1)
+    h.new_scenario()
     d, states, t = h.execute("transient-error")
+    h.sim("/_sim/faults/clear", {})
     check(d["status"] == "FAILED", d)
     check("Transient" in states and states[-1] == "Failed", states)
     check(d.get("error") == "Weka.Transient", d)
     check("the following errors were found" in d.get("cause", ""), d)
     check("cluster_deactivate_hosts" in d.get("cause", ""), d)
+    check([r["status"] for r in h.weka_requests("cluster_deactivate_hosts")] == [500], h.weka_requests("cluster_"))
     results.append(("transient error path", d["status"], t))
 
     # 5. Lease held by another execution: ends cleanly, nothing read or changed.
     until = int((time.time() + 600) * 1000)
-    h.ddb.put_item(TableName="weka-sfn-state-table", Item={
+    h.ddb.put_item(TableName=TABLE, Item={
         "pk": {"S": f"{STATE_KEY}#lease"}, "sk": {"S": "scale"},
         "owner": {"S": "other-execution"}, "lease_until_ms": {"N": str(until)}})
-    h.load_weka(h.cluster(live))
+    h.new_scenario()
     d, states, t = h.execute("lease-held")
     check(d["status"] == "SUCCEEDED" and states[-1] == "LeaseHeld", (d, states))
-    check(http_json(f"http://127.0.0.1:{h.stub_port}/_control/calls") == [], "weka untouched")
+    check(h.weka_requests() == [], "weka untouched")
     results.append(("lease held by another execution", d["status"], t))
 
     # 6. An ASG lifecycle event starts an execution while the lease is held: it ends in
@@ -322,7 +353,7 @@ def run(h):
                         "EC2InstanceId": iid, "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING"}}
     d, states, t = h.execute("asg-event-lease-held", event)
     check(d["status"] == "SUCCEEDED" and states[-1] == "LeaseHeld", (d, states))
-    item = h.ddb.get_item(TableName="weka-sfn-state-table", ConsistentRead=True, Key={
+    item = h.ddb.get_item(TableName=TABLE, ConsistentRead=True, Key={
         "pk": {"S": f"{STATE_KEY}#lifecycle"}, "sk": {"S": f"{iid}#terminate"}}).get("Item")
     check(item is not None, "lifecycle action recorded")
     check(item["phase"]["S"] == "waiting" and item["hook"]["S"] == "weka-terminate"
@@ -331,17 +362,18 @@ def run(h):
     return results
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
     if not args.no_build:
-        subprocess.run(["cargo", "build", "--locked", *sum((["-p", f] for f in FUNCTIONS), [])], cwd=ROOT, check=True)
+        packages = [a for p in [*FUNCTIONS, "weka-sim"] for a in ("-p", p)]
+        subprocess.run(["cargo", "build", "--locked", *packages], cwd=ROOT, check=True)
     h = Harness(args)
     try:
         h.start()
         h.setup()
-        print("scale state machine in moto with the real Lambdas:")
+        print("scale state machine in moto with the real Lambdas and the WEKA simulator:")
         results = run(h)
         print(f"sfn scale scenarios: {len(results)} passed")
         h.stop()

@@ -1,18 +1,14 @@
 """Auto Scaling lifecycle hooks in the patched moto server (moto_lifecycle.py).
 
 Run: /work/main/.venv/bin/python -m unittest tests/emulator/test_moto_lifecycle.py
-(starts its own server with tests/emulator/moto.sh; VENV defaults to this interpreter's venv).
+(starts its own server with tests/harness.py; VENV defaults to this interpreter's venv).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import unittest
 import urllib.request
@@ -22,51 +18,26 @@ import boto3
 from botocore.exceptions import ClientError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # tests/: the shared process harness
+import harness  # noqa: E402
+
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 NO_ACTION = "No active Lifecycle Action found with instance ID "
 
 
-class LifecycleHooksTest(unittest.TestCase):
-    run_dir: str
-    endpoint: str
+class LifecycleHooksTest(harness.MotoTestCase):
+    run_prefix = "moto-lifecycle-"
 
     @classmethod
     def setUpClass(cls) -> None:
-        cls.run_dir = tempfile.mkdtemp(prefix="moto-lifecycle-")
-        env = dict(os.environ)
-        env.setdefault("VENV", sys.prefix)
-        subprocess.run(
-            [os.path.join(HERE, "moto.sh"), "start", cls.run_dir], check=True, env=env, stdout=subprocess.DEVNULL
-        )
-        with open(os.path.join(cls.run_dir, "moto.port")) as f:
-            cls.endpoint = f"http://127.0.0.1:{f.read().strip()}"
-        kw = dict(
-            endpoint_url=cls.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
-        cls.ec2 = boto3.client("ec2", **kw)
-        cls.asg = boto3.client("autoscaling", **kw)
+        super().setUpClass()
+        cls.ec2 = boto3.client("ec2", **cls.kw)
+        cls.asg = boto3.client("autoscaling", **cls.kw)
         cls.ec2.create_launch_template(
             LaunchTemplateName="lc-test",
             LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro", "UserData": "IyEvYmluL3NoCg=="},
         )
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        with open(os.path.join(cls.run_dir, "moto.pid")) as f:
-            pid = int(f.read().strip())
-        try:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(50):
-                os.kill(pid, 0)
-                time.sleep(0.1)
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        shutil.rmtree(cls.run_dir, ignore_errors=True)
 
     # ------------------------------------------------------------------ helpers
 
@@ -119,14 +90,11 @@ class LifecycleHooksTest(unittest.TestCase):
         )
 
     def wait_for(self, pred, timeout: float, what: str):
-        end = time.monotonic() + timeout
-        while True:
-            value = pred()
-            if value:
-                return value
-            if time.monotonic() > end:
-                self.fail(f"timed out after {timeout}s waiting for {what}")
-            time.sleep(0.1)
+        """harness.wait_for, a timeout failing the test."""
+        try:
+            return harness.wait_for(what, pred, timeout)
+        except TimeoutError as e:
+            self.fail(str(e))
 
     # ------------------------------------------------------------------ launch hook
 

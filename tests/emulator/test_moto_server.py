@@ -1,7 +1,7 @@
 """Lambda in the patched moto server (moto_server.py) as the Terraform apply uses it.
 
 Run: /work/main/.venv/bin/python -m unittest tests/emulator/test_moto_server.py
-(starts its own server with tests/emulator/moto.sh; VENV defaults to this interpreter's venv).
+(starts its own server with tests/harness.py; VENV defaults to this interpreter's venv).
 
 - CreateFunction with everything the module sets (VPC config, logging config, tracing,
   environment, arm64) answers at once with State Active: the ~5 s per function of an apply is
@@ -20,11 +20,7 @@ import hashlib
 import io
 import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import unittest
 import urllib.error
@@ -36,6 +32,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # tests/: the shared process harness
+import harness  # noqa: E402
+
 ROLE_POLICY = json.dumps({
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
@@ -52,26 +51,12 @@ def _zip(text: str) -> bytes:
     return buf.getvalue()
 
 
-class MotoLambdaTest(unittest.TestCase):
-    run_dir: str
-    endpoint: str
+class MotoLambdaTest(harness.MotoTestCase):
+    run_prefix = "moto-server-"
 
     @classmethod
     def setUpClass(cls) -> None:
-        cls.run_dir = tempfile.mkdtemp(prefix="moto-server-")
-        env = dict(os.environ)
-        env.setdefault("VENV", sys.prefix)
-        subprocess.run(
-            [os.path.join(HERE, "moto.sh"), "start", cls.run_dir], check=True, env=env, stdout=subprocess.DEVNULL
-        )
-        with open(os.path.join(cls.run_dir, "moto.port")) as f:
-            cls.endpoint = f"http://127.0.0.1:{f.read().strip()}"
-        cls.kw = dict(
-            endpoint_url=cls.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        super().setUpClass()
         cls.lam = boto3.client("lambda", **cls.kw)
         iam = boto3.client("iam", **cls.kw)
         cls.role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument=ROLE_POLICY)["Role"]["Arn"]
@@ -80,20 +65,6 @@ class MotoLambdaTest(unittest.TestCase):
         cls.subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
         cls.sg = ec2.create_security_group(GroupName="fn-sg", Description="fn", VpcId=vpc)["GroupId"]
         boto3.client("logs", **cls.kw).create_log_group(logGroupName="/aws/lambda/fn-logs")
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        with open(os.path.join(cls.run_dir, "moto.pid")) as f:
-            pid = int(f.read().strip())
-        try:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(50):
-                os.kill(pid, 0)
-                time.sleep(0.1)
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        shutil.rmtree(cls.run_dir, ignore_errors=True)
 
     def spec(self, name: str, **extra) -> dict:
         """A CreateFunction request like the module's (lambda.tf)."""

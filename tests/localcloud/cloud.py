@@ -2,91 +2,41 @@
 binaries), the project's Terraform module applied to it, a simulated WEKA fleet, an EventBridge
 clock, and a fleet of simulated hosts that run the launch template's real user data.
 
-Every process is started here, tracked by pid and stopped by pid (`LocalCloud.stop`). Nothing
-talks to an address other than loopback: the hosts' `curl` and `weka` are shims, the Lambdas
-reach WEKA through `WEKA_API_URL_TEMPLATE`, and AWS calls go to the router on 127.0.0.1.
+Every process is started here through tests/harness.py, tracked by pid and stopped by pid
+(`LocalCloud.stop`). Nothing talks to an address other than loopback: the hosts' `curl` and
+`weka` are shims, the Lambdas reach WEKA through `WEKA_API_URL_TEMPLATE`, and AWS calls go to
+the router on 127.0.0.1.
 """
 
 import base64
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
+import zipfile
 
 import boto3
 from botocore.config import Config
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # tests/: the shared process harness
+from harness import (  # noqa: E402
+    ROOT, Proc, debug_bin_dir, free_port, get_json, post_json, start_moto, start_router,
+    start_weka_sim, tail, wait_for,
+)
+
+# wait_for is re-exported for demo.py and e2e.py.
+__all__ = ["LocalCloud", "Settings", "wait_for"]
+
 FUNCTIONS = [
     "deploy", "clusterize", "clusterize-finalization", "report", "status",
     "fetch", "scale-down", "terminate", "transient",
 ]
 REGION = "us-east-1"
 PREFIX = "weka-local"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(what, check, timeout, interval=0.1):
-    """Polls check() until it returns a truthy value; raises TimeoutError naming what."""
-    deadline = time.time() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.time() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-class Proc:
-    """A child process in its own session (so its whole group can be stopped), logging to a file."""
-
-    def __init__(self, name, argv, log_path, env=None, cwd=None):
-        self.name = name
-        self.log_path = log_path
-        log = open(log_path, "ab")
-        self.popen = subprocess.Popen(
-            argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-        log.close()
-
-    @property
-    def pid(self):
-        return self.popen.pid
-
-    def alive(self):
-        return self.popen.poll() is None
-
-    def stop(self, grace=3.0):
-        if self.popen.poll() is not None:
-            return
-        try:
-            os.killpg(self.popen.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            self.popen.wait(grace)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.popen.wait()
 
 
 class Settings:
@@ -104,8 +54,7 @@ class Settings:
         self.dpdk = bool(kw.get("dpdk", False))
         self.run_dir = os.path.abspath(kw.get("run_dir") or os.path.join(
             ROOT, "target", "localcloud", time.strftime("run-%Y%m%d-%H%M%S")))
-        self.bin_dir = kw.get("bin_dir") or os.path.join(
-            os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "debug")
+        self.bin_dir = kw.get("bin_dir") or debug_bin_dir()
         self.venv = kw.get("venv") or os.environ.get("VENV") or os.path.join(ROOT, ".venv")
         self.verbose = bool(kw.get("verbose", False))
         # Deliver the ASGs' EventBridge events to the state machine (issue: lifecycle events).
@@ -153,10 +102,8 @@ class LocalCloud:
             p.stop()
         self.procs.clear()
 
-    def _spawn(self, name, argv, env=None, cwd=None):
-        p = Proc(name, argv, os.path.join(self.logs, f"{name}.log"), env=env, cwd=cwd)
-        self.procs.append(p)
-        return p
+    def _log(self, name):
+        return os.path.join(self.logs, f"{name}.log")
 
     def _check_tools(self):
         missing = []
@@ -177,27 +124,22 @@ class LocalCloud:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
 
     def _start_weka_sim(self):
-        port_file = os.path.join(self.s.run_dir, "weka-sim.port")
-        if os.path.exists(port_file):  # a previous attempt's port
-            os.remove(port_file)
-        self._spawn("weka-sim", [
-            os.path.join(self.s.bin_dir, "weka-sim"), "serve", "--port", "0",
-            "--port-file", port_file, "--time-factor", str(self.s.sim_time_factor)])
-        port = wait_for("weka-sim port file", lambda: _read(port_file), 20)
-        self.sim_url = f"http://127.0.0.1:{port.strip()}"
+        sim = start_weka_sim(os.path.join(self.s.bin_dir, "weka-sim"),
+                             os.path.join(self.s.run_dir, "weka-sim.port"), self._log("weka-sim"),
+                             time_factor=self.s.sim_time_factor)
+        self.procs.append(sim.proc)
+        self.sim_url = sim.url
         self.say(f"weka-sim     {self.sim_url} (time x{self.s.sim_time_factor:g})")
 
     def _start_moto(self):
-        port = free_port()
-        env = dict(os.environ, MOTO_PORT=str(self.router_port))
-        self._spawn("moto", [os.path.join(self.s.venv, "bin", "python"),
-                             os.path.join(ROOT, "tests", "emulator", "moto_server.py"),
-                             "-H", "127.0.0.1", "-p", str(port)], env=env)
-        self.moto_url = f"http://127.0.0.1:{port}"
-        wait_for("moto", lambda: _http_ok(self.moto_url + "/moto-api/"), 30)
-        # Real Step Functions executions; Lambda without Docker (the router runs the code).
-        _post(self.moto_url + "/moto-api/config", {"stepfunctions": {"execute_state_machine": True},
-                                                   "lambda": {"use_docker": False}})
+        # Real Step Functions executions that call back through the router; Lambda without
+        # Docker (the router runs the code).
+        moto = start_moto(self._log("moto"), python=os.path.join(self.s.venv, "bin", "python"),
+                          callback_port=self.router_port,
+                          config={"stepfunctions": {"execute_state_machine": True},
+                                  "lambda": {"use_docker": False}})
+        self.procs.append(moto.proc)
+        self.moto_url = moto.url
         self.say(f"moto         {self.moto_url} (Step Functions call back through the router)")
 
     def _apply_terraform(self):
@@ -210,7 +152,6 @@ class LocalCloud:
         zips = os.path.join(work, "lambda")
         for f in FUNCTIONS:  # moto stores the code; the router runs the real binaries
             os.makedirs(os.path.join(zips, f))
-            import zipfile
             with zipfile.ZipFile(os.path.join(zips, f, "bootstrap.zip"), "w") as z:
                 z.writestr("bootstrap", "#!/bin/sh\nexit 1\n")
         # CHECKPOINT_DISABLE: no version check against HashiCorp (nothing leaves loopback).
@@ -247,7 +188,7 @@ class LocalCloud:
                 rc = subprocess.run(argv, cwd=example, env=env, stdout=out,
                                     stderr=subprocess.STDOUT).returncode
             if rc != 0:
-                raise RuntimeError(f"terraform {argv[1]} failed; see {log}:\n" + _tail(log, 30))
+                raise RuntimeError(f"terraform {argv[1]} failed; see {log}:\n" + tail(log, 30))
         outputs = json.loads(subprocess.run(
             ["terraform", "output", "-json"], cwd=example, env=env, check=True,
             capture_output=True).stdout)
@@ -269,14 +210,11 @@ class LocalCloud:
         path = os.path.join(self.s.run_dir, "functions.json")
         with open(path, "w") as f:
             json.dump(specs, f, indent=1)
-        p = self._spawn("router", [
-            os.path.join(self.s.venv, "bin", "python"),
-            os.path.join(ROOT, "tests", "emulator", "lambda_router.py"),
-            "--port", str(self.router_port), "--moto", self.moto_url, "--bin-dir", self.s.bin_dir,
-            "--functions", path, "--log-dir", os.path.join(self.logs, "lambda")])
-        wait_for("router", lambda: _http_ok(self.router_url + "/moto-api/") or not p.alive(), 20)
-        if not p.alive():
-            raise RuntimeError("lambda router exited:\n" + _tail(p.log_path, 20))
+        router = start_router(self._log("router"), port=self.router_port, moto_url=self.moto_url,
+                              bin_dir=self.s.bin_dir, functions_file=path,
+                              log_dir=os.path.join(self.logs, "lambda"),
+                              python=os.path.join(self.s.venv, "bin", "python"))
+        self.procs.append(router.proc)
         self.say(f"router       {self.router_url} (Lambda Invoke -> target/debug binaries)")
 
     @property
@@ -337,9 +275,8 @@ class LocalCloud:
 
     def sim(self, path, body=None):
         if body is None:
-            with urllib.request.urlopen(self.sim_url + path, timeout=10) as r:
-                return json.loads(r.read())
-        return _post(self.sim_url + path, body)
+            return get_json(self.sim_url + path)
+        return post_json(self.sim_url + path, body)
 
     def weka_cluster(self):
         """The (single) simulated cluster's dump, or None before clusterization."""
@@ -431,9 +368,7 @@ class EventFeed:
                 self.cloud.say(f"events: {type(e).__name__}: {e}")
 
     def poll(self):
-        with urllib.request.urlopen(
-                f"{self.cloud.moto_url}/_lifecycle/events?after={self.after}", timeout=10) as r:
-            batch = json.loads(r.read())
+        batch = get_json(f"{self.cloud.moto_url}/_lifecycle/events?after={self.after}")
         for item in batch.get("events", batch) if isinstance(batch, dict) else batch:
             self.after = max(self.after, int(item["seq"]))
             event = item["event"]
@@ -614,38 +549,6 @@ class Fleet:
             return r["Reservations"][0]["Instances"][0]["State"]["Name"]
         except Exception:
             return "terminated"
-
-
-def _read(path):
-    try:
-        with open(path) as f:
-            return f.read().strip() or None
-    except FileNotFoundError:
-        return None
-
-
-def _http_ok(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except Exception:
-        return False
-
-
-def _post(url, body):
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        data = r.read()
-    return json.loads(data) if data else {}
-
-
-def _tail(path, n):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-n:])
-    except FileNotFoundError:
-        return ""
 
 
 if __name__ == "__main__":
