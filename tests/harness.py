@@ -240,3 +240,61 @@ class MotoTestCase(unittest.TestCase):
         cls.endpoint = cls.moto.url
         cls.kw = dict(endpoint_url=cls.endpoint, region_name="us-east-1",
                       aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def stop_pid_group(pid: int, grace: float = 5.0) -> None:
+    """SIGTERM to the process group led by pid (a Proc started in its own session), SIGKILL
+    after grace seconds."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def moto_command(args: Sequence[str]) -> int:
+    """`harness.py moto start|stop <run-dir>` for the shell pipelines (tests/emulator/moto.sh):
+    start leaves the server running and writes <run-dir>/moto.pid and moto.port (log in
+    moto.log; MOTO_CALLBACK_PORT as start_moto's callback_port); stop stops only that pid."""
+    if len(args) != 2 or args[0] not in ("start", "stop"):
+        print("usage: harness.py moto start|stop <run-dir>", file=sys.stderr)
+        return 2
+    command, run_dir = args
+    os.makedirs(run_dir, exist_ok=True)
+    pid_file = os.path.join(run_dir, "moto.pid")
+    if command == "start":
+        callback = os.environ.get("MOTO_CALLBACK_PORT")
+        try:
+            server = start_moto(os.path.join(run_dir, "moto.log"),
+                                callback_port=int(callback) if callback else None)
+        except (RuntimeError, TimeoutError) as e:
+            print(f"moto server did not start: {e}", file=sys.stderr)
+            return 1
+        with open(pid_file, "w") as f:
+            f.write(f"{server.proc.pid}\n")
+        with open(os.path.join(run_dir, "moto.port"), "w") as f:
+            f.write(server.url.rsplit(":", 1)[1] + "\n")
+        print(f"moto server ready on {server.url.removeprefix('http://')} (pid {server.proc.pid})")
+        return 0
+    pid = read_text(pid_file)
+    if pid:
+        stop_pid_group(int(pid))
+        os.remove(pid_file)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "moto":
+        sys.exit(moto_command(sys.argv[2:]))
+    print("usage: harness.py moto start|stop <run-dir>", file=sys.stderr)
+    sys.exit(2)
