@@ -26,10 +26,10 @@ case "$LAMBDA_CODE" in s3 | zip) ;; *) fail "LAMBDA_CODE must be s3 or zip, not 
 [ -x "$VENV/bin/python" ] && [ -x "$VENV/bin/aws" ] || fail "venv $VENV lacks python/aws (pip install -r tests/requirements.txt)"
 
 WORK=$(mktemp -d /tmp/weka-infra-moto.XXXXXX)
-MOTO_PID=""
+MOTO_STARTED=""
 cleanup() {
   rc=$?
-  if [ -n "$MOTO_PID" ] && kill -0 "$MOTO_PID" 2>/dev/null; then kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; fi
+  if [ -n "$MOTO_STARTED" ]; then VENV=$VENV "$ROOT/tests/emulator/moto.sh" stop "$WORK" || true; fi
   if [ "${KEEP_TMP:-0}" = 1 ] || [ $rc -ne 0 ]; then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
   exit $rc
 }
@@ -57,12 +57,10 @@ fi
 say "lambda zips: $ZIPS"
 
 # --- moto ----------------------------------------------------------------------
-PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-MOTO_PORT=$PORT "$VENV/bin/python" "$ROOT/tests/emulator/moto_server.py" -H 127.0.0.1 -p "$PORT" >"$WORK/moto.log" 2>&1 &
-MOTO_PID=$!
-for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/moto-api/" && break; sleep 0.1; done
-curl -sf -o /dev/null "http://127.0.0.1:$PORT/moto-api/" || fail "moto did not start (see $WORK/moto.log)"
-say "moto pid $MOTO_PID on 127.0.0.1:$PORT"
+VENV=$VENV "$ROOT/tests/emulator/moto.sh" start "$WORK" >/dev/null || fail "moto did not start (see $WORK/moto.log)"
+MOTO_STARTED=1
+PORT=$(cat "$WORK/moto.port")
+say "moto pid $(cat "$WORK/moto.pid") on 127.0.0.1:$PORT"
 
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL=http://127.0.0.1:$PORT
@@ -119,25 +117,14 @@ if [ "$LAMBDA_CODE" = s3 ]; then
 else
   echo '{}' >"$WORK/staged.json"
 fi
-"$VENV/bin/python" - "$WORK/functions.json" "$PREFIX" "$ZIPS" "$WORK/staged.json" "$LAMBDA_CODE" "${FUNCTIONS[@]}" <<'PY' || fail "lambda checks"
+"$VENV/bin/python" - "$WORK/functions.json" "$PREFIX" "$ZIPS" "$WORK/staged.json" "$LAMBDA_CODE" "$ROOT/infra/function-env.json" "${FUNCTIONS[@]}" <<'PY' || fail "lambda checks"
 import base64, hashlib, json, sys
-path, prefix, zips, staged_path, code_mode, fns = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
+path, prefix, zips, staged_path, code_mode, table_path, fns = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7:]
 staged = {o["Key"] for o in json.load(open(staged_path)).get("Contents", [])}
 funcs = {f["FunctionName"]: f for f in json.load(open(path))["Functions"] if f["FunctionName"].startswith(prefix + "-")}
-common = {"CLUSTER_NAME", "STATE_TABLE", "STATE_KEY", "NFS_STATE_KEY"}
-lifecycle = {"ASG_NAME", "LAUNCH_LIFECYCLE_HOOK_NAME", "LAUNCH_HEARTBEAT_TIMEOUT", "TERMINATE_LIFECYCLE_HOOK_NAME",
-             "TERMINATE_HEARTBEAT_TIMEOUT", "LIFECYCLE_HEARTBEAT_INTERVAL", "LIFECYCLE_DEADLINE_MARGIN"}
-need = {
-    "status": common | {"USERNAME_ID", "DEPLOYMENT_PASSWORD_ID", "ADMIN_PASSWORD_ID", "WEKA_API_URL_TEMPLATE", "ASG_NAME"},
-    "report": common | lifecycle | {"REPORTS_PER_HOST", "REPORT_RETENTION_DAYS"},
-    "fetch": common | lifecycle | {"ASG_NAME", "NFS_ASG_NAME", "USERNAME_ID", "DEPLOYMENT_PASSWORD_ID", "ADMIN_PASSWORD_ID", "ROLE", "DOWN_BACKENDS_REMOVAL_TIMEOUT"},
-    "scale-down": common | lifecycle | {"STRIPE_WIDTH", "PROTECTION_LEVEL", "HOTSPARE", "MIN_CLUSTER_SIZE", "WEKA_API_URL_TEMPLATE", "SCALE_LEASE_TTL"},
-    "terminate": common | lifecycle | {"ASG_NAME", "NFS_ASG_NAME", "BOOTSTRAP_GRACE_MINUTES", "MAX_TERMINATIONS_PER_RUN"},
-    "deploy": common | {"TOKEN_ID", "REGION", "CLUSTERIZE_LAMBDA_NAME", "REPORT_LAMBDA_NAME", "FETCH_LAMBDA_NAME", "STATUS_LAMBDA_NAME", "CLUSTERIZE_FINALIZATION_LAMBDA_NAME"},
-    "clusterize": common | {"HOSTS_NUM", "ADMIN_PASSWORD_ID", "DEPLOYMENT_PASSWORD_ID", "STRIPE_WIDTH", "CLUSTERIZE_TIMEOUT_MINUTES", "REGION"},
-    "clusterize-finalization": common | lifecycle,
-    "transient": set(),
-}
+# What each function must get: infra/function-env.json, the table the module is checked
+# against (the deployed environment must be exactly that row).
+need = {fn: set(names) for fn, names in json.load(open(table_path)).items()}
 timeouts = {"scale-down": 120, "terminate": 60, "transient": 60}
 errors, roles = [], set()
 if len(funcs) != 9:
@@ -154,8 +141,8 @@ for fn in fns:
         errors.append(f"{fn}: role {f['Role']} is not its own")
     roles.add(f["Role"])
     env = set((f.get("Environment") or {}).get("Variables", {}))
-    if not need[fn] <= env:
-        errors.append(f"{fn}: env lacks {sorted(need[fn] - env)}")
+    if need[fn] != env:
+        errors.append(f"{fn}: env lacks {sorted(need[fn] - env)}, has extra {sorted(env - need[fn])}")
     code = open(f"{zips}/{fn}/bootstrap.zip", "rb").read()
     if f.get("CodeSha256") != base64.b64encode(hashlib.sha256(code).digest()).decode():
         errors.append(f"{fn}: CodeSha256 {f.get('CodeSha256')} is not its zip's")
