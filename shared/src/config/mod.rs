@@ -3,6 +3,7 @@
 //! Every knob has its env var name as a const beside the struct that holds it. Tests pass a
 //! map; `main` passes [`process_env`]. Nothing here touches the process environment itself.
 
+pub mod asg;
 pub mod geometry;
 pub mod lifecycle;
 pub mod names;

@@ -11,10 +11,10 @@
 //! *before* the lease is asked for: an execution that finds the lease held ends in `LeaseHeld`,
 //! and the run holding the lease (or the next one) processes the record.
 
+use crate::config::asg::AsgConfig;
 use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::{
-    ASG_NAME_ENV, CLUSTER_NAME_ENV, DOWN_BACKENDS_REMOVAL_TIMEOUT_ENV, NFS_ASG_NAME_ENV, ROLE_ENV,
-    SCALE_LEASE_TTL_ENV,
+    CLUSTER_NAME_ENV, DOWN_BACKENDS_REMOVAL_TIMEOUT_ENV, ROLE_ENV, SCALE_LEASE_TTL_ENV,
 };
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::lifecycle::NewLifecycleAction;
@@ -67,11 +67,12 @@ pub struct Config {
 impl Config {
     /// Reads the configuration; an unparsable timeout fails at init (the reference used 0).
     pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
+        let groups = AsgConfig::from_lookup(env)?;
         Ok(Self {
             state: StateConfig::from_lookup(env)?,
             cluster_name: env.required(CLUSTER_NAME_ENV)?,
-            asg_name: env.required(ASG_NAME_ENV)?,
-            nfs_asg_name: env.optional(NFS_ASG_NAME_ENV),
+            asg_name: groups.backend,
+            nfs_asg_name: groups.nfs,
             secrets: SecretsConfig::from_lookup(env)?,
             role: env
                 .optional(ROLE_ENV)

@@ -14,8 +14,8 @@ use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::weka_deadline;
 use crate::lambda::{PayloadError, decode};
 use crate::ports::{
-    Clock, InstanceInventory, InventoryError, Secrets, SecretsConfig, StateStore, StoreError,
-    WekaApi, WekaConnector, deployment_or_admin,
+    Clock, InstanceInventory, InventoryError, SecretError, Secrets, SecretsConfig, StateStore,
+    StoreError, WekaApi, WekaConnector, WekaError, deployment_or_admin,
 };
 use crate::wire::bootstrap::{LifecycleWaiting, Protocol, StatusRequest, StatusResponse};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -176,7 +176,8 @@ where
     let (weka_status, weka_status_error) = if state.clusterized {
         match live_weka_status(deps, deadline).await {
             Ok(status) => (Some(status), None),
-            Err(message) => {
+            Err(e) => {
+                let message = error_chain(&e);
                 tracing::warn!(error = %message, "weka status unavailable");
                 (None, Some(message))
             }
@@ -272,10 +273,21 @@ where
     }
 }
 
+/// Why WEKA's live status could not be read (answered in `weka_status_error`, not failed).
+#[derive(Debug, thiserror::Error)]
+enum LiveStatusError {
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Credentials(#[from] SecretError),
+    #[error(transparent)]
+    Weka(#[from] WekaError),
+}
+
 async fn live_weka_status<S, I, K, W, C>(
     deps: &Deps<S, I, K, W, C>,
     deadline: Option<DateTime<Utc>>,
-) -> Result<Value, String>
+) -> Result<Value, LiveStatusError>
 where
     I: InstanceInventory,
     K: Secrets,
@@ -285,15 +297,12 @@ where
     let backends = deps
         .inventory
         .running_instances(&deps.config.cluster_name, Group::Backend.hostgroup_tag())
-        .await
-        .map_err(|e| error_chain(&e))?;
+        .await?;
     let ips: Vec<String> = backends.into_iter().filter_map(|i| i.private_ip).collect();
-    let credentials = deployment_or_admin(&deps.secrets, &deps.config.secrets)
-        .await
-        .map_err(|e| error_chain(&e))?;
-    deps.weka
+    let credentials = deployment_or_admin(&deps.secrets, &deps.config.secrets).await?;
+    Ok(deps
+        .weka
         .connect_until(ips, credentials, weka_deadline(&deps.clock, deadline))
         .call("status", json!({}))
-        .await
-        .map_err(|e| error_chain(&e))
+        .await?)
 }

@@ -14,10 +14,10 @@
 //! terminations go a margin before their deadline, heartbeats the members of a cluster still
 //! forming, and records wait states whose events were lost (e.g. to a held lease).
 
+use crate::config::asg::AsgConfig;
 use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::{
-    ASG_NAME_ENV, BOOTSTRAP_GRACE_MINUTES_ENV, MAX_TERMINATIONS_PER_RUN_ENV, NFS_ASG_NAME_ENV,
-    SCALE_LEASE_TTL_ENV,
+    BOOTSTRAP_GRACE_MINUTES_ENV, MAX_TERMINATIONS_PER_RUN_ENV, SCALE_LEASE_TTL_ENV,
 };
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::state::Group;
@@ -75,10 +75,11 @@ impl Config {
                 reason: "must not be negative".to_owned(),
             });
         }
+        let groups = AsgConfig::from_lookup(env)?;
         Ok(Self {
             state: StateConfig::from_lookup(env)?,
-            asg_name: env.required(ASG_NAME_ENV)?,
-            nfs_asg_name: env.optional(NFS_ASG_NAME_ENV),
+            asg_name: groups.backend,
+            nfs_asg_name: groups.nfs,
             policy: TerminatePolicy {
                 bootstrap_grace: TimeDelta::minutes(grace_minutes),
                 max_terminations_per_run: env.parsed_or(
