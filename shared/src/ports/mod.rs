@@ -20,13 +20,17 @@ pub use scaling::{
     GroupInstance, LifecycleAnswer, LifecycleTarget, ScalingError, ScalingGroup, ScalingGroups,
 };
 pub use secrets::{Credentials, SecretError, Secrets, SecretsConfig, deployment_or_admin};
-pub use state_store::{Lease, LeaseOutcome, NewReport, StateStore, StoreError};
+pub use state_store::{
+    Lease, LeaseOutcome, NewReport, StateStore, StoreError, check_storable_time,
+};
 pub use weka::{RawResult, WekaApi, WekaConnector, WekaError};
 
 impl Classify for StoreError {
     fn class(&self) -> ErrorClass {
         if self.is_transient() {
             ErrorClass::Transient
+        } else if matches!(self, Self::Unrepresentable { .. }) {
+            ErrorClass::InvalidInput
         } else {
             ErrorClass::Internal
         }

@@ -32,6 +32,14 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A value the store could not read back unchanged (e.g. a time past the year 9999).
+    #[error("{what} {value} cannot be stored: it would not read back")]
+    Unrepresentable {
+        /// Which value.
+        what: &'static str,
+        /// The value.
+        value: String,
+    },
     /// The store is throttling or unreachable; a retry may succeed.
     #[error("state store unavailable during {operation}")]
     Unavailable {
@@ -50,6 +58,20 @@ pub enum StoreError {
         #[source]
         source: BoxError,
     },
+}
+
+/// Refuses a time the store could not read back unchanged (see
+/// [`rfc3339_representable`](crate::wire::rfc3339_representable)); every implementation checks
+/// the times that come from outside (event times) before writing them.
+pub fn check_storable_time(what: &'static str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    if crate::wire::rfc3339_representable(at) {
+        Ok(())
+    } else {
+        Err(StoreError::Unrepresentable {
+            what,
+            value: format!("{at:?}"),
+        })
+    }
 }
 
 impl StoreError {

@@ -6,7 +6,7 @@ use crate::domain::lifecycle::{
 };
 use crate::domain::report::Report;
 use crate::domain::state::{ClaimOutcome, ClusterState, Group, Registration};
-use crate::ports::{Lease, LeaseOutcome, NewReport, StateStore, StoreError};
+use crate::ports::{Lease, LeaseOutcome, NewReport, StateStore, StoreError, check_storable_time};
 use crate::wire::bootstrap::Vm;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -236,6 +236,7 @@ impl StateStore for InMemoryStateStore {
     }
 
     async fn record_lifecycle_action(&self, action: &NewLifecycleAction) -> Result<(), StoreError> {
+        check_storable_time("lifecycle action start time", action.started_at)?;
         self.wrote();
         let mut t = self.tables.lock().unwrap();
         let record = t

@@ -135,6 +135,12 @@ pub enum EventError {
         #[source]
         source: serde_json::Error,
     },
+    /// An event time no stored record could keep (outside RFC 3339's years 0000 to 9999).
+    #[error("event time {time} is outside the years 0000 to 9999")]
+    TimeOutOfRange {
+        /// The time as parsed.
+        time: String,
+    },
     /// A lifecycle action without a required detail field.
     #[error("lifecycle action event lacks detail.{field}")]
     MissingField {
@@ -175,6 +181,11 @@ pub fn parse_trigger(input: Option<&Value>) -> Result<ScaleTrigger, EventError> 
                 source,
             }
         })?;
+    if !super::rfc3339_representable(event.time) {
+        return Err(EventError::TimeOutOfRange {
+            time: format!("{:?}", event.time),
+        });
+    }
     let required =
         |field: &'static str| detail_str(&event, field).ok_or(EventError::MissingField { field });
     match detail_type {

@@ -2,6 +2,7 @@
 //! heartbeats and closing.
 
 use super::common::{sdk, store_with};
+use aws_sdk_dynamodb::types::AttributeValue;
 use std::sync::Arc;
 use std::time::Duration;
 use weka_shared::domain::lifecycle::{
@@ -223,4 +224,80 @@ async fn lifecycle_records_are_idempotent_and_every_transition_conditional() {
     assert_eq!(records[1].hook, "weka-terminate");
     assert_eq!(records[1].phase, LifecyclePhase::Decided);
     assert_eq!(records[1].decided_at, Some(at));
+}
+
+/// Security review H5: one item that does not decode (here, a start time written by an older
+/// writer as `+10000-…`) must not take the whole lifecycle partition down with it.
+#[tokio::test]
+async fn one_undecodable_record_never_fails_a_read_of_its_partition() {
+    require_emulator!();
+    let store = store_with(6).await;
+    let t0 = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+    let good = NewLifecycleAction {
+        key: lifecycle_key("i-0good", Transition::Launch),
+        group: "asg".to_owned(),
+        hook: "weka-launch".to_owned(),
+        token: None,
+        started_at: t0,
+        private_ip: None,
+    };
+    store.record_lifecycle_action(&good).await.unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&sdk().await);
+    let item = std::collections::HashMap::from([
+        (
+            "pk".to_owned(),
+            AttributeValue::S("c-state#lifecycle".to_owned()),
+        ),
+        (
+            "sk".to_owned(),
+            AttributeValue::S("i-0poison#launch".to_owned()),
+        ),
+        (
+            "instance_id".to_owned(),
+            AttributeValue::S("i-0poison".to_owned()),
+        ),
+        (
+            "transition".to_owned(),
+            AttributeValue::S("launch".to_owned()),
+        ),
+        ("phase".to_owned(), AttributeValue::S("waiting".to_owned())),
+        (
+            "started_at".to_owned(),
+            AttributeValue::S("+10000-01-01T00:00:00.000Z".to_owned()),
+        ),
+    ]);
+    client
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    let records = store.lifecycle_actions().await.unwrap();
+    let ids: Vec<&str> = records.iter().map(|r| r.key.instance_id.as_str()).collect();
+    assert_eq!(ids, ["i-0good"]);
+}
+
+/// A time that could not be read back (a year past 9999) is refused at the write, not stored.
+#[tokio::test]
+async fn a_start_time_that_would_not_read_back_is_refused() {
+    require_emulator!();
+    let store = store_with(6).await;
+    let far = chrono::DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+        .unwrap()
+        .to_utc()
+        + chrono::Duration::days(1);
+    let err = store
+        .record_lifecycle_action(&NewLifecycleAction {
+            key: lifecycle_key("i-0far", Transition::Terminate),
+            group: "asg".to_owned(),
+            hook: "weka-terminate".to_owned(),
+            token: None,
+            started_at: far,
+            private_ip: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("time"), "{err}");
+    assert!(store.lifecycle_actions().await.unwrap().is_empty());
 }

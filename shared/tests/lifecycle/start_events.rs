@@ -85,3 +85,18 @@ fn every_start_event_parses() {
         })
     ));
 }
+
+/// Security review H5: an event time the state store could not read back (chrono's relaxed parser
+/// takes `+10000-…` or `-0001-…`) is refused as unreadable, so it is never recorded.
+#[test]
+fn an_event_time_the_store_could_not_read_back_is_refused() {
+    for time in ["+10000-01-01T00:00:00Z", "-0001-01-01T00:00:00Z"] {
+        let mut far = fixture("terminate_lifecycle_action");
+        far["time"] = json!(time);
+        let err = parse_trigger(Some(&far)).unwrap_err();
+        assert!(err.to_string().contains("time"), "{time}: {err}");
+    }
+    let mut fine = fixture("terminate_lifecycle_action");
+    fine["time"] = json!("9999-12-31T23:59:59Z");
+    assert!(parse_trigger(Some(&fine)).is_ok());
+}

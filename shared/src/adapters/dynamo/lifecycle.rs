@@ -8,7 +8,7 @@ use crate::domain::lifecycle::{
     LifecycleDecision, LifecycleKey, LifecyclePhase, LifecycleRecord, LifecycleResult,
     NewLifecycleAction, Transition,
 };
-use crate::ports::StoreError;
+use crate::ports::{StoreError, check_storable_time};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -60,6 +60,7 @@ pub(super) async fn record(
     store: &DynamoStateStore,
     action: &NewLifecycleAction,
 ) -> Result<(), StoreError> {
+    check_storable_time("lifecycle action start time", action.started_at)?;
     let mut update = LIFECYCLE_RECORD_UPDATE.to_owned();
     let mut names = vec![
         ("#instance", ATTR_INSTANCE_ID),

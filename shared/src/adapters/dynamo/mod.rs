@@ -159,8 +159,9 @@ impl DynamoStateStore {
         }
     }
 
-    /// Every item of one partition (consistent read, all pages), decoded; an item that does not
-    /// decode is reported as corrupt under the partition key.
+    /// Every item of one partition (consistent read, all pages), decoded. An item that does not
+    /// decode is skipped and logged as an error, so one bad item never takes its partition (every
+    /// lifecycle action, every report) out of reach.
     async fn query_partition<T>(
         &self,
         pk: &str,
@@ -181,10 +182,16 @@ impl DynamoStateStore {
         let mut out = Vec::new();
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| store_error(what, e))?;
-            out.push(decode(&item).map_err(|reason| StoreError::Corrupt {
-                key: pk.to_owned(),
-                reason,
-            })?);
+            match decode(&item) {
+                Ok(value) => out.push(value),
+                Err(reason) => tracing::error!(
+                    partition = pk,
+                    sort_key = ?codec::get_s(&item, ATTR_SK),
+                    what,
+                    reason,
+                    "undecodable item skipped"
+                ),
+            }
         }
         Ok(out)
     }
