@@ -116,7 +116,9 @@ locals {
 
     "status" = concat(local.st_table["status"], local.st_describe_asg, local.st_describe_instances, local.st_read_credentials, local.st_kms_decrypt)
 
-    "fetch" = concat(local.st_table["write"], local.st_describe_asg, local.st_describe_instances, local.st_read_credentials, local.st_kms_decrypt)
+    "fetch" = concat(local.st_table["read"], local.st_describe_asg, local.st_describe_instances, local.st_read_credentials, local.st_kms_decrypt)
+
+    "scale-fetch" = concat(local.st_table["write"], local.st_describe_asg, local.st_describe_instances)
 
     "scale-down" = concat(local.st_table["scale_down"], local.st_read_credentials, local.st_kms_decrypt)
 

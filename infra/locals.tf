@@ -57,6 +57,7 @@ locals {
     "report"                  = { timeout = 30, vpc = false, bootstrap = true }
     "status"                  = { timeout = 30, vpc = true, bootstrap = true }
     "fetch"                   = { timeout = 30, vpc = false, bootstrap = true }
+    "scale-fetch"             = { timeout = 30, vpc = false, bootstrap = false }
     "scale-down"              = { timeout = 120, vpc = true, bootstrap = false }
     "terminate"               = { timeout = 60, vpc = false, bootstrap = false }
     "transient"               = { timeout = 60, vpc = false, bootstrap = false }
@@ -173,7 +174,13 @@ locals {
       WEKA_API_TIMEOUT      = var.weka_api_timeout
       ASG_NAME              = local.asg_name
     })
-    "fetch" = merge(local.env_common, local.env_credentials, local.env_lifecycle, {
+    "fetch" = merge(local.env_common, local.env_credentials, {
+      ASG_NAME                      = local.asg_name
+      NFS_ASG_NAME                  = local.nfs_asg_name
+      ROLE                          = "backend"
+      DOWN_BACKENDS_REMOVAL_TIMEOUT = var.debug_down_backends_removal_timeout
+    })
+    "scale-fetch" = merge(local.env_common, local.env_lifecycle, {
       ASG_NAME                      = local.asg_name
       NFS_ASG_NAME                  = local.nfs_asg_name
       ROLE                          = "backend"

@@ -33,7 +33,8 @@ resource "aws_iam_role" "sfn" {
 }
 
 locals {
-  sfn_lambdas = ["fetch", "scale-down", "terminate", "transient"]
+  # The state machine's steps; fetch is the instances' (it refuses the step's envelope).
+  sfn_lambdas = ["scale-fetch", "scale-down", "terminate", "transient"]
 }
 
 resource "aws_iam_role_policy" "sfn" {
@@ -74,7 +75,7 @@ resource "aws_sfn_state_machine" "scale_down" {
   name     = local.state_machine_name
   role_arn = var.sfn_iam_role_arn != "" ? var.sfn_iam_role_arn : aws_iam_role.sfn[0].arn
   definition = templatefile("${path.module}/../state-machine/scale.asl.json", {
-    fetch_lambda_arn      = aws_lambda_function.this["fetch"].arn
+    fetch_lambda_arn      = aws_lambda_function.this["scale-fetch"].arn
     scale_down_lambda_arn = aws_lambda_function.this["scale-down"].arn
     terminate_lambda_arn  = aws_lambda_function.this["terminate"].arn
     transient_lambda_arn  = aws_lambda_function.this["transient"].arn

@@ -610,7 +610,7 @@ variable "lambda_memory_sizes" {
   default     = {}
   description = "Per-function memory overrides (MB), keyed by function name; scale-down of a large cluster needs more than the others (see README, Sizing)."
   validation {
-    condition     = alltrue([for name, mb in var.lambda_memory_sizes : contains(["deploy", "clusterize", "clusterize-finalization", "report", "status", "fetch", "scale-down", "terminate", "transient"], name) && mb >= 128 && mb <= 10240])
+    condition     = alltrue([for name, mb in var.lambda_memory_sizes : contains(["deploy", "clusterize", "clusterize-finalization", "report", "status", "fetch", "scale-fetch", "scale-down", "terminate", "transient"], name) && mb >= 128 && mb <= 10240])
     error_message = "lambda_memory_sizes keys must be function names (deploy, clusterize, clusterize-finalization, report, status, fetch, scale-down, terminate, transient) and values between 128 and 10240 MB."
   }
 }

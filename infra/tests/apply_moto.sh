@@ -11,7 +11,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV=${VENV:-$ROOT/.venv}
-FUNCTIONS=(deploy clusterize clusterize-finalization report status fetch scale-down terminate transient)
+FUNCTIONS=(deploy clusterize clusterize-finalization report status fetch scale-fetch scale-down terminate transient)
 LAMBDA_CODE=${LAMBDA_CODE:-zip}
 CODE_BUCKET=weka-local-lambda-code
 CLUSTER_SIZE=6
@@ -127,8 +127,8 @@ funcs = {f["FunctionName"]: f for f in json.load(open(path))["Functions"] if f["
 need = {fn: set(names) for fn, names in json.load(open(table_path)).items()}
 timeouts = {"scale-down": 120, "terminate": 60, "transient": 60}
 errors, roles = [], set()
-if len(funcs) != 9:
-    errors.append(f"expected 9 functions, found {sorted(funcs)}")
+if len(funcs) != len(fns):
+    errors.append(f"expected {len(fns)} functions, found {sorted(funcs)}")
 for fn in fns:
     f = funcs.get(f"{prefix}-{fn}-lambda")
     if not f:

@@ -70,7 +70,7 @@ run "zips_staged_in_s3_when_a_bucket_is_given" {
     error_message = "every function takes its code from the bucket"
   }
   assert {
-    condition     = length(aws_s3_object.lambda_code) == 9
+    condition     = length(aws_s3_object.lambda_code) == length(aws_lambda_function.this)
     error_message = "one staged zip per function"
   }
 }
@@ -80,5 +80,29 @@ run "zips_uploaded_directly_by_default" {
   assert {
     condition     = length(aws_s3_object.lambda_code) == 0 && alltrue([for f in aws_lambda_function.this : f.s3_bucket == null])
     error_message = "no staging without a bucket"
+  }
+}
+
+run "every_function_has_a_resource_policy_and_steps_are_the_state_machines_only" {
+  command = plan
+  assert {
+    condition = length(setsubtract(
+      keys(aws_lambda_function.this),
+      setunion(keys(aws_lambda_permission.state_machine), keys(aws_lambda_permission.instances)),
+    )) == 0
+    error_message = "every function names its callers in a resource policy"
+  }
+  assert {
+    condition     = length(setintersection(keys(aws_lambda_permission.state_machine), keys(aws_lambda_permission.instances))) == 0
+    error_message = "no function is both a state machine step and an instance's"
+  }
+  assert {
+    condition = alltrue([for f in ["scale-fetch", "scale-down", "terminate", "transient"] :
+    !contains(keys(aws_lambda_permission.instances), f) && aws_lambda_permission.state_machine[f].principal == "states.amazonaws.com"])
+    error_message = "the state machine's steps are invoked by the state machine only"
+  }
+  assert {
+    condition     = contains(keys(aws_lambda_permission.instances), "fetch") && !contains(keys(aws_lambda_permission.state_machine), "fetch")
+    error_message = "fetch serves the instances, not the state machine"
   }
 }

@@ -41,7 +41,8 @@ done
 
 # Module logic (variable validations, per-function settings) planned offline with a mocked AWS
 # provider: infra/tests/*.tftest.hcl. The zips only need to exist.
-for fn in deploy clusterize clusterize-finalization report status fetch scale-down terminate transient; do
+for dir in "$ROOT"/functions/*/; do
+  fn=$(basename "$dir")
   mkdir -p "$WORK/lambdas/$fn"
   printf 'placeholder' >"$WORK/lambdas/$fn/bootstrap"
   (cd "$WORK/lambdas/$fn" && python3 -c 'import zipfile; zipfile.ZipFile("bootstrap.zip", "w").write("bootstrap")')

@@ -11,8 +11,8 @@ use crate::adapters::weka_rpc::{JsonRpcConnector, WekaRpcConfig};
 use crate::config::process_env;
 use crate::error::Classify;
 use crate::handlers::{
-    clusterize, clusterize_finalization, deploy, fetch, report, scale_down, status, terminate,
-    transient,
+    clusterize, clusterize_finalization, deploy, fetch, report, scale_down, scale_fetch, status,
+    terminate, transient,
 };
 use crate::lambda::{Invocation, serve};
 use crate::ports::SystemClock;
@@ -124,10 +124,24 @@ pub async fn fetch() -> Result<(), Error> {
         inventory: AwsInventory::from_sdk_config(&aws),
         secrets: SecretsManager::from_sdk_config(&aws),
         store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
+        config,
+    };
+    run_handler(|payload, _| fetch::handle(&deps, payload)).await
+}
+
+/// `scale-fetch`.
+pub async fn scale_fetch() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = scale_fetch::Config::from_lookup(&process_env)?;
+    let aws = load_aws_config().await;
+    let deps = scale_fetch::Deps {
+        groups: AwsScalingGroups::from_sdk_config(&aws),
+        inventory: AwsInventory::from_sdk_config(&aws),
+        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
         clock: SystemClock,
         config,
     };
-    run_handler(|payload, invocation| fetch::handle(&deps, payload, invocation)).await
+    run_handler(|payload, invocation| scale_fetch::handle(&deps, payload, invocation)).await
 }
 
 /// `scale-down`.

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use weka_shared::adapters::weka_rpc::WekaRpcConfig;
 use weka_shared::config::{ConfigError, Lookup};
 use weka_shared::handlers::{
-    clusterize, clusterize_finalization, deploy, fetch, report, scale_down, status, terminate,
+    clusterize, clusterize_finalization, deploy, fetch, report, scale_down, scale_fetch, status,
+    terminate,
 };
 
 fn repo() -> PathBuf {
@@ -88,6 +89,10 @@ fn config_parsers() -> BTreeMap<&'static str, Vec<Parse>> {
         ),
         ("fetch", vec![|l| fetch::Config::from_lookup(l).map(drop)]),
         (
+            "scale-fetch",
+            vec![|l| scale_fetch::Config::from_lookup(l).map(drop)],
+        ),
+        (
             "scale-down",
             vec![|l| scale_down::Config::from_lookup(l).map(drop), |l| {
                 WekaRpcConfig::from_lookup(l).map(drop)
@@ -161,9 +166,17 @@ fn actions_called() -> BTreeMap<&'static str, Vec<&'static str>> {
             "fetch",
             vec![
                 "autoscaling:DescribeAutoScalingGroups",
-                "dynamodb:UpdateItem",
+                "dynamodb:GetItem",
                 "ec2:DescribeInstances",
                 "secretsmanager:GetSecretValue",
+            ],
+        ),
+        (
+            "scale-fetch",
+            vec![
+                "autoscaling:DescribeAutoScalingGroups",
+                "dynamodb:UpdateItem",
+                "ec2:DescribeInstances",
             ],
         ),
         (

@@ -1,5 +1,5 @@
 """End-to-end run of state-machine/scale.asl.json in moto's Step Functions interpreter with the
-real fetch / scale-down / terminate / transient binaries (through lambda_router.py) and the
+real scale-fetch / scale-down / terminate / transient binaries (through lambda_router.py) and the
 WEKA simulator (tests/weka-sim), all on loopback.
 
 Scenarios: nothing to do; one machine to deactivate; an INACTIVE machine removed and its
@@ -45,9 +45,9 @@ from harness import (  # noqa: E402
     start_weka_sim,
 )
 
-FUNCTIONS = ["fetch", "scale-down", "terminate", "transient"]
+FUNCTIONS = ["scale-fetch", "scale-down", "terminate", "transient"]
 PLACEHOLDERS = {
-    "fetch_lambda_arn": "fetch",
+    "fetch_lambda_arn": "scale-fetch",
     "scale_down_lambda_arn": "scale-down",
     "terminate_lambda_arn": "terminate",
     "transient_lambda_arn": "transient",
@@ -85,8 +85,8 @@ def function_env(weka_api_url_template: str) -> dict[str, dict[str, str]]:
     protection = {"STRIPE_WIDTH": "1", "PROTECTION_LEVEL": "1", "HOTSPARE": "0"}
     lease = {"SCALE_LEASE_TTL": "3m"}
     return {
-        "fetch": {**common, **creds, **lifecycle, **lease, "NFS_ASG_NAME": NFS_ASG, "ROLE": "backend",
-                  "DOWN_BACKENDS_REMOVAL_TIMEOUT": "3h"},
+        "scale-fetch": {**common, **lifecycle, **lease, "NFS_ASG_NAME": NFS_ASG, "ROLE": "backend",
+                        "DOWN_BACKENDS_REMOVAL_TIMEOUT": "3h"},
         "scale-down": {**common, **creds, **protection, **lifecycle, **lease, "MIN_CLUSTER_SIZE": "0",
                        "SCALE_DOWN_PARALLELISM": "16", "WEKA_API_URL_TEMPLATE": weka_api_url_template,
                        "WEKA_API_TIMEOUT": "3s"},
@@ -140,7 +140,7 @@ class Harness:
         # The Lambda runtime's AWS settings (not Terraform's): the router plays AWS.
         aws = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
-        timeouts = {"fetch": 30, "scale-down": 120, "terminate": 60, "transient": 60}
+        timeouts = {"scale-fetch": 30, "scale-down": 120, "terminate": 60, "transient": 60}
         functions = {f: {"timeout": timeouts[f], "env": {**aws, **env[f]}} for f in FUNCTIONS}
         functions_file = os.path.join(self.run_dir, "functions.json")
         with open(functions_file, "w") as f:

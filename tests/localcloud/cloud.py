@@ -33,7 +33,7 @@ __all__ = ["LocalCloud", "Settings", "wait_for"]
 
 FUNCTIONS = [
     "deploy", "clusterize", "clusterize-finalization", "report", "status",
-    "fetch", "scale-down", "terminate", "transient",
+    "fetch", "scale-fetch", "scale-down", "terminate", "transient",
 ]
 REGION = "us-east-1"
 PREFIX = "weka-local"

@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod fetch;
 pub mod report;
 pub mod scale_down;
+pub mod scale_fetch;
 pub mod status;
 pub mod terminate;
 pub mod transient;

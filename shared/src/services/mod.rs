@@ -3,5 +3,6 @@
 //! domain values, never a handler's `Deps`; handlers import services, never each other.
 
 pub mod bootstrap;
+pub mod inventory;
 pub mod lifecycle;
 pub mod scale_run;

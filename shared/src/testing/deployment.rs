@@ -64,19 +64,33 @@ pub fn invocation(now: DateTime<Utc>) -> Invocation {
 
 /// The environment `fetch` reads for the backend group `asg_name`, with `extra` added.
 pub fn fetch_env(asg_name: &str, extra: &[(&str, &str)]) -> HashMap<String, String> {
-    let mut vars = env(&[
+    let mut vars = group_env(asg_name);
+    vars.extend(env(&[
+        ("USERNAME_ID", "user-id"),
+        ("DEPLOYMENT_PASSWORD_ID", "deploy-pw-id"),
+        ("ADMIN_PASSWORD_ID", "admin-pw-id"),
+    ]));
+    vars.extend(env(extra));
+    assert_in_function_env("fetch", &vars);
+    vars
+}
+
+/// The environment `scale-fetch` reads for the backend group `asg_name`, with `extra` added.
+pub fn scale_fetch_env(asg_name: &str, extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut vars = group_env(asg_name);
+    vars.extend(env(extra));
+    assert_in_function_env("scale-fetch", &vars);
+    vars
+}
+
+fn group_env(asg_name: &str) -> HashMap<String, String> {
+    env(&[
         ("STATE_TABLE", "t"),
         ("STATE_KEY", "weka-poc-state"),
         ("NFS_STATE_KEY", "weka-poc-nfs-state"),
         ("CLUSTER_NAME", CLUSTER_NAME),
         ("ASG_NAME", asg_name),
-        ("USERNAME_ID", "user-id"),
-        ("DEPLOYMENT_PASSWORD_ID", "deploy-pw-id"),
-        ("ADMIN_PASSWORD_ID", "admin-pw-id"),
-    ]);
-    vars.extend(env(extra));
-    assert_in_function_env("fetch", &vars);
-    vars
+    ])
 }
 
 /// The environment names `function` gets, from `infra/function-env.json` (the table the

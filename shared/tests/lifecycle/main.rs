@@ -22,14 +22,14 @@ use weka_shared::domain::state::Group;
 use weka_shared::domain::terminate::TerminatePolicy;
 use weka_shared::error::{Classify, ErrorClass};
 use weka_shared::handlers::{
-    clusterize_finalization, fetch, report, scale_down, status, terminate,
+    clusterize_finalization, report, scale_down, scale_fetch, status, terminate,
 };
 use weka_shared::ports::{GroupInstance, LifecycleAnswer, StateStore};
 use weka_shared::services::scale_run::SCALE_LEASE;
 use weka_shared::testing::{
     FakeClock, FakeInventory, FakeScalingGroups, FakeWeka, InMemoryStateStore,
-    assert_no_transient_errors, fake_secrets, fetch_env, group_instance, invocation,
-    scale_down_config, state_config, status_deps, terminate_config,
+    assert_no_transient_errors, fake_secrets, group_instance, invocation, scale_down_config,
+    scale_fetch_env, state_config, status_deps, terminate_config,
 };
 use weka_shared::weka::model::HostState;
 use weka_shared::wire::bootstrap::Vm;
@@ -294,23 +294,22 @@ impl World {
         &mut self,
         execution: &str,
         event: Value,
-    ) -> Result<HostGroupInfoResponse, fetch::FetchError> {
-        let env = fetch_env(
+    ) -> Result<HostGroupInfoResponse, scale_fetch::ScaleFetchError> {
+        let env = scale_fetch_env(
             ASG,
             &[
                 ("LAUNCH_LIFECYCLE_HOOK_NAME", LAUNCH_HOOK),
                 ("TERMINATE_LIFECYCLE_HOOK_NAME", TERMINATE_HOOK),
             ],
         );
-        let deps = fetch::Deps {
+        let deps = scale_fetch::Deps {
             groups: std::mem::take(&mut self.groups),
             inventory: std::mem::take(&mut self.inventory),
-            secrets: fake_secrets(),
             store: std::mem::take(&mut self.store),
             clock: FakeClock::at(self.now),
-            config: fetch::Config::from_lookup(&env).unwrap(),
+            config: scale_fetch::Config::from_lookup(&env).unwrap(),
         };
-        let out = fetch::handle(
+        let out = scale_fetch::handle(
             &deps,
             json!({"execution": execution, "event": event}),
             invocation(self.now),

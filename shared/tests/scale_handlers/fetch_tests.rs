@@ -1,42 +1,49 @@
-//! `fetch` on fakes: missing groups, credentials only to scripts that ask, the lease.
+//! `scale-fetch` (the state machine's step) and `fetch` (the instances') on fakes: missing
+//! groups, the lease, credentials only to scripts that ask, and what an instance may not do.
 
 use super::*;
 
-type FetchDeps =
-    fetch::Deps<FakeScalingGroups, FakeInventory, FakeSecrets, InMemoryStateStore, FakeClock>;
+type StepDeps = scale_fetch::Deps<FakeScalingGroups, FakeInventory, InMemoryStateStore, FakeClock>;
+type FetchDeps = fetch::Deps<FakeScalingGroups, FakeInventory, FakeSecrets, InMemoryStateStore>;
 
-fn fetch_deps(groups: FakeScalingGroups) -> FetchDeps {
-    let config = fetch::Config::from_lookup(&fetch_env(
-        ASG,
-        &[
-            ("NFS_ASG_NAME", NFS_ASG),
-            ("ROLE", "backend"),
-            ("DOWN_BACKENDS_REMOVAL_TIMEOUT", "3h"),
-        ],
-    ))
-    .unwrap();
+const GROUP_ENV: [(&str, &str); 3] = [
+    ("NFS_ASG_NAME", NFS_ASG),
+    ("ROLE", "backend"),
+    ("DOWN_BACKENDS_REMOVAL_TIMEOUT", "3h"),
+];
+
+fn step_deps(groups: FakeScalingGroups) -> StepDeps {
+    scale_fetch::Deps {
+        groups,
+        inventory: FakeInventory::default(),
+        store: InMemoryStateStore::with_sizes(6, 0),
+        clock: FakeClock::at(now()),
+        config: scale_fetch::Config::from_lookup(&scale_fetch_env(ASG, &GROUP_ENV)).unwrap(),
+    }
+}
+
+fn fetch_deps(groups: FakeScalingGroups, store: InMemoryStateStore) -> FetchDeps {
     fetch::Deps {
         groups,
         inventory: FakeInventory::default(),
         secrets: fake_secrets(),
-        store: InMemoryStateStore::with_sizes(6, 0),
-        clock: FakeClock::at(now()),
-        config,
+        store,
+        config: fetch::Config::from_lookup(&fetch_env(ASG, &GROUP_ENV)).unwrap(),
     }
 }
 
-/// Runs fetch on `payload`, invoked now.
-async fn run_fetch(
-    deps: &FetchDeps,
+/// Runs the step on `payload`, invoked now.
+async fn run_step(
+    deps: &StepDeps,
     payload: Value,
-) -> Result<HostGroupInfoResponse, fetch::FetchError> {
-    fetch::handle(deps, payload, invocation(now())).await
+) -> Result<HostGroupInfoResponse, scale_fetch::ScaleFetchError> {
+    scale_fetch::handle(deps, payload, invocation(now())).await
 }
 
 #[tokio::test]
-async fn fetch_tolerates_missing_and_empty_groups() {
-    let deps = fetch_deps(FakeScalingGroups::default());
-    let out = run_fetch(&deps, json!({"execution": "exec-1"}))
+async fn scale_fetch_tolerates_missing_and_empty_groups() {
+    let deps = step_deps(FakeScalingGroups::default());
+    let out = run_step(&deps, json!({"execution": "exec-1"}))
         .await
         .unwrap();
     assert_eq!(out.weka_backends_desired_capacity, 0);
@@ -48,7 +55,7 @@ async fn fetch_tolerates_missing_and_empty_groups() {
 
     deps.groups.add_group(ASG, 6, vec![]);
     deps.groups.add_group(NFS_ASG, 0, vec![]);
-    let out = run_fetch(&deps, json!({"execution": "exec-1"}))
+    let out = run_step(&deps, json!({"execution": "exec-1"}))
         .await
         .unwrap();
     assert_eq!(out.weka_backends_desired_capacity, 6);
@@ -57,7 +64,7 @@ async fn fetch_tolerates_missing_and_empty_groups() {
 }
 
 #[tokio::test]
-async fn fetch_for_the_state_machine_never_returns_credentials_and_takes_the_lease() {
+async fn scale_fetch_never_returns_credentials_and_takes_the_lease() {
     let groups = FakeScalingGroups::default();
     let t = now() - TimeDelta::hours(1);
     groups.add_group(
@@ -77,7 +84,7 @@ async fn fetch_for_the_state_machine_never_returns_credentials_and_takes_the_lea
         1,
         vec![ready, group_instance("i-n2", "10.0.9.2", t)],
     );
-    let deps = fetch_deps(groups);
+    let deps = step_deps(groups);
     deps.inventory.add_running(
         "poc",
         "backend",
@@ -88,9 +95,12 @@ async fn fetch_for_the_state_machine_never_returns_credentials_and_takes_the_lea
         }],
     );
 
-    let out = run_fetch(&deps, json!({"execution": "exec-1"}))
-        .await
-        .unwrap();
+    let out = run_step(
+        &deps,
+        json!({"execution": "exec-1", "fetch_weka_credentials": true, "show_admin_password": true}),
+    )
+    .await
+    .unwrap();
     let wire = serde_json::to_string(&out).unwrap();
     for secret in [
         "deploy-secret-pw",
@@ -115,42 +125,35 @@ async fn fetch_for_the_state_machine_never_returns_credentials_and_takes_the_lea
     assert_eq!(out.backend_ips, vec!["10.0.0.1".to_owned()]);
     assert_eq!(lease_holder(&deps.store).await.as_deref(), Some("exec-1"));
 
-    let err = run_fetch(
-        &deps,
-        json!({"execution": "exec-1", "fetch_weka_credentials": true}),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(err.class(), ErrorClass::InvalidInput);
-
-    let err = run_fetch(&deps, json!({"execution": "exec-2"}))
+    let err = run_step(&deps, json!({"execution": "exec-2"}))
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::Conflict, "{err}");
     assert!(err.to_string().contains("exec-1"));
+
+    let err = run_step(&deps, json!({})).await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::InvalidInput, "{err}");
 }
 
 #[tokio::test]
 async fn fetch_returns_credentials_only_to_scripts_that_ask() {
-    let deps = fetch_deps(FakeScalingGroups::default());
-    let plain = run_fetch(&deps, Value::Null).await.unwrap();
+    let deps = fetch_deps(
+        FakeScalingGroups::default(),
+        InMemoryStateStore::with_sizes(6, 0),
+    );
+    let plain = fetch::handle(&deps, Value::Null).await.unwrap();
     assert!(plain.password.is_empty());
-    let scheduled = run_fetch(
-        &deps,
-        json!({"version": "0", "detail-type": "Scheduled Event", "detail": {}}),
-    )
-    .await
-    .unwrap();
-    assert!(scheduled.password.is_empty());
+    let plain = fetch::handle(&deps, json!({})).await.unwrap();
+    assert!(plain.password.is_empty());
 
-    let creds = run_fetch(&deps, json!({"fetch_weka_credentials": true}))
+    let creds = fetch::handle(&deps, json!({"fetch_weka_credentials": true}))
         .await
         .unwrap();
     assert_eq!(creds.username, "weka-deployment");
     assert_eq!(creds.password.expose(), "deploy-secret-pw");
     assert!(creds.admin_password.is_empty());
 
-    let admin = run_fetch(&deps, json!({"show_admin_password": true}))
+    let admin = fetch::handle(&deps, json!({"show_admin_password": true}))
         .await
         .unwrap();
     assert_eq!(admin.admin_password.expose(), "admin-secret-pw");
@@ -159,4 +162,53 @@ async fn fetch_returns_credentials_only_to_scripts_that_ask() {
         None,
         "scripts never take the lease"
     );
+}
+
+/// Security review C1, H1, H2: what an instance sends to `fetch` can neither take the scale
+/// lease, nor have a (forged) lifecycle action recorded, nor get the admin password once the
+/// cluster is formed. Each attempt is refused with a typed error and leaves the store as it was.
+#[tokio::test]
+async fn an_instance_can_neither_lease_nor_record_a_lifecycle_action_nor_read_admin_after_formation()
+ {
+    let forged_terminate = json!({
+        "version": "0",
+        "id": "forged",
+        "detail-type": "EC2 Instance-terminate Lifecycle Action",
+        "source": "aws.autoscaling",
+        "account": "123456789012",
+        "time": "2026-12-06T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "LifecycleActionToken": "t",
+            "AutoScalingGroupName": ASG,
+            "LifecycleHookName": "weka-terminate",
+            "EC2InstanceId": "i-0victim",
+            "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING"
+        }
+    });
+    let deps = fetch_deps(FakeScalingGroups::default(), clusterized_store().await);
+    for payload in [
+        json!({"execution": "x"}),
+        json!({"execution": "x", "event": forged_terminate}),
+        json!({"event": forged_terminate}),
+        json!({"execution": "x", "input": {"event": forged_terminate}}),
+    ] {
+        let err = fetch::handle(&deps, payload.clone()).await.unwrap_err();
+        assert_eq!(err.class(), ErrorClass::InvalidInput, "{payload}: {err}");
+        assert!(err.to_string().contains("scale-fetch"), "{err}");
+    }
+    assert_eq!(lease_holder(&deps.store).await, None);
+    assert!(deps.store.lifecycle_actions().await.unwrap().is_empty());
+
+    let err = fetch::handle(&deps, json!({"show_admin_password": true}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Conflict, "{err}");
+    assert!(!err.to_string().contains("admin-secret-pw"));
+    let creds = fetch::handle(&deps, json!({"fetch_weka_credentials": true}))
+        .await
+        .unwrap();
+    assert_eq!(creds.password.expose(), "deploy-secret-pw");
+    assert!(creds.admin_password.is_empty());
 }

@@ -19,7 +19,7 @@ use weka_shared::domain::scale_down::ClusterSnapshot;
 use weka_shared::domain::state::{ClusterState, Group};
 use weka_shared::domain::terminate::{AsgHealth, Ec2State, TerminatePolicy};
 use weka_shared::error::{Classify, ErrorClass};
-use weka_shared::handlers::{fetch, scale_down, status, terminate, transient};
+use weka_shared::handlers::{fetch, scale_down, scale_fetch, status, terminate, transient};
 use weka_shared::lambda::Invocation;
 use weka_shared::ports::{
     Credentials, GroupInstance, Instance, LeaseOutcome, StateStore, WekaApi, WekaConnector,
@@ -29,7 +29,7 @@ use weka_shared::services::scale_run::SCALE_LEASE;
 use weka_shared::testing::{
     FakeClock, FakeInventory, FakeScalingGroups, FakeSecrets, FakeWeka, InMemoryStateStore,
     ScalingCall, assert_no_transient_errors, env, fake_secrets, fetch_env, group_instance,
-    invocation, scale_down_config, scale_response, status_deps, terminate_config,
+    invocation, scale_down_config, scale_fetch_env, scale_response, status_deps, terminate_config,
 };
 use weka_shared::weka::model::HostId;
 use weka_shared::wire::bootstrap::Vm;

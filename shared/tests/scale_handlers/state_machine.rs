@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use weka_shared::services::scale_run::DEFAULT_SCALE_LEASE_TTL;
 
 const PLACEHOLDERS: [(&str, &str); 4] = [
-    ("fetch_lambda_arn", "fetch"),
+    ("fetch_lambda_arn", "scale-fetch"),
     ("scale_down_lambda_arn", "scale-down"),
     ("terminate_lambda_arn", "terminate"),
     ("transient_lambda_arn", "transient"),

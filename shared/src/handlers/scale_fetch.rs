@@ -1,0 +1,196 @@
+//! `scale-fetch` (state-machine step 1, reachable by the state machine only): takes the `scale`
+//! lease for its execution and answers the backend and NFS Auto Scaling groups with their
+//! instances, as `HostGroupInfoResponse` (behaviour.md §5.8), never with credentials
+//! (scale-down reads Secrets Manager itself).
+//!
+//! The execution's own input arrives as `event` (the schedule's event, `{}`, or an Auto Scaling
+//! event). A lifecycle action it announces for one of our hooks is recorded in the state store
+//! *before* the lease is asked for: an execution that finds the lease held ends in `LeaseHeld`,
+//! and the run holding the lease (or the next one) processes the record.
+//!
+//! This is the only path that records lifecycle events and takes the lease. Instances call
+//! `fetch`, which refuses both; this function's resource policy admits only the state machine.
+
+use crate::config::lifecycle::LifecycleConfig;
+use crate::config::names::SCALE_LEASE_TTL_ENV;
+use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::lifecycle::NewLifecycleAction;
+use crate::error::{Classify, ErrorClass, error_chain};
+use crate::lambda::{Invocation, PayloadError};
+use crate::ports::{
+    Clock, InstanceInventory, InventoryError, ScalingError, ScalingGroups, StateStore, StoreError,
+};
+use crate::services::inventory::{InventoryConfig, host_group_info};
+use crate::services::lifecycle::{LifecycleError, record};
+use crate::services::scale_run::{
+    DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, release_scale_lease,
+};
+use crate::wire::events::{ScaleTrigger, parse_trigger};
+use crate::wire::scale::HostGroupInfoResponse;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// `scale-fetch` configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where the lease and the lifecycle records live.
+    pub state: StateConfig,
+    /// What the inventory names.
+    pub inventory: InventoryConfig,
+    /// Lease hold.
+    pub lease_ttl: Duration,
+    /// The backend group's hooks (which lifecycle events to record).
+    pub lifecycle: LifecycleConfig,
+}
+
+impl Config {
+    /// Reads the configuration; an unparsable timeout fails at init (the reference used 0).
+    pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
+        Ok(Self {
+            state: StateConfig::from_lookup(env)?,
+            inventory: InventoryConfig::from_lookup(env)?,
+            lease_ttl: env.duration_or(SCALE_LEASE_TTL_ENV, DEFAULT_SCALE_LEASE_TTL)?,
+            lifecycle: LifecycleConfig::from_lookup(env)?,
+        })
+    }
+}
+
+/// The step's input: what started the execution.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct StepInput {
+    /// The state machine's execution input (the schedule's event, `{}`, or an Auto Scaling
+    /// event).
+    #[serde(default)]
+    pub event: Option<serde_json::Value>,
+}
+
+/// What `scale-fetch` needs.
+#[derive(Debug)]
+pub struct Deps<G, I, S, C> {
+    /// Auto Scaling groups.
+    pub groups: G,
+    /// Tagged running instances (`backend_ips`).
+    pub inventory: I,
+    /// State store (lease, lifecycle records).
+    pub store: S,
+    /// Clock.
+    pub clock: C,
+    /// Configuration.
+    pub config: Config,
+}
+
+/// Why `scale-fetch` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaleFetchError {
+    /// Malformed payload.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    /// Invoked without the state machine's envelope.
+    #[error("scale-fetch is a state machine step: the payload must name its execution")]
+    NotAStep,
+    /// Another execution is acting.
+    #[error(transparent)]
+    LeaseHeld(#[from] LeaseHeld),
+    /// The lease could not be taken.
+    #[error("scale lease could not be taken")]
+    Store(#[from] StoreError),
+    /// A lifecycle action of the starting event could not be recorded (retried, so the event
+    /// is not lost).
+    #[error("lifecycle event not recorded")]
+    Lifecycle(#[from] LifecycleError),
+    /// Auto Scaling / EC2 failed.
+    #[error("auto scaling groups could not be read")]
+    Scaling(#[from] ScalingError),
+    /// The tagged-instance query failed.
+    #[error("backend instances could not be listed")]
+    Inventory(#[from] InventoryError),
+}
+
+impl Classify for ScaleFetchError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::Payload(_) | Self::NotAStep => ErrorClass::InvalidInput,
+            Self::LeaseHeld(_) => ErrorClass::Conflict,
+            Self::Store(e) => e.class(),
+            Self::Scaling(_) | Self::Lifecycle(_) => ErrorClass::Transient,
+            Self::Inventory(e) => e.class(),
+        }
+    }
+}
+
+/// Handles one `scale-fetch` invocation.
+#[tracing::instrument(skip_all, fields(execution))]
+pub async fn handle<G, I, S, C>(
+    deps: &Deps<G, I, S, C>,
+    payload: serde_json::Value,
+    invocation: Invocation,
+) -> Result<HostGroupInfoResponse, ScaleFetchError>
+where
+    G: ScalingGroups,
+    I: InstanceInventory,
+    S: StateStore,
+    C: Clock,
+{
+    let step: Step<StepInput> = decode_step(payload)?;
+    let Some(execution) = step.execution.as_deref() else {
+        return Err(ScaleFetchError::NotAStep);
+    };
+    tracing::Span::current().record("execution", execution);
+    // Boxed: the SDK futures nest deeper than the default layout query limit.
+    Box::pin(record_trigger(deps, step.input.event.as_ref())).await?;
+    let owner = step.owner(&invocation);
+    hold_scale_lease(&deps.store, &owner, deps.clock.now(), deps.config.lease_ttl).await??;
+    let result = Box::pin(host_group_info(
+        &deps.groups,
+        &deps.inventory,
+        &deps.config.inventory,
+    ))
+    .await;
+    if result.is_err() {
+        release_scale_lease(&deps.store, &owner).await;
+    }
+    result
+}
+
+/// Records the lifecycle action an Auto Scaling event announces, when it is one of ours.
+async fn record_trigger<G, I, S, C>(
+    deps: &Deps<G, I, S, C>,
+    event: Option<&serde_json::Value>,
+) -> Result<(), ScaleFetchError>
+where
+    S: StateStore,
+{
+    let trigger = match parse_trigger(event) {
+        Ok(trigger) => trigger,
+        Err(e) => {
+            // The run still reconciles the groups; a wait state is recorded by observation.
+            tracing::warn!(error = %error_chain(&e), "unreadable start event; running as a tick");
+            return Ok(());
+        }
+    };
+    match trigger {
+        ScaleTrigger::Tick => tracing::debug!("started by the schedule"),
+        ScaleTrigger::LifecycleAction(notice) => {
+            if !deps
+                .config
+                .lifecycle
+                .owns(&notice.group, &notice.hook, notice.transition)
+            {
+                tracing::info!(group = %notice.group, hook = %notice.hook, "lifecycle action of a hook we do not own; ignored");
+                return Ok(());
+            }
+            record(&deps.store, &NewLifecycleAction::from(&notice)).await?;
+        }
+        ScaleTrigger::GroupActivity {
+            detail_type,
+            group,
+            instance_id,
+        } => {
+            tracing::info!(detail_type, group, instance = ?instance_id, "started by a group event")
+        }
+        ScaleTrigger::Other { detail_type } => {
+            tracing::info!(detail_type, "started by an event with nothing to record");
+        }
+    }
+    Ok(())
+}
