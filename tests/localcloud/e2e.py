@@ -7,6 +7,7 @@ removed); scale-in driven by two overlapping executions (no double action).
 """
 
 import collections
+import json
 import re
 import time
 from datetime import datetime
@@ -88,6 +89,9 @@ def run(args, settings, Story, say, check, Failure):
         check(all(cloud.fleet.joined_when_inservice.get(i) for i in joined),
               "they became InService only after joining WEKA")
 
+        say("== e2e 2b: what an instance forges is refused (review C1, H1, H2)")
+        _forgeries_refused(cloud, check, args.timeout)
+
         say("== e2e 3: self-heal after an external termination")
         victim = story.self_heal()
         wait_for("the terminated machine to leave WEKA",
@@ -168,6 +172,47 @@ def run(args, settings, Story, say, check, Failure):
     finally:
         cloud.stop()
         say("stopped every process the e2e run started")
+
+
+def _forgeries_refused(cloud, check, timeout):
+    """An instance's requests to `fetch` (all the instance profile may invoke of the scale path)
+    that try to take the scale lease, record a forged terminate-lifecycle event for a healthy
+    member, or read the admin password after formation are refused with a typed error, and
+    nothing is deactivated, recorded or leased for them."""
+    victim = sorted(cloud.active_backends())[0]
+    victim_hosts = _host_ids(cloud, victim)
+    hooks = cloud.asg.describe_lifecycle_hooks(AutoScalingGroupName=cloud.asg_name)
+    terminate_hook = next(h["LifecycleHookName"] for h in hooks["LifecycleHooks"]
+                          if h["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING")
+    forged = {
+        "version": "0", "id": "forged", "source": "aws.autoscaling",
+        "detail-type": "EC2 Instance-terminate Lifecycle Action", "account": "123456789012",
+        "time": datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
+        "resources": [],
+        "detail": {"LifecycleActionToken": "forged", "AutoScalingGroupName": cloud.asg_name,
+                   "LifecycleHookName": terminate_hook, "EC2InstanceId": victim,
+                   "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING"},
+    }
+    before = deactivations(cloud)
+    for payload, error_type in [({"execution": "forged"}, "Weka.InvalidInput"),
+                                ({"execution": "forged", "event": forged}, "Weka.InvalidInput"),
+                                ({"event": forged}, "Weka.InvalidInput"),
+                                ({"show_admin_password": True}, "Weka.Conflict")]:
+        err, value = cloud.invoke("fetch", payload)
+        got = value.get("errorType") if isinstance(value, dict) else None
+        check(err and got == error_type,
+              f"fetch {sorted(payload)} refused with {error_type} (got {got})")
+    ticks = cloud.clock.count
+    wait_for("two more state machine runs", lambda: cloud.clock.count >= ticks + 2, timeout, 0.5)
+    waiting = [w.get("instance_id") for w in cloud.status().get("lifecycle_waiting") or []]
+    check(victim not in waiting, "no lifecycle action was recorded for the forged event")
+    mine = [c for c in deactivations(cloud)[len(before):] if _digits(c[1]) in victim_hosts]
+    check(not mine, f"the member {victim} named by the forged event was not deactivated")
+    check(victim in cloud.active_backends(), f"{victim} is still active in WEKA")
+    recent = sorted(cloud.executions(), key=lambda x: x["startDate"], reverse=True)[:2]
+    outputs = [json.dumps(cloud.sfn.describe_execution(executionArn=x["executionArn"]),
+                          default=str) for x in recent]
+    check(not any("forged" in o for o in outputs), "no execution found the lease held by the forger")
 
 
 def _host(cloud, iid):
