@@ -122,7 +122,7 @@ resource "aws_iam_role" "backend" {
 }
 
 resource "aws_iam_role_policy" "backend" {
-  # checkov:skip=CKV_AWS_290:Only ec2:DescribeNetworkInterfaces (no resource-level support) uses "*"; ENI writes are scoped to this account/region and, for attach/modify, to cluster-tagged instances.
+  # checkov:skip=CKV_AWS_290:Only ec2:DescribeNetworkInterfaces (no resource-level support) uses "*"; NIC creation is scoped to the cluster's subnets, security groups and tag, attach/modify to cluster-tagged NICs and instances.
   # checkov:skip=CKV_AWS_355:Same as CKV_AWS_290.
   count = length(aws_iam_role.backend)
   name  = "weka-backend"
@@ -150,14 +150,22 @@ resource "aws_iam_role_policy" "backend" {
           Resource = ["*"]
         },
         {
-          Sid    = "CreateNics"
+          # The DPDK NICs: created in the cluster's subnet with the cluster's security groups,
+          # tagged weka_cluster_name at creation (the tag the attach statement requires).
+          Sid       = "CreateClusterNics"
+          Effect    = "Allow"
+          Action    = ["ec2:CreateNetworkInterface"]
+          Resource  = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*"]
+          Condition = { StringEquals = { "aws:RequestTag/weka_cluster_name" = var.cluster_name } }
+        },
+        {
+          Sid    = "CreateNicsInTheClusterSubnet"
           Effect = "Allow"
           Action = ["ec2:CreateNetworkInterface"]
-          Resource = [
-            "arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*",
-            "arn:${local.partition}:ec2:${local.region}:${local.account_id}:subnet/*",
-            "arn:${local.partition}:ec2:${local.region}:${local.account_id}:security-group/*",
-          ]
+          Resource = concat(
+            [for id in distinct(concat([local.cluster_subnet_id], var.subnet_ids)) : "arn:${local.partition}:ec2:${local.region}:${local.account_id}:subnet/${id}"],
+            [for id in local.instance_sg_ids : "arn:${local.partition}:ec2:${local.region}:${local.account_id}:security-group/${id}"],
+          )
         },
         {
           Sid       = "TagNewNics"
@@ -167,10 +175,13 @@ resource "aws_iam_role_policy" "backend" {
           Condition = { StringEquals = { "ec2:CreateAction" = "CreateNetworkInterface" } }
         },
         {
-          Sid      = "AttachNics"
-          Effect   = "Allow"
-          Action   = ["ec2:AttachNetworkInterface", "ec2:ModifyNetworkInterfaceAttribute", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses"]
-          Resource = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*", "arn:${local.partition}:ec2:${local.region}:${local.account_id}:instance/*"]
+          # Attach a cluster NIC to a cluster instance and set it to go with the instance; both
+          # resources carry weka_cluster_name. (No delete, no IP reassignment: no script needs them.)
+          Sid       = "AttachClusterNics"
+          Effect    = "Allow"
+          Action    = ["ec2:AttachNetworkInterface", "ec2:ModifyNetworkInterfaceAttribute"]
+          Resource  = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*", "arn:${local.partition}:ec2:${local.region}:${local.account_id}:instance/*"]
+          Condition = { StringEquals = { "aws:ResourceTag/weka_cluster_name" = var.cluster_name } }
         },
         {
           Sid      = "WekaLogs"

@@ -1,4 +1,25 @@
 mock_provider "aws" {
+  # Computed attributes get these values already at plan, so policies built from ARNs and ids
+  # can be decoded and checked.
+  override_during = plan
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:us-east-1:123456789012:function:mocked" }
+  }
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = { arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mocked" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mocked" }
+  }
+  mock_resource "aws_subnet" {
+    defaults = { id = "subnet-0mocked" }
+  }
+  mock_resource "aws_security_group" {
+    defaults = { id = "sg-0mocked" }
+  }
+  mock_resource "aws_sfn_state_machine" {
+    defaults = { arn = "arn:aws:states:us-east-1:123456789012:stateMachine:mocked" }
+  }
   mock_data "aws_availability_zones" {
     defaults = { names = ["us-east-1a", "us-east-1b"] }
   }
@@ -104,5 +125,34 @@ run "every_function_has_a_resource_policy_and_steps_are_the_state_machines_only"
   assert {
     condition     = contains(keys(aws_lambda_permission.instances), "fetch") && !contains(keys(aws_lambda_permission.state_machine), "fetch")
     error_message = "fetch serves the instances, not the state machine"
+  }
+}
+
+run "the_instance_role_mutates_no_ec2_resource_without_a_condition_and_reads_no_admin_secret" {
+  command = plan
+  override_resource {
+    target          = aws_secretsmanager_secret.admin_password
+    override_during = plan
+    values          = { arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:admin" }
+  }
+  assert {
+    condition = alltrue([for st in jsondecode(aws_iam_role_policy.backend[0].policy).Statement :
+      can(st.Condition) || alltrue([for a in flatten([st.Action]) :
+        !startswith(a, "ec2:") || startswith(a, "ec2:Describe") || a == "ec2:CreateNetworkInterface"
+      ])
+    ])
+    error_message = "every instance-role statement with a mutating EC2 action has a condition (creation is scoped by its subnet and security-group resources and its own tagged statement)"
+  }
+  assert {
+    condition = alltrue([for st in jsondecode(aws_iam_role_policy.backend[0].policy).Statement :
+      !contains(flatten([st.Action]), "ec2:CreateNetworkInterface") || can(st.Condition) || alltrue([for r in flatten([st.Resource]) : !endswith(r, "/*")])
+    ])
+    error_message = "NIC creation names the cluster's subnets and security groups, or carries the cluster tag condition"
+  }
+  assert {
+    condition = alltrue([for st in jsondecode(aws_iam_role_policy.backend[0].policy).Statement :
+      !contains(flatten([st.Resource]), aws_secretsmanager_secret.admin_password.arn) && !contains(flatten([st.Resource]), "*") || !anytrue([for a in flatten([st.Action]) : startswith(a, "secretsmanager:")])
+    ])
+    error_message = "no instance-role statement can read the admin password secret"
   }
 }
