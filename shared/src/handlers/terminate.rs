@@ -20,6 +20,7 @@ use crate::config::names::{
     BOOTSTRAP_GRACE_MINUTES_ENV, MAX_TERMINATIONS_PER_RUN_ENV, SCALE_LEASE_TTL_ENV,
 };
 use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::lifecycle::Members;
 use crate::domain::state::Group;
 use crate::domain::terminate::{
     AsgTerminatePlan, Forming, TerminateError, TerminatePolicy, TerminateTarget, plan_terminate,
@@ -247,16 +248,23 @@ where
         return Vec::new();
     }
     let mut errors = Vec::new();
-    // Members of a cluster still forming wait for each other, bounded by their own polls.
-    let forming_members = match deps.store.load(Group::Backend).await {
-        Ok(state) if !state.clusterized => state.instances.into_iter().map(|vm| vm.name).collect(),
-        Ok(_) => BTreeSet::new(),
+    // Members of a cluster still forming wait for each other, bounded by their own polls;
+    // members of the formed cluster are continued whatever became of finalization's call.
+    let members = match deps.store.load(Group::Backend).await {
+        Ok(state) => {
+            let ids: BTreeSet<String> = state.instances.into_iter().map(|vm| vm.name).collect();
+            if state.clusterized {
+                Members::Formed(ids)
+            } else {
+                Members::Forming(ids)
+            }
+        }
         Err(e) => {
             errors.push(format!(
                 "cluster state could not be read: {}",
                 error_chain(&e)
             ));
-            BTreeSet::new()
+            Members::Unknown
         }
     };
     errors.extend(
@@ -265,7 +273,7 @@ where
             &deps.store,
             lifecycle,
             backend,
-            &forming_members,
+            &members,
             deps.clock.now(),
         )
         .await

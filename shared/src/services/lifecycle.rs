@@ -9,7 +9,7 @@
 use crate::config::lifecycle::LifecycleConfig;
 use crate::domain::lifecycle::{
     HostRef, LifecycleDecision, LifecycleKey, LifecyclePhase, LifecycleRecord, LifecycleResult,
-    NewLifecycleAction, ReconcileStep, Transition, reconcile,
+    Members, NewLifecycleAction, ReconcileStep, Transition, reconcile,
 };
 use crate::domain::terminate::AsgInstance;
 use crate::ports::{
@@ -18,7 +18,7 @@ use crate::ports::{
 use crate::wire::scale::HostGroupInfoResponse;
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Concurrent lifecycle calls of one invocation.
@@ -293,7 +293,7 @@ pub async fn run_reconcile<G: ScalingGroups, S: StateStore>(
     store: &S,
     config: &LifecycleConfig,
     backend: Option<&[AsgInstance]>,
-    forming_members: &BTreeSet<String>,
+    members: &Members,
     now: DateTime<Utc>,
 ) -> Vec<LifecycleError> {
     let records = match store.lifecycle_actions().await {
@@ -304,7 +304,7 @@ pub async fn run_reconcile<G: ScalingGroups, S: StateStore>(
         &records,
         backend.map(|b| (config.asg_name.as_str(), b)),
         &config.hooks,
-        forming_members,
+        members,
         &config.policy,
         now,
     );

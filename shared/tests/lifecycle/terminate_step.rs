@@ -100,3 +100,41 @@ async fn terminate_records_wait_states_whose_events_were_lost() {
         Some(LifecyclePhase::Waiting)
     );
 }
+
+/// Security review H4: finalization set the group clusterized and then died before deciding its
+/// members' launch actions (a lost call). The next terminate pass continues them; none is left
+/// to be abandoned at its heartbeat timeout.
+#[tokio::test]
+async fn members_of_the_formed_cluster_are_continued_when_finalization_lost_its_decisions() {
+    let mut w = World::forming(3);
+    let members = [
+        ("i-10001", "10.0.0.1"),
+        ("i-10002", "10.0.0.2"),
+        ("i-10003", "10.0.0.3"),
+    ];
+    w.launched(3, &members);
+    for (id, ip) in members {
+        w.register(id).await;
+        w.pending(id, Transition::Launch);
+        w.record(id, Transition::Launch, ip, now()).await;
+    }
+    w.store.finalize(Group::Backend, now()).await.unwrap();
+    w.advance(60);
+    w.terminate_ok("exec-1", &empty_scale()).await;
+    let mut completions = w.groups.completions();
+    completions.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+    assert_eq!(
+        completions,
+        vec![
+            continued("i-10001"),
+            continued("i-10002"),
+            continued("i-10003")
+        ]
+    );
+    for (id, _) in members {
+        assert_eq!(
+            w.phase(id, Transition::Launch),
+            Some(LifecyclePhase::Completed)
+        );
+    }
+}

@@ -35,17 +35,31 @@ pub enum ReconcileStep {
     Heartbeat(LifecycleRecord),
 }
 
+/// The backend group's registration set, as the pass reads it from the cluster state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Members {
+    /// The state could not be read: no member is treated specially.
+    #[default]
+    Unknown,
+    /// The cluster is still forming; its registered members wait for each other.
+    Forming(BTreeSet<String>),
+    /// The cluster has formed with these initial members.
+    Formed(BTreeSet<String>),
+}
+
 /// The lease holder's pass over the lifecycle records and the backend group (every scale run):
 /// completes what was decided, closes what ended elsewhere, abandons launches that went silent
 /// past their heartbeat timeout, continues terminations at their deadline, keeps members of a
-/// forming cluster alive, and records wait states whose events were lost.
+/// forming cluster alive, continues the launch of a member of the formed cluster (whose
+/// finalization did not complete it: a lost call must not cost a member), and records wait
+/// states whose events were lost.
 ///
 /// `group` is `None` when the backend group could not be found: nothing is closed then.
 pub fn reconcile(
     records: &[LifecycleRecord],
     group: Option<(&str, &[AsgInstance])>,
     hooks: &Hooks,
-    forming_members: &BTreeSet<String>,
+    members: &Members,
     policy: &LifecyclePolicy,
     now: DateTime<Utc>,
 ) -> Vec<ReconcileStep> {
@@ -120,7 +134,18 @@ pub fn reconcile(
         }
         match record.key.transition {
             Transition::Launch => {
-                if now >= record.heartbeat_deadline(policy.launch_timeout) {
+                if let Members::Formed(formed) = members
+                    && formed.contains(&record.key.instance_id)
+                {
+                    steps.push(ReconcileStep::Complete {
+                        record: record.clone(),
+                        result: LifecycleResult::Continue,
+                        reason: "a member of the formed cluster (its finalization did not \
+                                 complete the action)"
+                            .to_owned(),
+                        decide_first: true,
+                    });
+                } else if now >= record.heartbeat_deadline(policy.launch_timeout) {
                     steps.push(ReconcileStep::Complete {
                         record: record.clone(),
                         result: LifecycleResult::Abandon,
@@ -130,7 +155,9 @@ pub fn reconcile(
                         ),
                         decide_first: true,
                     });
-                } else if forming_members.contains(&record.key.instance_id) {
+                } else if let Members::Forming(forming) = members
+                    && forming.contains(&record.key.instance_id)
+                {
                     steps.push(ReconcileStep::Heartbeat(record.clone()));
                 }
             }

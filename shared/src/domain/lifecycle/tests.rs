@@ -140,7 +140,7 @@ fn reconcile_completes_decisions_and_closes_what_ended_elsewhere() {
         &[decided.clone(), gone, in_service, done],
         Some(("asg", &instances)),
         &hooks(),
-        &BTreeSet::new(),
+        &Members::default(),
         &policy(),
         t(10),
     );
@@ -184,7 +184,7 @@ fn reconcile_records_lost_events_and_missing_ips() {
         &[no_ip],
         Some(("asg", &instances)),
         &hooks(),
-        &BTreeSet::new(),
+        &Members::default(),
         &policy(),
         t(10),
     );
@@ -219,7 +219,7 @@ fn reconcile_records_lost_events_and_missing_ips() {
         &[],
         Some(("asg", &instances)),
         &Hooks::default(),
-        &BTreeSet::new(),
+        &Members::default(),
         &policy(),
         t(10),
     );
@@ -236,7 +236,7 @@ fn silent_launches_are_abandoned_and_forming_members_kept_alive() {
         instance("i-1", "Pending:Wait"),
         instance("i-2", "Pending:Wait"),
     ];
-    let members = BTreeSet::from(["i-2".to_owned()]);
+    let members = Members::Forming(BTreeSet::from(["i-2".to_owned()]));
     let steps = reconcile(
         &[quiet.clone(), member.clone()],
         Some(("asg", &instances)),
@@ -273,7 +273,7 @@ fn terminations_continue_a_margin_before_the_deadline() {
             std::slice::from_ref(&r),
             Some(("asg", &instances)),
             &hooks(),
-            &BTreeSet::new(),
+            &Members::default(),
             &policy(),
             t(secs),
         )
@@ -292,6 +292,42 @@ fn terminations_continue_a_margin_before_the_deadline() {
 #[test]
 fn without_the_group_nothing_is_closed() {
     let r = record("i-1", Transition::Launch, LifecyclePhase::Waiting);
-    let steps = reconcile(&[r], None, &hooks(), &BTreeSet::new(), &policy(), t(10));
+    let steps = reconcile(&[r], None, &hooks(), &Members::default(), &policy(), t(10));
     assert!(steps.is_empty());
+}
+
+/// Security review H4: a member of the formed cluster whose launch action finalization did not
+/// decide (a lost call) is continued by the next pass, not abandoned at its heartbeat timeout.
+#[test]
+fn a_formed_members_waiting_launch_is_continued_not_abandoned() {
+    let member = record("i-2", Transition::Launch, LifecyclePhase::Waiting);
+    let stranger = record("i-3", Transition::Launch, LifecyclePhase::Waiting);
+    let instances = [
+        instance("i-2", "Pending:Wait"),
+        instance("i-3", "Pending:Wait"),
+    ];
+    let formed = Members::Formed(BTreeSet::from(["i-2".to_owned()]));
+    for at in [t(10), t(5_000)] {
+        let steps = reconcile(
+            &[member.clone(), stranger.clone()],
+            Some(("asg", &instances)),
+            &hooks(),
+            &formed,
+            &policy(),
+            at,
+        );
+        let continued: Vec<&str> = steps
+            .iter()
+            .filter_map(|s| match s {
+                ReconcileStep::Complete {
+                    record,
+                    result: LifecycleResult::Continue,
+                    decide_first: true,
+                    ..
+                } => Some(record.key.instance_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(continued, ["i-2"], "at {at}: {steps:?}");
+    }
 }
