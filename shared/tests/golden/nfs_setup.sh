@@ -84,13 +84,39 @@ _lambda_call() {
 	return "$rc"
 }
 
+# Calls the Lambda, again after a transient failure (the CLI failed or was throttled, or the
+# function answered Weka.Transient or a runtime error): WEKA_LAMBDA_ATTEMPTS tries (default 5),
+# 2 s apart doubling up to 30 s. Every call the scripts make is idempotent, so a call that may
+# have run is safe to repeat; an answer that stands (invalid input, conflict, unsafe, internal)
+# is not retried.
 _lambda_call_traced_off() {
 	local label=$1 name=$2 payload=$3
-	local out meta rc=0 function_error message
+	local attempt=1 attempts=${WEKA_LAMBDA_ATTEMPTS:-5} delay=2 rc
 	if [[ -z "$name" ]]; then
 		echo "weka-lambda: '$label' has no Lambda configured for this script; refusing to call it" >&2
 		return 2
 	fi
+	while :; do
+		rc=0
+		_lambda_invoke_once "$label" "$name" "$payload" || rc=$?
+		if [[ "$rc" -ne 3 ]]; then
+			return "$rc"
+		fi
+		if [[ "$attempt" -ge "$attempts" ]]; then
+			echo "weka-lambda: '$label' ($name) still failing after $attempts attempts" >&2
+			return 1
+		fi
+		echo "weka-lambda: '$label' ($name) failed transiently (attempt $attempt of $attempts); retrying in ${delay}s" >&2
+		sleep "$delay"
+		attempt=$((attempt + 1))
+		delay=$((delay * 2 > 30 ? 30 : delay * 2))
+	done
+}
+
+# One invoke: 0 with the result printed, 3 for a failure worth retrying, 1 for one that stands.
+_lambda_invoke_once() {
+	local label=$1 name=$2 payload=$3
+	local out meta rc=0 function_error message error_type
 	out="$(mktemp "$_weka_lambda_dir/result.XXXXXXXX")" || return 1
 	local -a args=(lambda invoke --region "$WEKA_REGION" --function-name "$name" --output json)
 	if _weka_is_aws_cli_v2; then
@@ -101,18 +127,22 @@ _lambda_call_traced_off() {
 	if [[ "$rc" -ne 0 ]]; then
 		echo "weka-lambda: aws lambda invoke of '$label' ($name) failed with exit code $rc" >&2
 		rm -f -- "$out"
-		return 1
+		return 3
 	fi
 	if ! function_error="$(printf '%s' "$meta" | jq -r '.FunctionError // empty')"; then
 		echo "weka-lambda: unparseable invoke response for '$label' ($name)" >&2
 		rm -f -- "$out"
-		return 1
+		return 3
 	fi
 	if [[ -n "$function_error" ]]; then
 		message="$(jq -r '.errorMessage? // tostring' "$out" 2>/dev/null || true)"
-		echo "weka-lambda: '$label' ($name) failed with FunctionError=$function_error: $message" >&2
+		error_type="$(jq -r '.errorType? // empty' "$out" 2>/dev/null || true)"
+		echo "weka-lambda: '$label' ($name) failed with FunctionError=$function_error ${error_type:+($error_type)}: $message" >&2
 		rm -f -- "$out"
-		return 1
+		case "$error_type" in
+		Weka.InvalidInput | Weka.Conflict | Weka.Unsafe | Weka.Internal) return 1 ;;
+		*) return 3 ;;
+		esac
 	fi
 	if ! jq -r 'if type == "string" then . else tojson end' "$out"; then
 		echo "weka-lambda: result of '$label' ($name) is not JSON" >&2

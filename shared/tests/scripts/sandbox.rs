@@ -464,3 +464,79 @@ fn a_waiting_member_gives_up_after_its_polls_with_an_error() {
         sb.reports("error")
     );
 }
+
+/// An `aws` that answers `first` (a FunctionError with this body) on the first invoke and the
+/// result `then` on every later one, counting the invokes.
+fn flaky_aws(sb: &Sandbox, first: &str, then: &str) {
+    sb.handler(
+        "aws",
+        &format!(
+            "#!/bin/bash\n[[ \"$1\" == lambda ]] || exit 0\n\
+             n=$(cat \"$0.count\" 2>/dev/null || echo 0); echo $((n + 1)) >\"$0.count\"\n\
+             out=\"${{@: -1}}\"\n\
+             if [ \"$n\" -eq 0 ]; then printf '%s' {first} >\"$out\"; echo '{{\"StatusCode\":200,\"FunctionError\":\"Unhandled\"}}'; \
+             else printf '%s' {then} >\"$out\"; echo '{{\"StatusCode\":200}}'; fi\n",
+            first = shell_quote(first),
+            then = shell_quote(then),
+        ),
+    );
+}
+
+fn invokes(sb: &Sandbox) -> u32 {
+    std::fs::read_to_string(sb.dir.join("handlers").join("aws.count"))
+        .map(|n| n.trim().parse().unwrap())
+        .unwrap_or(0)
+}
+
+/// Review M1: one throttle or transient error no longer kills a formation or a join step.
+#[test]
+fn a_transient_lambda_error_is_retried_with_backoff_and_an_answer_that_stands_is_not() {
+    let sb = Sandbox::new("transient-retry");
+    flaky_aws(
+        &sb,
+        r#"{"errorMessage":"state store unavailable","errorType":"Weka.Transient"}"#,
+        r#"{"username":"weka-deployment"}"#,
+    );
+    let out = sb.run(&helper_script("fetch '{}' | jq -r .username"));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "weka-deployment"
+    );
+    assert_eq!(invokes(&sb), 2);
+    assert_eq!(sb.calls_of("sleep 2").len(), 1, "{:?}", sb.calls());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("retrying in 2s"));
+
+    let sb = Sandbox::new("conflict-stands");
+    flaky_aws(
+        &sb,
+        r#"{"errorMessage":"not now","errorType":"Weka.Conflict"}"#,
+        r#""ok""#,
+    );
+    let out = sb.run(&helper_script("clusterize '{}' || echo \"rc=$?\""));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("rc=1"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(invokes(&sb), 1, "a conflict stands: no retry");
+    assert!(sb.calls_of("sleep").is_empty());
+
+    let sb = Sandbox::new("cli-keeps-failing");
+    sb.handler("aws", "#!/bin/bash\nexit 255\n");
+    let out = sb.run(&helper_script(
+        "WEKA_LAMBDA_ATTEMPTS=3 report '{}' || echo \"rc=$?\"",
+    ));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("rc=1"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(
+        sb.calls_of("sleep").len(),
+        2,
+        "3 attempts, 2 waits: {:?}",
+        sb.calls()
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("still failing after 3 attempts"));
+}
