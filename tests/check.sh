@@ -9,7 +9,7 @@ export VENV=${VENV:-$root/.venv}
 profile=${NEXTEST_PROFILE:-default}
 log=${NEXTEST_LOG:-/dev/null}
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%4ss] %s\n' "$SECONDS" "$*"; }
 
 step "setup"
 tests/setup.sh
@@ -23,3 +23,5 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "cargo nextest (profile $profile)"
 cargo nextest run --workspace --all-features --locked --profile "$profile" 2>&1 | tee "$log"
+
+step "check passed"

@@ -11,7 +11,7 @@ run_dir=$(mktemp -d "${TMPDIR:-/tmp}/weka-test.XXXXXX")
 cleanup() { tests/emulator/moto.sh stop "$run_dir" || true; rm -rf "$run_dir"; }
 trap cleanup EXIT
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%4ss] %s\n' "$SECONDS" "$*"; }
 
 step "starting moto (patched, loopback)"
 tests/setup.sh
@@ -47,4 +47,4 @@ fi
 
 tests_run=$(grep -Eo '[0-9]+ tests? run' "$run_dir/nextest.log" | tail -1 | grep -Eo '^[0-9]+')
 doc_run=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$run_dir/doctest.log" | awk '{s+=$4} END {print s+0}')
-printf '\n==> all checks passed: %s tests run by nextest, %s doc tests\n' "${tests_run:-?}" "${doc_run:-0}"
+printf '\n==> [%4ss] all checks passed: %s tests run by nextest, %s doc tests\n' "$SECONDS" "${tests_run:-?}" "${doc_run:-0}"
