@@ -98,6 +98,13 @@ pub fn target_of(record: &LifecycleRecord) -> LifecycleTarget {
     }
 }
 
+fn key_of(target: &LifecycleTarget, transition: Transition) -> LifecycleKey {
+    LifecycleKey {
+        instance_id: target.instance_id.clone(),
+        transition,
+    }
+}
+
 /// Fixes `result` as the action's outcome unless another outcome was fixed first; returns
 /// whether this call decided.
 pub async fn decide<S: StateStore>(
@@ -108,10 +115,7 @@ pub async fn decide<S: StateStore>(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, LifecycleError> {
-    let key = LifecycleKey {
-        instance_id: target.instance_id.clone(),
-        transition,
-    };
+    let key = key_of(target, transition);
     let decided = store
         .decide_lifecycle_action(&LifecycleDecision {
             key: key.clone(),
@@ -148,10 +152,7 @@ pub async fn decide_and_complete<G: ScalingGroups, S: StateStore>(
     if !decide(store, target, transition, result, reason, now).await? {
         return Ok(false);
     }
-    let key = LifecycleKey {
-        instance_id: target.instance_id.clone(),
-        transition,
-    };
+    let key = key_of(target, transition);
     complete(groups, store, target, &key, result, reason, now).await?;
     Ok(true)
 }

@@ -1,6 +1,6 @@
 //! Secrets Manager and the EC2 inventory on moto.
 
-use super::common::{sdk, unique};
+use super::common::{amazon_image, sdk, unique};
 use weka_shared::adapters::ec2::AwsInventory;
 use weka_shared::adapters::secrets::SecretsManager;
 use weka_shared::ports::{InstanceInventory, SecretError, Secrets};
@@ -33,16 +33,7 @@ async fn inventory_lists_running_tagged_instances_with_private_ips() {
     let sdk = sdk().await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let cluster = unique("inv");
-    let image = ec2
-        .describe_images()
-        .owners("amazon")
-        .send()
-        .await
-        .unwrap()
-        .images()[0]
-        .image_id()
-        .unwrap()
-        .to_owned();
+    let image = amazon_image(&ec2).await;
     let tags = |role: &str| {
         aws_sdk_ec2::types::TagSpecification::builder()
             .resource_type(aws_sdk_ec2::types::ResourceType::Instance)

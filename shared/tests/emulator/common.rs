@@ -112,3 +112,16 @@ pub(crate) async fn store_with(size: u32) -> DynamoStateStore {
         },
     )
 }
+
+/// The id of an Amazon-owned image moto knows.
+pub(crate) async fn amazon_image(ec2: &aws_sdk_ec2::Client) -> String {
+    ec2.describe_images()
+        .owners("amazon")
+        .send()
+        .await
+        .unwrap()
+        .images()[0]
+        .image_id()
+        .unwrap()
+        .to_owned()
+}

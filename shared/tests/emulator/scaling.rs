@@ -2,7 +2,7 @@
 //! empty and missing groups, detach without decrement, scale-in protection, API termination,
 //! terminate; and the `terminate` handler itself on that adapter, judged by moto's state.
 
-use super::common::{sdk, unique};
+use super::common::{amazon_image, sdk, unique};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::time::Duration;
@@ -21,16 +21,7 @@ use weka_shared::testing::{
 async fn asg(sdk: &aws_config::SdkConfig, desired: i32) -> String {
     let ec2 = aws_sdk_ec2::Client::new(sdk);
     let autoscaling = aws_sdk_autoscaling::Client::new(sdk);
-    let image = ec2
-        .describe_images()
-        .owners("amazon")
-        .send()
-        .await
-        .unwrap()
-        .images()[0]
-        .image_id()
-        .unwrap()
-        .to_owned();
+    let image = amazon_image(&ec2).await;
     let subnet = ec2.describe_subnets().send().await.unwrap().subnets()[0]
         .subnet_id()
         .unwrap()
