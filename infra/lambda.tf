@@ -28,6 +28,7 @@ locals {
     status     = ["dynamodb:GetItem", "dynamodb:Query"]
     scale_down = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query"]
     lifecycle  = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    step       = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"]
     } : name => [{
       Sid      = "StateTable"
       Effect   = "Allow"
@@ -118,7 +119,7 @@ locals {
 
     "fetch" = concat(local.st_table["read"], local.st_describe_asg, local.st_describe_instances, local.st_read_credentials, local.st_kms_decrypt)
 
-    "scale-fetch" = concat(local.st_table["write"], local.st_describe_asg, local.st_describe_instances)
+    "scale-fetch" = concat(local.st_table["step"], local.st_describe_asg, local.st_describe_instances)
 
     "scale-down" = concat(local.st_table["scale_down"], local.st_read_credentials, local.st_kms_decrypt)
 

@@ -175,6 +175,8 @@ fn actions_called() -> BTreeMap<&'static str, Vec<&'static str>> {
             "scale-fetch",
             vec![
                 "autoscaling:DescribeAutoScalingGroups",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "ec2:DescribeInstances",
             ],

@@ -1,11 +1,77 @@
-//! Notes the control plane leaves for operators: the last scale-down outcome, written by
-//! `scale-down` and read by `status`.
+//! Notes the control plane leaves for operators, read by `status`: the last scale-down outcome
+//! (written by `scale-down`) and the scale lease found held (written by `scale-fetch`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Name of the note holding the last scale-down outcome.
 pub const SCALE_NOTE: &str = "scale-down";
+/// Name of the note holding the scale lease as the last refused run found it.
+pub const LEASE_NOTE: &str = "scale-lease";
+
+/// A note stored as a JSON document.
+pub trait Note: Serialize + serde::de::DeserializeOwned {
+    /// The stored body.
+    fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Reads a stored body; `None` when it is not this kind of note.
+    fn from_value(body: serde_json::Value) -> Option<Self> {
+        serde_json::from_value(body).ok()
+    }
+}
+
+impl Note for ScaleNote {}
+impl Note for LeaseNote {}
+
+/// The scale lease as runs that could not take it found it: who holds it, since when runs are
+/// refused, and whether that has lasted beyond one lease period (a wedged holder).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseNote {
+    /// The holder (an execution name).
+    pub holder: String,
+    /// When its hold lapses unless renewed.
+    pub until: DateTime<Utc>,
+    /// The first run refused by this holder.
+    pub refused_since: DateTime<Utc>,
+    /// The latest run refused.
+    pub last_refused_at: DateTime<Utc>,
+    /// Runs refused by this holder so far.
+    pub refused_runs: u32,
+    /// Runs have been refused for longer than one lease period.
+    pub beyond_one_period: bool,
+}
+
+impl LeaseNote {
+    /// The note after one more run found `holder` holding the lease until `until`, given the
+    /// note before (`previous`) and the lease period.
+    pub fn refused(
+        previous: Option<&Self>,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+        period: chrono::TimeDelta,
+    ) -> Self {
+        let (refused_since, refused_runs) = match previous {
+            Some(p) if p.holder == holder => (p.refused_since, p.refused_runs.saturating_add(1)),
+            _ => (now, 1),
+        };
+        Self {
+            holder: holder.to_owned(),
+            until,
+            refused_since,
+            last_refused_at: now,
+            refused_runs,
+            beyond_one_period: now - refused_since > period,
+        }
+    }
+
+    /// Whether the hold it describes may still be in force at `now`.
+    pub fn current(&self, now: DateTime<Utc>) -> bool {
+        now <= self.until
+    }
+}
 
 /// The last scale-down run: what the safety floor refused, or why the run was skipped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,16 +104,6 @@ impl ScaleNote {
             at,
         }
     }
-
-    /// The stored body.
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
-
-    /// Reads a stored body; `None` when it is not a scale note.
-    pub fn from_value(body: serde_json::Value) -> Option<Self> {
-        serde_json::from_value(body).ok()
-    }
 }
 
 #[cfg(test)]
@@ -67,5 +123,21 @@ mod tests {
         assert!(skipped.to_value()["refusal"].is_null());
         assert_eq!(ScaleNote::from_value(skipped.to_value()).unwrap(), skipped);
         assert_eq!(ScaleNote::from_value(serde_json::json!({"x": 1})), None);
+    }
+
+    #[test]
+    fn a_lease_note_counts_refusals_per_holder_and_marks_one_period_passed() {
+        let t = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
+        let period = chrono::TimeDelta::seconds(180);
+        let first = LeaseNote::refused(None, "x", t(180), t(0), period);
+        assert_eq!((first.refused_runs, first.refused_since), (1, t(0)));
+        assert!(!first.beyond_one_period);
+        let later = LeaseNote::refused(Some(&first), "x", t(400), t(240), period);
+        assert_eq!((later.refused_runs, later.refused_since), (2, t(0)));
+        assert!(later.beyond_one_period);
+        assert!(later.current(t(400)) && !later.current(t(401)));
+        let other = LeaseNote::refused(Some(&later), "y", t(500), t(300), period);
+        assert_eq!((other.refused_runs, other.refused_since), (1, t(300)));
+        assert_eq!(LeaseNote::from_value(other.to_value()), Some(other));
     }
 }

@@ -18,7 +18,7 @@ use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::{MIN_CLUSTER_SIZE_ENV, SCALE_DOWN_PARALLELISM_ENV, SCALE_LEASE_TTL_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::lifecycle::{LifecycleResult, machine_state, termination_decision};
-use crate::domain::notes::{SCALE_NOTE, ScaleNote};
+use crate::domain::notes::{Note as _, SCALE_NOTE, ScaleNote};
 use crate::domain::scale_down::{
     ActionId, ActionOutcome, Batch, ClusterSnapshot, Effect, PlanError, SafetyFloor, ScaleDownPlan,
     ScaleDownPolicy, finish, plan_with_leaving, validate_delta,

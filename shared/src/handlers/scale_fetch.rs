@@ -23,7 +23,8 @@ use crate::ports::{
 use crate::services::inventory::{InventoryConfig, host_group_info};
 use crate::services::lifecycle::{LifecycleError, record};
 use crate::services::scale_run::{
-    DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, release_scale_lease,
+    DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, note_lease_held,
+    release_scale_lease,
 };
 use crate::wire::events::{ScaleTrigger, parse_trigger};
 use crate::wire::scale::HostGroupInfoResponse;
@@ -139,7 +140,11 @@ where
     // Boxed: the SDK futures nest deeper than the default layout query limit.
     Box::pin(record_trigger(deps, step.input.event.as_ref())).await?;
     let owner = step.owner(&invocation);
-    hold_scale_lease(&deps.store, &owner, deps.clock.now(), deps.config.lease_ttl).await??;
+    let now = deps.clock.now();
+    if let Err(held) = hold_scale_lease(&deps.store, &owner, now, deps.config.lease_ttl).await? {
+        note_lease_held(&deps.store, &held, now, deps.config.lease_ttl).await;
+        return Err(held.into());
+    }
     let result = Box::pin(host_group_info(
         &deps.groups,
         &deps.inventory,

@@ -7,7 +7,7 @@
 use crate::config::names::{ASG_NAME_ENV, CLUSTER_NAME_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::lifecycle::LifecycleRecord;
-use crate::domain::notes::{SCALE_NOTE, ScaleNote};
+use crate::domain::notes::{LEASE_NOTE, LeaseNote, Note as _, SCALE_NOTE, ScaleNote};
 use crate::domain::progress::progress_view;
 use crate::domain::state::{ClusterState, Group};
 use crate::error::{Classify, ErrorClass, error_chain};
@@ -192,6 +192,16 @@ where
             None
         }
     };
+    let scale_lease_held = match deps.store.note(LEASE_NOTE).await {
+        Ok(note) => note
+            .and_then(LeaseNote::from_value)
+            .filter(|n| n.current(deps.clock.now()))
+            .and_then(|n| serde_json::to_value(n).ok()),
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "scale lease note unavailable");
+            None
+        }
+    };
     Ok(StatusResponse {
         initial_size: state.initial_size,
         desired_size,
@@ -202,6 +212,7 @@ where
             .clusterized_at
             .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true)),
         scale_refusal,
+        scale_lease_held,
         lifecycle_waiting: if group == Group::Backend {
             lifecycle_waiting(deps).await
         } else {

@@ -1,6 +1,7 @@
 //! What the three scale steps (`fetch`, `scale-down`, `terminate`) share: the step envelope
 //! the state machine wraps payloads in, and the `scale` lease that serialises their runs.
 
+use crate::domain::notes::{LEASE_NOTE, LeaseNote, Note as _};
 use crate::error::error_chain;
 use crate::lambda::{Invocation, PayloadError, decode};
 use crate::ports::{LeaseOutcome, StateStore, StoreError};
@@ -84,5 +85,38 @@ pub async fn release_scale_lease(store: &impl StateStore, owner: &str) {
     match store.release_lease(SCALE_LEASE, owner).await {
         Ok(released) => tracing::debug!(released, "scale lease released"),
         Err(e) => tracing::warn!(error = %error_chain(&e), "scale lease not released; it lapses"),
+    }
+}
+
+/// Notes that a run found the lease held (the `scale-lease` note `status` shows). A holder that
+/// keeps refusing runs for longer than one lease period is logged as an error (an alarm can match
+/// the message); a failure to write the note only loses that view.
+pub async fn note_lease_held(
+    store: &impl StateStore,
+    held: &LeaseHeld,
+    now: DateTime<Utc>,
+    period: Duration,
+) {
+    let previous = match store.note(LEASE_NOTE).await {
+        Ok(body) => body.and_then(LeaseNote::from_value),
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "scale lease note unavailable");
+            None
+        }
+    };
+    let period = chrono::TimeDelta::from_std(period).unwrap_or(chrono::TimeDelta::MAX);
+    let note = LeaseNote::refused(previous.as_ref(), &held.holder, held.until, now, period);
+    if note.beyond_one_period {
+        tracing::error!(
+            holder = %note.holder,
+            refused_since = %note.refused_since,
+            refused_runs = note.refused_runs,
+            "scale lease held beyond one lease period"
+        );
+    } else {
+        tracing::info!(holder = %note.holder, until = %note.until, "scale lease held by another run");
+    }
+    if let Err(e) = store.put_note(LEASE_NOTE, &note.to_value()).await {
+        tracing::warn!(error = %error_chain(&e), "scale lease note not written");
     }
 }

@@ -152,6 +152,10 @@ pub struct StatusResponse {
     /// The last scale-down refusal (safety floor), if the latest run refused to shrink.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_refusal: Option<serde_json::Value>,
+    /// The scale lease while runs find it held: holder, until, refused since, refused runs, and
+    /// whether that has lasted beyond one lease period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_lease_held: Option<serde_json::Value>,
     /// Instances held in a lifecycle wait state (launch or terminate hook), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lifecycle_waiting: Vec<LifecycleWaiting>,

@@ -212,3 +212,45 @@ async fn an_instance_can_neither_lease_nor_record_a_lifecycle_action_nor_read_ad
     assert_eq!(creds.password.expose(), "deploy-secret-pw");
     assert!(creds.admin_password.is_empty());
 }
+
+/// Issue 14 (lease): runs refused by a holder are counted in the `scale-lease` note, a refusal
+/// beyond one lease period is flagged, and `status` shows the hold while it is in force.
+#[tokio::test]
+async fn a_held_lease_is_noted_flagged_beyond_one_period_and_shown_by_status() {
+    let mut deps = step_deps(FakeScalingGroups::default());
+    run_step(&deps, json!({"execution": "wedged"}))
+        .await
+        .unwrap();
+    // The holder renews (its steps run) but never lets go: every other run is refused.
+    for minutes in [1, 2, 5] {
+        deps.clock = FakeClock::at(now() + TimeDelta::minutes(minutes));
+        run_step(&deps, json!({"execution": "wedged"}))
+            .await
+            .unwrap();
+        let err = run_step(&deps, json!({"execution": format!("run-{minutes}")}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Conflict);
+    }
+    let note = deps.store.note("scale-lease").await.unwrap().unwrap();
+    assert_eq!(note["holder"], "wedged");
+    assert_eq!(note["refused_runs"], 3);
+    assert_eq!(note["beyond_one_period"], true, "{note}");
+
+    let at = now() + TimeDelta::minutes(5);
+    let weka = || FakeWeka::new(|_, _, _| Ok(json!({})));
+    let shown = status_deps(std::mem::take(&mut deps.store), weka(), at);
+    let status = status::handle(&shown, json!({"type": "status"}), None)
+        .await
+        .unwrap();
+    assert_eq!(status["scale_lease_held"]["holder"], "wedged", "{status}");
+    assert_eq!(status["scale_lease_held"]["beyond_one_period"], true);
+    let lapsed = status_deps(shown.store, weka(), at + TimeDelta::minutes(10));
+    let status = status::handle(&lapsed, json!({"type": "status"}), None)
+        .await
+        .unwrap();
+    assert!(
+        status.get("scale_lease_held").is_none(),
+        "a lapsed hold is not shown: {status}"
+    );
+}
