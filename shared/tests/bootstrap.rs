@@ -272,6 +272,33 @@ async fn bad_geometry_is_refused_before_anything_is_registered() {
     assert_eq!(err.class(), ErrorClass::InvalidInput);
 }
 
+/// Review H3: one registration must not be able to grow the state item toward DynamoDB's 400 KB
+/// limit or carry characters no NIC or container uid has; it is refused and nothing is stored.
+#[tokio::test]
+async fn oversized_or_malformed_registration_fields_are_refused_and_nothing_is_registered() {
+    let deps = clusterize_deps(6, &[]);
+    for (field, value) in [
+        ("container_uid", "u".repeat(390_000)),
+        ("container_uid", "uid with spaces".to_owned()),
+        ("nic_name", "eth0-with-a-very-long-name".to_owned()),
+        ("nic_name", "eth0;reboot".to_owned()),
+    ] {
+        let payload = json!({"name": id(7), "protocol": "nfs", field: value});
+        let err = clusterize::handle(&deps, payload).await.unwrap_err();
+        assert_eq!(err.class(), ErrorClass::InvalidInput, "{field}: {err}");
+        assert!(err.to_string().contains(field), "{err}");
+    }
+    for group in [Group::Backend, Group::Nfs] {
+        assert!(deps.store.load(group).await.unwrap().instances.is_empty());
+    }
+    let ok = json!({"name": id(7), "protocol": "nfs", "container_uid": "a1b2c3d4-0000-4000-8000-00000000abcd", "nic_name": "eth1"});
+    clusterize::handle(&deps, ok).await.unwrap();
+    assert_eq!(
+        deps.store.load(Group::Nfs).await.unwrap().instances.len(),
+        1
+    );
+}
+
 #[tokio::test]
 async fn gateways_and_data_services_are_dispatched_by_protocol() {
     let deps = clusterize_deps(6, &[]);

@@ -15,7 +15,7 @@ use crate::config::names::{
 };
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::geometry::{Geometry, GeometryError, GeometryInput, validate};
-use crate::domain::instance::InstanceId;
+use crate::domain::instance::{InstanceId, RegistrationFieldError, check_registration_fields};
 use crate::domain::passwords::generate_password;
 use crate::domain::scripts::{
     ClusterHost, ClusterizationParams, ClusterizeWait, LambdaConfig, NfsGatewayPort,
@@ -151,6 +151,9 @@ pub enum ClusterizeError {
     /// `name` is not an EC2 instance id.
     #[error("invalid instance name {0:?}: expected an EC2 instance id (i-…)")]
     InvalidName(String),
+    /// `container_uid` or `nic_name` is out of bounds.
+    #[error(transparent)]
+    Field(#[from] RegistrationFieldError),
     /// Data services never register for clusterization.
     #[error("protocol data does not clusterize; data-services instances join through deploy")]
     DataProtocol,
@@ -177,9 +180,11 @@ pub enum ClusterizeError {
 impl Classify for ClusterizeError {
     fn class(&self) -> ErrorClass {
         match self {
-            Self::Payload(_) | Self::InvalidName(_) | Self::DataProtocol | Self::Geometry(_) => {
-                ErrorClass::InvalidInput
-            }
+            Self::Payload(_)
+            | Self::InvalidName(_)
+            | Self::Field(_)
+            | Self::DataProtocol
+            | Self::Geometry(_) => ErrorClass::InvalidInput,
             Self::MissingIp(_) => ErrorClass::Transient,
             Self::Script(_) => ErrorClass::Internal,
             Self::Store(e) => e.class(),
@@ -203,6 +208,7 @@ where
 {
     let vm: Vm = decode(payload)?;
     InstanceId::parse(&vm.name).map_err(|e| ClusterizeError::InvalidName(e.0))?;
+    check_registration_fields(&vm)?;
     let span = tracing::Span::current();
     span.record("instance", vm.name.as_str());
     span.record("protocol", vm.protocol.as_str());
