@@ -243,6 +243,14 @@ impl StateStore for InMemoryStateStore {
             .lifecycle
             .entry(action.key.clone())
             .or_insert_with(|| new_record(action));
+        // As on DynamoDB: a later action of a finished key opens it again.
+        if record.phase == LifecyclePhase::Completed
+            && record
+                .completed_at
+                .is_some_and(|done| done < action.started_at)
+        {
+            *record = new_record(action);
+        }
         if record.token.is_none() {
             record.token.clone_from(&action.token);
         }

@@ -301,3 +301,74 @@ async fn a_start_time_that_would_not_read_back_is_refused() {
     assert!(err.to_string().contains("time"), "{err}");
     assert!(store.lifecycle_actions().await.unwrap().is_empty());
 }
+
+/// Review H5: a finished action does not swallow a later one for the same instance and
+/// transition (a warm pool's second launch, say): a newer event opens it again, while a replay
+/// of the finished one changes nothing.
+#[tokio::test]
+async fn a_finished_action_does_not_block_a_later_one_for_the_same_instance() {
+    require_emulator!();
+    let store = store_with(6).await;
+    finished_then_reopened(&store).await;
+}
+
+/// The same on the in-memory store, so the fakes agree with DynamoDB.
+#[tokio::test]
+async fn the_in_memory_store_reopens_a_finished_action_the_same_way() {
+    finished_then_reopened(&weka_shared::testing::InMemoryStateStore::with_sizes(6, 0)).await;
+}
+
+async fn finished_then_reopened(store: &impl StateStore) {
+    let t0 = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+    let key = lifecycle_key("i-0warm", Transition::Launch);
+    let first = NewLifecycleAction {
+        key: key.clone(),
+        group: "asg".to_owned(),
+        hook: "weka-launch".to_owned(),
+        token: Some("tok-1".to_owned()),
+        started_at: t0,
+        private_ip: Some("10.0.0.9".to_owned()),
+    };
+    store.record_lifecycle_action(&first).await.unwrap();
+    let decision = LifecycleDecision {
+        key: key.clone(),
+        group: "asg".to_owned(),
+        hook: "weka-launch".to_owned(),
+        result: LifecycleResult::Continue,
+        reason: "joined".to_owned(),
+        at: t0 + chrono::Duration::seconds(60),
+    };
+    assert!(store.decide_lifecycle_action(&decision).await.unwrap());
+    store
+        .close_lifecycle_action(
+            &key,
+            Some(LifecycleResult::Continue),
+            "joined",
+            t0 + chrono::Duration::seconds(61),
+        )
+        .await
+        .unwrap();
+    // A replay of the finished action's event: nothing changes.
+    store.record_lifecycle_action(&first).await.unwrap();
+    let records = store.lifecycle_actions().await.unwrap();
+    assert_eq!(records[0].phase, LifecyclePhase::Completed);
+    // A later action: open again, with its own token and start, nothing of the old decision.
+    let later = NewLifecycleAction {
+        token: Some("tok-2".to_owned()),
+        started_at: t0 + chrono::Duration::hours(2),
+        private_ip: None,
+        ..first
+    };
+    store.record_lifecycle_action(&later).await.unwrap();
+    let records = store.lifecycle_actions().await.unwrap();
+    let record = &records[0];
+    assert_eq!(record.phase, LifecyclePhase::Waiting, "{record:?}");
+    assert_eq!(record.token.as_deref(), Some("tok-2"));
+    assert_eq!(record.started_at, later.started_at);
+    assert_eq!(record.private_ip, None);
+    assert_eq!(
+        (record.result, record.decided_at, record.completed_at),
+        (None, None, None)
+    );
+    assert_eq!(record.reason, None);
+}

@@ -3,7 +3,7 @@
 //! `UpdateItem`s; kept for [`LIFECYCLE_RETENTION`].
 
 use super::codec::{Item, expiry, get_s, get_time, n, s, timestamp};
-use super::{ATTR_EXPIRES_AT, ATTR_PK, DynamoStateStore, store_error};
+use super::{ATTR_EXPIRES_AT, ATTR_PK, Conditional, DynamoStateStore};
 use crate::domain::lifecycle::{
     LifecycleDecision, LifecycleKey, LifecyclePhase, LifecycleRecord, LifecycleResult,
     NewLifecycleAction, Transition,
@@ -33,6 +33,11 @@ const LIFECYCLE_RECORD_UPDATE: &str = "SET #instance = :instance, #transition = 
      #asg = if_not_exists(#asg, :asg), #hook = if_not_exists(#hook, :hook), \
      #started = if_not_exists(#started, :started), #phase = if_not_exists(#phase, :waiting), \
      #expires_at = if_not_exists(#expires_at, :expires_at)";
+/// Recording adds to an action that is open, or to the finished one the event belongs to (it
+/// started before it was completed); a later action of a finished key is opened again instead.
+const LIFECYCLE_RECORD_CONDITION: &str =
+    "attribute_not_exists(#phase) OR #phase <> :completed OR #completed_at >= :started";
+const LIFECYCLE_REOPEN_CONDITION: &str = "#phase = :completed AND #completed_at < :started";
 const LIFECYCLE_HEARTBEAT_UPDATE: &str = "SET #hb = :now";
 const LIFECYCLE_HEARTBEAT_CONDITION: &str = "attribute_exists(#pk) AND #phase = :waiting \
      AND (attribute_not_exists(#hb) OR #hb <= :before)";
@@ -93,12 +98,94 @@ pub(super) async fn record(
         names.push(("#ip", ATTR_PRIVATE_IP));
         values.push((":ip", s(ip)));
     }
-    store.counted_write();
-    store
-        .update(item_key(store, &action.key), update, &names, values)
-        .send()
-        .await
-        .map_err(|e| store_error("update_item lifecycle record", e))?;
+    names.push(("#completed_at", ATTR_COMPLETED_AT));
+    values.push((":completed", s(LifecyclePhase::Completed.as_str())));
+    let request = store.conditional_update(
+        item_key(store, &action.key),
+        update,
+        LIFECYCLE_RECORD_CONDITION,
+        &names,
+        values,
+    );
+    match store
+        .send_conditional("update_item lifecycle record", request)
+        .await?
+    {
+        Conditional::Applied(_) => Ok(()),
+        Conditional::Refused(_) => reopen(store, action).await,
+    }
+}
+
+/// Opens a finished action's record again for a later action of the same key.
+async fn reopen(store: &DynamoStateStore, action: &NewLifecycleAction) -> Result<(), StoreError> {
+    let mut set = vec![
+        "#asg = :asg",
+        "#hook = :hook",
+        "#started = :started",
+        "#phase = :waiting",
+        "#expires_at = :expires_at",
+    ];
+    let mut remove = vec!["#result", "#reason", "#decided_at", "#completed_at", "#hb"];
+    let names = [
+        ("#asg", ATTR_ASG),
+        ("#hook", ATTR_HOOK),
+        ("#started", ATTR_STARTED_AT),
+        ("#phase", ATTR_PHASE),
+        ("#expires_at", ATTR_EXPIRES_AT),
+        ("#result", ATTR_RESULT),
+        ("#reason", ATTR_REASON),
+        ("#decided_at", ATTR_DECIDED_AT),
+        ("#completed_at", ATTR_COMPLETED_AT),
+        ("#hb", ATTR_LAST_HEARTBEAT_AT),
+        ("#token", ATTR_TOKEN),
+        ("#ip", ATTR_PRIVATE_IP),
+    ];
+    let mut values = vec![
+        (":asg", s(&action.group)),
+        (":hook", s(&action.hook)),
+        (":started", s(timestamp(action.started_at))),
+        (":waiting", s(LifecyclePhase::Waiting.as_str())),
+        (":completed", s(LifecyclePhase::Completed.as_str())),
+        (
+            ":expires_at",
+            n(expiry(action.started_at, LIFECYCLE_RETENTION)),
+        ),
+    ];
+    // The old action's token and IP go with it; the new one's, when known, replace them.
+    match &action.token {
+        Some(token) => {
+            set.push("#token = :token");
+            values.push((":token", s(token)));
+        }
+        None => remove.push("#token"),
+    }
+    match &action.private_ip {
+        Some(ip) => {
+            set.push("#ip = :ip");
+            values.push((":ip", s(ip)));
+        }
+        None => remove.push("#ip"),
+    }
+    let update = format!("SET {} REMOVE {}", set.join(", "), remove.join(", "));
+    let request = store.conditional_update(
+        item_key(store, &action.key),
+        update,
+        LIFECYCLE_REOPEN_CONDITION,
+        &names,
+        values,
+    );
+    match store
+        .send_conditional("update_item lifecycle reopen", request)
+        .await?
+    {
+        Conditional::Applied(_) => tracing::info!(
+            instance = %action.key.instance_id,
+            transition = %action.key.transition,
+            "a finished lifecycle action opened again for a later action"
+        ),
+        // Another writer changed it first: its answer stands.
+        Conditional::Refused(_) => {}
+    }
     Ok(())
 }
 
