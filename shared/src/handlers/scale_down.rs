@@ -12,12 +12,18 @@
 //! control plane did not choose) has its machine deactivated first; once WEKA no longer needs
 //! the machine (no container on its IP, or all INACTIVE), or the hook's deadline minus the
 //! margin is reached, the action is decided CONTINUE here and completed by `terminate`.
+//!
+//! Launch hook: a waiting launch whose machine WEKA runs as a member (every container active and
+//! up) is decided CONTINUE once it has been quiet for half the hook's heartbeat timeout: its join
+//! report was lost, and the timeout would otherwise abandon an active member.
 
 use crate::config::geometry::GeometryConfig;
 use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::{MIN_CLUSTER_SIZE_ENV, SCALE_DOWN_PARALLELISM_ENV, SCALE_LEASE_TTL_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
-use crate::domain::lifecycle::{LifecycleResult, machine_state, termination_decision};
+use crate::domain::lifecycle::{
+    LifecycleResult, joined_launch_decision, machine_joined, machine_state, termination_decision,
+};
 use crate::domain::notes::{Note as _, SCALE_NOTE, ScaleNote};
 use crate::domain::scale_down::{
     ActionId, ActionOutcome, Batch, ClusterSnapshot, Effect, PlanError, SafetyFloor, ScaleDownPlan,
@@ -30,7 +36,7 @@ use crate::ports::{
     Clock, Credentials, RawResult, SecretError, Secrets, SecretsConfig, StateStore, StoreError,
     WekaApi, WekaConnector, WekaError, deployment_or_admin,
 };
-use crate::services::lifecycle::TerminateHookPass;
+use crate::services::lifecycle::HookPass;
 use crate::services::scale_run::{
     DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, release_scale_lease,
 };
@@ -225,7 +231,7 @@ where
     W: WekaConnector,
     C: Clock,
 {
-    let hook_pass = TerminateHookPass::begin(&deps.store, &deps.config.lifecycle).await;
+    let mut hook_pass = HookPass::begin(&deps.store, &deps.config.lifecycle).await;
     let state = deps.store.load(Group::Backend).await?;
     if !state.clusterized {
         let lifecycle_errors = hook_pass
@@ -297,6 +303,22 @@ where
     .await;
     let mut response = finish(&plan, &outcomes);
     let fresh = revalidation_hosts(deps, &ips, &dropped, credentials, weka_deadline).await?;
+    hook_pass
+        .settle_joins(
+            &deps.store,
+            info,
+            |ip| machine_joined(&fresh, ip),
+            |record, joined| {
+                joined_launch_decision(
+                    record,
+                    joined,
+                    &deps.config.lifecycle.policy,
+                    deps.clock.now(),
+                )
+            },
+            deps.clock.now(),
+        )
+        .await;
     let lifecycle_errors = hook_pass
         .settle(
             &deps.store,

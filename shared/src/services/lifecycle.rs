@@ -21,6 +21,24 @@ use futures::StreamExt as _;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The private IP of each record's instance in the group as fetched this run.
+fn ips_in_group(
+    records: &[LifecycleRecord],
+    info: &HostGroupInfoResponse,
+) -> BTreeMap<String, Option<String>> {
+    records
+        .iter()
+        .map(|record| {
+            let ip = info
+                .weka_backend_instances
+                .iter()
+                .find(|i| i.id == record.key.instance_id)
+                .map(|i| i.private_ip.clone());
+            (record.key.instance_id.clone(), ip)
+        })
+        .collect()
+}
+
 /// Concurrent lifecycle calls of one invocation.
 const PARALLELISM: usize = 8;
 
@@ -363,36 +381,49 @@ where
         .await
 }
 
-/// Scale-down's side of the terminate hook: the instances waiting to leave, read when the run
-/// begins, and their decisions settled once WEKA has been acted on.
+/// Scale-down's side of the hooks: the instances waiting to leave (terminate hook) and to be let
+/// in (launch hook), read when the run begins, and their decisions settled once WEKA has been
+/// acted on and read again.
 #[derive(Debug, Default)]
-pub struct TerminateHookPass {
+pub struct HookPass {
     /// Waiting terminate actions (none without the hook).
     pub leaving: Vec<LifecycleRecord>,
+    /// Waiting launch actions (none without the hook).
+    pub joining: Vec<LifecycleRecord>,
     /// What went wrong so far.
     pub errors: Vec<LifecycleError>,
 }
 
-impl TerminateHookPass {
-    /// Reads the waiting terminate actions; nothing when the group has no terminate hook.
+impl HookPass {
+    /// Reads the waiting actions of the configured hooks; nothing without hooks.
     pub async fn begin<S: StateStore>(store: &S, config: &LifecycleConfig) -> Self {
-        if config.terminate_hook().is_none() {
+        let waiting = |transition: Transition, configured: bool, records: &[LifecycleRecord]| {
+            records
+                .iter()
+                .filter(|r| {
+                    configured
+                        && r.key.transition == transition
+                        && r.phase == LifecyclePhase::Waiting
+                })
+                .cloned()
+                .collect()
+        };
+        let (launch, terminate) = (
+            config.launch_hook().is_some(),
+            config.terminate_hook().is_some(),
+        );
+        if !launch && !terminate {
             return Self::default();
         }
         match store.lifecycle_actions().await {
             Ok(records) => Self {
-                leaving: records
-                    .into_iter()
-                    .filter(|r| {
-                        r.key.transition == Transition::Terminate
-                            && r.phase == LifecyclePhase::Waiting
-                    })
-                    .collect(),
+                leaving: waiting(Transition::Terminate, terminate, &records),
+                joining: waiting(Transition::Launch, launch, &records),
                 errors: Vec::new(),
             },
             Err(e) => Self {
-                leaving: Vec::new(),
                 errors: vec![LifecycleError::Read(e)],
+                ..Self::default()
             },
         }
     }
@@ -401,17 +432,37 @@ impl TerminateHookPass {
     /// recorded one: an instance that already left may have passed its IP on to a new backend,
     /// whose machine must not be deactivated.
     pub fn leaving_ips(&self, info: &HostGroupInfoResponse) -> BTreeMap<String, Option<String>> {
-        self.leaving
-            .iter()
-            .map(|record| {
-                let ip = info
-                    .weka_backend_instances
-                    .iter()
-                    .find(|i| i.id == record.key.instance_id)
-                    .map(|i| i.private_ip.clone());
-                (record.key.instance_id.clone(), ip)
-            })
-            .collect()
+        ips_in_group(&self.leaving, info)
+    }
+
+    /// Decides CONTINUE for the waiting launches whose machine WEKA runs as a member
+    /// (`joined(ip)`) once `decide_one` says so: the join report was lost. Failures join the
+    /// pass's errors.
+    pub async fn settle_joins<S: StateStore>(
+        &mut self,
+        store: &S,
+        info: &HostGroupInfoResponse,
+        joined: impl Fn(&str) -> bool,
+        decide_one: impl Fn(&LifecycleRecord, bool) -> Option<(LifecycleResult, String)>,
+        now: DateTime<Utc>,
+    ) {
+        let ips = ips_in_group(&self.joining, info);
+        for record in &self.joining {
+            let is_joined = ips
+                .get(&record.key.instance_id)
+                .cloned()
+                .flatten()
+                .is_some_and(|ip| joined(&ip));
+            let Some((result, reason)) = decide_one(record, is_joined) else {
+                continue;
+            };
+            let target = target_of(record);
+            if let Err(e) =
+                decide(store, &target, record.key.transition, result, &reason, now).await
+            {
+                self.errors.push(e);
+            }
+        }
     }
 
     /// Decides the waiting actions `decide` settles (the terminate step completes them) and

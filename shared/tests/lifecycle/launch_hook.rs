@@ -218,3 +218,38 @@ async fn finalization_continues_every_member_of_the_formed_cluster() {
     w.finalize().await;
     assert_eq!(w.groups.completions().len(), 3);
 }
+
+/// Review H4: a backend joined WEKA but its "Join completed successfully" report was lost. The
+/// scale-down after half the heartbeat timeout sees every container of the machine active and up
+/// and decides CONTINUE; the terminate step completes it. Before then it is left alone (the
+/// report may still come).
+#[tokio::test]
+async fn a_joined_backend_whose_join_report_was_lost_is_continued_not_abandoned() {
+    let mut w = World::clusterized().await;
+    let cb = six_healthy_backends();
+    w.weka = live_weka(Arc::new(Mutex::new(cb.snap.clone())));
+    w.groups.add_group(ASG, 6, six_old_instances());
+    w.pending("i-10006", Transition::Launch);
+    w.record("i-10006", Transition::Launch, "10.0.0.6", now())
+        .await;
+
+    w.advance(60);
+    let scale = w.scale_down("exec-1", &cb.info).await;
+    w.terminate_ok("exec-1", &scale).await;
+    assert_eq!(
+        w.phase("i-10006", Transition::Launch),
+        Some(LifecyclePhase::Waiting),
+        "a minute in, the report may still come"
+    );
+
+    w.advance(420);
+    let scale = w.scale_down("exec-2", &cb.info).await;
+    assert_eq!(
+        w.phase("i-10006", Transition::Launch),
+        Some(LifecyclePhase::Decided)
+    );
+    w.terminate_ok("exec-2", &scale).await;
+    assert_eq!(w.groups.completions(), vec![continued("i-10006")]);
+    let record = w.lifecycle_record("i-10006", Transition::Launch);
+    assert!(record.reason.unwrap().contains("join report"));
+}

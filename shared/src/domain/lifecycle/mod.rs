@@ -314,6 +314,41 @@ pub fn machine_state(hosts: &HostsList, ip: &str) -> MachineState {
     }
 }
 
+/// Whether WEKA runs the machine with `ip` as a member: it has backend containers and every one
+/// of them is ACTIVE and UP (client containers ignored).
+pub fn machine_joined(hosts: &HostsList, ip: &str) -> bool {
+    let mut containers = hosts
+        .values()
+        .filter(|h| h.host_ip == ip && !h.is_client())
+        .peekable();
+    containers.peek().is_some()
+        && containers.all(|h| {
+            h.state == crate::weka::model::HostState::Active
+                && h.status == crate::weka::model::HostStatus::Up
+        })
+}
+
+/// The launch hook's safety net: a machine WEKA runs as a member whose join report never came (a
+/// lost call) is continued once its action has been quiet for half the hook's heartbeat timeout,
+/// well before the timeout would abandon (terminate) an active member. `None` to keep waiting.
+pub fn joined_launch_decision(
+    record: &LifecycleRecord,
+    joined: bool,
+    policy: &LifecyclePolicy,
+    now: DateTime<Utc>,
+) -> Option<(LifecycleResult, String)> {
+    let halfway =
+        record.heartbeat_deadline(policy.launch_timeout) - to_delta(policy.launch_timeout / 2);
+    (joined && now >= halfway).then(|| {
+        (
+            LifecycleResult::Continue,
+            "weka runs the machine (every container active and up) but its join report never \
+             came"
+                .to_owned(),
+        )
+    })
+}
+
 /// The terminate-hook decision for one waiting action: CONTINUE once WEKA no longer needs the
 /// machine, or when the hook's deadline (minus the margin) is reached; `None` to keep waiting.
 pub fn termination_decision(

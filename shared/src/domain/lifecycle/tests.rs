@@ -331,3 +331,91 @@ fn a_formed_members_waiting_launch_is_continued_not_abandoned() {
         assert_eq!(continued, ["i-2"], "at {at}: {steps:?}");
     }
 }
+
+/// Review H4: a joined machine whose "Join completed" report was lost is continued once it has
+/// been quiet for half the heartbeat timeout; one WEKA does not run (yet) is left waiting.
+#[test]
+fn a_joined_machine_whose_report_was_lost_is_continued_before_its_timeout() {
+    let mut quiet = record("i-7", Transition::Launch, LifecyclePhase::Waiting);
+    quiet.last_heartbeat_at = Some(t(100));
+    // Timeout 900 s: halfway is 550 s.
+    assert_eq!(
+        joined_launch_decision(&quiet, true, &policy(), t(549)),
+        None
+    );
+    let (result, reason) = joined_launch_decision(&quiet, true, &policy(), t(550)).unwrap();
+    assert_eq!(result, LifecycleResult::Continue);
+    assert!(reason.contains("join report"), "{reason}");
+    assert_eq!(
+        joined_launch_decision(&quiet, false, &policy(), t(899)),
+        None
+    );
+}
+
+#[test]
+fn a_machine_is_joined_when_all_its_backend_containers_are_active_and_up() {
+    use crate::weka::model::{Host, HostId, HostMode, HostState, HostStatus, HostsList};
+    let host = |ip: &str, state, status, mode| Host {
+        host_ip: ip.to_owned(),
+        state,
+        status,
+        mode,
+        ..Host::default()
+    };
+    let hosts: HostsList = [
+        (
+            HostId(1),
+            host(
+                "10.0.0.1",
+                HostState::Active,
+                HostStatus::Up,
+                HostMode::Backend,
+            ),
+        ),
+        (
+            HostId(2),
+            host(
+                "10.0.0.1",
+                HostState::Active,
+                HostStatus::Up,
+                HostMode::Backend,
+            ),
+        ),
+        (
+            HostId(3),
+            host(
+                "10.0.0.2",
+                HostState::Active,
+                HostStatus::Up,
+                HostMode::Backend,
+            ),
+        ),
+        (
+            HostId(4),
+            host(
+                "10.0.0.2",
+                HostState::Active,
+                HostStatus::Down,
+                HostMode::Backend,
+            ),
+        ),
+        (
+            HostId(5),
+            host(
+                "10.0.0.3",
+                HostState::Active,
+                HostStatus::Up,
+                HostMode::Client,
+            ),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    assert!(machine_joined(&hosts, "10.0.0.1"));
+    assert!(!machine_joined(&hosts, "10.0.0.2"), "one container down");
+    assert!(
+        !machine_joined(&hosts, "10.0.0.3"),
+        "a client is not a member"
+    );
+    assert!(!machine_joined(&hosts, "10.0.0.9"), "no container at all");
+}
