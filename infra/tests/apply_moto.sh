@@ -148,19 +148,20 @@ for fn in fns:
         errors.append(f"{fn}: CodeSha256 {f.get('CodeSha256')} is not its zip's")
     if code_mode == "s3" and f"{prefix}-{fn}-lambda/bootstrap.zip" not in staged:
         errors.append(f"{fn}: zip not staged in the bucket ({sorted(staged)})")
-if len(roles) != 9:
+if len(roles) != len(fns):
     errors.append("roles are shared")
 print("\n".join(errors) or "lambda checks passed")
 sys.exit(1 if errors else 0)
 PY
-say "ok: 9 lambdas (provided.al2023, arm64, bootstrap, timeouts, own role each, env contract keys, code of its zip$([ "$LAMBDA_CODE" = s3 ] && echo ', staged in S3'))"
+say "ok: ${#FUNCTIONS[@]} lambdas (provided.al2023, arm64, bootstrap, timeouts, own role each, env contract keys, code of its zip$([ "$LAMBDA_CODE" = s3 ] && echo ', staged in S3'))"
 
 SM_ARN=$(terraform output -raw state_machine_arn)
 def=$(aws stepfunctions describe-state-machine --state-machine-arn "$SM_ARN" --query definition --output text) || fail "state machine missing"
-for f in fetch scale-down terminate transient; do grep -q "function:$PREFIX-$f-lambda" <<<"$def" || fail "state machine does not call $f"; done
+for f in scale-fetch scale-down terminate transient; do grep -q "function:$PREFIX-$f-lambda" <<<"$def" || fail "state machine does not call $f"; done
+! grep -q "function:$PREFIX-fetch-lambda\"" <<<"$def" || fail "state machine calls the instances' fetch"
 [ "$(aws events list-targets-by-rule --rule "$PREFIX-scale-down-trigger-rule" --query 'Targets[0].Arn' --output text)" = "$SM_ARN" ] || fail "EventBridge target"
 [ "$(aws events describe-rule --name "$PREFIX-scale-down-trigger-rule" --query ScheduleExpression --output text)" = "rate(1 minute)" ] || fail "schedule"
-say "ok: state machine (fetch/scale-down/terminate/transient) + rate(1 minute) rule"
+say "ok: state machine (scale-fetch/scale-down/terminate/transient) + rate(1 minute) rule"
 [ "$(aws events list-targets-by-rule --rule "$PREFIX-asg-events-rule" --query 'Targets[0].Arn' --output text)" = "$SM_ARN" ] || fail "ASG events target"
 pattern=$(aws events describe-rule --name "$PREFIX-asg-events-rule" --query EventPattern --output text)
 for dt in "EC2 Instance Launch Successful" "EC2 Instance Launch Unsuccessful" "EC2 Instance Terminate Successful" \
