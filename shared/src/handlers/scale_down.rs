@@ -266,7 +266,9 @@ where
     let plan = match plan_with_leaving(info, &snapshot, &policy, now, &leaving_set) {
         Ok(plan) => plan,
         Err(PlanError::NotNow(gate)) => {
-            // Terminating instances wait: their hooks' deadlines let them go in time.
+            // Terminating instances wait: their hooks' deadlines let them go in time. A joined
+            // member whose report was lost is rescued all the same: a pause holds back removals.
+            settle_joins(deps, &mut hook_pass, info, &snapshot.hosts).await;
             let mut response = skip(deps, &gate.to_string()).await?;
             response.transient_errors.extend(texts(&hook_pass.errors));
             return Ok(response);
@@ -303,22 +305,7 @@ where
     .await;
     let mut response = finish(&plan, &outcomes);
     let fresh = revalidation_hosts(deps, &ips, &dropped, credentials, weka_deadline).await?;
-    hook_pass
-        .settle_joins(
-            &deps.store,
-            info,
-            |ip| machine_joined(&fresh, ip),
-            |record, joined| {
-                joined_launch_decision(
-                    record,
-                    joined,
-                    &deps.config.lifecycle.policy,
-                    deps.clock.now(),
-                )
-            },
-            deps.clock.now(),
-        )
-        .await;
+    settle_joins(deps, &mut hook_pass, info, &fresh).await;
     let lifecycle_errors = hook_pass
         .settle(
             &deps.store,
@@ -367,6 +354,30 @@ where
     S: StateStore,
 {
     deps.store.put_note(SCALE_NOTE, &note.to_value()).await
+}
+
+/// Continues the waiting launches of machines WEKA runs whose join report was lost.
+async fn settle_joins<S, K, W, C>(
+    deps: &Deps<S, K, W, C>,
+    hook_pass: &mut HookPass,
+    info: &HostGroupInfoResponse,
+    hosts: &HostsList,
+) where
+    S: StateStore,
+    C: Clock,
+{
+    let now = deps.clock.now();
+    hook_pass
+        .settle_joins(
+            &deps.store,
+            info,
+            |ip| machine_joined(hosts, ip),
+            |record, joined| {
+                joined_launch_decision(record, joined, &deps.config.lifecycle.policy, now)
+            },
+            now,
+        )
+        .await;
 }
 
 /// Lifecycle failures as the response's transient-error texts.

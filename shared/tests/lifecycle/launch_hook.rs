@@ -253,3 +253,27 @@ async fn a_joined_backend_whose_join_report_was_lost_is_continued_not_abandoned(
     let record = w.lifecycle_record("i-10006", Transition::Launch);
     assert!(record.reason.unwrap().contains("join report"));
 }
+
+/// The same while an operator paused scale-down (`skip_scale_down`): the pause holds back
+/// removals, not the rescue of a member whose join report was lost.
+#[tokio::test]
+async fn a_lost_join_report_is_rescued_while_scale_down_is_paused() {
+    let mut w = World::clusterized().await;
+    let mut cb = six_healthy_backends();
+    cb.snap.overrides.insert(
+        "ManualOverrideId<1>".to_owned(),
+        serde_json::from_value(json!({"key": "skip_scale_down", "enabled": true})).unwrap(),
+    );
+    w.weka = live_weka(Arc::new(Mutex::new(cb.snap.clone())));
+    w.groups.add_group(ASG, 6, six_old_instances());
+    w.pending("i-10006", Transition::Launch);
+    w.record("i-10006", Transition::Launch, "10.0.0.6", now())
+        .await;
+    w.advance(480);
+    let scale = w.scale_down("exec-1", &cb.info).await;
+    assert!(scale.hosts.is_empty(), "paused: nothing planned");
+    assert_eq!(
+        w.phase("i-10006", Transition::Launch),
+        Some(LifecyclePhase::Decided)
+    );
+}
