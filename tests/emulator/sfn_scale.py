@@ -7,7 +7,7 @@ instance terminated; a failing WEKA action (transient error path -> FAILED with 
 message); the scale lease held by another execution (ends cleanly, nothing done); an execution
 started by an ASG lifecycle event while the lease is held (ends in LeaseHeld, the action is
 recorded in the state table for the lease holder). moto has no CompleteLifecycleAction, so the
-completion side of the hooks is tested on fakes (shared/tests/lifecycle.rs).
+completion side of the hooks is tested on fakes (shared/tests/lifecycle/).
 
 The simulator holds one cluster of the ASG's four machines (oldest first, three containers and
 two drives each) with its clock frozen: a deactivation stays DEACTIVATING until the run advances

@@ -3,7 +3,7 @@
 //! every test says so and passes, unless `WEKA_TEST_REQUIRE_EMULATOR=1`; the default nextest
 //! profile leaves this binary out (`make check`), the `ci` profile runs it (`make test`).
 //! (moto lacks `CompleteLifecycleAction`/`RecordLifecycleActionHeartbeat`: the Auto Scaling
-//! side of the hooks is covered on the fakes, `tests/lifecycle.rs`, and in the local cloud.)
+//! side of the hooks is covered on the fakes, `tests/lifecycle/`, and in the local cloud.)
 //!
 //! Each test uses its own table and groups, so tests run in parallel against one server.
 
