@@ -36,7 +36,7 @@ use crate::ports::{
     Clock, Credentials, RawResult, SecretError, Secrets, SecretsConfig, StateStore, StoreError,
     WekaApi, WekaConnector, WekaError, deployment_or_admin,
 };
-use crate::services::lifecycle::HookPass;
+use crate::services::lifecycle::{HookPass, error_texts};
 use crate::services::scale_run::{
     DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, release_scale_lease,
 };
@@ -247,7 +247,9 @@ where
             )
             .await;
         let mut response = skip(deps, "cluster is not clusterized yet").await?;
-        response.transient_errors.extend(texts(&lifecycle_errors));
+        response
+            .transient_errors
+            .extend(error_texts(&lifecycle_errors));
         return Ok(response);
     }
     let leaving_ips = hook_pass.leaving_ips(info);
@@ -270,7 +272,9 @@ where
             // member whose report was lost is rescued all the same: a pause holds back removals.
             settle_joins(deps, &mut hook_pass, info, &snapshot.hosts).await;
             let mut response = skip(deps, &gate.to_string()).await?;
-            response.transient_errors.extend(texts(&hook_pass.errors));
+            response
+                .transient_errors
+                .extend(error_texts(&hook_pass.errors));
             return Ok(response);
         }
         Err(e) => return Err(e.into()),
@@ -325,7 +329,9 @@ where
             deps.clock.now(),
         )
         .await;
-    response.transient_errors.extend(texts(&lifecycle_errors));
+    response
+        .transient_errors
+        .extend(error_texts(&lifecycle_errors));
     validate_delta(info, &response, &fresh)?;
     tracing::info!(
         hosts = response.hosts.len(),
@@ -378,11 +384,6 @@ async fn settle_joins<S, K, W, C>(
             now,
         )
         .await;
-}
-
-/// Lifecycle failures as the response's transient-error texts.
-fn texts(errors: &[crate::services::lifecycle::LifecycleError]) -> Vec<String> {
-    errors.iter().map(|e| error_chain(e)).collect()
 }
 
 /// The backends rotated by the minute, so successive runs do not all start on the same one.

@@ -29,7 +29,7 @@ use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::Invocation;
 use crate::lambda::PayloadError;
 use crate::ports::{Clock, ScalingError, ScalingGroups, StateStore, StoreError};
-use crate::services::lifecycle::run_reconcile;
+use crate::services::lifecycle::{error_texts, run_reconcile};
 use crate::services::scale_run::{
     DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, release_scale_lease,
 };
@@ -267,8 +267,8 @@ where
             Members::Unknown
         }
     };
-    errors.extend(
-        run_reconcile(
+    errors.extend(error_texts(
+        &run_reconcile(
             &deps.groups,
             &deps.store,
             lifecycle,
@@ -276,10 +276,8 @@ where
             &members,
             deps.clock.now(),
         )
-        .await
-        .iter()
-        .map(|e| error_chain(e)),
-    );
+        .await,
+    ));
     for e in &errors {
         tracing::warn!(error = %e, "lifecycle step failed");
     }

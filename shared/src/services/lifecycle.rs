@@ -106,6 +106,14 @@ pub enum LifecycleError {
     },
 }
 
+/// Lifecycle failures as transient-error texts (each with its source chain).
+pub fn error_texts(errors: &[LifecycleError]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| crate::error::error_chain(e))
+        .collect()
+}
+
 /// The AWS identity of a recorded action.
 pub fn target_of(record: &LifecycleRecord) -> LifecycleTarget {
     LifecycleTarget {
