@@ -21,6 +21,11 @@ locals {
   state_key           = "${var.prefix}-${var.cluster_name}-state"
   nfs_state_key       = "${var.prefix}-${var.cluster_name}-nfs-state"
   asg_name            = "${local.p.ec2}-${var.cluster_name}-autoscaling-group"
+  # The identity certificate's base64 body only: the PEM armour and line breaks would spend
+  # Lambda's 4 KB environment for nothing.
+  identity_certificate = var.instance_identity_certificate == null ? "" : replace(
+    replace(var.instance_identity_certificate, "/-----(BEGIN|END) CERTIFICATE-----/", ""), "/\\s/", ""
+  )
   nfs_asg_name        = "${local.p.ec2}-${var.cluster_name}-nfs-protocol-gateway"
   state_machine_name  = "${local.p.sfn}-${var.cluster_name}-scale-down-state-machine"
   launch_hook_name    = "weka-launch"
@@ -97,6 +102,14 @@ locals {
     LIFECYCLE_HEARTBEAT_INTERVAL  = "${var.lifecycle_heartbeat_interval}s"
     LIFECYCLE_DEADLINE_MARGIN     = "${var.lifecycle_deadline_margin}s"
   }
+  # Who may call the instance-facing functions: the cluster's groups, and the certificate the
+  # callers' identity documents must verify against (bare base64: Lambda's environment is 4 KB).
+  env_callers = {
+    ASG_NAME                      = local.asg_name
+    NFS_ASG_NAME                  = local.nfs_asg_name
+    REGION                        = local.region
+    INSTANCE_IDENTITY_CERTIFICATE = local.identity_certificate
+  }
   env_protection = {
     STRIPE_WIDTH     = tostring(local.stripe_width)
     PROTECTION_LEVEL = tostring(var.protection_level)
@@ -134,8 +147,7 @@ locals {
       # clusterize-finalization also plays the reference's join-nfs-finalization.
       JOIN_NFS_FINALIZATION_LAMBDA_NAME = local.lambda_names["clusterize-finalization"]
     })
-    "clusterize" = merge(local.env_common, local.env_protection, {
-      REGION                              = local.region
+    "clusterize" = merge(local.env_common, local.env_protection, local.env_callers, {
       HOSTS_NUM                           = tostring(var.cluster_size)
       PREFIX                              = local.p.obs
       ADMIN_PASSWORD_ID                   = aws_secretsmanager_secret.admin_password.arn
@@ -164,8 +176,8 @@ locals {
       STATUS_LAMBDA_NAME                = local.lambda_names["status"]
       JOIN_NFS_FINALIZATION_LAMBDA_NAME = local.lambda_names["clusterize-finalization"]
     })
-    "clusterize-finalization" = merge(local.env_common, local.env_lifecycle)
-    "report" = merge(local.env_common, local.env_lifecycle, {
+    "clusterize-finalization" = merge(local.env_common, local.env_lifecycle, local.env_callers)
+    "report" = merge(local.env_common, local.env_lifecycle, local.env_callers, {
       REPORTS_PER_HOST      = tostring(var.reports_per_host)
       REPORT_RETENTION_DAYS = tostring(var.report_retention_days)
     })

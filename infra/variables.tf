@@ -1165,3 +1165,23 @@ variable "scale_down_parallelism" {
     error_message = "scale_down_parallelism must be between 1 and 64."
   }
 }
+
+variable "instance_identity_certificate" {
+  type        = string
+  default     = null
+  description = <<-EOT
+    AWS's RSA public certificate for the deployment's region, as listed under "AWS public
+    certificates for instance identity document signatures" in the EC2 user guide (the "RSA"
+    one, for the base64-encoded signature), PEM. When set, `clusterize`,
+    `clusterize-finalization` and `report` accept a state-changing request only from the
+    instance it concerns, proven by its signed identity document. When null, requests are bound
+    to instances of the cluster's groups, but not to the calling instance (README, Trust model).
+  EOT
+  validation {
+    condition = var.instance_identity_certificate == null || can(regex(
+      "^-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\\s]+-----END CERTIFICATE-----\\s*$",
+      var.instance_identity_certificate
+    ))
+    error_message = "instance_identity_certificate must be one PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)."
+  }
+}

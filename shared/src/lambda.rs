@@ -3,6 +3,7 @@
 
 use crate::error::{Classify, ErrorClass, error_chain};
 use crate::ports::Clock;
+use crate::wire::bootstrap::IdentityProof;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
@@ -48,6 +49,24 @@ impl Classify for PayloadError {
 pub fn decode<T: DeserializeOwned>(payload: serde_json::Value) -> Result<T, PayloadError> {
     Ok(serde_json::from_value(payload)?)
 }
+
+/// Decodes an instance request and, apart, the `identity` proof it may carry beside its fields
+/// (the reference's payloads have none; their fields are decoded as before).
+pub fn decode_identified<T: DeserializeOwned>(
+    mut payload: serde_json::Value,
+) -> Result<(T, Option<IdentityProof>), PayloadError> {
+    let identity = match payload
+        .as_object_mut()
+        .and_then(|o| o.remove(IDENTITY_FIELD))
+    {
+        None | Some(serde_json::Value::Null) => None,
+        Some(proof) => Some(serde_json::from_value(proof)?),
+    };
+    Ok((decode(payload)?, identity))
+}
+
+/// The payload field an instance's [`IdentityProof`] travels in.
+pub const IDENTITY_FIELD: &str = "identity";
 
 /// Runs `handler` on the event payload and maps its error to a [`Diagnostic`].
 pub async fn serve<R, E, Fut>(

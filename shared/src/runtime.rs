@@ -63,6 +63,7 @@ pub async fn clusterize() -> Result<(), Error> {
         inventory: AwsInventory::from_sdk_config(&aws),
         secrets: SecretsManager::from_sdk_config(&aws),
         clock: SystemClock,
+        groups: AwsScalingGroups::from_sdk_config(&aws),
         config,
     };
     run_handler(|payload, _| clusterize::handle(&deps, payload)).await
@@ -79,6 +80,7 @@ pub async fn clusterize_finalization() -> Result<(), Error> {
         clock: SystemClock,
         groups: AwsScalingGroups::from_sdk_config(&aws),
         lifecycle: config.lifecycle,
+        callers: config.callers,
     };
     run_handler(|payload, _| clusterize_finalization::handle(&deps, payload)).await
 }

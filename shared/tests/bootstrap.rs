@@ -8,11 +8,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use weka_shared::domain::state::Group;
+use weka_shared::domain::terminate::Lifecycle;
 use weka_shared::error::{Classify, ErrorClass};
 use weka_shared::handlers::{clusterize, deploy};
-use weka_shared::ports::{Instance, StateStore};
+use weka_shared::ports::{Clock, Instance, StateStore};
 use weka_shared::testing::{
-    FakeClock, FakeInventory, FakeSecrets, InMemoryStateStore, env, function_env_names,
+    BACKEND_GROUP, FakeClock, FakeInventory, FakeScalingGroups, FakeSecrets, InMemoryStateStore,
+    NFS_GROUP, env, function_env_names, group_instance,
 };
 
 /// The environment `deploy` and `clusterize` read, with `extra` set over it.
@@ -51,6 +53,8 @@ fn bootstrap_env(extra: &[(&str, &str)]) -> HashMap<String, String> {
         ("ADMIN_PASSWORD_ID", "admin-pw"),
         ("DEPLOYMENT_PASSWORD_ID", "deploy-pw"),
         ("CLUSTERIZE_TIMEOUT_MINUTES", "30"),
+        ("ASG_NAME", BACKEND_GROUP),
+        ("NFS_ASG_NAME", NFS_GROUP),
     ]);
     vars.extend(env(extra));
     let mut given = function_env_names("deploy");
@@ -65,6 +69,26 @@ fn bootstrap_env(extra: &[(&str, &str)]) -> HashMap<String, String> {
 
 fn id(i: usize) -> String {
     format!("i-{i:017x}")
+}
+
+/// The instance the identity fixtures (`tests/fixtures/identity/`) are signed for.
+const SIGNED_INSTANCE: &str = "i-0123456789abcdef0";
+
+/// Auto Scaling as the fixtures see it: backends `id(0..20)` and the signed instance in the
+/// backend group, gateways `id(20..40)` in the NFS group, all in service.
+fn scaling_groups() -> FakeScalingGroups {
+    let groups = FakeScalingGroups::default();
+    let at = FakeClock::default_start().now();
+    let members = |ids: Vec<String>| {
+        ids.iter()
+            .map(|i| group_instance(i, "", at))
+            .collect::<Vec<_>>()
+    };
+    let mut backends: Vec<String> = (0..20).map(id).collect();
+    backends.push(SIGNED_INSTANCE.to_owned());
+    groups.add_group(BACKEND_GROUP, 20, members(backends));
+    groups.add_group(NFS_GROUP, 20, members((20..40).map(id).collect()));
+    groups
 }
 
 fn inventory(n: usize) -> FakeInventory {
@@ -83,23 +107,21 @@ fn inventory(n: usize) -> FakeInventory {
     inv
 }
 
-fn clusterize_deps(
-    n: usize,
-    extra: &[(&str, &str)],
-) -> clusterize::Deps<InMemoryStateStore, FakeInventory, FakeSecrets, FakeClock> {
+type ClusterizeDeps =
+    clusterize::Deps<InMemoryStateStore, FakeInventory, FakeSecrets, FakeClock, FakeScalingGroups>;
+
+fn clusterize_deps(n: usize, extra: &[(&str, &str)]) -> ClusterizeDeps {
     clusterize::Deps {
         store: InMemoryStateStore::with_sizes(6, 2),
         inventory: inventory(n),
         secrets: FakeSecrets::default(),
         clock: FakeClock::default_start(),
+        groups: scaling_groups(),
         config: clusterize::Config::from_lookup(&bootstrap_env(extra)).unwrap(),
     }
 }
 
-async fn ask(
-    deps: &clusterize::Deps<InMemoryStateStore, FakeInventory, FakeSecrets, FakeClock>,
-    i: usize,
-) -> String {
+async fn ask(deps: &ClusterizeDeps, i: usize) -> String {
     clusterize::handle(deps, json!({"name": id(i)}))
         .await
         .unwrap()
@@ -283,7 +305,7 @@ async fn oversized_or_malformed_registration_fields_are_refused_and_nothing_is_r
         ("nic_name", "eth0-with-a-very-long-name".to_owned()),
         ("nic_name", "eth0;reboot".to_owned()),
     ] {
-        let payload = json!({"name": id(7), "protocol": "nfs", field: value});
+        let payload = json!({"name": id(27), "protocol": "nfs", field: value});
         let err = clusterize::handle(&deps, payload).await.unwrap_err();
         assert_eq!(err.class(), ErrorClass::InvalidInput, "{field}: {err}");
         assert!(err.to_string().contains(field), "{err}");
@@ -291,11 +313,120 @@ async fn oversized_or_malformed_registration_fields_are_refused_and_nothing_is_r
     for group in [Group::Backend, Group::Nfs] {
         assert!(deps.store.load(group).await.unwrap().instances.is_empty());
     }
-    let ok = json!({"name": id(7), "protocol": "nfs", "container_uid": "a1b2c3d4-0000-4000-8000-00000000abcd", "nic_name": "eth1"});
+    let ok = json!({"name": id(27), "protocol": "nfs", "container_uid": "a1b2c3d4-0000-4000-8000-00000000abcd", "nic_name": "eth1"});
     clusterize::handle(&deps, ok).await.unwrap();
     assert_eq!(
         deps.store.load(Group::Nfs).await.unwrap().instances.len(),
         1
+    );
+}
+
+/// Review H3: bogus or foreign ids filled the registration set. A registration names an
+/// instance Auto Scaling holds in the group it registers for, launching or in service.
+#[tokio::test]
+async fn a_registration_names_an_instance_of_the_group_that_is_launching_or_in_service() {
+    let deps = clusterize_deps(6, &[]);
+    deps.groups.update(BACKEND_GROUP, &id(3), |i| {
+        i.instance.lifecycle = Lifecycle::parse("Terminating:Wait");
+    });
+    deps.groups.update(BACKEND_GROUP, &id(4), |i| {
+        i.instance.lifecycle = Lifecycle::Standby;
+    });
+    deps.groups.update(BACKEND_GROUP, &id(5), |i| {
+        i.instance.lifecycle = Lifecycle::parse("Pending:Wait");
+    });
+    for (payload, why) in [
+        (json!({"name": "i-00000000deadbeef0"}), "in no group"),
+        (
+            json!({"name": id(25)}),
+            "a gateway registering as a backend",
+        ),
+        (
+            json!({"name": id(2), "protocol": "nfs"}),
+            "a backend registering as a gateway",
+        ),
+        (json!({"name": id(3)}), "leaving"),
+        (json!({"name": id(4)}), "on standby"),
+    ] {
+        let err = clusterize::handle(&deps, payload).await.unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Conflict, "{why}: {err}");
+    }
+    for group in [Group::Backend, Group::Nfs] {
+        assert!(deps.store.load(group).await.unwrap().instances.is_empty());
+    }
+    clusterize::handle(&deps, json!({"name": id(5)}))
+        .await
+        .unwrap();
+    assert_eq!(
+        deps.store
+            .load(Group::Backend)
+            .await
+            .unwrap()
+            .instances
+            .len(),
+        1
+    );
+    deps.groups.fail_describe();
+    let err = clusterize::handle(&deps, json!({"name": id(1)}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Transient, "{err}");
+}
+
+fn signed(name: &str, signature: &str) -> serde_json::Value {
+    json!({
+        "name": name,
+        "identity": {
+            "document": include_str!("fixtures/identity/document.json"),
+            "signature": signature,
+        },
+    })
+}
+
+/// Review H3/§1: with the region's certificate configured, a host registers only itself.
+#[tokio::test]
+async fn with_identities_checked_an_instance_registers_only_itself() {
+    let deps = clusterize_deps(
+        6,
+        &[
+            ("REGION", "us-east-1"),
+            (
+                "INSTANCE_IDENTITY_CERTIFICATE",
+                include_str!("../../tests/localcloud/identity/certificate.pem"),
+            ),
+        ],
+    );
+    let signature = include_str!("fixtures/identity/document.signature");
+    for (payload, why) in [
+        (json!({"name": SIGNED_INSTANCE}), "no identity"),
+        (signed(&id(1), signature), "another instance's name"),
+        (
+            signed(
+                SIGNED_INSTANCE,
+                include_str!("fixtures/identity/document.foreign-signature"),
+            ),
+            "signed by another key",
+        ),
+    ] {
+        let err = clusterize::handle(&deps, payload).await.unwrap_err();
+        assert_eq!(err.class(), ErrorClass::InvalidInput, "{why}: {err}");
+    }
+    assert!(
+        deps.store
+            .load(Group::Backend)
+            .await
+            .unwrap()
+            .instances
+            .is_empty()
+    );
+    clusterize::handle(&deps, signed(SIGNED_INSTANCE, signature))
+        .await
+        .unwrap();
+    let registered = deps.store.load(Group::Backend).await.unwrap().instances;
+    assert_eq!(registered.len(), 1);
+    assert_eq!(
+        registered[0].name, SIGNED_INSTANCE,
+        "the identity is not stored"
     );
 }
 

@@ -12,9 +12,9 @@ use weka_shared::handlers::{clusterize_finalization, report, status};
 use weka_shared::ports::{Clock, Instance, LeaseOutcome, StateStore, WekaError};
 use weka_shared::testing::{
     CrashingStore, FakeClock, FakeInventory, FakeScalingGroups, FakeSecrets, FakeWeka,
-    InMemoryStateStore, state_config,
+    InMemoryStateStore, NFS_GROUP, callers, group_instance, state_config,
 };
-use weka_shared::wire::bootstrap::Vm;
+use weka_shared::wire::bootstrap::{Protocol, Vm};
 
 fn report_deps<S>(store: S) -> report::Deps<S, FakeClock, FakeScalingGroups> {
     report::Deps {
@@ -26,6 +26,7 @@ fn report_deps<S>(store: S) -> report::Deps<S, FakeClock, FakeScalingGroups> {
             reports_per_host: 3,
             retention: Duration::from_secs(86_400),
             lifecycle: LifecycleConfig::disabled(),
+            callers: callers(),
         },
     }
 }
@@ -269,6 +270,44 @@ async fn concurrent_registrations_have_exactly_one_completer() {
     assert_eq!(store.writes(), 60, "one write per registration");
 }
 
+/// Registers a complete set in both groups (6 backends, 2 gateways), as a formation leaves it.
+async fn register_full_sets(store: &InMemoryStateStore) {
+    for (group, count, protocol) in [
+        (Group::Backend, 6, Protocol::Backend),
+        (Group::Nfs, 2, Protocol::Nfs),
+    ] {
+        for i in 0..count {
+            let vm = Vm {
+                name: format!("i-{:017x}", 100 * (group == Group::Nfs) as usize + i),
+                protocol,
+                ..Vm::default()
+            };
+            store.register(group, &vm).await.unwrap();
+        }
+    }
+}
+
+/// Review H3: any caller could set `clusterized=true` before any cluster existed.
+#[tokio::test]
+async fn finalization_of_an_incomplete_set_is_refused_and_nothing_changes() {
+    let deps = clusterize_finalization::Deps {
+        store: InMemoryStateStore::with_sizes(6, 2),
+        inventory: FakeInventory::default(),
+        clock: FakeClock::default_start(),
+        groups: FakeScalingGroups::default(),
+        lifecycle: LifecycleConfig::disabled(),
+        callers: callers(),
+    };
+    for payload in [json!({}), json!({"protocol": "nfs"})] {
+        let err = clusterize_finalization::handle(&deps, payload)
+            .await
+            .unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Conflict, "{err}");
+    }
+    assert!(!deps.store.load(Group::Backend).await.unwrap().clusterized);
+    assert!(!deps.store.load(Group::Nfs).await.unwrap().clusterized);
+}
+
 #[tokio::test]
 async fn finalization_is_idempotent_and_accepts_reference_payloads() {
     let deps = clusterize_finalization::Deps {
@@ -277,7 +316,9 @@ async fn finalization_is_idempotent_and_accepts_reference_payloads() {
         clock: FakeClock::default_start(),
         groups: FakeScalingGroups::default(),
         lifecycle: LifecycleConfig::disabled(),
+        callers: callers(),
     };
+    register_full_sets(&deps.store).await;
     for payload in [json!({}), json!(null), json!({}), json!({"protocol":"nfs"})] {
         let answer = clusterize_finalization::handle(&deps, payload)
             .await
@@ -300,6 +341,7 @@ async fn finalization_without_a_state_document_is_an_internal_error_naming_the_k
         clock: FakeClock::default_start(),
         groups: FakeScalingGroups::default(),
         lifecycle: LifecycleConfig::disabled(),
+        callers: callers(),
     };
     let err = clusterize_finalization::handle(&deps, json!({}))
         .await
@@ -514,7 +556,17 @@ async fn nfs_finalization_tags_the_gateways_and_a_named_call_tags_one_joiner() {
         clock: FakeClock::default_start(),
         groups: FakeScalingGroups::default(),
         lifecycle: LifecycleConfig::disabled(),
+        callers: callers(),
     };
+    deps.groups.add_group(
+        NFS_GROUP,
+        3,
+        vec![group_instance(
+            "i-0000000000000gw3",
+            "10.0.2.3",
+            deps.clock.now(),
+        )],
+    );
     for id in ["i-0000000000000gw1", "i-0000000000000gw2"] {
         deps.store
             .register(
@@ -555,4 +607,20 @@ async fn nfs_finalization_tags_the_gateways_and_a_named_call_tags_one_joiner() {
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::InvalidInput);
+    // A joiner names itself, an instance of the gateway group: not a backend, not a stranger.
+    let err = clusterize_finalization::handle(
+        &deps,
+        json!({"name": "i-0000000000000gw9", "protocol": "nfs"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Conflict, "{err}");
+    assert!(
+        !deps
+            .inventory
+            .tags
+            .lock()
+            .unwrap()
+            .contains_key("i-0000000000000gw9")
+    );
 }

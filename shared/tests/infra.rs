@@ -43,6 +43,9 @@ impl Lookup for Recorder {
             "SET_OBS" => "false",
             "SET_DEFAULT_FS" | "INSTALL_DPDK" => "true",
             "ROLE" => "backend",
+            "INSTANCE_IDENTITY_CERTIFICATE" => {
+                include_str!("../../tests/localcloud/identity/certificate.pem")
+            }
             n if n.ends_with("CGROUPS_MODE") => "auto",
             n if n.ends_with("_NUM")
                 || n.ends_with("_MINUTES")

@@ -6,7 +6,8 @@
 use crate::domain::lifecycle::LifecycleResult;
 use crate::domain::terminate::{AsgHealth, AsgInstance, Ec2State, Lifecycle};
 use crate::ports::{
-    GroupInstance, LifecycleAnswer, LifecycleTarget, ScalingError, ScalingGroup, ScalingGroups,
+    GroupInstance, LifecycleAnswer, LifecycleTarget, Membership, ScalingError, ScalingGroup,
+    ScalingGroups,
 };
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::AttributeBooleanValue;
@@ -217,6 +218,26 @@ fn to_u32(v: Option<i32>) -> u32 {
 }
 
 impl ScalingGroups for AwsScalingGroups {
+    async fn membership(&self, instance_id: &str) -> Result<Option<Membership>, ScalingError> {
+        let answer = self
+            .autoscaling
+            .describe_auto_scaling_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .map_err(|e| scaling_error("describe_auto_scaling_instances", instance_id, e))?;
+        Ok(answer
+            .auto_scaling_instances()
+            .iter()
+            .find(|i| i.instance_id() == Some(instance_id))
+            .and_then(|i| {
+                Some(Membership {
+                    group: i.auto_scaling_group_name()?.to_owned(),
+                    lifecycle: Lifecycle::parse(i.lifecycle_state()?),
+                })
+            }))
+    }
+
     async fn describe_groups(&self, names: &[String]) -> Result<Vec<ScalingGroup>, ScalingError> {
         if names.is_empty() {
             return Ok(Vec::new());

@@ -4,6 +4,7 @@
 //! map; `main` passes [`process_env`]. Nothing here touches the process environment itself.
 
 pub mod asg;
+pub mod callers;
 pub mod geometry;
 pub mod lifecycle;
 pub mod names;

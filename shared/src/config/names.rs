@@ -38,6 +38,9 @@ pub const FRONTEND_CORES_ENV: &str = "FRONTEND_CONTAINER_CORES_NUM";
 pub const HOSTS_NUM_ENV: &str = "HOSTS_NUM";
 /// Hot spares of the cluster.
 pub const HOTSPARE_ENV: &str = "HOTSPARE";
+/// AWS's RSA certificate for the region (PEM or its bare base64 body): instance requests must
+/// carry an identity document it verifies. Unset: identities are not checked.
+pub const INSTANCE_IDENTITY_CERTIFICATE_ENV: &str = "INSTANCE_IDENTITY_CERTIFICATE";
 /// DPDK networking.
 pub const INSTALL_DPDK_ENV: &str = "INSTALL_DPDK";
 /// Installer URL; the get.weka.io form `https://$TOKEN@get.weka.io/dist/v1/install/<v>/<v>?…`

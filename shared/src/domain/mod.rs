@@ -1,6 +1,7 @@
 //! Pure types and decisions: no I/O, no SDK types, no clock reads (time is passed in).
 
 pub mod geometry;
+pub mod identity;
 pub mod instance;
 pub mod lifecycle;
 pub mod notes;

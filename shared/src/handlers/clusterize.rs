@@ -5,6 +5,7 @@
 //! - a "registered k/N" script that waits for the cluster, polling `clusterize` again;
 //! - a "not needed" script (reports, exits 1) to instances arriving after the set is complete.
 
+use crate::config::callers::CallerPolicy;
 use crate::config::geometry::GeometryConfig;
 use crate::config::names::{
     ADMIN_PASSWORD_ID_ENV, CLUSTER_NAME_ENV, CLUSTERIZE_TIMEOUT_MINUTES_ENV,
@@ -25,11 +26,13 @@ use crate::domain::scripts::{
 };
 use crate::domain::state::{ClaimOutcome, ClusterState, Group, Registration, RegistrationRefusal};
 use crate::error::{Classify, ErrorClass};
-use crate::lambda::{PayloadError, decode};
+use crate::lambda::{PayloadError, decode_identified};
 use crate::ports::{
-    Clock, InstanceInventory, InventoryError, SecretError, Secrets, StateStore, StoreError,
+    Clock, InstanceInventory, InventoryError, ScalingGroups, SecretError, Secrets, StateStore,
+    StoreError,
 };
 use crate::services::bootstrap::{lambda_config, script_protocol};
+use crate::services::callers::{CallerError, admit};
 use crate::wire::bootstrap::{Protocol, Vm};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -74,6 +77,8 @@ pub struct Config {
     pub nfs_interface_group: String,
     /// Claim staleness.
     pub clusterize_timeout: Duration,
+    /// Who may register.
+    pub callers: CallerPolicy,
 }
 
 impl Config {
@@ -123,15 +128,18 @@ impl Config {
                 .optional(NFS_INTERFACE_GROUP_NAME_ENV)
                 .unwrap_or_else(|| "weka-ig".to_owned()),
             clusterize_timeout: Duration::from_secs(minutes.saturating_mul(60)),
+            callers: CallerPolicy::from_lookup(env)?,
         })
     }
 }
 
 /// What `clusterize` needs.
 #[derive(Debug)]
-pub struct Deps<S, I, K, C> {
+pub struct Deps<S, I, K, C, G> {
     /// The state store.
     pub store: S,
+    /// Auto Scaling (who may register).
+    pub groups: G,
     /// EC2 inventory.
     pub inventory: I,
     /// Secrets Manager.
@@ -154,6 +162,9 @@ pub enum ClusterizeError {
     /// `container_uid` or `nic_name` is out of bounds.
     #[error(transparent)]
     Field(#[from] RegistrationFieldError),
+    /// The caller may not register the instance it names.
+    #[error("registration refused")]
+    Caller(#[from] CallerError),
     /// Data services never register for clusterization.
     #[error("protocol data does not clusterize; data-services instances join through deploy")]
     DataProtocol,
@@ -187,6 +198,7 @@ impl Classify for ClusterizeError {
             | Self::Geometry(_) => ErrorClass::InvalidInput,
             Self::MissingIp(_) => ErrorClass::Transient,
             Self::Script(_) => ErrorClass::Internal,
+            Self::Caller(e) => e.class(),
             Self::Store(e) => e.class(),
             Self::Inventory(e) => e.class(),
             Self::Secrets(e) => e.class(),
@@ -196,8 +208,8 @@ impl Classify for ClusterizeError {
 
 /// Handles one `clusterize` invocation; the answer is the script text.
 #[tracing::instrument(skip_all, fields(instance, protocol))]
-pub async fn handle<S, I, K, C>(
-    deps: &Deps<S, I, K, C>,
+pub async fn handle<S, I, K, C, G>(
+    deps: &Deps<S, I, K, C, G>,
     payload: serde_json::Value,
 ) -> Result<String, ClusterizeError>
 where
@@ -205,8 +217,9 @@ where
     I: InstanceInventory,
     K: Secrets,
     C: Clock,
+    G: ScalingGroups,
 {
-    let vm: Vm = decode(payload)?;
+    let (vm, identity): (Vm, _) = decode_identified(payload)?;
     InstanceId::parse(&vm.name).map_err(|e| ClusterizeError::InvalidName(e.0))?;
     check_registration_fields(&vm)?;
     let span = tracing::Span::current();
@@ -228,8 +241,22 @@ where
             ))
         }
         Protocol::Data => Err(ClusterizeError::DataProtocol),
-        Protocol::Nfs => clusterize_nfs(deps, &vm).await,
-        Protocol::Backend => clusterize_backend(deps, &vm).await,
+        Protocol::Nfs | Protocol::Backend => {
+            let group = Group::for_protocol(vm.protocol);
+            admit(
+                &deps.groups,
+                &deps.config.callers,
+                group,
+                &vm.name,
+                identity.as_ref(),
+            )
+            .await?;
+            if group == Group::Nfs {
+                clusterize_nfs(deps, &vm).await
+            } else {
+                clusterize_backend(deps, &vm).await
+            }
+        }
     }
 }
 
@@ -250,8 +277,8 @@ fn refusal_script(lambdas: &LambdaConfig, vm: &Vm, refusal: RegistrationRefusal)
     })
 }
 
-async fn clusterize_backend<S, I, K, C>(
-    deps: &Deps<S, I, K, C>,
+async fn clusterize_backend<S, I, K, C, G>(
+    deps: &Deps<S, I, K, C, G>,
     vm: &Vm,
 ) -> Result<String, ClusterizeError>
 where
@@ -332,8 +359,8 @@ async fn ensure_password(secrets: &impl Secrets, id: &str) -> Result<(), SecretE
     }
 }
 
-async fn clusterization_script<S, I, K, C>(
-    deps: &Deps<S, I, K, C>,
+async fn clusterization_script<S, I, K, C, G>(
+    deps: &Deps<S, I, K, C, G>,
     state: &ClusterState,
     geometry: Geometry,
 ) -> Result<String, ClusterizeError>
@@ -378,8 +405,8 @@ where
     })?)
 }
 
-async fn clusterize_nfs<S, I, K, C>(
-    deps: &Deps<S, I, K, C>,
+async fn clusterize_nfs<S, I, K, C, G>(
+    deps: &Deps<S, I, K, C, G>,
     vm: &Vm,
 ) -> Result<String, ClusterizeError>
 where

@@ -4,21 +4,28 @@
 //! with a `name` it plays the reference's `join-nfs-finalization` for one joining gateway.
 //! Idempotent.
 //!
+//! Only the current claimant of a complete set may finalize a forming backend group (the
+//! caller proven by its identity document, when the deployment checks identities); an NFS
+//! group only by one of its registered gateways; a joining gateway only for itself.
+//!
 //! With a launch hook on the backend group, a backend finalization also completes the launch
 //! action of every member of the registration set with CONTINUE: the first N wait in
 //! `Pending:Wait` until the cluster they form exists. Those calls never fail the finalization;
 //! what could not be sent is finished by the next scale run.
 
+use crate::config::callers::CallerPolicy;
 use crate::config::lifecycle::LifecycleConfig;
 use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::identity::VerifiedInstance;
 use crate::domain::lifecycle::{LifecycleResult, Transition};
 use crate::domain::state::{ClusterState, Group};
 use crate::error::{Classify, ErrorClass, error_chain};
-use crate::lambda::{PayloadError, decode};
+use crate::lambda::{PayloadError, decode_identified};
 use crate::ports::{
     Clock, InstanceInventory, InventoryError, LifecycleTarget, ScalingGroups, StateStore,
     StoreError,
 };
+use crate::services::callers::{CallerError, admit, identify};
 use crate::services::lifecycle::{decide_and_complete, for_each_bounded};
 use crate::wire::bootstrap::{FinalizationRequest, Protocol};
 
@@ -36,6 +43,8 @@ pub struct Config {
     pub state: StateConfig,
     /// The backend group's hooks.
     pub lifecycle: LifecycleConfig,
+    /// Who may finalize.
+    pub callers: CallerPolicy,
 }
 
 impl Config {
@@ -44,6 +53,7 @@ impl Config {
         Ok(Self {
             state: StateConfig::from_lookup(env)?,
             lifecycle: LifecycleConfig::from_lookup(env)?,
+            callers: CallerPolicy::from_lookup(env)?,
         })
     }
 }
@@ -61,6 +71,8 @@ pub struct Deps<S, I, C, G> {
     pub groups: G,
     /// The backend group's hooks.
     pub lifecycle: LifecycleConfig,
+    /// Who may finalize.
+    pub callers: CallerPolicy,
 }
 
 /// Why finalization failed.
@@ -72,6 +84,29 @@ pub enum FinalizationError {
     /// A `name` was given for a backend finalization.
     #[error("a single-instance finalization ({0:?}) is only for nfs gateways")]
     NameWithoutNfs(String),
+    /// The caller may not finalize.
+    #[error("finalization refused")]
+    Caller(#[from] CallerError),
+    /// The set is not complete: nothing can have been clusterized yet.
+    #[error("the {group} clusterization set is not complete ({registered}/{target} registered)")]
+    SetIncomplete {
+        /// The group.
+        group: &'static str,
+        /// Registered members.
+        registered: usize,
+        /// The set's size.
+        target: u32,
+    },
+    /// Someone other than the claimant of the set asked.
+    #[error(
+        "only the clusterizing instance may finalize; the caller is {caller}, the claim is {claimant}"
+    )]
+    NotTheClaimant {
+        /// The verified caller.
+        caller: String,
+        /// The claim holder (`none` without a claim).
+        claimant: String,
+    },
     /// The store failed.
     #[error("finalization could not be recorded")]
     Store(#[from] StoreError),
@@ -84,6 +119,8 @@ impl Classify for FinalizationError {
     fn class(&self) -> ErrorClass {
         match self {
             Self::Payload(_) | Self::NameWithoutNfs(_) => ErrorClass::InvalidInput,
+            Self::SetIncomplete { .. } | Self::NotTheClaimant { .. } => ErrorClass::Conflict,
+            Self::Caller(e) => e.class(),
             Self::Store(e) => e.class(),
             Self::Inventory(e) => e.class(),
         }
@@ -102,22 +139,33 @@ pub async fn handle<S: StateStore, I: InstanceInventory, C: Clock, G: ScalingGro
     } else {
         payload
     };
-    let request: FinalizationRequest = decode(payload)?;
+    let (request, identity): (FinalizationRequest, _) = decode_identified(payload)?;
     let group = Group::for_protocol(request.protocol);
     tracing::Span::current().record("group", group.as_str());
     let (key, value) = NFS_PORT_TAG;
     match (request.protocol, request.name) {
         (Protocol::Nfs, Some(name)) => {
+            admit(
+                &deps.groups,
+                &deps.callers,
+                Group::Nfs,
+                &name,
+                identity.as_ref(),
+            )
+            .await?;
             deps.inventory.tag_instances(&[name], key, value).await?;
             return Ok(NFS_JOIN_FINALIZED);
         }
-        (Protocol::Nfs, None) => {
-            let state = deps.store.load(Group::Nfs).await?;
-            let ids: Vec<String> = state.instances.iter().map(|vm| vm.name.clone()).collect();
-            deps.inventory.tag_instances(&ids, key, value).await?;
-        }
         (_, Some(name)) => return Err(FinalizationError::NameWithoutNfs(name)),
-        (_, None) => {}
+        (protocol, None) => {
+            let caller = identify(&deps.callers, identity.as_ref()).map_err(CallerError::from)?;
+            let state = deps.store.load(group).await?;
+            may_finalize(&state, group, caller.as_ref())?;
+            if protocol == Protocol::Nfs {
+                let ids: Vec<String> = state.instances.iter().map(|vm| vm.name.clone()).collect();
+                deps.inventory.tag_instances(&ids, key, value).await?;
+            }
+        }
     }
     let state = deps.store.finalize(group, deps.clock.now()).await?;
     tracing::info!(
@@ -130,6 +178,48 @@ pub async fn handle<S: StateStore, I: InstanceInventory, C: Clock, G: ScalingGro
         Box::pin(continue_members(deps, &state)).await;
     }
     Ok(FINALIZED)
+}
+
+/// Whether `caller` may finalize `group` as it stands: a clusterized group answers again
+/// (idempotent); a forming one only once its set is complete, and, when callers are verified,
+/// only to the claimant (backends) or a registered gateway (NFS, whose set has no claim).
+fn may_finalize(
+    state: &ClusterState,
+    group: Group,
+    caller: Option<&VerifiedInstance>,
+) -> Result<(), FinalizationError> {
+    if state.clusterized {
+        return Ok(());
+    }
+    if !state.is_full() {
+        return Err(FinalizationError::SetIncomplete {
+            group: group.as_str(),
+            registered: state.instances.len(),
+            target: state.clusterization_target,
+        });
+    }
+    let Some(caller) = caller else {
+        return Ok(());
+    };
+    let caller_id = caller.instance_id.as_str();
+    let allowed = match group {
+        Group::Backend => state
+            .clusterizer
+            .as_ref()
+            .is_some_and(|claim| claim.instance == caller_id),
+        Group::Nfs => state.instances.iter().any(|vm| vm.name == caller_id),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(FinalizationError::NotTheClaimant {
+            caller: caller_id.to_owned(),
+            claimant: state
+                .clusterizer
+                .as_ref()
+                .map_or_else(|| "none".to_owned(), |c| c.instance.clone()),
+        })
+    }
 }
 
 /// Completes the launch action of every member of the formed cluster with CONTINUE.

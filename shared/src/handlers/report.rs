@@ -8,8 +8,11 @@
 //! `Join completed successfully` completes it with CONTINUE, an error with ABANDON (not for a
 //! member of a cluster still forming: the formation decides for its members), and other
 //! progress records a throttled heartbeat. These effects never fail the report; what could not
-//! be sent is finished by the next scale run.
+//! be sent is finished by the next scale run. When the deployment checks identities, a report
+//! answers only the caller's own launch action, and one without a valid identity document is
+//! stored but answers none.
 
+use crate::config::callers::CallerPolicy;
 use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::{REPORT_RETENTION_DAYS_ENV, REPORTS_PER_HOST_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
@@ -19,8 +22,9 @@ use crate::domain::lifecycle::{
 use crate::domain::report::{MAX_HOSTNAME_BYTES, ReportKind, bounded_message};
 use crate::domain::state::Group;
 use crate::error::{Classify, ErrorClass, error_chain};
-use crate::lambda::{PayloadError, decode};
+use crate::lambda::{PayloadError, decode_identified};
 use crate::ports::{Clock, LifecycleTarget, NewReport, ScalingGroups, StateStore, StoreError};
+use crate::services::callers::identify;
 use crate::services::lifecycle::{decide_and_complete, heartbeat, open_launch_record, target_of};
 use crate::wire::bootstrap::{Protocol, ReportRequest};
 use std::time::Duration;
@@ -43,6 +47,8 @@ pub struct Config {
     pub retention: Duration,
     /// The backend group's hooks.
     pub lifecycle: LifecycleConfig,
+    /// Whose launch action a report may answer.
+    pub callers: CallerPolicy,
 }
 
 impl Config {
@@ -62,6 +68,7 @@ impl Config {
             reports_per_host,
             retention: Duration::from_secs(days.saturating_mul(86_400)),
             lifecycle: LifecycleConfig::from_lookup(env)?,
+            callers: CallerPolicy::from_lookup(env)?,
         })
     }
 }
@@ -116,7 +123,7 @@ pub async fn handle<S: StateStore, C: Clock, G: ScalingGroups>(
     deps: &Deps<S, C, G>,
     payload: serde_json::Value,
 ) -> Result<&'static str, ReportError> {
-    let request: ReportRequest = decode(payload)?;
+    let (request, identity): (ReportRequest, _) = decode_identified(payload)?;
     let kind = ReportKind::parse(&request.kind)
         .ok_or_else(|| ReportError::UnknownType(request.kind.clone()))?;
     if request.hostname.len() > MAX_HOSTNAME_BYTES {
@@ -146,8 +153,16 @@ pub async fn handle<S: StateStore, C: Clock, G: ScalingGroups>(
         .await?;
     tracing::info!(seq, "report stored");
     if request.protocol == Protocol::Backend {
+        let host = match identify(&deps.config.callers, identity.as_ref()) {
+            Ok(None) => HostRef::parse(&report.host),
+            Ok(Some(caller)) => HostRef::InstanceId(caller.instance_id.as_str().to_owned()),
+            Err(e) => {
+                tracing::warn!(error = %e, "report stored; it answers no launch action without a valid identity");
+                return Ok(REPORT_ADDED);
+            }
+        };
         // Boxed: the SDK futures nest deeper than the default layout query limit.
-        Box::pin(answer_launch_action(deps, &report)).await;
+        Box::pin(answer_launch_action(deps, &report, &host)).await;
     }
     Ok(REPORT_ADDED)
 }
@@ -156,6 +171,7 @@ pub async fn handle<S: StateStore, C: Clock, G: ScalingGroups>(
 async fn answer_launch_action<S: StateStore, C, G: ScalingGroups>(
     deps: &Deps<S, C, G>,
     report: &NewReport,
+    host: &HostRef,
 ) {
     let lifecycle = &deps.config.lifecycle;
     let Some(hook) = lifecycle.launch_hook() else {
@@ -165,7 +181,6 @@ async fn answer_launch_action<S: StateStore, C, G: ScalingGroups>(
     if signal == ReportSignal::None {
         return;
     }
-    let host = HostRef::parse(&report.host);
     let records = match deps.store.lifecycle_actions().await {
         Ok(records) => records,
         Err(e) => {
@@ -173,7 +188,7 @@ async fn answer_launch_action<S: StateStore, C, G: ScalingGroups>(
             return;
         }
     };
-    let known = open_launch_record(&records, &host);
+    let known = open_launch_record(&records, host);
     let now = report.at;
     if signal == ReportSignal::Progress {
         if let Some(record) = known.filter(|r| r.phase == LifecyclePhase::Waiting)
@@ -197,7 +212,7 @@ async fn answer_launch_action<S: StateStore, C, G: ScalingGroups>(
         }
         Some(record) => target_of(record),
         // Already answered (e.g. a repeated join report): nothing to look up.
-        None if matches!(&host, HostRef::InstanceId(id) if records.iter().any(|r| {
+        None if matches!(host, HostRef::InstanceId(id) if records.iter().any(|r| {
             r.key.transition == Transition::Launch && &r.key.instance_id == id
         })) =>
         {
@@ -206,7 +221,7 @@ async fn answer_launch_action<S: StateStore, C, G: ScalingGroups>(
         }
         // Not recorded yet (the report beat its event), or recorded without its IP: a completion
         // for an instance that is no longer waiting is refused by the conditional decision.
-        None => match waiting_instance(deps, &host).await {
+        None => match waiting_instance(deps, host).await {
             Some(instance_id) => LifecycleTarget {
                 group: lifecycle.asg_name.clone(),
                 hook: hook.to_owned(),

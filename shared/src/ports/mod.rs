@@ -17,7 +17,8 @@ mod weka;
 pub use clock::{Clock, SystemClock};
 pub use inventory::{Instance, InstanceInventory, InventoryError};
 pub use scaling::{
-    GroupInstance, LifecycleAnswer, LifecycleTarget, ScalingError, ScalingGroup, ScalingGroups,
+    GroupInstance, LifecycleAnswer, LifecycleTarget, Membership, ScalingError, ScalingGroup,
+    ScalingGroups,
 };
 pub use secrets::{Credentials, SecretError, Secrets, SecretsConfig, deployment_or_admin};
 pub use state_store::{

@@ -4,7 +4,7 @@
 //! and `terminate` give. Each instance's lifecycle state (`Pending:Wait`, ...) is in the snapshot.
 
 use crate::domain::lifecycle::LifecycleResult;
-use crate::domain::terminate::{AsgInstance, AsgSnapshot};
+use crate::domain::terminate::{AsgInstance, AsgSnapshot, Lifecycle};
 use std::collections::BTreeMap;
 use std::future::Future;
 
@@ -57,6 +57,15 @@ impl ScalingGroup {
     }
 }
 
+/// Where Auto Scaling holds an instance: its group and its lifecycle state there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The group.
+    pub group: String,
+    /// `InService`, `Pending:Wait`, ...
+    pub lifecycle: Lifecycle,
+}
+
 /// One lifecycle action as AWS identifies it: group, hook and instance (the token is optional:
 /// AWS finds the pending action by instance id alone).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +99,13 @@ pub trait ScalingGroups: Send + Sync {
         &self,
         names: &[String],
     ) -> impl Future<Output = Result<Vec<ScalingGroup>, ScalingError>> + Send;
+
+    /// The group holding `instance_id` and its lifecycle state, `None` when no group does
+    /// (`DescribeAutoScalingInstances`: one instance, whatever the group's size).
+    fn membership(
+        &self,
+        instance_id: &str,
+    ) -> impl Future<Output = Result<Option<Membership>, ScalingError>> + Send;
 
     /// Detaches instances (at most 20) without decrementing desired capacity, so the group
     /// launches replacements.

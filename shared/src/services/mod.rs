@@ -3,6 +3,7 @@
 //! domain values, never a handler's `Deps`; handlers import services, never each other.
 
 pub mod bootstrap;
+pub mod callers;
 pub mod inventory;
 pub mod lifecycle;
 pub mod scale_run;

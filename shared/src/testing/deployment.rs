@@ -4,6 +4,8 @@
 
 use super::{FakeClock, FakeInventory, FakeSecrets};
 use crate::config::StateConfig;
+use crate::config::asg::AsgConfig;
+use crate::config::callers::CallerPolicy;
 use crate::config::lifecycle::LifecycleConfig;
 use crate::domain::terminate::TerminatePolicy;
 use crate::handlers::{scale_down, status, terminate};
@@ -17,6 +19,22 @@ use std::time::Duration;
 
 /// The deployment's cluster name (instance tag `weka_cluster_name`).
 pub const CLUSTER_NAME: &str = "poc";
+
+/// The deployment's backend Auto Scaling group.
+pub const BACKEND_GROUP: &str = "weka-poc-autoscaling-group";
+/// The deployment's NFS gateway Auto Scaling group.
+pub const NFS_GROUP: &str = "weka-poc-nfs-protocol-gateway";
+
+/// Instance requests bound to the deployment's groups, identities not checked.
+pub fn callers() -> CallerPolicy {
+    CallerPolicy {
+        groups: AsgConfig {
+            backend: BACKEND_GROUP.to_owned(),
+            nfs: Some(NFS_GROUP.to_owned()),
+        },
+        identity: None,
+    }
+}
 
 /// An environment of literal pairs, for a `Config::from_lookup`.
 pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {

@@ -9,7 +9,8 @@
 use crate::domain::lifecycle::{LifecycleResult, Transition};
 use crate::domain::terminate::{AsgHealth, AsgInstance, Ec2State, Lifecycle};
 use crate::ports::{
-    GroupInstance, LifecycleAnswer, LifecycleTarget, ScalingError, ScalingGroup, ScalingGroups,
+    GroupInstance, LifecycleAnswer, LifecycleTarget, Membership, ScalingError, ScalingGroup,
+    ScalingGroups,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
@@ -219,6 +220,26 @@ impl FakeScalingGroups {
 }
 
 impl ScalingGroups for FakeScalingGroups {
+    async fn membership(&self, instance_id: &str) -> Result<Option<Membership>, ScalingError> {
+        if *self.fail_describe.lock().unwrap() {
+            return Err(ScalingError {
+                operation: "describe_auto_scaling_instances",
+                target: instance_id.to_owned(),
+                source: "injected failure".into(),
+            });
+        }
+        let groups = self.groups.lock().unwrap();
+        Ok(groups.values().find_map(|g| {
+            g.instances
+                .iter()
+                .find(|i| i.instance.id == instance_id)
+                .map(|i| Membership {
+                    group: g.name.clone(),
+                    lifecycle: i.instance.lifecycle.clone(),
+                })
+        }))
+    }
+
     async fn describe_groups(&self, names: &[String]) -> Result<Vec<ScalingGroup>, ScalingError> {
         if *self.fail_describe.lock().unwrap() {
             return Err(ScalingError {

@@ -88,6 +88,17 @@ pub struct Vm {
     pub nic_name: String,
 }
 
+/// An instance's proof of who it is: the identity document and signature its metadata service
+/// hands out (`/latest/dynamic/instance-identity/document` and `…/signature`), sent as an
+/// `identity` field beside any instance request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityProof {
+    /// The document, byte for byte as IMDS served it.
+    pub document: String,
+    /// Its base64 signature.
+    pub signature: String,
+}
+
 /// `report` input: `{"type","message","hostname","protocol"}`.
 ///
 /// `type` stays a string here so an unknown value is answered with a typed error that names it

@@ -1,6 +1,7 @@
 //! Lifecycle hooks on fakes: launch hook: reports and finalization.
 
 use super::*;
+use weka_shared::domain::identity::IdentityVerifier;
 
 /// A clusterized world where `i-10007` (10.0.0.7) waits in `Pending:Wait` with a record.
 async fn joining_world() -> World {
@@ -55,6 +56,43 @@ async fn an_error_report_abandons_the_launch() {
         w.groups.group(ASG).unwrap().instances.is_empty(),
         "the ASG replaces the abandoned instance"
     );
+}
+
+/// Review M5: any caller could abandon any waiting launch by naming it in `hostname`. With
+/// identities checked, a report answers only the caller's own launch action.
+#[tokio::test]
+async fn with_identities_checked_a_report_answers_only_the_callers_own_launch() {
+    const SIGNED: &str = "i-0123456789abcdef0";
+    let mut w = World::clusterized().await;
+    w.launched(7, &[("i-10007", "10.0.0.7"), (SIGNED, "10.0.0.8")]);
+    w.launching("i-10007", "10.0.0.7").await;
+    w.launching(SIGNED, "10.0.0.8").await;
+    let mut policy = callers();
+    policy.identity = Some(
+        IdentityVerifier::from_certificate(
+            include_str!("../../../tests/localcloud/identity/certificate.pem"),
+            "us-east-1",
+        )
+        .unwrap(),
+    );
+    let identity = json!({
+        "document": include_str!("../fixtures/identity/document.json"),
+        "signature": include_str!("../fixtures/identity/document.signature"),
+    });
+    // The signed host names its neighbour: stored, but the neighbour's launch is untouched; the
+    // error answers the caller's own launch.
+    let forged = json!({"type": "error", "message": "boom", "hostname": hostname("10.0.0.7"), "protocol": "", "identity": identity});
+    w.report_with(forged, policy.clone()).await.unwrap();
+    assert_eq!(w.groups.completions(), vec![abandoned(SIGNED)]);
+    assert_eq!(
+        w.phase("i-10007", Transition::Launch),
+        Some(LifecyclePhase::Waiting)
+    );
+    // Without an identity, a report is stored and answers nothing.
+    let anonymous = json!({"type": "error", "message": "boom", "hostname": hostname("10.0.0.7"), "protocol": ""});
+    w.report_with(anonymous, policy).await.unwrap();
+    assert_eq!(w.groups.completions().len(), 1);
+    assert!(w.groups.is_pending("i-10007"));
 }
 
 #[tokio::test]

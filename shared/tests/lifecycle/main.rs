@@ -12,6 +12,7 @@ use common::{Asg, Cb, M, now};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use weka_shared::config::callers::CallerPolicy;
 use weka_shared::config::lifecycle::LifecycleConfig;
 use weka_shared::domain::lifecycle::{
     LifecycleDecision, LifecycleKey, LifecyclePhase, LifecycleRecord, LifecycleResult,
@@ -28,8 +29,8 @@ use weka_shared::ports::{GroupInstance, LifecycleAnswer, StateStore};
 use weka_shared::services::scale_run::SCALE_LEASE;
 use weka_shared::testing::{
     FakeClock, FakeInventory, FakeScalingGroups, FakeWeka, InMemoryStateStore,
-    assert_no_transient_errors, fake_secrets, group_instance, invocation, scale_down_config,
-    scale_fetch_env, state_config, status_deps, terminate_config,
+    assert_no_transient_errors, callers, fake_secrets, group_instance, invocation,
+    scale_down_config, scale_fetch_env, state_config, status_deps, terminate_config,
 };
 use weka_shared::weka::model::HostState;
 use weka_shared::wire::bootstrap::Vm;
@@ -246,6 +247,17 @@ impl World {
     // --- handlers ------------------------------------------------------------------------------
 
     async fn report(&mut self, kind: &str, message: &str, host: &str) {
+        let payload = json!({"type": kind, "message": message, "hostname": host, "protocol": ""});
+        let answer = self.report_with(payload, callers()).await;
+        assert_eq!(answer.unwrap(), "The report was added successfully");
+    }
+
+    /// `report` with any payload, admitting callers by `policy`.
+    async fn report_with(
+        &mut self,
+        payload: Value,
+        policy: CallerPolicy,
+    ) -> Result<&'static str, report::ReportError> {
         let deps = report::Deps {
             store: std::mem::take(&mut self.store),
             clock: FakeClock::at(self.now),
@@ -255,16 +267,13 @@ impl World {
                 reports_per_host: 50,
                 retention: Duration::from_secs(86_400),
                 lifecycle: lifecycle(),
+                callers: policy,
             },
         };
-        let answer = report::handle(
-            &deps,
-            json!({"type": kind, "message": message, "hostname": host, "protocol": ""}),
-        )
-        .await;
+        let answer = report::handle(&deps, payload).await;
         self.store = deps.store;
         self.groups = deps.groups;
-        assert_eq!(answer.unwrap(), "The report was added successfully");
+        answer
     }
 
     /// The host at `ip` reports that it joined.
@@ -280,6 +289,7 @@ impl World {
             clock: FakeClock::at(self.now),
             groups: std::mem::take(&mut self.groups),
             lifecycle: lifecycle(),
+            callers: callers(),
         };
         let answer = clusterize_finalization::handle(&deps, json!({})).await;
         self.store = deps.store;
