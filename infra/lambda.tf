@@ -47,6 +47,13 @@ locals {
     Action   = ["ec2:DescribeNetworkInterfaces"]
     Resource = ["*"]
   }]
+  # Who a request names: the group holding one instance, whatever the group's size.
+  st_describe_asg_instances = [{
+    Sid      = "DescribeAsgInstances"
+    Effect   = "Allow"
+    Action   = ["autoscaling:DescribeAutoScalingInstances"]
+    Resource = ["*"]
+  }]
   st_describe_asg = [{
     Sid      = "DescribeAsg"
     Effect   = "Allow"
@@ -97,14 +104,14 @@ locals {
   function_statements = {
     "deploy" = concat(local.st_table["read"], local.st_describe_instances, local.st_describe_network_interfaces)
 
-    "clusterize" = concat(local.st_table["read_write"], local.st_describe_instances, local.st_describe_network_interfaces, [{
+    "clusterize" = concat(local.st_table["read_write"], local.st_describe_instances, local.st_describe_network_interfaces, local.st_describe_asg_instances, [{
       Sid      = "WritePasswords"
       Effect   = "Allow"
       Action   = ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]
       Resource = [aws_secretsmanager_secret.admin_password.arn, aws_secretsmanager_secret.deployment_password.arn]
     }], local.st_kms_encrypt)
 
-    "clusterize-finalization" = concat(local.st_table["lifecycle"], local.st_complete_lifecycle, [{
+    "clusterize-finalization" = concat(local.st_table["lifecycle"], local.st_complete_lifecycle, local.st_describe_asg_instances, [{
       Sid       = "TagNfsGateways"
       Effect    = "Allow"
       Action    = ["ec2:CreateTags"]
@@ -219,7 +226,7 @@ resource "aws_s3_object" "lambda_code" {
 
 resource "aws_lambda_function" "this" {
   # checkov:skip=CKV_AWS_116:Invoked synchronously (instances, Step Functions); callers see and retry errors, a DLQ would never receive anything.
-  # checkov:skip=CKV_AWS_115:Reserved concurrency would carve capacity out of small accounts' 10-unit pool and throttle bootstrap bursts; concurrency is bounded by the DynamoDB lease instead.
+  # checkov:skip=CKV_AWS_115:The instance-facing functions have reserved concurrency (instance_function_reserved_concurrency); the state machine's steps are bounded by the schedule and the DynamoDB lease.
   # checkov:skip=CKV_AWS_272:Code signing needs AWS Signer profiles outside this module; the zip hash is pinned by source_code_hash.
   # checkov:skip=CKV_AWS_173:Environment holds only names/ARNs (no secrets); Lambda encrypts it at rest with the AWS managed key.
   # checkov:skip=CKV_AWS_117:Only status and scale-down must reach the cluster network and are VPC-attached; others are VPC-attached with enable_lambda_vpc_config.
@@ -238,6 +245,9 @@ resource "aws_lambda_function" "this" {
   source_code_hash = filebase64sha256(local.lambda_zips[each.key])
   timeout          = lookup(var.lambda_timeouts, each.key, each.value.timeout)
   memory_size      = lookup(var.lambda_memory_sizes, each.key, var.lambda_memory_size)
+  # What instances can call is capped, so no host (or fleet of them) can take the account's
+  # concurrency; -1 leaves a function unreserved.
+  reserved_concurrent_executions = each.value.bootstrap && var.instance_function_reserved_concurrency != null ? var.instance_function_reserved_concurrency : -1
 
   dynamic "environment" {
     for_each = length(local.function_env[each.key]) > 0 ? [1] : []

@@ -21,11 +21,6 @@ locals {
   state_key           = "${var.prefix}-${var.cluster_name}-state"
   nfs_state_key       = "${var.prefix}-${var.cluster_name}-nfs-state"
   asg_name            = "${local.p.ec2}-${var.cluster_name}-autoscaling-group"
-  # The identity certificate's base64 body only: the PEM armour and line breaks would spend
-  # Lambda's 4 KB environment for nothing.
-  identity_certificate = var.instance_identity_certificate == null ? "" : replace(
-    replace(var.instance_identity_certificate, "/-----(BEGIN|END) CERTIFICATE-----/", ""), "/\\s/", ""
-  )
   nfs_asg_name        = "${local.p.ec2}-${var.cluster_name}-nfs-protocol-gateway"
   state_machine_name  = "${local.p.sfn}-${var.cluster_name}-scale-down-state-machine"
   launch_hook_name    = "weka-launch"
@@ -104,6 +99,11 @@ locals {
   }
   # Who may call the instance-facing functions: the cluster's groups, and the certificate the
   # callers' identity documents must verify against (bare base64: Lambda's environment is 4 KB).
+  # The identity certificate's base64 body only: the PEM armour and line breaks would spend
+  # Lambda's 4 KB environment for nothing.
+  identity_certificate = var.instance_identity_certificate == null ? "" : replace(
+    replace(var.instance_identity_certificate, "/-----(BEGIN|END) CERTIFICATE-----/", ""), "/\\s/", ""
+  )
   env_callers = {
     ASG_NAME                      = local.asg_name
     NFS_ASG_NAME                  = local.nfs_asg_name

@@ -1185,3 +1185,14 @@ variable "instance_identity_certificate" {
     error_message = "instance_identity_certificate must be one PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)."
   }
 }
+
+variable "instance_function_reserved_concurrency" {
+  type        = number
+  default     = 10
+  nullable    = true
+  description = "Reserved concurrency of each function instances call (deploy, clusterize, clusterize-finalization, report, status, fetch): caps what the hosts can take from the account's Lambda concurrency (scripts retry a throttled call). null leaves them unreserved (accounts whose concurrency quota is too small to reserve from)."
+  validation {
+    condition     = var.instance_function_reserved_concurrency == null || try(var.instance_function_reserved_concurrency >= 1, false)
+    error_message = "instance_function_reserved_concurrency must be at least 1, or null."
+  }
+}

@@ -140,7 +140,11 @@ for fn in fns:
     if not f["Role"].endswith(f"/{prefix}-{fn}-lambda-role"):
         errors.append(f"{fn}: role {f['Role']} is not its own")
     roles.add(f["Role"])
-    env = set((f.get("Environment") or {}).get("Variables", {}))
+    variables = (f.get("Environment") or {}).get("Variables", {})
+    env_bytes = sum(len(k) + len(v) for k, v in variables.items())
+    if env_bytes > 4096:
+        errors.append(f"{fn}: environment is {env_bytes} bytes; Lambda refuses more than 4 KB")
+    env = set(variables)
     if need[fn] != env:
         errors.append(f"{fn}: env lacks {sorted(need[fn] - env)}, has extra {sorted(env - need[fn])}")
     code = open(f"{zips}/{fn}/bootstrap.zip", "rb").read()

@@ -156,3 +156,38 @@ run "the_instance_role_mutates_no_ec2_resource_without_a_condition_and_reads_no_
     error_message = "no instance-role statement can read the admin password secret"
   }
 }
+
+run "instance_facing_functions_have_reserved_concurrency_and_steps_do_not" {
+  command = plan
+  assert {
+    condition = alltrue([for f in keys(aws_lambda_permission.instances) :
+    aws_lambda_function.this[f].reserved_concurrent_executions == 10])
+    error_message = "every function instances may call has reserved concurrency"
+  }
+  assert {
+    condition = alltrue([for f in keys(aws_lambda_permission.state_machine) :
+    aws_lambda_function.this[f].reserved_concurrent_executions == -1])
+    error_message = "the state machine's steps stay unreserved"
+  }
+}
+
+run "identity_certificate_reaches_the_instance_facing_functions_without_its_armour" {
+  command = plan
+  variables {
+    instance_identity_certificate = file("../tests/localcloud/identity/certificate.pem")
+  }
+  assert {
+    condition = alltrue([for f in ["clusterize", "clusterize-finalization", "report"] :
+      length(aws_lambda_function.this[f].environment[0].variables["INSTANCE_IDENTITY_CERTIFICATE"]) > 1000 &&
+    !strcontains(aws_lambda_function.this[f].environment[0].variables["INSTANCE_IDENTITY_CERTIFICATE"], "-----")])
+    error_message = "the certificate's base64 body is given to every function that admits instance requests"
+  }
+}
+
+run "a_certificate_that_is_not_pem_is_refused" {
+  command = plan
+  variables {
+    instance_identity_certificate = "MIIB-not-a-pem"
+  }
+  expect_failures = [var.instance_identity_certificate]
+}

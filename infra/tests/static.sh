@@ -31,6 +31,9 @@ terraform fmt -check -recursive -diff "$INFRA" || fail "terraform fmt (run: terr
 # init/validate on a copy so no .terraform or lock file lands in the repo.
 mkdir -p "$WORK/src"
 cp -r "$INFRA" "$ROOT/state-machine" "$WORK/src/"
+# The local cloud's identity certificate, which the tests and the local example pass in.
+mkdir -p "$WORK/src/tests/localcloud"
+cp -r "$ROOT/tests/localcloud/identity" "$WORK/src/tests/localcloud/"
 find "$WORK/src/infra" \( -name .terraform -o -name .terraform.lock.hcl -o -name '*.tfstate*' \) -prune -exec rm -rf {} +
 for dir in . examples/local examples/basic; do
   say "terraform init -backend=false + validate: infra/$dir"
