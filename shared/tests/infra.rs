@@ -124,6 +124,7 @@ fn actions_called() -> BTreeMap<&'static str, Vec<&'static str>> {
         (
             "clusterize",
             vec![
+                "autoscaling:DescribeAutoScalingInstances",
                 "dynamodb:GetItem",
                 "dynamodb:UpdateItem",
                 "ec2:DescribeInstances",
@@ -136,6 +137,7 @@ fn actions_called() -> BTreeMap<&'static str, Vec<&'static str>> {
             "clusterize-finalization",
             vec![
                 "autoscaling:CompleteLifecycleAction",
+                "autoscaling:DescribeAutoScalingInstances",
                 "dynamodb:GetItem",
                 "dynamodb:Query",
                 "dynamodb:UpdateItem",

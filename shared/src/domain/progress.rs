@@ -4,7 +4,9 @@
 use crate::domain::instance::Instance;
 use crate::domain::report::{Report, ReportKind};
 use crate::domain::state::ClusterState;
-use crate::wire::bootstrap::{DatedMessage, HostMessages, ProgressResponse, ProgressSummary};
+use crate::wire::bootstrap::{
+    DatedMessage, HostMessages, ProgressCut, ProgressResponse, ProgressSummary,
+};
 use chrono::SecondsFormat;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,7 +28,40 @@ pub fn host_matches(host: &str, instance: &Instance) -> bool {
     matches!((&from_name, &instance.private_ip), (Some(a), Some(b)) if a == b)
 }
 
-fn lines(reports: &[Report], kind: ReportKind) -> Option<HostMessages> {
+/// The most reports a `progress` answer carries, in bytes of JSON: Lambda refuses a response
+/// over 6 MB, and every report appears twice (the reference's lines and `messages`).
+pub const PROGRESS_BUDGET_BYTES: usize = 5 * 1024 * 1024;
+
+/// The newest reports whose two renderings fit `budget` bytes, in their original order, and
+/// how many older ones were left out.
+fn newest_within(reports: &[Report], budget: usize) -> (Vec<&Report>, usize) {
+    let mut by_age: Vec<usize> = (0..reports.len()).collect();
+    by_age.sort_by(|a, b| reports[*b].at.cmp(&reports[*a].at));
+    let mut spent = 0usize;
+    let mut keep = vec![false; reports.len()];
+    for index in by_age {
+        let report = &reports[index];
+        // Quoted and escaped as JSON, plus the date, kind, separators and the host key.
+        let escaped =
+            serde_json::to_string(&report.message).map_or(report.message.len() * 6, |m| m.len());
+        let cost = 2 * (escaped + report.host.len() + 96);
+        if spent + cost > budget {
+            break;
+        }
+        spent += cost;
+        keep[index] = true;
+    }
+    let kept: Vec<&Report> = reports
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(r, _)| r)
+        .collect();
+    let omitted = reports.len() - kept.len();
+    (kept, omitted)
+}
+
+fn lines(reports: &[&Report], kind: ReportKind) -> Option<HostMessages> {
     let mut by_host: HostMessages = BTreeMap::new();
     for report in reports.iter().filter(|r| r.kind == kind) {
         by_host
@@ -44,9 +79,20 @@ pub fn progress_view(
     reports: &[Report],
     running: &[Instance],
 ) -> ProgressResponse {
+    progress_view_within(state, reports, running, PROGRESS_BUDGET_BYTES)
+}
+
+/// [`progress_view`] with the answer's budget given.
+pub fn progress_view_within(
+    state: &ClusterState,
+    reports: &[Report],
+    running: &[Instance],
+    budget: usize,
+) -> ProgressResponse {
+    let (reports, omitted) = newest_within(reports, budget);
     let registered: BTreeSet<&str> = state.instances.iter().map(|vm| vm.name.as_str()).collect();
     let mut messages: BTreeMap<String, Vec<DatedMessage>> = BTreeMap::new();
-    for report in reports {
+    for report in &reports {
         messages
             .entry(report.host.clone())
             .or_default()
@@ -90,12 +136,16 @@ pub fn progress_view(
     };
     ProgressResponse {
         ready_for_clusterization: ready,
-        progress: lines(reports, ReportKind::Progress),
-        errors: lines(reports, ReportKind::Error),
-        debug: lines(reports, ReportKind::Debug),
+        progress: lines(&reports, ReportKind::Progress),
+        errors: lines(&reports, ReportKind::Error),
+        debug: lines(&reports, ReportKind::Debug),
         in_progress,
         summary,
         messages,
+        truncated: (omitted > 0).then_some(ProgressCut {
+            omitted_reports: omitted as u64,
+            budget_bytes: budget as u64,
+        }),
     }
 }
 
@@ -107,6 +157,7 @@ fn count(n: usize) -> u32 {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::domain::report::MAX_MESSAGE_BYTES;
     use crate::wire::bootstrap::Vm;
     use chrono::DateTime;
 
@@ -126,6 +177,41 @@ mod tests {
             kind,
             message: message.to_owned(),
         }
+    }
+
+    /// Review M5: `progress` answered every stored report twice and could pass Lambda's 6 MB.
+    #[test]
+    fn a_progress_answer_stays_within_its_budget_keeping_the_newest_reports() {
+        let state = ClusterState::new(3);
+        let message = "\u{1}".repeat(MAX_MESSAGE_BYTES);
+        let reports: Vec<Report> = (0..200)
+            .flat_map(|seq| (0..5).map(move |h| (seq, h)))
+            .map(|(seq, h)| {
+                report(
+                    &format!("ip-10-0-0-{h}"),
+                    seq,
+                    ReportKind::Progress,
+                    &message,
+                )
+            })
+            .collect();
+        let answer = progress_view(&state, &reports, &[]);
+        let size = serde_json::to_vec(&answer).unwrap().len();
+        assert!(size <= PROGRESS_BUDGET_BYTES, "{size} bytes");
+        let cut = answer.truncated.clone().unwrap();
+        let kept: usize = answer.messages.values().map(Vec::len).sum();
+        assert_eq!(kept as u64 + cut.omitted_reports, 1000);
+        assert!(kept > 0);
+        let newest = reports.iter().map(|r| r.at).max().unwrap();
+        assert!(
+            answer
+                .messages
+                .values()
+                .flatten()
+                .any(|m| m.time == newest.to_rfc3339_opts(SecondsFormat::Millis, true))
+        );
+        let small = progress_view(&state, &reports[..3], &[]);
+        assert_eq!(small.truncated, None);
     }
 
     #[test]

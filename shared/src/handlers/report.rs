@@ -9,13 +9,15 @@
 //! member of a cluster still forming: the formation decides for its members), and other
 //! progress records a throttled heartbeat. These effects never fail the report; what could not
 //! be sent is finished by the next scale run. When the deployment checks identities, a report
-//! answers only the caller's own launch action, and one without a valid identity document is
-//! stored but answers none.
+//! is accepted only from the host it names (its instance id or the host name of its address,
+//! proven by its identity document), so it answers only the caller's own launch action and the
+//! reporting hosts are bounded by the real instances.
 
 use crate::config::callers::CallerPolicy;
 use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::{REPORT_RETENTION_DAYS_ENV, REPORTS_PER_HOST_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::identity::IdentityError;
 use crate::domain::lifecycle::{
     HostRef, LifecyclePhase, LifecycleResult, ReportSignal, Transition,
 };
@@ -101,6 +103,9 @@ pub enum ReportError {
         /// Its length.
         len: usize,
     },
+    /// The caller is not the host the report names, or did not prove who it is.
+    #[error("report refused")]
+    Identity(#[from] IdentityError),
     /// The store failed.
     #[error("report could not be stored")]
     Store(#[from] StoreError),
@@ -109,9 +114,10 @@ pub enum ReportError {
 impl Classify for ReportError {
     fn class(&self) -> ErrorClass {
         match self {
-            Self::Payload(_) | Self::UnknownType(_) | Self::HostnameTooLong { .. } => {
-                ErrorClass::InvalidInput
-            }
+            Self::Payload(_)
+            | Self::UnknownType(_)
+            | Self::HostnameTooLong { .. }
+            | Self::Identity(_) => ErrorClass::InvalidInput,
             Self::Store(e) => e.class(),
         }
     }
@@ -130,6 +136,16 @@ pub async fn handle<S: StateStore, C: Clock, G: ScalingGroups>(
         return Err(ReportError::HostnameTooLong {
             len: request.hostname.len(),
         });
+    }
+    let caller = identify(&deps.config.callers, identity.as_ref())?;
+    if let Some(caller) = &caller
+        && !caller.is_named(&request.hostname)
+    {
+        return Err(IdentityError::NotTheCaller {
+            named: request.hostname.chars().take(64).collect(),
+            caller: caller.instance_id.as_str().to_owned(),
+        }
+        .into());
     }
     let span = tracing::Span::current();
     span.record("host", request.hostname.as_str());
@@ -153,13 +169,9 @@ pub async fn handle<S: StateStore, C: Clock, G: ScalingGroups>(
         .await?;
     tracing::info!(seq, "report stored");
     if request.protocol == Protocol::Backend {
-        let host = match identify(&deps.config.callers, identity.as_ref()) {
-            Ok(None) => HostRef::parse(&report.host),
-            Ok(Some(caller)) => HostRef::InstanceId(caller.instance_id.as_str().to_owned()),
-            Err(e) => {
-                tracing::warn!(error = %e, "report stored; it answers no launch action without a valid identity");
-                return Ok(REPORT_ADDED);
-            }
+        let host = match caller {
+            None => HostRef::parse(&report.host),
+            Some(caller) => HostRef::InstanceId(caller.instance_id.as_str().to_owned()),
         };
         // Boxed: the SDK futures nest deeper than the default layout query limit.
         Box::pin(answer_launch_action(deps, &report, &host)).await;

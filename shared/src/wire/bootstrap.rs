@@ -245,6 +245,18 @@ pub struct ProgressResponse {
     /// Every report with its full date, per host, oldest first.
     #[serde(default)]
     pub messages: BTreeMap<String, Vec<DatedMessage>>,
+    /// Present when the oldest reports were left out to keep the answer under Lambda's 6 MB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<ProgressCut>,
+}
+
+/// What a cut `progress` answer left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressCut {
+    /// Reports left out (the oldest).
+    pub omitted_reports: u64,
+    /// The answer's budget, in bytes.
+    pub budget_bytes: u64,
 }
 
 #[cfg(test)]

@@ -58,15 +58,16 @@ async fn an_error_report_abandons_the_launch() {
     );
 }
 
-/// Review M5: any caller could abandon any waiting launch by naming it in `hostname`. With
-/// identities checked, a report answers only the caller's own launch action.
+/// Review M5: any caller could abandon any waiting launch by naming it in `hostname`, and
+/// distinct hostnames were unbounded. With identities checked, a host reports only as itself,
+/// so it answers only its own launch action.
 #[tokio::test]
-async fn with_identities_checked_a_report_answers_only_the_callers_own_launch() {
+async fn with_identities_checked_a_host_reports_only_as_itself() {
     const SIGNED: &str = "i-0123456789abcdef0";
     let mut w = World::clusterized().await;
-    w.launched(7, &[("i-10007", "10.0.0.7"), (SIGNED, "10.0.0.8")]);
+    w.launched(7, &[("i-10007", "10.0.0.7"), (SIGNED, "10.0.0.11")]);
     w.launching("i-10007", "10.0.0.7").await;
-    w.launching(SIGNED, "10.0.0.8").await;
+    w.launching(SIGNED, "10.0.0.11").await;
     let mut policy = callers();
     policy.identity = Some(
         IdentityVerifier::from_certificate(
@@ -79,20 +80,19 @@ async fn with_identities_checked_a_report_answers_only_the_callers_own_launch() 
         "document": include_str!("../fixtures/identity/document.json"),
         "signature": include_str!("../fixtures/identity/document.signature"),
     });
-    // The signed host names its neighbour: stored, but the neighbour's launch is untouched; the
-    // error answers the caller's own launch.
-    let forged = json!({"type": "error", "message": "boom", "hostname": hostname("10.0.0.7"), "protocol": "", "identity": identity});
-    w.report_with(forged, policy.clone()).await.unwrap();
-    assert_eq!(w.groups.completions(), vec![abandoned(SIGNED)]);
-    assert_eq!(
-        w.phase("i-10007", Transition::Launch),
-        Some(LifecyclePhase::Waiting)
-    );
-    // Without an identity, a report is stored and answers nothing.
+    let as_neighbour = json!({"type": "error", "message": "boom", "hostname": hostname("10.0.0.7"), "protocol": "", "identity": identity});
     let anonymous = json!({"type": "error", "message": "boom", "hostname": hostname("10.0.0.7"), "protocol": ""});
-    w.report_with(anonymous, policy).await.unwrap();
-    assert_eq!(w.groups.completions().len(), 1);
+    let invented = json!({"type": "progress", "message": "x", "hostname": "host-4711", "protocol": "", "identity": identity});
+    for payload in [as_neighbour, anonymous, invented] {
+        let err = w.report_with(payload, policy.clone()).await.unwrap_err();
+        assert_eq!(err.class(), ErrorClass::InvalidInput, "{err}");
+    }
+    assert!(w.groups.completions().is_empty());
     assert!(w.groups.is_pending("i-10007"));
+    assert!(w.store.reports(Group::Backend).await.unwrap().is_empty());
+    let own = json!({"type": "error", "message": "boom", "hostname": hostname("10.0.0.11"), "protocol": "", "identity": identity});
+    w.report_with(own, policy).await.unwrap();
+    assert_eq!(w.groups.completions(), vec![abandoned(SIGNED)]);
 }
 
 #[tokio::test]

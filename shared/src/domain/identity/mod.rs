@@ -78,6 +78,8 @@ pub enum IdentityError {
 struct Document {
     instance_id: String,
     region: String,
+    #[serde(default)]
+    private_ip: Option<String>,
 }
 
 /// An instance whose identity document verified.
@@ -85,6 +87,8 @@ struct Document {
 pub struct VerifiedInstance {
     /// The calling instance.
     pub instance_id: InstanceId,
+    /// Its primary private address, as the document states it.
+    pub private_ip: Option<String>,
 }
 
 impl VerifiedInstance {
@@ -98,6 +102,21 @@ impl VerifiedInstance {
                 caller: self.instance_id.as_str().to_owned(),
             })
         }
+    }
+}
+
+impl VerifiedInstance {
+    /// Whether `host` is a name of the caller: its instance id, or a host name of its private
+    /// address (`ip-10-0-1-12`, `ip-10-0-1-12.ec2.internal`), the names scripts report under.
+    pub fn is_named(&self, host: &str) -> bool {
+        if host == self.instance_id.as_str() {
+            return true;
+        }
+        let first_label = host.split('.').next().unwrap_or(host);
+        let from_name = first_label
+            .strip_prefix("ip-")
+            .map(|rest| rest.replace('-', "."));
+        matches!((from_name, &self.private_ip), (Some(a), Some(b)) if a == *b)
     }
 }
 
@@ -187,7 +206,10 @@ impl IdentityVerifier {
             InstanceId::parse(&document.instance_id).map_err(|InvalidInstanceId(id)| {
                 IdentityError::Document(format!("instanceId {id:?}"))
             })?;
-        Ok(VerifiedInstance { instance_id })
+        Ok(VerifiedInstance {
+            instance_id,
+            private_ip: document.private_ip,
+        })
     }
 }
 

@@ -28,6 +28,21 @@ fn a_document_signed_for_the_region_names_its_instance() {
         .expect("verifies");
     assert_eq!(caller.instance_id.as_str(), "i-0123456789abcdef0");
     assert_eq!(caller.must_be("i-0123456789abcdef0"), Ok(()));
+    for own in [
+        "i-0123456789abcdef0",
+        "ip-10-0-0-11",
+        "ip-10-0-0-11.ec2.internal",
+    ] {
+        assert!(caller.is_named(own), "{own}");
+    }
+    for other in [
+        "i-0aaaaaaaaaaaaaaaa",
+        "ip-10-0-0-12",
+        "ip-10-0-0-1",
+        "anything",
+    ] {
+        assert!(!caller.is_named(other), "{other}");
+    }
     assert!(matches!(
         caller.must_be("i-0aaaaaaaaaaaaaaaa"),
         Err(IdentityError::NotTheCaller { .. })
