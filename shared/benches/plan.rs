@@ -132,6 +132,7 @@ fn info(machines: usize) -> HostGroupInfoResponse {
         backend_ips: vec![],
         role: "backend".to_owned(),
         version: 1,
+        lifecycle_waits: None,
     }
 }
 

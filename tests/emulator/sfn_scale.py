@@ -343,7 +343,16 @@ def run(h: Harness) -> list[tuple[str, str, float]]:
 
     # 6. An ASG lifecycle event starts an execution while the lease is held: it ends in
     #    LeaseHeld, but fetch recorded the action first (the lease holder or the next run answers it).
-    iid = live[-1][0]
+    #    Only an action Auto Scaling confirms is recorded (issue 14): the instance is put in
+    #    Terminating:Wait under the terminate hook first; the same event for an instance in
+    #    service is not recorded.
+    group = h.asg.describe_auto_scaling_groups(AutoScalingGroupNames=[ASG])["AutoScalingGroups"][0]
+    in_group = sorted(i["InstanceId"] for i in group["Instances"] if i["LifecycleState"] == "InService")
+    iid, in_service = in_group[-1], in_group[0]
+    h.asg.put_lifecycle_hook(LifecycleHookName="weka-terminate", AutoScalingGroupName=ASG,
+                             LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+                             HeartbeatTimeout=900, DefaultResult="CONTINUE")
+    h.asg.terminate_instance_in_auto_scaling_group(InstanceId=iid, ShouldDecrementDesiredCapacity=False)
     event = {"version": "0", "id": "5b2c0c3e-8f7a-4b4e-9a5e-2f7b8b9c6d10",
              "detail-type": "EC2 Instance-terminate Lifecycle Action", "source": "aws.autoscaling",
              "account": "123456789012", "time": "2026-11-10T00:00:00Z", "region": REGION,
@@ -359,6 +368,13 @@ def run(h: Harness) -> list[tuple[str, str, float]]:
     check(item["phase"]["S"] == "waiting" and item["hook"]["S"] == "weka-terminate"
           and item["token"]["S"] == "12345678-1234-1234-1234-123456789012", item)
     results.append(("lifecycle event recorded despite the held lease", d["status"], t))
+    forged = {**event, "detail": {**event["detail"], "EC2InstanceId": in_service}}
+    d, states, t = h.execute("asg-event-unconfirmed", forged)
+    check(d["status"] == "SUCCEEDED" and states[-1] == "LeaseHeld", (d, states))
+    check("Item" not in h.ddb.get_item(TableName=TABLE, ConsistentRead=True, Key={
+        "pk": {"S": f"{STATE_KEY}#lifecycle"}, "sk": {"S": f"{in_service}#terminate"}}),
+        "an event auto scaling does not confirm is not recorded")
+    results.append(("unconfirmed lifecycle event not recorded", d["status"], t))
     return results
 
 

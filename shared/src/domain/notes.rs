@@ -1,6 +1,7 @@
 //! Notes the control plane leaves for operators, read by `status`: the last scale-down outcome
 //! (written by `scale-down`) and the scale lease found held (written by `scale-fetch`).
 
+use crate::wire::scale::HeldBack;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +85,10 @@ pub struct ScaleNote {
     pub skipped: Option<String>,
     /// When the run decided.
     pub at: DateTime<Utc>,
+    /// Terminating instances whose machines the run did not deactivate (safety floor,
+    /// in-flight cap), and why; left out when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_back: Vec<HeldBack>,
 }
 
 impl ScaleNote {
@@ -93,7 +98,22 @@ impl ScaleNote {
             refusal: refusal.filter(|r| !r.is_null()),
             skipped: None,
             at,
+            held_back: Vec::new(),
         }
+    }
+
+    /// The note naming the terminating instances the run held back.
+    #[must_use]
+    pub fn holding(self, held_back: Vec<HeldBack>) -> Self {
+        Self { held_back, ..self }
+    }
+
+    /// Why `instance_id` was held back, when it was.
+    pub fn held_back_reason(&self, instance_id: &str) -> Option<&str> {
+        self.held_back
+            .iter()
+            .find(|h| h.instance_id == instance_id)
+            .map(|h| h.reason.as_str())
     }
 
     /// A run that did nothing, and why.
@@ -102,6 +122,7 @@ impl ScaleNote {
             refusal: None,
             skipped: Some(reason.to_owned()),
             at,
+            held_back: Vec::new(),
         }
     }
 }

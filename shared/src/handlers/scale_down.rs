@@ -9,9 +9,13 @@
 //! execution succeeds. The outcome is written to the `scale-down` note that `status` shows.
 //!
 //! Terminate hook: every waiting terminate action recorded in the store (a termination the
-//! control plane did not choose) has its machine deactivated first; once WEKA no longer needs
-//! the machine (no container on its IP, or all INACTIVE), or the hook's deadline minus the
-//! margin is reached, the action is decided CONTINUE here and completed by `terminate`.
+//! control plane did not choose) whose instance Auto Scaling shows in `Terminating:Wait` (as
+//! `scale-fetch` found the group this run) has its machine deactivated first, as far as the
+//! safety floor and the in-flight cap allow; a machine they hold back is named in the answer's
+//! `held_back` (terminate heartbeats its hook) and in the note `status` shows. Once WEKA no
+//! longer needs the machine (no container on its IP, or all INACTIVE), or the hook's deadline
+//! minus the margin is reached, the action is decided CONTINUE here and completed by
+//! `terminate`. A record Auto Scaling does not confirm is never acted on.
 //!
 //! Launch hook: a waiting launch whose machine WEKA runs as a member (every container active and
 //! up) is decided CONTINUE once it has been quiet for half the hook's heartbeat timeout: its join
@@ -42,7 +46,7 @@ use crate::services::scale_run::{
 };
 use crate::weka::decode::{self, DecodeError, FromResult, disks_list, hosts_list, nodes_list};
 use crate::weka::model::{ClusterStatus, HostsList, InterfaceGroupList, ManualOverrideList};
-use crate::wire::scale::{HostGroupInfoResponse, PROTOCOL_VERSION, ScaleResponse};
+use crate::wire::scale::{HeldBack, HostGroupInfoResponse, PROTOCOL_VERSION, ScaleResponse};
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
@@ -192,6 +196,7 @@ pub fn skipped_response() -> ScaleResponse {
         transient_errors: Vec::new(),
         version: PROTOCOL_VERSION,
         refusal: None,
+        held_back: Vec::new(),
     }
 }
 
@@ -232,6 +237,8 @@ where
     C: Clock,
 {
     let mut hook_pass = HookPass::begin(&deps.store, &deps.config.lifecycle).await;
+    // Only what Auto Scaling confirms (the instance in that wait state, as fetched) is acted on.
+    hook_pass.keep_confirmed(info);
     let state = deps.store.load(Group::Backend).await?;
     if !state.clusterized {
         let lifecycle_errors = hook_pass
@@ -288,9 +295,11 @@ where
             "safety floor refused part of the scale-down"
         );
     }
+    let held_back = held_back(&plan, &leaving_ips);
     write_note(
         deps,
-        &ScaleNote::planned(serde_json::to_value(&plan.refusal).ok(), now),
+        &ScaleNote::planned(serde_json::to_value(&plan.refusal).ok(), now)
+            .holding(held_back.clone()),
     )
     .await?;
     tracing::info!(
@@ -308,6 +317,7 @@ where
     )
     .await;
     let mut response = finish(&plan, &outcomes);
+    response.held_back = held_back;
     let fresh = revalidation_hosts(deps, &ips, &dropped, credentials, weka_deadline).await?;
     settle_joins(deps, &mut hook_pass, info, &fresh).await;
     let lifecycle_errors = hook_pass
@@ -340,6 +350,30 @@ where
         "scale-down done"
     );
     Ok(response)
+}
+
+/// The terminating instances whose machines the plan held back, logged, with why.
+fn held_back(
+    plan: &ScaleDownPlan,
+    leaving_ips: &BTreeMap<String, Option<String>>,
+) -> Vec<HeldBack> {
+    plan.held_back
+        .iter()
+        .flat_map(|held| {
+            leaving_ips
+                .iter()
+                .filter(|(_, ip)| ip.as_deref() == Some(held.ip.as_str()))
+                .map(|(instance_id, _)| {
+                    let reason = held.reason.to_string();
+                    tracing::warn!(instance = %instance_id, ip = %held.ip, reason, "terminating instance held back");
+                    HeldBack {
+                        instance_id: instance_id.clone(),
+                        private_ip: held.ip.clone(),
+                        reason,
+                    }
+                })
+        })
+        .collect()
 }
 
 async fn skip<S, K, W, C>(

@@ -6,7 +6,10 @@
 //! The execution's own input arrives as `event` (the schedule's event, `{}`, or an Auto Scaling
 //! event). A lifecycle action it announces for one of our hooks is recorded in the state store
 //! *before* the lease is asked for: an execution that finds the lease held ends in `LeaseHeld`,
-//! and the run holding the lease (or the next one) processes the record.
+//! and the run holding the lease (or the next one) processes the record. It is recorded only
+//! when Auto Scaling shows the instance in that wait state (the groups are described first, and
+//! that description serves the answer too); the answer carries the backend instances in a wait
+//! state (`lifecycle_waits`), which scale-down checks again before acting on a record.
 //!
 //! This is the only path that records lifecycle events and takes the lease. Instances call
 //! `fetch`, which refuses both; this function's resource policy admits only the state machine.
@@ -14,13 +17,16 @@
 use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::SCALE_LEASE_TTL_ENV;
 use crate::config::{ConfigError, Lookup, StateConfig};
-use crate::domain::lifecycle::NewLifecycleAction;
+use crate::domain::lifecycle::{NewLifecycleAction, in_wait_state, lifecycle_text};
 use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::{Invocation, PayloadError};
 use crate::ports::{
-    Clock, InstanceInventory, InventoryError, ScalingError, ScalingGroups, StateStore, StoreError,
+    Clock, InstanceInventory, InventoryError, ScalingError, ScalingGroup, ScalingGroups,
+    StateStore, StoreError,
 };
-use crate::services::inventory::{InventoryConfig, host_group_info};
+use crate::services::inventory::{
+    InventoryConfig, describe, host_group_info_from, lifecycle_waits,
+};
 use crate::services::lifecycle::{LifecycleError, record};
 use crate::services::scale_run::{
     DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, note_lease_held,
@@ -137,32 +143,63 @@ where
         return Err(ScaleFetchError::NotAStep);
     };
     tracing::Span::current().record("execution", execution);
+    // The groups as described to confirm a lifecycle event, reused for the answer.
+    let mut described = None;
     // Boxed: the SDK futures nest deeper than the default layout query limit.
-    Box::pin(record_trigger(deps, step.input.event.as_ref())).await?;
+    Box::pin(record_trigger(
+        deps,
+        step.input.event.as_ref(),
+        &mut described,
+    ))
+    .await?;
     let owner = step.owner(&invocation);
     let now = deps.clock.now();
     if let Err(held) = hold_scale_lease(&deps.store, &owner, now, deps.config.lease_ttl).await? {
         note_lease_held(&deps.store, &held, now, deps.config.lease_ttl).await;
         return Err(held.into());
     }
-    let result = Box::pin(host_group_info(
-        &deps.groups,
-        &deps.inventory,
-        &deps.config.inventory,
-    ))
-    .await;
+    let result = Box::pin(answer(deps, described)).await;
     if result.is_err() {
         release_scale_lease(&deps.store, &owner).await;
     }
     result
 }
 
-/// Records the lifecycle action an Auto Scaling event announces, when it is one of ours.
+/// The inventory, with the backend instances in a lifecycle wait state (what scale-down needs
+/// to confirm a recorded action before acting on it).
+async fn answer<G, I, S, C>(
+    deps: &Deps<G, I, S, C>,
+    described: Option<Vec<ScalingGroup>>,
+) -> Result<HostGroupInfoResponse, ScaleFetchError>
+where
+    G: ScalingGroups,
+    I: InstanceInventory,
+{
+    let described = match described {
+        Some(described) => described,
+        None => describe(&deps.groups, &deps.config.inventory).await?,
+    };
+    let mut info = host_group_info_from::<_, ScaleFetchError>(
+        &described,
+        &deps.inventory,
+        &deps.config.inventory,
+    )
+    .await?;
+    info.lifecycle_waits = Some(lifecycle_waits(&described, &deps.config.inventory));
+    Ok(info)
+}
+
+/// Records the lifecycle action an Auto Scaling event announces, when it is one of ours and
+/// the group shows the instance in that wait state (described once into `described`). An
+/// event the group does not confirm (forged, stale, replayed) is logged and dropped: a real
+/// wait state is recorded by the terminate step's observation all the same.
 async fn record_trigger<G, I, S, C>(
     deps: &Deps<G, I, S, C>,
     event: Option<&serde_json::Value>,
+    described: &mut Option<Vec<ScalingGroup>>,
 ) -> Result<(), ScaleFetchError>
 where
+    G: ScalingGroups,
     S: StateStore,
 {
     let trigger = match parse_trigger(event) {
@@ -184,7 +221,27 @@ where
                 tracing::info!(group = %notice.group, hook = %notice.hook, "lifecycle action of a hook we do not own; ignored");
                 return Ok(());
             }
-            record(&deps.store, &NewLifecycleAction::from(&notice)).await?;
+            let groups = match described {
+                Some(groups) => groups,
+                None => described.insert(describe(&deps.groups, &deps.config.inventory).await?),
+            };
+            let state = groups
+                .iter()
+                .filter(|g| g.name == notice.group)
+                .flat_map(|g| &g.instances)
+                .find(|i| i.instance.id == notice.instance_id)
+                .map(|i| &i.instance.lifecycle);
+            match state {
+                Some(state) if in_wait_state(state, notice.transition) => {
+                    record(&deps.store, &NewLifecycleAction::from(&notice)).await?;
+                }
+                other => tracing::warn!(
+                    instance = %notice.instance_id,
+                    transition = %notice.transition,
+                    state = other.map_or("not in the group", lifecycle_text),
+                    "lifecycle event not confirmed by auto scaling: not recorded"
+                ),
+            }
         }
         ScaleTrigger::GroupActivity {
             detail_type,

@@ -2,11 +2,13 @@
 //! WEKA's live status) and `{"type":"progress"}` (bootstrap progress and reports).
 //!
 //! Reads only; never locks. A failing WEKA call is reported in the answer, not swallowed.
-//! Instances held by a lifecycle hook are listed with how long they have waited.
+//! Instances held by a lifecycle hook are listed with how long they have waited, and a
+//! terminating one whose machine the last scale-down held back (safety floor, in-flight cap)
+//! with why (`held_back`).
 
 use crate::config::names::{ASG_NAME_ENV, CLUSTER_NAME_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
-use crate::domain::lifecycle::LifecycleRecord;
+use crate::domain::lifecycle::{LifecycleRecord, Transition};
 use crate::domain::notes::{LEASE_NOTE, LeaseNote, Note as _, SCALE_NOTE, ScaleNote};
 use crate::domain::progress::progress_view;
 use crate::domain::state::{ClusterState, Group};
@@ -185,8 +187,8 @@ where
     } else {
         (Some(zero_weka_status()), None)
     };
-    let scale_refusal = match deps.store.note(SCALE_NOTE).await {
-        Ok(note) => note.and_then(ScaleNote::from_value).and_then(|n| n.refusal),
+    let scale_note = match deps.store.note(SCALE_NOTE).await {
+        Ok(note) => note.and_then(ScaleNote::from_value),
         Err(e) => {
             tracing::warn!(error = %error_chain(&e), "scale-down note unavailable");
             None
@@ -211,18 +213,22 @@ where
         clusterized_at: state
             .clusterized_at
             .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true)),
-        scale_refusal,
+        scale_refusal: scale_note.as_ref().and_then(|n| n.refusal.clone()),
         scale_lease_held,
         lifecycle_waiting: if group == Group::Backend {
-            lifecycle_waiting(deps).await
+            lifecycle_waiting(deps, scale_note.as_ref()).await
         } else {
             Vec::new()
         },
     })
 }
 
-/// Open lifecycle actions, oldest first; an unreadable store only leaves the list empty.
-async fn lifecycle_waiting<S, I, K, W, C>(deps: &Deps<S, I, K, W, C>) -> Vec<LifecycleWaiting>
+/// Open lifecycle actions, oldest first, a terminating instance the last scale-down held back
+/// with why; an unreadable store only leaves the list empty.
+async fn lifecycle_waiting<S, I, K, W, C>(
+    deps: &Deps<S, I, K, W, C>,
+    scale_note: Option<&ScaleNote>,
+) -> Vec<LifecycleWaiting>
 where
     S: StateStore,
     C: Clock,
@@ -249,6 +255,10 @@ where
                 None => result.to_string(),
             }),
             last_heartbeat_at: r.last_heartbeat_at.map(rfc3339),
+            held_back: scale_note
+                .filter(|_| r.key.transition == Transition::Terminate)
+                .and_then(|n| n.held_back_reason(&r.key.instance_id))
+                .map(str::to_owned),
         })
         .collect()
 }

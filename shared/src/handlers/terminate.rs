@@ -12,7 +12,8 @@
 //! completes decided actions (whose first completion failed, or that scale-down decided), closes
 //! actions that ended elsewhere, abandons launches silent past the heartbeat timeout, lets
 //! terminations go a margin before their deadline, heartbeats the members of a cluster still
-//! forming, and records wait states whose events were lost (e.g. to a held lease).
+//! forming and the terminations scale-down held back (`held_back`: safety floor, in-flight
+//! cap), and records wait states whose events were lost (e.g. to a held lease).
 
 use crate::config::asg::AsgConfig;
 use crate::config::lifecycle::LifecycleConfig;
@@ -194,7 +195,12 @@ where
         .iter()
         .find(|g| g.name == deps.config.lifecycle.asg_name)
         .map(|g| g.snapshot().instances);
-    errors.extend(lifecycle_pass(deps, backend.as_deref()).await);
+    let held: BTreeSet<String> = scale
+        .held_back
+        .iter()
+        .map(|h| h.instance_id.clone())
+        .collect();
+    errors.extend(lifecycle_pass(deps, backend.as_deref(), &held).await);
     tracing::info!(
         terminated = terminated.len(),
         transient_errors = errors.len(),
@@ -237,6 +243,7 @@ where
 async fn lifecycle_pass<G, S, C>(
     deps: &Deps<G, S, C>,
     backend: Option<&[crate::domain::terminate::AsgInstance]>,
+    held: &BTreeSet<String>,
 ) -> Vec<String>
 where
     G: ScalingGroups,
@@ -274,6 +281,7 @@ where
             lifecycle,
             backend,
             &members,
+            held,
             deps.clock.now(),
         )
         .await,

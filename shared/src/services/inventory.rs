@@ -5,6 +5,7 @@
 use crate::config::asg::AsgConfig;
 use crate::config::names::{CLUSTER_NAME_ENV, DOWN_BACKENDS_REMOVAL_TIMEOUT_ENV, ROLE_ENV};
 use crate::config::{ConfigError, Lookup};
+use crate::domain::lifecycle::{Transition, in_wait_state};
 use crate::domain::state::Group;
 use crate::ports::{InstanceInventory, InventoryError, ScalingError, ScalingGroup, ScalingGroups};
 use crate::wire::scale::{Empty, HostGroupInfoResponse, InstanceRef, PROTOCOL_VERSION, Secret};
@@ -58,10 +59,51 @@ where
     I: InstanceInventory,
     E: From<ScalingError> + From<InventoryError>,
 {
-    let backend_name = &config.groups.backend;
-    let mut names = vec![backend_name.clone()];
+    let described = describe(groups, config).await?;
+    host_group_info_from(&described, inventory, config).await
+}
+
+/// Both groups as Auto Scaling describes them now (one call).
+pub async fn describe<G: ScalingGroups>(
+    groups: &G,
+    config: &InventoryConfig,
+) -> Result<Vec<ScalingGroup>, ScalingError> {
+    let mut names = vec![config.groups.backend.clone()];
     names.extend(config.groups.nfs.clone());
-    let described = groups.describe_groups(&names).await?;
+    groups.describe_groups(&names).await
+}
+
+/// The backend instances `described` shows in a lifecycle wait state (`Pending:Wait`,
+/// `Terminating:Wait`), by id: what confirms a lifecycle action before it is acted on.
+pub fn lifecycle_waits(
+    described: &[ScalingGroup],
+    config: &InventoryConfig,
+) -> BTreeMap<String, String> {
+    described
+        .iter()
+        .filter(|g| g.name == config.groups.backend)
+        .flat_map(|g| &g.instances)
+        .filter_map(|i| {
+            let state = &i.instance.lifecycle;
+            [Transition::Launch, Transition::Terminate]
+                .into_iter()
+                .find(|t| in_wait_state(state, *t))
+                .map(|t| (i.instance.id.clone(), t.wait_state().to_owned()))
+        })
+        .collect()
+}
+
+/// [`host_group_info`] from groups already described.
+pub async fn host_group_info_from<I, E>(
+    described: &[ScalingGroup],
+    inventory: &I,
+    config: &InventoryConfig,
+) -> Result<HostGroupInfoResponse, E>
+where
+    I: InstanceInventory,
+    E: From<InventoryError>,
+{
+    let backend_name = &config.groups.backend;
     let backend = described.iter().find(|g| &g.name == backend_name);
     let nfs = config
         .groups
@@ -103,6 +145,7 @@ where
         backend_ips,
         role: config.role.clone(),
         version: PROTOCOL_VERSION,
+        lifecycle_waits: None,
     };
     tracing::info!(
         desired = response.weka_backends_desired_capacity,

@@ -18,7 +18,7 @@ use crate::ports::{
 use crate::wire::scale::HostGroupInfoResponse;
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// The private IP of each record's instance in the group as fetched this run.
@@ -314,13 +314,15 @@ pub async fn record<S: StateStore>(
     Ok(())
 }
 
-/// The lease holder's pass (see [`reconcile`]); returns the failures.
+/// The lease holder's pass (see [`reconcile`]; `held`: the terminations scale-down held back
+/// this run); returns the failures.
 pub async fn run_reconcile<G: ScalingGroups, S: StateStore>(
     groups: &G,
     store: &S,
     config: &LifecycleConfig,
     backend: Option<&[AsgInstance]>,
     members: &Members,
+    held: &BTreeSet<String>,
     now: DateTime<Utc>,
 ) -> Vec<LifecycleError> {
     let records = match store.lifecycle_actions().await {
@@ -333,6 +335,7 @@ pub async fn run_reconcile<G: ScalingGroups, S: StateStore>(
         &config.hooks,
         members,
         &config.policy,
+        held,
         now,
     );
     for_each_bounded(steps, |step| async move {
@@ -434,6 +437,32 @@ impl HookPass {
                 ..Self::default()
             },
         }
+    }
+
+    /// Keeps only the actions Auto Scaling confirms, as `scale-fetch` found the group this run:
+    /// the instance in the wait state of the action's transition. Any other (a forged or stale
+    /// event, an instance back in service) is never acted on here; a warning names it, and the
+    /// terminate step's pass closes it once the group shows it out of the wait state.
+    pub fn keep_confirmed(&mut self, info: &HostGroupInfoResponse) {
+        let confirmed = |record: &LifecycleRecord| {
+            let transition = record.key.transition;
+            let ok = info.confirms_wait(&record.key.instance_id, transition.wait_state());
+            if !ok {
+                tracing::warn!(
+                    instance = %record.key.instance_id,
+                    %transition,
+                    state = info
+                        .lifecycle_waits
+                        .as_ref()
+                        .and_then(|w| w.get(&record.key.instance_id))
+                        .map_or("not in a wait state", String::as_str),
+                    "lifecycle action not confirmed by auto scaling: not acted on"
+                );
+            }
+            ok
+        };
+        self.leaving.retain(|r| confirmed(r));
+        self.joining.retain(|r| confirmed(r));
     }
 
     /// The private IP of each leaving instance, from the group as fetched this run. Never the

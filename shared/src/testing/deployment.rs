@@ -215,6 +215,7 @@ pub fn scale_response(
         transient_errors: transient_errors.iter().map(|e| (*e).to_owned()).collect(),
         version: PROTOCOL_VERSION,
         refusal: None,
+        held_back: Vec::new(),
     }
 }
 

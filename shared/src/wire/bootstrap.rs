@@ -191,6 +191,10 @@ pub struct LifecycleWaiting {
     /// Last heartbeat (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_heartbeat_at: Option<String>,
+    /// Why the last scale-down did not deactivate the machine of this terminating instance
+    /// (the safety floor or the in-flight cap); absent when it was not held back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_back: Option<String>,
 }
 
 /// Per-host message lists, `"HH:MM:SS UTC: <message>"` as the reference prints them.

@@ -113,6 +113,12 @@ pub struct HostGroupInfoResponse {
     /// Protocol version.
     #[serde(default, deserialize_with = "null_default")]
     pub version: i64,
+    /// Backend instances Auto Scaling holds in a lifecycle wait state (`Pending:Wait`,
+    /// `Terminating:Wait`), by instance id, as `scale-fetch` found the group (new; absent from
+    /// `fetch`'s answer). Scale-down acts on a recorded lifecycle action only when this confirms
+    /// it; absent, nothing is confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_waits: Option<BTreeMap<String, String>>,
 }
 
 impl HostGroupInfoResponse {
@@ -124,6 +130,14 @@ impl HostGroupInfoResponse {
     /// NFS instances, empty when there is no NFS ASG.
     pub fn nfs_instances(&self) -> &[InstanceRef] {
         self.nfs_backend_instances.as_deref().unwrap_or_default()
+    }
+
+    /// Whether Auto Scaling, as fetched this run, holds `instance_id` in `wait_state`.
+    pub fn confirms_wait(&self, instance_id: &str, wait_state: &str) -> bool {
+        self.lifecycle_waits
+            .as_ref()
+            .and_then(|w| w.get(instance_id))
+            .is_some_and(|s| s == wait_state)
     }
 
     /// Whether an NFS instance IP once joined the interface group.
@@ -198,6 +212,22 @@ pub struct ScaleResponse {
     /// Safety-floor refusal (new; absent in the reference and when nothing was refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<Refusal>,
+    /// Instances the group is terminating (terminate hook) whose machines were not deactivated
+    /// because of the safety floor or the in-flight cap (new; absent when none). Terminate
+    /// heartbeats their hooks so they do not time out while held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_back: Vec<HeldBack>,
+}
+
+/// A terminating instance whose machine scale-down did not deactivate this run, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldBack {
+    /// EC2 instance id.
+    pub instance_id: String,
+    /// Its machine's private IP.
+    pub private_ip: String,
+    /// Why (`held back by the safety floor: ...`).
+    pub reason: String,
 }
 
 /// An instance terminate actually terminated.
@@ -275,6 +305,7 @@ mod tests {
             transient_errors: vec![],
             version: 1,
             refusal: None,
+            held_back: Vec::new(),
         };
         let v = serde_json::to_value(&r).unwrap();
         assert!(v["TransientErrors"].is_null());

@@ -20,7 +20,7 @@ use weka_shared::domain::lifecycle::{
 };
 use weka_shared::domain::scale_down::ClusterSnapshot;
 use weka_shared::domain::state::Group;
-use weka_shared::domain::terminate::TerminatePolicy;
+use weka_shared::domain::terminate::{Lifecycle, TerminatePolicy};
 use weka_shared::error::{Classify, ErrorClass};
 use weka_shared::handlers::{
     clusterize_finalization, report, scale_down, scale_fetch, status, terminate,
@@ -331,7 +331,24 @@ impl World {
         out
     }
 
+    /// Scale-down on `info` as the run hands it over: `scale-fetch`'s answer carries the
+    /// backend instances the group holds in a wait state (unless `info` names them already).
     async fn scale_down(&mut self, execution: &str, info: &HostGroupInfoResponse) -> ScaleResponse {
+        let mut info = info.clone();
+        if info.lifecycle_waits.is_none() {
+            let waits = self.groups.group(ASG).map_or_else(Default::default, |g| {
+                g.instances
+                    .iter()
+                    .filter_map(|i| match &i.instance.lifecycle {
+                        Lifecycle::Other(s) if s.ends_with(":Wait") => {
+                            Some((i.instance.id.clone(), s.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            });
+            info.lifecycle_waits = Some(waits);
+        }
         let deps = scale_down::Deps {
             store: std::mem::take(&mut self.store),
             secrets: fake_secrets(),
@@ -392,3 +409,4 @@ mod start_events;
 mod status_view;
 mod terminate_hook;
 mod terminate_step;
+mod verified_events;

@@ -5,6 +5,9 @@ use super::*;
 #[tokio::test]
 async fn fetch_records_a_lifecycle_event_even_when_the_lease_is_held() {
     let mut w = World::clusterized().await;
+    // Auto Scaling holds i-10007 in Pending:Wait: the event is confirmed (issue 14).
+    w.launched(7, &[("i-10007", "10.0.0.7")]);
+    w.pending("i-10007", Transition::Launch);
     w.store
         .acquire_lease(SCALE_LEASE, "exec-running", w.now, Duration::from_secs(180))
         .await

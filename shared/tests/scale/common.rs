@@ -62,6 +62,7 @@ impl Cb {
             backend_ips: vec![],
             role: "backend".to_owned(),
             version: 1,
+            lifecycle_waits: None,
         };
         let mut snap = ClusterSnapshot::default();
         snap.status.io_status = "STARTED".to_owned();

@@ -4,6 +4,7 @@
 
 mod common;
 mod decode;
+mod leaving;
 mod proptest_scale;
 mod scale_down;
 mod terminate;

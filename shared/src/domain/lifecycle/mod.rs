@@ -218,11 +218,31 @@ pub struct LifecyclePolicy {
     pub deadline_margin: Duration,
 }
 
+/// The longest AWS keeps an instance in a wait state, heartbeats or not: 100 times the hook's
+/// heartbeat timeout, never more than 48 hours.
+pub fn global_timeout(heartbeat_timeout: Duration) -> Duration {
+    heartbeat_timeout
+        .saturating_mul(100)
+        .min(Duration::from_secs(48 * 3600))
+}
+
 impl LifecyclePolicy {
-    /// The latest moment a terminate action may wait for deactivation.
+    /// The latest moment a terminate action may wait for deactivation: the margin before the
+    /// hook times out, i.e. before its last heartbeat (or start) plus the heartbeat timeout, and
+    /// never past its global timeout. Without heartbeats: start + timeout − margin.
     pub fn terminate_deadline(&self, record: &LifecycleRecord) -> DateTime<Utc> {
-        record.started_at + to_delta(self.terminate_timeout) - to_delta(self.deadline_margin)
+        let global = record.started_at + to_delta(global_timeout(self.terminate_timeout));
+        record
+            .heartbeat_deadline(self.terminate_timeout)
+            .min(global)
+            - to_delta(self.deadline_margin)
     }
+}
+
+/// Whether Auto Scaling holds the instance in the wait state of `transition` (`Pending:Wait`,
+/// `Terminating:Wait`): only then is a recorded action of that transition acted on.
+pub fn in_wait_state(state: &Lifecycle, transition: Transition) -> bool {
+    matches!(state, Lifecycle::Other(s) if s == transition.wait_state())
 }
 
 /// How a report names its host (`$HOSTNAME` on the instance).

@@ -31,7 +31,8 @@ pub enum ReconcileStep {
         /// Why.
         reason: String,
     },
-    /// Keep the action alive (a member of a cluster still forming waits for the others).
+    /// Keep the action alive (a member of a cluster still forming waits for the others; a
+    /// termination held back by the safety floor or the in-flight cap waits for its turn).
     Heartbeat(LifecycleRecord),
 }
 
@@ -50,17 +51,20 @@ pub enum Members {
 /// The lease holder's pass over the lifecycle records and the backend group (every scale run):
 /// completes what was decided, closes what ended elsewhere, abandons launches that went silent
 /// past their heartbeat timeout, continues terminations at their deadline, keeps members of a
-/// forming cluster alive, continues the launch of a member of the formed cluster (whose
+/// forming cluster alive, keeps the terminations scale-down held back alive, continues the launch of a member of the formed cluster (whose
 /// finalization did not complete it: a lost call must not cost a member), and records wait
 /// states whose events were lost.
 ///
 /// `group` is `None` when the backend group could not be found: nothing is closed then.
+/// `held` names the terminating instances scale-down held back this run (safety floor,
+/// in-flight cap): their hooks are heartbeated until the hook's global timeout.
 pub fn reconcile(
     records: &[LifecycleRecord],
     group: Option<(&str, &[AsgInstance])>,
     hooks: &Hooks,
     members: &Members,
     policy: &LifecyclePolicy,
+    held: &BTreeSet<String>,
     now: DateTime<Utc>,
 ) -> Vec<ReconcileStep> {
     let mut steps = Vec::new();
@@ -173,6 +177,8 @@ pub fn reconcile(
                         ),
                         decide_first: true,
                     });
+                } else if held.contains(&record.key.instance_id) {
+                    steps.push(ReconcileStep::Heartbeat(record.clone()));
                 }
             }
         }

@@ -142,6 +142,7 @@ fn reconcile_completes_decisions_and_closes_what_ended_elsewhere() {
         &hooks(),
         &Members::default(),
         &policy(),
+        &BTreeSet::new(),
         t(10),
     );
     assert_eq!(
@@ -186,6 +187,7 @@ fn reconcile_records_lost_events_and_missing_ips() {
         &hooks(),
         &Members::default(),
         &policy(),
+        &BTreeSet::new(),
         t(10),
     );
     let recorded: Vec<(String, Transition, Option<String>)> = steps
@@ -221,6 +223,7 @@ fn reconcile_records_lost_events_and_missing_ips() {
         &Hooks::default(),
         &Members::default(),
         &policy(),
+        &BTreeSet::new(),
         t(10),
     );
     assert!(steps.is_empty());
@@ -243,6 +246,7 @@ fn silent_launches_are_abandoned_and_forming_members_kept_alive() {
         &hooks(),
         &members,
         &policy(),
+        &BTreeSet::new(),
         t(999),
     );
     assert_eq!(steps, vec![ReconcileStep::Heartbeat(member.clone())]);
@@ -252,6 +256,7 @@ fn silent_launches_are_abandoned_and_forming_members_kept_alive() {
         &hooks(),
         &members,
         &policy(),
+        &BTreeSet::new(),
         t(1000),
     );
     assert!(matches!(
@@ -275,6 +280,7 @@ fn terminations_continue_a_margin_before_the_deadline() {
             &hooks(),
             &Members::default(),
             &policy(),
+            &BTreeSet::new(),
             t(secs),
         )
     };
@@ -292,7 +298,15 @@ fn terminations_continue_a_margin_before_the_deadline() {
 #[test]
 fn without_the_group_nothing_is_closed() {
     let r = record("i-1", Transition::Launch, LifecyclePhase::Waiting);
-    let steps = reconcile(&[r], None, &hooks(), &Members::default(), &policy(), t(10));
+    let steps = reconcile(
+        &[r],
+        None,
+        &hooks(),
+        &Members::default(),
+        &policy(),
+        &BTreeSet::new(),
+        t(10),
+    );
     assert!(steps.is_empty());
 }
 
@@ -314,6 +328,7 @@ fn a_formed_members_waiting_launch_is_continued_not_abandoned() {
             &hooks(),
             &formed,
             &policy(),
+            &BTreeSet::new(),
             at,
         );
         let continued: Vec<&str> = steps
@@ -418,4 +433,85 @@ fn a_machine_is_joined_when_all_its_backend_containers_are_active_and_up() {
         "a client is not a member"
     );
     assert!(!machine_joined(&hosts, "10.0.0.9"), "no container at all");
+}
+
+/// Issue 14: a termination scale-down held back (safety floor, in-flight cap) is heartbeated;
+/// its deadline follows the heartbeats, within the hook's global timeout (100 × 900 s = 25 h).
+#[test]
+fn a_held_termination_is_heartbeated_and_its_deadline_follows_within_the_global_timeout() {
+    let mut held = record("i-1", Transition::Terminate, LifecyclePhase::Waiting);
+    held.started_at = t(0);
+    let other = {
+        let mut r = record("i-2", Transition::Terminate, LifecyclePhase::Waiting);
+        r.started_at = t(0);
+        r
+    };
+    let instances = [
+        instance("i-1", "Terminating:Wait"),
+        instance("i-2", "Terminating:Wait"),
+    ];
+    let holding = BTreeSet::from(["i-1".to_owned()]);
+    let steps = reconcile(
+        &[held.clone(), other],
+        Some(("asg", &instances)),
+        &hooks(),
+        &Members::default(),
+        &policy(),
+        &holding,
+        t(60),
+    );
+    assert_eq!(steps, vec![ReconcileStep::Heartbeat(held.clone())]);
+
+    // Without heartbeats: start + 900 s − 120 s. Heartbeated at 3000 s: 3000 + 780.
+    assert_eq!(policy().terminate_deadline(&held), t(780));
+    held.last_heartbeat_at = Some(t(3_000));
+    assert_eq!(policy().terminate_deadline(&held), t(3_780));
+    // Never past the global timeout less the margin, however recent the heartbeat.
+    held.last_heartbeat_at = Some(t(90_000 - 10));
+    assert_eq!(policy().terminate_deadline(&held), t(90_000 - 120));
+    assert_eq!(
+        global_timeout(Duration::from_secs(7_200)),
+        Duration::from_secs(48 * 3600)
+    );
+    let steps = reconcile(
+        &[held],
+        Some(("asg", &instances[..1])),
+        &hooks(),
+        &Members::default(),
+        &policy(),
+        &holding,
+        t(90_000 - 120),
+    );
+    assert!(
+        matches!(
+            &steps[..],
+            [ReconcileStep::Complete {
+                result: LifecycleResult::Continue,
+                decide_first: true,
+                ..
+            }]
+        ),
+        "{steps:?}"
+    );
+}
+
+/// Issue 14: only the exact wait state confirms an action.
+#[test]
+fn only_the_wait_state_confirms_an_action() {
+    let parse = Lifecycle::parse;
+    assert!(in_wait_state(
+        &parse("Terminating:Wait"),
+        Transition::Terminate
+    ));
+    assert!(in_wait_state(&parse("Pending:Wait"), Transition::Launch));
+    for (state, transition) in [
+        ("InService", Transition::Terminate),
+        ("Terminating", Transition::Terminate),
+        ("Terminating:Proceed", Transition::Terminate),
+        ("Pending:Wait", Transition::Terminate),
+        ("Terminating:Wait", Transition::Launch),
+        ("Standby", Transition::Launch),
+    ] {
+        assert!(!in_wait_state(&parse(state), transition), "{state}");
+    }
 }

@@ -10,6 +10,7 @@ use crate::wire::scale::{
     HealingHold, HostGroupInfoResponse, InstanceRef, Refusal, ScaleHost, go_zero_time,
 };
 
+use super::leaving::{HeldMachine, admit_leaving};
 use super::view::{MachineIx, View};
 use super::{
     ActionId, Batch, ClusterSnapshot, Deactivation, Effect, GroupKind, GroupSummary, MachineCounts,
@@ -50,6 +51,7 @@ struct Builder<'a> {
     deactivations: Vec<Deactivation>,
     removals: Vec<String>,
     groups: Vec<GroupSummary>,
+    held_back: Vec<HeldMachine>,
     /// First ASG instance (backend, then NFS) with the machine's IP.
     instance_of: Vec<Option<&'a InstanceRef>>,
     nfs_ports: BTreeMap<HostId, Vec<(&'a str, &'a str)>>,
@@ -102,27 +104,18 @@ pub(super) fn build(
         deactivations: Vec::new(),
         removals: Vec::new(),
         groups: Vec::new(),
+        held_back: Vec::new(),
         instance_of,
         nfs_ports: BTreeMap::new(),
     };
 
     b.remove_orphan_drives();
     b.skip_anomalous_machines();
-    if !leaving.is_empty() {
-        let members = u32::try_from(in_backend.iter().filter(|m| **m).count()).unwrap_or(u32::MAX);
-        for m in b.machines_on(&in_backend) {
-            if leaving.contains(b.view.machines[m].ip) && !b.view.all_inactive(m) {
-                let state = b.machine_state(m);
-                b.emit_deactivation(
-                    GroupKind::Weka,
-                    m,
-                    state,
-                    Reason::AsgTermination,
-                    (info.weka_backends_desired_capacity, members),
-                );
-            }
-        }
-    }
+    let leaving_in_flight = if leaving.is_empty() {
+        0
+    } else {
+        b.leave(&in_backend, leaving)
+    };
 
     let backend_machines = b.machines_on(&in_backend);
     b.scale_group(
@@ -130,6 +123,9 @@ pub(super) fn build(
         &backend_machines,
         info.weka_backends_desired_capacity,
         policy.floor,
+        policy
+            .max_unhealthy_in_flight
+            .saturating_sub(leaving_in_flight),
     );
 
     let mut leftover_candidates: Vec<MachineIx> = Vec::new();
@@ -184,6 +180,7 @@ pub(super) fn build(
                 &in_group,
                 info.nfs_backends_desired_capacity,
                 SafetyFloor::NONE,
+                policy.max_unhealthy_in_flight,
             );
         }
     }
@@ -325,13 +322,60 @@ impl<'a> Builder<'a> {
         )
     }
 
-    /// §9.5 for one group.
+    /// The machines of the backend group the ASG terminates on its own (terminate hook): those
+    /// the floor and the in-flight cap admit are deactivated (reason
+    /// [`Reason::AsgTermination`]), the others held back ([`super::leaving`]); neither counts
+    /// against the desired capacity any more. Returns the in-flight slots they take.
+    fn leave(&mut self, in_backend: &[bool], leaving: &BTreeSet<String>) -> u32 {
+        let members = self.machines_on(in_backend);
+        let mut counts = MachineCounts::default();
+        let mut candidates = Vec::new();
+        for &m in &members {
+            if self.view.all_inactive(m) {
+                continue;
+            }
+            let state = self.machine_state(m);
+            match state {
+                ScaleState::Healthy => counts.healthy += 1,
+                ScaleState::Unhealthy => counts.unhealthy += 1,
+                ScaleState::Deactivating => counts.deactivating += 1,
+            }
+            if leaving.contains(self.view.machines[m].ip) {
+                candidates.push((m, state));
+            }
+        }
+        let decision = admit_leaving(
+            &candidates,
+            counts,
+            self.policy.floor,
+            self.policy.max_unhealthy_in_flight,
+        );
+        let sizes = (
+            self.info.weka_backends_desired_capacity,
+            u32::try_from(in_backend.iter().filter(|m| **m).count()).unwrap_or(u32::MAX),
+        );
+        for m in decision.admitted {
+            let state = self.machine_state(m);
+            self.emit_deactivation(GroupKind::Weka, m, state, Reason::AsgTermination, sizes);
+        }
+        for (m, reason) in decision.held {
+            self.classified[m] = Some(Class::Kept);
+            self.held_back.push(HeldMachine {
+                ip: self.view.machines[m].ip.to_owned(),
+                reason,
+            });
+        }
+        decision.in_flight
+    }
+
+    /// §9.5 for one group; at most `max_in_flight` machines deactivating once healed.
     fn scale_group(
         &mut self,
         group: GroupKind,
         machines: &[MachineIx],
         desired: i64,
         floor: SafetyFloor,
+        max_in_flight: u32,
     ) {
         let mut ranked = Vec::with_capacity(machines.len());
         let mut counts = MachineCounts::default();
@@ -361,7 +405,7 @@ impl<'a> Builder<'a> {
             // indices are in IP order, so they break ties exactly as the IPs would.
             ranked.push((mstate, first, m));
         }
-        let decision = decide_target(counts, desired, floor, self.policy.max_unhealthy_in_flight);
+        let decision = decide_target(counts, desired, floor, max_in_flight);
         self.groups.push(GroupSummary {
             group,
             counts,
@@ -632,6 +676,7 @@ impl<'a> Builder<'a> {
             deactivations: self.deactivations,
             removals: self.removals,
             groups: self.groups,
+            held_back: self.held_back,
         }
     }
 }

@@ -62,6 +62,7 @@ pub fn finish(plan: &ScaleDownPlan, outcomes: &BTreeMap<ActionId, ActionOutcome>
         transient_errors,
         version: PROTOCOL_VERSION,
         refusal: plan.refusal.clone(),
+        held_back: Vec::new(),
     }
 }
 

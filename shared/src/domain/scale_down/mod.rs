@@ -10,6 +10,7 @@
 mod builder;
 mod finish;
 mod gates;
+mod leaving;
 mod plan;
 mod view;
 
@@ -28,6 +29,7 @@ pub use gates::{
     Gate, MachineCounts, PlanError, SafetyFloor, ScaleDownPolicy, TargetDecision, check_gates,
     deactivation_target, decide_target, is_multi_backend_container, validate_input,
 };
+pub use leaving::{HeldMachine, HoldReason, LeavingDecision, admit_leaving};
 pub use plan::{
     ActionId, Batch, Deactivation, Effect, GroupKind, GroupSummary, Phase, PhaseKind,
     PlannedAction, Reason, ScaleDownPlan, ScaleState,
@@ -75,8 +77,10 @@ pub fn plan(
 
 /// [`plan`], with the IPs of backend instances the Auto Scaling group is terminating on its own
 /// (held by the terminate hook): their machines are deactivated first (reason
-/// [`Reason::AsgTermination`]) and not counted against the desired capacity, since the group
-/// replaces or drops them itself. An all-INACTIVE leaving machine is removed as usual.
+/// [`Reason::AsgTermination`]) as far as the safety floor and the in-flight cap allow (the rest
+/// are in [`ScaleDownPlan::held_back`]; see [`admit_leaving`]), and not counted against the
+/// desired capacity, since the group replaces or drops them itself. An all-INACTIVE leaving
+/// machine is removed as usual.
 pub fn plan_with_leaving(
     info: &HostGroupInfoResponse,
     cluster: &ClusterSnapshot,

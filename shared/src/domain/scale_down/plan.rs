@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::weka::model::WekaCall;
 use crate::wire::scale::{InstanceRef, Refusal, ScaleHost};
 
-use super::{ActionOutcome, MachineCounts, TargetDecision};
+use super::{ActionOutcome, HeldMachine, MachineCounts, TargetDecision};
 
 /// Derived state of a container or machine; the order is the removal priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -175,6 +175,9 @@ pub struct ScaleDownPlan {
     pub removals: Vec<String>,
     /// Per-group decisions (backend first, then NFS when handled).
     pub groups: Vec<GroupSummary>,
+    /// Machines the group terminates on its own (terminate hook) not deactivated this run:
+    /// the safety floor or the in-flight cap held them back.
+    pub held_back: Vec<HeldMachine>,
 }
 
 impl ScaleDownPlan {
