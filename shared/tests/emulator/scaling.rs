@@ -151,11 +151,17 @@ async fn membership_names_the_group_and_state_of_one_instance_and_none_for_stran
     let sdk = sdk().await;
     let name = asg(&sdk, 2).await;
     let groups = AwsScalingGroups::from_sdk_config(&sdk);
-    let member = describe(&groups, &name).await.instances[0].instance.id.clone();
+    let member = describe(&groups, &name).await.instances[0]
+        .instance
+        .id
+        .clone();
     let found = groups.membership(&member).await.unwrap().unwrap();
     assert_eq!(found.group, name);
     assert_eq!(found.lifecycle, Lifecycle::InService);
-    assert_eq!(groups.membership("i-00000000deadbeef0").await.unwrap(), None);
+    assert_eq!(
+        groups.membership("i-00000000deadbeef0").await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
