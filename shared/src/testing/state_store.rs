@@ -283,6 +283,17 @@ impl StateStore for InMemoryStateStore {
     }
 
     async fn put_note(&self, name: &str, body: &serde_json::Value) -> Result<(), StoreError> {
+        // As on DynamoDB, which stores the body as JSON text: refused unless it reads back.
+        if serde_json::from_str::<serde_json::Value>(&body.to_string())
+            .ok()
+            .as_ref()
+            != Some(body)
+        {
+            return Err(StoreError::Unrepresentable {
+                what: "note body",
+                value: name.to_owned(),
+            });
+        }
         self.wrote();
         self.tables
             .lock()

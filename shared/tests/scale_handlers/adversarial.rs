@@ -617,7 +617,7 @@ fn expected_class(handler: &str, class: ErrorClass, error: &str) -> Result<(), T
 /// Runs `property` on `cases()` payloads from `strategy`.
 fn run(
     name: &str,
-    strategy: BoxedStrategy<Value>,
+    strategy: &BoxedStrategy<Value>,
     property: impl Fn(&tokio::runtime::Runtime, Value) -> Result<(), TestCaseError>,
 ) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -632,7 +632,7 @@ fn run(
     });
     let started = std::time::Instant::now();
     runner
-        .run(&strategy, |payload| property(&rt, payload))
+        .run(strategy, |payload| property(&rt, payload))
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     eprintln!("{name}: {} cases in {:?}", cases(), started.elapsed());
 }
@@ -655,7 +655,7 @@ fn short(payload: &Value) -> String {
 
 #[test]
 fn adversarial_deploy() {
-    run("deploy", payload(vm_payload()), |rt, p| {
+    run("deploy", &payload(vm_payload()), |rt, p| {
         rt.block_on(async {
             let deps = deploy::Deps {
                 store: store(),
@@ -684,7 +684,7 @@ fn clusterize_deps() -> clusterize::Deps<InMemoryStateStore, FakeInventory, Fake
 
 #[test]
 fn adversarial_clusterize() {
-    run("clusterize", payload(vm_payload()), |rt, p| {
+    run("clusterize", &payload(vm_payload()), |rt, p| {
         rt.block_on(async {
             let deps = clusterize_deps();
             // Five members first, so a sixth registration completes the set and clusterizes.
@@ -743,7 +743,7 @@ fn adversarial_clusterize_registers_only_instances_the_group_holds() {
         .iter()
         .map(|i| i.instance.id.clone())
         .collect();
-    run("clusterize (binding)", payload(vm_payload()), |rt, p| {
+    run("clusterize (binding)", &payload(vm_payload()), |rt, p| {
         rt.block_on(async {
             let deps = clusterize_deps();
             let reads = deps.secrets.reads();
@@ -798,7 +798,7 @@ fn adversarial_clusterize_finalization() {
         ("protocol", one_of(PROTOCOLS)),
         ("name", str_of(instance_id())),
     ]);
-    run("clusterize-finalization", payload(shape), |rt, p| {
+    run("clusterize-finalization", &payload(shape), |rt, p| {
         rt.block_on(async {
             let deps = clusterize_finalization::Deps {
                 store: store(),
@@ -837,7 +837,7 @@ fn adversarial_report() {
         ),
         ("protocol", one_of(PROTOCOLS)),
     ]);
-    run("report", payload(shape), |rt, p| {
+    run("report", &payload(shape), |rt, p| {
         rt.block_on(async {
             let deps = report::Deps {
                 store: store(),
@@ -867,7 +867,7 @@ fn adversarial_status() {
         ("type", one_of(&["status", "progress", "x", ""])),
         ("protocol", one_of(PROTOCOLS)),
     ]);
-    run("status", payload(shape), |rt, p| {
+    run("status", &payload(shape), |rt, p| {
         rt.block_on(async {
             let deps = status_deps(store(), FakeWeka::new(|_, _, _| Ok(json!({}))), now());
             match status::handle(&deps, p.clone(), Some(now() + TimeDelta::seconds(60))).await {
@@ -903,7 +903,7 @@ fn adversarial_fetch() {
         ("event", lifecycle_event()),
         ("input", lifecycle_event()),
     ]);
-    run("fetch", payload(shape), |rt, p| {
+    run("fetch", &payload(shape), |rt, p| {
         rt.block_on(async {
             let deps = fetch::Deps {
                 groups: groups(),
@@ -943,7 +943,7 @@ fn adversarial_fetch() {
 #[test]
 fn adversarial_scale_fetch() {
     let shape = step(shaped(vec![("event", lifecycle_event())]));
-    run("scale-fetch", payload(shape), |rt, p| {
+    run("scale-fetch", &payload(shape), |rt, p| {
         rt.block_on(async {
             let deps = scale_fetch::Deps {
                 groups: groups(),
@@ -1068,7 +1068,7 @@ fn scale_down_reads_no_secret_for_an_input_it_refuses() {
 
 #[test]
 fn adversarial_scale_down() {
-    run("scale-down", payload(step(host_group_info())), |rt, p| {
+    run("scale-down", &payload(step(host_group_info())), |rt, p| {
         rt.block_on(async {
             let store = store();
             store.finalize(Group::Backend, now()).await.unwrap();
@@ -1103,7 +1103,7 @@ fn adversarial_scale_down() {
 
 #[test]
 fn adversarial_terminate() {
-    run("terminate", payload(step(scale_response())), |rt, p| {
+    run("terminate", &payload(step(scale_response())), |rt, p| {
         rt.block_on(async {
             let deps = terminate::Deps {
                 groups: groups(),
@@ -1138,7 +1138,7 @@ fn adversarial_terminate() {
 
 #[test]
 fn adversarial_transient() {
-    run("transient", payload(terminated_instances()), |rt, p| {
+    run("transient", &payload(terminated_instances()), |rt, p| {
         rt.block_on(async {
             if let Err(e) = transient::handle(p.clone()).await {
                 // Failing with the errors it carries is the step's job.

@@ -64,5 +64,5 @@ fn every_accepted_value_reads_back_and_a_corrupt_item_is_skipped_in_memory() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    run_all(&rt, &InMemory, scaled_cases(2_000));
+    run_all(&rt, &InMemory, scaled_cases(256));
 }
