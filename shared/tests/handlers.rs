@@ -624,3 +624,9 @@ async fn nfs_finalization_tags_the_gateways_and_a_named_call_tags_one_joiner() {
             .contains_key("i-0000000000000gw9")
     );
 }
+
+#[path = "store_props/mod.rs"]
+mod store_props;
+
+#[path = "store_props/in_memory.rs"]
+mod store_round_trip;

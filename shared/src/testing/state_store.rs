@@ -78,6 +78,51 @@ impl InMemoryStateStore {
         self.writes.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// Stores a lifecycle record as is, bypassing every check (test setup: an item an older or
+    /// buggy writer left). Reads skip a record the DynamoDB store could not decode (a time
+    /// outside the years 0000 to 9999), as that store does.
+    pub fn insert_raw_lifecycle(&self, record: LifecycleRecord) {
+        self.tables
+            .lock()
+            .unwrap()
+            .lifecycle
+            .insert(record.key.clone(), record);
+    }
+
+    /// Stores a report in ring slot `slot` as is, bypassing every check (test setup, as
+    /// [`Self::insert_raw_lifecycle`]); reads skip one whose time would not decode.
+    pub fn insert_raw_report(&self, group: Group, slot: u64, report: Report) {
+        self.tables
+            .lock()
+            .unwrap()
+            .reports
+            .insert((group, report.host.clone(), slot), report);
+    }
+
+    /// The current holder of lease `name`, expired or not (test inspection).
+    pub fn lease(&self, name: &str) -> Option<Lease> {
+        self.tables.lock().unwrap().leases.get(name).cloned()
+    }
+
+    /// An upper bound of the largest stored item's size in bytes (its debug form, which
+    /// escapes and names every field), to check writes against DynamoDB's 400 KB item limit.
+    pub fn largest_item_bytes(&self) -> usize {
+        let t = self.tables.lock().unwrap();
+        let sizes = t
+            .groups
+            .values()
+            .map(|s| format!("{s:?}").len())
+            .chain(t.reports.values().map(|r| format!("{r:?}").len()))
+            .chain(t.leases.values().map(|l| format!("{l:?}").len()))
+            .chain(
+                t.notes
+                    .iter()
+                    .map(|(name, body)| name.len() + body.to_string().len()),
+            )
+            .chain(t.lifecycle.values().map(|r| format!("{r:?}").len()));
+        sizes.max().unwrap_or(0)
+    }
+
     /// The lifecycle record of `instance_id` for `transition`, if any (test inspection).
     pub fn lifecycle_record(
         &self,
@@ -94,6 +139,19 @@ impl InMemoryStateStore {
             })
             .cloned()
     }
+}
+
+/// Whether the DynamoDB store could read `record` back (every time in 0000 to 9999).
+fn decodable_lifecycle(record: &LifecycleRecord) -> bool {
+    [
+        Some(record.started_at),
+        record.last_heartbeat_at,
+        record.decided_at,
+        record.completed_at,
+    ]
+    .into_iter()
+    .flatten()
+    .all(crate::wire::rfc3339_representable)
 }
 
 fn new_record(action: &NewLifecycleAction) -> LifecycleRecord {
@@ -130,11 +188,13 @@ impl StateStore for InMemoryStateStore {
         now: DateTime<Utc>,
         stale_after: Duration,
     ) -> Result<ClaimOutcome, StoreError> {
+        check_storable_time("clusterization claim time", now)?;
         self.wrote();
         self.with_group(group, |s| s.claim(instance, now, stale_after))
     }
 
     async fn finalize(&self, group: Group, now: DateTime<Utc>) -> Result<ClusterState, StoreError> {
+        check_storable_time("clusterization time", now)?;
         self.wrote();
         self.with_group(group, |s| {
             s.finalize(now);
@@ -158,6 +218,7 @@ impl StateStore for InMemoryStateStore {
         per_host: u32,
         _retention: Duration,
     ) -> Result<(), StoreError> {
+        check_storable_time("report time", report.at)?;
         self.wrote();
         let slot = seq % u64::from(per_host.max(1));
         let stored = Report {
@@ -180,7 +241,7 @@ impl StateStore for InMemoryStateStore {
         let mut out: Vec<Report> = t
             .reports
             .iter()
-            .filter(|((g, _, _), _)| *g == group)
+            .filter(|((g, _, _), r)| *g == group && crate::wire::rfc3339_representable(r.at))
             .map(|(_, r)| r.clone())
             .collect();
         out.sort_by(|a, b| a.host.cmp(&b.host).then(a.seq.cmp(&b.seq)));
@@ -222,6 +283,17 @@ impl StateStore for InMemoryStateStore {
     }
 
     async fn put_note(&self, name: &str, body: &serde_json::Value) -> Result<(), StoreError> {
+        // As on DynamoDB, which stores the body as JSON text: refused unless it reads back.
+        if serde_json::from_str::<serde_json::Value>(&body.to_string())
+            .ok()
+            .as_ref()
+            != Some(body)
+        {
+            return Err(StoreError::Unrepresentable {
+                what: "note body",
+                value: name.to_owned(),
+            });
+        }
         self.wrote();
         self.tables
             .lock()
@@ -267,6 +339,7 @@ impl StateStore for InMemoryStateStore {
             .unwrap()
             .lifecycle
             .values()
+            .filter(|r| decodable_lifecycle(r))
             .cloned()
             .collect())
     }
@@ -277,6 +350,7 @@ impl StateStore for InMemoryStateStore {
         now: DateTime<Utc>,
         interval: Duration,
     ) -> Result<bool, StoreError> {
+        check_storable_time("lifecycle heartbeat time", now)?;
         self.wrote();
         let mut t = self.tables.lock().unwrap();
         let Some(record) = t.lifecycle.get_mut(key) else {
@@ -296,6 +370,7 @@ impl StateStore for InMemoryStateStore {
         &self,
         decision: &LifecycleDecision,
     ) -> Result<bool, StoreError> {
+        check_storable_time("lifecycle decision time", decision.at)?;
         self.wrote();
         let mut t = self.tables.lock().unwrap();
         let record = t.lifecycle.entry(decision.key.clone()).or_insert_with(|| {
@@ -325,6 +400,7 @@ impl StateStore for InMemoryStateStore {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        check_storable_time("lifecycle completion time", now)?;
         self.wrote();
         let mut t = self.tables.lock().unwrap();
         let Some(record) = t.lifecycle.get_mut(key) else {

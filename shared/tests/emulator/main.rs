@@ -23,3 +23,7 @@ mod common;
 mod lifecycle;
 mod scaling;
 mod store;
+#[path = "../store_props/mod.rs"]
+mod store_props;
+#[path = "store_props.rs"]
+mod store_round_trip;

@@ -61,6 +61,7 @@ async fn lease_holder(store: &InMemoryStateStore) -> Option<String> {
     }
 }
 
+mod adversarial;
 mod fetch_tests;
 mod scale_down_tests;
 mod state_machine;

@@ -203,6 +203,7 @@ pub(super) async fn claim_heartbeat(
     now: DateTime<Utc>,
     interval: Duration,
 ) -> Result<bool, StoreError> {
+    check_storable_time("lifecycle heartbeat time", now)?;
     let before = now - chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
     let request = store.conditional_update(
         item_key(store, key),
@@ -229,6 +230,7 @@ pub(super) async fn decide(
     store: &DynamoStateStore,
     decision: &LifecycleDecision,
 ) -> Result<bool, StoreError> {
+    check_storable_time("lifecycle decision time", decision.at)?;
     let request = store.conditional_update(
         item_key(store, &decision.key),
         LIFECYCLE_DECIDE_UPDATE,
@@ -272,6 +274,7 @@ pub(super) async fn close(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    check_storable_time("lifecycle completion time", now)?;
     let mut update = LIFECYCLE_CLOSE_UPDATE.to_owned();
     let mut names = vec![
         ("#pk", ATTR_PK),

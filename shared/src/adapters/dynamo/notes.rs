@@ -15,9 +15,22 @@ pub(super) async fn put(
     name: &str,
     body: &serde_json::Value,
 ) -> Result<(), StoreError> {
+    let text = body.to_string();
+    // serde_json parses some floats back a bit off (no `float_roundtrip`): refuse what would
+    // not read back rather than store it changed.
+    if serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .as_ref()
+        != Some(body)
+    {
+        return Err(StoreError::Unrepresentable {
+            what: "note body",
+            value: name.to_owned(),
+        });
+    }
     store.counted_write();
     let mut item = key(pk(store), name);
-    item.insert(ATTR_BODY.to_owned(), s(body.to_string()));
+    item.insert(ATTR_BODY.to_owned(), s(text));
     store
         .client
         .put_item()

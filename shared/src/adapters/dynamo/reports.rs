@@ -5,7 +5,7 @@ use super::codec::{Item, expiry, get_n, get_s, get_time, key, n, s, timestamp};
 use super::{ATTR_EXPIRES_AT, DynamoStateStore, store_error};
 use crate::domain::report::{Report, ReportKind};
 use crate::domain::state::Group;
-use crate::ports::{NewReport, StoreError};
+use crate::ports::{NewReport, StoreError, check_storable_time};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::Utc;
@@ -61,6 +61,7 @@ pub(super) async fn put(
     per_host: u32,
     retention: Duration,
 ) -> Result<(), StoreError> {
+    check_storable_time("report time", report.at)?;
     store.counted_write();
     let slot = seq % u64::from(per_host.max(1));
     let mut item = key(

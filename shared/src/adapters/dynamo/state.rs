@@ -4,7 +4,7 @@
 use super::codec::{Item, get_bool, get_n, get_s, get_time, key, n, s, timestamp};
 use super::{ATTR_PK, Conditional, DynamoStateStore, store_error};
 use crate::domain::state::{ClaimOutcome, ClusterState, Clusterizer, Group, Registration};
-use crate::ports::StoreError;
+use crate::ports::{StoreError, check_storable_time};
 use crate::wire::bootstrap::{Protocol, Vm};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
@@ -145,6 +145,7 @@ pub(super) async fn claim(
     now: DateTime<Utc>,
     stale_after: Duration,
 ) -> Result<ClaimOutcome, StoreError> {
+    check_storable_time("clusterization claim time", now)?;
     let stale_before =
         now - chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
     let claim = AttributeValue::M(HashMap::from([
@@ -197,6 +198,7 @@ pub(super) async fn finalize(
     group: Group,
     now: DateTime<Utc>,
 ) -> Result<ClusterState, StoreError> {
+    check_storable_time("clusterization time", now)?;
     let request = store
         .conditional_update(
             item_key(store, group),
