@@ -18,7 +18,7 @@ use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
 use std::collections::HashMap;
 use weka_shared::domain::terminate::TerminatePolicy;
 use weka_shared::handlers::{clusterize, clusterize_finalization, deploy, report};
-use weka_shared::testing::{state_config, terminate_config};
+use weka_shared::testing::{callers, state_config, terminate_config};
 
 const DEFAULT_CASES: u32 = 2_000;
 /// Far below DynamoDB's 400 KB item limit: what one request may add to the table.
@@ -497,6 +497,8 @@ fn bootstrap_env() -> HashMap<String, String> {
         ("ADMIN_PASSWORD_ID", "admin-pw-id"),
         ("DEPLOYMENT_PASSWORD_ID", "deploy-pw-id"),
         ("CLUSTERIZE_TIMEOUT_MINUTES", "30"),
+        ("ASG_NAME", ASG),
+        ("NFS_ASG_NAME", NFS_ASG),
     ])
 }
 
@@ -620,9 +622,10 @@ fn run(
     strategy: &BoxedStrategy<Value>,
     property: impl Fn(&tokio::runtime::Runtime, Value) -> Result<(), TestCaseError>,
 ) {
+    // Real time, not a paused clock: with a paused clock, the runtime jumps past the WEKA
+    // client's timeouts whenever it idles, which a loaded machine turned into failed calls.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
-        .start_paused(true)
         .build()
         .unwrap();
     let mut runner = TestRunner::new(RunnerConfig {
@@ -671,13 +674,16 @@ fn adversarial_deploy() {
     });
 }
 
-fn clusterize_deps() -> clusterize::Deps<InMemoryStateStore, FakeInventory, FakeSecrets, FakeClock>
-{
+type ClusterizeDeps =
+    clusterize::Deps<InMemoryStateStore, FakeInventory, FakeSecrets, FakeClock, FakeScalingGroups>;
+
+fn clusterize_deps() -> ClusterizeDeps {
     clusterize::Deps {
         store: store(),
         inventory: inventory(),
         secrets: fake_secrets(),
         clock: FakeClock::at(now()),
+        groups: groups(),
         config: clusterize::Config::from_lookup(&bootstrap_env()).unwrap(),
     }
 }
@@ -731,8 +737,8 @@ fn names_an_unheld_instance(payload: &Value) -> bool {
         && !(0..6).any(|i| member(i) == vm.name)
 }
 
-/// Needs the binding of requests to real instances (issue 14, item 2), in progress on main:
-/// FAILS until it lands. `clusterize` registers any well-formed id today.
+/// Review H3: `clusterize` registered any well-formed id; it registers only instances the
+/// group holds, and reads no secret for any other.
 #[test]
 fn adversarial_clusterize_registers_only_instances_the_group_holds() {
     let groups = groups();
@@ -771,8 +777,7 @@ fn adversarial_clusterize_registers_only_instances_the_group_holds() {
     });
 }
 
-/// The review's H3 payload: a well-formed id that no instance of the group has. FAILS until the
-/// binding lands on main.
+/// The review's H3 payload: a well-formed id that no instance of the group has.
 #[test]
 fn clusterize_refuses_an_id_the_group_does_not_hold() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -806,6 +811,7 @@ fn adversarial_clusterize_finalization() {
                 clock: FakeClock::at(now()),
                 groups: groups(),
                 lifecycle: lifecycle(),
+                callers: callers(),
             };
             if let Err(e) = clusterize_finalization::handle(&deps, p.clone()).await {
                 expected_class(
@@ -848,6 +854,7 @@ fn adversarial_report() {
                     reports_per_host: REPORTS_PER_HOST,
                     retention: Duration::from_secs(86_400),
                     lifecycle: lifecycle(),
+                    callers: callers(),
                 },
             };
             // Four times: the host's ring (3) must stay within its size.
