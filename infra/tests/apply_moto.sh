@@ -197,7 +197,8 @@ if not any(b["DeviceName"] == "/dev/sdp" and b["Ebs"]["VolumeType"] == "gp3" for
 ud = base64.b64decode(lt["UserData"]).decode()
 if "local-dummy-token" in ud:
     errors.append("token leaked into user data")
-for needle in (f"{prefix}-deploy-lambda", "FunctionError", "X-aws-ec2-metadata-token", "jq -er", "/tmp/weka_deploy.log"):
+for needle in (f"{prefix}-deploy-lambda", "FunctionError", "X-aws-ec2-metadata-token", "jq -er", "/var/log", "weka_deploy.log",
+               "dynamic/instance-identity/document", "dynamic/instance-identity/signature"):
     if needle not in ud:
         errors.append(f"user data lacks {needle}")
 print("\n".join(errors) or "launch template checks passed")

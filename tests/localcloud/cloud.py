@@ -37,6 +37,42 @@ FUNCTIONS = [
 ]
 REGION = "us-east-1"
 PREFIX = "weka-local"
+# moto's account id: the account of every instance identity document the local IMDS serves.
+ACCOUNT_ID = "123456789012"
+# The local cloud's instance identity signer (a committed test key; see identity/README.md).
+IDENTITY_KEY = os.path.join(HERE, "identity", "signing-key.pem")
+
+
+def identity_document(instance, ip):
+    """The text of IMDS /latest/dynamic/instance-identity/document for `instance`, laid out as
+    AWS serves it (pretty-printed, `"key" : value`)."""
+    launched = instance.get("LaunchTime")
+    pending = (launched.strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(launched, "strftime")
+               else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    doc = {
+        "accountId": ACCOUNT_ID,
+        "architecture": "x86_64",
+        "availabilityZone": instance.get("Placement", {}).get("AvailabilityZone", REGION + "a"),
+        "imageId": instance.get("ImageId", ""),
+        "instanceId": instance["InstanceId"],
+        "instanceType": instance.get("InstanceType", "i3en.2xlarge"),
+        "pendingTime": pending,
+        "privateIp": ip,
+        "region": REGION,
+        "version": "2017-09-30",
+    }
+    return json.dumps(doc, indent=2, separators=(",", " : "))
+
+
+def identity_signature(document):
+    """base64 RSASSA-PKCS1-v1_5/SHA-256 over the document's exact bytes, with the test key (the
+    format of IMDS /latest/dynamic/instance-identity/signature)."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    with open(IDENTITY_KEY, "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), password=None)
+    signature = key.sign(document.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return base64.b64encode(signature).decode()
 
 
 class Settings:
@@ -399,6 +435,12 @@ class Host:
             os.makedirs(os.path.join(self.dir, "root/sys/class/net", nic), exist_ok=True)
         with open(os.path.join(self.dir, "user-data.sh"), "w") as f:
             f.write(user_data)
+        # What the IMDS shim (shims/curl) serves as this host's signed identity.
+        os.makedirs(os.path.join(self.dir, "identity"), exist_ok=True)
+        document = identity_document(instance, self.ip)
+        for name, text in (("document", document), ("signature", identity_signature(document))):
+            with open(os.path.join(self.dir, "identity", name), "w") as f:
+                f.write(text)
         volume = next((m["Ebs"]["VolumeId"] for m in instance.get("BlockDeviceMappings", [])
                        if m.get("DeviceName") == "/dev/sdp" and m.get("Ebs")), "")
         env = {

@@ -17,14 +17,48 @@ WEKA_LAMBDA_JOIN_NFS_FINALIZATION='weka-join-nfs-finalization'
 WEKA_SCRIPT_ROOT="${WEKA_SCRIPT_ROOT:-}"
 HOSTNAME="${HOSTNAME:-$(hostname)}"
 
-# One private directory for Lambda results, removed when the script exits.
-_weka_lambda_dir="$(mktemp -d "${TMPDIR:-/tmp}/weka-lambda.XXXXXXXX")"
+# One private directory per run (mktemp -d: a name nobody could guess or pre-create, mode 0700)
+# for everything this run writes and reads back: Lambda results, the instance identity,
+# downloads, the scripts it runs. Removed when the script exits. Nothing is written at a fixed
+# name in a shared directory such as /tmp, which a local user could pre-create or symlink while
+# root runs the script.
+WEKA_RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/weka-run.XXXXXXXX")"
 _weka_cleanup() {
-	if [[ -n "${_weka_lambda_dir:-}" ]]; then
-		rm -rf -- "$_weka_lambda_dir"
+	if [[ -n "${WEKA_RUN_DIR:-}" ]]; then
+		rm -rf -- "$WEKA_RUN_DIR"
 	fi
 }
 trap _weka_cleanup EXIT
+
+# weka_state_dir: sets WEKA_STATE_DIR, a root-only (0700) directory for what must outlive one
+# run (a waiting member's poll budget spans the scripts it execs). It is under /run, which only
+# root can write and which is emptied at boot, so no local user can have planted it; anything
+# but a real directory owned by us is refused.
+weka_state_dir() {
+	WEKA_STATE_DIR="$WEKA_SCRIPT_ROOT/run/weka-cloud"
+	mkdir -p -- "$WEKA_STATE_DIR" || die "creating $WEKA_STATE_DIR failed"
+	if [[ -L "$WEKA_STATE_DIR" || ! -d "$WEKA_STATE_DIR" || ! -O "$WEKA_STATE_DIR" ]]; then
+		die "$WEKA_STATE_DIR is not a directory owned by $(id -un); refusing to use it"
+	fi
+	chmod 0700 -- "$WEKA_STATE_DIR"
+}
+
+# mark_completed <name>: the completion marker users check, /tmp/<name> as in the reference (so
+# it stays in the shared /tmp). It is made under a fresh mktemp name next to it and renamed into
+# place: rename(2) replaces whatever a local user planted there (a symlink is replaced, never
+# followed) and the marker is always this run's own file.
+mark_completed() {
+	local dir="$WEKA_SCRIPT_ROOT/tmp" tmp
+	mkdir -p -- "$dir"
+	if ! tmp="$(mktemp "$dir/.$1.XXXXXXXX")"; then
+		report_error "could not create completion marker $dir/$1" || true
+		return 0
+	fi
+	if ! mv -f -T -- "$tmp" "$dir/$1"; then
+		rm -f -- "$tmp"
+		report_error "could not create completion marker $dir/$1" || true
+	fi
+}
 
 # Unexpected failures (errexit) are reported once, from the main shell, then abort.
 _weka_on_error() {
@@ -117,7 +151,8 @@ _lambda_call_traced_off() {
 _lambda_invoke_once() {
 	local label=$1 name=$2 payload=$3
 	local out meta rc=0 function_error message error_type
-	out="$(mktemp "$_weka_lambda_dir/result.XXXXXXXX")" || return 1
+	payload="$(_weka_with_identity "$payload")"
+	out="$(mktemp "$WEKA_RUN_DIR/result.XXXXXXXX")" || return 1
 	local -a args=(lambda invoke --region "$WEKA_REGION" --function-name "$name" --output json)
 	if _weka_is_aws_cli_v2; then
 		args+=(--cli-binary-format raw-in-base64-out)
@@ -150,6 +185,54 @@ _lambda_invoke_once() {
 		return 1
 	fi
 	rm -f -- "$out"
+}
+
+# The instance identity (issue 14): every payload sent to a Lambda carries this instance's
+# signed identity document, {"identity": {"document": <the text of IMDS
+# /latest/dynamic/instance-identity/document>, "signature": <the text of .../signature>}}, so the
+# Lambdas can verify which instance is calling. Read once per run over IMDSv2 (the token goes to
+# curl in a config on stdin) and cached in the private run directory, also for calls made from
+# subshells. When IMDS does not answer, the payload goes without it after one warning.
+_weka_imds_get() {
+	local token=$1 path=$2 dest=$3
+	printf 'header = "X-aws-ec2-metadata-token: %s"\n' "$token" |
+		curl --config - --fail --silent --show-error --noproxy '*' --max-time 5 \
+			--output "$dest" "http://169.254.169.254/latest/$path"
+}
+
+_weka_load_identity() {
+	local dir="$WEKA_RUN_DIR/identity" token
+	if [[ -e "$dir.json" || -e "$dir.none" ]]; then
+		return 0
+	fi
+	mkdir -p -- "$dir" || return 0
+	if token="$(curl --fail --silent --show-error --noproxy '*' --max-time 5 --request PUT \
+		--header 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token)" &&
+		[[ -n "$token" ]] &&
+		_weka_imds_get "$token" dynamic/instance-identity/document "$dir/document" &&
+		_weka_imds_get "$token" dynamic/instance-identity/signature "$dir/signature" &&
+		[[ -s "$dir/document" && -s "$dir/signature" ]] &&
+		{ jq -Rs . <"$dir/document" && jq -Rs . <"$dir/signature"; } |
+		jq -cs '{document: .[0], signature: .[1]}' >"$dir.json.tmp"; then
+		mv -f -- "$dir.json.tmp" "$dir.json"
+	else
+		rm -f -- "$dir.json.tmp"
+		echo "weka-lambda: warning: no instance identity from IMDS (dynamic/instance-identity); Lambda payloads go without it" >&2
+		: >"$dir.none"
+	fi
+}
+
+# _weka_with_identity <json-payload>: prints the payload with "identity" added when there is one.
+_weka_with_identity() {
+	local payload=$1 signed
+	_weka_load_identity >/dev/null
+	if [[ -s "$WEKA_RUN_DIR/identity.json" ]] &&
+		signed="$(printf '%s' "$payload" | jq -c --slurpfile id "$WEKA_RUN_DIR/identity.json" \
+			'if type == "object" then . + {identity: $id[0]} else . end')"; then
+		printf '%s' "$signed"
+	else
+		printf '%s' "$payload"
+	fi
 }
 
 # One function per Lambda; each takes one JSON argument.
@@ -202,8 +285,10 @@ wait_or_die() {
 	wait_until "$@" || exit 1
 }
 
-# Fetches credentials from the fetch Lambda into WEKA_USERNAME / WEKA_PASSWORD (exported for the
-# weka CLI) and, with "admin", WEKA_ADMIN_PASSWORD. Never traced.
+# Fetches credentials from the fetch Lambda into WEKA_USERNAME / WEKA_PASSWORD and, with "admin",
+# WEKA_ADMIN_PASSWORD. Never traced, and never exported (review M7): a child process (install.sh,
+# the post-cluster script) does not inherit them. The weka CLI gets a password on stdin at its
+# password prompt (weka_login), the REST API in a request body on stdin (rest_login).
 load_credentials() {
 	local want_admin=${1:-} request creds
 	secret_begin
@@ -222,7 +307,8 @@ load_credentials() {
 		WEKA_ADMIN_PASSWORD="$(printf '%s' "$creds" | jq -r '.admin_password // empty')"
 	fi
 	creds=""
-	export WEKA_USERNAME WEKA_PASSWORD
+	# Not exported, even if a parent had exported these names.
+	export -n WEKA_USERNAME WEKA_PASSWORD WEKA_ADMIN_PASSWORD 2>/dev/null || true
 	secret_end
 	if [[ -z "$WEKA_USERNAME" || -z "$WEKA_PASSWORD" ]]; then
 		die "fetch returned no deployment username or password"
@@ -230,4 +316,27 @@ load_credentials() {
 	if [[ "$want_admin" == admin && -z "${WEKA_ADMIN_PASSWORD:-}" ]]; then
 		die "fetch returned no admin password"
 	fi
+	# One password per line on the CLI's and the REST login's stdin.
+	if [[ "$WEKA_PASSWORD$WEKA_USERNAME${WEKA_ADMIN_PASSWORD:-}" == *$'\n'* ]]; then
+		die "fetch returned credentials containing a newline"
+	fi
+}
+
+# weka_secret_stdin <password-variable> <weka args...>: runs the weka CLI with the password held
+# in the named variable on its stdin, the answer to its password prompt (the CLI asks for a
+# password left out of its arguments). printf is a bash builtin, so the password is in no
+# process's argv or environment. Never traced.
+weka_secret_stdin() {
+	local var=$1 rc=0
+	shift
+	secret_begin
+	printf '%s\n' "${!var}" | weka "$@" || rc=$?
+	secret_end
+	return "$rc"
+}
+
+# weka_login <user> <password-variable>: logs the weka CLI in (`weka user login` keeps its token
+# in root's home for the later commands of this host).
+weka_login() {
+	weka_secret_stdin "$2" user login "$1"
 }

@@ -277,6 +277,7 @@ impl Sandbox {
                 &dir.join("bin").join(cmd),
                 &format!(
                     "#!/bin/bash\nprintf '%s\\n' \"{cmd} $*\" >>\"$SANDBOX/calls.log\"\n\
+                     env >>\"$SANDBOX/env.log\"\n\
                      if [[ -x \"$SANDBOX/handlers/{cmd}\" ]]; then exec \"$SANDBOX/handlers/{cmd}\" \"$@\"; fi\n\
                      exit 0\n"
                 ),
@@ -289,6 +290,29 @@ impl Sandbox {
             "#!/bin/bash\nif [[ \"$1\" == -I ]]; then echo '10.0.1.11 '; else echo ip-10-0-1-11; fi\n",
         );
         sb
+    }
+
+    /// Records every call of the real `cmd` (argv in `calls.log`, environment in `env.log`) and
+    /// then runs it: for commands the scripts need for real (jq) but whose argv must be checked.
+    pub fn passthrough(&self, cmd: &str) {
+        let real = Command::new("bash")
+            .args(["-c", &format!("command -v {cmd}")])
+            .output()
+            .unwrap();
+        let real = String::from_utf8(real.stdout).unwrap().trim().to_owned();
+        assert!(!real.is_empty(), "{cmd} is not installed");
+        write_exec(
+            &self.dir.join("bin").join(cmd),
+            &format!(
+                "#!/bin/bash\nprintf '%s\\n' \"{cmd} $*\" >>\"$SANDBOX/calls.log\"\n\
+                 env >>\"$SANDBOX/env.log\"\nexec {real} \"$@\"\n"
+            ),
+        );
+    }
+
+    /// Everything the shimmed commands found in their environment (`env` output, appended).
+    pub fn child_environments(&self) -> String {
+        fs::read_to_string(self.dir.join("env.log")).unwrap_or_default()
     }
 
     pub fn handler(&self, cmd: &str, body: &str) {

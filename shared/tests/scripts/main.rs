@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod hardening;
 mod render;
 mod sandbox;

@@ -4,9 +4,9 @@
 use crate::common::*;
 use weka_shared::domain::scripts::*;
 
-const CREDS: &str = r#"{"username":"weka-deployment","password":"Dep1oySECRETpw","admin_password":"Adm1nSECRETpw"}"#;
+pub(crate) const CREDS: &str = r#"{"username":"weka-deployment","password":"Dep1oySECRETpw","admin_password":"Adm1nSECRETpw"}"#;
 
-fn weka_handler_backend(running: &str) -> String {
+pub(crate) fn weka_handler_backend(running: &str) -> String {
     format!(
         r#"#!/bin/bash
 case "$*" in
@@ -29,7 +29,7 @@ exit 0
 
 const LSCPU: &str = "#!/bin/bash\nprintf '# CPU,Core,Node\\n0,0,0\\n1,1,0\\n2,2,1\\n3,3,1\\n4,0,0\\n5,1,0\\n6,2,1\\n7,3,1\\n'\n";
 
-const CURL_INSTALL: &str = r#"#!/bin/bash
+pub(crate) const CURL_INSTALL: &str = r#"#!/bin/bash
 args="$*"
 out=""
 while [[ $# -gt 0 ]]; do
@@ -43,7 +43,7 @@ if [[ ! -t 0 ]]; then cat >>"$SANDBOX/curl.stdin"; fi
 exit 0
 "#;
 
-fn backend_sandbox(name: &str) -> Sandbox {
+pub(crate) fn backend_sandbox(name: &str) -> Sandbox {
     let sb = Sandbox::new(name);
     sb.handler("lsblk", LSBLK);
     sb.handler("lscpu", LSCPU);
@@ -185,8 +185,9 @@ fn clusterization_pairs_hosts_adds_drives_and_finalizes_last() {
             ips.push(format!("{}:{port}", h.private_ip));
         }
     }
+    // The admin password is set at the CLI's prompt after the create (hardening.rs), not here.
     let want = format!(
-        "weka cluster create {} --host-ips {} --admin-password {ADMIN_PASSWORD}",
+        "weka cluster create {} --host-ips {}",
         names.join(" "),
         ips.join(",")
     );
@@ -247,60 +248,7 @@ fn clusterization_without_drives_containers_fails_before_finalizing() {
     );
 }
 
-#[test]
-fn join_drive_scan_failure_deactivates_own_containers() {
-    let sb = backend_sandbox("join");
-    sb.lambda_result("weka-fetch", CREDS);
-    sb.handler(
-        "curl",
-        &CURL_INSTALL.replace(
-            "exit 0\n",
-            "if [[ \"$args\" == *client_query_backend* ]]; then echo '{\"result\":{\"software_release\":\"4.4.2\"}}'; fi\nexit 0\n",
-        ),
-    );
-    sb.handler(
-        "weka",
-        &weka_handler_backend("'drives0 Running' 'compute0 Running' 'frontend0 Running'").replace(
-            "esac\n",
-            "\"debug manhole -s 0 operational_status\") echo '{\"is_ready\": true}' ;;\n\
-             \"local run --container compute0 manhole getServerInfo\") echo 'hostIdValue: 7' ;;\n\
-             \"cluster drive scan 7\") exit 1 ;;\n\
-             \"cluster container\") echo \"HostId<7> $HOSTNAME drives0 UP\"; echo \"HostId<8> $HOSTNAME compute0 UP\"; echo 'HostId<1> other-host drives0 UP' ;;\n\
-             esac\n",
-        ),
-    );
-    let out = sb.run(&render_join(&join_params()));
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert_eq!(sb.calls_of("weka cluster drive scan 7").len(), 60);
-    assert_eq!(
-        sb.calls_of("weka cluster container deactivate"),
-        [
-            "weka cluster container deactivate HostId<7>",
-            "weka cluster container deactivate HostId<8>"
-        ]
-    );
-    let errors = sb.reports("error");
-    assert!(
-        errors
-            .iter()
-            .any(|e| e == "drive scan of host 7 failed; deactivating this host's containers"),
-        "{errors:?}"
-    );
-    assert!(
-        sb.calls_of("weka version get --from 10.0.0.1:14000 4.4.2 --set-current")
-            .len()
-            == 1
-    );
-    let setups = sb.calls_of("weka local setup container");
-    assert!(
-        setups
-            .iter()
-            .all(|s| s.contains("--join-ips 10.0.0.1,10.0.0.2 --management-ips 10.0.1.11"))
-    );
-    assert!(sb.calls_of("weka events trigger-event").is_empty());
-}
-
-fn helper_script(body: &str) -> String {
+pub(crate) fn helper_script(body: &str) -> String {
     let mut lambdas = lambdas();
     lambdas.status = None;
     format!(

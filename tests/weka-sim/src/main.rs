@@ -119,6 +119,11 @@ async fn cli(args: &[String]) -> Result<ExitCode, MainError> {
         args: weka_args.to_vec(),
         instance_id: std::env::var("WEKA_SIM_INSTANCE_ID").ok(),
         hostname: std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()),
+        stdin: if weka_sim::cli::reads_password(weka_args) {
+            prompt_answer()?
+        } else {
+            None
+        },
     };
     let server_error = |message: String| MainError::Server {
         url: url.clone(),
@@ -139,6 +144,19 @@ async fn cli(args: &[String]) -> Result<ExitCode, MainError> {
     print!("{}", out.stdout);
     eprint!("{}", out.stderr);
     Ok(ExitCode::from(u8::try_from(out.exit_code).unwrap_or(1)))
+}
+
+/// The CLI's password prompt without a terminal: the first line of stdin (none at EOF).
+fn prompt_answer() -> Result<Option<String>, MainError> {
+    let mut line = String::new();
+    let read = std::io::stdin()
+        .read_line(&mut line)
+        .map_err(io("reading the password from stdin"))?;
+    if read == 0 {
+        return Ok(None);
+    }
+    let line = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(Some(line.strip_suffix('\r').unwrap_or(line).to_owned()))
 }
 
 fn shim(args: &[String]) -> Result<(), MainError> {

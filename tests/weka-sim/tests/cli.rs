@@ -16,8 +16,85 @@ fn weka(world: &mut World, ip: &str, line: &[&str]) -> CliOutput {
             args: line.iter().map(|s| (*s).to_owned()).collect(),
             instance_id: Some(format!("i-{}", ip.replace('.', ""))),
             hostname: Some(format!("ip-{}", ip.replace('.', "-"))),
+            stdin: None,
         },
     )
+}
+
+/// `weka <line>` answering the CLI's password prompt with `password` (stdin).
+fn weka_prompted(world: &mut World, ip: &str, line: &[&str], password: &str) -> CliOutput {
+    let args: Vec<String> = line.iter().map(|s| (*s).to_owned()).collect();
+    assert!(cli::reads_password(&args), "weka {line:?} does not prompt");
+    cli::run(
+        world,
+        &CliRequest {
+            ip: ip.to_owned(),
+            args,
+            instance_id: Some(format!("i-{}", ip.replace('.', ""))),
+            hostname: Some(format!("ip-{}", ip.replace('.', "-"))),
+            stdin: Some(password.to_owned()),
+        },
+    )
+}
+
+/// Review M7: what clusterize.sh now runs, no password in argv: create with the default admin
+/// password, log in with it, set the real one at the prompt, log in again, add the deployment
+/// user with its password at the prompt.
+#[test]
+fn passwords_are_read_at_the_prompt_from_stdin() {
+    let mut world = World::new(SimConfig::default(), SimClock::manual());
+    let ip = common::ip(0);
+    deploy(&mut world, &ip, None);
+    let name_d = format!("i-{}-drives0", ip.replace('.', ""));
+    let host_ips = format!("{ip}:14000");
+    ok(
+        &mut world,
+        &ip,
+        &["cluster", "create", &name_d, "--host-ips", &host_ips],
+    );
+    let login = ["user", "login", "admin"];
+    assert_eq!(weka_prompted(&mut world, &ip, &login, "admin").exit_code, 0);
+    let passwd = ["user", "passwd", "--username", "admin"];
+    assert_eq!(
+        weka_prompted(&mut world, &ip, &passwd, "S3cret").exit_code,
+        0
+    );
+    assert_eq!(weka_prompted(&mut world, &ip, &login, "admin").exit_code, 1);
+    assert_eq!(
+        weka_prompted(&mut world, &ip, &login, "S3cret").exit_code,
+        0
+    );
+    let add = ["user", "add", "weka-deployment", "clusteradmin"];
+    assert_eq!(weka_prompted(&mut world, &ip, &add, "dep").exit_code, 0);
+    let users: Value = serde_json::from_str(&ok(&mut world, &ip, &["user", "-J"])).unwrap();
+    assert!(
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["username"] == "weka-deployment" && u["role"] == "clusteradmin")
+    );
+    let dep_login = ["user", "login", "weka-deployment"];
+    assert_eq!(
+        weka_prompted(&mut world, &ip, &dep_login, "dep").exit_code,
+        0
+    );
+    // The admin keeps its role; a prompt left unanswered is refused, as is an unknown user.
+    let out = weka(&mut world, &ip, &login);
+    assert_eq!(out.exit_code, 1, "{}", out.stdout);
+    let unknown = ["user", "passwd", "--username", "nobody"];
+    assert_eq!(weka_prompted(&mut world, &ip, &unknown, "x").exit_code, 1);
+    // Commands with the password in argv still work; they do not prompt.
+    assert!(!cli::reads_password(&[
+        "user".into(),
+        "login".into(),
+        "a".into(),
+        "b".into()
+    ]));
+    assert!(!cli::reads_password(&[
+        "cluster".into(),
+        "container".into()
+    ]));
 }
 
 fn ok(world: &mut World, ip: &str, line: &[&str]) -> String {
@@ -414,6 +491,23 @@ fn binary_serves_with_a_port_file_and_the_cli_shim_talks_to_it() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A password left out of argv is read from stdin (the CLI's prompt without a terminal).
+    let login = |password: &str| {
+        let mut child = Command::new(&shim)
+            .args(["user", "login", "admin"])
+            .env("WEKA_SIM_URL", &url)
+            .env("WEKA_SIM_IP", ip)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait().unwrap().success()
+    };
+    assert!(login("pw"));
+    assert!(!login("wrong"));
     let out = run(ip, &["cluster", "drive", "scan", "0"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 drives added"));
     let out = run(ip, &["status", "-J"]);

@@ -28,7 +28,8 @@ pub struct BackendDeployParams {
 pub struct JoinParams {
     /// Lambdas the script may call (needs `report`, `fetch`).
     pub lambdas: LambdaConfig,
-    /// Installation settings; the software source is ignored (pulled from a live backend).
+    /// Installation settings: the join installs from the same verified source as the deploy
+    /// (never from a backend), then takes the cluster's running version from a live backend.
     pub install: InstallParams,
     /// Container layout.
     pub layout: BackendLayout,
@@ -73,8 +74,9 @@ pub fn render_backend_deploy(params: &BackendDeployParams) -> String {
     )
 }
 
-/// Renders the join script: version from a live backend, `--join-ips`, drive signing and
-/// `drive scan` with bounded retries, self-deactivation on failure.
+/// Renders the join script: install from the deployment's verified source, version from a live
+/// backend, `--join-ips`, drive signing and `drive scan` with bounded retries, deactivation of
+/// this host's own container ids on failure.
 pub fn render_join(params: &JoinParams) -> String {
     let ips = params.backend_ips.iter().map(Ipv4Addr::to_string).collect();
     backend_script(

@@ -18,7 +18,10 @@
 //!   `cluster drive deactivate|remove <uuids...>`.
 //! - `cluster process [-J]`, `cluster update --cluster-name|--data-drives|--parity-drives|
 //!   --bucket-raft-size`, `cluster hot-spare N`, `cluster start-io|stop-io`.
-//! - `user [-J]`, `user login <u> <p>`, `user add <u> <role> <p>`.
+//! - `user [-J]`, `user login <u> [<p>]`, `user add <u> <role> [<p>]`,
+//!   `user passwd [<p>] [--username U]` (default user `admin`). A password left out is read at
+//!   the CLI's prompt, which without a terminal reads one line of stdin: the shim forwards that
+//!   line ([`CliRequest::stdin`], see [`reads_password`]), so scripts keep passwords off argv.
 //! - `status [-J]`, `events trigger-event <text>`, `fs [-J]`, `fs create <name> <group> <size>`.
 //! - Accepted as no-ops: `cloud ...` (`enable` is recorded), `fs group create`, `fs update`,
 //!   `fs tier ...`, `nfs global-config set`, `dataservice global-config set`, `alerts mute`.
@@ -51,6 +54,29 @@ pub struct CliRequest {
     /// Hostname for a machine seen for the first time (`HOSTNAME`).
     #[serde(default)]
     pub hostname: Option<String>,
+    /// The answer to the CLI's password prompt (the first line of its stdin, without the
+    /// newline), read by the shim only for commands that prompt ([`reads_password`]).
+    #[serde(default)]
+    pub stdin: Option<String>,
+}
+
+/// Whether `weka <args>` asks for a password at its prompt: `user login <u>`, `user add <u>
+/// <role>` and `user passwd` without the password among their words.
+pub fn reads_password(args: &[String]) -> bool {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let words: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    match words.as_slice() {
+        ["user", "login", _] | ["user", "add", _, _] => true,
+        // `--username U` puts U among the words.
+        ["user", "passwd", rest @ ..] => {
+            rest.len() == usize::from(flag(&args, "--username").is_some())
+        }
+        _ => false,
+    }
 }
 
 /// What the shim prints and exits with.
@@ -79,7 +105,7 @@ pub fn run(world: &mut World, req: &CliRequest) -> CliOutput {
     let result = world
         .ensure_machine(&req.ip, req.instance_id.as_deref(), req.hostname.as_deref())
         .map_err(CliError::from)
-        .and_then(|()| execute(world, &req.ip, &args));
+        .and_then(|()| execute(world, &req.ip, &args, req.stdin.as_deref()));
     match result {
         Ok(stdout) => CliOutput {
             exit_code: 0,
@@ -97,7 +123,19 @@ pub fn run(world: &mut World, req: &CliRequest) -> CliOutput {
     }
 }
 
-fn execute(world: &mut World, ip: &str, args: &[&str]) -> Result<String, CliError> {
+/// The answer to the password prompt; none (no stdin, or an empty line) is refused.
+fn prompted(stdin: Option<&str>) -> Result<&str, CliError> {
+    stdin
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| invalid("no password given at the prompt".to_owned()))
+}
+
+fn execute(
+    world: &mut World,
+    ip: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Result<String, CliError> {
     if !world.machine(ip)?.up {
         return Err(SimError::Conflict(format!("machine {ip} is down")).into());
     }
@@ -187,6 +225,15 @@ fn execute(world: &mut World, ip: &str, args: &[&str]) -> Result<String, CliErro
                 names.len()
             ))
         }
+        ["user", "login", user] => {
+            let password = prompted(stdin)?;
+            let guid = world.cluster_of(ip)?;
+            if world.cluster(&guid)?.check_password(user, password) {
+                Ok("Login completed successfully\n".to_owned())
+            } else {
+                Err(SimError::Conflict("invalid username or password".to_owned()).into())
+            }
+        }
         ["user", "login", user, password, ..] => {
             let guid = world.cluster_of(ip)?;
             if world.cluster(&guid)?.check_password(user, password) {
@@ -194,6 +241,34 @@ fn execute(world: &mut World, ip: &str, args: &[&str]) -> Result<String, CliErro
             } else {
                 Err(SimError::Conflict("invalid username or password".to_owned()).into())
             }
+        }
+        ["user", "add", user, role] => {
+            let password = prompted(stdin)?;
+            let guid = world.cluster_of(ip)?;
+            world.set_user(Some(&guid), user, password, role)?;
+            Ok(String::new())
+        }
+        ["user", "passwd", rest @ ..] => {
+            let user = flag(rest, "--username").unwrap_or("admin");
+            let given: Vec<&str> = rest
+                .iter()
+                .copied()
+                .filter(|a| !a.starts_with('-') && *a != user)
+                .collect();
+            let password = match given.as_slice() {
+                [] => prompted(stdin)?,
+                [p] => p,
+                _ => return Err(unsupported()),
+            };
+            let guid = world.cluster_of(ip)?;
+            let role = world
+                .cluster(&guid)?
+                .users
+                .get(user)
+                .map(|u| u.role.clone())
+                .ok_or_else(|| SimError::Conflict(format!("no such user {user:?}")))?;
+            world.set_user(Some(&guid), user, password, &role)?;
+            Ok("Password changed\n".to_owned())
         }
         ["user", "add", user, role, password, ..] => {
             let guid = world.cluster_of(ip)?;

@@ -38,20 +38,21 @@ for i in "${!HOST_IDS[@]}"; do
 done
 host_ips_csv="$(IFS=,; echo "${host_ips[*]}")"
 
-secret_begin
-if ! weka cluster create "${container_names[@]}" --host-ips "$host_ips_csv" \
-	--admin-password "$WEKA_ADMIN_PASSWORD"; then
-	secret_end
+# No password on any command line (review M7): the cluster is created with WEKA's default admin
+# password, which is then changed at once to the generated one; every password goes to the CLI's
+# password prompt on stdin (weka_secret_stdin). The default password is no secret and is good
+# only for the moment between `cluster create` and `user passwd`, before any backend joined.
+if ! weka cluster create "${container_names[@]}" --host-ips "$host_ips_csv"; then
 	die "weka cluster create failed"
 fi
-if ! weka user login admin "$WEKA_ADMIN_PASSWORD"; then
-	secret_end
-	die "weka user login as admin failed"
-fi
-if ! weka user add "$WEKA_USERNAME" clusteradmin "$WEKA_PASSWORD"; then
+# shellcheck disable=SC2034 # read through weka_login's variable name
+WEKA_DEFAULT_ADMIN_PASSWORD='admin'
+weka_login admin WEKA_DEFAULT_ADMIN_PASSWORD || die "weka user login as admin with the default password failed"
+weka_secret_stdin WEKA_ADMIN_PASSWORD user passwd --username admin || die "setting the admin password failed"
+weka_login admin WEKA_ADMIN_PASSWORD || die "weka user login as admin failed"
+if ! weka_secret_stdin WEKA_PASSWORD user add "$WEKA_USERNAME" clusteradmin; then
 	report_error "adding the deployment user failed" || true
 fi
-secret_end
 report_progress "Weka cluster created"
 
 # Cluster processes need time to settle before drives can be added.
@@ -141,7 +142,8 @@ if [[ "$SET_OBS" == true ]]; then
 fi
 
 if [[ -n "$POST_CLUSTER_SCRIPT" ]]; then
-	post_script="$WEKA_SCRIPT_ROOT/tmp/weka_post_cluster_setup_script.sh"
+	# Runs logged in as admin (the CLI's token); the passwords are not in its environment.
+	post_script="$WEKA_RUN_DIR/post_cluster_setup_script.sh"
 	printf '%s\n' "$POST_CLUSTER_SCRIPT" >"$post_script"
 	chmod 700 "$post_script"
 	if bash "$post_script"; then
@@ -152,7 +154,6 @@ if [[ -n "$POST_CLUSTER_SCRIPT" ]]; then
 	fi
 fi
 
-mkdir -p "$WEKA_SCRIPT_ROOT/tmp"
-touch "$WEKA_SCRIPT_ROOT/tmp/weka_clusterization_completion_validation"
+mark_completed weka_clusterization_completion_validation
 report_progress "Clusterization completed successfully"
 clusterize_finalization '{}' || die "clusterize_finalization failed"

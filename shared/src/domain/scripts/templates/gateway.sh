@@ -21,12 +21,7 @@ weka local setup container --name frontend0 --base-port 14000 --cores "$FRONTEND
 	"${WEKA_NET_ARGS[@]}" --dedicate --join-ips "$WEKA_BACKEND_IP" || die "setting up container frontend0 failed"
 wait_or_die 18 10 "container frontend0 to be READY" _weka_frontend_ready
 
-secret_begin
-if ! weka user login "$WEKA_USERNAME" "$WEKA_PASSWORD"; then
-	secret_end
-	die "weka user login failed"
-fi
-secret_end
+weka_login "$WEKA_USERNAME" WEKA_PASSWORD || die "weka user login failed"
 
 # The NIC protocols are served on: the first DPDK NIC, else the management NIC.
 if [[ "$INSTALL_DPDK" == true && "${#WEKA_INTERFACES[@]}" -gt 1 ]]; then

@@ -24,12 +24,13 @@ choose_backend_ip() {
 	find_live_backend "${ips[@]}"
 }
 
-# rest_login: bearer token for the local container's REST API, credentials from the environment
-# (never argv).
+# rest_login: bearer token for the local container's REST API; the credentials reach jq and curl
+# on stdin (printf is a builtin), never in argv or an environment.
 WEKA_REST_URL="https://127.0.0.1:14000/api/v2"
 rest_login() {
 	secret_begin
-	WEKA_REST_TOKEN="$(jq -cn '{username: env.WEKA_USERNAME, password: env.WEKA_PASSWORD}' |
+	WEKA_REST_TOKEN="$(printf '%s\n%s\n' "$WEKA_USERNAME" "$WEKA_PASSWORD" |
+		jq -cR '{username: ., password: input}' |
 		curl --insecure --silent --fail --max-time 30 --header 'Content-Type: application/json' \
 			--data @- "$WEKA_REST_URL/login" | jq -r '.data.access_token // empty')" || WEKA_REST_TOKEN=""
 	secret_end

@@ -62,7 +62,7 @@ _weka_download_installer() {
 }
 
 install_weka() {
-	local workdir="$WEKA_SCRIPT_ROOT/tmp/weka-install" package_dir
+	local workdir="$WEKA_RUN_DIR/weka-install" package_dir
 	mkdir -p "$workdir"
 	report_progress "Downloading weka install script"
 	if [[ "$INSTALL_MODE" == tar ]]; then

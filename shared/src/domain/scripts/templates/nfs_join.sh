@@ -25,6 +25,5 @@ rest_call POST "interfacegroups/$WEKA_GROUP_UID/ports/$WEKA_CONTAINER_UID" \
 wait_or_die 12 10 "interface group $INTERFACE_GROUP_NAME to be OK" _weka_group_ok
 join_nfs_finalization "$(jq -cn --arg name "$VM" '{name: $name, protocol: "nfs"}')" >/dev/null ||
 	die "join_nfs_finalization for $VM failed"
-mkdir -p "$WEKA_SCRIPT_ROOT/tmp"
-touch "$WEKA_SCRIPT_ROOT/tmp/weka_nfs_join_completion_validation"
+mark_completed weka_nfs_join_completion_validation
 report_progress "NFS gateway joined interface group $INTERFACE_GROUP_NAME"

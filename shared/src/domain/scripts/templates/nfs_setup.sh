@@ -66,7 +66,6 @@ for ip in "${SECONDARY_IPS[@]}"; do
 done
 wait_or_die 60 10 "interface group $INTERFACE_GROUP_NAME to be OK after adding ips" _weka_group_ok
 
-mkdir -p "$WEKA_SCRIPT_ROOT/tmp"
-touch "$WEKA_SCRIPT_ROOT/tmp/weka_nfs_setup_completion_validation"
+mark_completed weka_nfs_setup_completion_validation
 report_progress "NFS interface group $INTERFACE_GROUP_NAME configured"
 clusterize_finalization '{"protocol":"nfs"}' >/dev/null || die "clusterize_finalization for nfs failed"

@@ -6,8 +6,9 @@ REGISTERED_VM=@@VM@@
 # registered member can take over a clusterization whose clusterizer died (bounded).
 WAIT_POLLS=@@WAIT_POLLS@@
 WAIT_POLL_SECS=@@WAIT_POLL_SECS@@
-mkdir -p "$WEKA_SCRIPT_ROOT/tmp"
-polls_left_file="$WEKA_SCRIPT_ROOT/tmp/weka_clusterize_polls_left"
+# The poll budget outlives this run (each poll execs the next script): root-only state dir.
+weka_state_dir
+polls_left_file="$WEKA_STATE_DIR/clusterize_polls_left"
 if [ ! -f "$polls_left_file" ]; then
 	report_progress "$REGISTERED_MESSAGE"
 	echo "$REGISTERED_MESSAGE"
@@ -22,8 +23,12 @@ if [ "$polls_left" -le 0 ]; then
 fi
 echo $((polls_left - 1)) >"$polls_left_file"
 sleep "$WAIT_POLL_SECS"
-next_script="$(mktemp "$WEKA_SCRIPT_ROOT/tmp/clusterize-next.XXXXXX")"
+next_script="$(mktemp "$WEKA_STATE_DIR/clusterize_next.XXXXXXXX")"
 next_request="$(jq -cn --arg name "$REGISTERED_VM" --arg protocol "$WEKA_PROTOCOL" \
 	'{name: $name, protocol: $protocol, container_uid: "", nic_name: ""}')"
 clusterize "$next_request" >"$next_script" || die "clusterize call for $REGISTERED_VM failed"
+# Earlier scripts of the chain (this one included: bash keeps reading its open file) are
+# unlinked, never rewritten in place. exec skips the EXIT trap: the run dir is removed here.
+find "$WEKA_STATE_DIR" -maxdepth 1 -name 'clusterize_next.*' ! -path "$next_script" -delete
+_weka_cleanup
 exec bash "$next_script"
