@@ -1,0 +1,220 @@
+//! The state machine's steps under hostile input: scale-fetch, scale-down, terminate, transient.
+
+use super::*;
+
+#[test]
+fn adversarial_scale_fetch() {
+    let shape = step(shaped(vec![("event", lifecycle_event())]));
+    run("scale-fetch", &payload(shape), |rt, p| {
+        rt.block_on(async {
+            let deps = scale_fetch::Deps {
+                groups: groups(),
+                inventory: FakeInventory::default(),
+                store: store(),
+                clock: FakeClock::at(now()),
+                config: scale_fetch::Config {
+                    lifecycle: lifecycle(),
+                    ..scale_fetch::Config::from_lookup(&scale_fetch_env(ASG, &GROUP_ENV)).unwrap()
+                },
+            };
+            if let Err(e) = scale_fetch::handle(&deps, p.clone(), invocation(now())).await {
+                expected_class("scale-fetch", e.class(), &format!("{e} for {}", short(&p)))?;
+            }
+            // A long execution name is stored whole as the lease owner (finding, see
+            // `scale_fetch_refuses_an_execution_name_no_state_machine_gives`).
+            if p.get("execution")
+                .and_then(Value::as_str)
+                .is_some_and(|e| e.len() > 80)
+            {
+                return Ok(());
+            }
+            bounded_writes(&deps.store).await
+        })
+    });
+}
+
+/// Whether the (wrapped) host group info names a usable backend IP (an IPv4 address).
+fn has_backend_ips(payload: &Value) -> bool {
+    [payload.get("input"), Some(payload)]
+        .into_iter()
+        .flatten()
+        .any(|v| {
+            v.get("backend_ips")
+                .and_then(Value::as_array)
+                .is_some_and(|ips| {
+                    ips.iter().any(|ip| {
+                        ip.as_str()
+                            .is_some_and(|s| s.parse::<std::net::Ipv4Addr>().is_ok())
+                    })
+                })
+        })
+}
+
+/// Finding: a scale-down input naming no backend IP can never succeed, yet fails `Transient`
+/// (WEKA `NoBackends`), which the state machine retries. Fix in `handlers/scale_down.rs`:
+/// refuse it as `InvalidInput` before connecting.
+#[test]
+#[ignore = "finding: fix in handlers/scale_down.rs (not this branch's to edit)"]
+fn scale_down_without_backend_ips_is_invalid_input() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = store();
+        store.finalize(Group::Backend, now()).await.unwrap();
+        let deps = scale_down::Deps {
+            store,
+            secrets: fake_secrets(),
+            weka: healthy_weka(),
+            clock: FakeClock::at(now()),
+            config: scale_down_config(lifecycle()),
+        };
+        let err = scale_down::handle(&deps, json!({}), invocation(now()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.class(), ErrorClass::InvalidInput, "{err}");
+    });
+}
+
+/// Finding: `scale-fetch` stores any `execution` as the lease owner: a ~1 MB name makes a ~1 MB
+/// lease item (DynamoDB refuses it past 400 KB, as `Internal`). Step Functions names are at most
+/// 80 characters; fix in `services/scale_run.rs` (`Step`): refuse longer ones as `InvalidInput`.
+#[test]
+#[ignore = "finding: fix in services/scale_run.rs (not this branch's to edit)"]
+fn scale_fetch_refuses_an_execution_name_no_state_machine_gives() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let deps = scale_fetch::Deps {
+            groups: groups(),
+            inventory: FakeInventory::default(),
+            store: store(),
+            clock: FakeClock::at(now()),
+            config: scale_fetch::Config::from_lookup(&scale_fetch_env(ASG, &GROUP_ENV)).unwrap(),
+        };
+        let payload = json!({"execution": "A".repeat(65_536)});
+        let err = scale_fetch::handle(&deps, payload, invocation(now()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.class(), ErrorClass::InvalidInput, "{err}");
+        assert!(deps.store.largest_item_bytes() < MAX_ITEM_BYTES);
+    });
+}
+
+/// Finding: an input the planner refuses (`{"backend_ips":[""]}`) is refused only after the
+/// WEKA credentials were read. Fix in `handlers/scale_down.rs`: validate before reading.
+#[test]
+#[ignore = "finding: fix in handlers/scale_down.rs (not this branch's to edit)"]
+fn scale_down_reads_no_secret_for_an_input_it_refuses() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = store();
+        store.finalize(Group::Backend, now()).await.unwrap();
+        let deps = scale_down::Deps {
+            store,
+            secrets: fake_secrets(),
+            weka: healthy_weka(),
+            clock: FakeClock::at(now()),
+            config: scale_down_config(lifecycle()),
+        };
+        let err = scale_down::handle(&deps, json!({"backend_ips": [""]}), invocation(now()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.class(), ErrorClass::InvalidInput, "{err}");
+        assert_eq!(deps.secrets.reads(), 0);
+    });
+}
+
+#[test]
+fn adversarial_scale_down() {
+    run("scale-down", &payload(step(host_group_info())), |rt, p| {
+        rt.block_on(async {
+            let store = store();
+            store.finalize(Group::Backend, now()).await.unwrap();
+            let deps = scale_down::Deps {
+                store,
+                secrets: fake_secrets(),
+                weka: healthy_weka(),
+                clock: FakeClock::at(now()),
+                config: scale_down_config(lifecycle()),
+            };
+            match scale_down::handle(&deps, p.clone(), invocation(now())).await {
+                Ok(_) => {}
+                // No backend IP to reach WEKA through: `Transient` (finding, see
+                // `scale_down_without_backend_ips_is_invalid_input`).
+                Err(e) if e.class() == ErrorClass::Transient && !has_backend_ips(&p) => {}
+                Err(e) => {
+                    expected_class("scale-down", e.class(), &format!("{e} for {}", short(&p)))?;
+                    // The planner's refusals come after the credentials are read (finding, see
+                    // `scale_down_reads_no_secret_for_an_input_it_refuses`).
+                    if matches!(e, scale_down::ScaleDownError::Payload(_)) {
+                        check!(
+                            deps.secrets.reads() == 0,
+                            "secret read for an invalid payload"
+                        );
+                    }
+                }
+            }
+            bounded_writes(&deps.store).await
+        })
+    });
+}
+
+#[test]
+fn adversarial_terminate() {
+    run(
+        "terminate",
+        &payload(step(scale_response_input())),
+        |rt, p| {
+            rt.block_on(async {
+                let deps = terminate::Deps {
+                    groups: groups(),
+                    store: store(),
+                    clock: FakeClock::at(now()),
+                    config: terminate_config(
+                        ASG,
+                        Some(NFS_ASG),
+                        TerminatePolicy::default(),
+                        lifecycle(),
+                    ),
+                };
+                if let Err(e) = terminate::handle(&deps, p.clone(), invocation(now())).await {
+                    expected_class("terminate", e.class(), &format!("{e} for {}", short(&p)))?;
+                }
+                let members: Vec<String> = (0..6).map(member).collect();
+                for call in deps.groups.calls() {
+                    let ids = match &call {
+                        ScalingCall::Terminate { ids } | ScalingCall::Detach { ids, .. } => {
+                            ids.clone()
+                        }
+                        ScalingCall::AllowTermination { id } => vec![id.clone()],
+                        _ => vec![],
+                    };
+                    check!(
+                        ids.iter().all(|id| members.contains(id)),
+                        "terminate acted on an instance outside its groups: {call:?}"
+                    );
+                }
+                bounded_writes(&deps.store).await
+            })
+        },
+    );
+}
+
+#[test]
+fn adversarial_transient() {
+    run("transient", &payload(terminated_instances()), |rt, p| {
+        rt.block_on(async {
+            if let Err(e) = transient::handle(p.clone()).await {
+                // Failing with the errors it carries is the step's job.
+                if !matches!(e, transient::TransientError::Carried(_)) {
+                    expected_class("transient", e.class(), &format!("{e} for {}", short(&p)))?;
+                }
+            }
+            Ok(())
+        })
+    });
+}
