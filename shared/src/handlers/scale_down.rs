@@ -129,6 +129,9 @@ pub enum ScaleDownError {
     /// The payload is not a (wrapped) `HostGroupInfoResponse`.
     #[error(transparent)]
     Payload(#[from] PayloadError),
+    /// The input names no backend, or something that is no IPv4 address.
+    #[error("backend_ips must be one or more IPv4 addresses, got {0:?}")]
+    BackendIps(Vec<String>),
     /// Another execution is acting.
     #[error(transparent)]
     LeaseHeld(#[from] LeaseHeld),
@@ -164,7 +167,7 @@ pub enum ScaleDownError {
 impl Classify for ScaleDownError {
     fn class(&self) -> ErrorClass {
         match self {
-            Self::Payload(_) => ErrorClass::InvalidInput,
+            Self::Payload(_) | Self::BackendIps(_) => ErrorClass::InvalidInput,
             // The state machine reads Conflict from the scale steps as "another run is acting".
             Self::LeaseHeld(_) => ErrorClass::Conflict,
             Self::Store(e) => e.class(),
@@ -261,6 +264,21 @@ where
     }
     let leaving_ips = hook_pass.leaving_ips(info);
     let leaving_set: BTreeSet<String> = leaving_ips.values().flatten().cloned().collect();
+    // Refused before any secret is read: an input naming no usable backend can never succeed.
+    if info.backend_ips.is_empty()
+        || info
+            .backend_ips
+            .iter()
+            .any(|ip| ip.parse::<std::net::Ipv4Addr>().is_err())
+    {
+        return Err(ScaleDownError::BackendIps(
+            info.backend_ips
+                .iter()
+                .take(3)
+                .map(|ip| ip.chars().take(40).collect())
+                .collect(),
+        ));
+    }
     let credentials = deployment_or_admin(&deps.secrets, &deps.config.secrets)
         .await
         .map_err(ScaleDownError::Credentials)?;

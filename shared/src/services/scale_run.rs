@@ -14,6 +14,8 @@ use std::time::Duration;
 pub const SCALE_LEASE: &str = "scale";
 /// Default of [`SCALE_LEASE_TTL_ENV`](crate::config::names::SCALE_LEASE_TTL_ENV): above scale-down's 120 s timeout.
 pub const DEFAULT_SCALE_LEASE_TTL: Duration = Duration::from_secs(180);
+/// Longest execution name Step Functions gives (`$$.Execution.Name`): the lease stores it.
+pub const MAX_EXECUTION_NAME_BYTES: usize = 80;
 /// A payload of a scale step: the state machine wraps it with its execution name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step<T> {
@@ -38,6 +40,12 @@ pub fn decode_step<T: DeserializeOwned>(payload: Value) -> Result<Step<T>, Paylo
     match payload {
         Value::Object(mut map) if map.contains_key("execution") => {
             let execution: String = decode(map.remove("execution").unwrap_or_default())?;
+            if execution.is_empty() || execution.len() > MAX_EXECUTION_NAME_BYTES {
+                return Err(PayloadError(serde::de::Error::custom(format!(
+                    "execution name of {} bytes: Step Functions names have 1 to {MAX_EXECUTION_NAME_BYTES}",
+                    execution.len()
+                ))));
+            }
             let input = map.remove("input").unwrap_or(Value::Object(map));
             Ok(Step {
                 execution: Some(execution),
