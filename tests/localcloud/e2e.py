@@ -8,6 +8,7 @@ removed); scale-in driven by two overlapping executions (no double action).
 
 import collections
 import json
+import os
 import re
 import time
 from datetime import datetime
@@ -213,6 +214,57 @@ def _forgeries_refused(cloud, check, timeout):
     outputs = [json.dumps(cloud.sfn.describe_execution(executionArn=x["executionArn"]),
                           default=str) for x in recent]
     check(not any("forged" in o for o in outputs), "no execution found the lease held by the forger")
+    _a_host_speaks_only_for_itself(cloud, check, victim)
+
+
+def _a_host_speaks_only_for_itself(cloud, check, victim):
+    """One backend (the forger), with its own signed identity document as its IMDS serves it,
+    tries to speak for another (the victim), for an instance no group holds, for an unproven
+    caller, and with oversized fields: each is refused with a typed error and nothing about the
+    victim changes (review H3, M5)."""
+    forger = next(i for i in sorted(cloud.active_backends()) if i != victim)
+    host = _host(cloud, forger)
+    identity = {name: open(os.path.join(host.dir, "identity", name)).read()
+                for name in ("document", "signature")}
+    victim_name = "ip-" + _host(cloud, victim).ip.replace(".", "-")
+    registered_before = _table_items(cloud)
+    reports_before = len(cloud.progress().get("messages", {}).get(victim_name, []))
+    attempts = [
+        ("report", {"type": "error", "message": "forged failure", "hostname": victim_name,
+                    "protocol": "", "identity": identity}, "Weka.InvalidInput"),
+        ("report", {"type": "error", "message": "unproven", "hostname": victim_name,
+                    "protocol": ""}, "Weka.InvalidInput"),
+        ("report", {"type": "progress", "message": "x", "hostname": "h" * 300, "protocol": "",
+                    "identity": identity}, "Weka.InvalidInput"),
+        ("clusterize", {"name": victim, "identity": identity}, "Weka.InvalidInput"),
+        ("clusterize", {"name": "i-00000000deadbeef0", "identity": identity}, "Weka.InvalidInput"),
+        ("clusterize", {"name": forger}, "Weka.InvalidInput"),
+        ("clusterize", {"name": forger, "protocol": "nfs", "container_uid": "u" * 390_000,
+                        "identity": identity}, "Weka.InvalidInput"),
+        ("clusterize-finalization", {"name": victim, "protocol": "nfs", "identity": identity},
+         "Weka.InvalidInput"),
+        ("clusterize-finalization", {"name": forger, "protocol": "nfs", "identity": identity},
+         "Weka.Conflict"),
+    ]
+    for function, payload, error_type in attempts:
+        err, value = cloud.invoke(function, payload)
+        got = value.get("errorType") if isinstance(value, dict) else None
+        shown = {k: (v if len(str(v)) < 40 else f"<{len(str(v))} chars>") for k, v in payload.items()
+                 if k != "identity"}
+        check(err and got == error_type, f"{function} {shown} refused with {error_type} (got {got})")
+    check(_table_items(cloud) == registered_before, "nothing was registered, claimed or finalized")
+    check(len(cloud.progress().get("messages", {}).get(victim_name, [])) == reports_before,
+          "nothing was reported under the victim's name")
+    check(victim in cloud.active_backends(), f"{victim} is still active in WEKA")
+
+
+def _table_items(cloud):
+    """The state table's cluster-state items (registrations, claims): reports, notes, leases and
+    lifecycle records change with every scale run and are checked apart."""
+    table = cloud.ddb.list_tables()["TableNames"][0]
+    items = cloud.ddb.scan(TableName=table)["Items"]
+    return sorted(json.dumps(i, sort_keys=True) for i in items
+                  if not any(t in i["pk"]["S"] for t in ("#report", "#note", "#lease", "#lifecycle")))
 
 
 def _host(cloud, iid):

@@ -109,6 +109,8 @@ module "weka" {
   bootstrap_grace_minutes             = var.bootstrap_grace_minutes
   debug_down_backends_removal_timeout = var.down_backends_removal_timeout
   install_cluster_dpdk                = var.install_cluster_dpdk
+  # The local cloud's IMDS signs identity documents with the matching test key.
+  instance_identity_certificate = file("${path.module}/../../../tests/localcloud/identity/certificate.pem")
 
   # Emulator-friendly choices (variables only; no resource differs).
   use_placement_group                   = false # moto never reports the group "available"
