@@ -71,6 +71,15 @@ resource "aws_iam_role_policy" "sfn" {
   })
 }
 
+locals {
+  # Timing the scale path relies on, checked at plan time (the state machine's preconditions).
+  scale_asl       = jsondecode(file("${path.module}/../state-machine/scale.asl.json"))
+  scale_lease_ttl = sum([for part in regexall("([0-9]+)([hms])", var.scale_lease_ttl) : tonumber(part[0]) * lookup({ h = 3600, m = 60, s = 1 }, part[1])])
+  # The steps that hold the scale lease.
+  scale_steps   = { "scale-fetch" = "Fetch", "scale-down" = "ScaleDown", "terminate" = "Terminate" }
+  step_timeouts = { for f, c in local.functions : f => lookup(var.lambda_timeouts, f, c.timeout) if contains(keys(local.scale_steps), f) }
+}
+
 resource "aws_sfn_state_machine" "scale_down" {
   name     = local.state_machine_name
   role_arn = var.sfn_iam_role_arn != "" ? var.sfn_iam_role_arn : aws_iam_role.sfn[0].arn
@@ -92,6 +101,21 @@ resource "aws_sfn_state_machine" "scale_down" {
   }
 
   tags = local.common_tags
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for f, state in local.scale_steps : local.step_timeouts[f] < local.scale_asl.States[state].TimeoutSeconds])
+      error_message = "Every scale step's Lambda timeout must be below its task timeout in state-machine/scale.asl.json, so a Step Functions retry never runs beside an attempt still running (timeouts: ${jsonencode(local.step_timeouts)})."
+    }
+    precondition {
+      condition     = local.scale_lease_ttl > max(values(local.step_timeouts)...)
+      error_message = "scale_lease_ttl (${local.scale_lease_ttl}s) must exceed every scale step's Lambda timeout, so the lease outlives any one step."
+    }
+    precondition {
+      condition     = local.scale_lease_ttl < local.scale_asl.TimeoutSeconds
+      error_message = "scale_lease_ttl (${local.scale_lease_ttl}s) must stay below the state machine's timeout (${local.scale_asl.TimeoutSeconds}s), so a dead execution's lease lapses."
+    }
+  }
 
   depends_on = [aws_iam_role_policy.sfn]
 }

@@ -1152,8 +1152,12 @@ variable "weka_api_timeout" {
 
 variable "scale_lease_ttl" {
   type        = string
-  description = "Lifetime of the lease that keeps two scale executions from acting at once; longer than any step, shorter than the state machine timeout."
+  description = "Lifetime of the lease that keeps two scale executions from acting at once; longer than any step, shorter than the state machine timeout (both checked at plan)."
   default     = "3m"
+  validation {
+    condition     = can(regex("^([0-9]+[hms])+$", var.scale_lease_ttl))
+    error_message = "scale_lease_ttl is a duration like 3m, 180s or 1m30s."
+  }
 }
 
 variable "scale_down_parallelism" {

@@ -74,7 +74,8 @@ rm -rf "$WORK/src/infra/examples/local/.terraform" "$WORK/src/infra/examples/loc
 export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 export TF_CLI_CONFIG_FILE=$WORK/terraformrc
 : >"$TF_CLI_CONFIG_FILE"
-TFVARS=(-var "aws_endpoint=http://127.0.0.1:$PORT" -var "lambdas_dir=$ZIPS" -var "cluster_size=$CLUSTER_SIZE")
+TFVARS=(-var "aws_endpoint=http://127.0.0.1:$PORT" -var "lambdas_dir=$ZIPS" -var "cluster_size=$CLUSTER_SIZE"
+  -var "instance_identity_certificate=$(cat "$ROOT/tests/localcloud/identity/certificate.pem")")
 if [ "$LAMBDA_CODE" = s3 ]; then
   aws s3api create-bucket --bucket "$CODE_BUCKET" >/dev/null || fail "create bucket $CODE_BUCKET"
   TFVARS+=(-var "lambdas_upload_s3_bucket=$CODE_BUCKET")

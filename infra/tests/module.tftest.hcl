@@ -191,3 +191,27 @@ run "a_certificate_that_is_not_pem_is_refused" {
   }
   expect_failures = [var.instance_identity_certificate]
 }
+
+run "a_step_timeout_at_or_past_its_task_timeout_is_refused" {
+  command = plan
+  variables {
+    lambda_timeouts = { "scale-down" = 150 }
+  }
+  expect_failures = [aws_sfn_state_machine.scale_down]
+}
+
+run "a_lease_shorter_than_a_step_is_refused" {
+  command = plan
+  variables {
+    scale_lease_ttl = "1m30s"
+  }
+  expect_failures = [aws_sfn_state_machine.scale_down]
+}
+
+run "a_lease_outliving_the_state_machine_is_refused" {
+  command = plan
+  variables {
+    scale_lease_ttl = "20m"
+  }
+  expect_failures = [aws_sfn_state_machine.scale_down]
+}

@@ -211,6 +211,9 @@ class LocalCloud:
             "bootstrap_grace_minutes": str(self.s.bootstrap_grace_minutes),
             "down_backends_removal_timeout": self.s.down_removal_timeout,
             "install_cluster_dpdk": "true" if self.s.dpdk else "false",
+            # The IMDS shim signs each host's identity with the matching key: checks are on.
+            "instance_identity_certificate": open(os.path.join(HERE, "identity",
+                                                               "certificate.pem")).read(),
         }
         argv_vars = [a for k, v in tf_vars.items() for a in ("-var", f"{k}={v}")]
         example = os.path.join(work, "infra", "examples", "local")

@@ -54,6 +54,12 @@ variable "bootstrap_grace_minutes" {
   default = 30
 }
 
+variable "instance_identity_certificate" {
+  type        = string
+  default     = null
+  description = "The local cloud's identity certificate (tests/localcloud/identity/certificate.pem), whose key its IMDS signs with."
+}
+
 variable "install_cluster_dpdk" {
   type        = bool
   default     = true
@@ -109,8 +115,7 @@ module "weka" {
   bootstrap_grace_minutes             = var.bootstrap_grace_minutes
   debug_down_backends_removal_timeout = var.down_backends_removal_timeout
   install_cluster_dpdk                = var.install_cluster_dpdk
-  # The local cloud's IMDS signs identity documents with the matching test key.
-  instance_identity_certificate = file("${path.module}/../../../tests/localcloud/identity/certificate.pem")
+  instance_identity_certificate       = var.instance_identity_certificate
 
   # Emulator-friendly choices (variables only; no resource differs).
   use_placement_group                   = false # moto never reports the group "available"

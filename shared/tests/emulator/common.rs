@@ -35,7 +35,12 @@ pub(crate) async fn sdk() -> aws_config::SdkConfig {
     let endpoint = std::env::var(ENDPOINT_ENV).unwrap_or_else(|_| {
         panic!("{ENDPOINT_ENV} is not set: guard the test with require_emulator!()")
     });
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    on_endpoint(&endpoint).await
+}
+
+/// The functions' SDK configuration (timeouts included) pointed at `endpoint`.
+pub(crate) async fn on_endpoint(endpoint: &str) -> aws_config::SdkConfig {
+    weka_shared::adapters::aws_config_loader()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -9,6 +9,7 @@ use weka_shared::adapters::dynamo::DynamoStateStore;
 use weka_shared::config::StateConfig;
 use weka_shared::domain::report::ReportKind;
 use weka_shared::domain::state::{ClaimOutcome, Group, Registration, RegistrationRefusal};
+use weka_shared::error::{Classify, ErrorClass};
 use weka_shared::ports::{LeaseOutcome, NewReport, StateStore, StoreError};
 use weka_shared::testing::CrashingStore;
 use weka_shared::wire::bootstrap::Vm;
@@ -422,4 +423,32 @@ async fn notes_round_trip() {
     let body = serde_json::json!({"refusal": {"desired": 3, "minimum": 6}});
     store.put_note("scale-down", &body).await.unwrap();
     assert_eq!(store.note("scale-down").await.unwrap(), Some(body));
+}
+
+/// Every SDK call is bounded: against an endpoint that accepts connections and never answers,
+/// a read fails as transient within the operation timeout instead of hanging until the
+/// function's own timeout kills it mid-write.
+#[tokio::test]
+async fn a_call_to_a_silent_endpoint_fails_within_the_operation_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let sdk = super::common::on_endpoint(&endpoint).await;
+    let store = weka_shared::adapters::dynamo::DynamoStateStore::from_sdk_config(
+        &sdk,
+        weka_shared::testing::state_config(),
+    );
+    let started = std::time::Instant::now();
+    let err = store.load(Group::Backend).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        took < weka_shared::adapters::SDK_OPERATION_TIMEOUT + std::time::Duration::from_secs(5),
+        "took {took:?}"
+    );
+    assert_eq!(err.class(), ErrorClass::Transient, "{err}");
 }
