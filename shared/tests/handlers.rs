@@ -630,3 +630,29 @@ mod store_props;
 
 #[path = "store_props/in_memory.rs"]
 mod store_round_trip;
+
+/// Review M5: any caller could add hosts without bound (a counter and a ring each). New hosts
+/// are admitted up to a monthly limit; beyond it a new host's report is refused and nothing is
+/// stored for it, while known hosts keep reporting.
+#[tokio::test]
+async fn reporting_hosts_grow_at_a_bounded_rate() {
+    use weka_shared::domain::report::NEW_REPORTING_HOSTS_PER_MONTH;
+    let deps = report_deps(InMemoryStateStore::with_sizes(6, 1));
+    let report =
+        |host: String| json!({"type": "debug", "message": "m", "hostname": host, "protocol": ""});
+    for i in 0..NEW_REPORTING_HOSTS_PER_MONTH {
+        report::handle(&deps, report(format!("host-{i}")))
+            .await
+            .unwrap();
+    }
+    let err = report::handle(&deps, report("one-too-many".to_owned()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Conflict, "{err}");
+    report::handle(&deps, report("host-7".to_owned()))
+        .await
+        .unwrap();
+    let reports = deps.store.reports(Group::Backend).await.unwrap();
+    assert!(!reports.iter().any(|r| r.host == "one-too-many"));
+    assert_eq!(reports.len(), NEW_REPORTING_HOSTS_PER_MONTH as usize + 1);
+}

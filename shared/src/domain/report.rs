@@ -7,6 +7,16 @@ use chrono::{DateTime, Utc};
 
 /// Longest message kept, in bytes; longer messages are cut at a character boundary.
 pub const MAX_MESSAGE_BYTES: usize = 8 * 1024;
+/// How many hosts may start reporting to one group per calendar month: the set of reporting
+/// hosts (one counter and one ring each) grows at a bounded rate whoever calls. Far above any
+/// cluster's churn; a host refused this month is admitted the next.
+pub const NEW_REPORTING_HOSTS_PER_MONTH: u32 = 2_000;
+
+/// The admission window of new reporting hosts a time falls in (`2026-12`).
+pub fn reporting_window(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m").to_string()
+}
+
 /// Longest hostname accepted, in bytes.
 pub const MAX_HOSTNAME_BYTES: usize = 255;
 

@@ -21,7 +21,10 @@ use crate::domain::identity::IdentityError;
 use crate::domain::lifecycle::{
     HostRef, LifecyclePhase, LifecycleResult, ReportSignal, Transition,
 };
-use crate::domain::report::{MAX_HOSTNAME_BYTES, ReportKind, bounded_message};
+use crate::domain::report::{
+    MAX_HOSTNAME_BYTES, NEW_REPORTING_HOSTS_PER_MONTH, ReportKind, bounded_message,
+    reporting_window,
+};
 use crate::domain::state::Group;
 use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::{PayloadError, decode_identified};
@@ -103,6 +106,14 @@ pub enum ReportError {
         /// Its length.
         len: usize,
     },
+    /// Too many hosts started reporting this month.
+    #[error(
+        "{NEW_REPORTING_HOSTS_PER_MONTH} hosts already started reporting in {window}; a new one is admitted next month"
+    )]
+    TooManyHosts {
+        /// The month.
+        window: String,
+    },
     /// The caller is not the host the report names, or did not prove who it is.
     #[error("report refused")]
     Identity(#[from] IdentityError),
@@ -118,6 +129,7 @@ impl Classify for ReportError {
             | Self::UnknownType(_)
             | Self::HostnameTooLong { .. }
             | Self::Identity(_) => ErrorClass::InvalidInput,
+            Self::TooManyHosts { .. } => ErrorClass::Conflict,
             Self::Store(e) => e.class(),
         }
     }
@@ -157,7 +169,14 @@ pub async fn handle<S: StateStore, C: Clock, G: ScalingGroups>(
         message: bounded_message(&request.message),
         at: Clock::now(&deps.clock),
     };
-    let seq = deps.store.next_report_seq(group, &report.host).await?;
+    let window = reporting_window(report.at);
+    let Some(seq) = deps
+        .store
+        .next_report_seq(group, &report.host, &window, NEW_REPORTING_HOSTS_PER_MONTH)
+        .await?
+    else {
+        return Err(ReportError::TooManyHosts { window });
+    };
     deps.store
         .put_report(
             group,

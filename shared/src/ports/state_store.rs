@@ -146,12 +146,16 @@ pub trait StateStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<ClusterState, StoreError>> + Send;
 
-    /// Reserves the next report sequence number of `host` (one atomic counter increment).
+    /// Reserves the next report sequence number of `host` (one atomic counter increment). A
+    /// host's first report is admitted only while fewer than `max_new_hosts` hosts started
+    /// reporting to the group in `window`; `None` when refused (nothing written for the host).
     fn next_report_seq(
         &self,
         group: Group,
         host: &str,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+        window: &str,
+        max_new_hosts: u32,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
 
     /// Stores a report under its sequence number, overwriting the slot it shares in the
     /// per-host ring of `per_host` entries; it expires after `retention`.

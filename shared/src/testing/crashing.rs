@@ -65,9 +65,17 @@ impl<S: StateStore> StateStore for CrashingStore<'_, S> {
         self.step()?;
         self.inner.finalize(group, now).await
     }
-    async fn next_report_seq(&self, group: Group, host: &str) -> Result<u64, StoreError> {
+    async fn next_report_seq(
+        &self,
+        group: Group,
+        host: &str,
+        window: &str,
+        max_new_hosts: u32,
+    ) -> Result<Option<u64>, StoreError> {
         self.step()?;
-        self.inner.next_report_seq(group, host).await
+        self.inner
+            .next_report_seq(group, host, window, max_new_hosts)
+            .await
     }
     async fn put_report(
         &self,

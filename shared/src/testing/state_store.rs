@@ -18,6 +18,8 @@ use std::time::Duration;
 struct Tables {
     groups: HashMap<Group, ClusterState>,
     report_seq: HashMap<(Group, String), u64>,
+    /// Hosts admitted to report per group and window.
+    new_reporting_hosts: HashMap<(Group, String), u32>,
     reports: BTreeMap<(Group, String, u64), Report>,
     leases: HashMap<String, Lease>,
     notes: HashMap<String, serde_json::Value>,
@@ -202,12 +204,29 @@ impl StateStore for InMemoryStateStore {
         })
     }
 
-    async fn next_report_seq(&self, group: Group, host: &str) -> Result<u64, StoreError> {
+    async fn next_report_seq(
+        &self,
+        group: Group,
+        host: &str,
+        window: &str,
+        max_new_hosts: u32,
+    ) -> Result<Option<u64>, StoreError> {
         self.wrote();
         let mut t = self.tables.lock().unwrap();
-        let seq = t.report_seq.entry((group, host.to_owned())).or_default();
+        let key = (group, host.to_owned());
+        if !t.report_seq.contains_key(&key) {
+            let admitted = t
+                .new_reporting_hosts
+                .entry((group, window.to_owned()))
+                .or_default();
+            if *admitted >= max_new_hosts {
+                return Ok(None);
+            }
+            *admitted += 1;
+        }
+        let seq = t.report_seq.entry(key).or_default();
         *seq += 1;
-        Ok(*seq)
+        Ok(Some(*seq))
     }
 
     async fn put_report(

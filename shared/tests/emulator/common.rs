@@ -35,7 +35,23 @@ pub(crate) async fn sdk() -> aws_config::SdkConfig {
     let endpoint = std::env::var(ENDPOINT_ENV).unwrap_or_else(|_| {
         panic!("{ENDPOINT_ENV} is not set: guard the test with require_emulator!()")
     });
-    on_endpoint(&endpoint).await
+    // moto serialises every request: the 200-writer tests queue far longer than any AWS call
+    // takes, so their calls get time; the functions' own timeouts are tested apart
+    // (`on_endpoint`).
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(std::time::Duration::from_secs(120))
+                .operation_timeout(std::time::Duration::from_secs(300))
+                .build(),
+        )
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .load()
+        .await
 }
 
 /// The functions' SDK configuration (timeouts included) pointed at `endpoint`.

@@ -364,8 +364,9 @@ async fn reports_ring_per_host_and_survive_a_crash_between_steps() {
     let retention = Duration::from_secs(86_400);
     for i in 0..5 {
         let seq = store
-            .next_report_seq(Group::Backend, "ip-10-0-0-1.ec2.internal")
+            .next_report_seq(Group::Backend, "ip-10-0-0-1.ec2.internal", "2026-12", 10)
             .await
+            .unwrap()
             .unwrap();
         store
             .put_report(Group::Backend, seq, &report(&format!("m{i}")), 3, retention)
@@ -375,8 +376,9 @@ async fn reports_ring_per_host_and_survive_a_crash_between_steps() {
     // Crash after reserving a sequence number: a gap, nothing else.
     let dying = CrashingStore::after(&store, 1);
     let seq = dying
-        .next_report_seq(Group::Backend, "ip-10-0-0-1.ec2.internal")
+        .next_report_seq(Group::Backend, "ip-10-0-0-1.ec2.internal", "2026-12", 10)
         .await
+        .unwrap()
         .unwrap();
     assert!(
         dying
@@ -385,8 +387,9 @@ async fn reports_ring_per_host_and_survive_a_crash_between_steps() {
             .is_err()
     );
     let seq = store
-        .next_report_seq(Group::Backend, "ip-10-0-0-1.ec2.internal")
+        .next_report_seq(Group::Backend, "ip-10-0-0-1.ec2.internal", "2026-12", 10)
         .await
+        .unwrap()
         .unwrap();
     store
         .put_report(Group::Backend, seq, &report("after"), 3, retention)
@@ -451,4 +454,56 @@ async fn a_call_to_a_silent_endpoint_fails_within_the_operation_timeout() {
         "took {took:?}"
     );
     assert_eq!(err.class(), ErrorClass::Transient, "{err}");
+}
+
+/// Review M5: distinct reporting hosts were unbounded. A host's first report is admitted only
+/// while the window's count of new hosts is below the limit; a known host always reports, and a
+/// refused one leaves nothing behind (it stays refused within the window).
+#[tokio::test]
+async fn new_reporting_hosts_are_admitted_up_to_the_windows_limit() {
+    require_emulator!();
+    let store = store_with(6).await;
+    for host in ["ip-10-0-0-1", "ip-10-0-0-2"] {
+        assert_eq!(
+            store
+                .next_report_seq(Group::Backend, host, "2026-12", 2)
+                .await
+                .unwrap(),
+            Some(1)
+        );
+    }
+    for _ in 0..2 {
+        assert_eq!(
+            store
+                .next_report_seq(Group::Backend, "ip-10-0-0-3", "2026-12", 2)
+                .await
+                .unwrap(),
+            None,
+            "a third new host in the window is refused, every time"
+        );
+    }
+    assert_eq!(
+        store
+            .next_report_seq(Group::Backend, "ip-10-0-0-1", "2026-12", 2)
+            .await
+            .unwrap(),
+        Some(2),
+        "a known host keeps reporting"
+    );
+    assert_eq!(
+        store
+            .next_report_seq(Group::Backend, "ip-10-0-0-3", "2027-01", 2)
+            .await
+            .unwrap(),
+        Some(1),
+        "admitted in the next window"
+    );
+    assert_eq!(
+        store
+            .next_report_seq(Group::Nfs, "ip-10-0-0-9", "2026-12", 2)
+            .await
+            .unwrap(),
+        Some(1),
+        "each group counts its own hosts"
+    );
 }

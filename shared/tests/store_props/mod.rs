@@ -469,7 +469,10 @@ pub async fn round_trip<F: Fixture>(fixture: &F, case: StoreCase) -> Result<(), 
     let mut expected: BTreeMap<(Group, String), Vec<Report>> = BTreeMap::new();
     for (h, group, kind, message, at) in &case.reports {
         let host = &case.hosts[*h];
-        let seq = ok!(store.next_report_seq(*group, host).await);
+        let seq = ok!(store
+            .next_report_seq(*group, host, "2026-12", u32::MAX)
+            .await)
+        .expect("no limit");
         let report = NewReport {
             host: host.clone(),
             kind: *kind,
@@ -620,7 +623,10 @@ pub async fn refused<F: Fixture>(fixture: &F, write: BadWrite) -> Result<(), Tes
     let result = match &write {
         BadWrite::Record(c) => store.record_lifecycle_action(&c.action).await.map(|_| ()),
         BadWrite::Report(host, at) => {
-            let seq = ok!(store.next_report_seq(Group::Backend, host).await);
+            let seq = ok!(store
+                .next_report_seq(Group::Backend, host, "2026-12", u32::MAX)
+                .await)
+            .expect("no limit");
             let report = NewReport {
                 host: host.clone(),
                 kind: ReportKind::Progress,

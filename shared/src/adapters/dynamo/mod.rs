@@ -250,8 +250,14 @@ impl StateStore for DynamoStateStore {
         state::finalize(self, group, now).await
     }
 
-    async fn next_report_seq(&self, group: Group, host: &str) -> Result<u64, StoreError> {
-        reports::next_seq(self, group, host).await
+    async fn next_report_seq(
+        &self,
+        group: Group,
+        host: &str,
+        window: &str,
+        max_new_hosts: u32,
+    ) -> Result<Option<u64>, StoreError> {
+        reports::next_seq(self, group, host, window, max_new_hosts).await
     }
 
     async fn put_report(

@@ -2,7 +2,7 @@
 //! counters (`<state key>#report-seq`), both with a TTL.
 
 use super::codec::{Item, expiry, get_n, get_s, get_time, key, n, s, timestamp};
-use super::{ATTR_EXPIRES_AT, DynamoStateStore, store_error};
+use super::{ATTR_EXPIRES_AT, Conditional, DynamoStateStore, store_error};
 use crate::domain::report::{Report, ReportKind};
 use crate::domain::state::Group;
 use crate::ports::{NewReport, StoreError, check_storable_time};
@@ -16,6 +16,7 @@ const ATTR_SEQ: &str = "seq";
 const ATTR_AT: &str = "at";
 const ATTR_KIND: &str = "kind";
 const ATTR_MESSAGE: &str = "message";
+const ATTR_HOSTS: &str = "hosts";
 
 const REPORT_SEQ_UPDATE: &str = "ADD #seq :one SET #expires_at = :expires_at";
 const REPORT_PUT_CONDITION: &str = "attribute_not_exists(#seq) OR #seq < :seq";
@@ -28,29 +29,82 @@ pub(super) async fn next_seq(
     store: &DynamoStateStore,
     group: Group,
     host: &str,
-) -> Result<u64, StoreError> {
+    window: &str,
+    max_new_hosts: u32,
+) -> Result<Option<u64>, StoreError> {
     let pk = format!("{}#report-seq", store.state_key(group));
-    store.counted_write();
     // The trait gives no time here and the store holds no clock, hence the system clock.
     let expires_at = expiry(Utc::now(), SEQ_RETENTION);
-    let out = store
-        .update(
-            key(pk.clone(), host),
-            REPORT_SEQ_UPDATE,
-            &[("#seq", ATTR_SEQ), ("#expires_at", ATTR_EXPIRES_AT)],
-            [(":one", n(1)), (":expires_at", n(expires_at))],
+    let increment = |condition: Option<&str>| {
+        let request = store
+            .update(
+                key(pk.clone(), host),
+                REPORT_SEQ_UPDATE,
+                &[("#seq", ATTR_SEQ), ("#expires_at", ATTR_EXPIRES_AT)],
+                [(":one", n(1)), (":expires_at", n(expires_at))],
+            )
+            .return_values(ReturnValue::UpdatedNew);
+        match condition {
+            Some(condition) => request.condition_expression(condition),
+            None => request,
+        }
+    };
+    // A known host: one write. A new one: admitted against the window's count first.
+    let attributes = match store
+        .send_conditional(
+            "update_item report sequence",
+            increment(Some("attribute_exists(#seq)")),
         )
-        .return_values(ReturnValue::UpdatedNew)
-        .send()
-        .await
-        .map_err(|e| store_error("update_item report sequence", e))?;
-    get_n(&out.attributes.unwrap_or_default(), ATTR_SEQ)
+        .await?
+    {
+        Conditional::Applied(attributes) => attributes,
+        Conditional::Refused(_) => {
+            if !admit_new_host(store, group, window, max_new_hosts).await? {
+                return Ok(None);
+            }
+            store.counted_write();
+            increment(None)
+                .send()
+                .await
+                .map_err(|e| store_error("update_item report sequence", e))?
+                .attributes
+                .unwrap_or_default()
+        }
+    };
+    get_n(&attributes, ATTR_SEQ)
         .ok()
         .flatten()
+        .map(Some)
         .ok_or_else(|| StoreError::Corrupt {
             key: format!("{pk}/{host}"),
             reason: "sequence counter did not return a number".to_owned(),
         })
+}
+
+/// Counts one more host starting to report in `window`, unless `max_new_hosts` already did.
+async fn admit_new_host(
+    store: &DynamoStateStore,
+    group: Group,
+    window: &str,
+    max_new_hosts: u32,
+) -> Result<bool, StoreError> {
+    let request = store.conditional_update(
+        key(format!("{}#report-hosts", store.state_key(group)), window),
+        "ADD #hosts :one SET #expires_at = :expires_at",
+        "attribute_not_exists(#hosts) OR #hosts < :max",
+        &[("#hosts", ATTR_HOSTS), ("#expires_at", ATTR_EXPIRES_AT)],
+        [
+            (":one", n(1)),
+            (":max", n(max_new_hosts)),
+            (":expires_at", n(expiry(Utc::now(), SEQ_RETENTION))),
+        ],
+    );
+    Ok(matches!(
+        store
+            .send_conditional("update_item reporting hosts", request)
+            .await?,
+        Conditional::Applied(_)
+    ))
 }
 
 pub(super) async fn put(
