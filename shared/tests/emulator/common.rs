@@ -38,25 +38,24 @@ pub(crate) async fn sdk() -> aws_config::SdkConfig {
     // moto serialises every request: the 200-writer tests queue far longer than any AWS call
     // takes, so their calls get time; the functions' own timeouts are tested apart
     // (`on_endpoint`).
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .operation_attempt_timeout(std::time::Duration::from_secs(120))
-                .operation_timeout(std::time::Duration::from_secs(300))
-                .build(),
-        )
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .load()
-        .await
+    let roomy = aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(std::time::Duration::from_secs(120))
+        .operation_timeout(std::time::Duration::from_secs(300))
+        .build();
+    at_endpoint(
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(roomy),
+        &endpoint,
+    )
+    .await
 }
 
 /// The functions' SDK configuration (timeouts included) pointed at `endpoint`.
 pub(crate) async fn on_endpoint(endpoint: &str) -> aws_config::SdkConfig {
-    weka_shared::adapters::aws_config_loader()
+    at_endpoint(weka_shared::adapters::aws_config_loader(), endpoint).await
+}
+
+async fn at_endpoint(loader: aws_config::ConfigLoader, endpoint: &str) -> aws_config::SdkConfig {
+    loader
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

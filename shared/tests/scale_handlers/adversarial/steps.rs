@@ -42,28 +42,38 @@ fn has_backend_ips(payload: &Value) -> bool {
         })
 }
 
-/// Review §10 finding: a scale-down input naming no backend IP can never succeed, yet fails `Transient`
-/// (WEKA `NoBackends`), which the state machine retries. Fix in `handlers/scale_down.rs`:
-/// refuse it as `InvalidInput` before connecting.
+type ScaleDownDeps = scale_down::Deps<InMemoryStateStore, FakeSecrets, FakeWeka, FakeClock>;
+
+/// Scale-down on a formed cluster that WEKA answers for.
+async fn formed_scale_down() -> ScaleDownDeps {
+    let store = store();
+    store.finalize(Group::Backend, now()).await.unwrap();
+    scale_down::Deps {
+        store,
+        secrets: fake_secrets(),
+        weka: healthy_weka(),
+        clock: FakeClock::at(now()),
+        config: scale_down_config(lifecycle()),
+    }
+}
+
+/// Review §10 findings: a scale-down input naming no usable backend IP can never succeed, yet
+/// failed `Transient` (WEKA `NoBackends`, retried by the state machine), and was refused only
+/// after the WEKA credentials were read. It is `InvalidInput`, before any secret is read.
 #[test]
-fn scale_down_without_backend_ips_is_invalid_input() {
+fn scale_down_refuses_an_input_naming_no_usable_backend_before_reading_a_secret() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     rt.block_on(async {
-        let store = store();
-        store.finalize(Group::Backend, now()).await.unwrap();
-        let deps = scale_down::Deps {
-            store,
-            secrets: fake_secrets(),
-            weka: healthy_weka(),
-            clock: FakeClock::at(now()),
-            config: scale_down_config(lifecycle()),
-        };
-        let err = scale_down::handle(&deps, json!({}), invocation(now()))
-            .await
-            .unwrap_err();
-        assert_eq!(err.class(), ErrorClass::InvalidInput, "{err}");
+        for payload in [json!({}), json!({"backend_ips": [""]})] {
+            let deps = formed_scale_down().await;
+            let err = scale_down::handle(&deps, payload, invocation(now()))
+                .await
+                .unwrap_err();
+            assert_eq!(err.class(), ErrorClass::InvalidInput, "{err}");
+            assert_eq!(deps.secrets.reads(), 0);
+        }
     });
 }
 
@@ -92,44 +102,11 @@ fn scale_fetch_refuses_an_execution_name_no_state_machine_gives() {
     });
 }
 
-/// Review §10 finding: an input the planner refuses (`{"backend_ips":[""]}`) is refused only after the
-/// WEKA credentials were read. Fix in `handlers/scale_down.rs`: validate before reading.
-#[test]
-fn scale_down_reads_no_secret_for_an_input_it_refuses() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let store = store();
-        store.finalize(Group::Backend, now()).await.unwrap();
-        let deps = scale_down::Deps {
-            store,
-            secrets: fake_secrets(),
-            weka: healthy_weka(),
-            clock: FakeClock::at(now()),
-            config: scale_down_config(lifecycle()),
-        };
-        let err = scale_down::handle(&deps, json!({"backend_ips": [""]}), invocation(now()))
-            .await
-            .unwrap_err();
-        assert_eq!(err.class(), ErrorClass::InvalidInput, "{err}");
-        assert_eq!(deps.secrets.reads(), 0);
-    });
-}
-
 #[test]
 fn adversarial_scale_down() {
     run("scale-down", &payload(step(host_group_info())), |rt, p| {
         rt.block_on(async {
-            let store = store();
-            store.finalize(Group::Backend, now()).await.unwrap();
-            let deps = scale_down::Deps {
-                store,
-                secrets: fake_secrets(),
-                weka: healthy_weka(),
-                clock: FakeClock::at(now()),
-                config: scale_down_config(lifecycle()),
-            };
+            let deps = formed_scale_down().await;
             match scale_down::handle(&deps, p.clone(), invocation(now())).await {
                 Ok(_) => {}
                 Err(e) => {
