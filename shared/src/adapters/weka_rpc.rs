@@ -154,6 +154,7 @@ impl WekaConnector for JsonRpcConnector {
         JsonRpcSession {
             http: self.http.clone(),
             config: self.config.clone(),
+            retired: std::sync::Mutex::new(vec![false; backend_ips.len()]),
             ips: backend_ips,
             credentials,
             deadline,
@@ -174,6 +175,8 @@ pub struct JsonRpcSession {
     /// Every request ends by then; no retry starts that could not.
     deadline: Option<Instant>,
     current: AtomicUsize,
+    /// Backends the run stopped using (deactivated or removed machines).
+    retired: std::sync::Mutex<Vec<bool>>,
     /// `(backend index, access token)` of the current login.
     token: Mutex<Option<(usize, String)>>,
     next_id: AtomicU64,
@@ -372,6 +375,18 @@ impl JsonRpcSession {
 }
 
 impl WekaApi for JsonRpcSession {
+    fn stop_using(&self, ip: &str) {
+        let mut retired = self
+            .retired
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (index, backend) in self.ips.iter().enumerate() {
+            if backend == ip {
+                retired[index] = true;
+            }
+        }
+    }
+
     async fn call(&self, method: &str, params: Value) -> Result<Value, WekaError> {
         let raw = self.call_raw(method, params).await?;
         serde_json::from_slice(raw.json()).map_err(|e| WekaError::Decode {
@@ -389,7 +404,17 @@ impl WekaApi for JsonRpcSession {
         }
         let start = self.current.load(Ordering::Relaxed) % pool;
         let mut last_failure: Vec<Option<WekaError>> = (0..pool).map(|_| None).collect();
-        let mut worth_retrying = vec![true; pool];
+        // Retired backends are not tried, unless that would leave none.
+        let mut worth_retrying: Vec<bool> = {
+            let retired = self
+                .retired
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            retired.iter().map(|r| !r).collect()
+        };
+        if !worth_retrying.contains(&true) {
+            worth_retrying = vec![true; pool];
+        }
         let mut attempts = 0;
         let mut out_of_time = false;
         'passes: for round in 0..self.config.retry.rounds.max(1) {

@@ -555,6 +555,10 @@ async fn run_batch<A: WekaApi, C: Clock>(
             Effect::AddToTerminate(_) => None,
         })
         .collect();
+    // The session stops using a machine as soon as it leaves, not only for the final re-read.
+    for ip in &dropped {
+        api.stop_using(ip);
+    }
     for action in &batch.actions {
         if out_of_time(clock, deadline) {
             tracing::warn!(
@@ -585,6 +589,7 @@ async fn run_batch<A: WekaApi, C: Clock>(
                 );
                 for effect in &action.on_success {
                     if let Effect::DropFromPool(ip) = effect {
+                        api.stop_using(ip);
                         dropped.push(ip.clone());
                     }
                 }

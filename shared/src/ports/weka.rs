@@ -145,6 +145,13 @@ pub trait WekaApi: Send + Sync {
         params: serde_json::Value,
     ) -> impl Future<Output = Result<serde_json::Value, WekaError>> + Send;
 
+    /// Stops sending calls through backend `ip` (it was deactivated or removed): the others
+    /// serve the rest of the session. A session told to stop using all of them keeps them all,
+    /// rather than having none to try. The default (sessions without a pool) does nothing.
+    fn stop_using(&self, ip: &str) {
+        let _ = ip;
+    }
+
     /// Like [`Self::call`], but returns the `result` undecoded. The default serialises what
     /// `call` returns; the JSON-RPC session returns the received text itself.
     fn call_raw(

@@ -51,10 +51,12 @@ impl FakeWeka {
 }
 
 /// A session of [`FakeWeka`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FakeWekaSession {
     weka: FakeWeka,
-    ips: Vec<String>,
+    /// The pool the responder sees: what the session was opened with, less the backends it
+    /// was told to stop using (never emptied, as the real session).
+    ips: Mutex<Vec<String>>,
 }
 
 impl WekaConnector for FakeWeka {
@@ -64,12 +66,19 @@ impl WekaConnector for FakeWeka {
         self.logins.lock().unwrap().push(credentials);
         FakeWekaSession {
             weka: self.clone(),
-            ips: backend_ips,
+            ips: Mutex::new(backend_ips),
         }
     }
 }
 
 impl WekaApi for FakeWekaSession {
+    fn stop_using(&self, ip: &str) {
+        let mut ips = self.ips.lock().unwrap();
+        if ips.iter().any(|other| other != ip) {
+            ips.retain(|other| other != ip);
+        }
+    }
+
     async fn call(
         &self,
         method: &str,
@@ -80,11 +89,12 @@ impl WekaApi for FakeWekaSession {
             .lock()
             .unwrap()
             .push((method.to_owned(), params.clone()));
-        if self.ips.is_empty() {
+        let ips = self.ips.lock().unwrap().clone();
+        if ips.is_empty() {
             return Err(WekaError::NoBackends {
                 method: method.to_owned(),
             });
         }
-        (self.weka.responder)(&self.ips, method, &params)
+        (self.weka.responder)(&ips, method, &params)
     }
 }

@@ -166,6 +166,40 @@ async fn scale_down_not_now_gates_answer_empty_without_acting() {
     }
 }
 
+/// Review (issue 15): the rest of a run still sent calls through a machine it had deactivated
+/// (`DropFromPool` only affected the final re-read). The session stops using it at once.
+#[tokio::test]
+async fn a_deactivated_machine_serves_no_later_call_of_the_run() {
+    let mut cb = Cb::new(3);
+    machines(&mut cb, &[M::Healthy; 6]);
+    let reads = reads_for(&cb.snap);
+    let seen: Arc<Mutex<Vec<(String, Value, Vec<String>)>>> = Arc::default();
+    let log = seen.clone();
+    let weka = FakeWeka::new(move |pool, method, params| {
+        log.lock()
+            .unwrap()
+            .push((method.to_owned(), params.clone(), pool.to_vec()));
+        Ok(reads.get(method).cloned().unwrap_or_else(|| json!({})))
+    });
+    let deps = scale_deps(clusterized_store().await, weka, Some((1, 1, 0)));
+    scale_down_step(&deps, &cb.info).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let at = seen
+        .iter()
+        .position(|(m, _, _)| m == "cluster_deactivate_hosts")
+        .expect("one machine deactivated");
+    let first: HostId = seen[at].1["host_ids"][0].as_str().unwrap().parse().unwrap();
+    let gone = cb.snap.hosts[&first].host_ip.clone();
+    let later: Vec<&(String, Value, Vec<String>)> = seen[at + 1..].iter().collect();
+    assert!(!later.is_empty());
+    for (method, _, pool) in later {
+        assert!(
+            !pool.contains(&gone),
+            "{method} could still go through {gone}: {pool:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn scale_down_deactivates_one_machine_and_loads_credentials_itself() {
     let mut cb = Cb::new(3);

@@ -370,3 +370,37 @@ async fn a_mutation_that_may_have_reached_weka_is_never_sent_again() {
         assert_eq!(count(&log, deactivate), 2, "{status}: {log:?}");
     }
 }
+
+/// Review (issue 15): after scale-down deactivated or removed a machine, the rest of the run
+/// still sent calls through it. A session stops using a backend it is told to, logging in on
+/// another, and never sends to it again; a session told to stop using every backend still
+/// has one to try rather than none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_the_session_stops_using_gets_no_more_calls() {
+    let server = running(3).await;
+    let ips: Vec<String> = (0..3).map(common::ip).collect();
+    let api =
+        connector(&server, Duration::from_secs(5), QUICK_RETRY).connect(ips.clone(), deployment());
+    api.call("status", json!({})).await.unwrap();
+    assert!(
+        requests(&server)
+            .await
+            .iter()
+            .all(|(ip, _, _)| *ip == ips[0])
+    );
+    clear_requests(&server).await;
+    api.stop_using(&ips[0]);
+    for _ in 0..3 {
+        api.call("status", json!({})).await.unwrap();
+    }
+    let log = requests(&server).await;
+    assert!(!log.iter().any(|(ip, _, _)| *ip == ips[0]), "{log:?}");
+    assert_eq!(
+        count(&log, "user_login"),
+        1,
+        "one login on the next backend: {log:?}"
+    );
+    api.stop_using(&ips[1]);
+    api.stop_using(&ips[2]);
+    api.call("status", json!({})).await.unwrap();
+}
