@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 pub const SCALE_NOTE: &str = "scale-down";
 /// Name of the note holding the scale lease as the last refused run found it.
 pub const LEASE_NOTE: &str = "scale-lease";
+/// Name of the note holding the last scale-down failure (written by `terminate`).
+pub const SCALE_DOWN_FAILURE_NOTE: &str = "scale-down-failure";
 
 /// A note stored as a JSON document.
 pub trait Note: Serialize + serde::de::DeserializeOwned {
@@ -25,6 +27,46 @@ pub trait Note: Serialize + serde::de::DeserializeOwned {
 
 impl Note for ScaleNote {}
 impl Note for LeaseNote {}
+impl Note for ScaleDownFailureNote {}
+
+/// The last scale-down that failed (after its retries), as the state machine caught it and
+/// `terminate`, which ran without its answer, recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScaleDownFailureNote {
+    /// The error name (`Weka.InvalidInput`, `Weka.Transient`, `States.Timeout`, ...).
+    pub error: String,
+    /// What went wrong (the Lambda's `errorMessage`, or the cause), at most
+    /// [`Self::MAX_MESSAGE_BYTES`].
+    pub message: String,
+    /// When terminate recorded it.
+    pub at: DateTime<Utc>,
+    /// The execution whose scale-down failed.
+    pub execution: String,
+}
+
+impl ScaleDownFailureNote {
+    /// The longest message kept.
+    pub const MAX_MESSAGE_BYTES: usize = 2048;
+
+    /// The note, with `error` and `message` cut to bounded lengths.
+    pub fn new(error: &str, message: &str, at: DateTime<Utc>, execution: &str) -> Self {
+        Self {
+            error: truncate(error, 256),
+            message: truncate(message, Self::MAX_MESSAGE_BYTES),
+            at,
+            execution: execution.to_owned(),
+        }
+    }
+}
+
+/// `s` cut to at most `max` bytes, on a character boundary.
+fn truncate(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
 
 /// The scale lease as runs that could not take it found it: who holds it, since when runs are
 /// refused, and whether that has lasted beyond one lease period (a wedged holder).

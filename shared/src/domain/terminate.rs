@@ -185,6 +185,8 @@ pub enum SkipReason {
     Registered,
     /// The per-run termination cap was reached.
     CapReached,
+    /// Scale-down failed: without WEKA's view, no machine is terminated on its account.
+    NoScaleAnswer,
 }
 
 /// An instance left alone, with the reason.
@@ -266,23 +268,65 @@ pub fn plan_terminate(
         .iter()
         .map(|i| (i.id.as_str(), i.private_ip.as_str()))
         .collect();
-    let plans = asgs
-        .iter()
-        .map(|asg| {
-            let forming = forming.iter().find(|f| f.asg_name == asg.name);
-            plan_asg(asg, &weka_ips, &to_terminate, policy, forming, now)
-        })
-        .collect();
+    let view = WekaView {
+        known: true,
+        weka_ips: &weka_ips,
+        to_terminate: &to_terminate,
+    };
     Ok(TerminatePlan {
-        asgs: plans,
+        asgs: plan_asgs(asgs, &view, policy, forming, now),
         transient_errors: scale.transient_errors.clone(),
     })
 }
 
+/// Plans terminate when scale-down failed and left no answer (issue 15 item 4): only what needs
+/// no WEKA view is done. Unhealthy instances that are unprotected, gone from EC2 or already
+/// terminating are detached, and a forming group's never-registered instances are recycled as
+/// in [`plan_terminate`]; nothing is terminated as removed, stopped-unhealthy or not-in-WEKA
+/// (those instances are skipped with [`SkipReason::NoScaleAnswer`]).
+pub fn plan_terminate_without_scale_answer(
+    asgs: &[AsgSnapshot],
+    policy: &TerminatePolicy,
+    forming: &[Forming],
+    now: DateTime<Utc>,
+) -> TerminatePlan {
+    let view = WekaView {
+        known: false,
+        weka_ips: &BTreeSet::new(),
+        to_terminate: &BTreeSet::new(),
+    };
+    TerminatePlan {
+        asgs: plan_asgs(asgs, &view, policy, forming, now),
+        transient_errors: Vec::new(),
+    }
+}
+
+/// What scale-down's answer says about WEKA: its hosts' IPs and the machines it removed.
+struct WekaView<'a> {
+    /// False when there is no answer (scale-down failed).
+    known: bool,
+    weka_ips: &'a BTreeSet<&'a str>,
+    to_terminate: &'a BTreeSet<(&'a str, &'a str)>,
+}
+
+fn plan_asgs(
+    asgs: &[AsgSnapshot],
+    view: &WekaView<'_>,
+    policy: &TerminatePolicy,
+    forming: &[Forming],
+    now: DateTime<Utc>,
+) -> Vec<AsgTerminatePlan> {
+    asgs.iter()
+        .map(|asg| {
+            let forming = forming.iter().find(|f| f.asg_name == asg.name);
+            plan_asg(asg, view, policy, forming, now)
+        })
+        .collect()
+}
+
 fn plan_asg(
     asg: &AsgSnapshot,
-    weka_ips: &BTreeSet<&str>,
-    to_terminate: &BTreeSet<(&str, &str)>,
+    view: &WekaView<'_>,
     policy: &TerminatePolicy,
     forming: Option<&Forming>,
     now: DateTime<Utc>,
@@ -298,6 +342,7 @@ fn plan_asg(
         });
     };
 
+    let (weka_ips, to_terminate) = (view.weka_ips, view.to_terminate);
     for i in &asg.instances {
         let ip = i.private_ip.as_deref().unwrap_or("");
         let listed = !ip.is_empty() && to_terminate.contains(&(i.id.as_str(), ip));
@@ -322,7 +367,9 @@ fn plan_asg(
                 continue;
             }
             if i.ec2_state == Some(Ec2State::Stopped) {
-                if in_weka && !listed {
+                if !view.known {
+                    skip(i, SkipReason::NoScaleAnswer);
+                } else if in_weka && !listed {
                     skip(i, SkipReason::StillWekaHost);
                 } else {
                     let reason = if listed {
@@ -363,6 +410,10 @@ fn plan_asg(
                     continue;
                 }
                 Some(f) if f.registered.len() < f.target => TerminateReason::NeverRegistered,
+                _ if !view.known => {
+                    skip(i, SkipReason::NoScaleAnswer);
+                    continue;
+                }
                 _ => {
                     skip(i, SkipReason::HostsListEmpty);
                     continue;

@@ -4,12 +4,16 @@
 //! Reads only; never locks. A failing WEKA call is reported in the answer, not swallowed.
 //! Instances held by a lifecycle hook are listed with how long they have waited, and a
 //! terminating one whose machine the last scale-down held back (safety floor, in-flight cap)
-//! with why (`held_back`).
+//! with why (`held_back`). The last scale-down failure (recorded by `terminate`) is shown with
+//! whether a scale-down answered since (`scale_down_failure`).
 
 use crate::config::names::{ASG_NAME_ENV, CLUSTER_NAME_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::lifecycle::{LifecycleRecord, Transition};
-use crate::domain::notes::{LEASE_NOTE, LeaseNote, Note as _, SCALE_NOTE, ScaleNote};
+use crate::domain::notes::{
+    LEASE_NOTE, LeaseNote, Note as _, SCALE_DOWN_FAILURE_NOTE, SCALE_NOTE, ScaleDownFailureNote,
+    ScaleNote,
+};
 use crate::domain::progress::progress_view;
 use crate::domain::state::{ClusterState, Group};
 use crate::error::{Classify, ErrorClass, error_chain};
@@ -204,6 +208,7 @@ where
             None
         }
     };
+    let scale_down_failure = last_scale_down_failure(deps, scale_note.as_ref()).await;
     Ok(StatusResponse {
         initial_size: state.initial_size,
         desired_size,
@@ -215,6 +220,7 @@ where
             .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true)),
         scale_refusal: scale_note.as_ref().and_then(|n| n.refusal.clone()),
         scale_lease_held,
+        scale_down_failure,
         lifecycle_waiting: if group == Group::Backend {
             lifecycle_waiting(deps, scale_note.as_ref()).await
         } else {
@@ -261,6 +267,32 @@ where
                 .map(str::to_owned),
         })
         .collect()
+}
+
+/// The last scale-down failure terminate recorded, marked `latest` unless a scale-down answered
+/// since; an unreadable note only leaves it out.
+async fn last_scale_down_failure<S, I, K, W, C>(
+    deps: &Deps<S, I, K, W, C>,
+    scale_note: Option<&ScaleNote>,
+) -> Option<Value>
+where
+    S: StateStore,
+{
+    let note = match deps.store.note(SCALE_DOWN_FAILURE_NOTE).await {
+        Ok(note) => note.and_then(ScaleDownFailureNote::from_value)?,
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "scale-down failure note unavailable");
+            return None;
+        }
+    };
+    let latest = scale_note.is_none_or(|n| n.at <= note.at);
+    Some(json!({
+        "error": note.error,
+        "message": note.message,
+        "at": rfc3339(note.at),
+        "execution": note.execution,
+        "latest": latest,
+    }))
 }
 
 fn rfc3339(at: DateTime<Utc>) -> String {

@@ -14,6 +14,12 @@
 //! terminations go a margin before their deadline, heartbeats the members of a cluster still
 //! forming and the terminations scale-down held back (`held_back`: safety floor, in-flight
 //! cap), and records wait states whose events were lost (e.g. to a held lease).
+//!
+//! When scale-down failed (issue 15 item 4), the state machine still runs this step, on an input
+//! with no scale answer and the caught failure: the lifecycle pass, the unhealthy detaches and
+//! the bootstrap recycling run (`plan_terminate_without_scale_answer`), no machine is terminated
+//! on WEKA's account, and the failure is recorded (`scale-down-failure` note, shown by `status`)
+//! and passed on so the execution still ends failed.
 
 use crate::config::asg::AsgConfig;
 use crate::config::lifecycle::LifecycleConfig;
@@ -22,9 +28,11 @@ use crate::config::names::{
 };
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::lifecycle::Members;
+use crate::domain::notes::{Note as _, SCALE_DOWN_FAILURE_NOTE, ScaleDownFailureNote};
 use crate::domain::state::Group;
 use crate::domain::terminate::{
     AsgTerminatePlan, Forming, TerminateError, TerminatePolicy, TerminateTarget, plan_terminate,
+    plan_terminate_without_scale_answer,
 };
 use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::Invocation;
@@ -35,7 +43,8 @@ use crate::services::scale_run::{
     DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, release_scale_lease,
 };
 use crate::wire::scale::{
-    PROTOCOL_VERSION, ScaleResponse, TerminatedInstance, TerminatedInstancesResponse, go_zero_time,
+    PROTOCOL_VERSION, ScaleDownFailure, TerminateInput, TerminatedInstance,
+    TerminatedInstancesResponse, go_zero_time,
 };
 use chrono::TimeDelta;
 use futures::StreamExt as _;
@@ -152,19 +161,20 @@ where
     S: StateStore,
     C: Clock,
 {
-    let step: Step<ScaleResponse> = decode_step(payload)?;
+    let step: Step<TerminateInput> = decode_step(payload)?;
     let owner = step.owner(&invocation);
     tracing::Span::current().record("execution", owner.as_str());
     hold_scale_lease(&deps.store, &owner, deps.clock.now(), deps.config.lease_ttl).await??;
     // Boxed: the SDK futures nest deeper than the default layout query limit.
-    let result = Box::pin(run(deps, &step.input)).await;
+    let result = Box::pin(run(deps, &step.input, &owner)).await;
     release_scale_lease(&deps.store, &owner).await;
     result
 }
 
 async fn run<G, S, C>(
     deps: &Deps<G, S, C>,
-    scale: &ScaleResponse,
+    input: &TerminateInput,
+    owner: &str,
 ) -> Result<TerminatedInstancesResponse, TerminateHandlerError>
 where
     G: ScalingGroups,
@@ -176,14 +186,26 @@ where
     let groups = deps.groups.describe_groups(&names).await?;
     let snapshots: Vec<_> = groups.iter().map(|g| g.snapshot()).collect();
     let forming = forming_groups(deps).await?;
-    let plan = plan_terminate(
-        &snapshots,
-        scale,
-        &deps.config.policy,
-        &forming,
-        deps.clock.now(),
-    )?;
-    let mut errors = plan.transient_errors.clone();
+    let failure = input.scale_down_failure.as_ref();
+    let plan = match failure {
+        None => plan_terminate(
+            &snapshots,
+            &input.scale,
+            &deps.config.policy,
+            &forming,
+            deps.clock.now(),
+        )?,
+        Some(_) => plan_terminate_without_scale_answer(
+            &snapshots,
+            &deps.config.policy,
+            &forming,
+            deps.clock.now(),
+        ),
+    };
+    let mut errors = match failure {
+        None => plan.transient_errors.clone(),
+        Some(failure) => note_scale_down_failure(deps, failure, owner).await,
+    };
     let mut terminated = Vec::new();
     for asg in &plan.asgs {
         for skipped in &asg.skipped {
@@ -195,9 +217,12 @@ where
         .iter()
         .find(|g| g.name == deps.config.lifecycle.asg_name)
         .map(|g| g.snapshot().instances);
-    let held: BTreeSet<String> = scale
+    // Without a scale answer nothing was held back this run.
+    let held: BTreeSet<String> = input
+        .scale
         .held_back
         .iter()
+        .filter(|_| failure.is_none())
         .map(|h| h.instance_id.clone())
         .collect();
     errors.extend(lifecycle_pass(deps, backend.as_deref(), &held).await);
@@ -210,7 +235,43 @@ where
         set_to_terminate_instances: terminated,
         transient_errors: errors,
         version: PROTOCOL_VERSION,
+        scale_down_failure: failure.cloned(),
     })
+}
+
+/// Records scale-down's failure for `status` (the `scale-down-failure` note); returns the
+/// run's error entries: the failure itself, and the note's write failing.
+async fn note_scale_down_failure<G, S, C>(
+    deps: &Deps<G, S, C>,
+    failure: &ScaleDownFailure,
+    owner: &str,
+) -> Vec<String>
+where
+    S: StateStore,
+    C: Clock,
+{
+    let note =
+        ScaleDownFailureNote::new(&failure.error, &failure.message(), deps.clock.now(), owner);
+    tracing::error!(
+        error = %note.error,
+        message = %note.message,
+        "scale-down failed: terminating nothing on its account, reconciling the rest"
+    );
+    let mut errors = vec![format!(
+        "scale-down failed: {}: {}",
+        note.error, note.message
+    )];
+    if let Err(e) = deps
+        .store
+        .put_note(SCALE_DOWN_FAILURE_NOTE, &note.to_value())
+        .await
+    {
+        errors.push(format!(
+            "scale-down failure note not written: {}",
+            error_chain(&e)
+        ));
+    }
+    errors
 }
 
 /// The groups that have not clusterized yet, with their registration sets.

@@ -167,6 +167,11 @@ pub struct StatusResponse {
     /// whether that has lasted beyond one lease period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_lease_held: Option<serde_json::Value>,
+    /// The last scale-down that failed after its retries (`error`, `message`, `at`,
+    /// `execution`), and whether it is the latest scale-down outcome (`latest`: no scale-down
+    /// answered since); absent when none failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_failure: Option<serde_json::Value>,
     /// Instances held in a lifecycle wait state (launch or terminate hook), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lifecycle_waiting: Vec<LifecycleWaiting>,

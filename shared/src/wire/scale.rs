@@ -219,6 +219,40 @@ pub struct ScaleResponse {
     pub held_back: Vec<HeldBack>,
 }
 
+/// Input of terminate: scale-down's answer (the reference's shape), or, when scale-down failed,
+/// the failure the state machine caught in its place (new; absent in the reference).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminateInput {
+    /// Scale-down's answer; empty when scale-down failed.
+    #[serde(flatten)]
+    pub scale: ScaleResponse,
+    /// Set when scale-down failed (after its retries): terminate then has no scale answer and
+    /// does only what needs none (new; absent when scale-down answered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_failure: Option<ScaleDownFailure>,
+}
+
+/// A step failure as a Step Functions `Catch` records it (`{"Error": .., "Cause": ..}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScaleDownFailure {
+    /// The error name (`Weka.InvalidInput`, `States.Timeout`, ...).
+    #[serde(rename = "Error", default, deserialize_with = "null_default")]
+    pub error: String,
+    /// The cause: for a Lambda error, the JSON of its `errorType`/`errorMessage`.
+    #[serde(rename = "Cause", default, deserialize_with = "null_default")]
+    pub cause: String,
+}
+
+impl ScaleDownFailure {
+    /// The human message: a Lambda error's `errorMessage`, else the cause as given.
+    pub fn message(&self) -> String {
+        serde_json::from_str::<serde_json::Value>(&self.cause)
+            .ok()
+            .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| self.cause.clone())
+    }
+}
+
 /// A terminating instance whose machine scale-down did not deactivate this run, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldBack {
@@ -256,6 +290,10 @@ pub struct TerminatedInstancesResponse {
     /// Protocol version.
     #[serde(default, deserialize_with = "null_default")]
     pub version: i64,
+    /// Scale-down's failure, passed on when terminate ran without a scale answer, so the state
+    /// machine still ends failed with it (new; absent when scale-down answered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_failure: Option<ScaleDownFailure>,
 }
 
 impl TerminatedInstancesResponse {

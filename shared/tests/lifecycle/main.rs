@@ -405,6 +405,7 @@ fn empty_scale() -> ScaleResponse {
 
 mod launch_hook;
 mod recorded_before_the_lease;
+mod scale_down_failed;
 mod start_events;
 mod status_view;
 mod terminate_hook;

@@ -328,3 +328,49 @@ fn registered_instances_are_never_recycled_however_old() {
     );
     assert!(p.terminate.is_empty(), "{p:?}");
 }
+
+/// Issue 15 item 4: with no scale answer (scale-down failed), the detaches and a forming group's
+/// bootstrap recycling still happen; a stopped unhealthy machine and an old stray are left to a
+/// run that has WEKA's view.
+#[test]
+fn without_a_scale_answer_only_what_needs_no_weka_view_is_planned() {
+    let mut sick = inst("i-sick", "10.0.0.1", 600);
+    sick.health = AsgHealth::Unhealthy;
+    sick.protected_from_scale_in = false;
+    let mut stopped = inst("i-stopped", "10.0.0.2", 600);
+    stopped.health = AsgHealth::Unhealthy;
+    stopped.ec2_state = Some(Ec2State::Stopped);
+    let formed = AsgSnapshot {
+        name: "backends".to_owned(),
+        instances: vec![sick, stopped, inst("i-stray", "10.0.0.3", 600)],
+    };
+    let still_forming = AsgSnapshot {
+        name: "nfs".to_owned(),
+        instances: vec![
+            inst("i-reg", "10.0.1.1", 45),
+            inst("i-stuck", "10.0.1.2", 45),
+        ],
+    };
+    let mut f = forming(&["i-reg"], 3);
+    f.asg_name = "nfs".to_owned();
+    let plan = plan_terminate_without_scale_answer(
+        &[formed, still_forming],
+        &TerminatePolicy::default(),
+        &[f],
+        now(),
+    );
+    assert!(plan.transient_errors.is_empty());
+    let (formed, still_forming) = (&plan.asgs[0], &plan.asgs[1]);
+    assert!(formed.terminate.is_empty(), "{formed:?}");
+    assert_eq!(formed.detach_batches, [vec!["i-sick".to_owned()]]);
+    for id in ["i-stopped", "i-stray"] {
+        assert!(
+            formed
+                .skipped
+                .iter()
+                .any(|s| s.id == id && s.reason == SkipReason::NoScaleAnswer),
+            "{id}: {formed:?}"
+        );
+    }
+    assert_eq!(ids(&still_forming.terminate), ["i-stuck"]);
+}

@@ -5,6 +5,7 @@ use super::*;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use weka_shared::services::scale_run::DEFAULT_SCALE_LEASE_TTL;
+use weka_shared::wire::scale::{PROTOCOL_VERSION, ScaleDownFailure, TerminateInput};
 
 const PLACEHOLDERS: [(&str, &str); 4] = [
     ("fetch_lambda_arn", "scale-fetch"),
@@ -239,4 +240,74 @@ fn the_run_times_out_after_the_lease_and_carries_no_credentials() {
     for word in ["password", "fetch_weka_credentials", "show_admin_password"] {
         assert!(!text.contains(word), "{word} in the definition");
     }
+}
+
+/// Issue 15 item 4 (review M3): a failed scale-down does not starve terminate. Any error but
+/// the held lease is caught into a Pass state that builds terminate's input (no scale answer,
+/// the failure carried), Terminate runs its reconcile and detaches, and the execution still
+/// ends failed with scale-down's error.
+#[test]
+fn a_failed_scale_down_still_runs_terminate_then_fails() {
+    let def = definition();
+    let states = states(&def);
+    let catches = states["ScaleDown"]["Catch"].as_array().unwrap();
+    assert_eq!(catches[0]["ErrorEquals"], json!(["Weka.Conflict"]));
+    assert_eq!(catches[0]["Next"], "LeaseHeld");
+    let last = catches.last().unwrap();
+    assert_eq!(last["ErrorEquals"], json!(["States.ALL"]));
+    let failure_path = last["ResultPath"].as_str().unwrap();
+    assert_eq!(failure_path, "$.scale_down_failure");
+    let pass = &states[last["Next"].as_str().unwrap()];
+    assert_eq!(pass["Type"], "Pass");
+    assert_eq!(pass["Next"], "Terminate");
+
+    // The Pass state's template, filled as Step Functions would, is a terminate input that
+    // carries the failure and no scale answer.
+    let caught =
+        json!({"Error": "Weka.InvalidInput", "Cause": "{\"errorMessage\":\"unsafe delta\"}"});
+    let mut built = serde_json::Map::new();
+    for (key, value) in pass["Parameters"].as_object().unwrap() {
+        match key.strip_suffix(".$") {
+            Some(field) => {
+                assert_eq!(value, "$.scale_down_failure", "{key}");
+                built.insert(field.to_owned(), caught.clone());
+            }
+            None => {
+                built.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    let input: TerminateInput = serde_json::from_value(Value::Object(built)).unwrap();
+    assert_eq!(input.scale.version, PROTOCOL_VERSION);
+    assert!(input.scale.hosts.is_empty() && input.scale.to_terminate.is_empty());
+    assert!(input.scale.held_back.is_empty() && input.scale.transient_errors.is_empty());
+    let failure = input.scale_down_failure.unwrap();
+    assert_eq!(failure.error, "Weka.InvalidInput");
+    assert_eq!(failure.message(), "unsafe delta");
+
+    // After Terminate (which echoes the failure), the first choice ends in a Fail state
+    // carrying scale-down's error and cause.
+    assert_eq!(states["Terminate"]["Next"], "ErrorCheck");
+    let first = &states["ErrorCheck"]["Choices"][0];
+    assert!(
+        first.to_string().contains("$.scale_down_failure"),
+        "{first}"
+    );
+    let fail = &states[first["Next"].as_str().unwrap()];
+    assert_eq!(fail["Type"], "Fail");
+    assert_eq!(fail["ErrorPath"], "$.scale_down_failure.Error");
+    assert_eq!(fail["CausePath"], "$.scale_down_failure.Cause");
+    let echoed = TerminatedInstancesResponse {
+        set_to_terminate_instances: Vec::new(),
+        transient_errors: Vec::new(),
+        version: PROTOCOL_VERSION,
+        scale_down_failure: Some(ScaleDownFailure {
+            error: "Weka.InvalidInput".to_owned(),
+            cause: "c".to_owned(),
+        }),
+    };
+    assert_eq!(
+        serde_json::to_value(&echoed).unwrap()["scale_down_failure"],
+        json!({"Error": "Weka.InvalidInput", "Cause": "c"})
+    );
 }
