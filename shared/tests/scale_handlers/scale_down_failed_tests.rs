@@ -7,7 +7,7 @@ use weka_shared::domain::notes::{Note as _, SCALE_DOWN_FAILURE_NOTE, ScaleDownFa
 
 /// Terminate's input as the state machine's `ScaleDownFailed` Pass state builds it; `extra`
 /// fields are merged in (a crafted input naming machines to terminate).
-fn failed_scale_down_input(extra: Value) -> Value {
+fn failed_scale_down_input(extra: &Value) -> Value {
     let mut input = json!({
         "hosts": [], "to_terminate": [], "TransientErrors": null, "version": 1,
         "scale_down_failure": {
@@ -62,7 +62,7 @@ async fn terminate_after_a_failed_scale_down_detaches_but_terminates_nothing() {
         ),
     };
     // Even an input that names machines to terminate beside the failure terminates none.
-    let payload = failed_scale_down_input(json!({
+    let payload = failed_scale_down_input(&json!({
         "to_terminate": [{"Id": "i-listed", "PrivateIp": "10.0.0.4"}],
         "hosts": [{"instance_id": "i-ok", "private_ip": "10.0.0.1", "status": "ACTIVE",
                    "added_time": "2026-01-01T00:00:00Z", "host_id": "HostId<0>"}],

@@ -166,6 +166,9 @@ async fn scale_down_not_now_gates_answer_empty_without_acting() {
     }
 }
 
+/// A call as the fake session saw it: method, params and the pool it could go through.
+type PooledCall = (String, Value, Vec<String>);
+
 /// Review (issue 15): the rest of a run still sent calls through a machine it had deactivated
 /// (`DropFromPool` only affected the final re-read). The session stops using it at once.
 #[tokio::test]
@@ -173,7 +176,7 @@ async fn a_deactivated_machine_serves_no_later_call_of_the_run() {
     let mut cb = Cb::new(3);
     machines(&mut cb, &[M::Healthy; 6]);
     let reads = reads_for(&cb.snap);
-    let seen: Arc<Mutex<Vec<(String, Value, Vec<String>)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<PooledCall>>> = Arc::default();
     let log = seen.clone();
     let weka = FakeWeka::new(move |pool, method, params| {
         log.lock()
