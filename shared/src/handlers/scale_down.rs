@@ -17,6 +17,11 @@
 //! minus the margin is reached, the action is decided CONTINUE here and completed by
 //! `terminate`. A record Auto Scaling does not confirm is never acted on.
 //!
+//! Lost finalization: while the backend group is not clusterized, a complete, claimed set that
+//! WEKA shows as a formed cluster of exactly its members is finalized here (after a grace for
+//! the clusterizer's own call; `services::formation`); the run then goes on as for any
+//! clusterized group, and terminate's lifecycle pass continues the members' launch actions.
+//!
 //! Launch hook: a waiting launch whose machine WEKA runs as a member (every container active and
 //! up) is decided CONTINUE once it has been quiet for half the hook's heartbeat timeout: its join
 //! report was lost, and the timeout would otherwise abandon an active member.
@@ -40,6 +45,7 @@ use crate::ports::{
     Clock, Credentials, RawResult, SecretError, Secrets, SecretsConfig, StateStore, StoreError,
     WekaApi, WekaConnector, WekaError, deployment_or_admin,
 };
+use crate::services::formation::FormationCheck;
 use crate::services::lifecycle::{HookPass, error_texts};
 use crate::services::scale_run::{
     DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, release_scale_lease,
@@ -242,7 +248,21 @@ where
     let mut hook_pass = HookPass::begin(&deps.store, &deps.config.lifecycle).await;
     // Only what Auto Scaling confirms (the instance in that wait state, as fetched) is acted on.
     hook_pass.keep_confirmed(info);
-    let state = deps.store.load(Group::Backend).await?;
+    let mut state = deps.store.load(Group::Backend).await?;
+    if !state.clusterized {
+        // A formed cluster whose finalization call was lost is finalized here (review H4b), and
+        // scaled as usual from this run on.
+        let check = FormationCheck {
+            store: &deps.store,
+            secrets: &deps.secrets,
+            secret_ids: &deps.config.secrets,
+            weka: &deps.weka,
+            deadline: weka_deadline(&deps.clock, invocation.deadline),
+        };
+        state = check
+            .finalize_if_formed(state, &info.weka_backend_instances, deps.clock.now())
+            .await;
+    }
     if !state.clusterized {
         let lifecycle_errors = hook_pass
             .settle(

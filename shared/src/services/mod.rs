@@ -4,6 +4,7 @@
 
 pub mod bootstrap;
 pub mod callers;
+pub mod formation;
 pub mod inventory;
 pub mod lifecycle;
 pub mod scale_run;

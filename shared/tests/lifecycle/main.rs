@@ -404,6 +404,7 @@ fn empty_scale() -> ScaleResponse {
 }
 
 mod launch_hook;
+mod lost_finalization;
 mod recorded_before_the_lease;
 mod scale_down_failed;
 mod start_events;

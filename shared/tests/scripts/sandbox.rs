@@ -248,6 +248,53 @@ fn clusterization_without_drives_containers_fails_before_finalizing() {
     );
 }
 
+/// Review H4b: a member taking over a stale claim finds the members formed into a cluster with
+/// io started (the previous clusterizer's finalization was lost): it finalizes that cluster and
+/// never runs `weka cluster create` on hosts already in it.
+#[test]
+fn a_takeover_of_a_formed_cluster_finalizes_it_without_creating_it_again() {
+    let sb = Sandbox::new("clusterize-takeover");
+    sb.lambda_result("weka-fetch", CREDS);
+    sb.handler(
+        "weka",
+        "#!/bin/bash\ncase \"$*\" in\n\"status -J\") echo '{\"status\":\"OK\",\"io_status\":\"STARTED\"}' ;;\nesac\nexit 0\n",
+    );
+    let out = sb.run(&render_clusterization(&clusterization_params()).unwrap());
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(sb.calls_of("weka cluster create").is_empty());
+    assert!(sb.calls_of("weka cluster drive scan").is_empty());
+    assert!(sb.calls_of("weka user passwd").is_empty());
+    let lambdas = sb.lambda_calls();
+    let (last, payload) = lambdas.last().unwrap();
+    assert_eq!(last, "weka-clusterize-finalization");
+    assert_eq!(payload, &serde_json::json!({}));
+    assert!(
+        sb.reports("progress")
+            .iter()
+            .any(|m| m.contains("finalizing it, not creating it again"))
+    );
+}
+
+/// The same member when no cluster exists yet (the admin login is refused): it creates one.
+#[test]
+fn a_clusterizer_that_finds_no_cluster_creates_it() {
+    let sb = Sandbox::new("clusterize-fresh");
+    sb.lambda_result("weka-fetch", CREDS);
+    sb.handler(
+        "weka",
+        "#!/bin/bash\ncase \"$*\" in\n\"user login admin\") [[ -e \"$SANDBOX/created\" ]] || exit 1 ;;\n\"cluster create\"*) touch \"$SANDBOX/created\" ;;\n\"status -J\") echo '{\"io_status\":\"STARTED\"}' ;;\nesac\nexit 0\n",
+    );
+    let out = sb.run(&render_clusterization(&clusterization_params()).unwrap());
+    // No drives containers in this fake: the run stops after the create, before finalizing.
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(sb.calls_of("weka cluster create").len(), 1);
+    assert!(
+        sb.lambda_calls()
+            .iter()
+            .all(|(n, _)| n != "weka-clusterize-finalization")
+    );
+}
+
 pub(crate) fn helper_script(body: &str) -> String {
     let mut lambdas = lambdas();
     lambdas.status = None;

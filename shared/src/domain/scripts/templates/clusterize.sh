@@ -38,6 +38,22 @@ for i in "${!HOST_IDS[@]}"; do
 done
 host_ips_csv="$(IFS=,; echo "${host_ips[*]}")"
 
+# A member taking over a stale claim may find the members formed into a cluster already (the
+# clusterizer before it got past `start-io`, then its finalization was lost). `cluster create`
+# would fail on hosts already in a cluster: the formed cluster is finalized as it stands instead.
+# Before any cluster exists the login fails (no user database) and the cluster is created.
+_weka_io_started() {
+	local io
+	io="$(weka status -J 2>/dev/null | jq -r '.io_status // empty' 2>/dev/null)" || return 1
+	[[ "$io" == STARTED ]]
+}
+if weka_login admin WEKA_ADMIN_PASSWORD >/dev/null 2>&1 && _weka_io_started; then
+	report_progress "The members already form a cluster with io started: finalizing it, not creating it again"
+	mark_completed weka_clusterization_completion_validation
+	clusterize_finalization '{}' || die "clusterize_finalization failed"
+	exit 0
+fi
+
 # No password on any command line (review M7): the cluster is created with WEKA's default admin
 # password, which is then changed at once to the generated one; every password goes to the CLI's
 # password prompt on stdin (weka_secret_stdin). The default password is no secret and is good
