@@ -481,6 +481,16 @@ class Host:
     def exit_code(self):
         return self.proc.popen.poll()
 
+    def shell(self, script, *args, timeout=60):
+        """Runs `script` under bash as a process on this host would: its environment (PATH with
+        the shims: IMDS, the AWS CLI with the instance's credentials), its directory. Returns
+        (exit code, stdout)."""
+        with open(os.path.join(self.dir, "env.json")) as f:
+            env = json.load(f)
+        done = subprocess.run(["bash", "-c", script, "host-shell", *args], env=env, cwd=self.dir,
+                              capture_output=True, text=True, timeout=timeout)
+        return done.returncode, done.stdout
+
     def kill(self):
         self.proc.stop(grace=1)
 

@@ -217,41 +217,57 @@ def _forgeries_refused(cloud, check, timeout):
     _a_host_speaks_only_for_itself(cloud, check, victim)
 
 
+# From a host's shell: the payload, with the host's own signed identity from its IMDS when the
+# second argument is 1, sent with the AWS CLI as any process on the host could.
+_FORGE = r"""
+set -euo pipefail
+payload=$1
+if [[ $2 == 1 ]]; then
+  imds=http://169.254.169.254/latest/dynamic/instance-identity
+  payload=$(jq -c --arg d "$(curl -s $imds/document)" --arg s "$(curl -s $imds/signature)" \
+    '. + {identity: {document: $d, signature: $s}}' <<<"$payload")
+fi
+out=$(mktemp)
+aws lambda invoke --function-name "$3" --payload "$payload" "$out" >/dev/null
+cat "$out"
+"""
+
+
 def _a_host_speaks_only_for_itself(cloud, check, victim):
-    """One backend (the forger), with its own signed identity document as its IMDS serves it,
-    tries to speak for another (the victim), for an instance no group holds, for an unproven
-    caller, and with oversized fields: each is refused with a typed error and nothing about the
-    victim changes (review H3, M5)."""
+    """From one backend's shell (the forger), with its own signed identity document as its IMDS
+    serves it: speaking for another backend (the victim), for an instance no group holds,
+    without proof and with oversized fields is refused with a typed error, and nothing about
+    the victim changes (review H3, M5)."""
     forger = next(i for i in sorted(cloud.active_backends()) if i != victim)
     host = _host(cloud, forger)
-    identity = {name: open(os.path.join(host.dir, "identity", name)).read()
-                for name in ("document", "signature")}
     victim_name = "ip-" + _host(cloud, victim).ip.replace(".", "-")
     registered_before = _table_items(cloud)
     reports_before = len(cloud.progress().get("messages", {}).get(victim_name, []))
     attempts = [
         ("report", {"type": "error", "message": "forged failure", "hostname": victim_name,
-                    "protocol": "", "identity": identity}, "Weka.InvalidInput"),
+                    "protocol": ""}, True, "Weka.InvalidInput"),
         ("report", {"type": "error", "message": "unproven", "hostname": victim_name,
-                    "protocol": ""}, "Weka.InvalidInput"),
-        ("report", {"type": "progress", "message": "x", "hostname": "h" * 300, "protocol": "",
-                    "identity": identity}, "Weka.InvalidInput"),
-        ("clusterize", {"name": victim, "identity": identity}, "Weka.InvalidInput"),
-        ("clusterize", {"name": "i-00000000deadbeef0", "identity": identity}, "Weka.InvalidInput"),
-        ("clusterize", {"name": forger}, "Weka.InvalidInput"),
-        ("clusterize", {"name": forger, "protocol": "nfs", "container_uid": "u" * 390_000,
-                        "identity": identity}, "Weka.InvalidInput"),
-        ("clusterize-finalization", {"name": victim, "protocol": "nfs", "identity": identity},
-         "Weka.InvalidInput"),
-        ("clusterize-finalization", {"name": forger, "protocol": "nfs", "identity": identity},
-         "Weka.Conflict"),
+                    "protocol": ""}, False, "Weka.InvalidInput"),
+        ("report", {"type": "progress", "message": "x", "hostname": "h" * 300, "protocol": ""},
+         True, "Weka.InvalidInput"),
+        ("clusterize", {"name": victim}, True, "Weka.InvalidInput"),
+        ("clusterize", {"name": "i-00000000deadbeef0"}, True, "Weka.InvalidInput"),
+        ("clusterize", {"name": forger}, False, "Weka.InvalidInput"),
+        ("clusterize", {"name": forger, "protocol": "nfs", "container_uid": "u" * 100_000},
+         True, "Weka.InvalidInput"),
+        ("clusterize-finalization", {"name": victim, "protocol": "nfs"}, True, "Weka.InvalidInput"),
+        ("clusterize-finalization", {"name": forger, "protocol": "nfs"}, True, "Weka.Conflict"),
     ]
-    for function, payload, error_type in attempts:
-        err, value = cloud.invoke(function, payload)
-        got = value.get("errorType") if isinstance(value, dict) else None
-        shown = {k: (v if len(str(v)) < 40 else f"<{len(str(v))} chars>") for k, v in payload.items()
-                 if k != "identity"}
-        check(err and got == error_type, f"{function} {shown} refused with {error_type} (got {got})")
+    for function, payload, signed, error_type in attempts:
+        rc, out = host.shell(_FORGE, json.dumps(payload), "1" if signed else "0",
+                             cloud.lambda_names[function])
+        try:
+            got = json.loads(out).get("errorType")
+        except (ValueError, AttributeError):
+            got = f"(rc {rc}: {out[:200]!r})"
+        shown = {k: (v if len(str(v)) < 40 else f"<{len(str(v))} chars>") for k, v in payload.items()}
+        check(got == error_type, f"from {forger}'s shell{' (signed)' if signed else ''}: {function} "
+              f"{shown} refused with {error_type} (got {got})")
     check(_table_items(cloud) == registered_before, "nothing was registered, claimed or finalized")
     check(len(cloud.progress().get("messages", {}).get(victim_name, [])) == reports_before,
           "nothing was reported under the victim's name")
