@@ -1,6 +1,9 @@
 //! Notes the control plane leaves for operators, read by `status`: the last scale-down outcome
-//! (written by `scale-down`) and the scale lease found held (written by `scale-fetch`).
+//! (written by `scale-down`), the WEKA refusals that stand (written by `scale-down`), the scale
+//! lease found held (written by `scale-fetch`) and the last scale-down failure (written by
+//! `terminate`).
 
+use crate::domain::scale_down::WekaRefusal;
 use crate::wire::scale::HeldBack;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,6 +14,8 @@ pub const SCALE_NOTE: &str = "scale-down";
 pub const LEASE_NOTE: &str = "scale-lease";
 /// Name of the note holding the last scale-down failure (written by `terminate`).
 pub const SCALE_DOWN_FAILURE_NOTE: &str = "scale-down-failure";
+/// Name of the note holding the WEKA refusals that stand (written by `scale-down`).
+pub const WEKA_REFUSALS_NOTE: &str = "weka-refusals";
 
 /// A note stored as a JSON document.
 pub trait Note: Serialize + serde::de::DeserializeOwned {
@@ -28,6 +33,16 @@ pub trait Note: Serialize + serde::de::DeserializeOwned {
 impl Note for ScaleNote {}
 impl Note for LeaseNote {}
 impl Note for ScaleDownFailureNote {}
+impl Note for WekaRefusalsNote {}
+
+/// The WEKA refusals that stand: calls WEKA answered with an error that stands, not sent again
+/// unchanged until the view changes or their window passes (`domain::scale_down::RefusalBook`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct WekaRefusalsNote {
+    /// The refusals, in plan order.
+    #[serde(default)]
+    pub refusals: Vec<WekaRefusal>,
+}
 
 /// The last scale-down that failed (after its retries), as the state machine caught it and
 /// `terminate`, which ran without its answer, recorded it.

@@ -15,6 +15,16 @@ pub enum ActionOutcome {
     Ok,
     /// The call failed with this message.
     Failed(String),
+    /// WEKA refused the call with an answer that stands (a JSON-RPC error): recorded and shown
+    /// in `status` ([`RefusalBook`](super::RefusalBook)), not a transient error of the run.
+    Refused {
+        /// WEKA's JSON-RPC error code.
+        code: i64,
+        /// WEKA's message.
+        message: String,
+    },
+    /// Not sent: a refusal of this machine's calls stands unchanged (the report says which).
+    Withheld(String),
 }
 
 /// Builds the response from the plan and the outcomes of the actions the shell ran.
@@ -23,6 +33,8 @@ pub enum ActionOutcome {
 /// INACTIVE containers. A failed action becomes a transient error (audit events excepted); an
 /// action that was runnable but has no outcome (e.g. the Lambda ran out of time) is reported as
 /// not executed; an action skipped because a dependency failed adds nothing (the dependency did).
+/// A standing refusal (refused now, or held back since) adds nothing either: it is recorded and
+/// shown in `status`, and the execution does not fail every run on its account.
 pub fn finish(plan: &ScaleDownPlan, outcomes: &BTreeMap<ActionId, ActionOutcome>) -> ScaleResponse {
     let mut transient_errors = plan.transient_errors.clone();
     let mut to_terminate = Vec::new();

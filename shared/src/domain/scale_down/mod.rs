@@ -12,6 +12,7 @@ mod finish;
 mod gates;
 mod leaving;
 mod plan;
+mod refusals;
 mod view;
 
 use std::collections::BTreeSet;
@@ -34,6 +35,7 @@ pub use plan::{
     ActionId, Batch, Deactivation, Effect, GroupKind, GroupSummary, Phase, PhaseKind,
     PlannedAction, Reason, ScaleDownPlan, ScaleState,
 };
+pub use refusals::{MAX_REFUSAL_MESSAGE_BYTES, MAX_REFUSALS, RefusalBook, WekaRefusal, backoff};
 
 /// Reads a scale-down run needs from WEKA (the shell performs them; this module only decides).
 #[derive(Debug, Clone, PartialEq, Eq)]
