@@ -35,8 +35,8 @@ use crate::domain::lifecycle::{
 };
 use crate::domain::notes::{Note as _, SCALE_NOTE, ScaleNote};
 use crate::domain::scale_down::{
-    ActionId, ActionOutcome, Batch, ClusterSnapshot, Effect, PlanError, SafetyFloor, ScaleDownPlan,
-    ScaleDownPolicy, finish, plan_with_leaving, validate_delta,
+    ActionId, ActionOutcome, Batch, ClusterSnapshot, Effect, PlanError, RefusalBook, SafetyFloor,
+    ScaleDownPlan, ScaleDownPolicy, finish, plan_with_leaving, validate_delta,
 };
 use crate::domain::state::Group;
 use crate::error::{Classify, ErrorClass, error_chain};
@@ -50,6 +50,7 @@ use crate::services::lifecycle::{HookPass, error_texts};
 use crate::services::scale_run::{
     DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, release_scale_lease,
 };
+use crate::services::weka_refusals;
 use crate::weka::decode::{self, DecodeError, FromResult, disks_list, hosts_list, nodes_list};
 use crate::weka::model::{ClusterStatus, HostsList, InterfaceGroupList, ManualOverrideList};
 use crate::wire::scale::{HeldBack, HostGroupInfoResponse, PROTOCOL_VERSION, ScaleResponse};
@@ -346,16 +347,20 @@ where
         removals = plan.removals.len(),
         "executing scale-down plan"
     );
+    let book = weka_refusals::load(&deps.store, &snapshot.hosts, now).await;
     let (outcomes, dropped) = execute(
         &api,
         &plan,
+        &book,
         deps.config.parallelism,
-        invocation.deadline,
-        &deps.clock,
+        (invocation.deadline, &deps.clock),
     )
     .await;
     let mut response = finish(&plan, &outcomes);
     response.held_back = held_back;
+    response
+        .transient_errors
+        .extend(weka_refusals::save(&deps.store, &book, &plan, &outcomes).await);
     let fresh = revalidation_hosts(deps, &ips, &dropped, credentials, weka_deadline).await?;
     settle_joins(deps, &mut hook_pass, info, &fresh).await;
     let lifecycle_errors = hook_pass
@@ -527,20 +532,21 @@ async fn read_cluster<A: WekaApi>(api: &A) -> Result<ClusterSnapshot, ScaleDownE
 type Outcomes = BTreeMap<ActionId, ActionOutcome>;
 
 /// Runs the plan: phases in order, batches of a phase in parallel (at most `parallelism`),
-/// actions of a batch in order. Returns the outcomes and the IPs dropped from the pool.
+/// actions of a batch in order; a batch one of whose calls WEKA refused unchanged (`book`) is
+/// not sent. Returns the outcomes and the IPs dropped from the pool.
 pub async fn execute<A: WekaApi, C: Clock>(
     api: &A,
     plan: &ScaleDownPlan,
+    book: &RefusalBook,
     parallelism: usize,
-    deadline: Option<DateTime<Utc>>,
-    clock: &C,
+    (deadline, clock): (Option<DateTime<Utc>>, &C),
 ) -> (Outcomes, BTreeSet<String>) {
     let mut outcomes = Outcomes::new();
     let mut dropped = BTreeSet::new();
     for phase in &plan.phases {
         let before = outcomes.clone();
         let results: Vec<(Outcomes, Vec<String>)> = futures::stream::iter(&phase.batches)
-            .map(|batch| run_batch(api, batch, &before, deadline, clock))
+            .map(|batch| run_batch(api, batch, &before, book, (deadline, clock)))
             .buffer_unordered(parallelism.max(1))
             .collect()
             .await;
@@ -563,8 +569,8 @@ async fn run_batch<A: WekaApi, C: Clock>(
     api: &A,
     batch: &Batch,
     before: &Outcomes,
-    deadline: Option<DateTime<Utc>>,
-    clock: &C,
+    book: &RefusalBook,
+    (deadline, clock): (Option<DateTime<Utc>>, &C),
 ) -> (Outcomes, Vec<String>) {
     let mut local = Outcomes::new();
     let mut dropped: Vec<String> = batch
@@ -578,6 +584,18 @@ async fn run_batch<A: WekaApi, C: Clock>(
     // The session stops using a machine as soon as it leaves, not only for the final re-read.
     for ip in &dropped {
         api.stop_using(ip);
+    }
+    if let Some(refusal) = book.withheld(batch) {
+        let report = refusal.report();
+        tracing::warn!(
+            method = %refusal.method,
+            machine = %refusal.machine,
+            "{report}: not sent again unchanged"
+        );
+        for action in &batch.actions {
+            local.insert(action.id, ActionOutcome::Withheld(report.clone()));
+        }
+        return (local, dropped);
     }
     for action in &batch.actions {
         if out_of_time(clock, deadline) {
@@ -622,7 +640,7 @@ async fn run_batch<A: WekaApi, C: Clock>(
                 } else {
                     tracing::warn!(method, machine, error = %message, "weka action failed");
                 }
-                local.insert(action.id, ActionOutcome::Failed(message));
+                local.insert(action.id, weka_refusals::outcome_of(&e));
             }
         }
     }

@@ -5,14 +5,15 @@
 //! Instances held by a lifecycle hook are listed with how long they have waited, and a
 //! terminating one whose machine the last scale-down held back (safety floor, in-flight cap)
 //! with why (`held_back`). The last scale-down failure (recorded by `terminate`) is shown with
-//! whether a scale-down answered since (`scale_down_failure`).
+//! whether a scale-down answered since (`scale_down_failure`); scale-down's WEKA calls that WEKA
+//! refused with an answer that stands, with when they are tried again (`weka_refusals`).
 
 use crate::config::names::{ASG_NAME_ENV, CLUSTER_NAME_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::lifecycle::{LifecycleRecord, Transition};
 use crate::domain::notes::{
     LEASE_NOTE, LeaseNote, Note as _, SCALE_DOWN_FAILURE_NOTE, SCALE_NOTE, ScaleDownFailureNote,
-    ScaleNote,
+    ScaleNote, WEKA_REFUSALS_NOTE, WekaRefusalsNote,
 };
 use crate::domain::progress::progress_view;
 use crate::domain::state::{ClusterState, Group};
@@ -23,7 +24,9 @@ use crate::ports::{
     Clock, InstanceInventory, InventoryError, SecretError, Secrets, SecretsConfig, StateStore,
     StoreError, WekaApi, WekaConnector, WekaError, deployment_or_admin,
 };
-use crate::wire::bootstrap::{LifecycleWaiting, Protocol, StatusRequest, StatusResponse};
+use crate::wire::bootstrap::{
+    LifecycleWaiting, Protocol, StatusRequest, StatusResponse, WekaRefusalShown,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
@@ -226,7 +229,37 @@ where
         } else {
             Vec::new()
         },
+        weka_refusals: if group == Group::Backend {
+            weka_refusals(&deps.store).await
+        } else {
+            Vec::new()
+        },
     })
+}
+
+/// The WEKA refusals that stand, as the last scale-down recorded them; an unreadable note only
+/// leaves the list empty.
+async fn weka_refusals<S: StateStore>(store: &S) -> Vec<WekaRefusalShown> {
+    let note = match store.note(WEKA_REFUSALS_NOTE).await {
+        Ok(note) => note.and_then(WekaRefusalsNote::from_value),
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "weka refusals note unavailable");
+            None
+        }
+    };
+    note.map(|n| n.refusals)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| WekaRefusalShown {
+            machine: r.machine,
+            call: r.method,
+            code: r.code,
+            reason: r.message,
+            since: rfc3339(r.since),
+            retry_after: rfc3339(r.retry_after),
+            refused_runs: r.refused_runs,
+        })
+        .collect()
 }
 
 /// Open lifecycle actions, oldest first, a terminating instance the last scale-down held back

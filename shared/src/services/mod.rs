@@ -8,3 +8,4 @@ pub mod formation;
 pub mod inventory;
 pub mod lifecycle;
 pub mod scale_run;
+pub mod weka_refusals;

@@ -175,6 +175,29 @@ pub struct StatusResponse {
     /// Instances held in a lifecycle wait state (launch or terminate hook), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lifecycle_waiting: Vec<LifecycleWaiting>,
+    /// Scale-down's WEKA calls that WEKA refused with an answer that stands, not sent again
+    /// unchanged until the cluster view changes or `retry_after` passes; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weka_refusals: Vec<WekaRefusalShown>,
+}
+
+/// A WEKA refusal that stands, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WekaRefusalShown {
+    /// The machine's IP (`cluster` for calls on no machine).
+    pub machine: String,
+    /// The refused JSON-RPC method (`cluster_deactivate_hosts`, ...).
+    pub call: String,
+    /// WEKA's JSON-RPC error code.
+    pub code: i64,
+    /// WEKA's message.
+    pub reason: String,
+    /// The first refusal (RFC 3339).
+    pub since: String,
+    /// When the unchanged call is tried again at the earliest (RFC 3339).
+    pub retry_after: String,
+    /// Refusals in a row so far.
+    pub refused_runs: u32,
 }
 
 /// An instance held by a lifecycle hook, as `status` shows it.

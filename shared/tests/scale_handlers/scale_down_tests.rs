@@ -4,7 +4,7 @@
 use super::*;
 
 /// The read answers of a cluster.
-fn reads_for(snap: &ClusterSnapshot) -> BTreeMap<&'static str, Value> {
+pub(super) fn reads_for(snap: &ClusterSnapshot) -> BTreeMap<&'static str, Value> {
     BTreeMap::from([
         ("status", serde_json::to_value(&snap.status).unwrap()),
         (
@@ -37,7 +37,7 @@ fn weka_for(snap: &ClusterSnapshot, fail: &[&'static str]) -> FakeWeka {
     })
 }
 
-fn scale_deps<W>(
+pub(super) fn scale_deps<W>(
     store: InMemoryStateStore,
     weka: W,
     geometry: Option<(u32, u32, u32)>,
@@ -66,7 +66,7 @@ async fn scale_down_step<W: WekaConnector>(
     scale_down::handle(deps, step(info), invocation(now())).await
 }
 
-fn step(info: &HostGroupInfoResponse) -> Value {
+pub(super) fn step(info: &HostGroupInfoResponse) -> Value {
     json!({"execution": "exec-1", "input": info})
 }
 
@@ -93,7 +93,7 @@ const FIVE_HEALTHY_ONE_UNHEALTHY: [M; 6] = [
     M::Unhealthy,
 ];
 
-fn machines(cb: &mut Cb, kinds: &[M]) {
+pub(super) fn machines(cb: &mut Cb, kinds: &[M]) {
     for (n, kind) in kinds.iter().enumerate() {
         cb.machine(
             &format!("10.0.{}.{}", n / 250, n % 250 + 1),
@@ -455,7 +455,19 @@ async fn scale_down_stops_short_of_the_deadline() {
 async fn failed_weka_actions_become_transient_errors() {
     let mut cb = Cb::new(3);
     machines(&mut cb, &[M::Healthy; 4]);
-    let weka = weka_for(&cb.snap, &["cluster_deactivate_hosts"]);
+    // An answer whose outcome is unknown (HTTP 500); a standing JSON-RPC refusal is not
+    // transient (`refusal_tests`).
+    let reads = reads_for(&cb.snap);
+    let weka = FakeWeka::new(move |_, method, _| {
+        if method == "cluster_deactivate_hosts" {
+            return Err(WekaError::Http {
+                ip: "10.0.0.1".to_owned(),
+                method: method.to_owned(),
+                status: 500,
+            });
+        }
+        Ok(reads.get(method).cloned().unwrap_or_else(|| json!({})))
+    });
     let deps = scale_deps(clusterized_store().await, weka, Some((1, 1, 0)));
     let out = scale_down_step(&deps, &cb.info).await.unwrap();
     assert_eq!(out.transient_errors.len(), 1, "{:?}", out.transient_errors);
