@@ -463,6 +463,99 @@ async fn status_reports_a_failing_weka_call_instead_of_swallowing_it() {
             .unwrap()
             .contains("cluster is busy"),
         "{answer}"
+    );    assert!(
+        answer.get("weka_login_error").is_none(),
+        "not a refused login: {answer}"
+    );
+}
+
+/// A clusterized status whose WEKA refuses the login with `login_error` (as the real client
+/// reports it: every backend refused) after the deployment password was stored or not.
+async fn status_with_a_refused_login(deployment_password: bool) -> serde_json::Value {
+    let weka = FakeWeka::new(|ips, method, _| {
+        let username = "weka-deployment".to_owned();
+        Err(WekaError::AllBackendsFailed {
+            method: method.to_owned(),
+            attempts: ips.len(),
+            out_of_time: false,
+            failures: ips
+                .iter()
+                .map(|ip| WekaError::Login {
+                    ip: ip.clone(),
+                    username: username.clone(),
+                    message: "invalid username or password".to_owned(),
+                })
+                .collect(),
+        })
+    });
+    let deps = status_deps(weka);
+    if deployment_password {
+        use weka_shared::ports::Secrets as _;
+        deps.secrets.put("deploy", "dep1oy-pw").await.unwrap();
+    }
+    deps.store
+        .finalize(Group::Backend, FakeClock::default_start().now())
+        .await
+        .unwrap();
+    status::handle(&deps, json!({"type":"status"}), None)
+        .await
+        .unwrap()
+}
+
+/// Issue 15 item 3, review M2: a clusterized cluster whose WEKA refuses the deployment user's
+/// login (the user was never added) says so explicitly: the control plane can no longer heal,
+/// scale down or read WEKA's status.
+#[tokio::test]
+async fn status_says_when_weka_refuses_the_deployment_users_login() {
+    let answer = status_with_a_refused_login(true).await;
+    assert!(answer["weka_status"].is_null());
+    let login = answer["weka_login_error"].as_str().unwrap_or_default();
+    assert!(
+        login.starts_with("the deployment user weka-deployment cannot log in: ")
+            && login.contains("invalid username or password")
+            && login.ends_with("the control plane cannot heal or scale down"),
+        "{answer}"
+    );
+    let error = answer["weka_status_error"].as_str().unwrap();
+    assert!(
+        error.contains("weka-deployment") && error.contains("login"),
+        "{answer}"
+    );
+    assert!(!answer.to_string().contains("dep1oy-pw"), "{answer}");
+}
+
+/// The same refusal of a bare `WekaError::Login`, and of the admin fallback (no deployment
+/// password stored): named as the admin login.
+#[tokio::test]
+async fn status_names_which_login_weka_refuses() {
+    let weka = FakeWeka::new(|ips, _, _| {
+        Err(WekaError::Login {
+            ip: ips[0].clone(),
+            username: "admin".to_owned(),
+            message: "invalid username or password".to_owned(),
+        })
+    });
+    let deps = status_deps(weka);
+    deps.store
+        .finalize(Group::Backend, FakeClock::default_start().now())
+        .await
+        .unwrap();
+    let answer = status::handle(&deps, json!({"type":"status"}), None)
+        .await
+        .unwrap();
+    let login = answer["weka_login_error"].as_str().unwrap_or_default();
+    assert!(
+        login.starts_with("the admin user cannot log in")
+            && login.contains("invalid username or password")
+            && login.ends_with("the control plane cannot heal or scale down"),
+        "{answer}"
+    );
+    assert!(
+        answer["weka_status_error"]
+            .as_str()
+            .unwrap()
+            .contains("admin"),
+        "{answer}"
     );
 }
 
