@@ -749,3 +749,37 @@ async fn reporting_hosts_grow_at_a_bounded_rate() {
     assert!(!reports.iter().any(|r| r.host == "one-too-many"));
     assert_eq!(reports.len(), NEW_REPORTING_HOSTS_PER_MONTH as usize + 1);
 }
+
+/// Review M2: scale-down's class for a login WEKA refuses on every backend, as the real client
+/// reports it (`AllBackendsFailed` of `Login`s), should be `Internal` (an operator is needed),
+/// as a bare `Login` already is. Today it is `Transient`: `shared/src/handlers/scale_down.rs`
+/// matches only a bare `WekaError::Login` (left to its owner; see the report of issue 15 item 3).
+#[test]
+#[ignore = "needs Classify for ScaleDownError to see a Login inside AllBackendsFailed"]
+fn scale_down_classifies_a_login_refused_by_every_backend_as_operator_needed() {
+    use weka_shared::handlers::scale_down::ScaleDownError;
+    let login = |ip: &str| WekaError::Login {
+        ip: ip.to_owned(),
+        username: "weka-deployment".to_owned(),
+        message: "invalid username or password".to_owned(),
+    };
+    let bare = ScaleDownError::Read {
+        method: "status",
+        source: login("10.0.1.10"),
+    };
+    assert_eq!(bare.class(), ErrorClass::Internal);
+    let every = ScaleDownError::Read {
+        method: "status",
+        source: WekaError::AllBackendsFailed {
+            method: "status".to_owned(),
+            attempts: 2,
+            out_of_time: false,
+            failures: vec![login("10.0.1.10"), login("10.0.1.11")],
+        },
+    };
+    assert!(
+        weka_shared::error::error_chain(&every).contains("weka-deployment"),
+        "the message names the deployment user"
+    );
+    assert_eq!(every.class(), ErrorClass::Internal);
+}
