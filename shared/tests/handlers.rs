@@ -463,7 +463,8 @@ async fn status_reports_a_failing_weka_call_instead_of_swallowing_it() {
             .unwrap()
             .contains("cluster is busy"),
         "{answer}"
-    );    assert!(
+    );
+    assert!(
         answer.get("weka_login_error").is_none(),
         "not a refused login: {answer}"
     );
