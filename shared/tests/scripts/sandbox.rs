@@ -593,6 +593,7 @@ fn a_deployment_user_that_cannot_be_added_fails_the_clusterization_before_finali
             .all(|(n, _)| n != "weka-clusterize-finalization")
     );
     assert!(sb.calls_of("weka cluster start-io").is_empty());
+    assert_eq!(sb.calls_of("sleep 10").len(), 2, "three tries 10 s apart");
     assert!(
         sb.calls()
             .iter()
