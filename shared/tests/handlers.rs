@@ -464,6 +464,100 @@ async fn status_reports_a_failing_weka_call_instead_of_swallowing_it() {
             .contains("cluster is busy"),
         "{answer}"
     );
+    assert!(
+        answer.get("weka_login_error").is_none(),
+        "not a refused login: {answer}"
+    );
+}
+
+/// A clusterized status whose WEKA refuses the login with `login_error` (as the real client
+/// reports it: every backend refused) after the deployment password was stored or not.
+async fn status_with_a_refused_login(deployment_password: bool) -> serde_json::Value {
+    let weka = FakeWeka::new(|ips, method, _| {
+        let username = "weka-deployment".to_owned();
+        Err(WekaError::AllBackendsFailed {
+            method: method.to_owned(),
+            attempts: ips.len(),
+            out_of_time: false,
+            failures: ips
+                .iter()
+                .map(|ip| WekaError::Login {
+                    ip: ip.clone(),
+                    username: username.clone(),
+                    message: "invalid username or password".to_owned(),
+                })
+                .collect(),
+        })
+    });
+    let deps = status_deps(weka);
+    if deployment_password {
+        use weka_shared::ports::Secrets as _;
+        deps.secrets.put("deploy", "dep1oy-pw").await.unwrap();
+    }
+    deps.store
+        .finalize(Group::Backend, FakeClock::default_start().now())
+        .await
+        .unwrap();
+    status::handle(&deps, json!({"type":"status"}), None)
+        .await
+        .unwrap()
+}
+
+/// Issue 15 item 3, review M2: a clusterized cluster whose WEKA refuses the deployment user's
+/// login (the user was never added) says so explicitly: the control plane can no longer heal,
+/// scale down or read WEKA's status.
+#[tokio::test]
+async fn status_says_when_weka_refuses_the_deployment_users_login() {
+    let answer = status_with_a_refused_login(true).await;
+    assert!(answer["weka_status"].is_null());
+    let login = answer["weka_login_error"].as_str().unwrap_or_default();
+    assert!(
+        login.starts_with("the deployment user weka-deployment cannot log in: ")
+            && login.contains("invalid username or password")
+            && login.ends_with("the control plane cannot heal or scale down"),
+        "{answer}"
+    );
+    let error = answer["weka_status_error"].as_str().unwrap();
+    assert!(
+        error.contains("weka-deployment") && error.contains("login"),
+        "{answer}"
+    );
+    assert!(!answer.to_string().contains("dep1oy-pw"), "{answer}");
+}
+
+/// The same refusal of a bare `WekaError::Login`, and of the admin fallback (no deployment
+/// password stored): named as the admin login.
+#[tokio::test]
+async fn status_names_which_login_weka_refuses() {
+    let weka = FakeWeka::new(|ips, _, _| {
+        Err(WekaError::Login {
+            ip: ips[0].clone(),
+            username: "admin".to_owned(),
+            message: "invalid username or password".to_owned(),
+        })
+    });
+    let deps = status_deps(weka);
+    deps.store
+        .finalize(Group::Backend, FakeClock::default_start().now())
+        .await
+        .unwrap();
+    let answer = status::handle(&deps, json!({"type":"status"}), None)
+        .await
+        .unwrap();
+    let login = answer["weka_login_error"].as_str().unwrap_or_default();
+    assert!(
+        login.starts_with("the admin user cannot log in")
+            && login.contains("invalid username or password")
+            && login.ends_with("the control plane cannot heal or scale down"),
+        "{answer}"
+    );
+    assert!(
+        answer["weka_status_error"]
+            .as_str()
+            .unwrap()
+            .contains("admin"),
+        "{answer}"
+    );
 }
 
 #[tokio::test]
@@ -655,4 +749,38 @@ async fn reporting_hosts_grow_at_a_bounded_rate() {
     let reports = deps.store.reports(Group::Backend).await.unwrap();
     assert!(!reports.iter().any(|r| r.host == "one-too-many"));
     assert_eq!(reports.len(), NEW_REPORTING_HOSTS_PER_MONTH as usize + 1);
+}
+
+/// Review M2: scale-down's class for a login WEKA refuses on every backend, as the real client
+/// reports it (`AllBackendsFailed` of `Login`s), should be `Internal` (an operator is needed),
+/// as a bare `Login` already is. Today it is `Transient`: `shared/src/handlers/scale_down.rs`
+/// matches only a bare `WekaError::Login` (left to its owner; see the report of issue 15 item 3).
+#[test]
+#[ignore = "needs Classify for ScaleDownError to see a Login inside AllBackendsFailed"]
+fn scale_down_classifies_a_login_refused_by_every_backend_as_operator_needed() {
+    use weka_shared::handlers::scale_down::ScaleDownError;
+    let login = |ip: &str| WekaError::Login {
+        ip: ip.to_owned(),
+        username: "weka-deployment".to_owned(),
+        message: "invalid username or password".to_owned(),
+    };
+    let bare = ScaleDownError::Read {
+        method: "status",
+        source: login("10.0.1.10"),
+    };
+    assert_eq!(bare.class(), ErrorClass::Internal);
+    let every = ScaleDownError::Read {
+        method: "status",
+        source: WekaError::AllBackendsFailed {
+            method: "status".to_owned(),
+            attempts: 2,
+            out_of_time: false,
+            failures: vec![login("10.0.1.10"), login("10.0.1.11")],
+        },
+    };
+    assert!(
+        weka_shared::error::error_chain(&every).contains("weka-deployment"),
+        "the message names the deployment user"
+    );
+    assert_eq!(every.class(), ErrorClass::Internal);
 }

@@ -6,7 +6,9 @@
 //! terminating one whose machine the last scale-down held back (safety floor, in-flight cap)
 //! with why (`held_back`). The last scale-down failure (recorded by `terminate`) is shown with
 //! whether a scale-down answered since (`scale_down_failure`); scale-down's WEKA calls that WEKA
-//! refused with an answer that stands, with when they are tried again (`weka_refusals`).
+//! refused with an answer that stands, with when they are tried again (`weka_refusals`). A login
+//! WEKA refuses on a clusterized cluster (a deployment user never added, review M2) is named
+//! (`weka_login_error`).
 
 use crate::config::names::{ASG_NAME_ENV, CLUSTER_NAME_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
@@ -182,17 +184,17 @@ where
 {
     let state = deps.store.load(group).await?;
     let desired_size = live_desired_size(deps, group, &state).await;
-    let (weka_status, weka_status_error) = if state.clusterized {
+    let (weka_status, weka_status_error, weka_login_error) = if state.clusterized {
         match live_weka_status(deps, deadline).await {
-            Ok(status) => (Some(status), None),
+            Ok(status) => (Some(status), None, None),
             Err(e) => {
                 let message = error_chain(&e);
                 tracing::warn!(error = %message, "weka status unavailable");
-                (None, Some(message))
+                (None, Some(message), refused_login(&e))
             }
         }
     } else {
-        (Some(zero_weka_status()), None)
+        (Some(zero_weka_status()), None, None)
     };
     let scale_note = match deps.store.note(SCALE_NOTE).await {
         Ok(note) => note.and_then(ScaleNote::from_value),
@@ -218,6 +220,7 @@ where
         clusterized: state.clusterized,
         weka_status,
         weka_status_error,
+        weka_login_error,
         clusterized_at: state
             .clusterized_at
             .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true)),
@@ -368,6 +371,36 @@ enum LiveStatusError {
     Credentials(#[from] SecretError),
     #[error(transparent)]
     Weka(#[from] WekaError),
+}
+
+/// `weka_login_error`: WEKA refused the control plane's login (review M2: a deployment user
+/// that was never added), said with which user and what that stops.
+fn refused_login(e: &LiveStatusError) -> Option<String> {
+    let LiveStatusError::Weka(e) = e else {
+        return None;
+    };
+    let refusal = match e {
+        WekaError::AllBackendsFailed { failures, .. } => failures
+            .iter()
+            .find(|f| matches!(f, WekaError::Login { .. }))?,
+        other => other,
+    };
+    let WekaError::Login {
+        ip,
+        username,
+        message,
+    } = refusal
+    else {
+        return None;
+    };
+    let who = if username == "admin" {
+        "the admin user cannot log in (no deployment user password is stored)".to_owned()
+    } else {
+        format!("the deployment user {username} cannot log in")
+    };
+    Some(format!(
+        "{who}: {message} (refused by {ip}); the control plane cannot heal or scale down"
+    ))
 }
 
 async fn live_weka_status<S, I, K, W, C>(

@@ -157,6 +157,11 @@ pub struct StatusResponse {
     /// Why `weka_status` is missing, when the WEKA call failed. The reference swallowed this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weka_status_error: Option<String>,
+    /// When WEKA refuses the control plane's login on a clusterized cluster (e.g. the
+    /// deployment user was never added): which user, WEKA's answer, and that the control plane
+    /// cannot heal or scale down until it can log in again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weka_login_error: Option<String>,
     /// When clusterization finished (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clusterized_at: Option<String>,

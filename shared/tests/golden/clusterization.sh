@@ -390,8 +390,34 @@ _weka_io_started() {
 	io="$(weka status -J 2>/dev/null | jq -r '.io_status // empty' 2>/dev/null)" || return 1
 	[[ "$io" == STARTED ]]
 }
+# The deployment user the Lambdas log in as (review M2). Without it the deployment secret names
+# a user WEKA does not know and the control plane never logs in again (no scale-down, healing or
+# live status): the clusterization fails here, before `clusterize-finalization`, so the group is
+# never marked clusterized without it. Three tries 10 s apart. Idempotent: a user that already
+# exists (a retried or taken-over clusterization) is success. The password goes on stdin.
+_weka_user_exists() {
+	weka user -J 2>/dev/null | jq -e --arg u "$1" 'any(.[]?; .username == $u)' >/dev/null 2>&1
+}
+ensure_deployment_user() {
+	local attempt
+	for attempt in 1 2 3; do
+		if weka_secret_stdin WEKA_PASSWORD user add "$WEKA_USERNAME" clusteradmin; then
+			return 0
+		fi
+		if _weka_user_exists "$WEKA_USERNAME"; then
+			echo "the deployment user $WEKA_USERNAME already exists" >&2
+			return 0
+		fi
+		if ((attempt < 3)); then
+			sleep 10
+		fi
+	done
+	die "adding the deployment user $WEKA_USERNAME failed after 3 attempts: the control plane could not log in to heal, scale down or read status, so the cluster is not finalized"
+}
+
 if weka_login admin WEKA_ADMIN_PASSWORD >/dev/null 2>&1 && _weka_io_started; then
 	report_progress "The members already form a cluster with io started: finalizing it, not creating it again"
+	ensure_deployment_user
 	mark_completed weka_clusterization_completion_validation
 	clusterize_finalization '{}' || die "clusterize_finalization failed"
 	exit 0
@@ -409,9 +435,7 @@ WEKA_DEFAULT_ADMIN_PASSWORD='admin'
 weka_login admin WEKA_DEFAULT_ADMIN_PASSWORD || die "weka user login as admin with the default password failed"
 weka_secret_stdin WEKA_ADMIN_PASSWORD user passwd --username admin || die "setting the admin password failed"
 weka_login admin WEKA_ADMIN_PASSWORD || die "weka user login as admin failed"
-if ! weka_secret_stdin WEKA_PASSWORD user add "$WEKA_USERNAME" clusteradmin; then
-	report_error "adding the deployment user failed" || true
-fi
+ensure_deployment_user
 report_progress "Weka cluster created"
 
 # Cluster processes need time to settle before drives can be added.

@@ -535,3 +535,115 @@ fn a_transient_lambda_error_is_retried_with_backoff_and_an_answer_that_stands_is
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("still failing after 3 attempts"));
 }
+
+/// A clusterization `weka` fake with 8 hosts' drives containers, whose `user add` runs
+/// `user_add` and whose `user -J` runs `user_list` (both bash snippets).
+fn clusterization_weka(user_add: &str, user_list: &str) -> String {
+    let mut table = String::new();
+    for i in 0..8 {
+        table.push_str(&format!(
+            "HostId<{}> ip drives0 UP\\nHostId<{}> ip compute0 UP\\n",
+            3 * i,
+            3 * i + 1
+        ));
+    }
+    format!(
+        "#!/bin/bash\ncase \"$*\" in\n\"cluster container\") printf '{table}' ;;\n\
+         \"status -J\") echo '{{\"status\":\"OK\",\"capacity\":{{\"unprovisioned_bytes\":1000}}}}' ;;\n\
+         \"user add\"*) cat >/dev/null; {user_add} ;;\n\
+         \"user -J\") {user_list} ;;\n\
+         esac\nexit 0\n"
+    )
+}
+
+/// Issue 15 item 3, review M2: a deployment user that cannot be added fails the clusterization
+/// loudly, after a bounded retry, before `clusterize-finalization`: the group is never marked
+/// clusterized with a deployment secret whose user does not exist (the Lambdas could never log
+/// in again).
+#[test]
+fn a_deployment_user_that_cannot_be_added_fails_the_clusterization_before_finalizing() {
+    let sb = Sandbox::new("clusterize-useradd-fails");
+    sb.lambda_result("weka-fetch", CREDS);
+    sb.handler(
+        "weka",
+        &clusterization_weka(
+            "echo 'error: internal error' >&2; exit 1",
+            r#"echo '[{"username":"admin","role":"ClusterAdmin"}]'"#,
+        ),
+    );
+    let out = sb.run(&render_clusterization(&clusterization_params()).unwrap());
+    assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(
+        sb.calls_of("weka user add weka-deployment clusteradmin")
+            .len(),
+        3,
+        "{:#?}",
+        sb.calls()
+    );
+    let errors = sb.reports("error");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("weka-deployment") && e.contains("3 attempts")),
+        "{errors:?}"
+    );
+    assert!(
+        sb.lambda_calls()
+            .iter()
+            .all(|(n, _)| n != "weka-clusterize-finalization")
+    );
+    assert!(sb.calls_of("weka cluster start-io").is_empty());
+    assert_eq!(sb.calls_of("sleep 10").len(), 2, "three tries 10 s apart");
+    assert!(
+        sb.calls()
+            .iter()
+            .all(|c| !c.contains(DEPLOY_PASSWORD) && !c.contains(ADMIN_PASSWORD))
+    );
+}
+
+/// The same when the user already exists (a retried or taken-over clusterization): `user add`
+/// is refused, the listing shows the user, that is success and the cluster is finalized.
+#[test]
+fn a_deployment_user_that_already_exists_is_success() {
+    let sb = Sandbox::new("clusterize-useradd-exists");
+    sb.lambda_result("weka-fetch", CREDS);
+    sb.handler(
+        "weka",
+        &clusterization_weka(
+            "echo 'error: User weka-deployment already exists' >&2; exit 1",
+            r#"echo '[{"username":"admin","role":"ClusterAdmin"},{"username":"weka-deployment","role":"ClusterAdmin"}]'"#,
+        ),
+    );
+    let out = sb.run(&render_clusterization(&clusterization_params()).unwrap());
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        sb.calls_of("weka user add weka-deployment clusteradmin")
+            .len(),
+        1
+    );
+    assert!(sb.reports("error").is_empty(), "{:?}", sb.reports("error"));
+    let lambdas = sb.lambda_calls();
+    assert_eq!(lambdas.last().unwrap().0, "weka-clusterize-finalization");
+}
+
+/// A takeover of a formed cluster (the finalization was lost) makes sure the deployment user
+/// exists before it finalizes: one that cannot be added stops it there too.
+#[test]
+fn a_takeover_of_a_formed_cluster_without_a_deployment_user_does_not_finalize() {
+    let sb = Sandbox::new("clusterize-takeover-nouser");
+    sb.lambda_result("weka-fetch", CREDS);
+    sb.handler(
+        "weka",
+        "#!/bin/bash\ncase \"$*\" in\n\"status -J\") echo '{\"status\":\"OK\",\"io_status\":\"STARTED\"}' ;;\n\
+         \"user add\"*) cat >/dev/null; exit 1 ;;\n\"user -J\") echo '[]' ;;\nesac\nexit 0\n",
+    );
+    let out = sb.run(&render_clusterization(&clusterization_params()).unwrap());
+    assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(sb.calls_of("weka cluster create").is_empty());
+    assert_eq!(sb.calls_of("weka user add weka-deployment").len(), 3);
+    assert!(
+        sb.lambda_calls()
+            .iter()
+            .all(|(n, _)| n != "weka-clusterize-finalization")
+    );
+}

@@ -18,7 +18,8 @@
 //!   `cluster drive deactivate|remove <uuids...>`.
 //! - `cluster process [-J]`, `cluster update --cluster-name|--data-drives|--parity-drives|
 //!   --bucket-raft-size`, `cluster hot-spare N`, `cluster start-io|stop-io`.
-//! - `user [-J]`, `user login <u> [<p>]`, `user add <u> <role> [<p>]`,
+//! - `user [-J]`, `user login <u> [<p>]`, `user add <u> <role> [<p>]` (refused for a user that
+//!   exists, as WEKA's CLI),
 //!   `user passwd [<p>] [--username U]` (default user `admin`). A password left out is read at
 //!   the CLI's prompt, which without a terminal reads one line of stdin: the shim forwards that
 //!   line ([`CliRequest::stdin`], see [`reads_password`]), so scripts keep passwords off argv.
@@ -121,6 +122,22 @@ pub fn run(world: &mut World, req: &CliRequest) -> CliOutput {
             stderr: format!("{e}\n"),
         },
     }
+}
+
+/// `user add`: as WEKA's CLI, a user that exists already is refused (its password stays).
+fn add_user(
+    world: &mut World,
+    ip: &str,
+    user: &str,
+    password: &str,
+    role: &str,
+) -> Result<String, CliError> {
+    let guid = world.cluster_of(ip)?;
+    if world.cluster(&guid)?.users.contains_key(user) {
+        return Err(SimError::Conflict(format!("user {user:?} already exists")).into());
+    }
+    world.set_user(Some(&guid), user, password, role)?;
+    Ok(String::new())
 }
 
 /// The answer to the password prompt; none (no stdin, or an empty line) is refused.
@@ -244,9 +261,7 @@ fn execute(
         }
         ["user", "add", user, role] => {
             let password = prompted(stdin)?;
-            let guid = world.cluster_of(ip)?;
-            world.set_user(Some(&guid), user, password, role)?;
-            Ok(String::new())
+            add_user(world, ip, user, password, role)
         }
         ["user", "passwd", rest @ ..] => {
             let user = flag(rest, "--username").unwrap_or("admin");
@@ -270,11 +285,7 @@ fn execute(
             world.set_user(Some(&guid), user, password, &role)?;
             Ok("Password changed\n".to_owned())
         }
-        ["user", "add", user, role, password, ..] => {
-            let guid = world.cluster_of(ip)?;
-            world.set_user(Some(&guid), user, password, role)?;
-            Ok(String::new())
-        }
+        ["user", "add", user, role, password, ..] => add_user(world, ip, user, password, role),
         ["user", rest @ ..] if rest.iter().all(|a| a.starts_with('-')) => {
             let guid = world.cluster_of(ip)?;
             let c = world.cluster(&guid)?;
@@ -532,4 +543,54 @@ fn server_info(world: &World, ip: &str, container: &str) -> Result<String, CliEr
         host.id,
         typed_id("HostId", host.id)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::world::{COMPUTE, FRONTEND};
+    use crate::{MachineSpec, SimClock, SimConfig};
+
+    fn weka(world: &mut World, args: &[&str], stdin: Option<&str>) -> CliOutput {
+        run(
+            world,
+            &CliRequest {
+                ip: "10.0.0.10".to_owned(),
+                args: args.iter().map(|a| (*a).to_owned()).collect(),
+                instance_id: None,
+                hostname: None,
+                stdin: stdin.map(str::to_owned),
+            },
+        )
+    }
+
+    /// As WEKA's CLI: `user add` of a user that exists fails (the clusterization script then
+    /// finds it in `weka user -J`) and leaves its password as it was.
+    #[test]
+    fn user_add_refuses_a_user_that_exists() {
+        let mut w = World::new(SimConfig::default(), SimClock::manual());
+        w.register_machine(MachineSpec {
+            ip: "10.0.0.10".to_owned(),
+            ..MachineSpec::default()
+        })
+        .unwrap();
+        let (names, ips): (Vec<String>, Vec<String>) =
+            [(DRIVES, 14000), (COMPUTE, 15000), (FRONTEND, 16000)]
+                .iter()
+                .map(|(c, p)| (format!("i-0-{c}"), format!("10.0.0.10:{p}")))
+                .unzip();
+        w.create_cluster(&names, &ips, Some("pw")).unwrap();
+        let add = ["user", "add", "weka-deployment", "clusteradmin"];
+        assert_eq!(weka(&mut w, &add, Some("first")).exit_code, 0);
+        let again = weka(&mut w, &add, Some("second"));
+        assert_eq!(again.exit_code, 1);
+        assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+        let argv = ["user", "add", "weka-deployment", "clusteradmin", "third"];
+        assert_eq!(weka(&mut w, &argv, None).exit_code, 1);
+        let login = ["user", "login", "weka-deployment"];
+        assert_eq!(weka(&mut w, &login, Some("first")).exit_code, 0);
+        let users = weka(&mut w, &["user", "-J"], None).stdout;
+        assert!(users.contains("\"weka-deployment\""), "{users}");
+    }
 }
