@@ -751,12 +751,10 @@ async fn reporting_hosts_grow_at_a_bounded_rate() {
     assert_eq!(reports.len(), NEW_REPORTING_HOSTS_PER_MONTH as usize + 1);
 }
 
-/// Review M2: scale-down's class for a login WEKA refuses on every backend, as the real client
-/// reports it (`AllBackendsFailed` of `Login`s), should be `Internal` (an operator is needed),
-/// as a bare `Login` already is. Today it is `Transient`: `shared/src/handlers/scale_down.rs`
-/// matches only a bare `WekaError::Login` (left to its owner; see the report of issue 15 item 3).
+/// Review M2: a login WEKA refuses on every backend, as the real client reports it
+/// (`AllBackendsFailed` of `Login`s), is `Internal` for scale-down (an operator is needed), as a
+/// bare `Login` is; it was `Transient`, retried every minute.
 #[test]
-#[ignore = "needs Classify for ScaleDownError to see a Login inside AllBackendsFailed"]
 fn scale_down_classifies_a_login_refused_by_every_backend_as_operator_needed() {
     use weka_shared::handlers::scale_down::ScaleDownError;
     let login = |ip: &str| WekaError::Login {

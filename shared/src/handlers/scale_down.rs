@@ -179,13 +179,15 @@ impl Classify for ScaleDownError {
             Self::LeaseHeld(_) => ErrorClass::Conflict,
             Self::Store(e) => e.class(),
             Self::Credentials(SecretError::Backend { .. }) => ErrorClass::Transient,
-            // Missing secrets or refused login after clusterization need an operator.
+            // Missing secrets or a refused login after clusterization (by every backend, as
+            // the client reports it) need an operator.
             Self::Credentials(SecretError::Empty { .. })
             | Self::Decode { .. }
             | Self::Read {
-                source: WekaError::Login { .. } | WekaError::Decode { .. },
+                source: WekaError::Decode { .. },
                 ..
             } => ErrorClass::Internal,
+            Self::Read { source, .. } if source.refused_login().is_some() => ErrorClass::Internal,
             Self::Read { .. } => ErrorClass::Transient,
             Self::Plan(PlanError::UnsafeDelta { .. }) => ErrorClass::Unsafe,
             Self::Plan(PlanError::InvalidInput(_) | PlanError::UnsupportedRole { .. }) => {

@@ -379,17 +379,11 @@ fn refused_login(e: &LiveStatusError) -> Option<String> {
     let LiveStatusError::Weka(e) = e else {
         return None;
     };
-    let refusal = match e {
-        WekaError::AllBackendsFailed { failures, .. } => failures
-            .iter()
-            .find(|f| matches!(f, WekaError::Login { .. }))?,
-        other => other,
-    };
     let WekaError::Login {
         ip,
         username,
         message,
-    } = refusal
+    } = e.refused_login()?
     else {
         return None;
     };

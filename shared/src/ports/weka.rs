@@ -86,6 +86,21 @@ pub enum WekaError {
     },
 }
 
+impl WekaError {
+    /// The login refusal behind this failure: the error itself, or the one a backend gave when
+    /// every backend failed. A refused login needs an operator (a missing deployment user, a
+    /// changed password), not a retry.
+    pub fn refused_login(&self) -> Option<&Self> {
+        match self {
+            Self::Login { .. } => Some(self),
+            Self::AllBackendsFailed { failures, .. } => {
+                failures.iter().find(|f| matches!(f, Self::Login { .. }))
+            }
+            _ => None,
+        }
+    }
+}
+
 fn deadline_note(out_of_time: &bool) -> &'static str {
     if *out_of_time {
         ", stopped short of the deadline"
