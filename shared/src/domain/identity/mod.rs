@@ -4,6 +4,7 @@
 //! instance, and only that instance's metadata service hands it out.
 
 use crate::domain::instance::{InstanceId, InvalidInstanceId};
+use crate::domain::lifecycle::HostRef;
 use crate::wire::bootstrap::IdentityProof;
 use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 use base64::Engine as _;
@@ -109,14 +110,8 @@ impl VerifiedInstance {
     /// Whether `host` is a name of the caller: its instance id, or a host name of its private
     /// address (`ip-10-0-1-12`, `ip-10-0-1-12.ec2.internal`), the names scripts report under.
     pub fn is_named(&self, host: &str) -> bool {
-        if host == self.instance_id.as_str() {
-            return true;
-        }
-        let first_label = host.split('.').next().unwrap_or(host);
-        let from_name = first_label
-            .strip_prefix("ip-")
-            .map(|rest| rest.replace('-', "."));
-        matches!((from_name, &self.private_ip), (Some(a), Some(b)) if a == *b)
+        host == self.instance_id.as_str()
+            || matches!(HostRef::parse(host), HostRef::Ip(ip) if self.private_ip.as_deref() == Some(ip.as_str()))
     }
 }
 
