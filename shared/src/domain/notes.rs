@@ -19,6 +19,9 @@ pub const WEKA_REFUSALS_NOTE: &str = "weka-refusals";
 
 /// A note stored as a JSON document.
 pub trait Note: Serialize + serde::de::DeserializeOwned {
+    /// The name it is stored under.
+    const NAME: &'static str;
+
     /// The stored body.
     fn to_value(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
@@ -30,10 +33,18 @@ pub trait Note: Serialize + serde::de::DeserializeOwned {
     }
 }
 
-impl Note for ScaleNote {}
-impl Note for LeaseNote {}
-impl Note for ScaleDownFailureNote {}
-impl Note for WekaRefusalsNote {}
+impl Note for ScaleNote {
+    const NAME: &'static str = SCALE_NOTE;
+}
+impl Note for LeaseNote {
+    const NAME: &'static str = LEASE_NOTE;
+}
+impl Note for ScaleDownFailureNote {
+    const NAME: &'static str = SCALE_DOWN_FAILURE_NOTE;
+}
+impl Note for WekaRefusalsNote {
+    const NAME: &'static str = WEKA_REFUSALS_NOTE;
+}
 
 /// The WEKA refusals that stand: calls WEKA answered with an error that stands, not sent again
 /// unchanged until the view changes or their window passes (`domain::scale_down::RefusalBook`).

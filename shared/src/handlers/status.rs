@@ -13,10 +13,7 @@
 use crate::config::names::{ASG_NAME_ENV, CLUSTER_NAME_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::lifecycle::{LifecycleRecord, Transition};
-use crate::domain::notes::{
-    LEASE_NOTE, LeaseNote, Note as _, SCALE_DOWN_FAILURE_NOTE, SCALE_NOTE, ScaleDownFailureNote,
-    ScaleNote, WEKA_REFUSALS_NOTE, WekaRefusalsNote,
-};
+use crate::domain::notes::{LeaseNote, ScaleDownFailureNote, ScaleNote, WekaRefusalsNote};
 use crate::domain::progress::progress_view;
 use crate::domain::state::{ClusterState, Group};
 use crate::error::{Classify, ErrorClass, error_chain};
@@ -26,6 +23,7 @@ use crate::ports::{
     Clock, InstanceInventory, InventoryError, SecretError, Secrets, SecretsConfig, StateStore,
     StoreError, WekaApi, WekaConnector, WekaError, deployment_or_admin,
 };
+use crate::services::notes::read_note;
 use crate::wire::bootstrap::{
     LifecycleWaiting, Protocol, StatusRequest, StatusResponse, WekaRefusalShown,
 };
@@ -196,23 +194,11 @@ where
     } else {
         (Some(zero_weka_status()), None, None)
     };
-    let scale_note = match deps.store.note(SCALE_NOTE).await {
-        Ok(note) => note.and_then(ScaleNote::from_value),
-        Err(e) => {
-            tracing::warn!(error = %error_chain(&e), "scale-down note unavailable");
-            None
-        }
-    };
-    let scale_lease_held = match deps.store.note(LEASE_NOTE).await {
-        Ok(note) => note
-            .and_then(LeaseNote::from_value)
-            .filter(|n| n.current(deps.clock.now()))
-            .and_then(|n| serde_json::to_value(n).ok()),
-        Err(e) => {
-            tracing::warn!(error = %error_chain(&e), "scale lease note unavailable");
-            None
-        }
-    };
+    let scale_note: Option<ScaleNote> = read_note(&deps.store).await;
+    let scale_lease_held = read_note::<LeaseNote>(&deps.store)
+        .await
+        .filter(|n| n.current(deps.clock.now()))
+        .and_then(|n| serde_json::to_value(n).ok());
     let scale_down_failure = last_scale_down_failure(deps, scale_note.as_ref()).await;
     Ok(StatusResponse {
         initial_size: state.initial_size,
@@ -243,14 +229,9 @@ where
 /// The WEKA refusals that stand, as the last scale-down recorded them; an unreadable note only
 /// leaves the list empty.
 async fn weka_refusals<S: StateStore>(store: &S) -> Vec<WekaRefusalShown> {
-    let note = match store.note(WEKA_REFUSALS_NOTE).await {
-        Ok(note) => note.and_then(WekaRefusalsNote::from_value),
-        Err(e) => {
-            tracing::warn!(error = %error_chain(&e), "weka refusals note unavailable");
-            None
-        }
-    };
-    note.map(|n| n.refusals)
+    read_note::<WekaRefusalsNote>(store)
+        .await
+        .map(|n| n.refusals)
         .unwrap_or_default()
         .into_iter()
         .map(|r| WekaRefusalShown {
@@ -314,13 +295,7 @@ async fn last_scale_down_failure<S, I, K, W, C>(
 where
     S: StateStore,
 {
-    let note = match deps.store.note(SCALE_DOWN_FAILURE_NOTE).await {
-        Ok(note) => note.and_then(ScaleDownFailureNote::from_value)?,
-        Err(e) => {
-            tracing::warn!(error = %error_chain(&e), "scale-down failure note unavailable");
-            return None;
-        }
-    };
+    let note: ScaleDownFailureNote = read_note(&deps.store).await?;
     let latest = scale_note.is_none_or(|n| n.at <= note.at);
     Some(json!({
         "error": note.error,

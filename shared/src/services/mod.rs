@@ -7,5 +7,6 @@ pub mod callers;
 pub mod formation;
 pub mod inventory;
 pub mod lifecycle;
+pub mod notes;
 pub mod scale_run;
 pub mod weka_refusals;

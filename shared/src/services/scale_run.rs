@@ -5,6 +5,7 @@ use crate::domain::notes::{LEASE_NOTE, LeaseNote, Note as _};
 use crate::error::error_chain;
 use crate::lambda::{Invocation, PayloadError, decode};
 use crate::ports::{LeaseOutcome, StateStore, StoreError};
+use crate::services::notes::read_note;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -105,13 +106,7 @@ pub async fn note_lease_held(
     now: DateTime<Utc>,
     period: Duration,
 ) {
-    let previous = match store.note(LEASE_NOTE).await {
-        Ok(body) => body.and_then(LeaseNote::from_value),
-        Err(e) => {
-            tracing::warn!(error = %error_chain(&e), "scale lease note unavailable");
-            None
-        }
-    };
+    let previous: Option<LeaseNote> = read_note(store).await;
     let period = chrono::TimeDelta::from_std(period).unwrap_or(chrono::TimeDelta::MAX);
     let note = LeaseNote::refused(previous.as_ref(), &held.holder, held.until, now, period);
     if note.beyond_one_period {

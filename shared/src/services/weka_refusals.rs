@@ -11,6 +11,7 @@ use crate::domain::notes::{Note as _, WEKA_REFUSALS_NOTE, WekaRefusalsNote};
 use crate::domain::scale_down::{ActionId, ActionOutcome, RefusalBook, ScaleDownPlan};
 use crate::error::error_chain;
 use crate::ports::{StateStore, WekaError};
+use crate::services::notes::read_note;
 use crate::weka::model::HostsList;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -18,17 +19,10 @@ use std::collections::BTreeMap;
 /// The book for a run at `now` on `hosts`, from the stored note; an unreadable note is taken as
 /// empty (the calls are then sent as usual).
 pub async fn load<S: StateStore>(store: &S, hosts: &HostsList, now: DateTime<Utc>) -> RefusalBook {
-    let previous = match store.note(WEKA_REFUSALS_NOTE).await {
-        Ok(body) => {
-            body.and_then(WekaRefusalsNote::from_value)
-                .unwrap_or_default()
-                .refusals
-        }
-        Err(e) => {
-            tracing::warn!(error = %error_chain(&e), "weka refusals note unavailable");
-            Vec::new()
-        }
-    };
+    let previous = read_note::<WekaRefusalsNote>(store)
+        .await
+        .unwrap_or_default()
+        .refusals;
     RefusalBook::new(previous, hosts, now)
 }
 
