@@ -4,7 +4,12 @@
 //! A [`FaultRule`] matches requests by backend IP and method (either may be left open) and
 //! applies to the next `count` of them, or to all until cleared. The first rule that matches
 //! is used up by one request. An injected status or dropped connection answers instead of the
-//! world (which never sees the request); a delay holds the world's answer back.
+//! world (which never sees the request), or with `after` once the world has applied it (the
+//! call took effect, its answer is lost); a delay holds the world's answer back.
+//!
+//! A rule with `cli` matches the `weka` CLI commands the instance scripts run instead (those
+//! whose words start with the given ones, e.g. `user add`): the command exits 1 with an
+//! injected error, before the world sees it or, with `after`, once it has been applied.
 
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -29,11 +34,18 @@ pub struct FaultRule {
     pub close: bool,
     /// Hold the answer back this long.
     pub delay_ms: u64,
+    /// Let the world apply the request first, then answer `status` (or fail the CLI command)
+    /// instead of its answer: the call took effect, the caller sees a failure.
+    pub after: bool,
+    /// Only `weka` CLI commands whose words start with these (e.g. `user add`); such a rule
+    /// never matches a JSON-RPC request, and the matching command exits 1.
+    pub cli: Option<String>,
 }
 
 impl FaultRule {
     fn matches(&self, ip: &str, method: Option<&str>) -> bool {
         self.count != Some(0)
+            && self.cli.is_none()
             && self.ip.as_deref().is_none_or(|want| want == ip)
             && self
                 .method
@@ -41,10 +53,36 @@ impl FaultRule {
                 .is_none_or(|want| method == Some(want))
     }
 
+    fn matches_cli(&self, ip: &str, args: &[String]) -> bool {
+        self.count != Some(0)
+            && self.ip.as_deref().is_none_or(|want| want == ip)
+            && self.cli.as_deref().is_some_and(|words| {
+                let words: Vec<&str> = words.split_whitespace().collect();
+                args.len() >= words.len() && words.iter().zip(args).all(|(w, a)| w == a)
+            })
+    }
+
     /// Whether the rule is usable at all (it must do something, and a status must be an error).
     pub fn validate(&self) -> Result<(), String> {
         if self.count == Some(0) {
             return Err("a fault with count 0 would never apply".to_owned());
+        }
+        if let Some(words) = &self.cli {
+            if words.split_whitespace().next().is_none() {
+                return Err("a cli fault names the command's words".to_owned());
+            }
+            if self.method.is_some() || self.status.is_some() || self.close || self.delay_ms > 0 {
+                return Err(
+                    "a cli fault fails the command: no method, status, close or delay_ms"
+                        .to_owned(),
+                );
+            }
+            return Ok(());
+        }
+        if self.after && self.status.is_none() {
+            return Err(
+                "after needs the status to answer once the world applied the call".to_owned(),
+            );
         }
         if self.status.is_none() && !self.close && self.delay_ms == 0 {
             return Err("a fault needs status, close or delay_ms".to_owned());
@@ -70,6 +108,8 @@ pub struct FaultAction {
     pub close: bool,
     /// Hold the answer back.
     pub delay: Duration,
+    /// Let the world apply the request before answering `status` (or failing the command).
+    pub after: bool,
 }
 
 /// One JSON-RPC request as the server saw it.
@@ -112,9 +152,18 @@ impl Faults {
         &self.rules
     }
 
-    /// Uses up the first rule matching a request to `ip` for `method`.
+    /// Uses up the first rule matching a JSON-RPC request to `ip` for `method`.
     pub fn take(&mut self, ip: &str, method: Option<&str>) -> Option<FaultAction> {
-        let rule = self.rules.iter_mut().find(|r| r.matches(ip, method))?;
+        self.take_first(|r| r.matches(ip, method))
+    }
+
+    /// Uses up the first rule matching the `weka` CLI command `args` run on `ip`.
+    pub fn take_cli(&mut self, ip: &str, args: &[String]) -> Option<FaultAction> {
+        self.take_first(|r| r.matches_cli(ip, args))
+    }
+
+    fn take_first(&mut self, matches: impl Fn(&FaultRule) -> bool) -> Option<FaultAction> {
+        let rule = self.rules.iter_mut().find(|r| matches(r))?;
         if let Some(count) = rule.count.as_mut() {
             *count -= 1;
         }
@@ -122,6 +171,7 @@ impl Faults {
             status: rule.status,
             close: rule.close,
             delay: Duration::from_millis(rule.delay_ms),
+            after: rule.after,
         };
         self.rules.retain(|r| r.count != Some(0));
         Some(action)
@@ -238,6 +288,44 @@ mod tests {
                 })
                 .is_err()
         );
+    }
+
+    #[test]
+    fn cli_rules_match_commands_by_their_first_words_and_never_json_rpc() {
+        let mut faults = Faults::default();
+        faults
+            .add(FaultRule {
+                cli: Some("user add".to_owned()),
+                count: Some(1),
+                ..FaultRule::default()
+            })
+            .unwrap();
+        let argv = |words: &[&str]| words.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+        assert_eq!(faults.take("10.0.0.1", Some("user_login")), None);
+        assert_eq!(faults.take_cli("10.0.0.1", &argv(&["user", "-J"])), None);
+        assert_eq!(faults.take_cli("10.0.0.1", &argv(&["user"])), None);
+        let action = faults
+            .take_cli("10.0.0.1", &argv(&["user", "add", "u", "clusteradmin"]))
+            .unwrap();
+        assert!(!action.after);
+        assert_eq!(faults.take_cli("10.0.0.1", &argv(&["user", "add"])), None);
+        for refused in [
+            FaultRule {
+                cli: Some(" ".to_owned()),
+                ..FaultRule::default()
+            },
+            FaultRule {
+                cli: Some("user add".to_owned()),
+                status: Some(500),
+                ..FaultRule::default()
+            },
+            FaultRule {
+                after: true,
+                ..FaultRule::default()
+            },
+        ] {
+            assert!(faults.add(refused).is_err());
+        }
     }
 
     #[test]

@@ -417,3 +417,135 @@ async fn faults_shape_matching_json_rpc_requests_and_every_request_is_logged() {
         common::control(&base, "/_sim/tokens/revoke", &json!({"cluster": "nope"})).await;
     assert_eq!(code, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deactivation_applied_then_answered_500_takes_effect_once_and_fails_the_call() {
+    let (world, _) = common::running_cluster(6);
+    let server = weka_sim::start(world, 0).await.unwrap();
+    let base = server.base_url();
+    let api = connector(&server).connect((0..6).map(common::ip).collect(), deployment());
+    let victim: Vec<_> = hosts(&api)
+        .await
+        .iter()
+        .filter(|(_, h)| h.host_ip == common::ip(5))
+        .map(|(id, _)| *id)
+        .collect();
+    for refused in [
+        json!({"after": true}),
+        json!({"after": true, "delay_ms": 5}),
+    ] {
+        let (code, body) = common::control(&base, "/_sim/faults", &refused).await;
+        assert_eq!(code, 400, "{refused} -> {body}");
+    }
+    let rule =
+        json!({"method": "cluster_deactivate_hosts", "count": 1, "status": 500, "after": true});
+    let (code, body) = common::control(&base, "/_sim/faults", &rule).await;
+    assert_eq!(code, 200, "{body}");
+    common::control(&base, "/_sim/requests/clear", &json!({})).await;
+
+    let call = WekaCall::DeactivateHosts {
+        host_ids: victim.clone(),
+    };
+    let err = api.call(call.method(), call.params()).await.unwrap_err();
+    assert!(!matches!(err, WekaError::Rpc { .. }), "{err:?}");
+
+    // WEKA applied it: the hosts are deactivating, one call recorded, none sent again.
+    let now = hosts(&api).await;
+    assert!(
+        victim
+            .iter()
+            .all(|id| now[id].state == HostState::Deactivating)
+    );
+    let (_, state) = common::control(&base, "/_sim/state", &json!({})).await;
+    let cluster = state["clusters"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    let applied: Vec<&Value> = cluster["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["method"] == "cluster_deactivate_hosts")
+        .collect();
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert_eq!(applied[0]["error"], Value::Null);
+    let (_, log) = common::control(&base, "/_sim/requests", &json!({})).await;
+    let sent: Vec<&Value> = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "cluster_deactivate_hosts")
+        .collect();
+    assert_eq!(sent.len(), 1, "the mutation was sent again: {sent:?}");
+    assert_eq!(
+        (sent[0]["status"].as_u64(), sent[0]["injected"].as_bool()),
+        (Some(500), Some(true))
+    );
+    let (_, rules) = common::control(&base, "/_sim/faults/list", &json!({})).await;
+    assert_eq!(rules["faults"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_faults_fail_the_matching_command_before_or_after_it_applies() {
+    let (world, _) = common::running_cluster(2);
+    let server = weka_sim::start(world, 0).await.unwrap();
+    let base = server.base_url();
+    let weka = |args: &[&str]| json!({"ip": common::ip(0), "args": args, "stdin": "pw-of-ops"});
+    let users = || async {
+        let (_, out) = common::control(&base, "/_sim/cli", &weka(&["user", "-J"])).await;
+        out["stdout"].as_str().unwrap().to_owned()
+    };
+    for refused in [
+        json!({"cli": ""}),
+        json!({"cli": "user add", "status": 500}),
+    ] {
+        let (code, body) = common::control(&base, "/_sim/faults", &refused).await;
+        assert_eq!(code, 400, "{refused} -> {body}");
+    }
+    common::control(
+        &base,
+        "/_sim/faults",
+        &json!({"cli": "user add", "count": 2}),
+    )
+    .await;
+    // JSON-RPC and other commands pass; `user add` fails twice without reaching the world.
+    let (code, _) = common::rpc_raw(
+        &base,
+        &common::ip(0),
+        &json!({"jsonrpc": "2.0", "method": "status", "id": 1}),
+        None,
+    )
+    .await;
+    assert_eq!(code, 401);
+    let add = weka(&["user", "add", "ops", "clusteradmin"]);
+    for _ in 0..2 {
+        let (_, out) = common::control(&base, "/_sim/cli", &add).await;
+        assert_eq!(out["exit_code"], 1, "{out}");
+        assert!(
+            out["stderr"].as_str().unwrap().contains("injected fault"),
+            "{out}"
+        );
+        assert!(!users().await.contains("\"ops\""));
+    }
+    let (_, out) = common::control(&base, "/_sim/cli", &add).await;
+    assert_eq!(out["exit_code"], 0, "{out}");
+    assert!(users().await.contains("\"ops\""));
+
+    // With `after` the command takes effect and still fails.
+    common::control(
+        &base,
+        "/_sim/faults",
+        &json!({"cli": "user add", "count": 1, "after": true}),
+    )
+    .await;
+    let (_, out) = common::control(
+        &base,
+        "/_sim/cli",
+        &weka(&["user", "add", "ops2", "clusteradmin"]),
+    )
+    .await;
+    assert_eq!(out["exit_code"], 1, "{out}");
+    assert!(users().await.contains("\"ops2\""));
+}

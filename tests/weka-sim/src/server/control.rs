@@ -237,6 +237,7 @@ fn control(w: &mut World, path: &[&str], body: &Value) -> Result<Reply, SimError
             w.faults.add(rule).map_err(SimError::Invalid)?;
             ok(json!({"faults": w.faults.rules()}))
         }
+        ["faults", "list"] => ok(json!({"faults": w.faults.rules()})),
         ["faults", "clear"] => {
             w.faults.clear();
             ok(json!({}))
@@ -257,7 +258,19 @@ fn control(w: &mut World, path: &[&str], body: &Value) -> Result<Reply, SimError
         ["cli"] => {
             let req: CliRequest = serde_json::from_value(body.clone())
                 .map_err(|e| SimError::Invalid(format!("cli request: {e}")))?;
-            let out = cli::run(w, &req);
+            let out = match w.faults.take_cli(&req.ip, &req.args) {
+                None => cli::run(w, &req),
+                Some(fault) => {
+                    if fault.after {
+                        cli::run(w, &req);
+                    }
+                    cli::CliOutput {
+                        exit_code: 1,
+                        stdout: String::new(),
+                        stderr: format!("error: injected fault: weka {}\n", req.args.join(" ")),
+                    }
+                }
+            };
             reply(200, &json!(out))
         }
         _ => reply(

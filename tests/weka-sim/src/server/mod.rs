@@ -25,7 +25,10 @@
 //! - `POST /_sim/config` — a partial [`SimConfig`] merged into the current one.
 //! - `POST /_sim/cli` [`CliRequest`] → [`crate::cli::CliOutput`] (what the `weka` shim forwards).
 //! - `POST /_sim/faults` [`FaultRule`] `{"ip"?, "method"?, "count"?, "status"?, "close"?,
-//!   "delay_ms"?}` — inject a fault into the JSON-RPC requests that match;
+//!   "delay_ms"?, "after"?}` — inject a fault into the JSON-RPC requests that match (`after`:
+//!   the world applies the call first, then `status` is answered: the answer is lost);
+//!   `{"cli": "user add", "ip"?, "count"?, "after"?}` — the matching `weka` CLI commands exit 1;
+//!   `GET|POST /_sim/faults/list` → `{"faults": [..]}`, the rules not used up yet;
 //!   `POST /_sim/faults/clear` removes every rule.
 //! - `GET|POST /_sim/requests` → `{"requests": [`[`RequestRecord`]`, ..]}` — the JSON-RPC
 //!   requests served, oldest first; `POST /_sim/requests/clear` empties the log.
@@ -177,11 +180,18 @@ fn json_rpc(w: &mut World, ip: &str, request: &Request) -> (Reply, Duration) {
     let answer = match &fault {
         Some(FaultAction {
             status: Some(status),
+            after,
             ..
-        }) => reply(
-            *status,
-            &json!({"error": format!("injected fault: http {status}")}),
-        ),
+        }) => {
+            if *after {
+                // The call takes effect; its answer is lost.
+                world_answer(w, ip, request);
+            }
+            reply(
+                *status,
+                &json!({"error": format!("injected fault: http {status}")}),
+            )
+        }
         Some(FaultAction { close: true, .. }) => Reply::Close,
         _ => world_answer(w, ip, request),
     };
