@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything CI runs (`make test`): the fast tier (tests/check.sh: formatting, lints,
 # unit/handler/property tests) with the emulator tests against moto, then doc tests, the
-# moto patches, the state machine in moto, the local-cloud e2e and the Terraform checks.
+# moto patches, the state machine in moto, the local-cloud e2e and fault scenarios and the
+# Terraform checks.
 # Prints the number of tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +36,9 @@ step "scale state machine in moto's Step Functions interpreter with the real Lam
 
 step "end-to-end scenarios on the local cloud (tests/localcloud, README \"The local cloud\")"
 tests/localcloud/run.sh e2e --bootstrap-grace-minutes 2
+
+step "fault scenarios on the local cloud (tests/localcloud/faults.py, README \"Fault scenarios\")"
+tests/localcloud/run.sh faults --bootstrap-grace-minutes 2
 
 if [ -x infra/tests/static.sh ]; then
   step "terraform static checks"

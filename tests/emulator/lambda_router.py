@@ -12,6 +12,17 @@ Usage:
 functions.json: {"<name>": {"env": {"K": "V"}, "timeout": 30, "binary"?: "<file in bin-dir>"}, ...}
 Prints "ready" once listening; SIGTERM stops every child process it started, by pid.
 Python standard library only.
+
+Fault injection (the local cloud's fault scenarios), on the router's own port:
+  POST /_router/faults {"function": "<binary>", "when": "before"|"after"|"kill", "nth"?: 1,
+                        "count"?: 1, "match"?: "<text in the payload>", "kill_after_s"?: 5}
+    the nth matching call from now on (and the count-1 after it; count 0: every one until
+    cleared) fails: `before` it runs (the call is lost), `after` it ran (the answer is lost),
+    or `kill`: its process is killed after kill_after_s unless it answered (Sandbox.Timedout).
+    A lost call or answer reaches the caller as a function error (Router.InjectedFault).
+  GET /_router/faults -> {"rules": [...], "fired": [{"function", "when", "time"}, ...],
+                          "calls": {"<binary>": n}}
+  POST /_router/faults/clear removes every rule.
 """
 
 import argparse
@@ -48,6 +59,63 @@ class Invocation:
         self.error = False
 
 
+class Faults:
+    """Rules that fail chosen invocations, and what they did."""
+
+    WHEN = ("before", "after", "kill")
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.rules = []
+        self.fired = []
+        self.calls = {}
+
+    def add(self, rule):
+        if rule.get("when") not in self.WHEN or not rule.get("function"):
+            raise ValueError(f"a fault needs function and when in {self.WHEN}: {rule}")
+        unknown = set(rule) - {"function", "when", "nth", "count", "match", "kill_after_s"}
+        if unknown:
+            raise ValueError(f"unknown fault fields {sorted(unknown)}")
+        rule = dict(rule, nth=int(rule.get("nth", 1)), count=int(rule.get("count", 1)),
+                    seen=0, kill_after_s=float(rule.get("kill_after_s", 5)))
+        if rule["nth"] < 1 or rule["count"] < 0:
+            raise ValueError("nth starts at 1; count 0 means every call until cleared")
+        with self.lock:
+            self.rules.append(rule)
+
+    def clear(self):
+        with self.lock:
+            self.rules.clear()
+
+    def take(self, binary, event):
+        """The rule that shapes this call of `binary`, if any (counted once per call)."""
+        text = event.decode(errors="replace")
+        chosen = None
+        with self.lock:
+            self.calls[binary] = self.calls.get(binary, 0) + 1
+            for rule in self.rules:  # every matching rule counts the call; the first due fires
+                if rule["function"] != binary or rule.get("match", "") not in text:
+                    continue
+                rule["seen"] += 1
+                index = rule["seen"] - rule["nth"]
+                due = index >= 0 and (not rule["count"] or index < rule["count"])
+                if due and chosen is None:
+                    chosen = rule
+                    self.fired.append({"function": binary, "when": rule["when"],
+                                       "time": time.time(), "match": rule.get("match")})
+        return chosen
+
+    def view(self):
+        with self.lock:
+            return {"rules": list(self.rules), "fired": list(self.fired),
+                    "calls": dict(self.calls)}
+
+
+def injected(function, what):
+    body = {"errorType": "Router.InjectedFault", "errorMessage": f"{function}: {what} (injected)"}
+    return True, json.dumps(body).encode()
+
+
 class Function:
     """One function: its runtime-API server, its process, its invocation queue."""
 
@@ -55,7 +123,8 @@ class Function:
         self.name = name
         self.env = {k: str(v) for k, v in spec.get("env", {}).items()}
         self.timeout = float(spec.get("timeout", 30))
-        self.binary = os.path.join(args.bin_dir, spec.get("binary", name))
+        self.binary_name = spec.get("binary", name)
+        self.binary = os.path.join(args.bin_dir, self.binary_name)
         self.log_path = os.path.join(args.log_dir, f"{name}.log")
         self.pending = queue.Queue()
         self.inflight = {}
@@ -134,13 +203,22 @@ class Function:
             self.process = subprocess.Popen([self.binary], env=env, stdout=log, stderr=log)
             log.close()
 
-    def invoke(self, event, arn):
+    def invoke(self, event, arn, fault=None):
+        when = fault and fault["when"]
+        if when == "before":
+            return injected(self.name, "the call was lost before it ran")
+        failed, body = self.run(event, arn, fault["kill_after_s"] if when == "kill" else None)
+        if when == "after" and not failed:
+            return injected(self.name, "the answer was lost after it ran")
+        return failed, body
+
+    def run(self, event, arn, kill_after_s=None):
         # One process serves one invocation at a time, as one Lambda sandbox does.
         with self.serial:
             self.ensure_running()
             inv = Invocation(event, int((time.time() + self.timeout) * 1000), arn)
             self.pending.put(inv)
-            limit = time.time() + self.timeout + 5
+            limit = time.time() + (self.timeout + 5 if kill_after_s is None else kill_after_s)
             while not inv.done.wait(0.05):
                 exited = self.process.poll() is not None
                 if exited or time.time() > limit:
@@ -184,12 +262,15 @@ def main():
     with open(args.functions) as f:
         specs = json.load(f)
     functions = {name: Function(name, spec, args) for name, spec in specs.items()}
+    faults = Faults()
 
     class Router(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def forward(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path.startswith("/_router/faults"):
+                return self.control(body)
             m = INVOKE.match(self.path) if self.command == "POST" else None
             if m:
                 return self.invoke(urllib.parse.unquote(m.group(1)), body)
@@ -213,6 +294,26 @@ def main():
             self.end_headers()
             self.wfile.write(rb)
 
+        def control(self, body):
+            status, answer = 200, {"ok": True}
+            try:
+                if self.path == "/_router/faults" and self.command == "POST":
+                    faults.add(json.loads(body or b"{}"))
+                elif self.path == "/_router/faults/clear" and self.command == "POST":
+                    faults.clear()
+                elif self.path == "/_router/faults" and self.command == "GET":
+                    answer = faults.view()
+                else:
+                    status, answer = 404, {"error": f"no route {self.command} {self.path}"}
+            except (ValueError, TypeError) as e:
+                status, answer = 400, {"error": str(e)}
+            rb = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(rb)))
+            self.end_headers()
+            self.wfile.write(rb)
+
         def invoke(self, target, body):
             name = target.split(":function:")[-1].split(":")[0]
             function = functions.get(name)
@@ -224,7 +325,8 @@ def main():
                 self.end_headers()
                 return self.wfile.write(rb)
             arn = target if target.startswith("arn:") else f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
-            failed, rb = function.invoke(body or b"{}", arn)
+            event = body or b"{}"
+            failed, rb = function.invoke(event, arn, faults.take(function.binary_name, event))
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("X-Amz-Executed-Version", "$LATEST")

@@ -95,6 +95,10 @@ class Settings:
         self.verbose = bool(kw.get("verbose", False))
         # Deliver the ASGs' EventBridge events to the state machine (issue: lifecycle events).
         self.events = bool(kw.get("events", True))
+        # Lifecycle hook timing (seconds; None: the module's defaults, 900/900/120).
+        self.launch_heartbeat_timeout = kw.get("launch_heartbeat_timeout")
+        self.terminate_heartbeat_timeout = kw.get("terminate_heartbeat_timeout")
+        self.lifecycle_deadline_margin = kw.get("lifecycle_deadline_margin")
 
 
 class LocalCloud:
@@ -215,6 +219,10 @@ class LocalCloud:
             "instance_identity_certificate": open(os.path.join(HERE, "identity",
                                                                "certificate.pem")).read(),
         }
+        for name in ("launch_heartbeat_timeout", "terminate_heartbeat_timeout",
+                     "lifecycle_deadline_margin"):
+            if getattr(self.s, name) is not None:
+                tf_vars[name] = str(getattr(self.s, name))
         argv_vars = [a for k, v in tf_vars.items() for a in ("-var", f"{k}={v}")]
         example = os.path.join(work, "infra", "examples", "local")
         t0 = time.time()
@@ -316,6 +324,16 @@ class LocalCloud:
         if body is None:
             return get_json(self.sim_url + path)
         return post_json(self.sim_url + path, body)
+
+    def router(self, path, body=None):
+        """The router's fault control (tests/emulator/lambda_router.py, `/_router/faults`)."""
+        if body is None:
+            return get_json(self.router_url + path)
+        return post_json(self.router_url + path, body)
+
+    def lifecycle_pending(self):
+        """Lifecycle actions Auto Scaling still waits on (the patched moto's `/_lifecycle/state`)."""
+        return get_json(self.moto_url + "/_lifecycle/state")["pending"]
 
     def weka_cluster(self):
         """The (single) simulated cluster's dump, or None before clusterization."""
@@ -506,6 +524,10 @@ class Fleet:
         self.gone_hosts = {}
         self.launches = 0
         self.faults_left = cloud.s.install_faults
+        # Instances whose user data waits for `release` (a set kept incomplete): how many of
+        # the next launches to hold, and those held (id -> instance).
+        self.holds_left = 0
+        self.held = {}
         self.stopped = threading.Event()
         self.lock = threading.Lock()
         self.user_data = {}
@@ -566,8 +588,14 @@ class Fleet:
                     if inst["State"]["Name"] in ("pending", "running"):
                         running[inst["InstanceId"]] = inst
         with self.lock:
+            for iid in [i for i in self.held if i not in running]:
+                self.held.pop(iid)  # abandoned or terminated while held: never booted
             for iid, inst in running.items():
-                if iid in self.hosts or iid in self.gone:
+                if iid in self.hosts or iid in self.gone or iid in self.held:
+                    continue
+                if self.holds_left > 0:
+                    self.holds_left -= 1
+                    self.held[iid] = inst
                     continue
                 version = lt.get("Version", "$Latest")
                 if version in ("$Latest", "$Default"):
@@ -597,6 +625,18 @@ class Fleet:
                     self.cloud.sim(f"/_sim/machines/{host.ip}/down", {})
                 except Exception:
                     pass  # never joined WEKA
+
+    def hold(self, n):
+        """The next `n` instances launched wait, their user data not started, until `release`."""
+        with self.lock:
+            self.holds_left += n
+
+    def release(self):
+        """Boots every held instance (at the next poll) and holds no more."""
+        with self.lock:
+            self.holds_left = 0
+            released, self.held = list(self.held), {}
+        return released
 
     def _ec2_state(self, iid):
         try:

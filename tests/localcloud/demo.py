@@ -2,6 +2,7 @@
 
   python tests/localcloud/demo.py demo [--cluster-size 6] [--scale-to 8] [--tick 5] [--faults 0]
   python tests/localcloud/demo.py e2e          # the same story plus fault scenarios, asserted
+  python tests/localcloud/demo.py faults [--scenarios 1,2,...]   # issue 15's fault scenarios
 
 Story: N backends clusterize; desired raised to N+2 -> two join; one backend terminated from
 outside -> replaced and joined (self-healing); desired lowered to N -> two machines deactivated,
@@ -270,7 +271,7 @@ def parser():
     env = os.environ.get
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["demo", "e2e"])
+    p.add_argument("mode", choices=["demo", "e2e", "faults"])
     p.add_argument("--cluster-size", type=int, default=int(env("DEMO_CLUSTER_SIZE", "6")))
     p.add_argument("--scale-to", type=int, default=int(env("DEMO_SCALE_TO", "0")) or None)
     p.add_argument("--tick", type=float, default=float(env("DEMO_TICK", "5")),
@@ -288,6 +289,8 @@ def parser():
                    help="tick of the tick-only termination chapter (EventBridge's 60 s)")
     p.add_argument("--timeout", type=float, default=float(env("DEMO_STEP_TIMEOUT", "300")),
                    help="seconds each chapter may take")
+    p.add_argument("--scenarios", default=env("DEMO_SCENARIOS", "1,2,3,4,5,6,7"),
+                   help="faults mode: which scenarios to inject (tests/localcloud/faults.py)")
     p.add_argument("--run-dir", default=env("DEMO_RUN_DIR"))
     p.add_argument("--bin-dir", default=env("DEMO_BIN_DIR"),
                    help="directory with the function and weka-sim binaries (default target/debug)")
@@ -306,6 +309,10 @@ def main():
         args.scale_to = args.cluster_size + 2
     if args.mode == "demo":
         return run_demo(args)
+    if args.mode == "faults":
+        import faults
+        args.scenarios = faults.parse_scenarios(args.scenarios)
+        return faults.run(args, settings(args), Story, say, check, Failure)
     import e2e
     return e2e.run(args, settings(args), Story, say, check, Failure)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make demo` (demo) and the e2e step of `make test` (e2e): installs what the local cloud needs
-# (pinned venv: moto, awscli, boto3), builds the debug binaries, then runs tests/localcloud/demo.py.
-#   tests/localcloud/run.sh demo|e2e [demo.py flags...]
+# `make demo` (demo), the e2e and the fault-scenario steps of `make test` (e2e, faults): installs
+# what the local cloud needs (pinned venv: moto, awscli, boto3), builds the debug binaries, then
+# runs tests/localcloud/demo.py.
+#   tests/localcloud/run.sh demo|e2e|faults [demo.py flags...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"

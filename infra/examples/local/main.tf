@@ -66,6 +66,23 @@ variable "install_cluster_dpdk" {
   description = "false = UDP mode: one NIC per backend, no extra ENIs to create (faster locally)."
 }
 
+variable "launch_heartbeat_timeout" {
+  type        = number
+  default     = 900
+  description = "The launch hook's timeout (the fault scenarios shorten it to 120)."
+}
+
+variable "terminate_heartbeat_timeout" {
+  type        = number
+  default     = 900
+  description = "The terminate hook's timeout (the fault scenarios shorten it to 120)."
+}
+
+variable "lifecycle_deadline_margin" {
+  type    = number
+  default = 120
+}
+
 variable "down_backends_removal_timeout" {
   type    = string
   default = "3h"
@@ -116,6 +133,9 @@ module "weka" {
   debug_down_backends_removal_timeout = var.down_backends_removal_timeout
   install_cluster_dpdk                = var.install_cluster_dpdk
   instance_identity_certificate       = var.instance_identity_certificate
+  launch_heartbeat_timeout            = var.launch_heartbeat_timeout
+  terminate_heartbeat_timeout         = var.terminate_heartbeat_timeout
+  lifecycle_deadline_margin           = var.lifecycle_deadline_margin
 
   # Emulator-friendly choices (variables only; no resource differs).
   use_placement_group                   = false # moto never reports the group "available"
