@@ -14,11 +14,13 @@ Prints "ready" once listening; SIGTERM stops every child process it started, by 
 Python standard library only.
 
 Fault injection (the local cloud's fault scenarios), on the router's own port:
-  POST /_router/faults {"function": "<binary>", "when": "before"|"after"|"kill", "nth"?: 1,
-                        "count"?: 1, "match"?: "<text in the payload>", "kill_after_s"?: 5}
+  POST /_router/faults {"function": "<binary>", "when": "before"|"after"|"kill"|"swallow",
+                        "nth"?: 1, "count"?: 1, "match"?: "<text in the payload>",
+                        "kill_after_s"?: 5}
     the nth matching call from now on (and the count-1 after it; count 0: every one until
     cleared) fails: `before` it runs (the call is lost), `after` it ran (the answer is lost),
-    or `kill`: its process is killed after kill_after_s unless it answered (Sandbox.Timedout).
+    `kill`: its process is killed after kill_after_s unless it answered (Sandbox.Timedout), or
+    `swallow`: it never runs and the caller gets a success (`null`), a call silently dropped.
     A lost call or answer reaches the caller as a function error (Router.InjectedFault).
   GET /_router/faults -> {"rules": [...], "fired": [{"function", "when", "time"}, ...],
                           "calls": {"<binary>": n}}
@@ -62,7 +64,7 @@ class Invocation:
 class Faults:
     """Rules that fail chosen invocations, and what they did."""
 
-    WHEN = ("before", "after", "kill")
+    WHEN = ("before", "after", "kill", "swallow")
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -205,6 +207,8 @@ class Function:
 
     def invoke(self, event, arn, fault=None):
         when = fault and fault["when"]
+        if when == "swallow":
+            return False, b"null"
         if when == "before":
             return injected(self.name, "the call was lost before it ran")
         failed, body = self.run(event, arn, fault["kill_after_s"] if when == "kill" else None)
