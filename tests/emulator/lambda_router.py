@@ -22,7 +22,7 @@ Fault injection (the local cloud's fault scenarios), on the router's own port:
     `kill`: its process is killed after kill_after_s unless it answered (Sandbox.Timedout), or
     `swallow`: it never runs and the caller gets a success (`null`), a call silently dropped.
     A lost call or answer reaches the caller as a function error (Router.InjectedFault).
-  GET /_router/faults -> {"rules": [...], "fired": [{"function", "when", "time"}, ...],
+  GET /_router/faults -> {"rules": [...], "fired": [{"function", "when", "time", "event"}, ..],
                           "calls": {"<binary>": n}}
   POST /_router/faults/clear removes every rule.
 """
@@ -104,7 +104,8 @@ class Faults:
                 if due and chosen is None:
                     chosen = rule
                     self.fired.append({"function": binary, "when": rule["when"],
-                                       "time": time.time(), "match": rule.get("match")})
+                                       "time": time.time(), "match": rule.get("match"),
+                                       "event": text[:4000]})
         return chosen
 
     def view(self):

@@ -28,6 +28,7 @@ table at the end. `--scenarios 1,3` runs a subset (the others are not injected).
 
 import collections
 import json
+import re
 import threading
 import time
 
@@ -208,15 +209,17 @@ class Guard(threading.Thread):
     def _rules_used(self, at):
         if not self.armed:
             return
-        left = {rule_key(r): r.get("count") for r in self.cloud.sim("/_sim/faults/list")["faults"]}
-        for key, count in self.armed.items():
-            if key not in self.rules and (key not in left or left[key] != count):
+        listed = self.cloud.sim("/_sim/faults/list")["faults"]
+        for key, rule in self.armed.items():
+            # The simulator lists every field of a rule; compare those the rule was armed with.
+            left = [r.get("count") for r in listed if rule_key({k: r.get(k) for k in rule}) == key]
+            if key not in self.rules and left != [rule.get("count")]:
                 self.rules[key] = at
 
     def arm(self, rule):
         """Adds a simulator fault rule and watches for its first use."""
         self.cloud.sim("/_sim/faults", rule)
-        self.armed[rule_key(rule)] = rule.get("count")
+        self.armed[rule_key(rule)] = rule
 
     def used_at(self, rule):
         return self.rules.get(rule_key(rule))
@@ -265,8 +268,9 @@ class Chapter:
             if iid in self.guard.owners:  # the scenario that put it at risk asserts it too
                 self.r.fail(self.guard.owners[iid], f"{iid} terminated while WEKA had it "
                             f"{'/'.join(states)}")
-        check(not {i for i in lost if i not in self.guard.owners},
-              f"{what}: no instance terminated while WEKA counted on it ({lost or 'none'})")
+        unowned = {i: s for i, s in lost.items() if i not in self.guard.owners}
+        check(not unowned,
+              f"{what}: no instance terminated while WEKA counted on it ({unowned or 'none'})")
 
     def _healthy(self, n):
         members = self._asg_members()
@@ -284,6 +288,13 @@ class Chapter:
 
     def _registered(self):
         return self.c.progress()["summary"].get("ready_for_clusterization", 0)
+
+    def _reporter(self, fired):
+        """The instance whose host sent the report a router fault caught."""
+        match = re.search(r'"hostname":\s*"ip-([0-9-]+)"', fired["event"])
+        ip = match and match.group(1).replace("-", ".")
+        hosts = list(self.c.fleet.hosts.values()) + list(self.c.fleet.gone_hosts.values())
+        return next((h.id for h in hosts if h.ip == ip), None)
 
     def _calls(self, function):
         return self.c.router("/_router/faults")["calls"].get(function, 0)
@@ -430,14 +441,20 @@ class Chapter:
 
     def _joins_continued(self, joiners, start):
         c, check = self.c, self.check
-        lost = sorted(self._fired("report", "swallow") + self._fired("report", "before"),
-                      key=lambda f: f["time"])
-        check(len(lost) == 1 + JOIN_REPORT_FAULTS[1]["count"],
-              f"one join report was dropped silently, one lost with its retries ({len(lost)})")
-        joined = [i for i in joiners if i in c.active_backends()]
-        check(joined, f"joiners are active in WEKA ({joined})")
+        swallowed, failed = self._fired("report", "swallow"), self._fired("report", "before")
+        check(len(swallowed) == 1 and len(failed) == JOIN_REPORT_FAULTS[1]["count"],
+              f"one join report was dropped silently, one lost with all its retries "
+              f"({len(swallowed)}, {len(failed)})")
+        lost = sorted(swallowed + failed, key=lambda f: f["time"])
+        quiet, loud = (self._reporter(f[0]) for f in (swallowed, failed))
+        check(quiet in c.active_backends() and quiet in c.fleet.inservice_at,
+              f"the joiner whose report was dropped silently ({quiet}) was continued (InService)")
         lost_joiners = {i: s for i, s in self.guard.lost_members().items() if i in joiners}
-        check(not lost_joiners, f"no joiner abandoned or terminated while active ({lost_joiners})")
+        check(loud not in lost_joiners and loud in c.active_backends(),
+              f"the joiner whose report failed, then reported the error ({loud}), was not "
+              f"abandoned: it is active and InService ({lost_joiners or 'none lost'})")
+        check(not lost_joiners, "no joiner abandoned or terminated while active")
+        joined = [i for i in joiners if i in c.active_backends()]
         check(all("Pending:Wait" in c.fleet.states_seen.get(i, ()) for i in joined),
               "they were held in Pending:Wait")
         check(all(c.fleet.joined_when_inservice.get(i) for i in joined),
