@@ -51,7 +51,8 @@ use crate::ports::{
 use crate::services::formation::FormationCheck;
 use crate::services::lifecycle::{HookPass, error_texts};
 use crate::services::scale_run::{
-    DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, release_scale_lease,
+    DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, end_scale_turn, hold_scale_lease,
+    release_scale_lease,
 };
 use crate::services::weka_refusals;
 use crate::weka::decode::{self, DecodeError, FromResult, disks_list, hosts_list, nodes_list};
@@ -229,13 +230,16 @@ where
     C: Clock,
 {
     let step: Step<HostGroupInfoResponse> = decode_step(payload)?;
-    let owner = step.owner(&invocation);
-    tracing::Span::current().record("execution", owner.as_str());
-    hold_scale_lease(&deps.store, &owner, deps.clock.now(), deps.config.lease_ttl).await??;
+    let now = deps.clock.now();
+    let claim = step.claim(&invocation, now, deps.config.lease_ttl);
+    tracing::Span::current().record("execution", claim.owner.as_str());
+    hold_scale_lease(&deps.store, &claim, now, deps.config.lease_ttl).await??;
     let result = Box::pin(run(deps, &step.input, &invocation)).await;
     // The state machine's terminate step releases; direct calls and failures release here.
     if step.execution.is_none() || result.is_err() {
-        release_scale_lease(&deps.store, &owner).await;
+        release_scale_lease(&deps.store, &claim.owner).await;
+    } else {
+        end_scale_turn(&deps.store, &claim).await;
     }
     result
 }

@@ -162,12 +162,13 @@ where
     C: Clock,
 {
     let step: Step<TerminateInput> = decode_step(payload)?;
-    let owner = step.owner(&invocation);
-    tracing::Span::current().record("execution", owner.as_str());
-    hold_scale_lease(&deps.store, &owner, deps.clock.now(), deps.config.lease_ttl).await??;
+    let now = deps.clock.now();
+    let claim = step.claim(&invocation, now, deps.config.lease_ttl);
+    tracing::Span::current().record("execution", claim.owner.as_str());
+    hold_scale_lease(&deps.store, &claim, now, deps.config.lease_ttl).await??;
     // Boxed: the SDK futures nest deeper than the default layout query limit.
-    let result = Box::pin(run(deps, &step.input, &owner)).await;
-    release_scale_lease(&deps.store, &owner).await;
+    let result = Box::pin(run(deps, &step.input, &claim.owner)).await;
+    release_scale_lease(&deps.store, &claim.owner).await;
     result
 }
 

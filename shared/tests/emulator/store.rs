@@ -314,13 +314,18 @@ async fn leases_expire_and_only_the_owner_releases() {
     let t0 = Utc::now();
     assert!(matches!(
         store
-            .acquire_lease("scale", "run-1", t0, ttl)
+            .acquire_lease("scale", &"run-1".into(), t0, ttl)
             .await
             .unwrap(),
         LeaseOutcome::Acquired(_)
     ));
     let held = store
-        .acquire_lease("scale", "run-2", t0 + chrono::Duration::seconds(5), ttl)
+        .acquire_lease(
+            "scale",
+            &"run-2".into(),
+            t0 + chrono::Duration::seconds(5),
+            ttl,
+        )
         .await
         .unwrap();
     assert!(
@@ -332,7 +337,7 @@ async fn leases_expire_and_only_the_owner_releases() {
     let later = t0 + chrono::Duration::seconds(61);
     assert!(matches!(
         store
-            .acquire_lease("scale", "run-2", later, ttl)
+            .acquire_lease("scale", &"run-2".into(), later, ttl)
             .await
             .unwrap(),
         LeaseOutcome::Acquired(_)
@@ -344,7 +349,7 @@ async fn leases_expire_and_only_the_owner_releases() {
     assert!(store.release_lease("scale", "run-2").await.unwrap());
     assert!(matches!(
         store
-            .acquire_lease("scale", "run-3", later, ttl)
+            .acquire_lease("scale", &"run-3".into(), later, ttl)
             .await
             .unwrap(),
         LeaseOutcome::Acquired(_)

@@ -96,7 +96,14 @@ async fn a_slow_deactivation_keeps_the_hook_alive_until_weka_is_done() {
         w.advance(60);
     }
     assert!(w.groups.completions().is_empty(), "kept while deactivating");
-    assert!(w.groups.heartbeats().iter().filter(|b| *b == "i-10006").count() >= 5);
+    assert!(
+        w.groups
+            .heartbeats()
+            .iter()
+            .filter(|b| *b == "i-10006")
+            .count()
+            >= 5
+    );
     assert_eq!(
         w.phase("i-10006", Transition::Terminate),
         Some(LifecyclePhase::Waiting)
@@ -106,7 +113,9 @@ async fn a_slow_deactivation_keeps_the_hook_alive_until_weka_is_done() {
     w.terminate_ok("exec-done", &scale).await;
     assert_eq!(w.groups.completions(), vec![continued("i-10006")]);
     assert_eq!(
-        w.lifecycle_record("i-10006", Transition::Terminate).reason.as_deref(),
+        w.lifecycle_record("i-10006", Transition::Terminate)
+            .reason
+            .as_deref(),
         Some("weka deactivated the machine")
     );
 }
