@@ -203,6 +203,16 @@ pub trait StateStore: Send + Sync {
         stale_after: Duration,
     ) -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send;
 
+    /// Evicts `instance_id` from the registration set as `seen` holds it (see
+    /// `ClusterState::evictable_slot`), in one conditional write that is refused when the set
+    /// changed since `seen` (a registration, a claim, another eviction); returns whether it did.
+    fn evict_registration(
+        &self,
+        group: Group,
+        seen: &ClusterState,
+        instance_id: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Marks the group clusterized, idempotently, in one write.
     fn finalize(
         &self,

@@ -94,6 +94,17 @@ impl<S: StateStore> StateStore for CrashingStore<'_, S> {
         self.step()?;
         self.inner.reports(group).await
     }
+    async fn evict_registration(
+        &self,
+        group: Group,
+        seen: &ClusterState,
+        instance_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.step()?;
+        self.inner
+            .evict_registration(group, seen, instance_id)
+            .await
+    }
     async fn acquire_lease(
         &self,
         name: &str,

@@ -197,6 +197,18 @@ impl StateStore for InMemoryStateStore {
         self.with_group(group, |s| s.claim(instance, now, stale_after))
     }
 
+    async fn evict_registration(
+        &self,
+        group: Group,
+        seen: &ClusterState,
+        instance_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.wrote();
+        self.with_group(group, |s| {
+            s.instances == seen.instances && s.clusterizer.is_none() && s.evict(instance_id)
+        })
+    }
+
     async fn finalize(&self, group: Group, now: DateTime<Utc>) -> Result<ClusterState, StoreError> {
         check_storable_time("clusterization time", now)?;
         self.wrote();

@@ -246,6 +246,15 @@ impl StateStore for DynamoStateStore {
         state::claim(self, group, instance, now, stale_after).await
     }
 
+    async fn evict_registration(
+        &self,
+        group: Group,
+        seen: &ClusterState,
+        instance_id: &str,
+    ) -> Result<bool, StoreError> {
+        state::evict(self, group, seen, instance_id).await
+    }
+
     async fn finalize(&self, group: Group, now: DateTime<Utc>) -> Result<ClusterState, StoreError> {
         state::finalize(self, group, now).await
     }
