@@ -165,7 +165,7 @@ fn clusterization_pairs_hosts_adds_drives_and_finalizes_last() {
     sb.handler(
         "weka",
         &format!(
-            "#!/bin/bash\ncase \"$*\" in\n\"cluster container\") printf '{table}' ;;\n\
+            "#!/bin/bash\ncase \"$*\" in\n\"cluster container\") [[ -e \"$SANDBOX/created\" ]] && printf '{table}' ;;\n\"cluster create\"*) touch \"$SANDBOX/created\" ;;\n\
              \"status -J\") echo '{{\"status\":\"OK\",\"capacity\":{{\"unprovisioned_bytes\":1000}}}}' ;;\nesac\nexit 0\n"
         ),
     );
@@ -549,7 +549,7 @@ fn clusterization_weka(user_add: &str, user_list: &str) -> String {
         ));
     }
     format!(
-        "#!/bin/bash\ncase \"$*\" in\n\"cluster container\") printf '{table}' ;;\n\
+        "#!/bin/bash\ncase \"$*\" in\n\"cluster container\") [[ -e \"$SANDBOX/created\" ]] && printf '{table}' ;;\n\"cluster create\"*) touch \"$SANDBOX/created\" ;;\n\
          \"status -J\") echo '{{\"status\":\"OK\",\"capacity\":{{\"unprovisioned_bytes\":1000}}}}' ;;\n\
          \"user add\"*) cat >/dev/null; {user_add} ;;\n\
          \"user -J\") {user_list} ;;\n\
@@ -724,4 +724,71 @@ fn a_drive_scan_failure_the_geometry_cannot_spare_fails_naming_the_host() {
             .iter()
             .all(|(n, _)| n != "weka-clusterize-finalization")
     );
+}
+
+/// A `weka` fake for a takeover: the cluster exists (8 drives containers) with io not started,
+/// and its admin password is `admin_password` until `user passwd` changes it (stdin, like the
+/// CLI's prompt). `cluster create` fails, as WEKA does on hosts already in a cluster.
+fn partially_created_weka(admin_password: &str) -> String {
+    clusterization_weka("true", "true").replacen(
+        "case \"$*\" in\n",
+        &format!(
+            "touch \"$SANDBOX/created\"; pw_file=\"$SANDBOX/admin-pw\"; [[ -e \"$pw_file\" ]] || printf '%s' '{admin_password}' >\"$pw_file\"\n\
+             case \"$*\" in\n\
+             \"user login admin\") [[ \"$(head -n1)\" == \"$(cat \"$pw_file\")\" ]] || exit 1 ;;\n\
+             \"user passwd --username admin\") head -n1 | tr -d '\\n' >\"$pw_file\" ;;\n\
+             \"cluster create\"*) echo 'error: host already in a cluster' >&2; exit 1 ;;\n"
+        ),
+        1,
+    )
+}
+
+/// Issue 15 item 2: a takeover after a partial clusterization (the cluster was created and its
+/// admin password set, io not started: the first clusterizer died during the drive scans)
+/// resumes after the create instead of failing on `cluster create`, and finalizes.
+#[test]
+fn a_takeover_after_a_partial_create_resumes_instead_of_creating_again() {
+    let sb = Sandbox::new("clusterize-resume-created");
+    sb.lambda_result("weka-fetch", CREDS);
+    sb.handler("weka", &partially_created_weka(ADMIN_PASSWORD));
+    let out = sb.run(&render_clusterization(&clusterization_params()).unwrap());
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(sb.calls_of("weka cluster create").is_empty());
+    assert!(
+        sb.calls_of("weka user passwd").is_empty(),
+        "the password was set already"
+    );
+    assert_eq!(sb.calls_of("weka cluster drive scan").len(), 8);
+    assert_eq!(sb.calls_of("weka cluster start-io").len(), 1);
+    assert!(
+        sb.reports("progress")
+            .iter()
+            .any(|m| m.contains("Resuming a clusterization") && m.contains("password_set"))
+    );
+    let (last, _) = sb.lambda_calls().last().cloned().unwrap();
+    assert_eq!(last, "weka-clusterize-finalization");
+}
+
+/// The same when the first clusterizer died between `cluster create` and the password change:
+/// the default admin password still works, so the takeover changes it and goes on.
+#[test]
+fn a_takeover_before_the_password_change_sets_it_and_resumes() {
+    let sb = Sandbox::new("clusterize-resume-default-pw");
+    sb.lambda_result("weka-fetch", CREDS);
+    sb.handler("weka", &partially_created_weka("admin"));
+    let out = sb.run(&render_clusterization(&clusterization_params()).unwrap());
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(sb.calls_of("weka cluster create").is_empty());
+    assert_eq!(
+        sb.calls_of("weka user passwd --username admin").len(),
+        1,
+        "{:#?}",
+        sb.calls()
+    );
+    assert_eq!(
+        std::fs::read_to_string(sb.dir.join("admin-pw")).unwrap(),
+        ADMIN_PASSWORD
+    );
+    let (last, _) = sb.lambda_calls().last().cloned().unwrap();
+    assert_eq!(last, "weka-clusterize-finalization");
 }

@@ -72,25 +72,54 @@ ensure_deployment_user() {
 	die "adding the deployment user $WEKA_USERNAME failed after 3 attempts: the control plane could not log in to heal, scale down or read status, so the cluster is not finalized"
 }
 
-if weka_login admin WEKA_ADMIN_PASSWORD >/dev/null 2>&1 && _weka_io_started; then
-	report_progress "The members already form a cluster with io started: finalizing it, not creating it again"
-	ensure_deployment_user
-	mark_completed weka_clusterization_completion_validation
-	clusterize_finalization '{}' || die "clusterize_finalization failed"
-	exit 0
+# shellcheck disable=SC2034 # read through weka_login's variable name
+WEKA_DEFAULT_ADMIN_PASSWORD='admin'
+# What a previous clusterizer left (a member taking over a stale claim): WEKA's own view decides,
+# never a second `cluster create` on hosts already in a cluster.
+#   io started            -> the cluster formed, its finalization was lost: finalize it as is;
+#   generated admin login -> created, password set, io not started yet: resume after the create;
+#   default admin login   -> created, died before the password change: resume at the change;
+#   neither               -> no cluster yet (no user database): create it.
+# A login alone proves nothing: the cluster must also list drives containers.
+_weka_has_drives_containers() {
+	local rows
+	# Read whole first: `grep -q` closing the pipe early would fail the CLI with SIGPIPE.
+	rows="$(weka cluster container 2>/dev/null)" || return 1
+	grep -q drives0 <<<"$rows"
+}
+cluster_found=none
+if weka_login admin WEKA_ADMIN_PASSWORD >/dev/null 2>&1; then
+	if _weka_io_started; then
+		report_progress "The members already form a cluster with io started: finalizing it, not creating it again"
+		ensure_deployment_user
+		mark_completed weka_clusterization_completion_validation
+		clusterize_finalization '{}' || die "clusterize_finalization failed"
+		exit 0
+	fi
+	if _weka_has_drives_containers; then
+		cluster_found=password_set
+	fi
+fi
+if [[ "$cluster_found" == none ]] && weka_login admin WEKA_DEFAULT_ADMIN_PASSWORD >/dev/null 2>&1 &&
+	_weka_has_drives_containers; then
+	cluster_found=created
 fi
 
 # No password on any command line (review M7): the cluster is created with WEKA's default admin
 # password, which is then changed at once to the generated one; every password goes to the CLI's
 # password prompt on stdin (weka_secret_stdin). The default password is no secret and is good
 # only for the moment between `cluster create` and `user passwd`, before any backend joined.
-if ! weka cluster create "${container_names[@]}" --host-ips "$host_ips_csv"; then
-	die "weka cluster create failed"
+if [[ "$cluster_found" == none ]]; then
+	if ! weka cluster create "${container_names[@]}" --host-ips "$host_ips_csv"; then
+		die "weka cluster create failed"
+	fi
+	weka_login admin WEKA_DEFAULT_ADMIN_PASSWORD || die "weka user login as admin with the default password failed"
+else
+	report_progress "Resuming a clusterization a previous clusterizer began (cluster created, $cluster_found): not creating it again"
 fi
-# shellcheck disable=SC2034 # read through weka_login's variable name
-WEKA_DEFAULT_ADMIN_PASSWORD='admin'
-weka_login admin WEKA_DEFAULT_ADMIN_PASSWORD || die "weka user login as admin with the default password failed"
-weka_secret_stdin WEKA_ADMIN_PASSWORD user passwd --username admin || die "setting the admin password failed"
+if [[ "$cluster_found" != password_set ]]; then
+	weka_secret_stdin WEKA_ADMIN_PASSWORD user passwd --username admin || die "setting the admin password failed"
+fi
 weka_login admin WEKA_ADMIN_PASSWORD || die "weka user login as admin failed"
 ensure_deployment_user
 report_progress "Weka cluster created"
