@@ -745,7 +745,7 @@ variable "terminate_lifecycle_hook_enabled" {
 variable "terminate_heartbeat_timeout" {
   type        = number
   default     = 900
-  description = "Seconds a terminating backend is held at most; it is let go lifecycle_deadline_margin seconds earlier even when the deactivation has not finished (the default result is CONTINUE)."
+  description = "Seconds a terminating backend may go without a heartbeat. While WEKA is still deactivating it the control plane heartbeats the hook, up to the hook's global timeout (100 times this, at most 48 h); it is let go lifecycle_deadline_margin seconds before that even when the deactivation has not finished (the default result is CONTINUE)."
   validation {
     condition     = var.terminate_heartbeat_timeout >= 120 && var.terminate_heartbeat_timeout <= 7200
     error_message = "terminate_heartbeat_timeout must be between 120 and 7200 seconds (the AWS maximum)."

@@ -198,13 +198,13 @@ async fn a_lease_whose_holder_died_is_taken_after_expiry_and_release_is_owner_on
     // The holder dies between acquire and release.
     assert!(matches!(
         store
-            .acquire_lease("scale", "run-1", clock.now(), ttl)
+            .acquire_lease("scale", &"run-1".into(), clock.now(), ttl)
             .await
             .unwrap(),
         LeaseOutcome::Acquired(_)
     ));
     assert!(
-        matches!(store.acquire_lease("scale", "run-2", clock.now(), ttl).await.unwrap(), LeaseOutcome::Held(l) if l.owner == "run-1")
+        matches!(store.acquire_lease("scale", &"run-2".into(), clock.now(), ttl).await.unwrap(), LeaseOutcome::Held(l) if l.owner == "run-1")
     );
     assert!(
         !store.release_lease("scale", "run-2").await.unwrap(),
@@ -213,7 +213,7 @@ async fn a_lease_whose_holder_died_is_taken_after_expiry_and_release_is_owner_on
     clock.advance(ttl);
     assert!(matches!(
         store
-            .acquire_lease("scale", "run-2", clock.now(), ttl)
+            .acquire_lease("scale", &"run-2".into(), clock.now(), ttl)
             .await
             .unwrap(),
         LeaseOutcome::Acquired(_)
@@ -225,7 +225,7 @@ async fn a_lease_whose_holder_died_is_taken_after_expiry_and_release_is_owner_on
     assert!(store.release_lease("scale", "run-2").await.unwrap());
     assert!(matches!(
         store
-            .acquire_lease("scale", "run-3", clock.now(), ttl)
+            .acquire_lease("scale", &"run-3".into(), clock.now(), ttl)
             .await
             .unwrap(),
         LeaseOutcome::Acquired(_)

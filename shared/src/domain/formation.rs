@@ -11,6 +11,7 @@
 
 use crate::domain::lifecycle::machine_joined;
 use crate::domain::state::ClusterState;
+use crate::domain::terminate::{AsgInstance, Lifecycle};
 use crate::weka::model::{ClusterStatus, HostsList};
 use crate::wire::scale::InstanceRef;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -120,6 +121,30 @@ pub fn formed_by(
         }),
         None => Ok(()),
     }
+}
+
+/// The registered members of a still-gathering set (see `ClusterState::evictable_slot`) that
+/// Auto Scaling no longer runs: gone from the group, or terminating or detaching. A member that
+/// died before the set completed would otherwise hold its slot forever (the set never completes,
+/// or completes with a dead host); evicted, its slot goes to the next instance that registers.
+pub fn departed_members(state: &ClusterState, instances: &[AsgInstance]) -> Vec<String> {
+    state
+        .instances
+        .iter()
+        .filter(|vm| state.evictable_slot(&vm.name).is_some())
+        .filter(|vm| {
+            instances
+                .iter()
+                .find(|i| i.id == vm.name)
+                .is_none_or(|i| leaving(&i.lifecycle))
+        })
+        .map(|vm| vm.name.clone())
+        .collect()
+}
+
+fn leaving(lifecycle: &Lifecycle) -> bool {
+    matches!(lifecycle, Lifecycle::Other(state)
+        if state.starts_with("Terminating") || state.starts_with("Detach"))
 }
 
 #[cfg(test)]
@@ -266,5 +291,42 @@ mod tests {
             formed_by(&members, &started(), &stranger),
             Err(NotFormed::Stranger("10.0.0.9".to_owned()))
         );
+    }
+
+    fn asg(id: &str, lifecycle: &str) -> AsgInstance {
+        AsgInstance {
+            id: id.to_owned(),
+            private_ip: None,
+            health: crate::domain::terminate::AsgHealth::Healthy,
+            lifecycle: match lifecycle {
+                "InService" => Lifecycle::InService,
+                other => Lifecycle::Other(other.to_owned()),
+            },
+            protected_from_scale_in: false,
+            ec2_state: None,
+            launch_time: None,
+        }
+    }
+
+    #[test]
+    fn members_that_left_a_gathering_set_are_departed() {
+        let gathering = state(3, None);
+        let group = [
+            asg("i-1", "InService"),
+            asg("i-2", "Terminating:Wait"),
+            asg("i-9", "Pending"),
+        ];
+        assert_eq!(departed_members(&gathering, &group), ["i-2", "i-3"]);
+        let pending = [
+            asg("i-1", "Pending:Wait"),
+            asg("i-2", "InService"),
+            asg("i-3", "Pending"),
+        ];
+        assert!(departed_members(&gathering, &pending).is_empty());
+        // Once claimed, the set is the clusterizer's: nothing is evicted.
+        assert!(departed_members(&state(3, Some(0)), &[]).is_empty());
+        let mut formed = state(3, None);
+        formed.clusterized = true;
+        assert!(departed_members(&formed, &[]).is_empty());
     }
 }

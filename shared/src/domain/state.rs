@@ -239,6 +239,26 @@ impl ClusterState {
         answer
     }
 
+    /// The 0-based slot of `instance_id` when it may be evicted from the registration set: the
+    /// group is still gathering (not clusterized, nobody clusterizing) and the instance holds a
+    /// slot. Once a clusterization is claimed the set is the clusterizer's to use.
+    pub fn evictable_slot(&self, instance_id: &str) -> Option<usize> {
+        if self.clusterized || self.clusterizer.is_some() {
+            return None;
+        }
+        self.instances.iter().position(|vm| vm.name == instance_id)
+    }
+
+    /// Applies an eviction (see [`Self::evictable_slot`]); returns whether the set changed.
+    pub fn evict(&mut self, instance_id: &str) -> bool {
+        let Some(slot) = self.evictable_slot(instance_id) else {
+            return false;
+        };
+        self.instances.remove(slot);
+        self.version += 1;
+        true
+    }
+
     /// Marks the group clusterized. Idempotent: the first finalization time is kept.
     pub fn finalize(&mut self, now: DateTime<Utc>) {
         if !self.clusterized {

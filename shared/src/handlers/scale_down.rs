@@ -12,10 +12,12 @@
 //! control plane did not choose) whose instance Auto Scaling shows in `Terminating:Wait` (as
 //! `scale-fetch` found the group this run) has its machine deactivated first, as far as the
 //! safety floor and the in-flight cap allow; a machine they hold back is named in the answer's
-//! `held_back` (terminate heartbeats its hook) and in the note `status` shows. Once WEKA no
-//! longer needs the machine (no container on its IP, or all INACTIVE), or the hook's deadline
-//! minus the margin is reached, the action is decided CONTINUE here and completed by
-//! `terminate`. A record Auto Scaling does not confirm is never acted on.
+//! `held_back` (terminate heartbeats its hook) and in the note `status` shows. A machine WEKA
+//! is still deactivating (or that waits for a paused scale-down) is named in `held_back` too,
+//! so its hook is kept alive while WEKA works, up to the hook's global timeout (100 heartbeat
+//! timeouts, at most 48 h) minus the margin. Once WEKA no longer needs the machine (no container
+//! on its IP, or all INACTIVE), or that deadline is reached, the action is decided CONTINUE here
+//! and completed by `terminate`. A record Auto Scaling does not confirm is never acted on.
 //!
 //! Lost finalization: while the backend group is not clusterized, a complete, claimed set that
 //! WEKA shows as a formed cluster of exactly its members is finalized here (after a grace for
@@ -31,7 +33,8 @@ use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::{MIN_CLUSTER_SIZE_ENV, SCALE_DOWN_PARALLELISM_ENV, SCALE_LEASE_TTL_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::lifecycle::{
-    LifecycleResult, joined_launch_decision, machine_joined, machine_state, termination_decision,
+    LifecycleResult, MachineState, joined_launch_decision, machine_joined, machine_state,
+    termination_decision,
 };
 use crate::domain::notes::{Note as _, SCALE_NOTE, ScaleNote};
 use crate::domain::scale_down::{
@@ -48,7 +51,8 @@ use crate::ports::{
 use crate::services::formation::FormationCheck;
 use crate::services::lifecycle::{HookPass, error_texts};
 use crate::services::scale_run::{
-    DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, release_scale_lease,
+    DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, end_scale_turn, hold_scale_lease,
+    release_scale_lease,
 };
 use crate::services::weka_refusals;
 use crate::weka::decode::{self, DecodeError, FromResult, disks_list, hosts_list, nodes_list};
@@ -226,13 +230,16 @@ where
     C: Clock,
 {
     let step: Step<HostGroupInfoResponse> = decode_step(payload)?;
-    let owner = step.owner(&invocation);
-    tracing::Span::current().record("execution", owner.as_str());
-    hold_scale_lease(&deps.store, &owner, deps.clock.now(), deps.config.lease_ttl).await??;
+    let now = deps.clock.now();
+    let claim = step.claim(&invocation, now, deps.config.lease_ttl);
+    tracing::Span::current().record("execution", claim.owner.as_str());
+    hold_scale_lease(&deps.store, &claim, now, deps.config.lease_ttl).await??;
     let result = Box::pin(run(deps, &step.input, &invocation)).await;
     // The state machine's terminate step releases; direct calls and failures release here.
     if step.execution.is_none() || result.is_err() {
-        release_scale_lease(&deps.store, &owner).await;
+        release_scale_lease(&deps.store, &claim.owner).await;
+    } else {
+        end_scale_turn(&deps.store, &claim).await;
     }
     result
 }
@@ -320,6 +327,12 @@ where
             // member whose report was lost is rescued all the same: a pause holds back removals.
             settle_joins(deps, &mut hook_pass, info, &snapshot.hosts).await;
             let mut response = skip(deps, &gate.to_string()).await?;
+            response.held_back = still_in_weka(
+                &leaving_ips,
+                &snapshot.hosts,
+                &[],
+                &format!("scale-down is paused ({gate})"),
+            );
             response
                 .transient_errors
                 .extend(error_texts(&hook_pass.errors));
@@ -359,11 +372,12 @@ where
     )
     .await;
     let mut response = finish(&plan, &outcomes);
-    response.held_back = held_back;
     response
         .transient_errors
         .extend(weka_refusals::save(&deps.store, &book, &plan, &outcomes).await);
     let fresh = revalidation_hosts(deps, &ips, &dropped, credentials, weka_deadline).await?;
+    let deactivating = still_in_weka(&leaving_ips, &fresh, &held_back, "weka is deactivating it");
+    response.held_back = held_back.into_iter().chain(deactivating).collect();
     settle_joins(deps, &mut hook_pass, info, &fresh).await;
     let lifecycle_errors = hook_pass
         .settle(
@@ -417,6 +431,33 @@ fn held_back(
                         reason,
                     }
                 })
+        })
+        .collect()
+}
+
+/// The terminating instances (not already `held`) whose machines WEKA still runs: their hooks
+/// are heartbeated by `terminate` so that Auto Scaling waits for the deactivation, up to the
+/// hook's global timeout (`LifecyclePolicy::terminate_deadline`), instead of terminating a
+/// machine WEKA still counts on at the first heartbeat timeout.
+fn still_in_weka(
+    leaving_ips: &BTreeMap<String, Option<String>>,
+    hosts: &HostsList,
+    held: &[HeldBack],
+    why: &str,
+) -> Vec<HeldBack> {
+    leaving_ips
+        .iter()
+        .filter(|(id, _)| !held.iter().any(|h| &h.instance_id == *id))
+        .filter_map(|(instance_id, ip)| {
+            let ip = ip.as_ref()?;
+            let MachineState::Active { active } = machine_state(hosts, ip) else {
+                return None;
+            };
+            Some(HeldBack {
+                instance_id: instance_id.clone(),
+                private_ip: ip.clone(),
+                reason: format!("{why}: {active} container(s) not inactive yet"),
+            })
         })
         .collect()
 }

@@ -29,8 +29,8 @@ use crate::services::inventory::{
 };
 use crate::services::lifecycle::{LifecycleError, record};
 use crate::services::scale_run::{
-    DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, note_lease_held,
-    release_scale_lease,
+    DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, end_scale_turn, hold_scale_lease,
+    note_lease_held, release_scale_lease,
 };
 use crate::wire::events::{ScaleTrigger, parse_trigger};
 use crate::wire::scale::HostGroupInfoResponse;
@@ -152,15 +152,17 @@ where
         &mut described,
     ))
     .await?;
-    let owner = step.owner(&invocation);
     let now = deps.clock.now();
-    if let Err(held) = hold_scale_lease(&deps.store, &owner, now, deps.config.lease_ttl).await? {
+    let claim = step.claim(&invocation, now, deps.config.lease_ttl);
+    if let Err(held) = hold_scale_lease(&deps.store, &claim, now, deps.config.lease_ttl).await? {
         note_lease_held(&deps.store, &held, now, deps.config.lease_ttl).await;
         return Err(held.into());
     }
     let result = Box::pin(answer(deps, described)).await;
     if result.is_err() {
-        release_scale_lease(&deps.store, &owner).await;
+        release_scale_lease(&deps.store, &claim.owner).await;
+    } else {
+        end_scale_turn(&deps.store, &claim).await;
     }
     result
 }

@@ -27,12 +27,13 @@ use crate::config::names::{
     BOOTSTRAP_GRACE_MINUTES_ENV, MAX_TERMINATIONS_PER_RUN_ENV, SCALE_LEASE_TTL_ENV,
 };
 use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::formation::departed_members;
 use crate::domain::lifecycle::Members;
 use crate::domain::notes::{Note as _, SCALE_DOWN_FAILURE_NOTE, ScaleDownFailureNote};
 use crate::domain::state::Group;
 use crate::domain::terminate::{
-    AsgTerminatePlan, Forming, TerminateError, TerminatePolicy, TerminateTarget, plan_terminate,
-    plan_terminate_without_scale_answer,
+    AsgSnapshot, AsgTerminatePlan, Forming, TerminateError, TerminatePolicy, TerminateTarget,
+    plan_terminate, plan_terminate_without_scale_answer,
 };
 use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::Invocation;
@@ -162,12 +163,13 @@ where
     C: Clock,
 {
     let step: Step<TerminateInput> = decode_step(payload)?;
-    let owner = step.owner(&invocation);
-    tracing::Span::current().record("execution", owner.as_str());
-    hold_scale_lease(&deps.store, &owner, deps.clock.now(), deps.config.lease_ttl).await??;
+    let now = deps.clock.now();
+    let claim = step.claim(&invocation, now, deps.config.lease_ttl);
+    tracing::Span::current().record("execution", claim.owner.as_str());
+    hold_scale_lease(&deps.store, &claim, now, deps.config.lease_ttl).await??;
     // Boxed: the SDK futures nest deeper than the default layout query limit.
-    let result = Box::pin(run(deps, &step.input, &owner)).await;
-    release_scale_lease(&deps.store, &owner).await;
+    let result = Box::pin(run(deps, &step.input, &claim.owner)).await;
+    release_scale_lease(&deps.store, &claim.owner).await;
     result
 }
 
@@ -185,7 +187,7 @@ where
     names.extend(deps.config.nfs_asg_name.clone());
     let groups = deps.groups.describe_groups(&names).await?;
     let snapshots: Vec<_> = groups.iter().map(|g| g.snapshot()).collect();
-    let forming = forming_groups(deps).await?;
+    let (forming, eviction_errors) = forming_groups(deps, &snapshots).await?;
     let failure = input.scale_down_failure.as_ref();
     let plan = match failure {
         None => plan_terminate(
@@ -206,6 +208,7 @@ where
         None => plan.transient_errors.clone(),
         Some(failure) => note_scale_down_failure(deps, failure, owner).await,
     };
+    errors.extend(eviction_errors);
     let mut terminated = Vec::new();
     for asg in &plan.asgs {
         for skipped in &asg.skipped {
@@ -274,30 +277,60 @@ where
     errors
 }
 
-/// The groups that have not clusterized yet, with their registration sets.
-async fn forming_groups<G, S, C>(deps: &Deps<G, S, C>) -> Result<Vec<Forming>, StoreError>
+/// The groups that have not clusterized yet, with their registration sets, after evicting the
+/// registered members Auto Scaling no longer runs (`departed_members`: a member that died
+/// before the set completed gives its slot to the next registration). Eviction failures are
+/// returned as transient-error text: the next run tries again.
+async fn forming_groups<G, S, C>(
+    deps: &Deps<G, S, C>,
+    snapshots: &[AsgSnapshot],
+) -> Result<(Vec<Forming>, Vec<String>), StoreError>
 where
     S: StateStore,
 {
     let mut groups = vec![(Group::Backend, deps.config.asg_name.clone())];
     groups.extend(deps.config.nfs_asg_name.clone().map(|n| (Group::Nfs, n)));
     let mut forming = Vec::new();
+    let mut errors = Vec::new();
     for (group, asg_name) in groups {
-        let state = match deps.store.load(group).await {
+        let mut state = match deps.store.load(group).await {
             Ok(state) => state,
             // No document, no registration set: nothing can be recycled on its account.
             Err(StoreError::StateMissing { .. }) => continue,
             Err(e) => return Err(e),
         };
-        if !state.clusterized {
-            forming.push(Forming {
-                asg_name,
-                registered: state.instances.iter().map(|vm| vm.name.clone()).collect(),
-                target: usize::try_from(state.clusterization_target).unwrap_or(usize::MAX),
-            });
+        if state.clusterized {
+            continue;
         }
+        if let Some(snapshot) = snapshots.iter().find(|s| s.name == asg_name) {
+            for departed in departed_members(&state, &snapshot.instances) {
+                match deps
+                    .store
+                    .evict_registration(group, &state, &departed)
+                    .await
+                {
+                    Ok(true) => {
+                        tracing::warn!(group = group.as_str(), instance = %departed, "registered member left the group before the set completed: slot freed");
+                        state.evict(&departed);
+                    }
+                    Ok(false) => {
+                        tracing::info!(instance = %departed, "eviction refused: the set changed; next run")
+                    }
+                    Err(e) => errors.push(format!(
+                        "eviction of {departed} from the {} registration set failed: {}",
+                        group.as_str(),
+                        error_chain(&e)
+                    )),
+                }
+            }
+        }
+        forming.push(Forming {
+            asg_name,
+            registered: state.instances.iter().map(|vm| vm.name.clone()).collect(),
+            target: usize::try_from(state.clusterization_target).unwrap_or(usize::MAX),
+        });
     }
-    Ok(forming)
+    Ok((forming, errors))
 }
 
 /// The lifecycle hooks' pass; returns its failures as transient-error text.

@@ -22,7 +22,7 @@ pub use scaling::{
 };
 pub use secrets::{Credentials, SecretError, Secrets, SecretsConfig, deployment_or_admin};
 pub use state_store::{
-    Lease, LeaseOutcome, NewReport, StateStore, StoreError, check_storable_time,
+    Acting, Lease, LeaseClaim, LeaseOutcome, NewReport, StateStore, StoreError, check_storable_time,
 };
 pub use weka::{RawResult, WekaApi, WekaConnector, WekaError};
 

@@ -103,6 +103,70 @@ pub struct Lease {
     pub owner: String,
     /// When it lapses if not released.
     pub expires_at: DateTime<Utc>,
+    /// The one invocation acting for the owner right now, if any.
+    pub acting: Option<Acting>,
+}
+
+/// One invocation acting for a lease's owner: a retried step of the same owner may not act
+/// before this one ended it or its deadline passed (it may still be running).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acting {
+    /// The invocation (a Lambda request id).
+    pub invocation: String,
+    /// Its deadline: past it the invocation cannot be running any more.
+    pub until: DateTime<Utc>,
+}
+
+/// A request for a lease: the owner (re-entrant), and the invocation that will act for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseClaim {
+    /// Who holds the lease across steps (a Step Functions execution name).
+    pub owner: String,
+    /// The invocation acting now; `None` claims for the owner without marking an invocation.
+    pub acting: Option<Acting>,
+}
+
+impl LeaseClaim {
+    /// The lapse time of a lease taken by this claim at `now`: `now + ttl`, and never before
+    /// the acting invocation's deadline (the lease cannot lapse under a running invocation).
+    pub fn expires_at(&self, now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
+        let lapse = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+        self.acting.as_ref().map_or(lapse, |a| lapse.max(a.until))
+    }
+
+    /// Whether this claim may take `lease` at `now`: it is free (lapsed), or the claim's owner
+    /// holds it and no other invocation of that owner may still be acting.
+    pub fn may_take(&self, lease: &Lease, now: DateTime<Utc>) -> bool {
+        if lease.expires_at <= now {
+            return true;
+        }
+        lease.owner == self.owner
+            && lease.acting.as_ref().is_none_or(|other| {
+                other.until <= now
+                    || self
+                        .acting
+                        .as_ref()
+                        .is_some_and(|me| me.invocation == other.invocation)
+            })
+    }
+}
+
+impl From<&str> for LeaseClaim {
+    fn from(owner: &str) -> Self {
+        Self {
+            owner: owner.to_owned(),
+            acting: None,
+        }
+    }
+}
+
+impl From<String> for LeaseClaim {
+    fn from(owner: String) -> Self {
+        Self {
+            owner,
+            acting: None,
+        }
+    }
 }
 
 /// The answer to a lease request.
@@ -139,6 +203,16 @@ pub trait StateStore: Send + Sync {
         stale_after: Duration,
     ) -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send;
 
+    /// Evicts `instance_id` from the registration set as `seen` holds it (see
+    /// `ClusterState::evictable_slot`), in one conditional write that is refused when the set
+    /// changed since `seen` (a registration, a claim, another eviction); returns whether it did.
+    fn evict_registration(
+        &self,
+        group: Group,
+        seen: &ClusterState,
+        instance_id: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Marks the group clusterized, idempotently, in one write.
     fn finalize(
         &self,
@@ -172,15 +246,26 @@ pub trait StateStore: Send + Sync {
     fn reports(&self, group: Group)
     -> impl Future<Output = Result<Vec<Report>, StoreError>> + Send;
 
-    /// Takes lease `name` for `owner` until `now + ttl` if it is free, expired, or already the
-    /// owner's (renewal). One conditional write.
+    /// Takes lease `name` for the claim's owner until [`LeaseClaim::expires_at`] if
+    /// [`LeaseClaim::may_take`] allows it: free, expired, or already the owner's (renewal) with
+    /// no other invocation of the owner possibly still acting. Marks the claim's invocation as
+    /// the one acting (or none). One conditional write.
     fn acquire_lease(
         &self,
         name: &str,
-        owner: &str,
+        claim: &LeaseClaim,
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> impl Future<Output = Result<LeaseOutcome, StoreError>> + Send;
+
+    /// Ends `invocation`'s turn on lease `name` (the owner keeps the lease for its next step);
+    /// returns whether it was the one acting. One conditional write.
+    fn end_acting(
+        &self,
+        name: &str,
+        owner: &str,
+        invocation: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Releases lease `name` if `owner` still holds it; returns whether it did.
     fn release_lease(

@@ -4,7 +4,7 @@
 use crate::domain::notes::{LEASE_NOTE, LeaseNote, Note as _};
 use crate::error::error_chain;
 use crate::lambda::{Invocation, PayloadError, decode};
-use crate::ports::{LeaseOutcome, StateStore, StoreError};
+use crate::ports::{Acting, LeaseClaim, LeaseOutcome, StateStore, StoreError};
 use crate::services::notes::read_note;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -60,32 +60,83 @@ pub fn decode_step<T: DeserializeOwned>(payload: Value) -> Result<Step<T>, Paylo
     }
 }
 
-/// Another execution holds the `scale` lease.
+/// Another execution holds the `scale` lease, or an earlier invocation of this one may still
+/// be acting (a step retried while its first attempt runs on).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("scale lease is held by {holder:?} until {until}: another run is acting")]
+#[error("scale lease is held by {holder:?} until {until}{}: another run is acting", acting_text(.acting))]
 pub struct LeaseHeld {
     /// The holder.
     pub holder: String,
     /// Its expiry.
     pub until: DateTime<Utc>,
+    /// The invocation acting for the holder, when the holder is this very run.
+    pub acting: Option<Acting>,
 }
 
-/// Takes or renews the `scale` lease for `owner`.
+fn acting_text(acting: &Option<Acting>) -> String {
+    acting.as_ref().map_or_else(String::new, |a| {
+        format!(
+            " (its invocation {} may act until {})",
+            a.invocation, a.until
+        )
+    })
+}
+
+impl<T> Step<T> {
+    /// The lease claim of this step: its owner, and this invocation acting for it until its
+    /// deadline (or for one lease period when the runtime gave none).
+    pub fn claim(&self, invocation: &Invocation, now: DateTime<Utc>, ttl: Duration) -> LeaseClaim {
+        let until = invocation.deadline.unwrap_or_else(|| {
+            now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX)
+        });
+        LeaseClaim {
+            owner: self.owner(invocation),
+            acting: Some(Acting {
+                invocation: invocation.request_id.clone(),
+                until,
+            }),
+        }
+    }
+}
+
+/// Takes or renews the `scale` lease for the claim's owner, with its invocation acting. The lease
+/// never lapses before the invocation's deadline, and a second invocation of the same owner
+/// (a retry while the first may still run) is refused until the first ended its turn or its
+/// deadline passed: two invocations of one run never act at once.
 pub async fn hold_scale_lease(
     store: &impl StateStore,
-    owner: &str,
+    claim: &LeaseClaim,
     now: DateTime<Utc>,
     ttl: Duration,
 ) -> Result<Result<(), LeaseHeld>, StoreError> {
     Ok(
-        match store.acquire_lease(SCALE_LEASE, owner, now, ttl).await? {
+        match store.acquire_lease(SCALE_LEASE, claim, now, ttl).await? {
             LeaseOutcome::Acquired(_) => Ok(()),
             LeaseOutcome::Held(lease) => Err(LeaseHeld {
+                acting: lease.acting.filter(|_| lease.owner == claim.owner),
                 holder: lease.owner,
                 until: lease.expires_at,
             }),
         },
     )
+}
+
+/// Ends this invocation's turn: the run keeps the lease for its next step, which may act at
+/// once. A failure only makes the next step wait for this invocation's deadline (or end the
+/// execution as `LeaseHeld`), so it is logged, not returned.
+pub async fn end_scale_turn(store: &impl StateStore, claim: &LeaseClaim) {
+    let Some(acting) = &claim.acting else {
+        return;
+    };
+    match store
+        .end_acting(SCALE_LEASE, &claim.owner, &acting.invocation)
+        .await
+    {
+        Ok(ended) => tracing::debug!(ended, "scale turn ended"),
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "scale turn not ended; the next step waits for this invocation's deadline");
+        }
+    }
 }
 
 /// Releases the `scale` lease if `owner` holds it; a failure only delays the next run until

@@ -5,7 +5,7 @@ use crate::domain::lifecycle::{
 };
 use crate::domain::report::Report;
 use crate::domain::state::{ClaimOutcome, ClusterState, Group, Registration};
-use crate::ports::{LeaseOutcome, NewReport, StateStore, StoreError};
+use crate::ports::{LeaseClaim, LeaseOutcome, NewReport, StateStore, StoreError};
 use crate::wire::bootstrap::Vm;
 use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -94,15 +94,35 @@ impl<S: StateStore> StateStore for CrashingStore<'_, S> {
         self.step()?;
         self.inner.reports(group).await
     }
+    async fn evict_registration(
+        &self,
+        group: Group,
+        seen: &ClusterState,
+        instance_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.step()?;
+        self.inner
+            .evict_registration(group, seen, instance_id)
+            .await
+    }
     async fn acquire_lease(
         &self,
         name: &str,
-        owner: &str,
+        claim: &LeaseClaim,
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> Result<LeaseOutcome, StoreError> {
         self.step()?;
-        self.inner.acquire_lease(name, owner, now, ttl).await
+        self.inner.acquire_lease(name, claim, now, ttl).await
+    }
+    async fn end_acting(
+        &self,
+        name: &str,
+        owner: &str,
+        invocation: &str,
+    ) -> Result<bool, StoreError> {
+        self.step()?;
+        self.inner.end_acting(name, owner, invocation).await
     }
     async fn release_lease(&self, name: &str, owner: &str) -> Result<bool, StoreError> {
         self.step()?;

@@ -6,7 +6,9 @@ use crate::domain::lifecycle::{
 };
 use crate::domain::report::Report;
 use crate::domain::state::{ClaimOutcome, ClusterState, Group, Registration};
-use crate::ports::{Lease, LeaseOutcome, NewReport, StateStore, StoreError, check_storable_time};
+use crate::ports::{
+    Lease, LeaseClaim, LeaseOutcome, NewReport, StateStore, StoreError, check_storable_time,
+};
 use crate::wire::bootstrap::Vm;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -195,6 +197,18 @@ impl StateStore for InMemoryStateStore {
         self.with_group(group, |s| s.claim(instance, now, stale_after))
     }
 
+    async fn evict_registration(
+        &self,
+        group: Group,
+        seen: &ClusterState,
+        instance_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.wrote();
+        self.with_group(group, |s| {
+            s.instances == seen.instances && s.clusterizer.is_none() && s.evict(instance_id)
+        })
+    }
+
     async fn finalize(&self, group: Group, now: DateTime<Utc>) -> Result<ClusterState, StoreError> {
         check_storable_time("clusterization time", now)?;
         self.wrote();
@@ -270,25 +284,48 @@ impl StateStore for InMemoryStateStore {
     async fn acquire_lease(
         &self,
         name: &str,
-        owner: &str,
+        claim: &LeaseClaim,
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> Result<LeaseOutcome, StoreError> {
         self.wrote();
         let mut t = self.tables.lock().unwrap();
         if let Some(current) = t.leases.get(name)
-            && current.owner != owner
-            && current.expires_at > now
+            && !claim.may_take(current, now)
         {
             return Ok(LeaseOutcome::Held(current.clone()));
         }
         let lease = Lease {
             name: name.to_owned(),
-            owner: owner.to_owned(),
-            expires_at: now + chrono::Duration::from_std(ttl).unwrap(),
+            owner: claim.owner.clone(),
+            expires_at: claim.expires_at(now, ttl),
+            acting: claim.acting.clone(),
         };
         t.leases.insert(name.to_owned(), lease.clone());
         Ok(LeaseOutcome::Acquired(lease))
+    }
+
+    async fn end_acting(
+        &self,
+        name: &str,
+        owner: &str,
+        invocation: &str,
+    ) -> Result<bool, StoreError> {
+        self.wrote();
+        let mut t = self.tables.lock().unwrap();
+        let Some(lease) = t.leases.get_mut(name) else {
+            return Ok(false);
+        };
+        if lease.owner == owner
+            && lease
+                .acting
+                .as_ref()
+                .is_some_and(|a| a.invocation == invocation)
+        {
+            lease.acting = None;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     async fn release_lease(&self, name: &str, owner: &str) -> Result<bool, StoreError> {

@@ -99,6 +99,54 @@ async fn registration_is_one_conditional_write_with_stable_answers() {
     assert_eq!(nfs_state.instances[0].nic_name, "eth1");
 }
 
+/// Issue 15: a departed member's slot is freed by one conditional write on the list pair; a
+/// stale view (the set changed since it was read) or a claimed set refuses it.
+#[tokio::test]
+async fn eviction_frees_one_slot_and_refuses_a_changed_or_claimed_set() {
+    require_emulator!();
+    let store = store_with(3).await;
+    for id in ["i-a", "i-b", "i-c"] {
+        store.register(Group::Backend, &vm(id)).await.unwrap();
+    }
+    let seen = store.load(Group::Backend).await.unwrap();
+    assert!(
+        store
+            .evict_registration(Group::Backend, &seen, "i-b")
+            .await
+            .unwrap()
+    );
+    let after = store.load(Group::Backend).await.unwrap();
+    let names: Vec<&str> = after.instances.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["i-a", "i-c"]);
+    assert!(after.version > seen.version);
+    assert!(
+        !store
+            .evict_registration(Group::Backend, &seen, "i-c")
+            .await
+            .unwrap(),
+        "a view from before the eviction is refused"
+    );
+    // The freed slot is taken by the next registration, which completes the set and claims.
+    let replacement = store.register(Group::Backend, &vm("i-d")).await.unwrap();
+    assert!(replacement.completes_set(), "{replacement:?}");
+    assert!(matches!(
+        store
+            .claim_clusterization(Group::Backend, "i-d", Utc::now(), Duration::from_secs(60))
+            .await
+            .unwrap(),
+        ClaimOutcome::Granted { .. }
+    ));
+    let claimed = store.load(Group::Backend).await.unwrap();
+    assert!(
+        !store
+            .evict_registration(Group::Backend, &claimed, "i-a")
+            .await
+            .unwrap(),
+        "a claimed set is the clusterizer's"
+    );
+    assert_eq!(store.load(Group::Backend).await.unwrap().instances.len(), 3);
+}
+
 #[tokio::test]
 async fn a_missing_state_document_is_named_not_created() {
     require_emulator!();
@@ -314,13 +362,18 @@ async fn leases_expire_and_only_the_owner_releases() {
     let t0 = Utc::now();
     assert!(matches!(
         store
-            .acquire_lease("scale", "run-1", t0, ttl)
+            .acquire_lease("scale", &"run-1".into(), t0, ttl)
             .await
             .unwrap(),
         LeaseOutcome::Acquired(_)
     ));
     let held = store
-        .acquire_lease("scale", "run-2", t0 + chrono::Duration::seconds(5), ttl)
+        .acquire_lease(
+            "scale",
+            &"run-2".into(),
+            t0 + chrono::Duration::seconds(5),
+            ttl,
+        )
         .await
         .unwrap();
     assert!(
@@ -332,7 +385,7 @@ async fn leases_expire_and_only_the_owner_releases() {
     let later = t0 + chrono::Duration::seconds(61);
     assert!(matches!(
         store
-            .acquire_lease("scale", "run-2", later, ttl)
+            .acquire_lease("scale", &"run-2".into(), later, ttl)
             .await
             .unwrap(),
         LeaseOutcome::Acquired(_)
@@ -344,7 +397,7 @@ async fn leases_expire_and_only_the_owner_releases() {
     assert!(store.release_lease("scale", "run-2").await.unwrap());
     assert!(matches!(
         store
-            .acquire_lease("scale", "run-3", later, ttl)
+            .acquire_lease("scale", &"run-3".into(), later, ttl)
             .await
             .unwrap(),
         LeaseOutcome::Acquired(_)

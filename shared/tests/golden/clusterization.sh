@@ -415,25 +415,54 @@ ensure_deployment_user() {
 	die "adding the deployment user $WEKA_USERNAME failed after 3 attempts: the control plane could not log in to heal, scale down or read status, so the cluster is not finalized"
 }
 
-if weka_login admin WEKA_ADMIN_PASSWORD >/dev/null 2>&1 && _weka_io_started; then
-	report_progress "The members already form a cluster with io started: finalizing it, not creating it again"
-	ensure_deployment_user
-	mark_completed weka_clusterization_completion_validation
-	clusterize_finalization '{}' || die "clusterize_finalization failed"
-	exit 0
+# shellcheck disable=SC2034 # read through weka_login's variable name
+WEKA_DEFAULT_ADMIN_PASSWORD='admin'
+# What a previous clusterizer left (a member taking over a stale claim): WEKA's own view decides,
+# never a second `cluster create` on hosts already in a cluster.
+#   io started            -> the cluster formed, its finalization was lost: finalize it as is;
+#   generated admin login -> created, password set, io not started yet: resume after the create;
+#   default admin login   -> created, died before the password change: resume at the change;
+#   neither               -> no cluster yet (no user database): create it.
+# A login alone proves nothing: the cluster must also list drives containers.
+_weka_has_drives_containers() {
+	local rows
+	# Read whole first: `grep -q` closing the pipe early would fail the CLI with SIGPIPE.
+	rows="$(weka cluster container 2>/dev/null)" || return 1
+	grep -q drives0 <<<"$rows"
+}
+cluster_found=none
+if weka_login admin WEKA_ADMIN_PASSWORD >/dev/null 2>&1; then
+	if _weka_io_started; then
+		report_progress "The members already form a cluster with io started: finalizing it, not creating it again"
+		ensure_deployment_user
+		mark_completed weka_clusterization_completion_validation
+		clusterize_finalization '{}' || die "clusterize_finalization failed"
+		exit 0
+	fi
+	if _weka_has_drives_containers; then
+		cluster_found=password_set
+	fi
+fi
+if [[ "$cluster_found" == none ]] && weka_login admin WEKA_DEFAULT_ADMIN_PASSWORD >/dev/null 2>&1 &&
+	_weka_has_drives_containers; then
+	cluster_found=created
 fi
 
 # No password on any command line (review M7): the cluster is created with WEKA's default admin
 # password, which is then changed at once to the generated one; every password goes to the CLI's
 # password prompt on stdin (weka_secret_stdin). The default password is no secret and is good
 # only for the moment between `cluster create` and `user passwd`, before any backend joined.
-if ! weka cluster create "${container_names[@]}" --host-ips "$host_ips_csv"; then
-	die "weka cluster create failed"
+if [[ "$cluster_found" == none ]]; then
+	if ! weka cluster create "${container_names[@]}" --host-ips "$host_ips_csv"; then
+		die "weka cluster create failed"
+	fi
+	weka_login admin WEKA_DEFAULT_ADMIN_PASSWORD || die "weka user login as admin with the default password failed"
+else
+	report_progress "Resuming a clusterization a previous clusterizer began (cluster created, $cluster_found): not creating it again"
 fi
-# shellcheck disable=SC2034 # read through weka_login's variable name
-WEKA_DEFAULT_ADMIN_PASSWORD='admin'
-weka_login admin WEKA_DEFAULT_ADMIN_PASSWORD || die "weka user login as admin with the default password failed"
-weka_secret_stdin WEKA_ADMIN_PASSWORD user passwd --username admin || die "setting the admin password failed"
+if [[ "$cluster_found" != password_set ]]; then
+	weka_secret_stdin WEKA_ADMIN_PASSWORD user passwd --username admin || die "setting the admin password failed"
+fi
 weka_login admin WEKA_ADMIN_PASSWORD || die "weka user login as admin failed"
 ensure_deployment_user
 report_progress "Weka cluster created"
@@ -443,15 +472,32 @@ sleep 30
 
 # Drives: every backend signed its own instance-store NVMes before registering (device paths
 # differ between Nitro hosts), so each drives container adds exactly the drives of its host.
-mapfile -t drive_containers < <(weka cluster container | grep drives0 | awk '{ print $1 }')
-if [[ "${#drive_containers[@]}" -ne "${#HOST_IDS[@]}" ]]; then
-	die "expected ${#HOST_IDS[@]} drives containers but weka lists ${#drive_containers[@]}"
+# One host whose scan keeps failing does not sink the others (the reference reports and goes
+# on): each failure is reported with the host's row, and the cluster forms without those
+# drives while the hosts with drives still hold a stripe with its hot spares (the geometry's
+# own rule); otherwise the clusterization fails naming them, before finalization.
+mapfile -t drive_rows < <(weka cluster container | grep drives0)
+if [[ "${#drive_rows[@]}" -ne "${#HOST_IDS[@]}" ]]; then
+	die "expected ${#HOST_IDS[@]} drives containers but weka lists ${#drive_rows[@]}"
 fi
-for container_id in "${drive_containers[@]}"; do
-	wait_or_die 10 10 "weka cluster drive scan of drives container $container_id" \
-		weka cluster drive scan "$container_id"
+failed_scans=()
+for row in "${drive_rows[@]}"; do
+	container_id="$(awk '{ print $1 }' <<<"$row")"
+	if ! wait_until 10 10 "weka cluster drive scan of drives container $container_id" \
+		weka cluster drive scan "$container_id"; then
+		failed_scans+=("$row")
+	fi
 done
-report_progress "Drives of ${#drive_containers[@]} drives containers added"
+with_drives=$((${#drive_rows[@]} - ${#failed_scans[@]}))
+if ((${#failed_scans[@]} > 0)); then
+	failed_list="$(printf '%s; ' "${failed_scans[@]}")"
+	failed_list="${failed_list%; }"
+	if ((with_drives < STRIPE_WIDTH + PROTECTION_LEVEL + HOT_SPARE)); then
+		die "drive scan failed on ${#failed_scans[@]} host(s) [$failed_list]: the $with_drives hosts with drives cannot hold a stripe of $STRIPE_WIDTH+$PROTECTION_LEVEL with $HOT_SPARE hot spare(s)"
+	fi
+	report_error "drive scan failed on ${#failed_scans[@]} host(s) [$failed_list]: the cluster forms with the drives of the other $with_drives hosts" || true
+fi
+report_progress "Drives of $with_drives drives containers added"
 
 weka cluster update --cluster-name="$CLUSTER_NAME" || die "setting the cluster name to $CLUSTER_NAME failed"
 if [[ -n "$PROXY_URL" ]]; then

@@ -673,7 +673,10 @@ setup_backend_containers --join-ips "$join_ips" --management-ips "$management_ip
 load_credentials
 
 _weka_operational() {
-	weka debug manhole -s 0 operational_status 2>/dev/null | grep -q '"is_ready": true'
+	local status
+	# Read whole first: under pipefail `grep -q` closing the pipe early fails the CLI (SIGPIPE).
+	status="$(weka debug manhole -s 0 operational_status 2>/dev/null)" || return 1
+	grep -q '"is_ready": true' <<<"$status"
 }
 wait_or_die 300 2 "this host to become operational in the cluster" _weka_operational
 wait_or_die 30 2 "a weka CLI login as $WEKA_USERNAME" weka_login "$WEKA_USERNAME" WEKA_PASSWORD

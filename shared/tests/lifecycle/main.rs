@@ -403,6 +403,7 @@ fn empty_scale() -> ScaleResponse {
     scale_down::skipped_response()
 }
 
+mod departed_member;
 mod launch_hook;
 mod lost_finalization;
 mod recorded_before_the_lease;

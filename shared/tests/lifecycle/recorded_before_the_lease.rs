@@ -9,7 +9,12 @@ async fn fetch_records_a_lifecycle_event_even_when_the_lease_is_held() {
     w.launched(7, &[("i-10007", "10.0.0.7")]);
     w.pending("i-10007", Transition::Launch);
     w.store
-        .acquire_lease(SCALE_LEASE, "exec-running", w.now, Duration::from_secs(180))
+        .acquire_lease(
+            SCALE_LEASE,
+            &"exec-running".into(),
+            w.now,
+            Duration::from_secs(180),
+        )
         .await
         .unwrap();
     let err = w
@@ -82,7 +87,12 @@ async fn an_event_lost_to_the_lease_is_processed_by_the_next_run() {
 
     // The event's execution finds a run in progress and ends in LeaseHeld...
     w.store
-        .acquire_lease(SCALE_LEASE, "exec-tick-1", w.now, Duration::from_secs(180))
+        .acquire_lease(
+            SCALE_LEASE,
+            &"exec-tick-1".into(),
+            w.now,
+            Duration::from_secs(180),
+        )
         .await
         .unwrap();
     let err = w

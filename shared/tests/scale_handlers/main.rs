@@ -22,8 +22,8 @@ use weka_shared::error::{Classify, ErrorClass};
 use weka_shared::handlers::{fetch, scale_down, scale_fetch, status, terminate, transient};
 use weka_shared::lambda::Invocation;
 use weka_shared::ports::{
-    Credentials, GroupInstance, Instance, LeaseOutcome, StateStore, WekaApi, WekaConnector,
-    WekaError,
+    Acting, Credentials, GroupInstance, Instance, LeaseClaim, LeaseOutcome, StateStore, WekaApi,
+    WekaConnector, WekaError,
 };
 use weka_shared::services::scale_run::SCALE_LEASE;
 use weka_shared::testing::{
@@ -49,7 +49,7 @@ async fn clusterized_store() -> InMemoryStateStore {
 async fn lease_holder(store: &InMemoryStateStore) -> Option<String> {
     // A probe owner takes the lease only if nobody holds it; then gives it back.
     match store
-        .acquire_lease(SCALE_LEASE, "probe", now(), Duration::from_secs(1))
+        .acquire_lease(SCALE_LEASE, &"probe".into(), now(), Duration::from_secs(1))
         .await
         .unwrap()
     {

@@ -372,7 +372,12 @@ async fn scale_down_with_the_lease_held_does_nothing() {
     let weka = weka_for(&cb.snap, &[]);
     let deps = scale_deps(clusterized_store().await, weka.clone(), Some((1, 1, 0)));
     deps.store
-        .acquire_lease(SCALE_LEASE, "exec-0", now(), Duration::from_secs(180))
+        .acquire_lease(
+            SCALE_LEASE,
+            &"exec-0".into(),
+            now(),
+            Duration::from_secs(180),
+        )
         .await
         .unwrap();
     let err = scale_down_step(&deps, &cb.info).await.unwrap_err();
@@ -381,6 +386,48 @@ async fn scale_down_with_the_lease_held_does_nothing() {
     assert!(weka.calls().is_empty());
     assert!(deps.store.note("scale-down").await.unwrap().is_none());
     assert_eq!(lease_holder(&deps.store).await.as_deref(), Some("exec-0"));
+}
+
+/// Issue 15 item 7 (review M10): a retried scale-down of the same execution (Step Functions
+/// retrying an answer it lost) does not act while the first invocation may still run: it is
+/// refused until that invocation ended its turn or its deadline passed.
+#[tokio::test]
+async fn a_retried_scale_down_waits_for_the_first_invocation_of_its_execution() {
+    let mut cb = Cb::new(3);
+    machines(&mut cb, &[M::Healthy; 4]);
+    for first_deadline in [TimeDelta::seconds(120), TimeDelta::seconds(-1)] {
+        let weka = weka_for(&cb.snap, &[]);
+        let deps = scale_deps(clusterized_store().await, weka.clone(), Some((1, 1, 0)));
+        let first = LeaseClaim {
+            owner: "exec-1".to_owned(),
+            acting: Some(Acting {
+                invocation: "req-first".to_owned(),
+                until: now() + first_deadline,
+            }),
+        };
+        deps.store
+            .acquire_lease(SCALE_LEASE, &first, now(), Duration::from_secs(180))
+            .await
+            .unwrap();
+        if first_deadline > TimeDelta::zero() {
+            let err = scale_down_step(&deps, &cb.info).await.unwrap_err();
+            assert_eq!(err.class(), ErrorClass::Conflict, "{err}");
+            assert!(err.to_string().contains("req-first"), "{err}");
+            assert!(weka.calls().is_empty(), "{:?}", weka.calls());
+            assert!(
+                deps.store
+                    .end_acting(SCALE_LEASE, "exec-1", "req-first")
+                    .await
+                    .unwrap()
+            );
+        }
+        scale_down_step(&deps, &cb.info).await.unwrap();
+        assert!(
+            !weka.calls().is_empty(),
+            "the retry acts once the first is done"
+        );
+        assert_eq!(lease_holder(&deps.store).await.as_deref(), Some("exec-1"));
+    }
 }
 
 #[tokio::test]

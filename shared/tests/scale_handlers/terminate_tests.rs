@@ -341,7 +341,12 @@ async fn terminate_checks_the_protocol_version_and_the_lease() {
     );
 
     deps.store
-        .acquire_lease(SCALE_LEASE, "exec-0", now(), Duration::from_secs(180))
+        .acquire_lease(
+            SCALE_LEASE,
+            &"exec-0".into(),
+            now(),
+            Duration::from_secs(180),
+        )
         .await
         .unwrap();
     let err = terminate::handle(

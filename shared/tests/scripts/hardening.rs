@@ -28,7 +28,7 @@ fn clusterization_sandbox() -> Sandbox {
     sb.handler(
         "weka",
         &with_stdin_recording(&format!(
-            "#!/bin/bash\ncase \"$*\" in\n\"cluster container\") printf '{table}' ;;\n\
+            "#!/bin/bash\ncase \"$*\" in\n\"cluster container\") [[ -e \"$SANDBOX/created\" ]] && printf '{table}' ;;\n\"cluster create\"*) touch \"$SANDBOX/created\" ;;\n\
              \"status -J\") echo '{{\"status\":\"OK\",\"capacity\":{{\"unprovisioned_bytes\":1000}}}}' ;;\nesac\nexit 0\n"
         )),
     );

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::common::*;
+use weka_shared::domain::geometry::{GeometryInput, validate};
 use weka_shared::domain::scripts::*;
 
 pub(crate) const CREDS: &str = r#"{"username":"weka-deployment","password":"Dep1oySECRETpw","admin_password":"Adm1nSECRETpw"}"#;
@@ -164,7 +165,7 @@ fn clusterization_pairs_hosts_adds_drives_and_finalizes_last() {
     sb.handler(
         "weka",
         &format!(
-            "#!/bin/bash\ncase \"$*\" in\n\"cluster container\") printf '{table}' ;;\n\
+            "#!/bin/bash\ncase \"$*\" in\n\"cluster container\") [[ -e \"$SANDBOX/created\" ]] && printf '{table}' ;;\n\"cluster create\"*) touch \"$SANDBOX/created\" ;;\n\
              \"status -J\") echo '{{\"status\":\"OK\",\"capacity\":{{\"unprovisioned_bytes\":1000}}}}' ;;\nesac\nexit 0\n"
         ),
     );
@@ -548,7 +549,7 @@ fn clusterization_weka(user_add: &str, user_list: &str) -> String {
         ));
     }
     format!(
-        "#!/bin/bash\ncase \"$*\" in\n\"cluster container\") printf '{table}' ;;\n\
+        "#!/bin/bash\ncase \"$*\" in\n\"cluster container\") [[ -e \"$SANDBOX/created\" ]] && printf '{table}' ;;\n\"cluster create\"*) touch \"$SANDBOX/created\" ;;\n\
          \"status -J\") echo '{{\"status\":\"OK\",\"capacity\":{{\"unprovisioned_bytes\":1000}}}}' ;;\n\
          \"user add\"*) cat >/dev/null; {user_add} ;;\n\
          \"user -J\") {user_list} ;;\n\
@@ -646,4 +647,148 @@ fn a_takeover_of_a_formed_cluster_without_a_deployment_user_does_not_finalize() 
             .iter()
             .all(|(n, _)| n != "weka-clusterize-finalization")
     );
+}
+
+/// A clusterization `weka` fake with 8 hosts' drives containers (`HostId<0>`, `<3>`, ...) whose
+/// drive scan fails for the containers in `failing`.
+fn drive_scan_weka(failing: &[u32]) -> String {
+    let cases: String = failing
+        .iter()
+        .map(|id| format!("\"cluster drive scan HostId<{id}>\") echo 'error: no drives found' >&2; exit 1 ;;\n"))
+        .collect();
+    clusterization_weka("true", "true").replacen(
+        "case \"$*\" in\n",
+        &format!("case \"$*\" in\n{cases}"),
+        1,
+    )
+}
+
+fn eight_hosts_with_protection(protection_level: u32) -> ClusterizationParams {
+    let mut params = clusterization_params();
+    params.geometry = validate(&GeometryInput {
+        cluster_size: 8,
+        protection_level,
+        stripe_width: Some(3),
+        hot_spare: 1,
+        set_default_fs: true,
+        obs_tiering: true,
+    })
+    .unwrap();
+    params
+}
+
+/// Issue 15 item 2 (review feature-audit row 22c): one host's drive scan failing for good is
+/// reported with the host's row and the cluster forms with the drives of the others, since 7
+/// hosts with drives still hold a 3+2 stripe and its hot spare.
+#[test]
+fn a_host_whose_drive_scan_fails_is_reported_and_the_cluster_forms_without_its_drives() {
+    let sb = Sandbox::new("clusterize-scan-fails");
+    sb.lambda_result("weka-fetch", CREDS);
+    sb.handler("weka", &drive_scan_weka(&[6]));
+    let out = sb.run(&render_clusterization(&eight_hosts_with_protection(2)).unwrap());
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(sb.calls_of("weka cluster drive scan HostId<6>").len(), 10);
+    assert_eq!(sb.calls_of("weka cluster drive scan").len(), 17);
+    let errors = sb.reports("error");
+    assert!(
+        errors.iter().any(|e| e
+            .contains("drive scan failed on 1 host(s) [HostId<6> ip drives0 UP]")
+            && e.contains("other 7 hosts")),
+        "{errors:?}"
+    );
+    assert!(sb.calls_of("weka cluster start-io").len() == 1);
+    let (last, _) = sb.lambda_calls().last().cloned().unwrap();
+    assert_eq!(last, "weka-clusterize-finalization");
+}
+
+/// The same failure where the geometry needs every host (3+4 with one hot spare on 8): the
+/// clusterization fails naming the host, before start-io and finalization.
+#[test]
+fn a_drive_scan_failure_the_geometry_cannot_spare_fails_naming_the_host() {
+    let sb = Sandbox::new("clusterize-scan-fails-hard");
+    sb.lambda_result("weka-fetch", CREDS);
+    sb.handler("weka", &drive_scan_weka(&[6]));
+    let out = sb.run(&render_clusterization(&eight_hosts_with_protection(4)).unwrap());
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let errors = sb.reports("error");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("[HostId<6> ip drives0 UP]")
+                && e.contains("cannot hold a stripe of 3+4 with 1 hot spare")),
+        "{errors:?}"
+    );
+    assert!(sb.calls_of("weka cluster start-io").is_empty());
+    assert!(
+        sb.lambda_calls()
+            .iter()
+            .all(|(n, _)| n != "weka-clusterize-finalization")
+    );
+}
+
+/// A `weka` fake for a takeover: the cluster exists (8 drives containers) with io not started,
+/// and its admin password is `admin_password` until `user passwd` changes it (stdin, like the
+/// CLI's prompt). `cluster create` fails, as WEKA does on hosts already in a cluster.
+fn partially_created_weka(admin_password: &str) -> String {
+    clusterization_weka("true", "true").replacen(
+        "case \"$*\" in\n",
+        &format!(
+            "touch \"$SANDBOX/created\"; pw_file=\"$SANDBOX/admin-pw\"; [[ -e \"$pw_file\" ]] || printf '%s' '{admin_password}' >\"$pw_file\"\n\
+             case \"$*\" in\n\
+             \"user login admin\") [[ \"$(head -n1)\" == \"$(cat \"$pw_file\")\" ]] || exit 1 ;;\n\
+             \"user passwd --username admin\") head -n1 | tr -d '\\n' >\"$pw_file\" ;;\n\
+             \"cluster create\"*) echo 'error: host already in a cluster' >&2; exit 1 ;;\n"
+        ),
+        1,
+    )
+}
+
+/// Issue 15 item 2: a takeover after a partial clusterization (the cluster was created and its
+/// admin password set, io not started: the first clusterizer died during the drive scans)
+/// resumes after the create instead of failing on `cluster create`, and finalizes.
+#[test]
+fn a_takeover_after_a_partial_create_resumes_instead_of_creating_again() {
+    let sb = Sandbox::new("clusterize-resume-created");
+    sb.lambda_result("weka-fetch", CREDS);
+    sb.handler("weka", &partially_created_weka(ADMIN_PASSWORD));
+    let out = sb.run(&render_clusterization(&clusterization_params()).unwrap());
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(sb.calls_of("weka cluster create").is_empty());
+    assert!(
+        sb.calls_of("weka user passwd").is_empty(),
+        "the password was set already"
+    );
+    assert_eq!(sb.calls_of("weka cluster drive scan").len(), 8);
+    assert_eq!(sb.calls_of("weka cluster start-io").len(), 1);
+    assert!(
+        sb.reports("progress")
+            .iter()
+            .any(|m| m.contains("Resuming a clusterization") && m.contains("password_set"))
+    );
+    let (last, _) = sb.lambda_calls().last().cloned().unwrap();
+    assert_eq!(last, "weka-clusterize-finalization");
+}
+
+/// The same when the first clusterizer died between `cluster create` and the password change:
+/// the default admin password still works, so the takeover changes it and goes on.
+#[test]
+fn a_takeover_before_the_password_change_sets_it_and_resumes() {
+    let sb = Sandbox::new("clusterize-resume-default-pw");
+    sb.lambda_result("weka-fetch", CREDS);
+    sb.handler("weka", &partially_created_weka("admin"));
+    let out = sb.run(&render_clusterization(&clusterization_params()).unwrap());
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(sb.calls_of("weka cluster create").is_empty());
+    assert_eq!(
+        sb.calls_of("weka user passwd --username admin").len(),
+        1,
+        "{:#?}",
+        sb.calls()
+    );
+    assert_eq!(
+        std::fs::read_to_string(sb.dir.join("admin-pw")).unwrap(),
+        ADMIN_PASSWORD
+    );
+    let (last, _) = sb.lambda_calls().last().cloned().unwrap();
+    assert_eq!(last, "weka-clusterize-finalization");
 }

@@ -24,7 +24,7 @@ use weka_shared::domain::lifecycle::{
 };
 use weka_shared::domain::report::{Report, ReportKind};
 use weka_shared::domain::state::{ClusterState, Group};
-use weka_shared::ports::{LeaseOutcome, NewReport, StateStore};
+use weka_shared::ports::{Acting, LeaseClaim, LeaseOutcome, NewReport, StateStore};
 use weka_shared::wire::bootstrap::{Protocol, Vm};
 use weka_shared::wire::events::Transition;
 
@@ -518,22 +518,38 @@ pub async fn round_trip<F: Fixture>(fixture: &F, case: StoreCase) -> Result<(), 
         );
     }
 
-    // Lease: the holder reads back as written; another owner is refused; release frees it.
+    // Lease: the holder and its acting invocation read back as written; another owner is
+    // refused, and so is a second invocation of the holder until the first ends its turn;
+    // release frees it.
     let (name, owner, other, now, ttl_ms) = &case.lease;
     let ttl = Duration::from_millis(*ttl_ms);
-    let lease = match ok!(store.acquire_lease(name, owner, *now, ttl).await) {
+    let acting = |invocation: &str| Acting {
+        invocation: invocation.to_owned(),
+        until: *now + TimeDelta::seconds(1),
+    };
+    let claim = |invocation: &str| LeaseClaim {
+        owner: owner.clone(),
+        acting: Some(acting(invocation)),
+    };
+    let lease = match ok!(store.acquire_lease(name, &claim("inv-1"), *now, ttl).await) {
         LeaseOutcome::Acquired(l) => l,
         held @ LeaseOutcome::Held(_) => {
             return Err(TestCaseError::fail(format!("free lease refused: {held:?}")));
         }
     };
-    let until = *now + TimeDelta::milliseconds(i64::try_from(*ttl_ms).unwrap());
+    let until = (*now + TimeDelta::milliseconds(i64::try_from(*ttl_ms).unwrap()))
+        .max(acting("inv-1").until);
     check!(
-        lease.owner == *owner && lease.name == *name && lease.expires_at == until,
+        lease.owner == *owner
+            && lease.name == *name
+            && lease.expires_at == until
+            && lease.acting == Some(acting("inv-1")),
         "acquired {lease:?}"
     );
     if other != owner {
-        let answer = ok!(store.acquire_lease(name, other, *now, ttl).await);
+        let answer = ok!(store
+            .acquire_lease(name, &other.as_str().into(), *now, ttl)
+            .await);
         check!(
             answer == LeaseOutcome::Held(lease.clone()),
             "lease read back {answer:?} != held {lease:?}"
@@ -543,6 +559,24 @@ pub async fn round_trip<F: Fixture>(fixture: &F, case: StoreCase) -> Result<(), 
             "a non-holder released"
         );
     }
+    let retried = ok!(store.acquire_lease(name, &claim("inv-2"), *now, ttl).await);
+    check!(
+        retried == LeaseOutcome::Held(lease.clone()),
+        "a second invocation took the lease while the first acts: {retried:?}"
+    );
+    check!(
+        !ok!(store.end_acting(name, owner, "inv-2").await),
+        "an invocation not acting ended the turn"
+    );
+    check!(
+        ok!(store.end_acting(name, owner, "inv-1").await),
+        "the acting invocation could not end its turn"
+    );
+    let next = ok!(store.acquire_lease(name, &claim("inv-2"), *now, ttl).await);
+    check!(
+        matches!(&next, LeaseOutcome::Acquired(l) if l.acting == Some(acting("inv-2"))),
+        "the next step was refused after the turn ended: {next:?}"
+    );
     check!(
         ok!(store.release_lease(name, owner).await),
         "the holder could not release"

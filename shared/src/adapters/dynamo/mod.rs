@@ -31,7 +31,7 @@ use crate::domain::lifecycle::{
 };
 use crate::domain::report::Report;
 use crate::domain::state::{ClaimOutcome, ClusterState, Group, Registration};
-use crate::ports::{LeaseOutcome, NewReport, StateStore, StoreError};
+use crate::ports::{LeaseClaim, LeaseOutcome, NewReport, StateStore, StoreError};
 use crate::wire::bootstrap::Vm;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -246,6 +246,15 @@ impl StateStore for DynamoStateStore {
         state::claim(self, group, instance, now, stale_after).await
     }
 
+    async fn evict_registration(
+        &self,
+        group: Group,
+        seen: &ClusterState,
+        instance_id: &str,
+    ) -> Result<bool, StoreError> {
+        state::evict(self, group, seen, instance_id).await
+    }
+
     async fn finalize(&self, group: Group, now: DateTime<Utc>) -> Result<ClusterState, StoreError> {
         state::finalize(self, group, now).await
     }
@@ -278,11 +287,20 @@ impl StateStore for DynamoStateStore {
     async fn acquire_lease(
         &self,
         name: &str,
-        owner: &str,
+        claim: &LeaseClaim,
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> Result<LeaseOutcome, StoreError> {
-        leases::acquire(self, name, owner, now, ttl).await
+        leases::acquire(self, name, claim, now, ttl).await
+    }
+
+    async fn end_acting(
+        &self,
+        name: &str,
+        owner: &str,
+        invocation: &str,
+    ) -> Result<bool, StoreError> {
+        leases::end_acting(self, name, owner, invocation).await
     }
 
     async fn release_lease(&self, name: &str, owner: &str) -> Result<bool, StoreError> {

@@ -193,6 +193,49 @@ pub(super) async fn claim(
     }
 }
 
+/// Removes one slot of the list pair; the slot's index is part of the expression (DynamoDB takes
+/// no placeholder there), the condition pins what `seen` had at that index and the list length.
+const EVICT_CONDITION: &str = "attribute_exists(#pk) \
+     AND (attribute_not_exists(#clusterized) OR #clusterized = :false) \
+     AND attribute_not_exists(#clusterizer) AND size(#ids) = :len";
+
+pub(super) async fn evict(
+    store: &DynamoStateStore,
+    group: Group,
+    seen: &ClusterState,
+    instance_id: &str,
+) -> Result<bool, StoreError> {
+    let Some(slot) = seen.evictable_slot(instance_id) else {
+        return Ok(false);
+    };
+    let request = store.conditional_update(
+        item_key(store, group),
+        format!("REMOVE #instances[{slot}], #ids[{slot}] ADD #version :one"),
+        &format!("{EVICT_CONDITION} AND #ids[{slot}] = :id"),
+        &[
+            ("#pk", ATTR_PK),
+            ("#instances", ATTR_INSTANCES),
+            ("#ids", ATTR_INSTANCE_IDS),
+            ("#version", ATTR_VERSION),
+            ("#clusterized", ATTR_CLUSTERIZED),
+            ("#clusterizer", ATTR_CLUSTERIZER),
+        ],
+        [
+            (":id", s(instance_id)),
+            (":one", n(1)),
+            (":false", AttributeValue::Bool(false)),
+            (
+                ":len",
+                n(i64::try_from(seen.instances.len()).unwrap_or(i64::MAX)),
+            ),
+        ],
+    );
+    Ok(store
+        .send_conditional("update_item evict", request)
+        .await?
+        .applied())
+}
+
 pub(super) async fn finalize(
     store: &DynamoStateStore,
     group: Group,
