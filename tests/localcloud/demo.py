@@ -221,6 +221,17 @@ class Story:
                      "hosts": ws.get("hosts")}}))
         return st
 
+    def start_cloud(self):
+        """Starts the local cloud; False, once said why, when the emulator setup failed (the
+        caller exits SETUP_FAILED, which run.sh retries once)."""
+        say("starting the local cloud")
+        try:
+            self.c.start()
+            return True
+        except RuntimeError as e:
+            say(f"SETUP FAILED: {e}")
+            return False
+
     def summary(self):
         say("== summary")
         for label, took in self.timings:
@@ -233,11 +244,7 @@ def run_demo(args):
     cloud = LocalCloud(settings(args), say=say)
     story = Story(cloud, args)
     try:
-        say("starting the local cloud")
-        try:
-            cloud.start()
-        except RuntimeError as e:
-            say(f"SETUP FAILED: {e}")
+        if not story.start_cloud():
             return SETUP_FAILED
         story.clusterize()
         story.scale_out()

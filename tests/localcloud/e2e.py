@@ -45,12 +45,8 @@ def run(args, settings, Story, say, check, Failure):
     story = Story(cloud, args)
     n, m = args.cluster_size, args.scale_to
     try:
-        say("starting the local cloud")
-        try:
-            cloud.start()
-        except RuntimeError as e:
-            say(f"SETUP FAILED: {e}")
-            return 75
+        if not story.start_cloud():
+            return 75  # demo.SETUP_FAILED
         # WEKA state changes take seconds here, not minutes (deactivation, drive phase-out).
         cloud.sim("/_sim/config", {"deactivate_host_secs": 3, "deactivate_drive_secs": 2})
 

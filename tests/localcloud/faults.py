@@ -73,12 +73,8 @@ def run(args, settings, Story, say, check, Failure):
     results = Results(args.scenarios, say, Failure)
     guard = None
     try:
-        say("starting the local cloud")
-        try:
-            cloud.start()
-        except RuntimeError as e:
-            say(f"SETUP FAILED: {e}")
-            return 75
+        if not story.start_cloud():
+            return 75  # demo.SETUP_FAILED
         cloud.sim("/_sim/config", {"deactivate_host_secs": 3, "deactivate_drive_secs": 2})
         guard = Guard(cloud, say)
         guard.start()

@@ -128,13 +128,7 @@ async fn json_rpc_client_round_trip_and_scale_down_lifecycle() {
     .unwrap();
     assert_eq!(code, 200);
 
-    let (_, state) = common::control(&server.base_url(), "/_sim/state", &json!({})).await;
-    let cluster = state["clusters"]
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap();
+    let cluster = common::only_cluster(&server.base_url()).await;
     let methods: Vec<&str> = cluster["calls"]
         .as_array()
         .unwrap()
@@ -418,6 +412,15 @@ async fn faults_shape_matching_json_rpc_requests_and_every_request_is_logged() {
     assert_eq!(code, 404);
 }
 
+/// The `cluster_deactivate_hosts` entries of a list of calls or requests.
+fn deactivations(list: &Value) -> Vec<&Value> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["method"] == "cluster_deactivate_hosts")
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deactivation_applied_then_answered_500_takes_effect_once_and_fails_the_call() {
     let (world, _) = common::running_cluster(6);
@@ -456,28 +459,12 @@ async fn a_deactivation_applied_then_answered_500_takes_effect_once_and_fails_th
             .iter()
             .all(|id| now[id].state == HostState::Deactivating)
     );
-    let (_, state) = common::control(&base, "/_sim/state", &json!({})).await;
-    let cluster = state["clusters"]
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap();
-    let applied: Vec<&Value> = cluster["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["method"] == "cluster_deactivate_hosts")
-        .collect();
+    let cluster = common::only_cluster(&base).await;
+    let applied = deactivations(&cluster["calls"]);
     assert_eq!(applied.len(), 1, "{applied:?}");
     assert_eq!(applied[0]["error"], Value::Null);
     let (_, log) = common::control(&base, "/_sim/requests", &json!({})).await;
-    let sent: Vec<&Value> = log["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["method"] == "cluster_deactivate_hosts")
-        .collect();
+    let sent = deactivations(&log["requests"]);
     assert_eq!(sent.len(), 1, "the mutation was sent again: {sent:?}");
     assert_eq!(
         (sent[0]["status"].as_u64(), sent[0]["injected"].as_bool()),

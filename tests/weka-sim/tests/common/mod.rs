@@ -59,6 +59,18 @@ pub async fn control(base: &str, path: &str, body: &Value) -> (u16, Value) {
     (status, value)
 }
 
+/// The dump of the (only) cluster of a running server's world.
+pub async fn only_cluster(base: &str) -> Value {
+    let (_, state) = control(base, "/_sim/state", &json!({})).await;
+    state["clusters"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone()
+}
+
 /// POSTs a raw JSON-RPC request to backend `ip`, optionally with a bearer token.
 pub async fn rpc_raw(base: &str, ip: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
