@@ -194,9 +194,9 @@ class Guard(threading.Thread):
             if iid:
                 states[iid].add(host.get("state"))
         gone = dict(self.cloud.fleet.gone)
-        for iid, seen in states.items():
-            if iid not in gone:
-                self.last[iid] = seen
+        for iid in set(states) | set(self.last):
+            if iid not in gone:  # removed from WEKA: nothing left that it counts on
+                self.last[iid] = states.get(iid, set())
         for iid, when in gone.items():
             if iid not in self.judged and when <= at:
                 self.judged[iid] = self.last.get(iid, set())
@@ -360,10 +360,11 @@ class Chapter:
               f"the dead member {victim} was evicted from the registrations within "
               f"{HOLD_AT_MOST_S}s of the held launch")
         check(victim not in weka_instances(c), f"{victim} is not in the WEKA cluster")
-        check(all(i in c.active_backends() for i in d["released"] if i in c.fleet.hosts),
-              "the instances held back (the last original, the replacement) are members")
-        self.r.recovered(2, formed - d["at"], "member terminated until the cluster formed "
-                         "without it")
+        check(set(d["released"]) <= c.active_backends(),
+              f"the instances held back (the last original, the replacement) are members "
+              f"({d['released']})")
+        self.r.recovered(2, formed - d["at"], f"member terminated until the cluster formed "
+                         f"without it; evicted after {d['evicted'] - d['at']:.1f}s")
 
     def _finalization_recovered(self, formed):
         c, check = self.c, self.check
