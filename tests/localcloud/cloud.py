@@ -99,6 +99,10 @@ class Settings:
         self.launch_heartbeat_timeout = kw.get("launch_heartbeat_timeout")
         self.terminate_heartbeat_timeout = kw.get("terminate_heartbeat_timeout")
         self.lifecycle_deadline_margin = kw.get("lifecycle_deadline_margin")
+        # Per-function Lambda timeouts (seconds) and the scale lease's lifetime ("3m"); None:
+        # the module's.
+        self.lambda_timeouts = kw.get("lambda_timeouts")
+        self.scale_lease_ttl = kw.get("scale_lease_ttl")
 
 
 class LocalCloud:
@@ -220,9 +224,10 @@ class LocalCloud:
                                                                "certificate.pem")).read(),
         }
         for name in ("launch_heartbeat_timeout", "terminate_heartbeat_timeout",
-                     "lifecycle_deadline_margin"):
-            if getattr(self.s, name) is not None:
-                tf_vars[name] = str(getattr(self.s, name))
+                     "lifecycle_deadline_margin", "lambda_timeouts", "scale_lease_ttl"):
+            value = getattr(self.s, name)
+            if value is not None:
+                tf_vars[name] = json.dumps(value) if isinstance(value, dict) else str(value)
         argv_vars = [a for k, v in tf_vars.items() for a in ("-var", f"{k}={v}")]
         example = os.path.join(work, "infra", "examples", "local")
         t0 = time.time()

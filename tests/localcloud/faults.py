@@ -53,6 +53,10 @@ PENDING = {2: "eviction of a registered member that died before the set complete
 # 120 - 60 s unless heartbeated.
 HOOKS = {"launch_heartbeat_timeout": 120, "terminate_heartbeat_timeout": 120,
          "lifecycle_deadline_margin": 60}
+# A killed scale run holds the scale lease until it lapses: the scale steps' timeouts (module:
+# 30/120/60 s) and the lease (3 min) are shortened alike (the plan-time checks still hold).
+TIMING = {"lambda_timeouts": {"scale-fetch": 20, "scale-down": 30, "terminate": 30},
+          "scale_lease_ttl": "45s"}
 # Scenario 6: WEKA's host deactivation (seconds) outlasts the terminate hook's timeout.
 SLOW_DEACTIVATION_SECS = 130
 # Scenario 3: a scale-down run dies this long after it started (below the WEKA client's 5 s
@@ -66,7 +70,7 @@ HOLD_AT_MOST_S = 95
 def run(args, settings, Story, say, check, Failure):
     from cloud import LocalCloud
 
-    for name, value in HOOKS.items():
+    for name, value in {**HOOKS, **TIMING}.items():
         setattr(settings, name, value)
     cloud = LocalCloud(settings, say=say)
     story = Story(cloud, args)

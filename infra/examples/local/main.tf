@@ -83,6 +83,18 @@ variable "lifecycle_deadline_margin" {
   default = 120
 }
 
+variable "lambda_timeouts" {
+  type        = map(number)
+  default     = {}
+  description = "Per-function timeout overrides (the fault scenarios shorten the scale steps')."
+}
+
+variable "scale_lease_ttl" {
+  type        = string
+  default     = "3m"
+  description = "The scale lease's lifetime: above every scale step's timeout (checked at plan)."
+}
+
 variable "down_backends_removal_timeout" {
   type    = string
   default = "3h"
@@ -136,6 +148,8 @@ module "weka" {
   launch_heartbeat_timeout            = var.launch_heartbeat_timeout
   terminate_heartbeat_timeout         = var.terminate_heartbeat_timeout
   lifecycle_deadline_margin           = var.lifecycle_deadline_margin
+  lambda_timeouts                     = var.lambda_timeouts
+  scale_lease_ttl                     = var.scale_lease_ttl
 
   # Emulator-friendly choices (variables only; no resource differs).
   use_placement_group                   = false # moto never reports the group "available"
