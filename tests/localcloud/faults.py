@@ -450,6 +450,8 @@ class Chapter:
         quiet, loud = (self._reporter(f[0]) for f in (swallowed, failed))
         check(quiet in c.active_backends() and quiet in c.fleet.inservice_at,
               f"the joiner whose report was dropped silently ({quiet}) was continued (InService)")
+        self.say(f"   the silently dropped report's joiner continued after "
+                 f"{c.fleet.inservice_at[quiet] - swallowed[0]['time']:.1f}s")
         lost_joiners = {i: s for i, s in self.guard.lost_members().items() if i in joiners}
         check(loud not in lost_joiners and loud in c.active_backends(),
               f"the joiner whose report failed, then reported the error ({loud}), was not "
