@@ -1,0 +1,102 @@
+//! The stories the matrix faults: each builds a world and its instances' scripts; the driver
+//! then plays minutes (scripts, the events' executions, the scheduled execution, the world's
+//! own moves) until nothing moves any more.
+
+use super::*;
+
+/// A story of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Story {
+    /// Six backends launch (launch hook pending), register, one claims and clusterizes,
+    /// finalizes; the others poll until the cluster is formed; the scale ticks run throughout.
+    Bootstrap,
+    /// A clusterized group of six is scaled in to five: one machine deactivated, removed and
+    /// terminated.
+    ScaleIn,
+    /// Auto Scaling terminates a member on its own (terminate hook): deactivated first, then
+    /// let go.
+    TerminateHook,
+    /// A seventh backend launches into the clusterized group (launch hook): deploy, join, join
+    /// report, continued.
+    LaunchHook,
+    /// A member is DOWN in WEKA for three hours: removed and terminated.
+    Unhealthy,
+}
+
+impl Story {
+    pub(crate) const ALL: [Self; 5] = [
+        Self::Bootstrap,
+        Self::ScaleIn,
+        Self::TerminateHook,
+        Self::LaunchHook,
+        Self::Unhealthy,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Bootstrap => "bootstrap",
+            Self::ScaleIn => "scale-in",
+            Self::TerminateHook => "terminate-hook",
+            Self::LaunchHook => "launch-hook",
+            Self::Unhealthy => "unhealthy",
+        }
+    }
+
+    /// The world at the story's start, and the scripts its instances run.
+    pub(crate) fn build(self, plan: Arc<FaultPlan>) -> (World, Vec<Agent>) {
+        if self == Self::Bootstrap {
+            let mut w = World::new(6, 6, WekaModel::default(), plan);
+            // Only the user name exists before clusterization; the passwords are made then.
+            sync(w.secrets.put("user-id", "weka-deployment")).unwrap();
+            let agents = (0..6)
+                .map(|n| Agent {
+                    machine: w.launch(n, true),
+                    script: Script::Clusterize,
+                })
+                .collect();
+            return (w, agents);
+        }
+        let kinds: Vec<M> = (0..6)
+            .map(|n| {
+                if self == Self::Unhealthy && n == 5 {
+                    M::Unhealthy
+                } else {
+                    M::Healthy
+                }
+            })
+            .collect();
+        let ips: Vec<String> = (0..6).map(|n| backend(n).1).collect();
+        let machines: Vec<(&str, M)> = ips.iter().map(String::as_str).zip(kinds).collect();
+        let mut w = World::new(6, 6, WekaModel::formed(&machines), plan);
+        for (name, value) in [
+            ("user-id", "weka-deployment"),
+            ("deploy-pw-id", "deploy-secret-pw"),
+            ("admin-pw-id", "admin-secret-pw"),
+        ] {
+            sync(w.secrets.put(name, value)).unwrap();
+        }
+        for n in 0..6 {
+            let machine = w.launch(n, false);
+            let vm = Vm {
+                name: machine.id,
+                ..Vm::default()
+            };
+            sync(w.store.register(Group::Backend, &vm)).unwrap();
+        }
+        sync(w.store.finalize(Group::Backend, w.now())).unwrap();
+        let mut agents = Vec::new();
+        match self {
+            Self::ScaleIn => w.set_desired(5),
+            Self::TerminateHook => w.wait(&backend(5).0, Transition::Terminate),
+            Self::LaunchHook => {
+                w.set_desired(7);
+                agents.push(Agent {
+                    machine: w.launch(6, true),
+                    script: Script::Join,
+                });
+            }
+            Self::Bootstrap | Self::Unhealthy => {}
+        }
+        (w, agents)
+    }
+}
