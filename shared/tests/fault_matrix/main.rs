@@ -93,3 +93,18 @@ async fn launch_hook_recovers_from_every_single_fault() {
 async fn unhealthy_member_recovers_from_every_single_fault() {
     matrix_of(Story::Unhealthy).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn debug_one_run() {
+    let Ok(spec) = std::env::var("FAULT_RUN") else { return };
+    let parts: Vec<&str> = spec.split(',').collect();
+    let story = Story::ALL.into_iter().find(|s| s.name() == parts[0]).unwrap();
+    let kind = FaultKind::ALL.into_iter().find(|k| k.to_string() == parts[2]).unwrap();
+    let configs = Configs::new();
+    let end = play(story, FaultPlan::at(parts[1].parse().unwrap(), kind), &configs).await;
+    eprintln!("{:#?}", end.outcome);
+    eprintln!("{:?}", end.endings);
+    eprintln!("{:?}", end.events);
+    for c in &end.calls { if c.port == Port::Weka && c.method.starts_with("cluster") { eprintln!("{c:?}"); } }
+}
+

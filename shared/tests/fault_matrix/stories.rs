@@ -50,7 +50,7 @@ impl Story {
             sync(w.secrets.put("user-id", "weka-deployment")).unwrap();
             let agents = (0..6)
                 .map(|n| Agent {
-                    machine: w.launch(n, true),
+                    machine: w.launch(n, w.now(), true),
                     script: Script::Clusterize,
                 })
                 .collect();
@@ -76,7 +76,7 @@ impl Story {
             sync(w.secrets.put(name, value)).unwrap();
         }
         for n in 0..6 {
-            let machine = w.launch(n, false);
+            let machine = w.launch(n, w.now() - TimeDelta::days(3), false);
             let vm = Vm {
                 name: machine.id,
                 ..Vm::default()
@@ -91,7 +91,7 @@ impl Story {
             Self::LaunchHook => {
                 w.set_desired(7);
                 agents.push(Agent {
-                    machine: w.launch(6, true),
+                    machine: w.launch(6, w.now(), true),
                     script: Script::Join,
                 });
             }

@@ -86,10 +86,16 @@ impl WekaModel {
         true
     }
 
-    /// The machine on `ip` is gone (its instance terminated): its containers are DOWN.
+    /// The machine on `ip` is gone (its instance terminated): its containers still in the
+    /// cluster (not INACTIVE) are DOWN.
     pub(crate) fn machine_gone(&self, ip: &str) {
         if let Some(cb) = self.0.lock().unwrap().cluster.as_mut() {
-            for host in cb.snap.hosts.values_mut().filter(|h| h.host_ip == ip) {
+            for host in cb
+                .snap
+                .hosts
+                .values_mut()
+                .filter(|h| h.host_ip == ip && h.state != HostState::Inactive)
+            {
                 host.status = HostStatus::Down;
             }
         }

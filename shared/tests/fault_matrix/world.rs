@@ -134,11 +134,11 @@ impl World {
 
     // --- the fleet -----------------------------------------------------------------------------
 
-    /// Backend `n` runs: in the group (in service, or waiting at launch under our hook) and
-    /// tagged in EC2.
-    pub(crate) fn launch(&mut self, n: usize, waiting: bool) -> Machine {
+    /// Backend `n` runs since `launched`: in the group (in service, or waiting at launch under
+    /// our hook) and tagged in EC2.
+    pub(crate) fn launch(&mut self, n: usize, launched: DateTime<Utc>, waiting: bool) -> Machine {
         let (id, ip) = backend(n);
-        let mut instance = group_instance(&id, &ip, self.now());
+        let mut instance = group_instance(&id, &ip, launched);
         instance.tags.insert("weka_cluster_name".to_owned(), CLUSTER_NAME.to_owned());
         let mut group = self.groups.group(ASG).unwrap();
         group.instances.push(instance);
