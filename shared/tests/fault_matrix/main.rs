@@ -48,6 +48,9 @@ use weka_shared::ports::{
     Clock, Instance, LifecycleAnswer, LifecycleTarget, ScalingGroups, Secrets, StateStore,
     WekaError,
 };
+use weka_shared::domain::notes::{
+    LEASE_NOTE, SCALE_DOWN_FAILURE_NOTE, SCALE_NOTE, WEKA_REFUSALS_NOTE,
+};
 use weka_shared::services::scale_run::SCALE_LEASE;
 use weka_shared::testing::{
     BACKEND_GROUP, CLUSTER_NAME, FakeInventory, FakeScalingGroups, FakeSecrets, FakeWeka,
@@ -101,9 +104,8 @@ async fn debug_one_run() {
     let story = Story::ALL.into_iter().find(|s| s.name() == parts[0]).unwrap();
     let kind = FaultKind::ALL.into_iter().find(|k| k.to_string() == parts[2]).unwrap();
     let configs = Configs::new();
-    let end = play(story, FaultPlan::at(parts[1].parse().unwrap(), kind), &configs).await;
+    let (end, _) = play(story, FaultPlan::at(parts[1].parse().unwrap(), kind), &configs, None).await;
     eprintln!("{:#?}", end.outcome);
-    eprintln!("{:?}", end.endings);
     eprintln!("{:?}", end.events);
     for c in &end.calls { if c.port == Port::Weka && c.method.starts_with("cluster") { eprintln!("{c:?}"); } }
 }

@@ -9,7 +9,7 @@ use super::*;
 const MAX_TICKS: usize = 45;
 /// Quiet minutes (no Auto Scaling change, no WEKA write) that end a run: longer than the
 /// lease's 180 s, so a run waiting out a dead holder's lease is not taken for finished.
-const QUIET_TICKS: usize = 5;
+const QUIET_TICKS: usize = 4;
 
 /// A terminate target at the end: terminated, or what protection it has.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,74 +23,160 @@ pub(crate) struct TargetEnd {
 }
 
 /// What a run left, for the invariants.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct End {
-    /// Minutes until the last one that changed anything.
-    pub active_ticks: usize,
-    pub quiescent: bool,
-    pub calls: Vec<PortCall>,
-    pub injected: Option<(PortCall, FaultKind)>,
-    pub events: Vec<Event>,
-    pub weka: WekaRecord,
-    pub targets: Vec<TargetEnd>,
+    /// Minutes from the start to the end of the last one that changed anything.
+    pub(crate) active_ticks: usize,
+    pub(crate) quiescent: bool,
+    pub(crate) calls: Vec<PortCall>,
+    pub(crate) injected: Option<(PortCall, FaultKind)>,
+    pub(crate) events: Vec<Event>,
+    pub(crate) weka: WekaRecord,
+    pub(crate) targets: Vec<TargetEnd>,
     /// The world's final state, instance by instance and machine by machine.
-    pub outcome: BTreeMap<String, String>,
-    pub scripts: Vec<(String, Script)>,
-    pub endings: Vec<Ending>,
+    pub(crate) outcome: BTreeMap<String, String>,
+    /// Whether the run was cut short once it was back in the unfaulted run's state.
+    pub(crate) converged: bool,
 }
 
-/// Plays `story` with `plan`'s fault (none when counting).
-pub(crate) async fn play(story: Story, plan: Arc<FaultPlan>, configs: &Configs) -> End {
+/// One minute of the unfaulted run: the state it ended in, and what it saw.
+#[derive(Debug)]
+pub(crate) struct Minute {
+    /// Port calls made by the end of the minute.
+    calls: usize,
+    fingerprint: String,
+    events: usize,
+    weka: WekaRecord,
+}
+
+/// The unfaulted run: its end, and minute by minute.
+#[derive(Debug)]
+pub(crate) struct Baseline {
+    pub(crate) end: End,
+    minutes: Vec<Minute>,
+}
+
+impl Baseline {
+    /// The calls the matrix faults: every call up to the end of the first quiet minute. The
+    /// quiet minutes after it make the same calls on the same state again.
+    fn faulted_calls(&self) -> usize {
+        self.minutes
+            .get(self.end.active_ticks)
+            .map_or(self.end.calls.len(), |m| m.calls)
+    }
+
+    /// The faulted run `w` is, after `minute`, where the unfaulted run was then: the rest of it
+    /// goes as the unfaulted run's rest, so its end is the faulted past plus that rest.
+    fn finish_from(&self, minute: usize, w: &World, past: &WekaRecord, active: usize) -> End {
+        let mut weka = past.clone();
+        for later in &self.minutes[minute..] {
+            weka.absorb(&later.weka);
+        }
+        let mut events = w.events.clone();
+        events.extend(self.end.events[self.minutes[minute - 1].events..].iter().cloned());
+        let mut targets = self.end.targets.clone();
+        for own in targets_of(w) {
+            if !targets.iter().any(|t| t.instance == own.instance) {
+                targets.push(own);
+            }
+        }
+        let active_ticks = if self.end.active_ticks > minute {
+            self.end.active_ticks
+        } else {
+            active
+        };
+        End {
+            active_ticks,
+            quiescent: self.end.quiescent,
+            calls: w.plan.calls(),
+            injected: w.plan.injected(),
+            events,
+            weka,
+            targets,
+            outcome: self.end.outcome.clone(),
+            converged: true,
+        }
+    }
+}
+
+/// Plays `story` with `plan`'s fault (none when counting); with the unfaulted `baseline`, a
+/// run stops as soon as, after its fault, it is back in the state the unfaulted run had at the
+/// same minute.
+pub(crate) async fn play(
+    story: Story,
+    plan: Arc<FaultPlan>,
+    configs: &Configs,
+    baseline: Option<&Baseline>,
+) -> (End, Vec<Minute>) {
     let (mut w, mut agents) = story.build(Arc::clone(&plan));
-    let initial_healthy = w.weka.machines().values().filter(|s| !s.contains("Down") && !s.contains("Inactive")).count();
-    let mut endings = Vec::new();
+    let mut weka = WekaRecord {
+        min_healthy: Some(w.weka.healthy()),
+        ..WekaRecord::default()
+    };
+    let mut minutes = Vec::new();
     let mut quiet = 0;
-    let mut ticks = 0;
     let mut active_ticks = 0;
-    while ticks < MAX_TICKS {
-        ticks += 1;
-        let moved_before = w.groups.calls().len() + w.weka.writes();
+    while minutes.len() < MAX_TICKS {
+        let calls_before = w.groups.calls().len();
         for agent in agents.iter_mut().filter(|a| !a.finished()) {
             agent.act(&w, configs).await;
             w.observe(None);
         }
         for event in std::mem::take(&mut w.queued) {
-            endings.push(w.execution(configs, event).await);
+            w.execution(configs, event).await;
         }
-        endings.push(w.execution(configs, json!({})).await);
+        w.execution(configs, json!({})).await;
         w.tick().await;
-        let moved = w.groups.calls().len() + w.weka.writes() != moved_before;
-        if moved {
-            active_ticks = ticks;
+        let seen = w.weka.take_record();
+        weka.absorb(&seen);
+        let minute = Minute {
+            calls: plan.call_count(),
+            fingerprint: format!("{}|{:?}", w.fingerprint(), agents_state(&agents)),
+            events: w.events.len(),
+            weka: seen,
+        };
+        if w.groups.calls().len() != calls_before || minute.weka.writes > 0 {
+            active_ticks = w.minute();
             quiet = 0;
         } else {
             quiet += 1;
         }
+        // The fingerprint holds the time: only the unfaulted run's same minute can match.
+        if let Some(baseline) = baseline
+            && plan.injected().is_some()
+            && baseline
+                .minutes
+                .get(w.minute() - 1)
+                .is_some_and(|m| m.fingerprint == minute.fingerprint)
+        {
+            let end = baseline.finish_from(w.minute(), &w, &weka, active_ticks);
+            return (end, Vec::new());
+        }
+        minutes.push(minute);
         if quiet >= QUIET_TICKS && agents.iter().all(Agent::finished) && !w.hooks_pending() {
             break;
         }
     }
     let quiescent = quiet >= QUIET_TICKS && agents.iter().all(Agent::finished) && !w.hooks_pending();
-    let mut weka = w.weka.take_record();
-    weka.min_healthy = Some(weka.min_healthy.map_or(initial_healthy, |m| m.min(initial_healthy)));
-    End {
+    let end = End {
         active_ticks,
         quiescent,
         calls: plan.calls(),
         injected: plan.injected(),
-        events: std::mem::take(&mut w.events),
-        targets: targets(&w),
+        events: w.events.clone(),
+        targets: targets_of(&w),
         outcome: outcome(&w),
         weka,
-        scripts: agents
-            .iter()
-            .map(|a| (a.machine.id.clone(), a.script.clone()))
-            .collect(),
-        endings,
-    }
+        converged: false,
+    };
+    (end, minutes)
 }
 
-fn targets(w: &World) -> Vec<TargetEnd> {
+fn agents_state(agents: &[Agent]) -> Vec<&Script> {
+    agents.iter().map(|a| &a.script).collect()
+}
+
+fn targets_of(w: &World) -> Vec<TargetEnd> {
     let calls = w.groups.calls();
     let group = w.groups.group(ASG).unwrap();
     let mut targets: BTreeMap<String, TargetEnd> = BTreeMap::new();
@@ -204,18 +290,21 @@ pub(crate) fn violations(story: Story, end: &End, baseline: &End) -> Vec<String>
 /// Tallies of a story's matrix, printed as one line.
 #[derive(Debug, Default)]
 pub(crate) struct Summary {
-    pub runs: usize,
-    pub by_kind: BTreeMap<FaultKind, usize>,
-    pub by_port: BTreeMap<Port, usize>,
-    pub recovered: usize,
+    pub(crate) runs: usize,
+    pub(crate) by_kind: BTreeMap<FaultKind, usize>,
+    pub(crate) by_port: BTreeMap<Port, usize>,
+    pub(crate) recovered: usize,
     /// Recovered runs by the minutes they took beyond the unfaulted run.
-    pub extra_ticks: BTreeMap<usize, usize>,
-    pub failures: Vec<String>,
+    pub(crate) extra_ticks: BTreeMap<usize, usize>,
+    /// Runs cut short once back in the unfaulted run's state.
+    pub(crate) converged: usize,
+    pub(crate) failures: Vec<String>,
 }
 
 impl Summary {
     pub(crate) fn add(&mut self, end: &End, baseline: &End, found: Vec<String>) {
         self.runs += 1;
+        self.converged += usize::from(end.converged);
         if let Some((call, kind)) = &end.injected {
             *self.by_kind.entry(*kind).or_default() += 1;
             *self.by_port.entry(call.port).or_default() += 1;
@@ -233,16 +322,18 @@ impl Summary {
         }
     }
 
-    pub(crate) fn line(&self, story: Story, calls: &[PortCall]) -> String {
-        let mut per_port: BTreeMap<Port, usize> = BTreeMap::new();
-        for call in calls {
-            *per_port.entry(call.port).or_default() += 1;
+    pub(crate) fn line(&self, story: Story, baseline: &End, faulted: usize) -> String {
+        let mut per_port: BTreeMap<String, usize> = BTreeMap::new();
+        for call in &baseline.calls[..faulted] {
+            *per_port.entry(call.port.to_string()).or_default() += 1;
         }
         format!(
-            "fault matrix {}: {} calls unfaulted {per_port:?}; {} runs, faults by kind {:?}, by port {:?}; {} recovered (extra minutes: count {:?}), {} not",
+            "fault matrix {}: unfaulted {} calls {per_port:?} over {} active minutes, the first {faulted} faulted; {} runs ({} cut short once back in the unfaulted state), faults by kind {:?}, by port {:?}; {} recovered (extra minutes: count {:?}), {} not",
             story.name(),
-            calls.len(),
+            baseline.calls.len(),
+            baseline.active_ticks,
             self.runs,
+            self.converged,
             self.by_kind
                 .iter()
                 .map(|(k, n)| format!("{k}={n}"))
@@ -261,23 +352,24 @@ impl Summary {
 /// The whole matrix of `story` for the fault `kinds`: prints its summary line and returns it.
 pub(crate) async fn run_matrix(story: Story, kinds: &[FaultKind]) -> Summary {
     let configs = Configs::new();
-    let baseline = play(story, FaultPlan::counting(), &configs).await;
-    let unfaulted = violations(story, &baseline, &baseline);
+    let (end, minutes) = play(story, FaultPlan::counting(), &configs, None).await;
+    let baseline = Baseline { end, minutes };
+    let unfaulted = violations(story, &baseline.end, &baseline.end);
     assert!(
         unfaulted.is_empty(),
         "{}: the unfaulted run breaks the invariants: {unfaulted:?}\n{:#?}",
         story.name(),
-        baseline.outcome
+        baseline.end.outcome
     );
     let mut summary = Summary::default();
-    for k in 0..baseline.calls.len() {
+    for k in 0..baseline.faulted_calls() {
         for kind in kinds {
-            let end = play(story, FaultPlan::at(k, *kind), &configs).await;
-            let found = violations(story, &end, &baseline);
-            summary.add(&end, &baseline, found);
+            let (end, _) = play(story, FaultPlan::at(k, *kind), &configs, Some(&baseline)).await;
+            let found = violations(story, &end, &baseline.end);
+            summary.add(&end, &baseline.end, found);
         }
     }
-    let line = summary.line(story, &baseline.calls);
+    let line = summary.line(story, &baseline.end, baseline.faulted_calls());
     println!("{line}");
     eprintln!("{line}");
     summary

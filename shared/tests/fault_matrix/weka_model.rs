@@ -6,8 +6,8 @@
 
 use super::*;
 
-/// What WEKA saw during a run, for the invariants.
-#[derive(Debug, Default)]
+/// What WEKA saw during (part of) a run, for the invariants.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct WekaRecord {
     /// `weka cluster create` runs (by clusterization scripts).
     pub creates: usize,
@@ -27,6 +27,21 @@ struct Sim {
     record: WekaRecord,
     /// The execution whose scale step is running, and the store holding its lease.
     acting: Option<(String, Arc<InMemoryStateStore>, TokioClock)>,
+}
+
+impl WekaRecord {
+    /// Adds what was seen `later`.
+    pub(crate) fn absorb(&mut self, later: &Self) {
+        self.creates += later.creates;
+        self.deactivated.extend(later.deactivated.iter().cloned());
+        self.min_healthy = match (self.min_healthy, later.min_healthy) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.writes += later.writes;
+        self.unleased_writes
+            .extend(later.unleased_writes.iter().cloned());
+    }
 }
 
 /// The simulated WEKA cluster.
@@ -125,11 +140,6 @@ impl WekaModel {
         })
     }
 
-    /// Whether a cluster exists.
-    pub(crate) fn formed_now(&self) -> bool {
-        self.0.lock().unwrap().cluster.is_some()
-    }
-
     /// Each machine's containers' states, for comparing outcomes.
     pub(crate) fn machines(&self) -> BTreeMap<String, String> {
         let sim = self.0.lock().unwrap();
@@ -146,14 +156,18 @@ impl WekaModel {
         self.0.lock().unwrap().acting = acting;
     }
 
-    /// What WEKA saw.
+    /// What WEKA saw since the last time this was asked.
     pub(crate) fn take_record(&self) -> WekaRecord {
         std::mem::take(&mut self.0.lock().unwrap().record)
     }
 
-    /// Writes that landed so far.
-    pub(crate) fn writes(&self) -> usize {
-        self.0.lock().unwrap().record.writes
+    /// The cluster as it stands, for telling whether two runs are in the same state.
+    pub(crate) fn fingerprint(&self) -> String {
+        let sim = self.0.lock().unwrap();
+        sim.cluster
+            .as_ref()
+            .map(|cb| format!("{:?} {:?}", cb.snap.hosts, cb.snap.drives))
+            .unwrap_or_default()
     }
 
     fn answer(&self, method: &str, params: &Value) -> Result<Value, WekaError> {
@@ -238,6 +252,13 @@ impl WekaModel {
         let healthy = healthy_machines(snap);
         record.min_healthy = Some(record.min_healthy.map_or(healthy, |m| m.min(healthy)));
         Ok(json!({}))
+    }
+}
+
+impl WekaModel {
+    /// Machines whose every container is ACTIVE and UP.
+    pub(crate) fn healthy(&self) -> usize {
+        self.0.lock().unwrap().cluster.as_ref().map_or(0, |cb| healthy_machines(&cb.snap))
     }
 }
 

@@ -316,10 +316,17 @@ impl World {
         self.gone(id);
     }
 
-    /// The world moves on by one minute: deactivations finish, and hooks nobody answered or
+    /// Whole minutes since the story began.
+    pub(crate) fn minute(&self) -> usize {
+        usize::try_from((self.now() - now()).num_seconds() / 60).unwrap()
+    }
+
+    /// The world moves on to the next minute (the schedule's next start; a minute a hung call
+    /// took is not played twice): deactivations finish, and hooks nobody answered or
     /// heartbeated for their timeout end with Auto Scaling's default result (ABANDON).
     pub(crate) async fn tick(&mut self) {
-        tokio::time::advance(TICK).await;
+        let next = now() + TimeDelta::minutes(i64::try_from(self.minute()).unwrap() + 1);
+        tokio::time::advance((next - self.now()).to_std().unwrap()).await;
         self.weka.tick();
         let now = self.now();
         let timeout = TimeDelta::from_std(HOOK_TIMEOUT).unwrap();
@@ -347,6 +354,42 @@ impl World {
                 .unwrap();
             self.observe(None);
         }
+    }
+
+    /// Everything the rest of a run depends on (the store's state, records, lease and notes;
+    /// the groups; EC2; WEKA; the hook timers; the time): two runs with the same fingerprint at
+    /// the same minute go on the same way.
+    pub(crate) fn fingerprint(&self) -> String {
+        let store = &self.store;
+        let notes: Vec<_> = [SCALE_NOTE, LEASE_NOTE, SCALE_DOWN_FAILURE_NOTE, WEKA_REFUSALS_NOTE]
+            .into_iter()
+            .map(|name| sync(store.note(name)).unwrap())
+            .collect();
+        let running: BTreeMap<_, _> = self
+            .inventory
+            .running
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), format!("{v:?}")))
+            .collect();
+        let pending: Vec<bool> = self
+            .machines
+            .keys()
+            .map(|id| self.groups.is_pending(id))
+            .collect();
+        format!(
+            "{:?}|{:?}|{:?}|{:?}|{notes:?}|{:?}|{running:?}|{pending:?}|{:?}|{}|{:?}|{:?}",
+            sync(store.load(Group::Backend)).unwrap(),
+            sync(store.load(Group::Nfs)).unwrap(),
+            sync(store.lifecycle_actions()).unwrap(),
+            store.lease(SCALE_LEASE),
+            self.groups.group(ASG),
+            self.timers,
+            self.weka.fingerprint(),
+            self.machines,
+            self.now(),
+        )
     }
 
     /// Whether any lifecycle action is still pending.
@@ -379,6 +422,3 @@ impl World {
         }
     }
 }
-
-/// The world's tick: the schedule starts the state machine every minute.
-pub(crate) const TICK: Duration = Duration::from_secs(60);
