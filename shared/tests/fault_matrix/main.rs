@@ -15,6 +15,7 @@
 mod common;
 
 mod agents;
+mod checks;
 mod matrix;
 mod steps;
 mod stories;
@@ -62,8 +63,13 @@ use weka_shared::weka::model::{DriveStatus, HostId, HostState, HostStatus};
 use weka_shared::wire::bootstrap::Vm;
 use world::*;
 
-async fn matrix_of(story: Story) {
-    let summary = run_matrix(story, &FaultKind::ALL).await;
+/// Faults that fail a call at once, and faults that hang it: two tests per story, so the
+/// matrix spreads over the cores.
+const FAILS: [FaultKind; 2] = [FaultKind::FailBefore, FaultKind::FailAfter];
+const HANGS: [FaultKind; 2] = [FaultKind::Hang, FaultKind::HangAfterEffect];
+
+async fn matrix_of(story: Story, kinds: &[FaultKind]) {
+    let summary = run_matrix(story, kinds).await;
     assert!(
         summary.failures.is_empty(),
         "{} faulted runs did not recover:\n{}",
@@ -72,41 +78,24 @@ async fn matrix_of(story: Story) {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn bootstrap_recovers_from_every_single_fault() {
-    matrix_of(Story::Bootstrap).await;
+macro_rules! matrix_tests {
+    ($($fails:ident, $hangs:ident: $story:expr;)*) => {$(
+        #[tokio::test(start_paused = true)]
+        async fn $fails() {
+            matrix_of($story, &FAILS).await;
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn $hangs() {
+            matrix_of($story, &HANGS).await;
+        }
+    )*};
 }
 
-#[tokio::test(start_paused = true)]
-async fn scale_in_recovers_from_every_single_fault() {
-    matrix_of(Story::ScaleIn).await;
+matrix_tests! {
+    bootstrap_recovers_from_every_failed_call, bootstrap_recovers_from_every_hung_call: Story::Bootstrap;
+    scale_in_recovers_from_every_failed_call, scale_in_recovers_from_every_hung_call: Story::ScaleIn;
+    terminate_hook_recovers_from_every_failed_call, terminate_hook_recovers_from_every_hung_call: Story::TerminateHook;
+    launch_hook_recovers_from_every_failed_call, launch_hook_recovers_from_every_hung_call: Story::LaunchHook;
+    unhealthy_member_recovers_from_every_failed_call, unhealthy_member_recovers_from_every_hung_call: Story::Unhealthy;
 }
-
-#[tokio::test(start_paused = true)]
-async fn terminate_hook_recovers_from_every_single_fault() {
-    matrix_of(Story::TerminateHook).await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn launch_hook_recovers_from_every_single_fault() {
-    matrix_of(Story::LaunchHook).await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn unhealthy_member_recovers_from_every_single_fault() {
-    matrix_of(Story::Unhealthy).await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn debug_one_run() {
-    let Ok(spec) = std::env::var("FAULT_RUN") else { return };
-    let parts: Vec<&str> = spec.split(',').collect();
-    let story = Story::ALL.into_iter().find(|s| s.name() == parts[0]).unwrap();
-    let kind = FaultKind::ALL.into_iter().find(|k| k.to_string() == parts[2]).unwrap();
-    let configs = Configs::new();
-    let (end, _) = play(story, FaultPlan::at(parts[1].parse().unwrap(), kind), &configs, None).await;
-    eprintln!("{:#?}", end.outcome);
-    eprintln!("{:?}", end.events);
-    for c in &end.calls { if c.port == Port::Weka && c.method.starts_with("cluster") { eprintln!("{c:?}"); } }
-}
-

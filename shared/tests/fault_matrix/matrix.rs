@@ -7,9 +7,9 @@ use super::*;
 
 /// Minutes a run may take before it counts as stuck.
 const MAX_TICKS: usize = 45;
-/// Quiet minutes (no Auto Scaling change, no WEKA write) that end a run: longer than the
-/// lease's 180 s, so a run waiting out a dead holder's lease is not taken for finished.
-const QUIET_TICKS: usize = 4;
+/// Quiet minutes (begun with the lease free, no Auto Scaling change, no WEKA write) that end a
+/// run once no script runs and no hook is pending.
+const QUIET_TICKS: usize = 2;
 
 /// A terminate target at the end: terminated, or what protection it has.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +118,8 @@ pub(crate) async fn play(
     let mut active_ticks = 0;
     while minutes.len() < MAX_TICKS {
         let calls_before = w.groups.calls().len();
+        // A minute whose runs a dead execution's lease kept waiting proves nothing.
+        let unblocked = w.lease_free();
         for agent in agents.iter_mut().filter(|a| !a.finished()) {
             agent.act(&w, configs).await;
             w.observe(None);
@@ -138,8 +140,10 @@ pub(crate) async fn play(
         if w.groups.calls().len() != calls_before || minute.weka.writes > 0 {
             active_ticks = w.minute();
             quiet = 0;
-        } else {
+        } else if unblocked {
             quiet += 1;
+        } else {
+            quiet = 0;
         }
         // The fingerprint holds the time: only the unfaulted run's same minute can match.
         if let Some(baseline) = baseline
@@ -153,11 +157,11 @@ pub(crate) async fn play(
             return (end, Vec::new());
         }
         minutes.push(minute);
-        if quiet >= QUIET_TICKS && agents.iter().all(Agent::finished) && !w.hooks_pending() {
+        if quiet >= QUIET_TICKS && w.at_rest(&agents) {
             break;
         }
     }
-    let quiescent = quiet >= QUIET_TICKS && agents.iter().all(Agent::finished) && !w.hooks_pending();
+    let quiescent = quiet >= QUIET_TICKS && w.at_rest(&agents);
     let end = End {
         active_ticks,
         quiescent,
@@ -323,12 +327,14 @@ impl Summary {
     }
 
     pub(crate) fn line(&self, story: Story, baseline: &End, faulted: usize) -> String {
+        let kinds: Vec<String> = self.by_kind.keys().map(ToString::to_string).collect();
+        let kinds = kinds.join("+");
         let mut per_port: BTreeMap<String, usize> = BTreeMap::new();
         for call in &baseline.calls[..faulted] {
             *per_port.entry(call.port.to_string()).or_default() += 1;
         }
         format!(
-            "fault matrix {}: unfaulted {} calls {per_port:?} over {} active minutes, the first {faulted} faulted; {} runs ({} cut short once back in the unfaulted state), faults by kind {:?}, by port {:?}; {} recovered (extra minutes: count {:?}), {} not",
+            "fault matrix {} {kinds}: unfaulted {} calls {per_port:?} over {} active minutes, the first {faulted} faulted; {} runs ({} cut short once back in the unfaulted state), faults by kind {:?}, by port {:?}; {} recovered (extra minutes: count {:?}), {} not",
             story.name(),
             baseline.calls.len(),
             baseline.active_ticks,

@@ -24,14 +24,6 @@ pub(crate) enum Story {
 }
 
 impl Story {
-    pub(crate) const ALL: [Self; 5] = [
-        Self::Bootstrap,
-        Self::ScaleIn,
-        Self::TerminateHook,
-        Self::LaunchHook,
-        Self::Unhealthy,
-    ];
-
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Bootstrap => "bootstrap",

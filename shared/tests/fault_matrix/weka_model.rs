@@ -24,6 +24,8 @@ pub(crate) struct WekaRecord {
 #[derive(Default)]
 struct Sim {
     cluster: Option<Cb>,
+    /// The read answers of the cluster as it stands (dropped by every change).
+    reads: Option<BTreeMap<&'static str, Value>>,
     record: WekaRecord,
     /// The execution whose scale step is running, and the store holding its lease.
     acting: Option<(String, Arc<InMemoryStateStore>, TokioClock)>,
@@ -85,6 +87,7 @@ impl WekaModel {
             cb.machine_aged(ip, M::Healthy, Asg::Backend, TimeDelta::zero());
         }
         sim.cluster = Some(cb);
+        sim.reads = None;
         sim.record.creates += 1;
         true
     }
@@ -92,6 +95,7 @@ impl WekaModel {
     /// A join script: the machine on `ip` joins the formed cluster with its containers up.
     pub(crate) fn join(&self, ip: &str) -> bool {
         let mut sim = self.0.lock().unwrap();
+        sim.reads = None;
         let Some(cb) = sim.cluster.as_mut() else {
             return false;
         };
@@ -104,7 +108,9 @@ impl WekaModel {
     /// The machine on `ip` is gone (its instance terminated): its containers still in the
     /// cluster (not INACTIVE) are DOWN.
     pub(crate) fn machine_gone(&self, ip: &str) {
-        if let Some(cb) = self.0.lock().unwrap().cluster.as_mut() {
+        let mut sim = self.0.lock().unwrap();
+        sim.reads = None;
+        if let Some(cb) = sim.cluster.as_mut() {
             for host in cb
                 .snap
                 .hosts
@@ -118,7 +124,9 @@ impl WekaModel {
 
     /// One world tick: deactivations in progress finish.
     pub(crate) fn tick(&self) {
-        if let Some(cb) = self.0.lock().unwrap().cluster.as_mut() {
+        let mut sim = self.0.lock().unwrap();
+        sim.reads = None;
+        if let Some(cb) = sim.cluster.as_mut() {
             for host in cb.snap.hosts.values_mut() {
                 if host.state == HostState::Deactivating {
                     host.state = HostState::Inactive;
@@ -174,6 +182,7 @@ impl WekaModel {
         let mut sim = self.0.lock().unwrap();
         let Sim {
             cluster,
+            reads,
             record,
             acting,
         } = &mut *sim;
@@ -186,18 +195,20 @@ impl WekaModel {
             });
         };
         let snap = &mut cb.snap;
-        let read = match method {
-            "status" => Some(serde_json::to_value(&snap.status).unwrap()),
-            "manual_override_list" => Some(serde_json::to_value(&snap.overrides).unwrap()),
-            "hosts_list" => Some(serde_json::to_value(&snap.hosts).unwrap()),
-            "disks_list" => Some(serde_json::to_value(&snap.drives).unwrap()),
-            "nodes_list" => Some(serde_json::to_value(&snap.nodes).unwrap()),
-            "interface_group_list" => Some(json!([])),
-            _ => None,
-        };
-        if let Some(read) = read {
-            return Ok(read);
+        let answers = reads.get_or_insert_with(|| {
+            BTreeMap::from([
+                ("status", serde_json::to_value(&snap.status).unwrap()),
+                ("manual_override_list", serde_json::to_value(&snap.overrides).unwrap()),
+                ("hosts_list", serde_json::to_value(&snap.hosts).unwrap()),
+                ("disks_list", serde_json::to_value(&snap.drives).unwrap()),
+                ("nodes_list", serde_json::to_value(&snap.nodes).unwrap()),
+                ("interface_group_list", json!([])),
+            ])
+        });
+        if let Some(read) = answers.get(method) {
+            return Ok(read.clone());
         }
+        *reads = None;
         if WRITES.contains(&method) {
             if let Some((execution, store, clock)) = acting.as_ref() {
                 let held = store

@@ -392,9 +392,17 @@ impl World {
         )
     }
 
-    /// Whether any lifecycle action is still pending.
-    pub(crate) fn hooks_pending(&self) -> bool {
-        !self.timers.is_empty()
+    /// Nothing is left to happen: every script finished, no lifecycle action pending, and no
+    /// execution holds the lease (a dead holder's lease would keep the next runs waiting).
+    pub(crate) fn at_rest(&self, agents: &[Agent]) -> bool {
+        agents.iter().all(Agent::finished) && self.timers.is_empty() && self.lease_free()
+    }
+
+    /// No execution holds the scale lease now.
+    pub(crate) fn lease_free(&self) -> bool {
+        self.store
+            .lease(SCALE_LEASE)
+            .is_none_or(|l| l.expires_at <= self.now())
     }
 
     // --- invocations ---------------------------------------------------------------------------
