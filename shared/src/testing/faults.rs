@@ -15,8 +15,8 @@ use crate::domain::report::Report;
 use crate::domain::state::{ClaimOutcome, ClusterState, Group, Registration};
 use crate::ports::{
     Credentials, Instance, InstanceInventory, InventoryError, LeaseOutcome, LifecycleAnswer,
-    LifecycleTarget, Membership, NewReport, ScalingError, ScalingGroup, ScalingGroups,
-    SecretError, Secrets, StateStore, StoreError, WekaApi, WekaConnector, WekaError,
+    LifecycleTarget, Membership, NewReport, ScalingError, ScalingGroup, ScalingGroups, SecretError,
+    Secrets, StateStore, StoreError, WekaApi, WekaConnector, WekaError,
 };
 use crate::wire::bootstrap::Vm;
 use chrono::{DateTime, Utc};
@@ -184,7 +184,8 @@ impl FaultPlan {
         }
         if kind.hangs() {
             let forever = tokio::time::Instant::now() + HANG;
-            let until = deadline.map_or(forever, |d| tokio::time::Instant::from_std(d).min(forever));
+            let until =
+                deadline.map_or(forever, |d| tokio::time::Instant::from_std(d).min(forever));
             tokio::time::sleep_until(until).await;
         }
         Err(lost())
@@ -301,7 +302,8 @@ impl<S: StateStore> StateStore for Faulty<S> {
         self.store("claim_clusterization", call).await
     }
     async fn finalize(&self, group: Group, now: DateTime<Utc>) -> Result<ClusterState, StoreError> {
-        self.store("finalize", self.inner.finalize(group, now)).await
+        self.store("finalize", self.inner.finalize(group, now))
+            .await
     }
     async fn next_report_seq(
         &self,
@@ -346,7 +348,8 @@ impl<S: StateStore> StateStore for Faulty<S> {
             .await
     }
     async fn put_note(&self, name: &str, body: &serde_json::Value) -> Result<(), StoreError> {
-        self.store("put_note", self.inner.put_note(name, body)).await
+        self.store("put_note", self.inner.put_note(name, body))
+            .await
     }
     async fn note(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
         self.store("note", self.inner.note(name)).await

@@ -33,7 +33,11 @@ impl Agent {
 
     /// One step of the script.
     pub(crate) async fn act(&mut self, w: &World, configs: &Configs) {
-        if self.machine.terminated || w.machines.get(&self.machine.id).is_some_and(|m| m.terminated) {
+        if self.machine.terminated
+            || w.machines
+                .get(&self.machine.id)
+                .is_some_and(|m| m.terminated)
+        {
             self.script = Script::Died("terminated".to_owned());
             return;
         }
@@ -57,10 +61,16 @@ impl Agent {
                 .map(|vm| w.machines[&vm.name].ip.clone())
                 .collect();
             w.weka.create_unless_formed(&ips);
-            drop(w.report(&self.machine.ip, "Clusterization completed successfully").await);
+            drop(
+                w.report(&self.machine.ip, "Clusterization completed successfully")
+                    .await,
+            );
             return match w.finalization().await {
                 Answer::Ok(_) => Script::Done,
-                other => self.die(w, format!("clusterize_finalization: {other:?}")).await,
+                other => {
+                    self.die(w, format!("clusterize_finalization: {other:?}"))
+                        .await
+                }
             };
         }
         if script.contains("ready for clusterization") {
@@ -78,12 +88,17 @@ impl Agent {
             other => return self.die(w, format!("deploy: {other:?}")).await,
         };
         if !script.contains("Join completed successfully") {
-            return self.die(w, "deploy answered no join script".to_owned()).await;
+            return self
+                .die(w, "deploy answered no join script".to_owned())
+                .await;
         }
         if !w.weka.join(&self.machine.ip) {
             return self.die(w, "no cluster to join".to_owned()).await;
         }
-        match w.report(&self.machine.ip, "Join completed successfully").await {
+        match w
+            .report(&self.machine.ip, "Join completed successfully")
+            .await
+        {
             Answer::Ok(_) => Script::Done,
             other => Script::Died(format!("join report: {other:?}")),
         }
@@ -92,19 +107,11 @@ impl Agent {
     /// `die` in the scripts: report the error (best effort), exit 1.
     async fn die(&self, w: &World, why: String) -> Script {
         let payload = json!({"type": "error", "message": why, "hostname": hostname(&self.machine.ip), "protocol": ""});
-        let deps = report::Deps {
-            store: w.faulty(&w.store),
-            clock: w.clock,
-            groups: w.faulty(&w.groups),
-            config: report::Config {
-                state: state_config(),
-                reports_per_host: 50,
-                retention: Duration::from_secs(86_400),
-                lifecycle: lifecycle(),
-                callers: callers(),
-            },
-        };
-        drop(w.invoke(BOOTSTRAP_TIMEOUT, report::handle(&deps, payload)).await);
+        let deps = w.report_deps();
+        drop(
+            w.invoke(BOOTSTRAP_TIMEOUT, report::handle(&deps, payload))
+                .await,
+        );
         Script::Died(why)
     }
 }

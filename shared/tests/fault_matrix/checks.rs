@@ -37,7 +37,10 @@ fn reported(broken: &End, words: &str) {
 
 #[test]
 fn a_clean_run_breaks_nothing() {
-    assert_eq!(violations(Story::ScaleIn, &clean(), &clean()), Vec::<String>::new());
+    assert_eq!(
+        violations(Story::ScaleIn, &clean(), &clean()),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -64,7 +67,9 @@ fn every_broken_invariant_is_reported() {
     reported(&end, "exec-3 acted without the lease");
 
     let mut end = clean();
-    end.weka.unleased_writes.push("cluster_deactivate_hosts by exec-4 without the lease".to_owned());
+    end.weka
+        .unleased_writes
+        .push("cluster_deactivate_hosts by exec-4 without the lease".to_owned());
     reported(&end, "exec-4 without the lease");
 
     let mut end = clean();
@@ -89,7 +94,8 @@ fn every_broken_invariant_is_reported() {
     reported(&end, "not quiescent");
 
     let mut end = clean();
-    end.outcome.insert("i-1010010011".to_owned(), "InService".to_owned());
+    end.outcome
+        .insert("i-1010010011".to_owned(), "InService".to_owned());
     reported(&end, "ended unlike the unfaulted run");
 }
 
@@ -101,7 +107,10 @@ fn a_target_protected_again_or_never_touched_is_fine() {
     end.targets[0].scale_in_protected = true;
     end.outcome = clean().outcome;
     let found = violations(Story::ScaleIn, &end, &clean());
-    assert!(found.iter().all(|v| !v.contains("protected again")), "{found:?}");
+    assert!(
+        found.iter().all(|v| !v.contains("protected again")),
+        "{found:?}"
+    );
 }
 
 /// The world itself sees an active member go: abandoned at its launch hook's timeout after it

@@ -16,6 +16,7 @@ mod common;
 
 mod agents;
 mod checks;
+mod findings;
 mod matrix;
 mod steps;
 mod stories;
@@ -28,7 +29,7 @@ use common::{Asg, Cb, M, now};
 use futures::FutureExt as _;
 use matrix::*;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,6 +38,9 @@ use stories::*;
 use weka_model::*;
 use weka_shared::config::lifecycle::LifecycleConfig;
 use weka_shared::domain::lifecycle::{LifecycleResult, Transition};
+use weka_shared::domain::notes::{
+    LEASE_NOTE, SCALE_DOWN_FAILURE_NOTE, SCALE_NOTE, WEKA_REFUSALS_NOTE,
+};
 use weka_shared::domain::scale_down::ClusterSnapshot;
 use weka_shared::domain::state::Group;
 use weka_shared::domain::terminate::TerminatePolicy;
@@ -49,15 +53,12 @@ use weka_shared::ports::{
     Clock, Instance, LifecycleAnswer, LifecycleTarget, ScalingGroups, Secrets, StateStore,
     WekaError,
 };
-use weka_shared::domain::notes::{
-    LEASE_NOTE, SCALE_DOWN_FAILURE_NOTE, SCALE_NOTE, WEKA_REFUSALS_NOTE,
-};
 use weka_shared::services::scale_run::SCALE_LEASE;
 use weka_shared::testing::{
     BACKEND_GROUP, CLUSTER_NAME, FakeInventory, FakeScalingGroups, FakeSecrets, FakeWeka,
     FaultKind, FaultPlan, Faulty, InMemoryStateStore, NFS_GROUP, Port, PortCall, ScalingCall,
-    TokioClock, callers, env, group_instance, scale_down_config, scale_fetch_env, state_config,
-    terminate_config,
+    TokioClock, bootstrap_env, callers, group_instance, scale_down_config, scale_fetch_env,
+    state_config, terminate_config,
 };
 use weka_shared::weka::model::{DriveStatus, HostId, HostState, HostStatus};
 use weka_shared::wire::bootstrap::Vm;

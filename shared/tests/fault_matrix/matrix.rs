@@ -73,7 +73,11 @@ impl Baseline {
             weka.absorb(&later.weka);
         }
         let mut events = w.events.clone();
-        events.extend(self.end.events[self.minutes[minute - 1].events..].iter().cloned());
+        events.extend(
+            self.end.events[self.minutes[minute - 1].events..]
+                .iter()
+                .cloned(),
+        );
         let mut targets = self.end.targets.clone();
         for own in targets_of(w) {
             if !targets.iter().any(|t| t.instance == own.instance) {
@@ -248,7 +252,9 @@ pub(crate) fn violations(story: Story, end: &End, baseline: &End) -> Vec<String>
                 member: true,
             } => found.push(format!("member {instance} abandoned")),
             Event::ActiveTerminated { instance, how } => {
-                found.push(format!("{instance} terminated while WEKA counted on it ({how})"));
+                found.push(format!(
+                    "{instance} terminated while WEKA counted on it ({how})"
+                ));
             }
             Event::UnleasedMutation { execution, call } => {
                 found.push(format!("{execution} acted without the lease: {call}"));
@@ -260,7 +266,8 @@ pub(crate) fn violations(story: Story, end: &End, baseline: &End) -> Vec<String>
         found.push(write.clone());
     }
     for target in &end.targets {
-        if !target.terminated && !(target.termination_protected && target.scale_in_protected) {
+        let protected_again = target.termination_protected && target.scale_in_protected;
+        if !(target.terminated || protected_again) {
             found.push(format!(
                 "terminate target {} neither terminated nor protected again: {target:?}",
                 target.instance
@@ -306,7 +313,7 @@ pub(crate) struct Summary {
 }
 
 impl Summary {
-    pub(crate) fn add(&mut self, end: &End, baseline: &End, found: Vec<String>) {
+    pub(crate) fn add(&mut self, end: &End, baseline: &End, found: &[String]) {
         self.runs += 1;
         self.converged += usize::from(end.converged);
         if let Some((call, kind)) = &end.injected {
@@ -320,7 +327,12 @@ impl Summary {
         } else {
             let fault = end.injected.as_ref().map_or_else(
                 || "a fault never reached".to_owned(),
-                |(call, kind)| format!("{kind} at call {} ({} {})", call.index, call.port, call.method),
+                |(call, kind)| {
+                    format!(
+                        "{kind} at call {} ({} {})",
+                        call.index, call.port, call.method
+                    )
+                },
             );
             self.failures.push(format!("{fault}: {}", found.join("; ")));
         }
@@ -359,6 +371,7 @@ impl Summary {
 pub(crate) async fn run_matrix(story: Story, kinds: &[FaultKind]) -> Summary {
     let configs = Configs::new();
     let (end, minutes) = play(story, FaultPlan::counting(), &configs, None).await;
+    story.check_unfaulted(&end);
     let baseline = Baseline { end, minutes };
     let unfaulted = violations(story, &baseline.end, &baseline.end);
     assert!(
@@ -372,7 +385,7 @@ pub(crate) async fn run_matrix(story: Story, kinds: &[FaultKind]) -> Summary {
         for kind in kinds {
             let (end, _) = play(story, FaultPlan::at(k, *kind), &configs, Some(&baseline)).await;
             let found = violations(story, &end, &baseline.end);
-            summary.add(&end, &baseline.end, found);
+            summary.add(&end, &baseline.end, &found);
         }
     }
     let line = summary.line(story, &baseline.end, baseline.faulted_calls());

@@ -10,46 +10,6 @@ const SCRIPT_ATTEMPTS: usize = 5;
 /// Attempts of a scale step on `Weka.Transient` (1 + the ASL's `MaxAttempts: 2`).
 pub(crate) const STEP_ATTEMPTS: usize = 3;
 
-fn bootstrap_env() -> HashMap<String, String> {
-    env(&[
-        ("STATE_TABLE", "t"),
-        ("STATE_KEY", "weka-poc-state"),
-        ("NFS_STATE_KEY", "weka-poc-nfs-state"),
-        ("CLUSTER_NAME", CLUSTER_NAME),
-        ("REGION", "eu-west-1"),
-        ("REPORT_LAMBDA_NAME", "weka-poc-report-lambda"),
-        ("CLUSTERIZE_LAMBDA_NAME", "weka-poc-clusterize-lambda"),
-        (
-            "CLUSTERIZE_FINALIZATION_LAMBDA_NAME",
-            "weka-poc-clusterize-finalization-lambda",
-        ),
-        ("FETCH_LAMBDA_NAME", "weka-poc-fetch-lambda"),
-        ("STATUS_LAMBDA_NAME", "weka-poc-status-lambda"),
-        (
-            "TOKEN_ID",
-            "arn:aws:secretsmanager:eu-west-1:1:secret:weka/token",
-        ),
-        (
-            "INSTALL_URL",
-            "https://$TOKEN@get.weka.io/dist/v1/install/4.4.2/4.4.2?provider=aws&region=eu-west-1",
-        ),
-        ("COMPUTE_MEMORY", "32.9GB"),
-        ("COMPUTE_CONTAINER_CORES_NUM", "2"),
-        ("DRIVE_CONTAINER_CORES_NUM", "1"),
-        ("FRONTEND_CONTAINER_CORES_NUM", "1"),
-        ("NICS_NUM", "5"),
-        ("HOSTS_NUM", "6"),
-        ("STRIPE_WIDTH", "3"),
-        ("PROTECTION_LEVEL", "2"),
-        ("HOTSPARE", "1"),
-        ("ADMIN_PASSWORD_ID", "admin-pw-id"),
-        ("DEPLOYMENT_PASSWORD_ID", "deploy-pw-id"),
-        ("CLUSTERIZE_TIMEOUT_MINUTES", "30"),
-        ("ASG_NAME", ASG),
-        ("NFS_ASG_NAME", NFS_GROUP),
-    ])
-}
-
 /// The configurations every handler gets, read once.
 pub(crate) struct Configs {
     clusterize: clusterize::Config,
@@ -147,22 +107,28 @@ impl World {
         .await
     }
 
+    /// `report` as an instance calls it.
+    pub(crate) fn report_deps(
+        &self,
+    ) -> report::Deps<Faulty<InMemoryStateStore>, TokioClock, Faulty<FakeScalingGroups>> {
+        report::Deps {
+            store: self.faulty(&self.store),
+            clock: self.clock,
+            groups: self.faulty(&self.groups),
+            config: report::Config {
+                state: state_config(),
+                reports_per_host: 50,
+                retention: Duration::from_secs(86_400),
+                lifecycle: lifecycle(),
+                callers: callers(),
+            },
+        }
+    }
+
     pub(crate) async fn report(&self, ip: &str, message: &str) -> Answer<&'static str> {
-        let payload =
-            json!({"type": "progress", "message": message, "hostname": hostname(ip), "protocol": ""});
+        let payload = json!({"type": "progress", "message": message, "hostname": hostname(ip), "protocol": ""});
         retried(|| async {
-            let deps = report::Deps {
-                store: self.faulty(&self.store),
-                clock: self.clock,
-                groups: self.faulty(&self.groups),
-                config: report::Config {
-                    state: state_config(),
-                    reports_per_host: 50,
-                    retention: Duration::from_secs(86_400),
-                    lifecycle: lifecycle(),
-                    callers: callers(),
-                },
-            };
+            let deps = self.report_deps();
             let answer = report::handle(&deps, payload.clone());
             self.invoke(BOOTSTRAP_TIMEOUT, answer).await
         })
@@ -178,7 +144,11 @@ impl World {
 
     /// One scale step, retried on `Weka.Transient` as the state machine does; a timeout is
     /// not retried (it is caught). Auto Scaling's side of its calls is applied after each try.
-    async fn step<T>(&mut self, execution: &str, call: impl AsyncFn(&Self) -> Answer<T>) -> Answer<T> {
+    async fn step<T>(
+        &mut self,
+        execution: &str,
+        call: impl AsyncFn(&Self) -> Answer<T>,
+    ) -> Answer<T> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -244,7 +214,8 @@ impl World {
                     Answer::Failed(class, message) => (class.error_type(), message.clone()),
                     _ => ("States.Timeout", "task timed out".to_owned()),
                 };
-                let failure = json!({"Error": error, "Cause": json!({"errorMessage": message}).to_string()});
+                let failure =
+                    json!({"Error": error, "Cause": json!({"errorMessage": message}).to_string()});
                 scale_down_failed = Some(format!("scale-down: {other:?}"));
                 json!({"hosts": [], "to_terminate": [], "TransientErrors": null, "version": 1, "scale_down_failure": failure})
             }

@@ -21,6 +21,9 @@ pub(crate) enum Story {
     LaunchHook,
     /// A member is DOWN in WEKA for three hours: removed and terminated.
     Unhealthy,
+    /// As [`Self::ScaleIn`], on members launched ten minutes ago (within terminate's bootstrap
+    /// grace).
+    ScaleInYoung,
 }
 
 impl Story {
@@ -31,6 +34,36 @@ impl Story {
             Self::TerminateHook => "terminate-hook",
             Self::LaunchHook => "launch-hook",
             Self::Unhealthy => "unhealthy",
+            Self::ScaleInYoung => "scale-in-young",
+        }
+    }
+
+    /// Fails unless the unfaulted run `end` did what the story is about.
+    pub(crate) fn check_unfaulted(self, end: &End) {
+        let shown = |id: &str| end.outcome.get(id).map(String::as_str);
+        let in_service = end.outcome.values().filter(|v| *v == "InService").count();
+        let (gone, serving) = match self {
+            Self::Bootstrap => (None, 6),
+            Self::ScaleIn | Self::ScaleInYoung => (Some(backend(0).0), 5),
+            Self::TerminateHook | Self::Unhealthy => (Some(backend(5).0), 5),
+            Self::LaunchHook => (None, 7),
+        };
+        assert_eq!(
+            shown("clusterized"),
+            Some("true"),
+            "{}: {:#?}",
+            self.name(),
+            end.outcome
+        );
+        assert_eq!(in_service, serving, "{}: {:#?}", self.name(), end.outcome);
+        if let Some(gone) = gone {
+            assert_eq!(
+                shown(&gone),
+                Some("gone"),
+                "{}: {:#?}",
+                self.name(),
+                end.outcome
+            );
         }
     }
 
@@ -67,8 +100,13 @@ impl Story {
         ] {
             sync(w.secrets.put(name, value)).unwrap();
         }
+        let age = if self == Self::ScaleInYoung {
+            TimeDelta::minutes(10)
+        } else {
+            TimeDelta::days(3)
+        };
         for n in 0..6 {
-            let machine = w.launch(n, w.now() - TimeDelta::days(3), false);
+            let machine = w.launch(n, w.now() - age, false);
             let vm = Vm {
                 name: machine.id,
                 ..Vm::default()
@@ -78,7 +116,7 @@ impl Story {
         sync(w.store.finalize(Group::Backend, w.now())).unwrap();
         let mut agents = Vec::new();
         match self {
-            Self::ScaleIn => w.set_desired(5),
+            Self::ScaleIn | Self::ScaleInYoung => w.set_desired(5),
             Self::TerminateHook => w.wait(&backend(5).0, Transition::Terminate),
             Self::LaunchHook => {
                 w.set_desired(7);

@@ -198,7 +198,10 @@ impl WekaModel {
         let answers = reads.get_or_insert_with(|| {
             BTreeMap::from([
                 ("status", serde_json::to_value(&snap.status).unwrap()),
-                ("manual_override_list", serde_json::to_value(&snap.overrides).unwrap()),
+                (
+                    "manual_override_list",
+                    serde_json::to_value(&snap.overrides).unwrap(),
+                ),
                 ("hosts_list", serde_json::to_value(&snap.hosts).unwrap()),
                 ("disks_list", serde_json::to_value(&snap.drives).unwrap()),
                 ("nodes_list", serde_json::to_value(&snap.nodes).unwrap()),
@@ -209,16 +212,16 @@ impl WekaModel {
             return Ok(read.clone());
         }
         *reads = None;
-        if WRITES.contains(&method) {
-            if let Some((execution, store, clock)) = acting.as_ref() {
-                let held = store
-                    .lease(SCALE_LEASE)
-                    .is_some_and(|l| &l.owner == execution && l.expires_at > clock.now());
-                if !held {
-                    record
-                        .unleased_writes
-                        .push(format!("{method} by {execution} without the lease"));
-                }
+        if WRITES.contains(&method)
+            && let Some((execution, store, clock)) = acting.as_ref()
+        {
+            let held = store
+                .lease(SCALE_LEASE)
+                .is_some_and(|l| &l.owner == execution && l.expires_at > clock.now());
+            if !held {
+                record
+                    .unleased_writes
+                    .push(format!("{method} by {execution} without the lease"));
             }
         }
         match method {
@@ -269,7 +272,12 @@ impl WekaModel {
 impl WekaModel {
     /// Machines whose every container is ACTIVE and UP.
     pub(crate) fn healthy(&self) -> usize {
-        self.0.lock().unwrap().cluster.as_ref().map_or(0, |cb| healthy_machines(&cb.snap))
+        self.0
+            .lock()
+            .unwrap()
+            .cluster
+            .as_ref()
+            .map_or(0, |cb| healthy_machines(&cb.snap))
     }
 }
 

@@ -139,7 +139,9 @@ impl World {
     pub(crate) fn launch(&mut self, n: usize, launched: DateTime<Utc>, waiting: bool) -> Machine {
         let (id, ip) = backend(n);
         let mut instance = group_instance(&id, &ip, launched);
-        instance.tags.insert("weka_cluster_name".to_owned(), CLUSTER_NAME.to_owned());
+        instance
+            .tags
+            .insert("weka_cluster_name".to_owned(), CLUSTER_NAME.to_owned());
         let mut group = self.groups.group(ASG).unwrap();
         group.instances.push(instance);
         self.groups
@@ -173,8 +175,14 @@ impl World {
         };
         self.groups.add_pending_action(ASG, hook, id, transition);
         let (detail_type, aws_transition) = match transition {
-            Transition::Launch => ("EC2 Instance-launch Lifecycle Action", "autoscaling:EC2_INSTANCE_LAUNCHING"),
-            Transition::Terminate => ("EC2 Instance-terminate Lifecycle Action", "autoscaling:EC2_INSTANCE_TERMINATING"),
+            Transition::Launch => (
+                "EC2 Instance-launch Lifecycle Action",
+                "autoscaling:EC2_INSTANCE_LAUNCHING",
+            ),
+            Transition::Terminate => (
+                "EC2 Instance-terminate Lifecycle Action",
+                "autoscaling:EC2_INSTANCE_TERMINATING",
+            ),
         };
         self.queued.push(json!({
             "version": "0",
@@ -361,10 +369,15 @@ impl World {
     /// the same minute go on the same way.
     pub(crate) fn fingerprint(&self) -> String {
         let store = &self.store;
-        let notes: Vec<_> = [SCALE_NOTE, LEASE_NOTE, SCALE_DOWN_FAILURE_NOTE, WEKA_REFUSALS_NOTE]
-            .into_iter()
-            .map(|name| sync(store.note(name)).unwrap())
-            .collect();
+        let notes: Vec<_> = [
+            SCALE_NOTE,
+            LEASE_NOTE,
+            SCALE_DOWN_FAILURE_NOTE,
+            WEKA_REFUSALS_NOTE,
+        ]
+        .into_iter()
+        .map(|name| sync(store.note(name)).unwrap())
+        .collect();
         let running: BTreeMap<_, _> = self
             .inventory
             .running
