@@ -14,9 +14,9 @@ use crate::domain::lifecycle::{
 use crate::domain::report::Report;
 use crate::domain::state::{ClaimOutcome, ClusterState, Group, Registration};
 use crate::ports::{
-    Credentials, Instance, InstanceInventory, InventoryError, LeaseOutcome, LifecycleAnswer,
-    LifecycleTarget, Membership, NewReport, ScalingError, ScalingGroup, ScalingGroups, SecretError,
-    Secrets, StateStore, StoreError, WekaApi, WekaConnector, WekaError,
+    Credentials, Instance, InstanceInventory, InventoryError, LeaseClaim, LeaseOutcome,
+    LifecycleAnswer, LifecycleTarget, Membership, NewReport, ScalingError, ScalingGroup,
+    ScalingGroups, SecretError, Secrets, StateStore, StoreError, WekaApi, WekaConnector, WekaError,
 };
 use crate::wire::bootstrap::Vm;
 use chrono::{DateTime, Utc};
@@ -333,15 +333,33 @@ impl<S: StateStore> StateStore for Faulty<S> {
     async fn reports(&self, group: Group) -> Result<Vec<Report>, StoreError> {
         self.store("reports", self.inner.reports(group)).await
     }
+    async fn evict_registration(
+        &self,
+        group: Group,
+        seen: &ClusterState,
+        instance_id: &str,
+    ) -> Result<bool, StoreError> {
+        let call = self.inner.evict_registration(group, seen, instance_id);
+        self.store("evict_registration", call).await
+    }
     async fn acquire_lease(
         &self,
         name: &str,
-        owner: &str,
+        claim: &LeaseClaim,
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> Result<LeaseOutcome, StoreError> {
-        let call = self.inner.acquire_lease(name, owner, now, ttl);
+        let call = self.inner.acquire_lease(name, claim, now, ttl);
         self.store("acquire_lease", call).await
+    }
+    async fn end_acting(
+        &self,
+        name: &str,
+        owner: &str,
+        invocation: &str,
+    ) -> Result<bool, StoreError> {
+        let call = self.inner.end_acting(name, owner, invocation);
+        self.store("end_acting", call).await
     }
     async fn release_lease(&self, name: &str, owner: &str) -> Result<bool, StoreError> {
         self.store("release_lease", self.inner.release_lease(name, owner))
