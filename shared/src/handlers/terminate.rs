@@ -424,11 +424,9 @@ async fn apply<G: ScalingGroups>(
         record(errors, asg, &e);
         ready.retain(|t| !unprotect.contains(&t.id));
     }
-    let unprotected: BTreeSet<&str> = ready
-        .iter()
-        .map(|t| t.id.as_str())
-        .filter(|id| unprotect.iter().any(|u| u == id))
-        .collect();
+    // A failed lift may still have taken effect (its answer lost): every instance it named gets
+    // its protection back unless it is terminated.
+    let unprotected: BTreeSet<&str> = unprotect.iter().map(String::as_str).collect();
 
     let done = terminate_all(groups, asg, &ready, errors).await;
 
