@@ -1,10 +1,10 @@
 //! Notes the control plane leaves for operators, read by `status`: the last scale-down outcome
 //! (written by `scale-down`), the WEKA refusals that stand (written by `scale-down`), the scale
-//! lease found held (written by `scale-fetch`) and the last scale-down failure (written by
-//! `terminate`).
+//! lease found held (written by `scale-fetch`), the last scale-down failure and the removed
+//! machines still to terminate (written by `terminate`).
 
 use crate::domain::scale_down::WekaRefusal;
-use crate::wire::scale::HeldBack;
+use crate::wire::scale::{HeldBack, InstanceRef};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,8 @@ pub const LEASE_NOTE: &str = "scale-lease";
 pub const SCALE_DOWN_FAILURE_NOTE: &str = "scale-down-failure";
 /// Name of the note holding the WEKA refusals that stand (written by `scale-down`).
 pub const WEKA_REFUSALS_NOTE: &str = "weka-refusals";
+/// Name of the note holding the removed machines still to terminate (written by `terminate`).
+pub const PENDING_TERMINATIONS_NOTE: &str = "pending-terminations";
 
 /// A note stored as a JSON document.
 pub trait Note: Serialize + serde::de::DeserializeOwned {
@@ -44,6 +46,18 @@ impl Note for ScaleDownFailureNote {
 }
 impl Note for WekaRefusalsNote {
     const NAME: &'static str = WEKA_REFUSALS_NOTE;
+}
+impl Note for PendingTerminationsNote {
+    const NAME: &'static str = PENDING_TERMINATIONS_NOTE;
+}
+
+/// The machines scale-down removed from WEKA (named in `to_terminate`, which it does only in the
+/// run that removed them) that have not yet left their group: a run whose terminate step died
+/// before `TerminateInstances` landed leaves them here, and later runs name them again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTerminationsNote {
+    /// Instance id and private IP, as scale-down named them.
+    pub instances: Vec<InstanceRef>,
 }
 
 /// The WEKA refusals that stand: calls WEKA answered with an error that stands, not sent again

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::wire::scale::{PROTOCOL_VERSION, ScaleResponse};
+use crate::wire::scale::{InstanceRef, PROTOCOL_VERSION, ScaleResponse};
 
 /// Errors that stop terminate before it plans anything.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -277,6 +277,30 @@ pub fn plan_terminate(
         asgs: plan_asgs(asgs, &view, policy, forming, now),
         transient_errors: scale.transient_errors.clone(),
     })
+}
+
+/// Scale-down's answer with the removed machines of earlier runs still to terminate
+/// (`pending`) named again, and the pending list to keep. A pending machine is kept while its
+/// group still holds it, and named again only when this answer shows WEKA's hosts (scale-down
+/// looked) and none of them has its IP: WEKA no longer counts on it.
+pub fn with_pending_terminations(
+    scale: &ScaleResponse,
+    pending: &[InstanceRef],
+    asgs: &[AsgSnapshot],
+) -> (ScaleResponse, Vec<InstanceRef>) {
+    let in_group = |r: &InstanceRef| asgs.iter().flat_map(|a| &a.instances).any(|i| i.id == r.id);
+    let weka_ips: BTreeSet<&str> = scale.hosts.iter().map(|h| h.private_ip.as_str()).collect();
+    let mut answer = scale.clone();
+    let mut keep: BTreeSet<InstanceRef> = scale.to_terminate.iter().cloned().collect();
+    for carried in pending.iter().filter(|r| in_group(r)) {
+        if keep.insert(carried.clone())
+            && !weka_ips.is_empty()
+            && !weka_ips.contains(carried.private_ip.as_str())
+        {
+            answer.to_terminate.push(carried.clone());
+        }
+    }
+    (answer, keep.into_iter().filter(in_group).collect())
 }
 
 /// Plans terminate when scale-down failed and left no answer (issue 15 item 4): only what needs

@@ -29,22 +29,26 @@ use crate::config::names::{
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::formation::departed_members;
 use crate::domain::lifecycle::Members;
-use crate::domain::notes::{Note as _, SCALE_DOWN_FAILURE_NOTE, ScaleDownFailureNote};
+use crate::domain::notes::{
+    Note as _, PENDING_TERMINATIONS_NOTE, PendingTerminationsNote, SCALE_DOWN_FAILURE_NOTE,
+    ScaleDownFailureNote,
+};
 use crate::domain::state::Group;
 use crate::domain::terminate::{
     AsgSnapshot, AsgTerminatePlan, Forming, TerminateError, TerminatePolicy, TerminateTarget,
-    plan_terminate, plan_terminate_without_scale_answer,
+    plan_terminate, plan_terminate_without_scale_answer, with_pending_terminations,
 };
 use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::Invocation;
 use crate::lambda::PayloadError;
 use crate::ports::{Clock, ScalingError, ScalingGroups, StateStore, StoreError};
 use crate::services::lifecycle::{error_texts, run_reconcile};
+use crate::services::notes::read_note;
 use crate::services::scale_run::{
     DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, hold_scale_lease, release_scale_lease,
 };
 use crate::wire::scale::{
-    PROTOCOL_VERSION, ScaleDownFailure, TerminateInput, TerminatedInstance,
+    PROTOCOL_VERSION, ScaleDownFailure, ScaleResponse, TerminateInput, TerminatedInstance,
     TerminatedInstancesResponse, go_zero_time,
 };
 use chrono::TimeDelta;
@@ -189,10 +193,14 @@ where
     let snapshots: Vec<_> = groups.iter().map(|g| g.snapshot()).collect();
     let (forming, eviction_errors) = forming_groups(deps, &snapshots).await?;
     let failure = input.scale_down_failure.as_ref();
+    let (scale, pending_errors) = match failure {
+        None => pending_terminations(deps, &input.scale, &snapshots).await,
+        Some(_) => (input.scale.clone(), Vec::new()),
+    };
     let plan = match failure {
         None => plan_terminate(
             &snapshots,
-            &input.scale,
+            &scale,
             &deps.config.policy,
             &forming,
             deps.clock.now(),
@@ -209,6 +217,7 @@ where
         Some(failure) => note_scale_down_failure(deps, failure, owner).await,
     };
     errors.extend(eviction_errors);
+    errors.extend(pending_errors);
     let mut terminated = Vec::new();
     for asg in &plan.asgs {
         for skipped in &asg.skipped {
@@ -240,6 +249,40 @@ where
         version: PROTOCOL_VERSION,
         scale_down_failure: failure.cloned(),
     })
+}
+
+/// Scale-down's answer with the removed machines earlier runs did not get to terminate named
+/// again (`with_pending_terminations`), after noting what is still pending *before* acting: a
+/// run that dies before `TerminateInstances` lands leaves the next run the list. A failed note
+/// write is returned as transient-error text.
+async fn pending_terminations<G, S, C>(
+    deps: &Deps<G, S, C>,
+    scale: &ScaleResponse,
+    snapshots: &[AsgSnapshot],
+) -> (ScaleResponse, Vec<String>)
+where
+    S: StateStore,
+{
+    let previous: PendingTerminationsNote = read_note(&deps.store).await.unwrap_or_default();
+    let (answer, pending) = with_pending_terminations(scale, &previous.instances, snapshots);
+    for carried in answer.to_terminate.iter().skip(scale.to_terminate.len()) {
+        tracing::warn!(instance = %carried.id, ip = %carried.private_ip, "removed machine still in its group: terminating it again");
+    }
+    let mut errors = Vec::new();
+    if pending != previous.instances {
+        let note = PendingTerminationsNote { instances: pending };
+        if let Err(e) = deps
+            .store
+            .put_note(PENDING_TERMINATIONS_NOTE, &note.to_value())
+            .await
+        {
+            errors.push(format!(
+                "pending terminations note not written: {}",
+                error_chain(&e)
+            ));
+        }
+    }
+    (answer, errors)
 }
 
 /// Records scale-down's failure for `status` (the `scale-down-failure` note); returns the
@@ -424,11 +467,9 @@ async fn apply<G: ScalingGroups>(
         record(errors, asg, &e);
         ready.retain(|t| !unprotect.contains(&t.id));
     }
-    let unprotected: BTreeSet<&str> = ready
-        .iter()
-        .map(|t| t.id.as_str())
-        .filter(|id| unprotect.iter().any(|u| u == id))
-        .collect();
+    // A failed lift may still have taken effect (its answer lost): every instance it named gets
+    // its protection back unless it is terminated.
+    let unprotected: BTreeSet<&str> = unprotect.iter().map(String::as_str).collect();
 
     let done = terminate_all(groups, asg, &ready, errors).await;
 

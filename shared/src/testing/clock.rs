@@ -32,3 +32,28 @@ impl Clock for FakeClock {
         *self.0.lock().unwrap()
     }
 }
+
+/// A clock that runs on tokio's time from `origin`: with a paused runtime it moves only when
+/// the test advances it and while a hung call sleeps (see [`super::Faulty`]), so handlers and
+/// the calls that hang see one time.
+#[derive(Debug, Clone, Copy)]
+pub struct TokioClock {
+    origin: DateTime<Utc>,
+    started: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// A clock showing `origin` now.
+    pub fn starting_at(origin: DateTime<Utc>) -> Self {
+        Self {
+            origin,
+            started: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.origin + chrono::Duration::from_std(self.started.elapsed()).unwrap()
+    }
+}

@@ -44,6 +44,48 @@ pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         .collect()
 }
 
+/// The environment `deploy` and `clusterize` read: a six-backend cluster (stripe 3,
+/// protection 2, one hot spare) whose passwords go under [`secrets_config`]'s ids.
+pub fn bootstrap_env() -> HashMap<String, String> {
+    env(&[
+        ("STATE_TABLE", "t"),
+        ("STATE_KEY", "weka-poc-state"),
+        ("NFS_STATE_KEY", "weka-poc-nfs-state"),
+        ("CLUSTER_NAME", CLUSTER_NAME),
+        ("REGION", "eu-west-1"),
+        ("REPORT_LAMBDA_NAME", "weka-poc-report-lambda"),
+        ("CLUSTERIZE_LAMBDA_NAME", "weka-poc-clusterize-lambda"),
+        (
+            "CLUSTERIZE_FINALIZATION_LAMBDA_NAME",
+            "weka-poc-clusterize-finalization-lambda",
+        ),
+        ("FETCH_LAMBDA_NAME", "weka-poc-fetch-lambda"),
+        ("STATUS_LAMBDA_NAME", "weka-poc-status-lambda"),
+        (
+            "TOKEN_ID",
+            "arn:aws:secretsmanager:eu-west-1:1:secret:weka/token",
+        ),
+        (
+            "INSTALL_URL",
+            "https://$TOKEN@get.weka.io/dist/v1/install/4.4.2/4.4.2?provider=aws&region=eu-west-1",
+        ),
+        ("COMPUTE_MEMORY", "32.9GB"),
+        ("COMPUTE_CONTAINER_CORES_NUM", "2"),
+        ("DRIVE_CONTAINER_CORES_NUM", "1"),
+        ("FRONTEND_CONTAINER_CORES_NUM", "1"),
+        ("NICS_NUM", "5"),
+        ("HOSTS_NUM", "6"),
+        ("STRIPE_WIDTH", "3"),
+        ("PROTECTION_LEVEL", "2"),
+        ("HOTSPARE", "1"),
+        ("ADMIN_PASSWORD_ID", "admin-pw-id"),
+        ("DEPLOYMENT_PASSWORD_ID", "deploy-pw-id"),
+        ("CLUSTERIZE_TIMEOUT_MINUTES", "30"),
+        ("ASG_NAME", BACKEND_GROUP),
+        ("NFS_ASG_NAME", NFS_GROUP),
+    ])
+}
+
 /// Where the deployment's state lives.
 pub fn state_config() -> StateConfig {
     StateConfig {

@@ -7,6 +7,7 @@
 mod clock;
 mod crashing;
 mod deployment;
+mod faults;
 mod inventory;
 mod scaling;
 mod secrets;
@@ -16,6 +17,7 @@ mod weka;
 pub use clock::*;
 pub use crashing::*;
 pub use deployment::*;
+pub use faults::*;
 pub use inventory::*;
 pub use scaling::*;
 pub use secrets::*;

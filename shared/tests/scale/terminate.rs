@@ -374,3 +374,51 @@ fn without_a_scale_answer_only_what_needs_no_weka_view_is_planned() {
     }
     assert_eq!(ids(&still_forming.terminate), ["i-stuck"]);
 }
+
+fn pending(id: &str, ip: &str) -> weka_shared::wire::scale::InstanceRef {
+    weka_shared::wire::scale::InstanceRef {
+        id: id.to_owned(),
+        private_ip: ip.to_owned(),
+    }
+}
+
+/// A removed machine an earlier run did not get to terminate is named again while its group
+/// holds it and WEKA's hosts (shown) do not include its IP; it is dropped once it left.
+#[test]
+fn pending_terminations_are_named_again_until_they_leave() {
+    let group = [AsgSnapshot {
+        name: "backends".to_owned(),
+        instances: vec![inst("i-old", "10.0.0.9", 5), inst("i-a", "10.0.0.1", 900)],
+    }];
+    let earlier = [pending("i-old", "10.0.0.9"), pending("i-gone", "10.0.0.8")];
+
+    let (answer, keep) = with_pending_terminations(&scale(&["10.0.0.1"], &[]), &earlier, &group);
+    assert_eq!(answer.to_terminate, [pending("i-old", "10.0.0.9")]);
+    assert_eq!(
+        keep,
+        [pending("i-old", "10.0.0.9")],
+        "i-gone left its group"
+    );
+    let plan = run(
+        group[0].instances.clone(),
+        &answer,
+        &TerminatePolicy::default(),
+    );
+    assert_eq!(
+        ids(&plan.terminate),
+        ["i-old"],
+        "young, but removed: terminated"
+    );
+
+    // Scale-down did not look (no hosts), or WEKA shows the IP: kept, not named.
+    for shown in [&[][..], &["10.0.0.1", "10.0.0.9"][..]] {
+        let (answer, keep) = with_pending_terminations(&scale(shown, &[]), &earlier, &group);
+        assert!(answer.to_terminate.is_empty(), "{shown:?}");
+        assert_eq!(keep, [pending("i-old", "10.0.0.9")]);
+    }
+
+    // This run's own removals are pending too until they leave.
+    let (_, keep) =
+        with_pending_terminations(&scale(&["10.0.0.9"], &[("i-a", "10.0.0.1")]), &[], &group);
+    assert_eq!(keep, [pending("i-a", "10.0.0.1")]);
+}

@@ -406,3 +406,69 @@ async fn a_forming_cluster_recycles_an_old_instance_that_never_registered() {
     let out = run_terminate(&deps, &scale_down::skipped_response()).await;
     assert_eq!(terminated_ids(&out), ["i-failed-install"]);
 }
+
+/// Fault matrix observation: the scale-in protection lift took effect but its answer was lost.
+/// The instance is not terminated this run, and its protection is restored all the same (the
+/// failed call may have done its work), as for a termination that failed.
+#[tokio::test]
+async fn a_protection_lift_whose_answer_was_lost_is_restored() {
+    use weka_shared::testing::{FaultKind, FaultPlan, Faulty};
+    let groups = || {
+        let groups = FakeScalingGroups::default();
+        groups.add_group(
+            ASG,
+            1,
+            vec![
+                group_instance("i-a", "10.0.0.1", old()),
+                group_instance("i-keep", "10.0.0.2", old()),
+            ],
+        );
+        Arc::new(groups)
+    };
+    let scale = scale_response(&["10.0.0.1", "10.0.0.2"], &[("i-a", "10.0.0.1")], &[]);
+    let run = |plan: Arc<FaultPlan>, groups: Arc<FakeScalingGroups>| {
+        let scale = scale.clone();
+        async move {
+            let deps = terminate::Deps {
+                groups: Faulty::new(groups, plan),
+                store: InMemoryStateStore::with_sizes(6, 0),
+                clock: FakeClock::at(now()),
+                config: terminate_config(
+                    ASG,
+                    None,
+                    TerminatePolicy::default(),
+                    LifecycleConfig::disabled(),
+                ),
+            };
+            terminate::handle(
+                &deps,
+                json!({"execution": "exec-1", "input": scale}),
+                invocation(now()),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let counting = FaultPlan::counting();
+    run(counting.clone(), groups()).await;
+    let lift = counting
+        .calls()
+        .iter()
+        .position(|c| c.method == "set_scale_in_protection")
+        .unwrap();
+
+    let faulted = groups();
+    let out = run(FaultPlan::at(lift, FaultKind::FailAfter), faulted.clone()).await;
+    assert!(terminated_ids(&out).is_empty(), "{out:?}");
+    let group = faulted.group(ASG).unwrap();
+    let a = group
+        .instances
+        .iter()
+        .find(|i| i.instance.id == "i-a")
+        .unwrap();
+    assert!(
+        a.instance.protected_from_scale_in,
+        "scale-in protection restored: {:?}",
+        faulted.calls()
+    );
+}

@@ -15,10 +15,9 @@
 use super::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
-use std::collections::HashMap;
 use weka_shared::domain::terminate::TerminatePolicy;
 use weka_shared::handlers::{clusterize, clusterize_finalization, deploy, report};
-use weka_shared::testing::{callers, state_config, terminate_config};
+use weka_shared::testing::{bootstrap_env, callers, state_config, terminate_config};
 
 const DEFAULT_CASES: u32 = 2_000;
 /// Far below DynamoDB's 400 KB item limit: what one request may add to the table.
@@ -61,46 +60,6 @@ use generators::*;
 
 // ---------------------------------------------------------------------------------------------
 // Deployment on fakes
-
-fn bootstrap_env() -> HashMap<String, String> {
-    env(&[
-        ("STATE_TABLE", "t"),
-        ("STATE_KEY", "weka-poc-state"),
-        ("NFS_STATE_KEY", "weka-poc-nfs-state"),
-        ("CLUSTER_NAME", "poc"),
-        ("REGION", "eu-west-1"),
-        ("REPORT_LAMBDA_NAME", "weka-poc-report-lambda"),
-        ("CLUSTERIZE_LAMBDA_NAME", "weka-poc-clusterize-lambda"),
-        (
-            "CLUSTERIZE_FINALIZATION_LAMBDA_NAME",
-            "weka-poc-clusterize-finalization-lambda",
-        ),
-        ("FETCH_LAMBDA_NAME", "weka-poc-fetch-lambda"),
-        ("STATUS_LAMBDA_NAME", "weka-poc-status-lambda"),
-        (
-            "TOKEN_ID",
-            "arn:aws:secretsmanager:eu-west-1:1:secret:weka/token",
-        ),
-        (
-            "INSTALL_URL",
-            "https://$TOKEN@get.weka.io/dist/v1/install/4.4.2/4.4.2?provider=aws&region=eu-west-1",
-        ),
-        ("COMPUTE_MEMORY", "32.9GB"),
-        ("COMPUTE_CONTAINER_CORES_NUM", "2"),
-        ("DRIVE_CONTAINER_CORES_NUM", "1"),
-        ("FRONTEND_CONTAINER_CORES_NUM", "1"),
-        ("NICS_NUM", "5"),
-        ("HOSTS_NUM", "6"),
-        ("STRIPE_WIDTH", "3"),
-        ("PROTECTION_LEVEL", "2"),
-        ("HOTSPARE", "1"),
-        ("ADMIN_PASSWORD_ID", "admin-pw-id"),
-        ("DEPLOYMENT_PASSWORD_ID", "deploy-pw-id"),
-        ("CLUSTERIZE_TIMEOUT_MINUTES", "30"),
-        ("ASG_NAME", ASG),
-        ("NFS_ASG_NAME", NFS_ASG),
-    ])
-}
 
 const GROUP_ENV: [(&str, &str); 3] = [
     ("NFS_ASG_NAME", NFS_ASG),
