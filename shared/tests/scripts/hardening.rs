@@ -461,3 +461,36 @@ fn without_an_identity_payloads_go_unsigned_with_a_warning() {
         "{stderr}"
     );
 }
+
+/// Issue 15 (local-cloud scenario 7): the join's last report lost after all its retries is not
+/// an error: no error report (which abandons the launch of a member WEKA runs), exit 0; the
+/// control plane continues the launch from WEKA's view of the joined host.
+#[test]
+fn a_lost_join_completion_report_is_not_an_error() {
+    let sb = join_sandbox("join-report-lost", "exit 0");
+    sb.handler(
+        "aws",
+        &DEFAULT_AWS_HANDLER.replace(
+            "\tout=\"$1\"\n",
+            "\tout=\"$1\"\n\
+             \tif [[ \"$payload\" == *'Join completed successfully'* ]]; then\n\
+             \t\tprintf '%s %s\\n' \"$name\" \"$payload\" >>\"$SANDBOX/lambda.log\"\n\
+             \t\tprintf '%s' '{\"errorMessage\":\"throttled\",\"errorType\":\"Weka.Transient\"}' >\"$out\"\n\
+             \t\techo '{\"StatusCode\": 200, \"FunctionError\": \"Unhandled\"}'\n\
+             \t\texit 0\n\
+             \tfi\n",
+        ),
+    );
+    let out = sb.run(&render_join(&join_params()));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        sb.reports("progress")
+            .iter()
+            .filter(|m| *m == "Join completed successfully")
+            .count(),
+        5,
+        "tried as every report is"
+    );
+    assert!(sb.reports("error").is_empty(), "{:?}", sb.reports("error"));
+    assert!(sb.calls_of("weka cluster container deactivate").is_empty());
+}
