@@ -5,8 +5,13 @@
 //!
 //! Every failure becomes a `TransientErrors` entry; none is dropped. An instance whose
 //! attribute change or protection lift failed is not terminated, and protection is lifted only
-//! for instances about to be terminated (and restored if their termination failed). The step
-//! renews the `scale` lease first and releases it at the end: it is the run's last acting step.
+//! for instances about to be terminated (and restored if their termination, or the lift itself,
+//! failed). The step renews the `scale` lease first and releases it at the end: it is the run's
+//! last acting step.
+//!
+//! Lost calls: the machines scale-down removed are noted (`pending-terminations`) before any is
+//! terminated and named again by later runs while their group holds them; a registered member
+//! that left its group before the registration set completed is evicted from the set.
 //!
 //! It also holds the lifecycle hooks' level-triggered pass (`lifecycle::reconcile`): it
 //! completes decided actions (whose first completion failed, or that scale-down decided), closes
