@@ -17,45 +17,14 @@ use weka_shared::testing::{
     NFS_GROUP, env, function_env_names, group_instance,
 };
 
-/// The environment `deploy` and `clusterize` read, with `extra` set over it.
+/// The environment `deploy` and `clusterize` read (the shared deployment's, with this file's
+/// secret ids), with `extra` set over it.
 fn bootstrap_env(extra: &[(&str, &str)]) -> HashMap<String, String> {
-    let mut vars = env(&[
-        ("STATE_TABLE", "t"),
-        ("STATE_KEY", "weka-poc-state"),
-        ("NFS_STATE_KEY", "weka-poc-nfs-state"),
-        ("CLUSTER_NAME", "poc"),
-        ("REGION", "eu-west-1"),
-        ("REPORT_LAMBDA_NAME", "weka-poc-report-lambda"),
-        ("CLUSTERIZE_LAMBDA_NAME", "weka-poc-clusterize-lambda"),
-        (
-            "CLUSTERIZE_FINALIZATION_LAMBDA_NAME",
-            "weka-poc-clusterize-finalization-lambda",
-        ),
-        ("FETCH_LAMBDA_NAME", "weka-poc-fetch-lambda"),
-        ("STATUS_LAMBDA_NAME", "weka-poc-status-lambda"),
-        (
-            "TOKEN_ID",
-            "arn:aws:secretsmanager:eu-west-1:1:secret:weka/token",
-        ),
-        (
-            "INSTALL_URL",
-            "https://$TOKEN@get.weka.io/dist/v1/install/4.4.2/4.4.2?provider=aws&region=eu-west-1",
-        ),
-        ("COMPUTE_MEMORY", "32.9GB"),
-        ("COMPUTE_CONTAINER_CORES_NUM", "2"),
-        ("DRIVE_CONTAINER_CORES_NUM", "1"),
-        ("FRONTEND_CONTAINER_CORES_NUM", "1"),
-        ("NICS_NUM", "5"),
-        ("HOSTS_NUM", "6"),
-        ("STRIPE_WIDTH", "3"),
-        ("PROTECTION_LEVEL", "2"),
-        ("HOTSPARE", "1"),
+    let mut vars = weka_shared::testing::bootstrap_env();
+    vars.extend(env(&[
         ("ADMIN_PASSWORD_ID", "admin-pw"),
         ("DEPLOYMENT_PASSWORD_ID", "deploy-pw"),
-        ("CLUSTERIZE_TIMEOUT_MINUTES", "30"),
-        ("ASG_NAME", BACKEND_GROUP),
-        ("NFS_ASG_NAME", NFS_GROUP),
-    ]);
+    ]));
     vars.extend(env(extra));
     let mut given = function_env_names("deploy");
     given.extend(function_env_names("clusterize"));
