@@ -13,6 +13,7 @@ and stops every process it started.
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 
@@ -254,6 +255,8 @@ def run_demo(args):
         story.scale_in()
         story.final_status()
         story.summary()
+        if args.mode == "up":
+            stay_up(cloud)
         return 0
     except Failure as e:
         say(f"FAILED: {e}")
@@ -266,19 +269,47 @@ def run_demo(args):
         say("stopped every process the demo started")
 
 
+def sandbox_env_text(cloud):
+    """The exports that point a shell at the running local cloud (AWS CLI v2 and the SDKs)."""
+    env = cloud.user_env()
+    names = ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+             "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PAGER"]
+    lines = [f"export {n}={shlex.quote(env[n])}" for n in names if n in env]
+    user_bin = env["PATH"].split(os.pathsep)[0]
+    lines.append(f"export PATH={shlex.quote(user_bin)}:\"$PATH\""
+                 "  # aws: AWS CLI v2 given --endpoint-url (CLI v2 < 2.13 ignores the variable)")
+    return "\n".join(lines) + "\n"
+
+
+def stay_up(cloud):
+    """`make up`: keeps the local cloud (clock, events, fleet, control plane) running after the
+    story until `make down` (SIGTERM), and writes what a shell needs to use it."""
+    path = os.path.join(cloud.s.run_dir, "sandbox.env")
+    with open(path + ".tmp", "w") as f:
+        f.write(sandbox_env_text(cloud))
+    os.replace(path + ".tmp", path)
+    say(f"sandbox up: `source {path}` then e.g. the seed's helper commands:")
+    for line in cloud.outputs["cluster_helper_commands"].splitlines():
+        if line.strip():
+            print("  " + line, flush=True)
+    say("`make down` stops it")
+    while True:
+        time.sleep(3600)
+
+
 def settings(args):
     return Settings(cluster_size=args.cluster_size, tick=args.tick,
                     sleep_scale=args.sleep_scale, install_faults=args.faults,
                     bootstrap_grace_minutes=args.bootstrap_grace_minutes,
                     down_removal_timeout=args.down_removal_timeout, run_dir=args.run_dir,
-                    dpdk=args.dpdk, bin_dir=args.bin_dir)
+                    dpdk=args.dpdk, bin_dir=args.bin_dir, private_subnet=args.private_subnet)
 
 
 def parser():
     env = os.environ.get
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["demo", "e2e", "faults"])
+    p.add_argument("mode", choices=["demo", "up", "e2e", "faults"])
     p.add_argument("--cluster-size", type=int, default=int(env("DEMO_CLUSTER_SIZE", "6")))
     p.add_argument("--scale-to", type=int, default=int(env("DEMO_SCALE_TO", "0")) or None)
     p.add_argument("--tick", type=float, default=float(env("DEMO_TICK", "5")),
@@ -292,6 +323,10 @@ def parser():
     p.add_argument("--down-removal-timeout", default=env("DEMO_DOWN_REMOVAL_TIMEOUT", "30s"))
     p.add_argument("--dpdk", action="store_true", default=env("DEMO_DPDK") == "1",
                    help="DPDK mode: the user data creates three extra ENIs per backend")
+    p.add_argument("--private-subnet", action="store_true",
+                   default=env("DEMO_PRIVATE_SUBNET") == "1",
+                   help="deploy into a private subnet without NAT (subnet_autocreate_as_private): "
+                        "instances and VPC functions reach AWS only through the module's endpoints")
     p.add_argument("--hook-tick", type=float, default=float(env("DEMO_HOOK_TICK", "60")),
                    help="tick of the tick-only termination chapter (EventBridge's 60 s)")
     p.add_argument("--timeout", type=float, default=float(env("DEMO_STEP_TIMEOUT", "300")),
@@ -314,7 +349,7 @@ def main():
     args = parser().parse_args()
     if args.scale_to is None:
         args.scale_to = args.cluster_size + 2
-    if args.mode == "demo":
+    if args.mode in ("demo", "up"):
         return run_demo(args)
     if args.mode == "faults":
         import faults

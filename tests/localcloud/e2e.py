@@ -89,6 +89,17 @@ def run(args, settings, Story, say, check, Failure):
         say("== e2e 2b: what an instance forges is refused (review C1, H1, H2)")
         _forgeries_refused(cloud, check, args.timeout)
 
+        say("== e2e 2c: the network is AWS's (reachability.py): without its endpoint, no DynamoDB")
+        error, result = cloud.probe_without_dynamodb_endpoint()
+        check(error and "Connection refused" in result,
+              "status run without the DynamoDB endpoint fails to reach the table: "
+              + result[:160])
+        check(cloud.progress().get("summary", {}).get("clusterized"),
+              "the deployment's own status, with the endpoint, reads it")
+
+        say("== e2e 2d: the seed's cluster_helper_commands, verbatim, with AWS CLI v2")
+        _seed_helper_commands(cloud, check)
+
         say("== e2e 3: self-heal after an external termination")
         victim = story.self_heal()
         wait_for("the terminated machine to leave WEKA",
@@ -268,6 +279,45 @@ def _a_host_speaks_only_for_itself(cloud, check, victim):
     check(len(cloud.progress().get("messages", {}).get(victim_name, [])) == reports_before,
           "nothing was reported under the victim's name")
     check(victim in cloud.active_backends(), f"{victim} is still active in WEKA")
+
+
+def _seed_helper_commands(cloud, check):
+    """Each line of the `cluster_helper_commands` output runs as printed in a user's shell
+    (AWS CLI v2) and answers as the seed describes: the backends' IPs, the progress JSON, the
+    admin password."""
+    text = cloud.outputs["cluster_helper_commands"]
+    check(cloud.outputs["weka_deployment"]["cluster_helper_commands"] == text,
+          "weka_deployment.cluster_helper_commands is the top-level output's text")
+    lines = [line for line in text.splitlines() if line.strip()]
+    check(len(lines) >= 3 and lines[0].startswith("aws ec2 describe-instances")
+          and '"progress"' in lines[1] and lines[2].startswith("aws secretsmanager"),
+          "the seed's three commands come first: IPs, progress, password")
+    results = []
+    for line in lines:
+        rc, out, err = cloud.run_user_command(line)
+        check(rc == 0, f"`{line[:60]}...` exits 0 (stderr: {err.strip()[-200:]})")
+        results.append(out)
+    ips_type = cloud.outputs["weka_deployment"]["ips_type"]
+    ids = [i["InstanceId"] for i in cloud.group()["Instances"]]
+    expected = sorted(i.get(ips_type) for r in cloud.ec2.describe_instances(
+        InstanceIds=ids)["Reservations"] for i in r["Instances"])
+    ips = sorted(json.loads(results[0]))
+    check(ips and all(ips) and ips == expected,
+          f"get_ips lists the {len(ids)} backends' {ips_type}: {ips}")
+    progress, _ = json.JSONDecoder().raw_decode(results[1])
+    check((progress.get("summary") or {}).get("clusterized") is True,
+          "the progress command prints the status lambda's JSON (clusterized)")
+    secret = cloud.outputs["weka_deployment"]["weka_cluster_password_secret_id"]
+    password = results[2].strip()
+    check(password and password == boto_secret(cloud, secret),
+          "the password command prints the admin password")
+
+
+def boto_secret(cloud, secret_id):
+    import boto3
+    sm = boto3.client("secretsmanager", endpoint_url=cloud.router_url,
+                      **{k: v for k, v in cloud.boto_credentials().items()})
+    return sm.get_secret_value(SecretId=secret_id)["SecretString"]
 
 
 def _table_items(cloud):
