@@ -476,15 +476,21 @@ class LifecycleHooksTest(harness.MotoTestCase):
         self.assert_refused(self.ec2.stop_instances, MAY_NOT_STOP.format(a), InstanceIds=[a])
         self.ec2.terminate_instances(InstanceIds=[a])
         self.assertEqual(self.ec2_state(a), "terminated")
+        (c,) = set(self.states("lc-prot")) - {a, b}  # a's replacement, protected as well
+        self.assert_refused(self.ec2.terminate_instances, MAY_NOT_TERMINATE.format(c), InstanceIds=[c])
+        # Protection set again through ModifyInstanceAttribute refuses again.
+        self.unprotect(c)
+        self.ec2.modify_instance_attribute(InstanceId=c, DisableApiTermination={"Value": True})
+        self.assertTrue(self.attribute(c, "disableApiTermination"))
+        self.assert_refused(self.ec2.terminate_instances, MAY_NOT_TERMINATE.format(c), InstanceIds=[c])
         self.unprotect(b, termination=False)
         self.assert_refused(self.ec2.terminate_instances, MAY_NOT_TERMINATE.format(b), InstanceIds=[b])
+        # Stopped, b fails the EC2 health check: the group terminates and replaces it.
         self.ec2.stop_instances(InstanceIds=[b])
-        self.assertEqual(self.ec2_state(b), "stopped")
-        # Protection set again through ModifyInstanceAttribute refuses again.
-        self.ec2.modify_instance_attribute(InstanceId=b, DisableApiTermination={"Value": True})
-        self.assert_refused(self.ec2.terminate_instances, MAY_NOT_TERMINATE.format(b), InstanceIds=[b])
-        self.unprotect(b)
-        self.ec2.terminate_instances(InstanceIds=[b])
+        self.assertEqual(self.ec2_state(b), "terminated")
+        states = self.states("lc-prot")
+        self.assertEqual(len(states), 2)
+        self.assertNotIn(b, states)
 
     def test_terminate_refused_per_availability_zone(self):
         # AWS: the instances in a protected instance's AZ are not terminated, the others are.
