@@ -8,6 +8,12 @@ moto stores lifecycle hooks but never applies them. Installed by `moto_server.py
 - implements `CompleteLifecycleAction` and `RecordLifecycleActionHeartbeat`, and applies a hook's
   `DefaultResult` after its `HeartbeatTimeout` (or the global timeout) from a timer thread and on
   every autoscaling/EC2 request;
+- enforces EC2 termination and stop protection (carried from the launch template, also for a
+  group's launches) with AWS's OperationNotPermitted, without blocking Auto Scaling's own
+  terminations;
+- runs the EC2 health check on terminated/stopped members and honours suspended ReplaceUnhealthy,
+  Terminate, Launch and HealthCheck processes (a terminated member of a group with
+  ReplaceUnhealthy suspended stays, Unhealthy, until detached or terminated through the group);
 - records EventBridge-shaped Auto Scaling events (lifecycle actions, launch/terminate
   successful/unsuccessful) for every group, served with the pending actions on
   `GET /_lifecycle/events?after=SEQ` and `GET /_lifecycle/state` of the same server.
