@@ -693,8 +693,12 @@ def _instance_init(self: Instance, ec2_backend: Any, image_id: str, user_data: A
         except Exception:  # noqa: BLE001 - moto's own init already accepted the template
             data = {}
     for attr, key in (("disable_api_termination", "DisableApiTermination"), ("disable_api_stop", "DisableApiStop")):
-        given = _run_request.get(key)
-        setattr(self, attr, _truthy(given if given is not None else data.get(key)))
+        value = _run_request.get(key)
+        if value is None:
+            value = data.get(key)
+        if value is None:
+            value = getattr(self, attr, False)  # what moto's own init took from its caller
+        setattr(self, attr, _truthy(value))
 
 
 _orig_run_instances = InstanceResponse.run_instances
