@@ -5,7 +5,8 @@
   python tests/localcloud/demo.py faults [--scenarios 1,2,...]   # issue 15's fault scenarios
 
 Story: N backends clusterize; desired raised to N+2 -> two join; one backend terminated from
-outside -> replaced and joined (self-healing); desired lowered to N -> two machines deactivated,
+outside (its termination protection cleared first, as on AWS) -> the control plane detaches it,
+the group launches a replacement, which joins (self-healing); desired lowered to N -> two machines deactivated,
 removed and terminated; final status. Prints a compact progress view and a summary with timings,
 and stops every process it started.
 """
@@ -45,6 +46,7 @@ class Story:
         self.a = args
         self.timings = []
         self.last_view = None
+        self.healed = None
 
     # ---- views --------------------------------------------------------------------------------
 
@@ -134,13 +136,40 @@ class Story:
         self.timed(f"desired {n}->{m} until the new hosts are active in WEKA", start)
         return self.c.active_backends() - before
 
+    def terminate_from_outside(self, victim):
+        """Terminates a backend as a user does on AWS, where backends have termination protection:
+        the plain terminate-instances is refused (OperationNotPermitted), so protection is cleared
+        first. Issued with the harness's boto3 client; the AWS CLI equivalents are printed."""
+        from botocore.exceptions import ClientError
+        try:
+            self.c.ec2.terminate_instances(InstanceIds=[victim])
+            raise Failure(f"terminate-instances on the protected {victim} was not refused")
+        except ClientError as e:
+            err = e.response["Error"]
+            say(f"  $ aws ec2 terminate-instances --instance-ids {victim}")
+            say(f"    refused as on AWS: {err['Code']}: {err['Message']}")
+        say(f"  $ aws ec2 modify-instance-attribute --instance-id {victim} "
+            "--no-disable-api-termination")
+        self.c.ec2.modify_instance_attribute(InstanceId=victim,
+                                             DisableApiTermination={"Value": False})
+        say(f"  $ aws ec2 terminate-instances --instance-ids {victim}")
+        self.c.ec2.terminate_instances(InstanceIds=[victim])
+
     def self_heal(self):
-        say("== 3. one backend is terminated from outside (ec2 terminate-instances)")
+        """Chapter 3: one backend terminated from outside. With ReplaceUnhealthy suspended the
+        group keeps it (Unhealthy) and launches nothing; the control plane's terminate detaches
+        it and the group backfills. Returns the victim; `self.healed` keeps what was seen."""
+        say("== 3. one backend is terminated from outside (termination protection cleared, "
+            "then ec2 terminate-instances)")
         active = self.c.active_backends()
         victim = sorted(active)[0]
         start = time.time()
-        self.c.ec2.terminate_instances(InstanceIds=[victim])
-        say(f"  terminated {victim}")
+        self.terminate_from_outside(victim)
+        member = {i["InstanceId"]: (i["LifecycleState"], i["HealthStatus"])
+                  for i in self.c.group()["Instances"]}.get(victim)
+        say(f"  terminated {victim}; in the group it is now {member} (ReplaceUnhealthy suspended: "
+            "not replaced until the control plane detaches it)")
+        self.healed = {"victim": victim, "at": start, "member_after": member}
         target = len(active)
 
         def healed():
@@ -148,6 +177,7 @@ class Story:
             return victim not in now and len(now) >= target
         self.wait("a replacement active in WEKA", healed, self.a.timeout)
         self.timed("external termination until a replacement is active", start)
+        self.healed["replacements"] = self.c.active_backends() - active
         return victim
 
     def hook_termination(self, events, tick=None):

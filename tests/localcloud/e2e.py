@@ -102,6 +102,7 @@ def run(args, settings, Story, say, check, Failure):
 
         say("== e2e 3: self-heal after an external termination")
         victim = story.self_heal()
+        _replaced_by_control_plane(cloud, check, story.healed)
         wait_for("the terminated machine to leave WEKA",
                  lambda: victim not in _weka_instances(cloud), args.timeout, 1)
         check(victim not in _weka_instances(cloud),
@@ -180,6 +181,39 @@ def run(args, settings, Story, say, check, Failure):
     finally:
         cloud.stop()
         say("stopped every process the e2e run started")
+
+
+def _replaced_by_control_plane(cloud, check, healed):
+    """The self-healing replacement came from the control plane's path, as on AWS where the
+    module suspends ReplaceUnhealthy: the terminated backend stayed in the group (Unhealthy),
+    Auto Scaling did not terminate or replace it itself, the `terminate` function detached it
+    (its log and the group's activities say so), and the replacement launched after that."""
+    victim = healed["victim"]
+    check(healed["member_after"] == ("InService", "Unhealthy"),
+          f"once terminated, {victim} stayed in the group InService/Unhealthy (not replaced by "
+          f"Auto Scaling: ReplaceUnhealthy suspended); seen {healed['member_after']}")
+    acts = cloud.asg.describe_scaling_activities(AutoScalingGroupName=cloud.asg_name,
+                                                 MaxRecords=100)["Activities"]
+    by_description = collections.defaultdict(list)
+    for a in acts:
+        by_description[a["Description"]].append(a)
+    detached = by_description.get(f"Detaching EC2 instance: {victim}", [])
+    check(len(detached) == 1, f"{victim} was detached once (DescribeScalingActivities)")
+    check(not by_description.get(f"Terminating EC2 instance: {victim}"),
+          f"Auto Scaling did not terminate {victim} itself")
+    log = os.path.join(cloud.logs, "lambda", f"{cloud.lambda_names['terminate']}.log")
+    with open(log, errors="replace") as f:
+        lines = [line for line in f if "detached without decrementing desired capacity" in line
+                 and victim in line]
+    check(lines, f"the terminate function detached it ({os.path.basename(log)}: "
+          f"{lines[0].strip()[:200] if lines else 'no detach line'})")
+    replacements = healed["replacements"]
+    launched = [a for r in replacements
+                for a in by_description.get(f"Launching a new EC2 instance: {r}", [])]
+    check(len(replacements) == 1 and len(launched) == 1
+          and launched[0]["StartTime"] >= detached[0]["StartTime"],
+          f"the replacement {sorted(replacements)} was launched after the detach "
+          f"({launched[0]['StartTime'] if launched else '?'} >= {detached[0]['StartTime']})")
 
 
 def _forgeries_refused(cloud, check, timeout):
