@@ -5,6 +5,10 @@ locals {
     get_status   = "aws lambda invoke --region ${local.region} --function-name ${aws_lambda_function.this["status"].function_name} --payload '{\"type\": \"status\"}' --cli-binary-format raw-in-base64-out /dev/stdout"
     get_progress = "aws lambda invoke --region ${local.region} --function-name ${aws_lambda_function.this["status"].function_name} --payload '{\"type\": \"progress\"}' --cli-binary-format raw-in-base64-out /dev/stdout"
     get_password = "aws secretsmanager get-secret-value --region ${local.region} --secret-id ${aws_secretsmanager_secret.admin_password.arn} --query SecretString --output text"
+    # The seed's self-healing test on AWS: backends have termination protection, so a plain
+    # terminate-instances is refused; the control plane then detaches the instance and the group
+    # launches its replacement (ReplaceUnhealthy is suspended).
+    terminate_instance = "aws ec2 modify-instance-attribute --region ${local.region} --instance-id $INSTANCE_ID --no-disable-api-termination && aws ec2 terminate-instances --region ${local.region} --instance-ids $INSTANCE_ID"
   }
   # The seed's three lines first (IPs, progress, password), then ours; one command per line so
   # each runs as printed.
@@ -13,6 +17,7 @@ locals {
     local.cluster_helper_commands.get_progress,
     local.cluster_helper_commands.get_password,
     local.cluster_helper_commands.get_status,
+    local.cluster_helper_commands.terminate_instance,
   ])
   nfs_ips_cmd = var.nfs_protocol_gateways_number > 0 ? "aws ec2 describe-instances --region ${local.region} --filters Name=tag:aws:autoscaling:groupName,Values=${local.nfs_asg_name} Name=instance-state-name,Values=running --query 'Reservations[].Instances[].${local.ips_type}' --output json" : null
   smb_ips     = var.smb_protocol_gateways_number > 0 ? [for k, i in aws_instance.gateway : (local.assign_public_ip ? i.public_ip : i.private_ip) if startswith(k, "smb-")] : null
@@ -41,12 +46,12 @@ output "weka_deployment" {
 }
 
 output "cluster_helper_commands" {
-  description = "AWS CLI v2 commands, one per line: backend IPs, clusterization progress (status lambda), admin password (the seed's three), then the WEKA status."
+  description = "AWS CLI v2 commands, one per line: backend IPs, clusterization progress (status lambda), admin password (the seed's three), then the WEKA status, and the self-healing test (terminate the backend INSTANCE_ID=i-...: clears its termination protection first; the control plane detaches it and the group replaces it)."
   value       = local.cluster_helper_commands_text
 }
 
 output "helper_commands" {
-  description = "The helper commands by name: get_ips, get_progress, get_password, get_status."
+  description = "The helper commands by name: get_ips, get_progress, get_password, get_status, terminate_instance."
   value       = local.cluster_helper_commands
 }
 

@@ -15,7 +15,7 @@ FUNCTIONS=(deploy clusterize clusterize-finalization report status fetch scale-f
 LAMBDA_CODE=${LAMBDA_CODE:-zip}
 CODE_BUCKET=weka-local-lambda-code
 CLUSTER_SIZE=6
-PREFIX=weka-local
+PREFIX=WEKA-Prod
 START=$(date +%s)
 
 say() { printf '[apply_moto %3ss] %s\n' "$(($(date +%s) - START))" "$*"; }

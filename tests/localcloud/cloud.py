@@ -38,7 +38,8 @@ FUNCTIONS = [
     "fetch", "scale-fetch", "scale-down", "terminate", "transient",
 ]
 REGION = "us-east-1"
-PREFIX = "weka-local"
+# The local example's prefix-cluster_name: the seed's example names.
+PREFIX = "WEKA-Prod"
 # The router-only copy of status run without the DynamoDB endpoint (`probe_without_...`).
 PROBE_WITHOUT_DYNAMODB = f"{PREFIX}-status-probe-without-dynamodb-endpoint"
 # moto's account id: the account of every instance identity document the local IMDS serves.
@@ -222,7 +223,7 @@ class LocalCloud:
         # The zips are staged in an emulator bucket (module variable lambdas_upload_s3_bucket):
         # the AWS provider creates functions from local zips one at a time, ~5 s each (its wait
         # for State Active), and from S3 all nine at once.
-        code_bucket = f"{PREFIX}-lambda-code"
+        code_bucket = f"{PREFIX.lower()}-lambda-code"
         boto3.client("s3", endpoint_url=self.moto_url, region_name=REGION, aws_access_key_id="test",
                      aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"})
                      ).create_bucket(Bucket=code_bucket)
@@ -347,11 +348,17 @@ class LocalCloud:
         env["AWS_PAGER"] = ""
         return env
 
-    def run_user_command(self, command, timeout=120):
-        """Runs one shell command line as the user would (user_env): (exit code, out, err)."""
-        done = subprocess.run(["bash", "-c", command], env=self.user_env(), capture_output=True,
-                              text=True, timeout=timeout)
+    def run_user_command(self, command, timeout=120, **variables):
+        """Runs one shell command line as the user would (user_env, plus `variables` such as
+        INSTANCE_ID): (exit code, out, err)."""
+        done = subprocess.run(["bash", "-c", command], env=dict(self.user_env(), **variables),
+                              capture_output=True, text=True, timeout=timeout)
         return done.returncode, done.stdout, done.stderr
+
+    def helper_command(self, marker):
+        """The line of the module's cluster_helper_commands output that contains `marker`."""
+        return next(line for line in self.outputs["cluster_helper_commands"].splitlines()
+                    if marker in line)
 
     def _clients(self):
         kw = dict(endpoint_url=self.router_url, region_name=REGION, aws_access_key_id="test",
@@ -363,7 +370,7 @@ class LocalCloud:
         self.lam = boto3.client("lambda", **kw)
         self.ddb = boto3.client("dynamodb", **kw)
         dep = self.outputs["weka_deployment"]
-        self.asg_name = dep.get("asg_name") or f"{PREFIX}-backend"
+        self.asg_name = dep["asg_name"]
         self.asg_names = {self.asg_name} | {n for n in [dep.get("nfs_asg_name")] if n}
         self.state_machine_arn = self.outputs["state_machine_arn"]
 

@@ -138,22 +138,20 @@ class Story:
 
     def terminate_from_outside(self, victim):
         """Terminates a backend as a user does on AWS, where backends have termination protection:
-        the plain terminate-instances is refused (OperationNotPermitted), so protection is cleared
-        first. Issued with the harness's boto3 client; the AWS CLI equivalents are printed."""
-        from botocore.exceptions import ClientError
-        try:
-            self.c.ec2.terminate_instances(InstanceIds=[victim])
-            raise Failure(f"terminate-instances on the protected {victim} was not refused")
-        except ClientError as e:
-            err = e.response["Error"]
-            say(f"  $ aws ec2 terminate-instances --instance-ids {victim}")
-            say(f"    refused as on AWS: {err['Code']}: {err['Message']}")
-        say(f"  $ aws ec2 modify-instance-attribute --instance-id {victim} "
-            "--no-disable-api-termination")
-        self.c.ec2.modify_instance_attribute(InstanceId=victim,
-                                             DisableApiTermination={"Value": False})
-        say(f"  $ aws ec2 terminate-instances --instance-ids {victim}")
-        self.c.ec2.terminate_instances(InstanceIds=[victim])
+        the plain terminate-instances is refused (OperationNotPermitted), so the module's
+        `terminate_instance` helper command clears protection first; both run verbatim with AWS
+        CLI v2 in a user's shell."""
+        plain = f"aws ec2 terminate-instances --instance-ids {victim}"
+        rc, _, err = self.c.run_user_command(plain)
+        say(f"  $ {plain}")
+        if rc == 0 or "OperationNotPermitted" not in err:
+            raise Failure(f"terminate-instances on the protected {victim} was not refused: {err}")
+        say(f"    refused as on AWS: {err.strip().splitlines()[-1]}")
+        command = self.c.helper_command("terminate-instances")
+        say(f"  $ INSTANCE_ID={victim}; {command}")
+        rc, _, err = self.c.run_user_command(command, INSTANCE_ID=victim)
+        if rc != 0:
+            raise Failure(f"the terminate_instance helper command failed: {err}")
 
     def self_heal(self):
         """Chapter 3: one backend terminated from outside. With ReplaceUnhealthy suspended the

@@ -15,6 +15,17 @@ variable "aws_endpoint" {
   description = "Emulator endpoint (loopback only)."
 }
 
+variable "prefix" {
+  type        = string
+  default     = "WEKA"
+  description = "The seed's example names (its output shows WEKA-Prod-status-lambda, ...)."
+}
+
+variable "cluster_name" {
+  type    = string
+  default = "Prod"
+}
+
 variable "region" {
   type    = string
   default = "us-east-1"
@@ -138,8 +149,8 @@ provider "aws" {
 module "weka" {
   source = "../.."
 
-  prefix            = "weka"
-  cluster_name      = "local"
+  prefix            = var.prefix
+  cluster_name      = var.cluster_name
   cluster_size      = var.cluster_size
   get_weka_io_token = "local-dummy-token"
   weka_version      = "4.4.2"
