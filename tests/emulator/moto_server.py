@@ -22,6 +22,9 @@ Patches (see README "Local cloud"):
 - request timing: a request that took longer than MOTO_SLOW_REQUEST_SECS (default 5) is logged
   to stderr with the time spent waiting for the request lock and in the handler;
   MOTO_REQUEST_TIMING=1 logs every request that way.
+- IAM enforcement, opt-in: with MOTO_IAM_ADMIN_FILE=<path> every request must be signed by a
+  known identity whose policies allow it; the admin user's key is written to <path> before the
+  server serves (see `moto_iam.py`). Without it, any credentials pass, as before.
 
 Usage: python moto_server.py -H 127.0.0.1 -p PORT   (same arguments as moto_server)
 """
@@ -38,6 +41,7 @@ from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.stepfunctions.responses import StepFunctionResponse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import moto_iam  # noqa: E402
 import moto_lifecycle  # noqa: E402
 
 _request_lock = threading.RLock()
@@ -140,6 +144,8 @@ NetworkInterface.get_filter_value = _eni_filter_value
 StepFunctionResponse.validate_state_machine_definition = _validate_state_machine_definition
 StepFunctionResponse.list_state_machine_versions = _list_state_machine_versions
 moto_lifecycle.install(_request_lock, start_timer=__name__ == "__main__")
+if os.environ.get("MOTO_IAM_ADMIN_FILE") and __name__ == "__main__":
+    moto_iam.install(os.environ["MOTO_IAM_ADMIN_FILE"], _request_lock)
 
 if __name__ == "__main__":
     from moto.server import main
