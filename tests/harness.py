@@ -225,12 +225,15 @@ def start_weka_sim(binary: str, port_file: str, log_path: str, *, time_factor: f
 
 
 def start_router(log_path: str, *, port: int, moto_url: str, bin_dir: str, functions_file: str,
-                 log_dir: str, python: str | None = None, timeout: float = 20.0) -> Server:
+                 log_dir: str, python: str | None = None, timeout: float = 20.0,
+                 authorize_invokes: bool = False) -> Server:
     """The Lambda router (tests/emulator/lambda_router.py) on port: AWS calls forwarded to
-    moto, Lambda invocations run on the binaries in bin_dir with functions_file's specs."""
+    moto, Lambda invocations run on the binaries in bin_dir with functions_file's specs.
+    authorize_invokes: moto (IAM enforced) decides whether the caller may invoke first."""
     proc = Proc("router", [python or sys.executable, os.path.join(EMULATOR, "lambda_router.py"),
                            "--port", str(port), "--moto", moto_url, "--bin-dir", bin_dir,
-                           "--functions", functions_file, "--log-dir", log_dir], log_path)
+                           "--functions", functions_file, "--log-dir", log_dir]
+                + (["--authorize-invokes"] if authorize_invokes else []), log_path)
     url = f"http://127.0.0.1:{port}"
     _started(proc, "lambda router", lambda: http_ok(url + "/moto-api/"), timeout)
     return Server(proc, url)

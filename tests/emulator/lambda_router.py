@@ -8,7 +8,12 @@ function (a warm Lambda), one invocation at a time, restarted if it exits.
 
 Usage:
   python lambda_router.py --port P --moto http://127.0.0.1:M --bin-dir target/debug \
-      --functions functions.json --log-dir DIR
+      --functions functions.json --log-dir DIR [--authorize-invokes]
+--authorize-invokes (moto with IAM enforced, tests/emulator/moto_iam.py): each Invoke is first
+sent to moto exactly as the caller signed it (moto's Lambda without Docker answers it without
+running anything); moto's refusal (a bad signature, an unknown key, no lambda:InvokeFunction on
+that function for the caller's identity, an unknown function) is the caller's answer and the
+binary does not run.
 functions.json: {"<name>": {"env": {"K": "V"}, "timeout": 30, "binary"?: "<file in bin-dir>"}, ...}
 Prints "ready" once listening; SIGTERM stops every child process it started, by pid.
 Python standard library only.
@@ -262,6 +267,7 @@ def main():
     parser.add_argument("--bin-dir", required=True)
     parser.add_argument("--functions", required=True)
     parser.add_argument("--log-dir", required=True)
+    parser.add_argument("--authorize-invokes", action="store_true")
     args = parser.parse_args()
     os.makedirs(args.log_dir, exist_ok=True)
     with open(args.functions) as f:
@@ -278,7 +284,16 @@ def main():
                 return self.control(body)
             m = INVOKE.match(self.path) if self.command == "POST" else None
             if m:
+                if args.authorize_invokes:
+                    status, rb, rh = self.to_moto(body)
+                    if status >= 300:
+                        return self.answer(status, rb, rh)
                 return self.invoke(urllib.parse.unquote(m.group(1)), body)
+            self.answer(*self.to_moto(body))
+
+        def to_moto(self, body):
+            """The request as received (headers, Host included, and body unchanged, so that its
+            signature still verifies): moto's (status, body, headers)."""
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("content-length",)}
             req = urllib.request.Request(
                 args.moto + self.path,
@@ -288,9 +303,11 @@ def main():
             )
             try:
                 r = urllib.request.urlopen(req, timeout=900)
-                status, rb, rh = r.status, r.read(), r.headers
+                return r.status, r.read(), r.headers
             except urllib.error.HTTPError as e:
-                status, rb, rh = e.code, e.read(), e.headers
+                return e.code, e.read(), e.headers
+
+        def answer(self, status, rb, rh):
             self.send_response(status)
             for k, v in rh.items():
                 if k.lower() not in HOP_HEADERS:

@@ -54,6 +54,9 @@ SESSION_SECONDS = 6 * 3600
 ACTION_ALIASES = {"lambda:Invoke": "lambda:InvokeFunction"}
 
 _lock: Any = threading.RLock()
+# Every refused request (`GET /_iam/denials`): a run can assert that nothing it did not mean to
+# be refused was (a function may log and tolerate an error).
+_denials: list[dict[str, Any]] = []
 _role_sessions: dict[tuple[str, str], dict[str, str]] = {}
 
 
@@ -148,7 +151,9 @@ def _control_app(environ: dict[str, Any], start_response: Any) -> Any:
     from werkzeug.wrappers import Request, Response
     request = Request(environ)
     status, body = 200, None
-    if request.path.rstrip("/") == "/_iam/assume-role-as-service" and request.method == "POST":
+    if request.path.rstrip("/") == "/_iam/denials" and request.method == "GET":
+        body = {"denials": list(_denials)}
+    elif request.path.rstrip("/") == "/_iam/assume-role-as-service" and request.method == "POST":
         try:
             ask = json.loads(request.get_data() or b"{}")
             body = assume_as_service(ask["RoleArn"], ask["Service"],
@@ -334,6 +339,8 @@ def install(admin_file: str, lock: Any) -> dict[str, str]:
             # XML to every service; the JSON SDK clients then lose the error's code).
             message = e.message + (f" on resource: {resource}" if e.error_type == "AccessDenied"
                                    and resource != "*" else "")
+            _denials.append({"time": time.time(), "service": getattr(self, "service_name", "?"),
+                             "error": e.error_type, "message": message})
             if _protocol(self) in ("json", "rest-json"):
                 error_type = ("AccessDeniedException" if e.error_type == "AccessDenied"
                               else "UnrecognizedClientException"

@@ -27,6 +27,7 @@ from harness import (  # noqa: E402
     ROOT, Proc, debug_bin_dir, free_port, get_json, post_json, start_moto, start_router,
     start_weka_sim, tail, wait_for,
 )
+import iam  # noqa: E402  (tests/localcloud/iam.py)
 
 # wait_for is re-exported for demo.py and e2e.py.
 __all__ = ["LocalCloud", "Settings", "wait_for"]
@@ -181,9 +182,12 @@ class LocalCloud:
         moto = start_moto(self._log("moto"), python=os.path.join(self.s.venv, "bin", "python"),
                           callback_port=self.router_port,
                           config={"stepfunctions": {"execute_state_machine": True},
-                                  "lambda": {"use_docker": False}})
+                                  "lambda": {"use_docker": False}},
+                          iam=True)
         self.procs.append(moto.proc)
         self.moto_url = moto.url
+        # IAM is enforced: the harness and Terraform sign with the admin user's key (iam.py).
+        self.admin = moto.admin
         self.say(f"moto         {self.moto_url} (Step Functions call back through the router)")
 
     def _apply_terraform(self):
@@ -201,15 +205,15 @@ class LocalCloud:
         # CHECKPOINT_DISABLE: no version check against HashiCorp (nothing leaves loopback).
         env = dict(os.environ, TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1",
                    TF_CLI_CONFIG_FILE=os.path.join(work, "terraformrc"),
-                   AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
+                   TF_VAR_access_key=self.admin["AccessKeyId"],
+                   TF_VAR_secret_key=self.admin["SecretAccessKey"], **iam.admin_env(self.admin))
         open(env["TF_CLI_CONFIG_FILE"], "w").close()
         # The zips are staged in an emulator bucket (module variable lambdas_upload_s3_bucket):
         # the AWS provider creates functions from local zips one at a time, ~5 s each (its wait
         # for State Active), and from S3 all nine at once.
         code_bucket = f"{PREFIX}-lambda-code"
-        boto3.client("s3", endpoint_url=self.moto_url, region_name=REGION, aws_access_key_id="test",
-                     aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"})
-                     ).create_bucket(Bucket=code_bucket)
+        iam.admin_client("s3", self.moto_url, self.admin, s3={"addressing_style": "path"}
+                         ).create_bucket(Bucket=code_bucket)
         tf_vars = {
             "aws_endpoint": self.moto_url,
             "lambdas_dir": zips,
@@ -249,14 +253,14 @@ class LocalCloud:
                  f"({len(self.outputs['lambda_names'])} Lambdas, state machine, ASG, DynamoDB, secrets)")
 
     def _start_router(self):
-        lam = boto3.client("lambda", endpoint_url=self.moto_url, region_name=REGION,
-                           aws_access_key_id="test", aws_secret_access_key="test")
+        lam = iam.admin_client("lambda", self.moto_url, self.admin)
         specs = {}
         self.lambda_names = {}
         for fn, name in self.outputs["lambda_names"].items():
             conf = lam.get_function_configuration(FunctionName=name)
             env = dict(conf.get("Environment", {}).get("Variables", {}))
             env.update(self.aws_env(self.router_url))
+            env.update(iam.function_env(self.moto_url, conf))  # its execution role's credentials
             specs[name] = {"env": env, "timeout": conf.get("Timeout", 60), "binary": fn}
             self.lambda_names[fn] = name
         path = os.path.join(self.s.run_dir, "functions.json")
@@ -265,9 +269,18 @@ class LocalCloud:
         router = start_router(self._log("router"), port=self.router_port, moto_url=self.moto_url,
                               bin_dir=self.s.bin_dir, functions_file=path,
                               log_dir=os.path.join(self.logs, "lambda"),
-                              python=os.path.join(self.s.venv, "bin", "python"))
+                              python=os.path.join(self.s.venv, "bin", "python"),
+                              authorize_invokes=True)
         self.procs.append(router.proc)
         self.say(f"router       {self.router_url} (Lambda Invoke -> target/debug binaries)")
+
+    def instance_role(self, instance):
+        """The role of the instance profile `instance` runs with (its launch template's)."""
+        lt = {} if instance.get("IamInstanceProfile") else self.group().get("LaunchTemplate") or {}
+        data = self.ec2.describe_launch_template_versions(
+            LaunchTemplateId=lt["LaunchTemplateId"], Versions=["$Latest"]
+        )["LaunchTemplateVersions"][0]["LaunchTemplateData"] if lt else {}
+        return iam.instance_profile_role(self.iam, instance, data)
 
     @property
     def router_url(self):
@@ -280,10 +293,12 @@ class LocalCloud:
                 "AWS_DEFAULT_REGION": REGION}
 
     def _clients(self):
-        kw = dict(endpoint_url=self.router_url, region_name=REGION, aws_access_key_id="test",
-                  aws_secret_access_key="test",
+        kw = dict(endpoint_url=self.router_url, region_name=REGION,
+                  aws_access_key_id=self.admin["AccessKeyId"],
+                  aws_secret_access_key=self.admin["SecretAccessKey"],
                   config=Config(retries={"max_attempts": 2}, read_timeout=900))
         self.asg = boto3.client("autoscaling", **kw)
+        self.iam = boto3.client("iam", **kw)
         self.ec2 = boto3.client("ec2", **kw)
         self.sfn = boto3.client("stepfunctions", **kw)
         self.lam = boto3.client("lambda", **kw)
@@ -488,6 +503,10 @@ class Host:
             "WEKA_SCRIPT_ROOT": os.path.join(self.dir, "root"),
         }
         env.update(cloud.aws_env(cloud.router_url))
+        # No keys in the environment: the AWS CLI gets the instance profile's from IMDS.
+        env = iam.strip_credentials(env)
+        iam.write_host_credentials(self.dir, cloud.moto_url, cloud.instance_role(instance),
+                                   self.id)
         with open(os.path.join(self.dir, "env.json"), "w") as f:
             json.dump(env, f, indent=1)
         ud = os.path.join(self.dir, "user-data.sh")
