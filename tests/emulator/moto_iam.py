@@ -16,6 +16,8 @@ control plane makes:
   DynamoDB single-table calls, Secrets Manager, Auto Scaling group actions, Step Functions,
   EC2 actions on one instance or ENI). moto determines a resource only for IAM/STS/SQS/S3 and
   otherwise checks "*", which no resource-scoped `Allow` matches (every such call was denied);
+- the signed payload of a GET/HEAD/DELETE without a body is empty (moto signed its parsed
+  parameters, which for a bodiless GET are the headers: SignatureDoesNotMatch);
 - a request whose resource is still unknown ("*": several resources, or an unlisted service)
   matches any statement's Resource, i.e. for those the action alone decides.
 What moto (and so this local cloud) ignores: Conditions of identity policies (moto evaluates
@@ -319,6 +321,23 @@ def install(admin_file: str, lock: Any) -> dict[str, str]:
         self._action = ACTION_ALIASES.get(self._action, self._action)
 
     IAMRequestBase.__init__ = __init__  # type: ignore[method-assign]
+
+    create_request = IAMRequestBase._create_aws_request
+
+    def _create_aws_request(self: Any) -> Any:
+        # The signed payload of a GET/HEAD/DELETE without a body is empty. moto signs its parsed
+        # parameters when the body is empty (right for a form POST, whose body werkzeug already
+        # consumed), which for a request without query or body are the headers: every bodiless
+        # GET (Lambda GetFunction, ...) failed with SignatureDoesNotMatch.
+        if not self._body and self._method in ("GET", "HEAD", "DELETE"):
+            body, self._body, data, self._data = self._body, b"", self._data, b""
+            try:
+                return create_request(self)
+            finally:
+                self._body, self._data = body, data
+        return create_request(self)
+
+    IAMRequestBase._create_aws_request = _create_aws_request  # type: ignore[method-assign]
 
     matches = IAMPolicyStatement._check_element_matches
 
