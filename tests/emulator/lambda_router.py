@@ -33,6 +33,7 @@ Fault injection (the local cloud's fault scenarios), on the router's own port:
 """
 
 import argparse
+import http.client
 import http.server
 import json
 import os
@@ -43,9 +44,7 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 
 INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations")
@@ -273,6 +272,7 @@ def main():
     with open(args.functions) as f:
         specs = json.load(f)
     functions = {name: Function(name, spec, args) for name, spec in specs.items()}
+    moto = urllib.parse.urlsplit(args.moto)
     faults = Faults()
 
     class Router(http.server.BaseHTTPRequestHandler):
@@ -294,18 +294,23 @@ def main():
         def to_moto(self, body):
             """The request as received (headers, Host included, and body unchanged, so that its
             signature still verifies): moto's (status, body, headers)."""
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("content-length",)}
-            req = urllib.request.Request(
-                args.moto + self.path,
-                data=body if self.command not in ("GET", "HEAD") else None,
-                method=self.command,
-                headers=headers,
-            )
+            # http.client, not urllib: urllib adds a form Content-Type to a POST without one
+            # (Lambda Invoke from boto3), and moto then parses the body as a form and checks the
+            # signature over that instead of the bytes signed.
+            headers = {k: v for k, v in self.headers.items()
+                       if k.lower() not in ("content-length", "connection")}
+            conn = http.client.HTTPConnection(moto.hostname, moto.port, timeout=900)
             try:
-                r = urllib.request.urlopen(req, timeout=900)
+                conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for k, v in headers.items():
+                    conn.putheader(k, v)
+                if self.command not in ("GET", "HEAD") or body:
+                    conn.putheader("Content-Length", str(len(body)))
+                conn.endheaders(body if body else None)
+                r = conn.getresponse()
                 return r.status, r.read(), r.headers
-            except urllib.error.HTTPError as e:
-                return e.code, e.read(), e.headers
+            finally:
+                conn.close()
 
         def answer(self, status, rb, rh):
             self.send_response(status)
