@@ -307,6 +307,11 @@ class LocalCloud:
         self.asg_name = dep.get("asg_name") or f"{PREFIX}-backend"
         self.asg_names = {self.asg_name} | {n for n in [dep.get("nfs_asg_name")] if n}
         self.state_machine_arn = self.outputs["state_machine_arn"]
+        # The clock and the event feed play EventBridge: they sign with the rules' role.
+        self.events_sfn = iam.events_sfn_client(
+            self.moto_url, self.router_url,
+            iam.events_role(boto3.client("events", **kw), self.state_machine_arn),
+            retries={"max_attempts": 2})
 
     # ---- helpers used by stories and tests --------------------------------------------------
 
@@ -402,7 +407,7 @@ class Clock:
         self.count += 1
         name = name or f"tick-{self.count:05d}-{int(time.time())}"
         try:
-            return self.cloud.sfn.start_execution(
+            return self.cloud.events_sfn.start_execution(
                 stateMachineArn=self.cloud.state_machine_arn, name=name,
                 input=json.dumps(payload or {"source": "aws.events",
                                              "detail-type": "Scheduled Event", "detail": {}}))
@@ -454,7 +459,7 @@ class EventFeed:
             if event.get("detail", {}).get("AutoScalingGroupName") not in self.cloud.asg_names:
                 continue
             name = f"event-{item['seq']:05d}-{int(time.time())}"
-            self.cloud.sfn.start_execution(stateMachineArn=self.cloud.state_machine_arn,
+            self.cloud.events_sfn.start_execution(stateMachineArn=self.cloud.state_machine_arn,
                                            name=name, input=json.dumps(event))
             self.delivered.append((time.time(), event.get("detail-type"),
                                    event.get("detail", {}).get("EC2InstanceId")))

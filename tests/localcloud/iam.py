@@ -5,7 +5,8 @@ sign with the admin user's key; each function process signs with temporary crede
 own execution role (assumed as the Lambda service, so the role's trust policy is checked); each
 host's AWS CLI with its instance profile role's (assumed as EC2 when the host boots, served by
 the IMDS shim, shims/curl, and exported by shims/aws); Step Functions executions with the state
-machine's role (moto_iam). The router asks moto whether a caller may invoke a function before it
+machine's role (moto_iam); the clock and the event feed (playing EventBridge) start executions
+with the rules' role's. The router asks moto whether a caller may invoke a function before it
 runs the binary. A missing permission is an AccessDenied error of the call that needed it.
 
 `without_action` is the harness's own check that this holds: it takes one action out of a
@@ -117,3 +118,24 @@ def without_action(iam, role_name, action):
     finally:
         for name, doc in saved.items():
             iam.put_role_policy(RoleName=role_name, PolicyName=name, PolicyDocument=json.dumps(doc))
+
+
+def events_role(events, state_machine_arn):
+    """The role EventBridge starts the state machine with: the one its rules' targets name."""
+    for rule in events.list_rule_names_by_target(TargetArn=state_machine_arn)["RuleNames"]:
+        for target in events.list_targets_by_rule(Rule=rule)["Targets"]:
+            if target["Arn"] == state_machine_arn and target.get("RoleArn"):
+                return target["RoleArn"]
+    raise RuntimeError(f"no EventBridge rule targets {state_machine_arn} with a role")
+
+
+def events_sfn_client(moto_url, endpoint, role_arn, **config):
+    """A Step Functions client signing as EventBridge does for the rules: with the rules'
+    role's temporary credentials (assumed as events.amazonaws.com)."""
+    creds = assume_as_service(moto_url, role_arn, "events.amazonaws.com", "eventbridge")
+    return boto3.client("stepfunctions", endpoint_url=endpoint, region_name=REGION,
+                        aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["Token"],
+                        config=Config(**config) if config else None)
+
