@@ -49,18 +49,20 @@ locals {
   # ---------------------------------------------------------------------------
   # Functions. Directory names under functions/ = binary names = keys here.
   # bootstrap = invoked by instance scripts (instance role may invoke it).
+  # aws = the AWS services the function calls: a VPC-attached function reaches each through a
+  # VPC endpoint or a NAT gateway (network.tf), as Lambda network interfaces get no public IP.
   # ---------------------------------------------------------------------------
   functions = {
-    "deploy"                  = { timeout = 30, vpc = false, bootstrap = true }
-    "clusterize"              = { timeout = 30, vpc = false, bootstrap = true }
-    "clusterize-finalization" = { timeout = 30, vpc = false, bootstrap = true }
-    "report"                  = { timeout = 30, vpc = false, bootstrap = true }
-    "status"                  = { timeout = 30, vpc = true, bootstrap = true }
-    "fetch"                   = { timeout = 30, vpc = false, bootstrap = true }
-    "scale-fetch"             = { timeout = 30, vpc = false, bootstrap = false }
-    "scale-down"              = { timeout = 120, vpc = true, bootstrap = false }
-    "terminate"               = { timeout = 60, vpc = false, bootstrap = false }
-    "transient"               = { timeout = 60, vpc = false, bootstrap = false }
+    "deploy"                  = { timeout = 30, vpc = false, bootstrap = true, aws = ["dynamodb", "ec2", "autoscaling"] }
+    "clusterize"              = { timeout = 30, vpc = false, bootstrap = true, aws = ["dynamodb", "ec2", "autoscaling", "secretsmanager"] }
+    "clusterize-finalization" = { timeout = 30, vpc = false, bootstrap = true, aws = ["dynamodb", "ec2", "autoscaling"] }
+    "report"                  = { timeout = 30, vpc = false, bootstrap = true, aws = ["dynamodb", "ec2", "autoscaling"] }
+    "status"                  = { timeout = 30, vpc = true, bootstrap = true, aws = ["dynamodb", "ec2", "autoscaling", "secretsmanager"] }
+    "fetch"                   = { timeout = 30, vpc = false, bootstrap = true, aws = ["dynamodb", "ec2", "autoscaling", "secretsmanager"] }
+    "scale-fetch"             = { timeout = 30, vpc = false, bootstrap = false, aws = ["dynamodb", "ec2", "autoscaling"] }
+    "scale-down"              = { timeout = 120, vpc = true, bootstrap = false, aws = ["dynamodb", "secretsmanager"] }
+    "terminate"               = { timeout = 60, vpc = false, bootstrap = false, aws = ["dynamodb", "ec2", "autoscaling"] }
+    "transient"               = { timeout = 60, vpc = false, bootstrap = false, aws = [] }
   }
   function_names      = keys(local.functions)
   bootstrap_functions = [for f, c in local.functions : f if c.bootstrap]

@@ -243,15 +243,29 @@ resource "aws_security_group" "lambda" {
 # VPC endpoints
 ###############################################################################
 locals {
+  # Callers in the VPC without a NAT gateway of the module's reach AWS only through endpoints:
+  # Lambda network interfaces never get public addresses (an internet gateway does not help
+  # them), and instances without a public IP have no other way out. An endpoint variable left
+  # null creates the endpoint exactly when such a caller needs the service; true or false
+  # decides it.
+  module_nat         = local.create_network && var.subnet_autocreate_as_private && var.create_nat_gateway
+  vpc_function_needs = toset(flatten([for f, c in local.functions : c.aws if local.lambda_in_vpc[f]]))
+  private_instances  = !local.assign_public_ip
+  instance_needs     = local.private_instances ? toset(["lambda", "ec2"]) : toset([])
+  endpoint_needed    = { for s in ["ec2", "autoscaling", "dynamodb", "lambda"] : s => !local.module_nat && (contains(local.vpc_function_needs, s) || contains(local.instance_needs, s)) }
+  endpoint_ec2       = coalesce(var.vpc_endpoint_ec2_create, local.endpoint_needed["ec2"])
+  endpoint_autoscale = coalesce(var.vpc_endpoint_autoscaling_create, local.endpoint_needed["autoscaling"])
+  endpoint_dynamodb  = coalesce(var.vpc_endpoint_dynamodb_gateway_create, local.endpoint_needed["dynamodb"])
+  endpoint_lambda    = coalesce(var.vpc_endpoint_lambda_create, local.endpoint_needed["lambda"])
   interface_endpoints = merge(
     var.secretmanager_use_vpc_endpoint && var.secretmanager_create_vpc_endpoint ? { secretsmanager = true } : {},
-    var.vpc_endpoint_ec2_create ? { ec2 = true } : {},
-    var.vpc_endpoint_lambda_create ? { lambda = true } : {},
-    var.vpc_endpoint_autoscaling_create ? { autoscaling = true } : {},
+    local.endpoint_ec2 ? { ec2 = true } : {},
+    local.endpoint_lambda ? { lambda = true } : {},
+    local.endpoint_autoscale ? { autoscaling = true } : {},
   )
   gateway_endpoints = merge(
     var.vpc_endpoint_s3_gateway_create ? { s3 = true } : {},
-    var.vpc_endpoint_dynamodb_gateway_create ? { dynamodb = true } : {},
+    local.endpoint_dynamodb ? { dynamodb = true } : {},
   )
   cluster_route_table_ids = local.create_network ? concat(aws_route_table_association.cluster_public[*].route_table_id, aws_route_table_association.cluster_private[*].route_table_id) : data.aws_route_table.given[*].id
 }

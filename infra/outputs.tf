@@ -6,6 +6,14 @@ locals {
     get_progress = "aws lambda invoke --region ${local.region} --function-name ${aws_lambda_function.this["status"].function_name} --payload '{\"type\": \"progress\"}' --cli-binary-format raw-in-base64-out /dev/stdout"
     get_password = "aws secretsmanager get-secret-value --region ${local.region} --secret-id ${aws_secretsmanager_secret.admin_password.arn} --query SecretString --output text"
   }
+  # The seed's three lines first (IPs, progress, password), then ours; one command per line so
+  # each runs as printed.
+  cluster_helper_commands_text = join("\n", [
+    local.cluster_helper_commands.get_ips,
+    local.cluster_helper_commands.get_progress,
+    local.cluster_helper_commands.get_password,
+    local.cluster_helper_commands.get_status,
+  ])
   nfs_ips_cmd = var.nfs_protocol_gateways_number > 0 ? "aws ec2 describe-instances --region ${local.region} --filters Name=tag:aws:autoscaling:groupName,Values=${local.nfs_asg_name} Name=instance-state-name,Values=running --query 'Reservations[].Instances[].${local.ips_type}' --output json" : null
   smb_ips     = var.smb_protocol_gateways_number > 0 ? [for k, i in aws_instance.gateway : (local.assign_public_ip ? i.public_ip : i.private_ip) if startswith(k, "smb-")] : null
   s3_ips      = var.s3_protocol_gateways_number > 0 ? [for k, i in aws_instance.gateway : (local.assign_public_ip ? i.public_ip : i.private_ip) if startswith(k, "s3-")] : null
@@ -19,7 +27,7 @@ output "weka_deployment" {
     alb_alias_record                = try(aws_route53_record.alb[0].fqdn, null)
     asg_name                        = aws_autoscaling_group.backend.name
     client_ips                      = local.client_ips
-    cluster_helper_commands         = local.cluster_helper_commands
+    cluster_helper_commands         = local.cluster_helper_commands_text
     cluster_name                    = var.cluster_name
     ips_type                        = local.ips_type
     lambda_status_name              = aws_lambda_function.this["status"].function_name
@@ -33,7 +41,12 @@ output "weka_deployment" {
 }
 
 output "cluster_helper_commands" {
-  description = "AWS CLI commands: backend IPs, cluster status/progress (status lambda), admin password."
+  description = "AWS CLI v2 commands, one per line: backend IPs, clusterization progress (status lambda), admin password (the seed's three), then the WEKA status."
+  value       = local.cluster_helper_commands_text
+}
+
+output "helper_commands" {
+  description = "The helper commands by name: get_ips, get_progress, get_password, get_status."
   value       = local.cluster_helper_commands
 }
 

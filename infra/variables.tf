@@ -167,20 +167,20 @@ variable "secretmanager_sg_ids" {
 
 variable "vpc_endpoint_ec2_create" {
   type        = bool
-  default     = false
-  description = "Create an EC2 interface endpoint."
+  default     = null
+  description = "Create an EC2 interface endpoint. null (default): when a VPC-attached function (status) or an instance without a public IP calls EC2 and the module created no NAT gateway."
 }
 
 variable "vpc_endpoint_lambda_create" {
   type        = bool
-  default     = false
-  description = "Create a Lambda interface endpoint (instances in private subnets invoke lambdas)."
+  default     = null
+  description = "Create a Lambda interface endpoint. null (default): when instances get no public IP and the module created no NAT gateway (their scripts invoke the functions)."
 }
 
 variable "vpc_endpoint_autoscaling_create" {
   type        = bool
-  default     = false
-  description = "Create an Auto Scaling interface endpoint."
+  default     = null
+  description = "Create an Auto Scaling interface endpoint. null (default): when a VPC-attached function (status) calls Auto Scaling and the module created no NAT gateway."
 }
 
 variable "vpc_endpoint_s3_gateway_create" {
@@ -191,8 +191,8 @@ variable "vpc_endpoint_s3_gateway_create" {
 
 variable "vpc_endpoint_dynamodb_gateway_create" {
   type        = bool
-  default     = false
-  description = "Create a DynamoDB gateway endpoint (needed by VPC lambdas without NAT)."
+  default     = null
+  description = "Create a DynamoDB gateway endpoint (free). null (default): when a VPC-attached function (status, scale-down) needs it and the module created no NAT gateway."
 }
 
 ###############################################################################

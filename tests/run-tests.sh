@@ -29,7 +29,8 @@ step "cargo test --doc"
 cargo test --doc --workspace --all-features --locked 2>&1 | tee "$run_dir/doctest.log"
 
 step "Auto Scaling lifecycle hooks, Lambda and IAM enforcement in the patched moto (tests/emulator/LIFECYCLE.md, moto_iam.py)"
-"$VENV/bin/python" -m unittest tests/emulator/test_moto_lifecycle.py tests/emulator/test_moto_server.py tests/emulator/test_moto_iam.py
+"$VENV/bin/python" -m unittest tests/emulator/test_moto_lifecycle.py tests/emulator/test_moto_server.py \
+  tests/emulator/test_moto_instances.py tests/localcloud/test_reachability.py tests/emulator/test_moto_iam.py
 
 step "scale state machine in moto's Step Functions interpreter with the real Lambda binaries"
 "$VENV/bin/python" tests/emulator/sfn_scale.py
@@ -37,8 +38,8 @@ step "scale state machine in moto's Step Functions interpreter with the real Lam
 step "end-to-end scenarios on the local cloud (tests/localcloud, README \"The local cloud\")"
 tests/localcloud/run.sh e2e --bootstrap-grace-minutes 2
 
-step "fault scenarios on the local cloud (tests/localcloud/faults.py, README \"Fault scenarios\")"
-tests/localcloud/run.sh faults --bootstrap-grace-minutes 2
+step "fault scenarios on the local cloud, in a private subnet without NAT (tests/localcloud/faults.py, README \"Fault scenarios\")"
+tests/localcloud/run.sh faults --bootstrap-grace-minutes 2 --private-subnet
 
 if [ -x infra/tests/static.sh ]; then
   step "terraform static checks"

@@ -215,3 +215,63 @@ run "a_lease_outliving_the_state_machine_is_refused" {
   }
   expect_failures = [aws_sfn_state_machine.scale_down]
 }
+
+# Network paths (README "Network paths"): a VPC-attached function reaches an AWS service only
+# through an endpoint or a NAT gateway; the defaults create what the callers need.
+run "default_deployment_creates_every_endpoint_the_vpc_functions_call" {
+  command = plan
+  assert {
+    condition     = toset(keys(aws_vpc_endpoint.interface)) == toset(["secretsmanager", "ec2", "autoscaling"])
+    error_message = "status calls Secrets Manager, EC2 and Auto Scaling from the VPC: interface endpoints for each"
+  }
+  assert {
+    condition     = toset(keys(aws_vpc_endpoint.gateway)) == toset(["dynamodb"])
+    error_message = "status and scale-down read the state table from the VPC: a DynamoDB gateway endpoint"
+  }
+  assert {
+    condition     = length(aws_nat_gateway.this) == 0
+    error_message = "the default deployment has no NAT gateway"
+  }
+}
+
+run "private_subnet_without_nat_also_gets_the_lambda_endpoint_for_the_instances" {
+  command = plan
+  variables {
+    subnet_autocreate_as_private = true
+  }
+  assert {
+    condition     = toset(keys(aws_vpc_endpoint.interface)) == toset(["secretsmanager", "ec2", "autoscaling", "lambda"])
+    error_message = "instances without public addresses invoke the functions through a Lambda endpoint"
+  }
+  assert {
+    condition     = contains(keys(aws_vpc_endpoint.gateway), "dynamodb")
+    error_message = "the DynamoDB gateway endpoint is created"
+  }
+}
+
+run "a_module_nat_gateway_makes_the_endpoints_unnecessary" {
+  command = plan
+  variables {
+    subnet_autocreate_as_private = true
+    create_nat_gateway           = true
+  }
+  assert {
+    condition     = toset(keys(aws_vpc_endpoint.interface)) == toset(["secretsmanager"]) && length(aws_vpc_endpoint.gateway) == 0
+    error_message = "behind the module's NAT only the reference's Secrets Manager endpoint remains"
+  }
+}
+
+run "endpoint_variables_decide_when_set" {
+  command = plan
+  variables {
+    vpc_endpoint_ec2_create              = false
+    vpc_endpoint_autoscaling_create      = false
+    vpc_endpoint_dynamodb_gateway_create = false
+    secretmanager_create_vpc_endpoint    = false
+    vpc_endpoint_lambda_create           = true
+  }
+  assert {
+    condition     = toset(keys(aws_vpc_endpoint.interface)) == toset(["lambda"]) && length(aws_vpc_endpoint.gateway) == 0
+    error_message = "true and false override the computed need"
+  }
+}

@@ -11,8 +11,8 @@ Usage:
       --functions functions.json --log-dir DIR [--authorize-invokes]
 --authorize-invokes (moto with IAM enforced, tests/emulator/moto_iam.py): each Invoke is first
 sent to moto exactly as the caller signed it (moto's Lambda without Docker answers it without
-running anything); moto's refusal (a bad signature, an unknown key, no lambda:InvokeFunction on
-that function for the caller's identity, an unknown function) is the caller's answer and the
+running anything); moto's refusal (401/403: a bad signature, an unknown key, no
+lambda:InvokeFunction on that function for the caller's identity) is the caller's answer and the
 binary does not run.
 functions.json: {"<name>": {"env": {"K": "V"}, "timeout": 30, "binary"?: "<file in bin-dir>"}, ...}
 Prints "ready" once listening; SIGTERM stops every child process it started, by pid.
@@ -285,8 +285,11 @@ def main():
             m = INVOKE.match(self.path) if self.command == "POST" else None
             if m:
                 if args.authorize_invokes:
+                    # Only a refusal stops the call: moto authorizes before it looks the
+                    # function up, so its 404 for a router-only function (a harness probe)
+                    # still means the caller may invoke that ARN.
                     status, rb, rh = self.to_moto(body)
-                    if status >= 300:
+                    if status in (401, 403):
                         return self.answer(status, rb, rh)
                 return self.invoke(urllib.parse.unquote(m.group(1)), body)
             self.answer(*self.to_moto(body))

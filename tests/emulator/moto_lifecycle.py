@@ -8,6 +8,12 @@ moto stores lifecycle hooks but never applies them. Installed by `moto_server.py
 - implements `CompleteLifecycleAction` and `RecordLifecycleActionHeartbeat`, and applies a hook's
   `DefaultResult` after its `HeartbeatTimeout` (or the global timeout) from a timer thread and on
   every autoscaling/EC2 request;
+- enforces EC2 termination and stop protection (carried from the launch template, also for a
+  group's launches) with AWS's OperationNotPermitted, without blocking Auto Scaling's own
+  terminations;
+- runs the EC2 health check on terminated/stopped members and honours suspended ReplaceUnhealthy,
+  Terminate, Launch and HealthCheck processes (a terminated member of a group with
+  ReplaceUnhealthy suspended stays, Unhealthy, until detached or terminated through the group);
 - records EventBridge-shaped Auto Scaling events (lifecycle actions, launch/terminate
   successful/unsuccessful) for every group, served with the pending actions on
   `GET /_lifecycle/events?after=SEQ` and `GET /_lifecycle/state` of the same server.
@@ -17,6 +23,7 @@ All state changes run under the request lock of `moto_server.py` (passed to `ins
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import threading
@@ -35,6 +42,9 @@ from moto.autoscaling.models import (
 )
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import ActionResult, EmptyResult
+from moto.ec2.exceptions import InvalidParameterCombination, OperationNotPermitted
+from moto.ec2.models.instances import Instance, InstanceBackend
+from moto.ec2.responses.instances import InstanceResponse
 
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
@@ -110,6 +120,20 @@ def _hooks(group: FakeAutoScalingGroup, transition: str) -> list[LifecycleHook]:
         for h in group.autoscaling_backend.lifecycle_hooks.values()
         if h.auto_scaling_group_name == group.name and h.lifecycle_transition == transition
     ]
+
+
+def _suspended(group: FakeAutoScalingGroup, process: str) -> bool:
+    return process in (getattr(group, "_suspended_processes", None) or [])
+
+
+def _replaces_unhealthy(group: FakeAutoScalingGroup) -> bool:
+    """AWS: with Terminate suspended, ReplaceUnhealthy is inactive too (HealthCheck is not)."""
+    return not (_suspended(group, "ReplaceUnhealthy") or _suspended(group, "Terminate"))
+
+
+def _truthy(value: Any) -> bool:
+    """An EC2 boolean as moto keeps it: True, or "true" from a query parameter."""
+    return value is True or str(value).lower() == "true"
 
 
 def _counted(group: FakeAutoScalingGroup) -> list[Any]:
@@ -436,9 +460,9 @@ def _set_desired_capacity(self: FakeAutoScalingGroup, new_capacity: int | None) 
     self.desired_capacity = self.min_size if new_capacity is None else new_capacity
     counted = _counted(self)
     delta = _target_instances(self) - len(counted)
-    if delta > 0:
+    if delta > 0 and not _suspended(self, "Launch"):
         self.replace_autoscaling_group_instances(delta, self.get_propagated_tags())
-    elif delta < 0:
+    elif delta < 0 and not _suspended(self, "Terminate"):
         to_remove = [s for s in counted if not s.protected_from_scale_in][: -delta]
         if to_remove:
             ts = _iso(_utcnow(), millis=False)
@@ -501,9 +525,20 @@ _orig_detach = AutoScalingBackend.detach_instances
 
 
 def _detach_instances(self: AutoScalingBackend, group_name: str, instance_ids: list[str], should_decrement: bool) -> Any:
+    """As moto, and the detach activities are listed by DescribeScalingActivities."""
     for instance_id in instance_ids:
         _drop_wait(instance_id)
-    return _orig_detach(self, group_name, instance_ids, should_decrement)
+    activities = _orig_detach(self, group_name, instance_ids, should_decrement)
+    group = self.autoscaling_groups.get(group_name)
+    if group is not None:
+        for activity in activities:
+            done = copy.copy(activity)  # the answer keeps InProgress, as AWS's does
+            done.status_code = "Successful"
+            done.progress = 100
+            done.status_message = ""  # type: ignore[attr-defined]
+            done.details = json.dumps({})  # type: ignore[attr-defined]
+            _record_activity(group, done)
+    return activities
 
 
 def _terminate_instance(self: AutoScalingBackend, instance_id: str, should_decrement: bool) -> TerminateInstanceActivity:
@@ -535,7 +570,7 @@ def _set_instance_health(self: AutoScalingBackend, instance_id: str, health_stat
         for state in list(group.instance_states):
             if state.instance.id != instance_id or state.lifecycle_state != "InService":
                 continue
-            if "ReplaceUnhealthy" in group._suspended_processes:
+            if not _replaces_unhealthy(group):
                 return
             ts = _iso(_utcnow(), millis=False)
             _terminate(group, [state], f"At {ts} an instance was taken out of service in response to a user health-check.")
@@ -543,12 +578,58 @@ def _set_instance_health(self: AutoScalingBackend, instance_id: str, health_stat
             return
 
 
+def _ec2_health_cause() -> str:
+    return (f"At {_iso(_utcnow(), millis=False)} an instance was taken out of service in response to an EC2 "
+            "health check indicating it has been terminated or stopped.")
+
+
+def _replace_unhealthy(group: FakeAutoScalingGroup) -> None:
+    """ReplaceUnhealthy: unhealthy InService members are terminated (through the terminate
+    hooks) and replaced, unless the process is suspended."""
+    if not _replaces_unhealthy(group):
+        return
+    unhealthy = [s for s in group.instance_states if s.lifecycle_state == "InService" and s.health_status == "Unhealthy"]
+    if unhealthy:
+        _terminate(group, unhealthy, _ec2_health_cause())
+        group.set_desired_capacity(group.desired_capacity)
+
+
+def _ec2_health_check(group: FakeAutoScalingGroup) -> None:
+    """HealthCheck (EC2 type), unless suspended: an InService member whose instance is not
+    running (stopped, terminated) is marked Unhealthy; then ReplaceUnhealthy."""
+    if _suspended(group, "HealthCheck"):
+        return
+    for state in group.instance_states:
+        if state.lifecycle_state == "InService" and state.instance.state not in ("pending", "running"):
+            state.health_status = "Unhealthy"
+    _replace_unhealthy(group)
+
+
+def _notify_stop_instances(self: AutoScalingBackend, instance_ids: list[str]) -> None:
+    """EC2 StopInstances on members: the EC2 health check finds them unhealthy."""
+    for group in list(self.autoscaling_groups.values()):
+        if any(s.instance.id in instance_ids for s in group.instance_states):
+            _ec2_health_check(group)
+
+
 def _notify_terminate_instances(self: AutoScalingBackend, instance_ids: list[str]) -> None:
-    """EC2 TerminateInstances outside the group: noticed as unhealthy, replaced (no hooks)."""
+    """EC2 TerminateInstances outside the group: noticed as unhealthy, replaced (no hooks).
+
+    An InService member is kept, marked Unhealthy, while ReplaceUnhealthy (or Terminate) is
+    suspended, and kept unnoticed (Healthy) while HealthCheck is: only DetachInstances,
+    TerminateInstanceInAutoScalingGroup or resuming the process makes the group replace it."""
     for group_name, group in list(self.autoscaling_groups.items()):
         gone = [s for s in group.instance_states if s.instance.id in instance_ids]
         if not gone:
             continue
+        if _suspended(group, "HealthCheck") or not _replaces_unhealthy(group):
+            kept = [s for s in gone if s.lifecycle_state == "InService"]
+            if not _suspended(group, "HealthCheck"):
+                for state in kept:
+                    state.health_status = "Unhealthy"
+            gone = [s for s in gone if s not in kept]
+            if not gone:
+                continue
         before = len(_counted(group))
         ts = _iso(_utcnow(), millis=False)
         for state in gone:
@@ -565,9 +646,20 @@ def _notify_terminate_instances(self: AutoScalingBackend, instance_ids: list[str
         # AWS only replaces what the desired capacity still needs: a member the control plane
         # terminated after lowering the desired capacity is not replaced.
         difference = min(before - len(_counted(group)), _target_instances(group) - len(_counted(group)))
-        if difference > 0:
+        if difference > 0 and not _suspended(group, "Launch"):
             group.replace_autoscaling_group_instances(difference, group.get_propagated_tags())
         self.update_attached_elbs(group_name)
+
+
+_orig_resume = AutoScalingBackend.resume_processes
+
+
+def _resume_processes(self: AutoScalingBackend, group_name: str, scaling_processes: list[str]) -> None:
+    """Resumed processes catch up at once: health check, replacement, desired capacity."""
+    _orig_resume(self, group_name, scaling_processes)
+    group = self.autoscaling_groups[group_name]
+    _ec2_health_check(group)
+    group.set_desired_capacity(group.desired_capacity)
 
 
 _orig_delete_hook = AutoScalingBackend.delete_lifecycle_hook
@@ -580,6 +672,105 @@ def _delete_lifecycle_hook(self: AutoScalingBackend, as_name: str, name: str) ->
         wait = action.wait
         if wait.backend is self and wait.group.name == as_name and action.hook_name == name:
             _resolve(action, "ABANDON" if wait.transition == LAUNCHING else "CONTINUE")
+
+
+# --------------------------------------------------------------------------- patches: EC2 protection
+
+# DisableApiTermination / DisableApiStop of the RunInstances request being served (requests are
+# serialised by the server's lock), for the instances it creates.
+_run_request: dict[str, Any] = {}
+_orig_instance_init = Instance.__init__
+
+
+def _instance_init(self: Instance, ec2_backend: Any, image_id: str, user_data: Any, security_groups: Any, **kwargs: Any) -> None:
+    """Termination and stop protection from RunInstances, else from the launch template (moto
+    ignored both for an Auto Scaling group's launches and DisableApiTermination altogether)."""
+    _orig_instance_init(self, ec2_backend, image_id, user_data, security_groups, **kwargs)
+    data: dict[str, Any] = {}
+    if kwargs.get("launch_template"):
+        try:
+            data = ec2_backend._get_template_from_args(kwargs["launch_template"]).data or {}
+        except Exception:  # noqa: BLE001 - moto's own init already accepted the template
+            data = {}
+    for attr, key in (("disable_api_termination", "DisableApiTermination"), ("disable_api_stop", "DisableApiStop")):
+        value = _run_request.get(key)
+        if value is None:
+            value = data.get(key)
+        if value is None:
+            value = getattr(self, attr, False)  # what moto's own init took from its caller
+        setattr(self, attr, _truthy(value))
+
+
+_orig_run_instances = InstanceResponse.run_instances
+
+
+def _run_instances(self: InstanceResponse) -> Any:
+    _run_request.clear()
+    _run_request.update({k: self._get_param(k) for k in ("DisableApiTermination", "DisableApiStop")})
+    try:
+        return _orig_run_instances(self)
+    finally:
+        _run_request.clear()
+
+
+_orig_modify_attribute = InstanceBackend.modify_instance_attribute
+
+
+def _modify_instance_attribute(self: InstanceBackend, instance_id: str, key: str, value: Any) -> Instance:
+    if key in ("disable_api_termination", "disable_api_stop"):
+        value = _truthy(value)
+    return _orig_modify_attribute(self, instance_id, key, value)
+
+
+def _notify_autoscaling(ec2: InstanceBackend, method: str, instance_ids: list[str]) -> None:
+    from moto.autoscaling import autoscaling_backends
+
+    getattr(autoscaling_backends[ec2.account_id][ec2.region_name], method)(instance_ids)
+
+
+def _terminate_instances(self: InstanceBackend, instance_ids: list[str]) -> list[tuple[Instance, Any]]:
+    """TerminateInstances as AWS: an unknown id terminates nothing; with termination protection
+    on an instance, the request fails with OperationNotPermitted and the instances in that
+    instance's Availability Zone are not terminated (those in other zones are)."""
+    if not instance_ids:
+        raise InvalidParameterCombination("No instances specified")
+    instances = self.get_multi_instances_by_id(instance_ids)
+    protected = [i for i in instances if _truthy(i.disable_api_termination)]
+    if not protected:
+        return [(i, i.terminate()) for i in instances]
+    blocked = {i.placement.zone for i in protected}
+    done = [i for i in instances if i.placement.zone not in blocked]
+    for instance in done:
+        instance.terminate()
+    if done:
+        # The response handler, which notifies Auto Scaling and ELB, does not run on an error.
+        ids = [i.id for i in done]
+        _notify_autoscaling(self, "notify_terminate_instances", ids)
+        try:
+            from moto.elbv2.models import elbv2_backends
+
+            elbv2_backends[self.account_id][self.region_name].notify_terminate_instances(ids)
+        except Exception:  # noqa: BLE001
+            pass
+    raise OperationNotPermitted(
+        f"The instance '{protected[0].id}' may not be terminated. "
+        "Modify its 'disableApiTermination' instance attribute and try again."
+    )
+
+
+def _stop_instances(self: InstanceBackend, instance_ids: list[str]) -> list[tuple[Instance, Any]]:
+    """StopInstances as AWS: refused while an instance has stop protection (moto's message said
+    "terminated"); a stopped group member fails its EC2 health check."""
+    instances = self.get_multi_instances_by_id(instance_ids)
+    for instance in instances:
+        if _truthy(instance.disable_api_stop):
+            raise OperationNotPermitted(
+                f"The instance '{instance.id}' may not be stopped. "
+                "Modify its 'disableApiStop' instance attribute and try again."
+            )
+    stopped = [(i, i.stop()) for i in instances]
+    _notify_autoscaling(self, "notify_stop_instances", [i.id for i in instances])
+    return stopped
 
 
 # --------------------------------------------------------------------------- patches: responses
@@ -772,6 +963,13 @@ def install(lock: Any, start_timer: bool = True) -> None:
     AutoScalingBackend.terminate_instance = _terminate_instance  # type: ignore[method-assign]
     AutoScalingBackend.set_instance_health = _set_instance_health  # type: ignore[method-assign]
     AutoScalingBackend.notify_terminate_instances = _notify_terminate_instances  # type: ignore[method-assign]
+    AutoScalingBackend.notify_stop_instances = _notify_stop_instances  # type: ignore[attr-defined]
+    AutoScalingBackend.resume_processes = _resume_processes  # type: ignore[method-assign]
+    Instance.__init__ = _instance_init  # type: ignore[method-assign]
+    InstanceResponse.run_instances = _run_instances  # type: ignore[method-assign]
+    InstanceBackend.modify_instance_attribute = _modify_instance_attribute  # type: ignore[method-assign]
+    InstanceBackend.terminate_instances = _terminate_instances  # type: ignore[method-assign]
+    InstanceBackend.stop_instances = _stop_instances  # type: ignore[method-assign]
     AutoScalingBackend.delete_lifecycle_hook = _delete_lifecycle_hook  # type: ignore[method-assign]
     AutoScalingResponse.put_lifecycle_hook = _put_lifecycle_hook  # type: ignore[method-assign]
     AutoScalingResponse.create_auto_scaling_group = _create_auto_scaling_group  # type: ignore[method-assign]

@@ -11,6 +11,8 @@ Patches (see README "Local cloud"):
   RecordLifecycleActionHeartbeat, heartbeat timeouts) and an event feed on `/_lifecycle/`:
   see `moto_lifecycle.py` and LIFECYCLE.md. Replacement after an EC2 termination only restores
   the desired capacity, as on AWS (moto replaced every terminated member).
+- instances Auto Scaling launches from a launch template get its primary network interface's
+  security groups and public address (`moto_instances.py`);
 - an SDK retry of a request that already succeeded gets the first attempt's answer again instead
   of being executed twice. The AWS SDKs resend a request under the same `amz-sdk-invocation-id`
   (with `amz-sdk-request: attempt=N`, N > 1) when the first attempt's answer did not reach them;
@@ -41,6 +43,7 @@ from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.stepfunctions.responses import StepFunctionResponse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import moto_instances  # noqa: E402
 import moto_iam  # noqa: E402
 import moto_lifecycle  # noqa: E402
 
@@ -144,6 +147,7 @@ NetworkInterface.get_filter_value = _eni_filter_value
 StepFunctionResponse.validate_state_machine_definition = _validate_state_machine_definition
 StepFunctionResponse.list_state_machine_versions = _list_state_machine_versions
 moto_lifecycle.install(_request_lock, start_timer=__name__ == "__main__")
+moto_instances.apply()
 if os.environ.get("MOTO_IAM_ADMIN_FILE") and __name__ == "__main__":
     moto_iam.install(os.environ["MOTO_IAM_ADMIN_FILE"], _request_lock)
 

@@ -24,6 +24,9 @@ import harness  # noqa: E402
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 NO_ACTION = "No active Lifecycle Action found with instance ID "
+# EC2's answers to TerminateInstances / StopInstances on a protected instance.
+MAY_NOT_TERMINATE = "The instance '{}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again."
+MAY_NOT_STOP = "The instance '{}' may not be stopped. Modify its 'disableApiStop' instance attribute and try again."
 
 
 class LifecycleHooksTest(harness.MotoTestCase):
@@ -37,6 +40,12 @@ class LifecycleHooksTest(harness.MotoTestCase):
         cls.ec2.create_launch_template(
             LaunchTemplateName="lc-test",
             LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro", "UserData": "IyEvYmluL3NoCg=="},
+        )
+        # As infra/instances.tf's backend template: termination and stop protection.
+        cls.ec2.create_launch_template(
+            LaunchTemplateName="lc-protected",
+            LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro",
+                                "DisableApiTermination": True, "DisableApiStop": True},
         )
 
     # ------------------------------------------------------------------ helpers
@@ -55,7 +64,12 @@ class LifecycleHooksTest(harness.MotoTestCase):
             args["LifecycleHookSpecificationList"] = hooks
         args.update(extra)
         self.asg.create_auto_scaling_group(**args)
-        self.addCleanup(self.asg.delete_auto_scaling_group, AutoScalingGroupName=name, ForceDelete=True)
+        self.addCleanup(self.delete_group, name)
+
+    def delete_group(self, name: str) -> None:
+        """ForceDelete the group unless the test already deleted it."""
+        if self.asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]:
+            self.asg.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
 
     @staticmethod
     def hook(name: str, transition: str, timeout: int = 300, default: str = "ABANDON", metadata: str | None = None):
@@ -416,6 +430,215 @@ class LifecycleHooksTest(harness.MotoTestCase):
         states = self.states("lc-later")
         self.assertNotIn(new, states)
         self.assertEqual(sorted(states.values()), ["InService", "InService"])
+
+    # ------------------------------------------------------------------ protections
+
+    def group(self, name: str) -> dict:
+        return self.asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+
+    def members(self, name: str) -> dict[str, tuple[str, str]]:
+        """instance id -> (LifecycleState, HealthStatus)."""
+        return {i["InstanceId"]: (i["LifecycleState"], i["HealthStatus"]) for i in self.group(name)["Instances"]}
+
+    def attribute(self, instance_id: str, name: str) -> bool:
+        answer = self.ec2.describe_instance_attribute(InstanceId=instance_id, Attribute=name)
+        return answer[name[0].upper() + name[1:]]["Value"]
+
+    def unprotect(self, instance_id: str, termination: bool = True, stop: bool = True) -> None:
+        """What a user does before terminating a protected backend: clear the attributes."""
+        if termination:
+            self.ec2.modify_instance_attribute(InstanceId=instance_id, DisableApiTermination={"Value": False})
+        if stop:
+            self.ec2.modify_instance_attribute(InstanceId=instance_id, DisableApiStop={"Value": False})
+
+    def assert_refused(self, call, message: str, **kwargs) -> None:
+        with self.assertRaises(ClientError) as ctx:
+            call(**kwargs)
+        err = ctx.exception.response["Error"]
+        self.assertEqual((err["Code"], err["Message"]), ("OperationNotPermitted", message))
+        self.assertEqual(ctx.exception.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+
+    def test_template_protection_refuses_terminate_and_stop_until_cleared(self):
+        self.create_group("lc-prot", 2, LaunchTemplate={"LaunchTemplateName": "lc-protected"})
+        a, b = sorted(self.states("lc-prot"))
+        for iid in (a, b):
+            self.assertTrue(self.attribute(iid, "disableApiTermination"), iid)
+            self.assertTrue(self.attribute(iid, "disableApiStop"), iid)
+        seq = self.last_seq()
+        self.assert_refused(self.ec2.terminate_instances, MAY_NOT_TERMINATE.format(a), InstanceIds=[a])
+        self.assert_refused(self.ec2.stop_instances, MAY_NOT_STOP.format(a), InstanceIds=[a])
+        self.assertEqual(self.ec2_state(a), "running")
+        self.assertEqual(self.members("lc-prot"), {a: ("InService", "Healthy"), b: ("InService", "Healthy")})
+        self.assertEqual(self.events(seq, "lc-prot"), [])
+        # Clearing one attribute lifts only its own refusal.
+        self.unprotect(a, stop=False)
+        self.assertFalse(self.attribute(a, "disableApiTermination"))
+        self.assert_refused(self.ec2.stop_instances, MAY_NOT_STOP.format(a), InstanceIds=[a])
+        self.ec2.terminate_instances(InstanceIds=[a])
+        self.assertEqual(self.ec2_state(a), "terminated")
+        (c,) = set(self.states("lc-prot")) - {a, b}  # a's replacement, protected as well
+        self.assert_refused(self.ec2.terminate_instances, MAY_NOT_TERMINATE.format(c), InstanceIds=[c])
+        # Protection set again through ModifyInstanceAttribute refuses again.
+        self.unprotect(c)
+        self.ec2.modify_instance_attribute(InstanceId=c, DisableApiTermination={"Value": True})
+        self.assertTrue(self.attribute(c, "disableApiTermination"))
+        self.assert_refused(self.ec2.terminate_instances, MAY_NOT_TERMINATE.format(c), InstanceIds=[c])
+        self.unprotect(b, termination=False)
+        self.assert_refused(self.ec2.terminate_instances, MAY_NOT_TERMINATE.format(b), InstanceIds=[b])
+        # Stopped, b fails the EC2 health check: the group terminates and replaces it.
+        self.ec2.stop_instances(InstanceIds=[b])
+        self.assertEqual(self.ec2_state(b), "terminated")
+        states = self.states("lc-prot")
+        self.assertEqual(len(states), 2)
+        self.assertNotIn(b, states)
+
+    def test_terminate_refused_per_availability_zone(self):
+        # AWS: the instances in a protected instance's AZ are not terminated, the others are.
+        def run(template: str, zone: str) -> str:
+            r = self.ec2.run_instances(MinCount=1, MaxCount=1, LaunchTemplate={"LaunchTemplateName": template},
+                                       Placement={"AvailabilityZone": zone})
+            return r["Instances"][0]["InstanceId"]
+        a, b = run("lc-test", "us-east-1a"), run("lc-test", "us-east-1a")
+        c, d = run("lc-protected", "us-east-1b"), run("lc-test", "us-east-1b")
+        self.assertTrue(self.attribute(c, "disableApiTermination"))
+        self.assertFalse(self.attribute(d, "disableApiTermination"))
+        self.assert_refused(self.ec2.terminate_instances, MAY_NOT_TERMINATE.format(c), InstanceIds=[a, b, c, d])
+        self.assertEqual([self.ec2_state(i) for i in (a, b, c, d)], ["terminated", "terminated", "running", "running"])
+        self.unprotect(c)
+        self.ec2.terminate_instances(InstanceIds=[c, d])
+        # RunInstances' own DisableApiTermination parameter protects too.
+        (e,) = [i["InstanceId"] for i in self.ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, DisableApiTermination=True)["Instances"]]
+        self.assert_refused(self.ec2.terminate_instances, MAY_NOT_TERMINATE.format(e), InstanceIds=[e])
+        self.unprotect(e)
+        self.ec2.terminate_instances(InstanceIds=[e])
+
+    def test_auto_scaling_terminates_protected_instances(self):
+        # EC2 termination protection does not stop Auto Scaling's own terminations.
+        self.create_group("lc-prot-asg", 3, [self.hook("drain", TERMINATING)],
+                          LaunchTemplate={"LaunchTemplateName": "lc-protected"})
+        self.asg.set_desired_capacity(AutoScalingGroupName="lc-prot-asg", DesiredCapacity=2)
+        (victim,) = [i for i, s in self.states("lc-prot-asg").items() if s == "Terminating:Wait"]
+        self.complete("lc-prot-asg", "drain", InstanceId=victim)
+        self.assertEqual(self.ec2_state(victim), "terminated")
+        a, b = sorted(self.states("lc-prot-asg"))
+        self.asg.terminate_instance_in_auto_scaling_group(InstanceId=a, ShouldDecrementDesiredCapacity=True)
+        self.complete("lc-prot-asg", "drain", "ABANDON", InstanceId=a)
+        self.assertEqual(self.ec2_state(a), "terminated")
+        self.assertEqual(self.states("lc-prot-asg"), {b: "InService"})
+        self.asg.delete_auto_scaling_group(AutoScalingGroupName="lc-prot-asg", ForceDelete=True)
+        self.assertEqual(self.ec2_state(b), "terminated")
+
+    def test_scale_in_protection_respected(self):
+        self.create_group("lc-scalein-prot", 3, NewInstancesProtectedFromScaleIn=True)
+        ids = sorted(self.states("lc-scalein-prot"))
+        self.asg.set_desired_capacity(AutoScalingGroupName="lc-scalein-prot", DesiredCapacity=1)
+        self.asg.update_auto_scaling_group(AutoScalingGroupName="lc-scalein-prot", DesiredCapacity=1)
+        self.assertEqual(sorted(self.states("lc-scalein-prot")), ids)
+        self.assertEqual(self.group("lc-scalein-prot")["DesiredCapacity"], 1)
+        self.assertEqual({self.ec2_state(i) for i in ids}, {"running"})
+        # Unprotected, one is taken at the next desired-capacity change; the protected one stays.
+        self.asg.set_instance_protection(AutoScalingGroupName="lc-scalein-prot", InstanceIds=ids[1:],
+                                         ProtectedFromScaleIn=False)
+        self.asg.set_desired_capacity(AutoScalingGroupName="lc-scalein-prot", DesiredCapacity=2)
+        states = self.states("lc-scalein-prot")
+        self.assertEqual(len(states), 2)
+        self.assertIn(ids[0], states)
+
+    # ------------------------------------------------------------------ suspended processes
+
+    def suspended_group(self, name: str, desired: int) -> list[str]:
+        """A group as infra/ makes the backends': protected template and instances, launch and
+        terminate hooks, ReplaceUnhealthy suspended; its launches completed. Returns its ids."""
+        self.create_group(name, desired, [self.hook("boot", LAUNCHING), self.hook("drain", TERMINATING)],
+                          LaunchTemplate={"LaunchTemplateName": "lc-protected"}, NewInstancesProtectedFromScaleIn=True)
+        ids = sorted(self.states(name))
+        for iid in ids:
+            self.complete(name, "boot", InstanceId=iid)
+        self.asg.suspend_processes(AutoScalingGroupName=name, ScalingProcesses=["ReplaceUnhealthy"])
+        return ids
+
+    def test_replace_unhealthy_suspended_ec2_termination_stays_unhealthy_until_detached(self):
+        a, b = self.suspended_group("lc-suspended", 2)
+        seq = self.last_seq()
+        self.unprotect(a)
+        self.ec2.terminate_instances(InstanceIds=[a])
+        self.assertEqual(self.ec2_state(a), "terminated")
+        # Still a member, marked unhealthy, not replaced; desired capacity kept.
+        self.assertEqual(self.members("lc-suspended"), {a: ("InService", "Unhealthy"), b: ("InService", "Healthy")})
+        self.assertEqual(self.group("lc-suspended")["DesiredCapacity"], 2)
+        detail = self.asg.describe_auto_scaling_instances(InstanceIds=[a])["AutoScalingInstances"][0]
+        self.assertEqual(detail["HealthStatus"].upper(), "UNHEALTHY")
+        self.asg.set_desired_capacity(AutoScalingGroupName="lc-suspended", DesiredCapacity=2)
+        time.sleep(1.0)  # the timer thread must not replace it either
+        self.assertEqual(set(self.states("lc-suspended")), {a, b})
+        self.assertEqual(self.events(seq, "lc-suspended"), [])
+        self.assertEqual(self.get("/_lifecycle/state")["pending"], [])
+        # The control plane's path: DetachInstances without decrement; the group backfills.
+        self.asg.detach_instances(AutoScalingGroupName="lc-suspended", InstanceIds=[a],
+                                  ShouldDecrementDesiredCapacity=False)
+        states = self.states("lc-suspended")
+        self.assertNotIn(a, states)
+        (new,) = [i for i in states if i != b]
+        self.assertEqual(states[new], "Pending:Wait")
+        self.assertEqual([(e["detail-type"], e["detail"]["EC2InstanceId"]) for e in self.events(seq, "lc-suspended")],
+                         [("EC2 Instance-launch Lifecycle Action", new)])
+        acts = self.asg.describe_scaling_activities(AutoScalingGroupName="lc-suspended")["Activities"]
+        self.assertEqual(acts[0]["Description"], f"Launching a new EC2 instance: {new}")
+
+    def test_replace_unhealthy_suspended_terminate_through_auto_scaling_replaces(self):
+        a, b = self.suspended_group("lc-suspended-tiasg", 2)
+        self.unprotect(a)
+        self.ec2.terminate_instances(InstanceIds=[a])
+        self.assertEqual(self.members("lc-suspended-tiasg")[a], ("InService", "Unhealthy"))
+        self.asg.terminate_instance_in_auto_scaling_group(InstanceId=a, ShouldDecrementDesiredCapacity=False)
+        states = self.states("lc-suspended-tiasg")
+        self.assertEqual(states[a], "Terminating:Wait")
+        self.assertEqual(sorted(states.values()), ["InService", "Pending:Wait", "Terminating:Wait"])
+        self.complete("lc-suspended-tiasg", "drain", InstanceId=a)
+        self.assertNotIn(a, self.states("lc-suspended-tiasg"))
+
+    def test_replace_unhealthy_suspended_stop_stays_unhealthy(self):
+        a, b = self.suspended_group("lc-suspended-stop", 2)
+        self.unprotect(a)
+        self.ec2.stop_instances(InstanceIds=[a])
+        self.assertEqual(self.ec2_state(a), "stopped")
+        self.assertEqual(self.members("lc-suspended-stop"), {a: ("InService", "Unhealthy"), b: ("InService", "Healthy")})
+
+    def test_resume_replace_unhealthy_replaces_at_once(self):
+        (a,) = self.suspended_group("lc-resume", 1)
+        self.unprotect(a)
+        self.ec2.terminate_instances(InstanceIds=[a])
+        self.assertEqual(self.members("lc-resume"), {a: ("InService", "Unhealthy")})
+        self.asg.resume_processes(AutoScalingGroupName="lc-resume", ScalingProcesses=["ReplaceUnhealthy"])
+        states = self.states("lc-resume")
+        self.assertEqual(states[a], "Terminating:Wait")
+        self.assertEqual(sorted(states.values()), ["Pending:Wait", "Terminating:Wait"])
+
+    def test_stopped_member_replaced_when_not_suspended(self):
+        self.create_group("lc-stop", 1, [self.hook("drain", TERMINATING)])
+        (a,) = self.states("lc-stop")
+        self.ec2.stop_instances(InstanceIds=[a])
+        states = self.states("lc-stop")
+        self.assertEqual(states[a], "Terminating:Wait")
+        self.assertEqual(sorted(states.values()), ["InService", "Terminating:Wait"])
+        self.complete("lc-stop", "drain", InstanceId=a)
+        self.assertEqual(self.ec2_state(a), "terminated")
+
+    def test_launch_terminate_health_check_suspended(self):
+        self.create_group("lc-procs", 2)
+        a, b = sorted(self.states("lc-procs"))
+        self.asg.suspend_processes(AutoScalingGroupName="lc-procs", ScalingProcesses=["Launch", "Terminate", "HealthCheck"])
+        self.asg.set_desired_capacity(AutoScalingGroupName="lc-procs", DesiredCapacity=3)
+        self.assertEqual(set(self.states("lc-procs")), {a, b})
+        self.asg.set_desired_capacity(AutoScalingGroupName="lc-procs", DesiredCapacity=1)
+        self.assertEqual(set(self.states("lc-procs")), {a, b})
+        # HealthCheck suspended: an EC2 termination is not noticed.
+        self.ec2.terminate_instances(InstanceIds=[a])
+        self.assertEqual(self.members("lc-procs"), {a: ("InService", "Healthy"), b: ("InService", "Healthy")})
+        # Resumed: the terminated instance is noticed and replaced, then the group scales to desired 1.
+        self.asg.resume_processes(AutoScalingGroupName="lc-procs")
+        self.assertEqual(self.members("lc-procs"), {b: ("InService", "Healthy")})
 
     def test_moto_api_still_served(self):
         with urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=10) as r:

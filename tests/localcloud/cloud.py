@@ -27,6 +27,8 @@ from harness import (  # noqa: E402
     ROOT, Proc, debug_bin_dir, free_port, get_json, post_json, start_moto, start_router,
     start_weka_sim, tail, wait_for,
 )
+from reachability import ALL as ALL_SERVICES  # noqa: E402
+from reachability import Blackhole, Network, endpoint_env, weka_url_template  # noqa: E402
 import iam  # noqa: E402  (tests/localcloud/iam.py)
 
 # wait_for is re-exported for demo.py and e2e.py.
@@ -38,6 +40,8 @@ FUNCTIONS = [
 ]
 REGION = "us-east-1"
 PREFIX = "weka-local"
+# The router-only copy of status run without the DynamoDB endpoint (`probe_without_...`).
+PROBE_WITHOUT_DYNAMODB = f"{PREFIX}-status-probe-without-dynamodb-endpoint"
 # moto's account id: the account of every instance identity document the local IMDS serves.
 ACCOUNT_ID = "123456789012"
 # The local cloud's instance identity signer (a committed test key; see identity/README.md).
@@ -89,6 +93,9 @@ class Settings:
         self.install_faults = int(kw.get("install_faults", 0))
         # DPDK: 4 NICs per backend, three ENIs created by the user data (slower locally).
         self.dpdk = bool(kw.get("dpdk", False))
+        # The network variant: a private subnet without NAT (endpoints only) instead of the
+        # module's default public subnet.
+        self.private_subnet = bool(kw.get("private_subnet", False))
         self.run_dir = os.path.abspath(kw.get("run_dir") or os.path.join(
             ROOT, "target", "localcloud", time.strftime("run-%Y%m%d-%H%M%S")))
         self.bin_dir = kw.get("bin_dir") or debug_bin_dir()
@@ -114,6 +121,8 @@ class LocalCloud:
         self.fleet = None
         self.clock = None
         self.events = None
+        # Where unreachable AWS services and WEKA addresses point (reachability.py).
+        self.blackhole = Blackhole()
         os.makedirs(self.s.run_dir, exist_ok=True)
         self.logs = os.path.join(self.s.run_dir, "logs")
         os.makedirs(self.logs, exist_ok=True)
@@ -146,6 +155,7 @@ class LocalCloud:
         for p in reversed(self.procs):
             p.stop()
         self.procs.clear()
+        self.blackhole.close()
 
     def _log(self, name):
         return os.path.join(self.logs, f"{name}.log")
@@ -164,6 +174,12 @@ class LocalCloud:
         if not os.access(os.path.join(self.s.venv, "bin", "aws"), os.X_OK):
             raise SystemExit(f"local cloud: {self.s.venv}/bin/aws missing (run tests/setup.sh)")
         self.aws_cli = os.path.join(self.s.venv, "bin", "aws")
+        self.aws_cli_v2 = next((c for c in ("/usr/local/bin/aws", "/usr/bin/aws")
+                                if os.access(c, os.X_OK) and subprocess.run(
+                                    [c, "--version"], capture_output=True, text=True
+                                ).stdout.startswith("aws-cli/2")), None)
+        if self.aws_cli_v2 is None:
+            raise SystemExit("local cloud: AWS CLI v2 missing (run tests/setup.sh)")
         self.namespaces = subprocess.run(
             ["unshare", "-m", "--propagation", "private", "true"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
@@ -223,6 +239,7 @@ class LocalCloud:
             "bootstrap_grace_minutes": str(self.s.bootstrap_grace_minutes),
             "down_backends_removal_timeout": self.s.down_removal_timeout,
             "install_cluster_dpdk": "true" if self.s.dpdk else "false",
+            "subnet_autocreate_as_private": "true" if self.s.private_subnet else "false",
             # The IMDS shim signs each host's identity with the matching key: checks are on.
             "instance_identity_certificate": open(os.path.join(HERE, "identity",
                                                                "certificate.pem")).read(),
@@ -249,6 +266,9 @@ class LocalCloud:
             ["terraform", "output", "-json"], cwd=example, env=env, check=True,
             capture_output=True).stdout)
         self.outputs = {k: v["value"] for k, v in outputs.items()}
+        self.network = Network.from_state(json.loads(subprocess.run(
+            ["terraform", "show", "-json"], cwd=example, env=env, check=True,
+            capture_output=True).stdout))
         self.say(f"terraform    module applied to moto in {time.time() - t0:.0f}s "
                  f"({len(self.outputs['lambda_names'])} Lambdas, state machine, ASG, DynamoDB, secrets)")
 
@@ -260,9 +280,18 @@ class LocalCloud:
             conf = lam.get_function_configuration(FunctionName=name)
             env = dict(conf.get("Environment", {}).get("Variables", {}))
             env.update(self.aws_env(self.router_url))
+            reach = self.network.function_reach(name)
+            env.update(endpoint_env(reach, self.router_url, self.blackhole.url))
+            if "WEKA_API_URL_TEMPLATE" in env:
+                env["WEKA_API_URL_TEMPLATE"] = weka_url_template(reach, self.sim_url,
+                                                                 self.blackhole.url)
+            if reach.services != ALL_SERVICES or reach.weka:
+                self.say(f"network      {fn}: {reach.describe()}")
             env.update(iam.function_env(self.moto_url, conf))  # its execution role's credentials
             specs[name] = {"env": env, "timeout": conf.get("Timeout", 60), "binary": fn}
             self.lambda_names[fn] = name
+            if fn == "status":
+                specs[PROBE_WITHOUT_DYNAMODB] = self._probe_spec(name, specs[name], "dynamodb")
         path = os.path.join(self.s.run_dir, "functions.json")
         with open(path, "w") as f:
             json.dump(specs, f, indent=1)
@@ -282,6 +311,20 @@ class LocalCloud:
         )["LaunchTemplateVersions"][0]["LaunchTemplateData"] if lt else {}
         return iam.instance_profile_role(self.iam, instance, data)
 
+    def _probe_spec(self, name, spec, service):
+        """A copy of function `name` that the router alone knows, run with the network of this
+        deployment less its `service` endpoint (the harness's self-test)."""
+        reach = self.network.without_endpoint(service).function_reach(name)
+        env = dict(spec["env"], **endpoint_env(reach, self.router_url, self.blackhole.url))
+        return dict(spec, env=env)
+
+    def probe_without_dynamodb_endpoint(self):
+        """Invokes `status` (progress) as if the deployment had no DynamoDB endpoint: returns
+        (function error, result). The harness must make it fail as AWS would."""
+        r = self.lam.invoke(FunctionName=PROBE_WITHOUT_DYNAMODB,
+                            Payload=json.dumps({"type": "progress"}).encode())
+        return r.get("FunctionError"), r["Payload"].read().decode(errors="replace")
+
     @property
     def router_url(self):
         return f"http://127.0.0.1:{self.router_port}"
@@ -291,6 +334,38 @@ class LocalCloud:
         return {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test",
                 "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": REGION,
                 "AWS_DEFAULT_REGION": REGION}
+
+    def boto_credentials(self):
+        """The region and credentials the harness's own clients use (a boto3 client's kwargs)."""
+        env = dict(self.aws_env(self.router_url), **iam.admin_env(self.admin))
+        return {"region_name": env["AWS_REGION"], "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+                "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]}
+
+    def user_env(self):
+        """The environment of a user's shell next to the local cloud: AWS CLI v2 (as the seed's
+        users have it) pointed at the router, with the credentials Terraform applied with. CLI
+        v2 before 2.13 (Debian's is 2.9) ignores AWS_ENDPOINT_URL, so `aws` on this PATH is a
+        wrapper that passes it as --endpoint-url; the SDKs and newer CLIs read the variable."""
+        bin_dir = os.path.join(self.s.run_dir, "user-bin")
+        wrapper = os.path.join(bin_dir, "aws")
+        if not os.path.exists(wrapper):
+            os.makedirs(bin_dir, exist_ok=True)
+            with open(wrapper, "w") as f:
+                f.write("#!/bin/bash\n# AWS CLI v2 against the local cloud (see cloud.py user_env).\n"
+                        f'exec {self.aws_cli_v2} --endpoint-url "$AWS_ENDPOINT_URL" "$@"\n')
+            os.chmod(wrapper, 0o755)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(self.aws_env(self.router_url))
+        env.update(iam.admin_env(self.admin))  # IAM is enforced: the admin's key
+        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+        env["AWS_PAGER"] = ""
+        return env
+
+    def run_user_command(self, command, timeout=120):
+        """Runs one shell command line as the user would (user_env): (exit code, out, err)."""
+        done = subprocess.run(["bash", "-c", command], env=self.user_env(), capture_output=True,
+                              text=True, timeout=timeout)
+        return done.returncode, done.stdout, done.stderr
 
     def _clients(self):
         kw = dict(endpoint_url=self.router_url, region_name=REGION,
@@ -468,7 +543,7 @@ class EventFeed:
 class Host:
     """One simulated instance: a sandbox running the launch template's user data under bash."""
 
-    def __init__(self, cloud, instance, user_data, fault=None):
+    def __init__(self, cloud, instance, user_data, fault=None, launch_template_id=None):
         self.cloud = cloud
         self.id = instance["InstanceId"]
         self.ip = instance["PrivateIpAddress"]
@@ -508,6 +583,12 @@ class Host:
             "WEKA_SCRIPT_ROOT": os.path.join(self.dir, "root"),
         }
         env.update(cloud.aws_env(cloud.router_url))
+        public_ip, groups = cloud.network.launch_template_nic(launch_template_id)
+        self.reach = cloud.network.reach(
+            instance.get("SubnetId", ""),
+            [g["GroupId"] for g in instance.get("SecurityGroups", [])] or groups,
+            bool(instance.get("PublicIpAddress")) if public_ip is None else public_ip)
+        env.update(endpoint_env(self.reach, cloud.router_url, cloud.blackhole.url))
         # No keys in the environment: the AWS CLI gets the instance profile's from IMDS.
         env = iam.strip_credentials(env)
         iam.write_host_credentials(self.dir, cloud.moto_url, cloud.instance_role(instance),
@@ -637,7 +718,9 @@ class Fleet:
                     self.faults_left -= 1
                     fault = "install-fail"
                 self.launches += 1
-                self.hosts[iid] = Host(self.cloud, inst, user_data, fault)
+                self.hosts[iid] = Host(self.cloud, inst, user_data, fault, lt["LaunchTemplateId"])
+                if self.launches == 1:
+                    self.cloud.say(f"network      instances: {self.hosts[iid].reach.describe()}")
             # Instances no longer running in the group: detached ones keep running in EC2 until
             # terminated; a terminated or stopped one loses its host and its WEKA machine.
             for iid in list(self.hosts):

@@ -5,7 +5,8 @@
   python tests/localcloud/demo.py faults [--scenarios 1,2,...]   # issue 15's fault scenarios
 
 Story: N backends clusterize; desired raised to N+2 -> two join; one backend terminated from
-outside -> replaced and joined (self-healing); desired lowered to N -> two machines deactivated,
+outside (its termination protection cleared first, as on AWS) -> the control plane detaches it,
+the group launches a replacement, which joins (self-healing); desired lowered to N -> two machines deactivated,
 removed and terminated; final status. Prints a compact progress view and a summary with timings,
 and stops every process it started.
 """
@@ -13,6 +14,7 @@ and stops every process it started.
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 
@@ -44,6 +46,7 @@ class Story:
         self.a = args
         self.timings = []
         self.last_view = None
+        self.healed = None
 
     # ---- views --------------------------------------------------------------------------------
 
@@ -133,13 +136,40 @@ class Story:
         self.timed(f"desired {n}->{m} until the new hosts are active in WEKA", start)
         return self.c.active_backends() - before
 
+    def terminate_from_outside(self, victim):
+        """Terminates a backend as a user does on AWS, where backends have termination protection:
+        the plain terminate-instances is refused (OperationNotPermitted), so protection is cleared
+        first. Issued with the harness's boto3 client; the AWS CLI equivalents are printed."""
+        from botocore.exceptions import ClientError
+        try:
+            self.c.ec2.terminate_instances(InstanceIds=[victim])
+            raise Failure(f"terminate-instances on the protected {victim} was not refused")
+        except ClientError as e:
+            err = e.response["Error"]
+            say(f"  $ aws ec2 terminate-instances --instance-ids {victim}")
+            say(f"    refused as on AWS: {err['Code']}: {err['Message']}")
+        say(f"  $ aws ec2 modify-instance-attribute --instance-id {victim} "
+            "--no-disable-api-termination")
+        self.c.ec2.modify_instance_attribute(InstanceId=victim,
+                                             DisableApiTermination={"Value": False})
+        say(f"  $ aws ec2 terminate-instances --instance-ids {victim}")
+        self.c.ec2.terminate_instances(InstanceIds=[victim])
+
     def self_heal(self):
-        say("== 3. one backend is terminated from outside (ec2 terminate-instances)")
+        """Chapter 3: one backend terminated from outside. With ReplaceUnhealthy suspended the
+        group keeps it (Unhealthy) and launches nothing; the control plane's terminate detaches
+        it and the group backfills. Returns the victim; `self.healed` keeps what was seen."""
+        say("== 3. one backend is terminated from outside (termination protection cleared, "
+            "then ec2 terminate-instances)")
         active = self.c.active_backends()
         victim = sorted(active)[0]
         start = time.time()
-        self.c.ec2.terminate_instances(InstanceIds=[victim])
-        say(f"  terminated {victim}")
+        self.terminate_from_outside(victim)
+        member = {i["InstanceId"]: (i["LifecycleState"], i["HealthStatus"])
+                  for i in self.c.group()["Instances"]}.get(victim)
+        say(f"  terminated {victim}; in the group it is now {member} (ReplaceUnhealthy suspended: "
+            "not replaced until the control plane detaches it)")
+        self.healed = {"victim": victim, "at": start, "member_after": member}
         target = len(active)
 
         def healed():
@@ -147,6 +177,7 @@ class Story:
             return victim not in now and len(now) >= target
         self.wait("a replacement active in WEKA", healed, self.a.timeout)
         self.timed("external termination until a replacement is active", start)
+        self.healed["replacements"] = self.c.active_backends() - active
         return victim
 
     def hook_termination(self, events, tick=None):
@@ -254,6 +285,8 @@ def run_demo(args):
         story.scale_in()
         story.final_status()
         story.summary()
+        if args.mode == "up":
+            stay_up(cloud)
         return 0
     except Failure as e:
         say(f"FAILED: {e}")
@@ -266,19 +299,47 @@ def run_demo(args):
         say("stopped every process the demo started")
 
 
+def sandbox_env_text(cloud):
+    """The exports that point a shell at the running local cloud (AWS CLI v2 and the SDKs)."""
+    env = cloud.user_env()
+    names = ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+             "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PAGER"]
+    lines = [f"export {n}={shlex.quote(env[n])}" for n in names if n in env]
+    user_bin = env["PATH"].split(os.pathsep)[0]
+    lines.append(f"export PATH={shlex.quote(user_bin)}:\"$PATH\""
+                 "  # aws: AWS CLI v2 given --endpoint-url (CLI v2 < 2.13 ignores the variable)")
+    return "\n".join(lines) + "\n"
+
+
+def stay_up(cloud):
+    """`make up`: keeps the local cloud (clock, events, fleet, control plane) running after the
+    story until `make down` (SIGTERM), and writes what a shell needs to use it."""
+    path = os.path.join(cloud.s.run_dir, "sandbox.env")
+    with open(path + ".tmp", "w") as f:
+        f.write(sandbox_env_text(cloud))
+    os.replace(path + ".tmp", path)
+    say(f"sandbox up: `source {path}` then e.g. the seed's helper commands:")
+    for line in cloud.outputs["cluster_helper_commands"].splitlines():
+        if line.strip():
+            print("  " + line, flush=True)
+    say("`make down` stops it")
+    while True:
+        time.sleep(3600)
+
+
 def settings(args):
     return Settings(cluster_size=args.cluster_size, tick=args.tick,
                     sleep_scale=args.sleep_scale, install_faults=args.faults,
                     bootstrap_grace_minutes=args.bootstrap_grace_minutes,
                     down_removal_timeout=args.down_removal_timeout, run_dir=args.run_dir,
-                    dpdk=args.dpdk, bin_dir=args.bin_dir)
+                    dpdk=args.dpdk, bin_dir=args.bin_dir, private_subnet=args.private_subnet)
 
 
 def parser():
     env = os.environ.get
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["demo", "e2e", "faults"])
+    p.add_argument("mode", choices=["demo", "up", "e2e", "faults"])
     p.add_argument("--cluster-size", type=int, default=int(env("DEMO_CLUSTER_SIZE", "6")))
     p.add_argument("--scale-to", type=int, default=int(env("DEMO_SCALE_TO", "0")) or None)
     p.add_argument("--tick", type=float, default=float(env("DEMO_TICK", "5")),
@@ -292,6 +353,10 @@ def parser():
     p.add_argument("--down-removal-timeout", default=env("DEMO_DOWN_REMOVAL_TIMEOUT", "30s"))
     p.add_argument("--dpdk", action="store_true", default=env("DEMO_DPDK") == "1",
                    help="DPDK mode: the user data creates three extra ENIs per backend")
+    p.add_argument("--private-subnet", action="store_true",
+                   default=env("DEMO_PRIVATE_SUBNET") == "1",
+                   help="deploy into a private subnet without NAT (subnet_autocreate_as_private): "
+                        "instances and VPC functions reach AWS only through the module's endpoints")
     p.add_argument("--hook-tick", type=float, default=float(env("DEMO_HOOK_TICK", "60")),
                    help="tick of the tick-only termination chapter (EventBridge's 60 s)")
     p.add_argument("--timeout", type=float, default=float(env("DEMO_STEP_TIMEOUT", "300")),
@@ -314,7 +379,7 @@ def main():
     args = parser().parse_args()
     if args.scale_to is None:
         args.scale_to = args.cluster_size + 2
-    if args.mode == "demo":
+    if args.mode in ("demo", "up"):
         return run_demo(args)
     if args.mode == "faults":
         import faults

@@ -91,11 +91,23 @@ def run(args, settings, Story, say, check, Failure):
         say("== e2e 2b: what an instance forges is refused (review C1, H1, H2)")
         _forgeries_refused(cloud, check, args.timeout)
 
-        say("== e2e 2c: IAM is enforced: a role lacking an action is refused (issue 16)")
+        say("== e2e 2c: the network is AWS's (reachability.py): without its endpoint, no DynamoDB")
+        error, result = cloud.probe_without_dynamodb_endpoint()
+        check(error and "Connection refused" in result,
+              "status run without the DynamoDB endpoint fails to reach the table: "
+              + result[:160])
+        check(cloud.progress().get("summary", {}).get("clusterized"),
+              "the deployment's own status, with the endpoint, reads it")
+
+        say("== e2e 2d: the seed's cluster_helper_commands, verbatim, with AWS CLI v2")
+        _seed_helper_commands(cloud, check)
+
+        say("== e2e 2e: IAM is enforced: a role lacking an action is refused (issue 16)")
         denial_windows = _iam_enforced(cloud, check)
 
         say("== e2e 3: self-heal after an external termination")
         victim = story.self_heal()
+        _replaced_by_control_plane(cloud, check, story.healed)
         wait_for("the terminated machine to leave WEKA",
                  lambda: victim not in _weka_instances(cloud), args.timeout, 1)
         check(victim not in _weka_instances(cloud),
@@ -175,6 +187,39 @@ def run(args, settings, Story, say, check, Failure):
     finally:
         cloud.stop()
         say("stopped every process the e2e run started")
+
+
+def _replaced_by_control_plane(cloud, check, healed):
+    """The self-healing replacement came from the control plane's path, as on AWS where the
+    module suspends ReplaceUnhealthy: the terminated backend stayed in the group (Unhealthy),
+    Auto Scaling did not terminate or replace it itself, the `terminate` function detached it
+    (its log and the group's activities say so), and the replacement launched after that."""
+    victim = healed["victim"]
+    check(healed["member_after"] == ("InService", "Unhealthy"),
+          f"once terminated, {victim} stayed in the group InService/Unhealthy (not replaced by "
+          f"Auto Scaling: ReplaceUnhealthy suspended); seen {healed['member_after']}")
+    acts = cloud.asg.describe_scaling_activities(AutoScalingGroupName=cloud.asg_name,
+                                                 MaxRecords=100)["Activities"]
+    by_description = collections.defaultdict(list)
+    for a in acts:
+        by_description[a["Description"]].append(a)
+    detached = by_description.get(f"Detaching EC2 instance: {victim}", [])
+    check(len(detached) == 1, f"{victim} was detached once (DescribeScalingActivities)")
+    check(not by_description.get(f"Terminating EC2 instance: {victim}"),
+          f"Auto Scaling did not terminate {victim} itself")
+    log = os.path.join(cloud.logs, "lambda", f"{cloud.lambda_names['terminate']}.log")
+    with open(log, errors="replace") as f:
+        lines = [line for line in f if "detached without decrementing desired capacity" in line
+                 and victim in line]
+    check(lines, f"the terminate function detached it ({os.path.basename(log)}: "
+          f"{lines[0].strip()[:200] if lines else 'no detach line'})")
+    replacements = healed["replacements"]
+    launched = [a for r in replacements
+                for a in by_description.get(f"Launching a new EC2 instance: {r}", [])]
+    check(len(replacements) == 1 and len(launched) == 1
+          and launched[0]["StartTime"] >= detached[0]["StartTime"],
+          f"the replacement {sorted(replacements)} was launched after the detach "
+          f"({launched[0]['StartTime'] if launched else '?'} >= {detached[0]['StartTime']})")
 
 
 def _forgeries_refused(cloud, check, timeout):
@@ -317,6 +362,45 @@ def _no_other_denials(cloud, check, windows):
     other = [d for d in denials if not any(a - 1 <= d["time"] <= b + 1 for a, b in windows)]
     check(denials and not other, f"IAM refused only the deliberate requests ({len(denials)}); "
           f"others: {json.dumps(other[:5])}")
+
+
+def _seed_helper_commands(cloud, check):
+    """Each line of the `cluster_helper_commands` output runs as printed in a user's shell
+    (AWS CLI v2) and answers as the seed describes: the backends' IPs, the progress JSON, the
+    admin password."""
+    text = cloud.outputs["cluster_helper_commands"]
+    check(cloud.outputs["weka_deployment"]["cluster_helper_commands"] == text,
+          "weka_deployment.cluster_helper_commands is the top-level output's text")
+    lines = [line for line in text.splitlines() if line.strip()]
+    check(len(lines) >= 3 and lines[0].startswith("aws ec2 describe-instances")
+          and '"progress"' in lines[1] and lines[2].startswith("aws secretsmanager"),
+          "the seed's three commands come first: IPs, progress, password")
+    results = []
+    for line in lines:
+        rc, out, err = cloud.run_user_command(line)
+        check(rc == 0, f"`{line[:60]}...` exits 0 (stderr: {err.strip()[-200:]})")
+        results.append(out)
+    ips_type = cloud.outputs["weka_deployment"]["ips_type"]
+    ids = [i["InstanceId"] for i in cloud.group()["Instances"]]
+    expected = sorted(i.get(ips_type) for r in cloud.ec2.describe_instances(
+        InstanceIds=ids)["Reservations"] for i in r["Instances"])
+    ips = sorted(json.loads(results[0]))
+    check(ips and all(ips) and ips == expected,
+          f"get_ips lists the {len(ids)} backends' {ips_type}: {ips}")
+    progress, _ = json.JSONDecoder().raw_decode(results[1])
+    check((progress.get("summary") or {}).get("clusterized") is True,
+          "the progress command prints the status lambda's JSON (clusterized)")
+    secret = cloud.outputs["weka_deployment"]["weka_cluster_password_secret_id"]
+    password = results[2].strip()
+    check(password and password == boto_secret(cloud, secret),
+          "the password command prints the admin password")
+
+
+def boto_secret(cloud, secret_id):
+    import boto3
+    sm = boto3.client("secretsmanager", endpoint_url=cloud.router_url,
+                      **{k: v for k, v in cloud.boto_credentials().items()})
+    return sm.get_secret_value(SecretId=secret_id)["SecretString"]
 
 
 def _table_items(cloud):

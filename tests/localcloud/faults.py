@@ -341,7 +341,7 @@ class Chapter:
         c.fleet.hold(1)
         self.guard.allowed.add(victim)
         self.dead = {"victim": victim, "at": time.time()}
-        c.ec2.terminate_instances(InstanceIds=[victim])
+        self.story.terminate_from_outside(victim)
         self.say(f"  scenario 2: terminated the registered member {victim}")
         deadline = held_since + HOLD_AT_MOST_S
         evicted = None

@@ -39,11 +39,9 @@ module "weka_deployment" {
   allow_ssh_cidrs      = []
   allow_weka_api_cidrs = []
 
-  # VPC lambdas (status, scale-down) reach DynamoDB / Secrets Manager through endpoints:
-  secretmanager_use_vpc_endpoint       = true
-  vpc_endpoint_dynamodb_gateway_create = true
-  vpc_endpoint_ec2_create              = true
-  vpc_endpoint_autoscaling_create      = true
+  # The VPC endpoints the VPC-attached lambdas (status, scale-down) need are created by default
+  # (infra/README.md "Network paths"); with your own subnets behind a NAT gateway you may set
+  # vpc_endpoint_{dynamodb_gateway,ec2,autoscaling,lambda}_create = false.
 
   ## NFS protocol gateways (minimum two)
   # nfs_protocol_gateways_number = 2

@@ -95,6 +95,12 @@ variable "scale_lease_ttl" {
   description = "The scale lease's lifetime: above every scale step's timeout (checked at plan)."
 }
 
+variable "subnet_autocreate_as_private" {
+  type        = bool
+  default     = false
+  description = "The private-subnet-without-NAT variant (the fault scenarios run on it): instances get no public address and reach AWS through the endpoints the module creates."
+}
+
 variable "down_backends_removal_timeout" {
   type    = string
   default = "3h"
@@ -162,6 +168,7 @@ module "weka" {
   lifecycle_deadline_margin           = var.lifecycle_deadline_margin
   lambda_timeouts                     = var.lambda_timeouts
   scale_lease_ttl                     = var.scale_lease_ttl
+  subnet_autocreate_as_private        = var.subnet_autocreate_as_private
 
   # Emulator-friendly choices (variables only; no resource differs).
   use_placement_group                   = false # moto never reports the group "available"
@@ -178,6 +185,10 @@ module "weka" {
 
 output "weka_deployment" {
   value = module.weka.weka_deployment
+}
+
+output "cluster_helper_commands" {
+  value = module.weka.cluster_helper_commands
 }
 
 output "state_table_name" {

@@ -1,0 +1,57 @@
+"""moto_instances.py: an instance Auto Scaling launches from a launch template carries the
+template's primary network interface (security groups, public address), as on AWS.
+
+Run: /work/main/.venv/bin/python -m unittest tests/emulator/test_moto_instances.py
+"""
+
+import os
+import sys
+import unittest
+
+import boto3
+from moto import mock_aws
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import moto_instances  # noqa: E402
+
+
+class TemplateInterface(unittest.TestCase):
+    def launch(self, public):
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        asg = boto3.client("autoscaling", region_name="us-east-1")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24",
+                                   AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+        sg = ec2.create_security_group(GroupName="cluster", Description="c", VpcId=vpc)["GroupId"]
+        ec2.create_launch_template(LaunchTemplateName="backend", LaunchTemplateData={
+            "ImageId": "ami-12c6146b", "InstanceType": "i3en.2xlarge",
+            "NetworkInterfaces": [{"DeviceIndex": 0, "AssociatePublicIpAddress": public,
+                                   "Groups": [sg], "SubnetId": subnet}]})
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName="g", MinSize=1, MaxSize=1, DesiredCapacity=1,
+            LaunchTemplate={"LaunchTemplateName": "backend", "Version": "$Latest"},
+            VPCZoneIdentifier=subnet)
+        iid = asg.describe_auto_scaling_groups()["AutoScalingGroups"][0]["Instances"][0][
+            "InstanceId"]
+        return ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0], sg
+
+    def setUp(self):
+        self.original = moto_instances.InstanceBackend.run_instances
+        moto_instances.apply()
+        self.addCleanup(setattr, moto_instances.InstanceBackend, "run_instances", self.original)
+
+    @mock_aws
+    def test_public_interface_gets_a_public_address_and_the_templates_groups(self):
+        instance, sg = self.launch(public=True)
+        self.assertTrue(instance.get("PublicIpAddress"))
+        self.assertEqual([g["GroupId"] for g in instance["SecurityGroups"]], [sg])
+
+    @mock_aws
+    def test_private_interface_gets_no_public_address(self):
+        instance, sg = self.launch(public=False)
+        self.assertFalse(instance.get("PublicIpAddress"))
+        self.assertEqual([g["GroupId"] for g in instance["SecurityGroups"]], [sg])
+
+
+if __name__ == "__main__":
+    unittest.main()
