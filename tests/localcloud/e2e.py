@@ -15,7 +15,6 @@ from datetime import datetime
 
 import iam
 from cloud import wait_for
-from harness import get_json
 
 
 def deactivations(cloud):
@@ -358,7 +357,7 @@ STATUS_ACTION = "dynamodb:GetItem"
 def _no_other_denials(cloud, check, windows):
     """No request of the run was refused by IAM except those caused on purpose: a missing
     permission fails the run even where the code tolerates the error."""
-    denials = get_json(cloud.moto_url + "/_iam/denials")["denials"]
+    denials = iam.denials(cloud.moto_url)
     other = [d for d in denials if not any(a - 1 <= d["time"] <= b + 1 for a, b in windows)]
     check(denials and not other, f"IAM refused only the deliberate requests ({len(denials)}); "
           f"others: {json.dumps(other[:5])}")

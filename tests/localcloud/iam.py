@@ -22,7 +22,7 @@ import boto3
 from botocore.config import Config
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
-from harness import post_json  # noqa: E402
+from harness import get_json, post_json  # noqa: E402
 
 REGION = "us-east-1"
 # The key names an AWS process reads its credentials from (the Rust SDK's env provider too).
@@ -138,4 +138,10 @@ def events_sfn_client(moto_url, endpoint, role_arn, **config):
                         aws_secret_access_key=creds["SecretAccessKey"],
                         aws_session_token=creds["Token"],
                         config=Config(**config) if config else None)
+
+
+def denials(moto_url):
+    """Every request moto refused so far (authentication or authorization): [{"time",
+    "service", "error", "message"}]."""
+    return get_json(f"{moto_url}/_iam/denials")["denials"]
 
