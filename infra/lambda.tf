@@ -28,7 +28,9 @@ locals {
     status     = ["dynamodb:GetItem", "dynamodb:Query"]
     scale_down = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query"]
     lifecycle  = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]
-    step       = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"]
+    # terminate also writes notes (PutItem): the pending terminations, scale-down's failure.
+    terminate = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:PutItem"]
+    step      = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"]
     } : name => [{
       Sid      = "StateTable"
       Effect   = "Allow"
@@ -130,7 +132,7 @@ locals {
 
     "scale-down" = concat(local.st_table["scale_down"], local.st_read_credentials, local.st_kms_decrypt)
 
-    "terminate" = concat(local.st_table["lifecycle"], local.st_describe_asg, local.st_describe_instances, local.st_answer_lifecycle, [
+    "terminate" = concat(local.st_table["terminate"], local.st_describe_asg, local.st_describe_instances, local.st_answer_lifecycle, [
       {
         Sid      = "ManageClusterAsgs"
         Effect   = "Allow"

@@ -175,24 +175,41 @@ class Server:
 
     proc: Proc
     url: str
+    # The admin user's key of a moto started with IAM enforced (start_moto(iam=True)).
+    admin: dict[str, str] | None = None
 
     def stop(self) -> None:
         self.proc.stop()
 
 
 def start_moto(log_path: str, *, python: str | None = None, callback_port: int | None = None,
-               config: Mapping[str, Any] | None = None, timeout: float = 30.0) -> Server:
+               config: Mapping[str, Any] | None = None, timeout: float = 30.0,
+               iam: bool = False) -> Server:
     """The patched moto server (tests/emulator/moto_server.py) on a free loopback port, once it
     answers, configured with config (default MOTO_CONFIG). callback_port: where moto's Step
-    Functions interpreter calls AWS services back (the Lambda router); default moto itself."""
+    Functions interpreter calls AWS services back (the Lambda router); default moto itself.
+    iam: IAM enforced (tests/emulator/moto_iam.py); the admin user's key is the Server's
+    `admin` ({"AccessKeyId", "SecretAccessKey", "Arn"}), any other key is refused."""
     port = free_port()
     env = dict(os.environ, MOTO_PORT=str(callback_port or port))
+    env.pop("MOTO_IAM_ADMIN_FILE", None)
+    admin_file = None
+    if iam:
+        admin_file = os.path.join(os.path.dirname(os.path.abspath(log_path)),
+                                  f"moto-admin-{port}.json")
+        if os.path.exists(admin_file):
+            os.remove(admin_file)
+        env["MOTO_IAM_ADMIN_FILE"] = admin_file
     proc = Proc("moto", [python or venv_python(), os.path.join(EMULATOR, "moto_server.py"),
                          "-H", "127.0.0.1", "-p", str(port)], log_path, env=env)
     url = f"http://127.0.0.1:{port}"
     _started(proc, f"moto on {url}", lambda: http_ok(url + "/moto-api/"), timeout)
     post_json(url + "/moto-api/config", dict(MOTO_CONFIG if config is None else config))
-    return Server(proc, url)
+    admin = None
+    if admin_file:
+        with open(admin_file) as f:
+            admin = json.load(f)
+    return Server(proc, url, admin)
 
 
 def start_weka_sim(binary: str, port_file: str, log_path: str, *, time_factor: float = 1.0,
@@ -208,12 +225,15 @@ def start_weka_sim(binary: str, port_file: str, log_path: str, *, time_factor: f
 
 
 def start_router(log_path: str, *, port: int, moto_url: str, bin_dir: str, functions_file: str,
-                 log_dir: str, python: str | None = None, timeout: float = 20.0) -> Server:
+                 log_dir: str, python: str | None = None, timeout: float = 20.0,
+                 authorize_invokes: bool = False) -> Server:
     """The Lambda router (tests/emulator/lambda_router.py) on port: AWS calls forwarded to
-    moto, Lambda invocations run on the binaries in bin_dir with functions_file's specs."""
+    moto, Lambda invocations run on the binaries in bin_dir with functions_file's specs.
+    authorize_invokes: moto (IAM enforced) decides whether the caller may invoke first."""
     proc = Proc("router", [python or sys.executable, os.path.join(EMULATOR, "lambda_router.py"),
                            "--port", str(port), "--moto", moto_url, "--bin-dir", bin_dir,
-                           "--functions", functions_file, "--log-dir", log_dir], log_path)
+                           "--functions", functions_file, "--log-dir", log_dir]
+                + (["--authorize-invokes"] if authorize_invokes else []), log_path)
     url = f"http://127.0.0.1:{port}"
     _started(proc, "lambda router", lambda: http_ok(url + "/moto-api/"), timeout)
     return Server(proc, url)

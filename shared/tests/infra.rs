@@ -205,6 +205,7 @@ fn actions_called() -> BTreeMap<&'static str, Vec<&'static str>> {
                 "autoscaling:RecordLifecycleActionHeartbeat",
                 "autoscaling:SetInstanceProtection",
                 "dynamodb:GetItem",
+                "dynamodb:PutItem",
                 "dynamodb:Query",
                 "dynamodb:UpdateItem",
                 "ec2:DescribeInstances",

@@ -29,6 +29,7 @@ from harness import (  # noqa: E402
 )
 from reachability import ALL as ALL_SERVICES  # noqa: E402
 from reachability import Blackhole, Network, endpoint_env, weka_url_template  # noqa: E402
+import iam  # noqa: E402  (tests/localcloud/iam.py)
 
 # wait_for is re-exported for demo.py and e2e.py.
 __all__ = ["LocalCloud", "Settings", "wait_for"]
@@ -198,9 +199,12 @@ class LocalCloud:
         moto = start_moto(self._log("moto"), python=os.path.join(self.s.venv, "bin", "python"),
                           callback_port=self.router_port,
                           config={"stepfunctions": {"execute_state_machine": True},
-                                  "lambda": {"use_docker": False}})
+                                  "lambda": {"use_docker": False}},
+                          iam=True)
         self.procs.append(moto.proc)
         self.moto_url = moto.url
+        # IAM is enforced: the harness and Terraform sign with the admin user's key (iam.py).
+        self.admin = moto.admin
         self.say(f"moto         {self.moto_url} (Step Functions call back through the router)")
 
     def _apply_terraform(self):
@@ -218,15 +222,15 @@ class LocalCloud:
         # CHECKPOINT_DISABLE: no version check against HashiCorp (nothing leaves loopback).
         env = dict(os.environ, TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1",
                    TF_CLI_CONFIG_FILE=os.path.join(work, "terraformrc"),
-                   AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
+                   TF_VAR_access_key=self.admin["AccessKeyId"],
+                   TF_VAR_secret_key=self.admin["SecretAccessKey"], **iam.admin_env(self.admin))
         open(env["TF_CLI_CONFIG_FILE"], "w").close()
         # The zips are staged in an emulator bucket (module variable lambdas_upload_s3_bucket):
         # the AWS provider creates functions from local zips one at a time, ~5 s each (its wait
         # for State Active), and from S3 all nine at once.
         code_bucket = f"{PREFIX.lower()}-lambda-code"
-        boto3.client("s3", endpoint_url=self.moto_url, region_name=REGION, aws_access_key_id="test",
-                     aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"})
-                     ).create_bucket(Bucket=code_bucket)
+        iam.admin_client("s3", self.moto_url, self.admin, s3={"addressing_style": "path"}
+                         ).create_bucket(Bucket=code_bucket)
         tf_vars = {
             "aws_endpoint": self.moto_url,
             "lambdas_dir": zips,
@@ -270,8 +274,7 @@ class LocalCloud:
                  f"({len(self.outputs['lambda_names'])} Lambdas, state machine, ASG, DynamoDB, secrets)")
 
     def _start_router(self):
-        lam = boto3.client("lambda", endpoint_url=self.moto_url, region_name=REGION,
-                           aws_access_key_id="test", aws_secret_access_key="test")
+        lam = iam.admin_client("lambda", self.moto_url, self.admin)
         specs = {}
         self.lambda_names = {}
         for fn, name in self.outputs["lambda_names"].items():
@@ -285,6 +288,7 @@ class LocalCloud:
                                                                  self.blackhole.url)
             if reach.services != ALL_SERVICES or reach.weka:
                 self.say(f"network      {fn}: {reach.describe()}")
+            env.update(iam.function_env(self.moto_url, conf))  # its execution role's credentials
             specs[name] = {"env": env, "timeout": conf.get("Timeout", 60), "binary": fn}
             self.lambda_names[fn] = name
             if fn == "status":
@@ -295,9 +299,18 @@ class LocalCloud:
         router = start_router(self._log("router"), port=self.router_port, moto_url=self.moto_url,
                               bin_dir=self.s.bin_dir, functions_file=path,
                               log_dir=os.path.join(self.logs, "lambda"),
-                              python=os.path.join(self.s.venv, "bin", "python"))
+                              python=os.path.join(self.s.venv, "bin", "python"),
+                              authorize_invokes=True)
         self.procs.append(router.proc)
         self.say(f"router       {self.router_url} (Lambda Invoke -> target/debug binaries)")
+
+    def instance_role(self, instance):
+        """The role of the instance profile `instance` runs with (its launch template's)."""
+        lt = {} if instance.get("IamInstanceProfile") else self.group().get("LaunchTemplate") or {}
+        data = self.ec2.describe_launch_template_versions(
+            LaunchTemplateId=lt["LaunchTemplateId"], Versions=["$Latest"]
+        )["LaunchTemplateVersions"][0]["LaunchTemplateData"] if lt else {}
+        return iam.instance_profile_role(self.iam, instance, data)
 
     def _probe_spec(self, name, spec, service):
         """A copy of function `name` that the router alone knows, run with the network of this
@@ -325,7 +338,7 @@ class LocalCloud:
 
     def boto_credentials(self):
         """The region and credentials the harness's own clients use (a boto3 client's kwargs)."""
-        env = self.aws_env(self.router_url)
+        env = dict(self.aws_env(self.router_url), **iam.admin_env(self.admin))
         return {"region_name": env["AWS_REGION"], "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
                 "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]}
 
@@ -344,6 +357,7 @@ class LocalCloud:
             os.chmod(wrapper, 0o755)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(self.aws_env(self.router_url))
+        env.update(iam.admin_env(self.admin))  # IAM is enforced: the admin's key
         env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
         env["AWS_PAGER"] = ""
         return env
@@ -361,10 +375,12 @@ class LocalCloud:
                     if marker in line)
 
     def _clients(self):
-        kw = dict(endpoint_url=self.router_url, region_name=REGION, aws_access_key_id="test",
-                  aws_secret_access_key="test",
+        kw = dict(endpoint_url=self.router_url, region_name=REGION,
+                  aws_access_key_id=self.admin["AccessKeyId"],
+                  aws_secret_access_key=self.admin["SecretAccessKey"],
                   config=Config(retries={"max_attempts": 2}, read_timeout=900))
         self.asg = boto3.client("autoscaling", **kw)
+        self.iam = boto3.client("iam", **kw)
         self.ec2 = boto3.client("ec2", **kw)
         self.sfn = boto3.client("stepfunctions", **kw)
         self.lam = boto3.client("lambda", **kw)
@@ -373,6 +389,11 @@ class LocalCloud:
         self.asg_name = dep["asg_name"]
         self.asg_names = {self.asg_name} | {n for n in [dep.get("nfs_asg_name")] if n}
         self.state_machine_arn = self.outputs["state_machine_arn"]
+        # The clock and the event feed play EventBridge: they sign with the rules' role.
+        self.events_sfn = iam.events_sfn_client(
+            self.moto_url, self.router_url,
+            iam.events_role(boto3.client("events", **kw), self.state_machine_arn),
+            retries={"max_attempts": 2})
 
     # ---- helpers used by stories and tests --------------------------------------------------
 
@@ -468,7 +489,7 @@ class Clock:
         self.count += 1
         name = name or f"tick-{self.count:05d}-{int(time.time())}"
         try:
-            return self.cloud.sfn.start_execution(
+            return self.cloud.events_sfn.start_execution(
                 stateMachineArn=self.cloud.state_machine_arn, name=name,
                 input=json.dumps(payload or {"source": "aws.events",
                                              "detail-type": "Scheduled Event", "detail": {}}))
@@ -520,7 +541,7 @@ class EventFeed:
             if event.get("detail", {}).get("AutoScalingGroupName") not in self.cloud.asg_names:
                 continue
             name = f"event-{item['seq']:05d}-{int(time.time())}"
-            self.cloud.sfn.start_execution(stateMachineArn=self.cloud.state_machine_arn,
+            self.cloud.events_sfn.start_execution(stateMachineArn=self.cloud.state_machine_arn,
                                            name=name, input=json.dumps(event))
             self.delivered.append((time.time(), event.get("detail-type"),
                                    event.get("detail", {}).get("EC2InstanceId")))
@@ -575,6 +596,10 @@ class Host:
             [g["GroupId"] for g in instance.get("SecurityGroups", [])] or groups,
             bool(instance.get("PublicIpAddress")) if public_ip is None else public_ip)
         env.update(endpoint_env(self.reach, cloud.router_url, cloud.blackhole.url))
+        # No keys in the environment: the AWS CLI gets the instance profile's from IMDS.
+        env = iam.strip_credentials(env)
+        iam.write_host_credentials(self.dir, cloud.moto_url, cloud.instance_role(instance),
+                                   self.id)
         with open(os.path.join(self.dir, "env.json"), "w") as f:
             json.dump(env, f, indent=1)
         ud = os.path.join(self.dir, "user-data.sh")

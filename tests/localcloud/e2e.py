@@ -13,6 +13,7 @@ import re
 import time
 from datetime import datetime
 
+import iam
 from cloud import wait_for
 
 
@@ -100,6 +101,9 @@ def run(args, settings, Story, say, check, Failure):
         say("== e2e 2d: the seed's cluster_helper_commands, verbatim, with AWS CLI v2")
         _seed_helper_commands(cloud, check)
 
+        say("== e2e 2e: IAM is enforced: a role lacking an action is refused (issue 16)")
+        denial_windows = _iam_enforced(cloud, check)
+
         say("== e2e 3: self-heal after an external termination")
         victim = story.self_heal()
         _replaced_by_control_plane(cloud, check, story.healed)
@@ -168,6 +172,7 @@ def run(args, settings, Story, say, check, Failure):
               "the removed machines were terminated in EC2")
         check(left <= before_active, "no active healthy machine outside the plan was touched")
         story.final_status()
+        _no_other_denials(cloud, check, denial_windows)
         story.summary()
         say("E2E PASSED")
         return 0
@@ -313,6 +318,49 @@ def _a_host_speaks_only_for_itself(cloud, check, victim):
     check(len(cloud.progress().get("messages", {}).get(victim_name, [])) == reports_before,
           "nothing was reported under the victim's name")
     check(victim in cloud.active_backends(), f"{victim} is still active in WEKA")
+
+
+def _iam_enforced(cloud, check):
+    """moto enforces IAM as AWS would for the local cloud's identities (tests/localcloud/iam.py):
+    a host's instance role may not invoke a scale-path function, and with one action taken out
+    of the `status` function's role its invocation fails with AccessDenied naming that action,
+    then succeeds again once the policy is back. Returns the (start, end) times in which these
+    refusals were caused on purpose."""
+    windows = []
+    t0 = time.time()
+    host = _host(cloud, sorted(cloud.active_backends())[0])
+    rc, out = host.shell('aws lambda invoke --function-name "$1" --payload "{}" /dev/null 2>&1',
+                         cloud.lambda_names["scale-fetch"])
+    check(rc != 0 and "AccessDenied" in out and "lambda:InvokeFunction" in out
+          and "backend-instance-role" in out,
+          f"a host (its instance role, from IMDS) may not invoke scale-fetch: {out.strip()[-300:]}")
+    windows.append((t0, time.time()))
+    role = cloud.lam.get_function_configuration(
+        FunctionName=cloud.lambda_names["status"])["Role"].rsplit("/", 1)[-1]
+    t0 = time.time()
+    with iam.without_action(cloud.iam, role, STATUS_ACTION):
+        err, value = cloud.invoke("status", {"type": "status"})
+    windows.append((t0, time.time()))
+    message = json.dumps(value)
+    check(err and "AccessDenied" in message and STATUS_ACTION in message,
+          f"without {STATUS_ACTION} in {role}, status fails with AccessDenied naming it "
+          f"(got {message[:300]})")
+    check(isinstance(cloud.status(), dict), f"with {STATUS_ACTION} back, status succeeds")
+    return windows
+
+
+# The action the harness check takes out of the status function's role: every status call
+# reads the cluster state item.
+STATUS_ACTION = "dynamodb:GetItem"
+
+
+def _no_other_denials(cloud, check, windows):
+    """No request of the run was refused by IAM except those caused on purpose: a missing
+    permission fails the run even where the code tolerates the error."""
+    denials = iam.denials(cloud.moto_url)
+    other = [d for d in denials if not any(a - 1 <= d["time"] <= b + 1 for a, b in windows)]
+    check(denials and not other, f"IAM refused only the deliberate requests ({len(denials)}); "
+          f"others: {json.dumps(other[:5])}")
 
 
 def _seed_helper_commands(cloud, check):

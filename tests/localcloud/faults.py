@@ -88,6 +88,10 @@ def run(args, settings, Story, say, check, Failure):
         t.scale_out()
         t.scale_in()
         story.final_status()
+        from iam import denials
+        refused = denials(cloud.moto_url)
+        check(not refused, f"IAM refused no request of the run ({len(refused)} refused: "
+              f"{[d['message'][:200] for d in refused[:3]]})")
     except Failure as e:
         say(f"FAULT SCENARIOS STOPPED: {e}")
         story.dump_diagnostics()

@@ -117,10 +117,22 @@ variable "down_backends_removal_timeout" {
   default = "3h"
 }
 
+variable "access_key" {
+  type        = string
+  default     = "test"
+  description = "The emulator key Terraform signs with: the local cloud's admin user (moto with IAM enforced); any key when IAM is not enforced."
+}
+
+variable "secret_key" {
+  type      = string
+  default   = "test"
+  sensitive = true
+}
+
 provider "aws" {
   region                      = var.region
-  access_key                  = "test"
-  secret_key                  = "test"
+  access_key                  = var.access_key
+  secret_key                  = var.secret_key
   skip_credentials_validation = true
   skip_requesting_account_id  = true
   skip_metadata_api_check     = true
