@@ -29,8 +29,37 @@ resource "aws_placement_group" "this" {
   tags     = local.common_tags
 }
 
+# Neither a key pair nor a public key given: EC2 generates one at apply, through the AWS CLI of
+# the machine that applies (no provider here can write a file or make a key without putting the
+# private key in the state); the private key is written 0600 to ssh_private_key_path only.
+resource "terraform_data" "generated_key_pair" {
+  count = local.generate_key_pair ? 1 : 0
+  input = {
+    key_name = "${local.p.ec2}-${var.cluster_name}-ssh-key"
+    path     = local.ssh_private_key_path
+    region   = local.region
+    script   = "${path.module}/scripts/ssh-key-pair.sh"
+  }
+
+  provisioner "local-exec" {
+    command = "bash '${self.input.script}' create '${self.input.key_name}' '${self.input.path}' '${self.input.region}' '${var.cluster_name}'"
+  }
+
+  provisioner "local-exec" {
+    when       = destroy
+    on_failure = continue
+    command    = "bash '${self.input.script}' delete '${self.input.key_name}' '${self.input.path}' '${self.input.region}'"
+  }
+}
+
 locals {
-  key_name = var.enable_key_pair ? try(coalesce(var.key_pair_name, try(aws_key_pair.this[0].key_name, null)), null) : null
+  # The key name comes from the resource's input (known at plan); the reference still orders the
+  # launch template after the key pair's creation.
+  generate_key_pair    = var.enable_key_pair && var.key_pair_name == null && var.ssh_public_key == null
+  ssh_private_key_path = coalesce(var.ssh_private_key_path, "/tmp/${var.prefix}-${var.cluster_name}-private-key.pem")
+  key_name = var.enable_key_pair ? try(coalesce(
+    var.key_pair_name, try(aws_key_pair.this[0].key_name, null), try(terraform_data.generated_key_pair[0].input.key_name, null)
+  ), null) : null
 
   # One launch template per role; gateways only when requested.
   instance_roles = merge(

@@ -36,7 +36,7 @@ output "weka_deployment" {
     cluster_name                    = var.cluster_name
     ips_type                        = local.ips_type
     lambda_status_name              = aws_lambda_function.this["status"].function_name
-    local_ssh_private_key           = null
+    local_ssh_private_key           = local.generate_key_pair ? local.ssh_private_key_path : null
     nfs_protocol_gateways_ips       = local.nfs_ips_cmd
     smb_protocol_gateways_ips       = local.smb_ips
     s3_protocol_gateways_ips        = local.s3_ips
@@ -106,8 +106,8 @@ output "weka_cluster_password_secret_id" {
 }
 
 output "local_ssh_private_key" {
-  description = "Always null: this module does not generate keys (pass ssh_public_key or key_pair_name, or use SSM Session Manager)."
-  value       = null
+  description = "Path of the generated key pair's private key (mode 0600) when neither key_pair_name nor ssh_public_key is given; null otherwise."
+  value       = local.generate_key_pair ? local.ssh_private_key_path : null
 }
 
 output "ssh_user" {

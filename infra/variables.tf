@@ -304,7 +304,13 @@ variable "key_pair_name" {
 variable "enable_key_pair" {
   type        = bool
   default     = true
-  description = "Use a key pair (key_pair_name or ssh_public_key). Without either, no key is set (use SSM Session Manager)."
+  description = "Use a key pair: key_pair_name, or one made from ssh_public_key, or (neither given) one EC2 generates at apply with the AWS CLI of the machine applying, its private key written 0600 to ssh_private_key_path. false: no key (SSM Session Manager)."
+}
+
+variable "ssh_private_key_path" {
+  type        = string
+  default     = null
+  description = "Where the generated key pair's private key is written (mode 0600). null: /tmp/<prefix>-<cluster_name>-private-key.pem, as the seed shows."
 }
 
 variable "use_placement_group" {

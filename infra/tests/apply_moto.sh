@@ -74,7 +74,11 @@ rm -rf "$WORK/src/infra/examples/local/.terraform" "$WORK/src/infra/examples/loc
 export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 export TF_CLI_CONFIG_FILE=$WORK/terraformrc
 : >"$TF_CLI_CONFIG_FILE"
+# The module's key pair generation (local-exec) runs the venv's AWS CLI, which reads AWS_ENDPOINT_URL.
+export PATH="$VENV/bin:$PATH"
+KEY_PATH=$WORK/WEKA-Prod-private-key.pem
 TFVARS=(-var "aws_endpoint=http://127.0.0.1:$PORT" -var "lambdas_dir=$ZIPS" -var "cluster_size=$CLUSTER_SIZE"
+  -var "ssh_private_key_path=$KEY_PATH"
   -var "instance_identity_certificate=$(cat "$ROOT/tests/localcloud/identity/certificate.pem")")
 if [ "$LAMBDA_CODE" = s3 ]; then
   aws s3api create-bucket --bucket "$CODE_BUCKET" >/dev/null || fail "create bucket $CODE_BUCKET"
@@ -104,6 +108,15 @@ PY
 }
 check_item "$PREFIX-state" "$CLUSTER_SIZE"
 check_item "$PREFIX-nfs-state" 0
+
+# No key given: EC2 generated the key pair; only the 0600 file holds its private key.
+[ "$(terraform output -json weka_deployment | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["local_ssh_private_key"])')" = "$KEY_PATH" ] ||
+  fail "weka_deployment.local_ssh_private_key is not $KEY_PATH"
+[ "$(stat -c %a "$KEY_PATH")" = 600 ] || fail "private key mode $(stat -c %a "$KEY_PATH"), not 600"
+grep -q 'BEGIN RSA PRIVATE KEY' "$KEY_PATH" || fail "no PEM private key in $KEY_PATH"
+[ "$(aws ec2 describe-key-pairs --key-names "$PREFIX-ssh-key" --query 'KeyPairs[0].KeyName' --output text)" = "$PREFIX-ssh-key" ] || fail "key pair $PREFIX-ssh-key missing"
+! grep -q 'PRIVATE KEY' terraform.tfstate || fail "the private key is in the Terraform state"
+say "ok: key pair $PREFIX-ssh-key generated, private key $KEY_PATH (0600), not in the state"
 
 [ "$(aws dynamodb describe-table --table-name "$TABLE" --query 'Table.KeySchema[].AttributeName' --output text)" = "pk	sk" ] || fail "table key schema"
 [ "$(aws dynamodb describe-time-to-live --table-name "$TABLE" --query 'TimeToLiveDescription.AttributeName' --output text)" = "expires_at" ] || fail "table TTL"
@@ -179,7 +192,7 @@ ASG=$PREFIX-autoscaling-group
 asg=$(aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG" \
   --query 'AutoScalingGroups[0].[DesiredCapacity,MinSize,MaxSize,NewInstancesProtectedFromScaleIn,SuspendedProcesses[0].ProcessName,length(Instances)]' --output text)
 [ "$(tr -s '\t' ' ' <<<"$asg")" = "$CLUSTER_SIZE $CLUSTER_SIZE $((7 * CLUSTER_SIZE)) True ReplaceUnhealthy $CLUSTER_SIZE" ] || fail "ASG desired/min/max/protect/suspended/instances: $asg"
-running=$(aws ec2 describe-instances --filters Name=tag:weka_cluster_name,Values=local Name=tag:weka_hostgroup_type,Values=backend Name=instance-state-name,Values=running \
+running=$(aws ec2 describe-instances --filters Name=tag:weka_cluster_name,Values=Prod Name=tag:weka_hostgroup_type,Values=backend Name=instance-state-name,Values=running \
   --query 'length(Reservations[].Instances[])' --output text)
 [ "$running" = "$CLUSTER_SIZE" ] || fail "$running tagged running backends"
 # shellcheck disable=SC2016 # '$Latest' is a literal version name
@@ -226,11 +239,13 @@ aws dynamodb describe-table --table-name "$TABLE" >/dev/null 2>&1 && fail "table
 [ "$(aws lambda list-functions --query "length(Functions[?starts_with(FunctionName, '$PREFIX-')])" --output text)" = 0 ] || fail "functions left"
 [ "$(aws stepfunctions list-state-machines --query "length(stateMachines[?name=='$PREFIX-scale-down-state-machine'])" --output text)" = 0 ] || fail "state machine left"
 [ "$(aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG" --query 'length(AutoScalingGroups)' --output text)" = 0 ] || fail "ASG left"
-left=$(aws ec2 describe-instances --filters Name=tag:weka_cluster_name,Values=local Name=instance-state-name,Values=pending,running,stopping,stopped --query 'length(Reservations[].Instances[])' --output text)
+left=$(aws ec2 describe-instances --filters Name=tag:weka_cluster_name,Values=Prod Name=instance-state-name,Values=pending,running,stopping,stopped --query 'length(Reservations[].Instances[])' --output text)
 [ "$left" = 0 ] || fail "$left instances left"
 [ "$(aws secretsmanager list-secrets --query "length(SecretList[?starts_with(Name, 'weka/$PREFIX/')])" --output text)" = 0 ] || fail "secrets left"
 if [ "$LAMBDA_CODE" = s3 ]; then
   [ "$(aws s3api list-objects-v2 --bucket "$CODE_BUCKET" --query 'length(Contents || `[]`)' --output text)" = 0 ] || fail "staged zips left"
 fi
-say "ok: destroy removed table, functions, state machine, ASG, instances, secrets"
+aws ec2 describe-key-pairs --key-names "$PREFIX-ssh-key" >/dev/null 2>&1 && fail "key pair left"
+[ ! -e "$KEY_PATH" ] || fail "private key file left"
+say "ok: destroy removed table, functions, state machine, ASG, instances, secrets, key pair"
 say "PASS (total $(($(date +%s) - START)) s)"

@@ -275,3 +275,32 @@ run "endpoint_variables_decide_when_set" {
     error_message = "true and false override the computed need"
   }
 }
+
+# The seed: "If neither is provided, the system creates a key pair and stores the private key
+# locally". EC2 generates it at apply (terraform_data + the AWS CLI); the path is the output.
+run "without_a_key_a_key_pair_is_generated_and_its_private_key_path_is_the_output" {
+  command = plan
+  assert {
+    condition     = length(terraform_data.generated_key_pair) == 1 && length(aws_key_pair.this) == 0
+    error_message = "no key_pair_name nor ssh_public_key: the module generates a key pair"
+  }
+  assert {
+    condition     = output.local_ssh_private_key == "/tmp/${var.prefix}-${var.cluster_name}-private-key.pem" && output.weka_deployment.local_ssh_private_key == output.local_ssh_private_key
+    error_message = "local_ssh_private_key is the seed's /tmp/<prefix>-<cluster>-private-key.pem"
+  }
+  assert {
+    condition     = aws_launch_template.this["backend"].key_name == "${var.prefix}-${var.cluster_name}-ssh-key"
+    error_message = "the backends launch with the generated key pair"
+  }
+}
+
+run "a_given_public_key_or_key_pair_generates_nothing" {
+  command = plan
+  variables {
+    ssh_public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDummyDummyDummyDummyDummyDummyDummyDummy user"
+  }
+  assert {
+    condition     = length(terraform_data.generated_key_pair) == 0 && length(aws_key_pair.this) == 1 && output.local_ssh_private_key == null
+    error_message = "with ssh_public_key the module imports it and writes no private key"
+  }
+}

@@ -220,7 +220,11 @@ class LocalCloud:
             with zipfile.ZipFile(os.path.join(zips, f, "bootstrap.zip"), "w") as z:
                 z.writestr("bootstrap", "#!/bin/sh\nexit 1\n")
         # CHECKPOINT_DISABLE: no version check against HashiCorp (nothing leaves loopback).
+        # The module's key pair generation runs the AWS CLI (local-exec): the venv's, which
+        # reads AWS_ENDPOINT_URL.
         env = dict(os.environ, TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1",
+                   PATH=os.path.join(self.s.venv, "bin") + os.pathsep + os.environ.get("PATH", ""),
+                   AWS_ENDPOINT_URL=self.moto_url, AWS_DEFAULT_REGION=REGION,
                    TF_CLI_CONFIG_FILE=os.path.join(work, "terraformrc"),
                    TF_VAR_access_key=self.admin["AccessKeyId"],
                    TF_VAR_secret_key=self.admin["SecretAccessKey"], **iam.admin_env(self.admin))
@@ -241,6 +245,7 @@ class LocalCloud:
             "down_backends_removal_timeout": self.s.down_removal_timeout,
             "install_cluster_dpdk": "true" if self.s.dpdk else "false",
             "subnet_autocreate_as_private": "true" if self.s.private_subnet else "false",
+            "ssh_private_key_path": self.ssh_private_key_path,
             # The IMDS shim signs each host's identity with the matching key: checks are on.
             "instance_identity_certificate": open(os.path.join(HERE, "identity",
                                                                "certificate.pem")).read(),
@@ -311,6 +316,12 @@ class LocalCloud:
             LaunchTemplateId=lt["LaunchTemplateId"], Versions=["$Latest"]
         )["LaunchTemplateVersions"][0]["LaunchTemplateData"] if lt else {}
         return iam.instance_profile_role(self.iam, instance, data)
+
+    @property
+    def ssh_private_key_path(self):
+        """Where the module writes the generated key pair's private key (in this run's dir, not
+        the seed's /tmp, so that runs side by side do not share it)."""
+        return os.path.join(self.s.run_dir, f"{PREFIX}-private-key.pem")
 
     def _probe_spec(self, name, spec, service):
         """A copy of function `name` that the router alone knows, run with the network of this

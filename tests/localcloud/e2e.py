@@ -381,7 +381,21 @@ def _seed_helper_commands(cloud, check):
         rc, out, err = cloud.run_user_command(line)
         check(rc == 0, f"`{line[:60]}...` exits 0 (stderr: {err.strip()[-200:]})")
         results.append(out)
-    ips_type = cloud.outputs["weka_deployment"]["ips_type"]
+    deployment = cloud.outputs["weka_deployment"]
+    check(SEED_OUTPUT_KEYS <= set(deployment),
+          f"weka_deployment has every key the seed shows ({sorted(SEED_OUTPUT_KEYS - set(deployment))} missing)")
+    key_path = deployment["local_ssh_private_key"]
+    check(key_path == cloud.ssh_private_key_path and os.stat(key_path).st_mode & 0o777 == 0o600,
+          f"no key given: the generated key pair's private key is {key_path}, mode 0600")
+    from cryptography.hazmat.primitives import serialization
+    with open(key_path, "rb") as f:
+        serialization.load_pem_private_key(f.read(), password=None)
+    key_names = {i.get("KeyName") for r in cloud.ec2.describe_instances(
+        InstanceIds=[i["InstanceId"] for i in cloud.group()["Instances"]])["Reservations"]
+        for i in r["Instances"]}
+    check(len(key_names) == 1 and None not in key_names,
+          f"it is a valid private key, and the backends launch with its key pair {key_names}")
+    ips_type = deployment["ips_type"]
     ids = [i["InstanceId"] for i in cloud.group()["Instances"]]
     expected = sorted(i.get(ips_type) for r in cloud.ec2.describe_instances(
         InstanceIds=ids)["Reservations"] for i in r["Instances"])
@@ -395,6 +409,15 @@ def _seed_helper_commands(cloud, check):
     password = results[2].strip()
     check(password and password == boto_secret(cloud, secret),
           "the password command prints the admin password")
+
+
+# The keys of the seed's `weka_deployment` output (seed-weka-on-aws-terraform.md).
+SEED_OUTPUT_KEYS = {
+    "alb_alias_record", "alb_dns_name", "asg_name", "client_ips", "cluster_helper_commands",
+    "cluster_name", "ips_type", "lambda_status_name", "local_ssh_private_key",
+    "nfs_protocol_gateways_ips", "smb_protocol_gateways_ips", "ssh_user",
+    "weka_cluster_password_secret_id",
+}
 
 
 def boto_secret(cloud, secret_id):

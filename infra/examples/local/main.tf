@@ -112,6 +112,12 @@ variable "subnet_autocreate_as_private" {
   description = "The private-subnet-without-NAT variant (the fault scenarios run on it): instances get no public address and reach AWS through the endpoints the module creates."
 }
 
+variable "ssh_private_key_path" {
+  type        = string
+  default     = null
+  description = "Where the generated key pair's private key goes (null: the module's /tmp default)."
+}
+
 variable "down_backends_removal_timeout" {
   type    = string
   default = "3h"
@@ -180,6 +186,7 @@ module "weka" {
   lambda_timeouts                     = var.lambda_timeouts
   scale_lease_ttl                     = var.scale_lease_ttl
   subnet_autocreate_as_private        = var.subnet_autocreate_as_private
+  ssh_private_key_path                = var.ssh_private_key_path
 
   # Emulator-friendly choices (variables only; no resource differs).
   use_placement_group                   = false # moto never reports the group "available"
