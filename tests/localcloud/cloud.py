@@ -11,6 +11,7 @@ the router on 127.0.0.1.
 import base64
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -372,6 +373,18 @@ class LocalCloud:
         env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
         env["AWS_PAGER"] = ""
         return env
+
+    def sandbox_env_text(self):
+        """The exports that point a shell at this local cloud as `user_env` does (`make up`
+        writes them to sandbox.env)."""
+        env = self.user_env()
+        names = ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                 "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PAGER"]
+        lines = [f"export {n}={shlex.quote(env[n])}" for n in names if n in env]
+        user_bin = env["PATH"].split(os.pathsep)[0]
+        lines.append(f"export PATH={shlex.quote(user_bin)}:\"$PATH\""
+                     "  # aws: AWS CLI v2 given --endpoint-url (CLI v2 < 2.13 ignores the variable)")
+        return "\n".join(lines) + "\n"
 
     def run_user_command(self, command, timeout=120, **variables):
         """Runs one shell command line as the user would (user_env, plus `variables` such as

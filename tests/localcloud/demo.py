@@ -14,7 +14,6 @@ and stops every process it started.
 import argparse
 import json
 import os
-import shlex
 import sys
 import time
 
@@ -297,24 +296,12 @@ def run_demo(args):
         say("stopped every process the demo started")
 
 
-def sandbox_env_text(cloud):
-    """The exports that point a shell at the running local cloud (AWS CLI v2 and the SDKs)."""
-    env = cloud.user_env()
-    names = ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-             "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PAGER"]
-    lines = [f"export {n}={shlex.quote(env[n])}" for n in names if n in env]
-    user_bin = env["PATH"].split(os.pathsep)[0]
-    lines.append(f"export PATH={shlex.quote(user_bin)}:\"$PATH\""
-                 "  # aws: AWS CLI v2 given --endpoint-url (CLI v2 < 2.13 ignores the variable)")
-    return "\n".join(lines) + "\n"
-
-
 def stay_up(cloud):
     """`make up`: keeps the local cloud (clock, events, fleet, control plane) running after the
     story until `make down` (SIGTERM), and writes what a shell needs to use it."""
     path = os.path.join(cloud.s.run_dir, "sandbox.env")
     with open(path + ".tmp", "w") as f:
-        f.write(sandbox_env_text(cloud))
+        f.write(cloud.sandbox_env_text())
     os.replace(path + ".tmp", path)
     say(f"sandbox up: `source {path}` then e.g. the seed's helper commands:")
     for line in cloud.outputs["cluster_helper_commands"].splitlines():

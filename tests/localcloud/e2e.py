@@ -10,6 +10,7 @@ import collections
 import json
 import os
 import re
+import subprocess
 import time
 from datetime import datetime
 
@@ -395,6 +396,16 @@ def _seed_helper_commands(cloud, check):
         for i in r["Instances"]}
     check(len(key_names) == 1 and None not in key_names,
           f"it is a valid private key, and the backends launch with its key pair {key_names}")
+    env_file = os.path.join(cloud.s.run_dir, "sandbox.env")
+    with open(env_file, "w") as f:
+        f.write(cloud.sandbox_env_text())
+    done = subprocess.run(
+        ["env", "-i", "HOME=" + os.environ.get("HOME", "/root"), "PATH=/usr/local/bin:/usr/bin:/bin",
+         "bash", "-c", f"source {env_file} && aws autoscaling describe-auto-scaling-groups "
+         "--query 'AutoScalingGroups[].AutoScalingGroupName' --output text"],
+        capture_output=True, text=True, timeout=60)
+    check(done.returncode == 0 and cloud.asg_name in done.stdout,
+          f"a clean shell that sources `make up`'s sandbox.env reaches the cloud: {done.stderr[-200:]}")
     ips_type = deployment["ips_type"]
     ids = [i["InstanceId"] for i in cloud.group()["Instances"]]
     expected = sorted(i.get(ips_type) for r in cloud.ec2.describe_instances(

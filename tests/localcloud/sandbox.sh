@@ -8,6 +8,8 @@ cd "$root"
 dir=${SANDBOX_DIR:-$root/target/localcloud/sandbox}
 pid_file=$dir/pid
 env_file=$dir/run/sandbox.env
+# What runs the local cloud (the tests put a stand-in here).
+runner=${SANDBOX_RUNNER:-tests/localcloud/run.sh}
 
 running() { [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; }
 
@@ -30,8 +32,9 @@ up)
   fi
   rm -rf "$dir"
   mkdir -p "$dir"
+  : >"$dir/sandbox.log"
   # Its own session: `down` signals the whole group (run.sh, demo.py, the servers it started).
-  setsid tests/localcloud/run.sh up --run-dir "$dir/run" "$@" >"$dir/sandbox.log" 2>&1 </dev/null &
+  setsid "$runner" up --run-dir "$dir/run" "$@" >"$dir/sandbox.log" 2>&1 </dev/null &
   echo $! >"$pid_file"
   echo "sandbox: starting (pid $(cat "$pid_file"); log $dir/sandbox.log); the demo's story runs first"
   tail -n +1 -f "$dir/sandbox.log" &
