@@ -46,6 +46,8 @@ import time
 import urllib.parse
 from typing import Any
 
+import moto_routes
+
 ACCOUNT = "123456789012"
 PARTITION = "aws"
 ADMIN_USER = "localcloud-admin"
@@ -309,7 +311,6 @@ def install(admin_file: str, lock: Any) -> dict[str, str]:
     from moto.core.exceptions import JsonRESTError, _RESTError as RESTError
     from moto.core.responses import BaseResponse
     from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     admin = create_admin(admin_file)
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
@@ -375,13 +376,6 @@ def install(admin_file: str, lock: Any) -> dict[str, str]:
     # IAM, STS, SQS and S3 keep moto's own resource determination.
     BaseResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
 
-    orig_call = DomainDispatcherApplication.__call__
-
-    def __call__(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO", "").startswith("/_iam/"):
-            return _control_app(environ, start_response)
-        return orig_call(self, environ, start_response)
-
-    DomainDispatcherApplication.__call__ = __call__  # type: ignore[method-assign]
+    moto_routes.mount("/_iam/", _control_app)
     _patch_sfn_clients()
     return admin

@@ -46,6 +46,8 @@ from moto.ec2.exceptions import InvalidParameterCombination, OperationNotPermitt
 from moto.ec2.models.instances import Instance, InstanceBackend
 from moto.ec2.responses.instances import InstanceResponse
 
+import moto_routes
+
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 # States that count toward desired capacity (Standby and Terminating* do not).
@@ -927,16 +929,7 @@ def _control_app(environ: dict[str, Any], start_response: Any) -> Any:
 
 
 def _install_route() -> None:
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-    orig_call = DomainDispatcherApplication.__call__
-
-    def __call__(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO", "").startswith("/_lifecycle/"):
-            return _control_app(environ, start_response)
-        return orig_call(self, environ, start_response)
-
-    DomainDispatcherApplication.__call__ = __call__  # type: ignore[method-assign]
+    moto_routes.mount("/_lifecycle/", _control_app)
 
 
 def _timer() -> None:
