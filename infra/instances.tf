@@ -53,7 +53,7 @@ resource "terraform_data" "generated_key_pair" {
 }
 
 locals {
-  # The key name comes from the resource's input (known at plan); the reference still orders the
+  # The key name comes from the resource's input (known at plan); referring to it still orders the
   # launch template after the key pair's creation.
   generate_key_pair    = var.enable_key_pair && var.key_pair_name == null && var.ssh_public_key == null
   ssh_private_key_path = coalesce(var.ssh_private_key_path, "/tmp/${var.prefix}-${var.cluster_name}-private-key.pem")

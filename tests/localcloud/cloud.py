@@ -273,7 +273,7 @@ class LocalCloud:
             ["terraform", "output", "-json"], cwd=example, env=env, check=True,
             capture_output=True).stdout)
         self.outputs = {k: v["value"] for k, v in outputs.items()}
-        self.network = Network.from_state(json.loads(subprocess.run(
+        self.network = Network(json.loads(subprocess.run(
             ["terraform", "show", "-json"], cwd=example, env=env, check=True,
             capture_output=True).stdout))
         self.say(f"terraform    module applied to moto in {time.time() - t0:.0f}s "
@@ -347,12 +347,6 @@ class LocalCloud:
         return {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test",
                 "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": REGION,
                 "AWS_DEFAULT_REGION": REGION}
-
-    def boto_credentials(self):
-        """The region and credentials the harness's own clients use (a boto3 client's kwargs)."""
-        env = dict(self.aws_env(self.router_url), **iam.admin_env(self.admin))
-        return {"region_name": env["AWS_REGION"], "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
-                "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]}
 
     def user_env(self):
         """The environment of a user's shell next to the local cloud: AWS CLI v2 (as the seed's

@@ -418,7 +418,9 @@ def _seed_helper_commands(cloud, check):
           "the progress command prints the status lambda's JSON (clusterized)")
     secret = cloud.outputs["weka_deployment"]["weka_cluster_password_secret_id"]
     password = results[2].strip()
-    check(password and password == boto_secret(cloud, secret),
+    check(password and password == iam.admin_client(
+        "secretsmanager", cloud.router_url, cloud.admin).get_secret_value(
+        SecretId=secret)["SecretString"],
           "the password command prints the admin password")
 
 
@@ -429,13 +431,6 @@ SEED_OUTPUT_KEYS = {
     "nfs_protocol_gateways_ips", "smb_protocol_gateways_ips", "ssh_user",
     "weka_cluster_password_secret_id",
 }
-
-
-def boto_secret(cloud, secret_id):
-    import boto3
-    sm = boto3.client("secretsmanager", endpoint_url=cloud.router_url,
-                      **{k: v for k, v in cloud.boto_credentials().items()})
-    return sm.get_secret_value(SecretId=secret_id)["SecretString"]
 
 
 def _table_items(cloud):

@@ -88,10 +88,6 @@ class Network:
         self.functions = {f["function_name"]: f for f in by_type.get("aws_lambda_function", [])}
         self.launch_templates = by_type.get("aws_launch_template", [])
 
-    @classmethod
-    def from_state(cls, state):
-        return cls(state)
-
     def without_endpoint(self, service):
         """The same network with the VPC endpoints of `service` deleted (the harness's own test:
         a deployment missing an endpoint must fail here as on AWS)."""
