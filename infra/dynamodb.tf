@@ -54,8 +54,7 @@ resource "aws_dynamodb_table_item" "initial_state" {
     desired_size          = { N = tostring(each.value.size) }
     clusterization_target = { N = tostring(each.value.size) }
     clusterized           = { BOOL = false }
-    instances             = { L = [] }
-    instance_ids          = { L = [] }
+    registered            = { N = "0" }
   })
 
   lifecycle {

@@ -21,15 +21,18 @@ locals {
   # One statement per need; each function's list below is exactly what its code calls
   # (checked by shared/tests/infra.rs against the handlers and adapters).
   st_table = { for name, actions in {
-    read       = ["dynamodb:GetItem"]
-    read_write = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    # A group's state is its head item and one item per registration (Query reads both);
+    # a registration writes both in one transaction (PutItem + UpdateItem).
+    read       = ["dynamodb:GetItem", "dynamodb:Query"]
+    read_write = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"]
     write      = ["dynamodb:UpdateItem"]
     report     = ["dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"]
     status     = ["dynamodb:GetItem", "dynamodb:Query"]
     scale_down = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query"]
     lifecycle  = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]
-    # terminate also writes notes (PutItem): the pending terminations, scale-down's failure.
-    terminate = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:PutItem"]
+    # terminate also writes notes (PutItem): the pending terminations, scale-down's failure;
+    # and frees a departed member's registration (DeleteItem, in the eviction's transaction).
+    terminate = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"]
     step      = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"]
     } : name => [{
       Sid      = "StateTable"

@@ -30,7 +30,7 @@ cargo test --doc --workspace --all-features --locked 2>&1 | tee "$run_dir/doctes
 
 step "Auto Scaling lifecycle hooks, Lambda and IAM enforcement in the patched moto (tests/emulator/LIFECYCLE.md, moto_iam.py)"
 "$VENV/bin/python" -m unittest tests/emulator/test_moto_lifecycle.py tests/emulator/test_moto_server.py \
-  tests/emulator/test_moto_instances.py tests/localcloud/test_reachability.py tests/emulator/test_moto_iam.py \
+  tests/emulator/test_moto_instances.py tests/localcloud/test_reachability.py tests/emulator/test_moto_iam.py tests/emulator/test_moto_dynamodb.py \
   tests/localcloud/test_sandbox.py
 
 step "scale state machine in moto's Step Functions interpreter with the real Lambda binaries"

@@ -101,7 +101,7 @@ import json, sys
 item, key, n = json.loads(sys.argv[1]).get("Item"), sys.argv[2], sys.argv[3]
 want = {"pk": {"S": key}, "sk": {"S": "state"}, "version": {"N": "0"}, "initial_size": {"N": n},
         "desired_size": {"N": n}, "clusterization_target": {"N": n}, "clusterized": {"BOOL": False},
-        "instances": {"L": []}, "instance_ids": {"L": []}}
+        "registered": {"N": "0"}}
 sys.exit(0 if item == want else 1)
 PY
   say "ok: item $1 = initial state (size $2)"

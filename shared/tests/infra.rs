@@ -117,6 +117,7 @@ fn actions_called() -> BTreeMap<&'static str, Vec<&'static str>> {
             "deploy",
             vec![
                 "dynamodb:GetItem",
+                "dynamodb:Query",
                 "ec2:DescribeInstances",
                 "ec2:DescribeNetworkInterfaces",
             ],
@@ -126,6 +127,8 @@ fn actions_called() -> BTreeMap<&'static str, Vec<&'static str>> {
             vec![
                 "autoscaling:DescribeAutoScalingInstances",
                 "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
                 "dynamodb:UpdateItem",
                 "ec2:DescribeInstances",
                 "ec2:DescribeNetworkInterfaces",
@@ -172,6 +175,7 @@ fn actions_called() -> BTreeMap<&'static str, Vec<&'static str>> {
             vec![
                 "autoscaling:DescribeAutoScalingGroups",
                 "dynamodb:GetItem",
+                "dynamodb:Query",
                 "ec2:DescribeInstances",
                 "secretsmanager:GetSecretValue",
             ],
@@ -204,6 +208,7 @@ fn actions_called() -> BTreeMap<&'static str, Vec<&'static str>> {
                 "autoscaling:DetachInstances",
                 "autoscaling:RecordLifecycleActionHeartbeat",
                 "autoscaling:SetInstanceProtection",
+                "dynamodb:DeleteItem",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
                 "dynamodb:Query",

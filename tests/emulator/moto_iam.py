@@ -16,6 +16,9 @@ control plane makes:
   DynamoDB single-table calls, Secrets Manager, Auto Scaling group actions, Step Functions,
   EC2 actions on one instance or ENI). moto determines a resource only for IAM/STS/SQS/S3 and
   otherwise checks "*", which no resource-scoped `Allow` matches (every such call was denied);
+- a DynamoDB TransactWriteItems is authorized as AWS does, item by item (PutItem, UpdateItem,
+  DeleteItem, ConditionCheckItem on each item's table); moto checked a TransactWriteItems action,
+  which no policy can grant;
 - the signed payload of a GET/HEAD/DELETE without a body is empty (moto signed its parsed
   parameters, which for a bodiless GET are the headers: SignatureDoesNotMatch);
 - a request whose resource is still unknown ("*": several resources, or an unlisted service)
@@ -245,6 +248,25 @@ def _resource(self: Any) -> str:
     return "*"
 
 
+_TRANSACTION_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                        "ConditionCheck": "ConditionCheckItem"}
+
+
+def _transaction_parts(self: Any) -> list[tuple[str, str]] | None:
+    """(action, table ARN) per item of a DynamoDB TransactWriteItems; None for other requests."""
+    if getattr(self, "service_name", "") != "dynamodb" or self._get_action() != "TransactWriteItems":
+        return None
+    region = getattr(self, "region", "us-east-1")
+    acct = getattr(self, "current_account", ACCOUNT)
+    parts = []
+    for item in _json_body(self).get("TransactItems", []):
+        for op, body in item.items():
+            table = body.get("TableName", "*") if isinstance(body, dict) else "*"
+            parts.append((_TRANSACTION_ACTIONS.get(op, op),
+                          f"arn:{PARTITION}:dynamodb:{region}:{acct}:table/{table}"))
+    return parts
+
+
 def _determine_resource(self: Any) -> str:
     try:
         return _resource(self)
@@ -353,7 +375,18 @@ def install(admin_file: str, lock: Any) -> dict[str, str]:
 
     def _authenticate_and_authorize_normal_action(self: Any, resource: str = "*") -> None:
         try:
-            authorize(self, resource)
+            parts = _transaction_parts(self)
+            if parts is None:
+                authorize(self, resource)
+            for action, part_resource in parts or []:
+                # As AWS: each item of a transaction needs its own action on its table; there is
+                # no dynamodb:TransactWriteItems permission to grant.
+                self._get_action = lambda action=action: action
+                resource = part_resource
+                try:
+                    authorize(self, resource)
+                finally:
+                    del self._get_action
         except RESTError as e:
             # As AWS words it: the resource named, and in the service's protocol (moto answers
             # XML to every service; the JSON SDK clients then lose the error's code).

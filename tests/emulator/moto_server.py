@@ -24,6 +24,9 @@ Patches (see README "Local cloud"):
 - request timing: a request that took longer than MOTO_SLOW_REQUEST_SECS (default 5) is logged
   to stderr with the time spent waiting for the request lock and in the handler;
   MOTO_REQUEST_TIMING=1 logs every request that way.
+- DynamoDB transactions copy only the items they name (moto copied whole tables, so a
+  transaction's cost grew with the table), and `/_dynamodb/transaction-conflicts` cancels the
+  next K transactions as conflicting, as DynamoDB does under contention (`moto_dynamodb.py`);
 - IAM enforcement, opt-in: with MOTO_IAM_ADMIN_FILE=<path> every request must be signed by a
   known identity whose policies allow it; the admin user's key is written to <path> before the
   server serves (see `moto_iam.py`). Without it, any credentials pass, as before.
@@ -43,6 +46,7 @@ from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.stepfunctions.responses import StepFunctionResponse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import moto_dynamodb  # noqa: E402
 import moto_instances  # noqa: E402
 import moto_iam  # noqa: E402
 import moto_lifecycle  # noqa: E402
@@ -148,6 +152,7 @@ StepFunctionResponse.validate_state_machine_definition = _validate_state_machine
 StepFunctionResponse.list_state_machine_versions = _list_state_machine_versions
 moto_lifecycle.install(_request_lock, start_timer=__name__ == "__main__")
 moto_instances.apply()
+moto_dynamodb.apply()
 if os.environ.get("MOTO_IAM_ADMIN_FILE") and __name__ == "__main__":
     moto_iam.install(os.environ["MOTO_IAM_ADMIN_FILE"], _request_lock)
 

@@ -46,7 +46,7 @@ class MotoIamTest(unittest.TestCase):
                          aws_access_key_id=cls.moto.admin["AccessKeyId"],
                          aws_secret_access_key=cls.moto.admin["SecretAccessKey"])
         ddb = boto3.client("dynamodb", **cls.admin)
-        for table in ("mine", "other"):
+        for table in ("mine", "other", "txn"):
             ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                              KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                              AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
@@ -60,6 +60,8 @@ class MotoIamTest(unittest.TestCase):
             "Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Action": ["dynamodb:GetItem"],
                  "Resource": [f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/mine"]},
+                {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+                 "Resource": [f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/txn"]},
                 {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
                  "Resource": [cls.secret_arn]},
                 {"Effect": "Allow", "Action": ["lambda:InvokeFunction"],
@@ -108,6 +110,22 @@ class MotoIamTest(unittest.TestCase):
         self.assertEqual(sm.get_secret_value(SecretId="mine")["SecretString"], "s")
         self.refused(lambda: sm.get_secret_value(SecretId="other"), "AccessDeniedException",
                      "secretsmanager:GetSecretValue")
+
+    def test_a_transaction_needs_each_items_action_on_its_table(self):
+        ddb = boto3.client("dynamodb", **self.role)
+
+        def put(table, key):
+            return {"Put": {"TableName": table, "Item": {"pk": {"S": key}}}}
+        ddb.transact_write_items(TransactItems=[put("txn", "a"), {"Update": {
+            "TableName": "txn", "Key": {"pk": {"S": "b"}}, "UpdateExpression": "SET n = :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}}}}])
+        admin = boto3.client("dynamodb", **self.admin)
+        self.assertIn("Item", admin.get_item(TableName="txn", Key={"pk": {"S": "b"}}))
+        self.refused(lambda: ddb.transact_write_items(TransactItems=[
+            put("txn", "c"), {"Delete": {"TableName": "txn", "Key": {"pk": {"S": "a"}}}}]),
+            "AccessDeniedException", "dynamodb:DeleteItem", "table/txn")
+        self.refused(lambda: ddb.transact_write_items(TransactItems=[put("other", "d")]),
+                     "AccessDeniedException", "dynamodb:PutItem", "table/other")
 
     def test_wrong_session_token_refused(self):
         ddb = boto3.client("dynamodb", **dict(self.role, aws_session_token="forged"))

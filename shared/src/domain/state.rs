@@ -90,9 +90,12 @@ pub enum RegistrationRefusal {
 /// The answer to a registration. Retrying the same registration yields the same answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registration {
-    /// The instance is in the set at `position` (1-based).
+    /// The instance is in the set.
     Registered {
-        /// 1-based position in registration order.
+        /// The instance's place in the set, `target` for the completer and only for it. A store
+        /// that knows the order (in memory) answers the 1-based position; DynamoDB, which keeps
+        /// one item per registration and a counter, answers how many had registered when it
+        /// answered (below `target` unless this is the completer): a progress figure.
         position: u32,
         /// The group's clusterization target.
         target: u32,
@@ -193,31 +196,24 @@ impl ClusterState {
         )
     }
 
-    /// The claim rule: the set must be complete, the caller in it, the group not clusterized,
-    /// and any other claim older than `stale_after`.
+    /// What a claim by `instance_id` answers given this state ([`claim_rule`]).
     pub fn claim_answer(
         &self,
         instance_id: &str,
         now: DateTime<Utc>,
         stale_after: Duration,
     ) -> ClaimOutcome {
-        if self.clusterized {
-            return ClaimOutcome::AlreadyClusterized;
-        }
-        if !self.is_full() || self.position_of(instance_id).is_none() {
-            return ClaimOutcome::NotEligible;
-        }
-        match &self.clusterizer {
-            Some(current) if current.instance == instance_id => {
-                ClaimOutcome::Granted { replaced: None }
-            }
-            Some(current) if !is_stale(current.since, now, stale_after) => {
-                ClaimOutcome::HeldBy(current.clone())
-            }
-            other => ClaimOutcome::Granted {
-                replaced: other.clone(),
+        claim_rule(
+            &ClaimFacts {
+                clusterized: self.clusterized,
+                full: self.is_full(),
+                member: self.position_of(instance_id).is_some(),
+                clusterizer: self.clusterizer.as_ref(),
             },
-        }
+            instance_id,
+            now,
+            stale_after,
+        )
     }
 
     /// Applies a claim (see [`Self::claim_answer`]).
@@ -266,6 +262,47 @@ impl ClusterState {
             self.clusterized_at = Some(now);
         }
         self.version += 1;
+    }
+}
+
+/// What the claim rule reads of a group's state; a store that keeps the registration set apart
+/// from the group's counters (DynamoDB) gathers these without loading the set.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimFacts<'a> {
+    /// The group is clusterized.
+    pub clusterized: bool,
+    /// Every registration slot is taken.
+    pub full: bool,
+    /// The claimant holds a slot.
+    pub member: bool,
+    /// The current claim, if any.
+    pub clusterizer: Option<&'a Clusterizer>,
+}
+
+/// The claim rule: the set must be complete, the caller in it, the group not clusterized, and
+/// any other claim older than `stale_after`.
+pub fn claim_rule(
+    facts: &ClaimFacts<'_>,
+    instance_id: &str,
+    now: DateTime<Utc>,
+    stale_after: Duration,
+) -> ClaimOutcome {
+    if facts.clusterized {
+        return ClaimOutcome::AlreadyClusterized;
+    }
+    if !facts.full || !facts.member {
+        return ClaimOutcome::NotEligible;
+    }
+    match facts.clusterizer {
+        Some(current) if current.instance == instance_id => {
+            ClaimOutcome::Granted { replaced: None }
+        }
+        Some(current) if !is_stale(current.since, now, stale_after) => {
+            ClaimOutcome::HeldBy(current.clone())
+        }
+        other => ClaimOutcome::Granted {
+            replaced: other.cloned(),
+        },
     }
 }
 

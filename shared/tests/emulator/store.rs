@@ -2,6 +2,7 @@
 //! leases, reports and notes.
 
 use super::common::{sdk, store_with};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -220,21 +221,129 @@ async fn two_hundred_concurrent_registrations_register_once_with_one_completer()
         1,
         "exactly one completer"
     );
-    let mut positions: Vec<_> = answers
-        .iter()
-        .map(|a| match a {
-            Registration::Registered { position, .. } => *position,
+    for answer in &answers {
+        match answer {
+            Registration::Registered { position, target } => {
+                assert_eq!(*target, 200);
+                assert!(
+                    answer.completes_set() || *position < 200,
+                    "only the completer answers the target: {answer:?}"
+                );
+            }
             Registration::Refused(r) => panic!("refused: {r:?}"),
-        })
-        .collect();
-    positions.sort_unstable();
-    assert_eq!(positions, (1..=200).collect::<Vec<_>>());
-    let per_registration = store.write_calls() as f64 / 200.0;
+        }
+    }
+    assert_eq!(
+        store.register(Group::Backend, &vm("i-0201")).await.unwrap(),
+        Registration::Refused(RegistrationRefusal::SetComplete { target: 200 }),
+        "the counter stopped at the target"
+    );
+    let per_registration = (store.write_calls() - 1) as f64 / 200.0;
     println!(
         "moto: 200 concurrent registrations in {:.2}s, {per_registration:.2} DynamoDB write calls per registration",
         elapsed.as_secs_f64()
     );
     assert!((per_registration - 1.0).abs() < f64::EPSILON);
+}
+
+/// Tells the patched moto to cancel the next `count` transactions on `table` as conflicting
+/// with a concurrent one, as DynamoDB does under contention (tests/emulator/moto_dynamodb.py).
+async fn inject_conflicts(table: &str, count: u32) {
+    let endpoint = std::env::var("WEKA_TEST_AWS_ENDPOINT").unwrap();
+    let answer = reqwest::Client::new()
+        .post(format!("{endpoint}/_dynamodb/transaction-conflicts"))
+        .body(format!(r#"{{"table": "{table}", "count": {count}}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{answer:?}");
+}
+
+#[tokio::test]
+async fn a_registration_canceled_by_conflicts_retries_and_then_reports_unavailable() {
+    require_emulator!();
+    let store = store_with(2).await;
+    inject_conflicts(store.table(), 3).await;
+    assert_eq!(
+        store.register(Group::Backend, &vm("i-a")).await.unwrap(),
+        Registration::Registered {
+            position: 1,
+            target: 2
+        },
+        "passes once the conflicts are over"
+    );
+    assert_eq!(
+        store.write_calls(),
+        4,
+        "three canceled attempts, one commit"
+    );
+    inject_conflicts(store.table(), 100).await;
+    let err = store
+        .register(Group::Backend, &vm("i-b"))
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    assert_eq!(store.write_calls(), 4 + 8, "bounded attempts");
+    inject_conflicts(store.table(), 0).await;
+    let state = store.load(Group::Backend).await.unwrap();
+    assert_eq!(
+        state.instances.len(),
+        1,
+        "a canceled registration wrote nothing"
+    );
+    assert!(
+        store
+            .register(Group::Backend, &vm("i-b"))
+            .await
+            .unwrap()
+            .completes_set(),
+        "the caller's retry completes the set"
+    );
+}
+
+/// Issue 19: what a registration writes does not grow with the group. The head item keeps
+/// counters only; each registration is its own item of a fixed shape.
+#[tokio::test]
+async fn the_head_item_stays_small_however_many_register() {
+    require_emulator!();
+    let store = store_with(60).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk().await);
+    let head_size = || async {
+        let item = client
+            .get_item()
+            .table_name(store.table())
+            .key(
+                "pk",
+                AttributeValue::S(store.state_config().state_key.clone()),
+            )
+            .key("sk", AttributeValue::S("state".to_owned()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        format!("{item:?}").len()
+    };
+    store
+        .register(Group::Backend, &vm("i-first"))
+        .await
+        .unwrap();
+    let after_one = head_size().await;
+    for i in 0..58 {
+        store
+            .register(Group::Backend, &vm(&format!("i-{i:017}")))
+            .await
+            .unwrap();
+    }
+    let after_many = head_size().await;
+    assert!(
+        after_many <= after_one + 32,
+        "the head grew with the set: {after_one} -> {after_many} bytes"
+    );
+    assert_eq!(
+        store.load(Group::Backend).await.unwrap().instances.len(),
+        59
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //!
 //! | item | `pk` | `sk` | written by |
 //! |---|---|---|---|
-//! | group state | `<state key>` | `state` | registration, claim, finalization: one conditional `UpdateItem` each |
+//! | group head | `<state key>` | `state` | registration (with its registration item, one transaction), claim, finalization (one conditional `UpdateItem` each), eviction (transaction) |
+//! | registration | `<state key>` | `reg#<instance id>` | registration (`Put` if absent, in the registration's transaction), eviction (`Delete`) |
 //! | report | `<state key>#reports` | `<host>#<slot>` | report (`PutItem`, ring of N slots per host, TTL) |
 //! | report counter | `<state key>#report-seq` | `<host>` | report (`UpdateItem ADD`, TTL) |
 //! | lease | `<backend state key>#lease` | `<name>` | lease holders (conditional `UpdateItem`) |
@@ -23,7 +24,7 @@ mod reports;
 mod state;
 
 pub use lifecycle::LIFECYCLE_RETENTION;
-pub use state::{SK_STATE, decode_state, encode_new_state};
+pub use state::{SK_REGISTRATION_PREFIX, SK_STATE, decode_state, encode_new_state};
 
 use crate::config::StateConfig;
 use crate::domain::lifecycle::{
@@ -35,9 +36,10 @@ use crate::ports::{LeaseClaim, LeaseOutcome, NewReport, StateStore, StoreError};
 use crate::wire::bootstrap::Vm;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use codec::{Item, s};
 use std::collections::HashMap;
@@ -73,6 +75,19 @@ impl Conditional {
     }
 }
 
+/// The answer to a `TransactWriteItems` whose conditions decide, not fail.
+enum Transaction {
+    /// Every item written.
+    Committed,
+    /// Nothing written; per item in request order, `None` where its condition held, else
+    /// `Some(old item)` (present when the request asked for it on refusal).
+    Canceled(Vec<Option<Option<Item>>>),
+}
+
+/// Attempts of a transaction that DynamoDB cancels for a conflict with a concurrent one on the
+/// same item (it does not queue transactions as it queues single-item writes).
+const TRANSACTION_ATTEMPTS: u32 = 8;
+
 impl DynamoStateStore {
     /// A store on `config.table` through `client`.
     pub fn new(client: Client, config: StateConfig) -> Self {
@@ -91,6 +106,11 @@ impl DynamoStateStore {
     /// The table this store writes to.
     pub fn table(&self) -> &str {
         &self.config.table
+    }
+
+    /// The table and the groups' state keys.
+    pub fn state_config(&self) -> &StateConfig {
+        &self.config
     }
 
     /// Number of DynamoDB write API calls made so far (retries inside the SDK not counted).
@@ -159,6 +179,57 @@ impl DynamoStateStore {
         }
     }
 
+    /// Sends a write transaction, counting each attempt as a write. A cancellation by the items'
+    /// conditions is an answer; one by a conflicting concurrent transaction is retried after a
+    /// jittered pause, up to [`TRANSACTION_ATTEMPTS`] attempts, then reported as unavailable.
+    async fn transact(
+        &self,
+        operation: &'static str,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Transaction, StoreError> {
+        let mut attempt = 1;
+        loop {
+            self.counted_write();
+            let error = match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(Transaction::Committed),
+                Err(error) => error,
+            };
+            let reasons = match &error {
+                SdkError::ServiceError(service) => match service.err() {
+                    TransactWriteItemsError::TransactionCanceledException(canceled) => {
+                        Some(canceled.cancellation_reasons().to_vec())
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            let Some(reasons) = reasons else {
+                return Err(store_error(operation, error));
+            };
+            match cancellation(&reasons) {
+                Cancellation::Conditions(refusals) => return Ok(Transaction::Canceled(refusals)),
+                Cancellation::Conflict if attempt < TRANSACTION_ATTEMPTS => {
+                    tracing::debug!(operation, attempt, "transaction conflict, retrying");
+                    tokio::time::sleep(conflict_pause(attempt)).await;
+                    attempt += 1;
+                }
+                Cancellation::Conflict => {
+                    return Err(StoreError::Unavailable {
+                        operation,
+                        source: Box::new(error),
+                    });
+                }
+                Cancellation::Other => return Err(store_error(operation, error)),
+            }
+        }
+    }
+
     /// Every item of one partition (consistent read, all pages), decoded. An item that does not
     /// decode is skipped and logged as an error, so one bad item never takes its partition (every
     /// lifecycle action, every report) out of reach.
@@ -195,6 +266,37 @@ impl DynamoStateStore {
         }
         Ok(out)
     }
+}
+
+/// Why DynamoDB canceled a transaction.
+enum Cancellation {
+    /// Only item conditions refused it (see [`Transaction::Canceled`]).
+    Conditions(Vec<Option<Option<Item>>>),
+    /// A concurrent transaction on one of its items: retrying may pass.
+    Conflict,
+    /// Anything else (validation, capacity): reported as the error it is.
+    Other,
+}
+
+fn cancellation(reasons: &[CancellationReason]) -> Cancellation {
+    let mut refusals = Vec::with_capacity(reasons.len());
+    for reason in reasons {
+        match reason.code() {
+            None | Some("None") => refusals.push(None),
+            Some("ConditionalCheckFailed") => refusals.push(Some(reason.item().cloned())),
+            Some("TransactionConflict") => return Cancellation::Conflict,
+            Some(_) => return Cancellation::Other,
+        }
+    }
+    Cancellation::Conditions(refusals)
+}
+
+/// Exponential from 20 ms, capped at 640 ms, drawn from the upper half so that the conflicting
+/// callers spread out.
+fn conflict_pause(attempt: u32) -> Duration {
+    let full_ms = 20u64 << attempt.saturating_sub(1).min(5);
+    let half = full_ms / 2;
+    Duration::from_millis(half + rand::random_range(0..=half))
 }
 
 fn store_error<E, R>(operation: &'static str, error: SdkError<E, R>) -> StoreError
