@@ -299,7 +299,7 @@ where
     };
     // Only a full set can be claimed: the completer claims at once; others read first, so
     // the uncontended registration stays one write.
-    let full = registration.completes_set() || deps.store.load(Group::Backend).await?.is_full();
+    let full = registration.completes_set() || deps.store.is_full(Group::Backend).await?;
     let now = deps.clock.now();
     let claim = if full {
         deps.store

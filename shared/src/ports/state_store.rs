@@ -184,9 +184,15 @@ pub trait StateStore: Send + Sync {
     /// Strongly consistent, lock-free read of a group's state.
     fn load(&self, group: Group) -> impl Future<Output = Result<ClusterState, StoreError>> + Send;
 
-    /// Registers `vm` for clusterization in one conditional write: appended only if the group
-    /// is not clusterized, the set is not complete and `vm` is not already in it. Retrying
-    /// returns the same answer.
+    /// Whether every registration slot of the group is taken, without reading the set.
+    fn is_full(&self, group: Group) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        async move { Ok(self.load(group).await?.is_full()) }
+    }
+
+    /// Registers `vm` for clusterization in one conditional write (or transaction): added only
+    /// if the group is not clusterized, the set is not complete and `vm` is not already in it.
+    /// Retrying returns the same answer (the same completer; see `Registration::Registered`
+    /// for the position).
     fn register(
         &self,
         group: Group,

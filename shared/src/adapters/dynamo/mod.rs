@@ -334,6 +334,10 @@ impl StateStore for DynamoStateStore {
         state::load(self, group).await
     }
 
+    async fn is_full(&self, group: Group) -> Result<bool, StoreError> {
+        state::is_full(self, group).await
+    }
+
     async fn register(&self, group: Group, vm: &Vm) -> Result<Registration, StoreError> {
         state::register(self, group, vm).await
     }

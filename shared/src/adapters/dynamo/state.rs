@@ -264,6 +264,10 @@ fn assemble(head: Head, mut registrations: Vec<(String, Vm)>) -> ClusterState {
     state
 }
 
+pub(super) async fn is_full(store: &DynamoStateStore, group: Group) -> Result<bool, StoreError> {
+    Ok(load_head(store, group).await?.full())
+}
+
 pub(super) async fn register(
     store: &DynamoStateStore,
     group: Group,
