@@ -190,15 +190,14 @@ impl DynamoStateStore {
         let mut attempt = 1;
         loop {
             self.counted_write();
-            let error = match self
+            let Err(error) = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
                 .send()
                 .await
-            {
-                Ok(_) => return Ok(Transaction::Committed),
-                Err(error) => error,
+            else {
+                return Ok(Transaction::Committed);
             };
             let reasons = match &error {
                 SdkError::ServiceError(service) => match service.err() {
