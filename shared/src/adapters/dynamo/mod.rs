@@ -36,6 +36,7 @@ use crate::ports::{LeaseClaim, LeaseOutcome, NewReport, StateStore, StoreError};
 use crate::wire::bootstrap::Vm;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::paginator::QueryPaginatorItems;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
@@ -229,6 +230,19 @@ impl DynamoStateStore {
         }
     }
 
+    /// The items of partition `pk`, all pages, read consistently (not sent yet).
+    fn partition_items(&self, pk: &str) -> QueryPaginatorItems {
+        self.client
+            .query()
+            .table_name(&self.config.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", ATTR_PK)
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+    }
+
     /// Every item of one partition (consistent read, all pages), decoded. An item that does not
     /// decode is skipped and logged as an error, so one bad item never takes its partition (every
     /// lifecycle action, every report) out of reach.
@@ -238,17 +252,7 @@ impl DynamoStateStore {
         what: &'static str,
         decode: fn(&Item) -> Result<T, String>,
     ) -> Result<Vec<T>, StoreError> {
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.config.table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", ATTR_PK)
-            .expression_attribute_values(":pk", s(pk))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
+        let mut pages = self.partition_items(pk).send();
         let mut out = Vec::new();
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| store_error(what, e))?;

@@ -13,7 +13,7 @@ use crate::ports::{StoreError, check_storable_time};
 use crate::wire::bootstrap::{Protocol, Vm};
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    TransactWriteItem, Update, builders::UpdateBuilder,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::HashMap;
@@ -225,17 +225,7 @@ pub(super) async fn load(
     store: &DynamoStateStore,
     group: Group,
 ) -> Result<ClusterState, StoreError> {
-    let mut pages = store
-        .client
-        .query()
-        .table_name(&store.config.table)
-        .key_condition_expression("#pk = :pk")
-        .expression_attribute_names("#pk", ATTR_PK)
-        .expression_attribute_values(":pk", s(store.state_key(group)))
-        .consistent_read(true)
-        .into_paginator()
-        .items()
-        .send();
+    let mut pages = store.partition_items(store.state_key(group)).send();
     let mut head = None;
     let mut registrations = Vec::new();
     while let Some(item) = pages.next().await {
@@ -285,28 +275,29 @@ pub(super) async fn register(
         .expression_attribute_names("#pk", ATTR_PK)
         .build()
         .map_err(|e| build_error("register", e))?;
-    let counter = Update::builder()
-        .table_name(table)
-        .set_key(Some(head_key(store, group)))
-        .update_expression(REGISTER_UPDATE)
-        .condition_expression(register_condition())
-        .set_expression_attribute_names(Some(super::codec::names(&[
+    let counter = head_update(
+        store,
+        group,
+        REGISTER_UPDATE,
+        register_condition(),
+        &[
             ("#pk", ATTR_PK),
             ("#registered", ATTR_REGISTERED),
             ("#last", ATTR_LAST_REGISTRANT),
             ("#version", ATTR_VERSION),
             ("#clusterized", ATTR_CLUSTERIZED),
             ("#target", ATTR_TARGET),
-        ])))
-        .set_expression_attribute_values(Some(HashMap::from([
-            (":zero".to_owned(), n(0)),
-            (":one".to_owned(), n(1)),
-            (":id".to_owned(), s(&vm.name)),
-            (":false".to_owned(), AttributeValue::Bool(false)),
-        ])))
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .build()
-        .map_err(|e| build_error("register", e))?;
+        ],
+        [
+            (":zero", n(0)),
+            (":one", n(1)),
+            (":id", s(&vm.name)),
+            (":false", AttributeValue::Bool(false)),
+        ],
+    )
+    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+    .build()
+    .map_err(|e| build_error("register", e))?;
     let outcome = store
         .transact(
             "transact_write_items register",
@@ -417,28 +408,29 @@ pub(super) async fn evict(
         .expression_attribute_names("#pk", ATTR_PK)
         .build()
         .map_err(|e| build_error("evict", e))?;
-    let counter = Update::builder()
-        .table_name(table)
-        .set_key(Some(head_key(store, group)))
-        .update_expression(EVICT_UPDATE)
-        .condition_expression(evict_condition())
-        .set_expression_attribute_names(Some(super::codec::names(&[
+    let counter = head_update(
+        store,
+        group,
+        EVICT_UPDATE,
+        evict_condition(),
+        &[
             ("#pk", ATTR_PK),
             ("#registered", ATTR_REGISTERED),
             ("#version", ATTR_VERSION),
             ("#clusterized", ATTR_CLUSTERIZED),
             ("#clusterizer", ATTR_CLUSTERIZER),
-        ])))
-        .set_expression_attribute_values(Some(HashMap::from([
-            (":one".to_owned(), n(1)),
-            (":false".to_owned(), AttributeValue::Bool(false)),
+        ],
+        [
+            (":one", n(1)),
+            (":false", AttributeValue::Bool(false)),
             (
-                ":len".to_owned(),
+                ":len",
                 n(i64::try_from(seen.instances.len()).unwrap_or(i64::MAX)),
             ),
-        ])))
-        .build()
-        .map_err(|e| build_error("evict", e))?;
+        ],
+    )
+    .build()
+    .map_err(|e| build_error("evict", e))?;
     let outcome = store
         .transact(
             "transact_write_items evict",
@@ -480,6 +472,26 @@ pub(super) async fn finalize(
         Conditional::Applied(_) => load(store, group).await,
         Conditional::Refused(_) => Err(missing(store, group)),
     }
+}
+
+/// The head's part of a transaction: a conditional update, not yet built.
+fn head_update<const N: usize>(
+    store: &DynamoStateStore,
+    group: Group,
+    update_expr: &str,
+    condition: String,
+    names: &[(&str, &str)],
+    values: [(&str, AttributeValue); N],
+) -> UpdateBuilder {
+    Update::builder()
+        .table_name(&store.config.table)
+        .set_key(Some(head_key(store, group)))
+        .update_expression(update_expr)
+        .condition_expression(condition)
+        .set_expression_attribute_names(Some(super::codec::names(names)))
+        .set_expression_attribute_values(Some(
+            values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        ))
 }
 
 fn build_error(what: &'static str, error: aws_sdk_dynamodb::error::BuildError) -> StoreError {
