@@ -35,7 +35,7 @@ locals {
   lambda_log_group    = { for f in local.function_names : f => "/aws/lambda/${local.lambda_names[f]}" }
   sfn_log_group       = "/aws/vendedlogs/states/${local.p.cloudwatch}-${var.cluster_name}-scale-down-sfn"
   instance_profile    = var.instance_iam_profile_arn != "" ? var.instance_iam_profile_arn : aws_iam_instance_profile.backend[0].arn
-  stripe_width        = var.stripe_width != -1 ? var.stripe_width : min(var.cluster_size - var.protection_level - 1, 16)
+  stripe_width        = module.geometry.stripe_width
   token_secret_arn    = var.get_weka_io_token_secret_id != "" ? var.get_weka_io_token_secret_id : aws_secretsmanager_secret.token[0].arn
   secrets_kms_key_arn = var.secretmanager_enable_encryption ? coalesce(var.secretmanager_kms_key_id, try(aws_kms_key.secrets[0].arn, null)) : null
 

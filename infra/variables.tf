@@ -338,35 +338,19 @@ variable "set_dedicated_fe_container" {
 variable "protection_level" {
   type        = number
   default     = 2
-  description = "WEKA data protection level."
-  validation {
-    condition     = var.protection_level == 2 || var.protection_level == 4
-    error_message = "protection_level must be 2 or 4."
-  }
+  description = "WEKA data protection level (2 or 4; with the other data-protection variables checked at plan by infra/modules/geometry, the rules clusterize applies)."
 }
 
 variable "stripe_width" {
   type        = number
   default     = -1
   description = "WEKA stripe width; -1 = min(cluster_size - protection_level - 1, 16)."
-  validation {
-    condition     = var.stripe_width == -1 || (var.stripe_width >= 3 && var.stripe_width <= 16)
-    error_message = "stripe_width must be -1 or between 3 and 16."
-  }
-  validation {
-    condition     = var.stripe_width == -1 || var.stripe_width + var.protection_level + 1 <= var.cluster_size
-    error_message = "stripe_width + protection_level + 1 must not exceed cluster_size."
-  }
 }
 
 variable "hotspare" {
   type        = number
   default     = 1
   description = "WEKA hot spares."
-  validation {
-    condition     = var.hotspare >= 1
-    error_message = "hotspare must be at least 1."
-  }
 }
 
 variable "min_cluster_size" {

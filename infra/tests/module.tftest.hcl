@@ -304,3 +304,88 @@ run "a_given_public_key_or_key_pair_generates_nothing" {
     error_message = "with ssh_public_key the module imports it and writes no private key"
   }
 }
+
+# Data-protection geometry at plan (modules/geometry, the rules clusterize applies): one run
+# per rule, each breaking only that rule.
+run "geometry_default_is_valid" {
+  command = plan
+  assert {
+    condition     = module.geometry.stripe_width == 3 && length(module.geometry.violations) == 0
+    error_message = "6 backends, protection 2: default stripe 3, valid"
+  }
+}
+
+# The variable's own validation stops this one before the module's rule (the same bound).
+run "geometry_cluster_too_small_is_refused" {
+  command = plan
+  variables {
+    cluster_size = 5
+  }
+  expect_failures = [var.cluster_size]
+}
+
+run "geometry_protection_level_3_is_refused" {
+  command = plan
+  variables {
+    cluster_size     = 10
+    protection_level = 3
+  }
+  expect_failures = [terraform_data.geometry]
+}
+
+run "geometry_stripe_width_out_of_range_is_refused" {
+  command = plan
+  variables {
+    cluster_size = 24
+    stripe_width = 17
+  }
+  expect_failures = [terraform_data.geometry]
+}
+
+run "geometry_protection_4_with_6_backends_is_refused" {
+  command = plan
+  variables {
+    protection_level = 4
+  }
+  expect_failures = [terraform_data.geometry]
+}
+
+run "geometry_no_hot_spare_is_refused" {
+  command = plan
+  variables {
+    cluster_size = 8
+    hotspare     = 0
+  }
+  expect_failures = [terraform_data.geometry]
+}
+
+run "geometry_hot_spare_2_with_the_default_stripe_is_refused" {
+  command = plan
+  variables {
+    cluster_size = 8
+    hotspare     = 2
+  }
+  expect_failures = [terraform_data.geometry]
+}
+
+run "geometry_obs_without_the_default_filesystem_is_refused" {
+  command = plan
+  variables {
+    tiering_enable_obs_integration = true
+    set_default_fs                 = false
+  }
+  expect_failures = [terraform_data.geometry]
+}
+
+run "geometry_explicit_stripe_that_fits_is_valid" {
+  command = plan
+  variables {
+    cluster_size = 8
+    stripe_width = 4
+    hotspare     = 2
+  }
+  assert {
+    condition     = module.geometry.stripe_width == 4 && length(module.geometry.violations) == 0
+    error_message = "4 + 2 + 2 = 8 backends fits"
+  }
+}

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use weka_shared::adapters::weka_rpc::WekaRpcConfig;
 use weka_shared::config::{ConfigError, Lookup};
+use weka_shared::domain::geometry::{GeometryError, GeometryInput, validate};
 use weka_shared::handlers::{
     clusterize, clusterize_finalization, deploy, fetch, report, scale_down, scale_fetch, status,
     terminate,
@@ -522,4 +523,161 @@ fn the_called_actions_table_only_names_calls_the_adapters_make() {
             "{action}: no adapter calls .{snake}() or writes it in a transaction"
         );
     }
+}
+
+/// The name infra/modules/geometry gives the rule an error breaks.
+fn geometry_rule(error: &GeometryError) -> &'static str {
+    match error {
+        GeometryError::ClusterTooSmall { .. } => "cluster_too_small",
+        GeometryError::InvalidProtectionLevel { .. } => "invalid_protection_level",
+        GeometryError::StripeWidthOutOfRange { .. } => "stripe_width_out_of_range",
+        GeometryError::DefaultStripeTooNarrow { .. } => "default_stripe_too_narrow",
+        GeometryError::HotSpareTooSmall { .. } => "hot_spare_too_small",
+        GeometryError::DoesNotFit { .. } => "does_not_fit",
+        GeometryError::ObsTieringWithoutDefaultFs { .. } => "obs_tiering_without_default_fs",
+    }
+}
+
+fn terraform(dir: &std::path::Path, args: &[&str]) -> String {
+    let binary = std::env::var("TERRAFORM").unwrap_or_else(|_| "terraform".to_owned());
+    let out = std::process::Command::new(&binary)
+        .args(args)
+        .current_dir(dir)
+        .env("TF_IN_AUTOMATION", "1")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("terraform not found as {binary:?} ({e}): install Terraform or set TERRAFORM")
+        });
+    assert!(
+        out.status.success(),
+        "terraform {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Issue 17: the data-protection rules `terraform plan` checks (infra/modules/geometry) are the
+/// ones clusterize applies. Over a grid of inputs around every bound, the module's first broken
+/// rule is the Rust validator's error, and a valid input resolves the same stripe width.
+#[test]
+fn plan_time_geometry_rules_are_clusterizes() {
+    let mut cases = BTreeMap::new();
+    for cluster_size in [5u32, 6, 7, 8, 20] {
+        for protection_level in [2u32, 3, 4] {
+            for stripe_width in [
+                None,
+                Some(2u32),
+                Some(3),
+                Some(4),
+                Some(5),
+                Some(16),
+                Some(17),
+            ] {
+                for hot_spare in [0u32, 1, 2] {
+                    for (set_default_fs, obs_tiering) in
+                        [(true, false), (false, true), (true, true)]
+                    {
+                        let input = GeometryInput {
+                            cluster_size,
+                            protection_level,
+                            stripe_width,
+                            hot_spare,
+                            set_default_fs,
+                            obs_tiering,
+                        };
+                        cases.insert(format!("c{}", cases.len()), input);
+                    }
+                }
+            }
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("weka-geometry-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let encoded: serde_json::Map<String, serde_json::Value> = cases
+        .iter()
+        .map(|(key, i)| {
+            (
+                key.clone(),
+                serde_json::json!({
+                    "cluster_size": i.cluster_size,
+                    "protection_level": i.protection_level,
+                    "stripe_width": i.stripe_width.map_or(-1, i64::from),
+                    "hotspare": i.hot_spare,
+                    "set_default_fs": i.set_default_fs,
+                    "obs_tiering": i.obs_tiering,
+                }),
+            )
+        })
+        .collect();
+    std::fs::write(
+        dir.join("cases.json"),
+        serde_json::to_string(&encoded).unwrap(),
+    )
+    .unwrap();
+    let module = repo().join("infra/modules/geometry");
+    std::fs::write(
+        dir.join("main.tf"),
+        format!(
+            r#"locals {{
+  cases = jsondecode(file("${{path.module}}/cases.json"))
+}}
+module "g" {{
+  for_each         = local.cases
+  source           = "{}"
+  cluster_size     = each.value.cluster_size
+  protection_level = each.value.protection_level
+  stripe_width     = each.value.stripe_width
+  hotspare         = each.value.hotspare
+  set_default_fs   = each.value.set_default_fs
+  obs_tiering      = each.value.obs_tiering
+}}
+output "verdicts" {{
+  value = {{ for k, m in module.g : k => {{ stripe_width = m.stripe_width, violations = m.violations }} }}
+}}
+"#,
+            module.display()
+        ),
+    )
+    .unwrap();
+    terraform(
+        &dir,
+        &["init", "-backend=false", "-input=false", "-no-color"],
+    );
+    terraform(
+        &dir,
+        &["apply", "-auto-approve", "-input=false", "-no-color"],
+    );
+    let verdicts: serde_json::Value =
+        serde_json::from_str(&terraform(&dir, &["output", "-json", "verdicts"])).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let mut refused = 0;
+    for (key, input) in &cases {
+        let verdict = &verdicts[key];
+        let first_broken = verdict["violations"][0].as_str();
+        match validate(input) {
+            Ok(geometry) => {
+                assert_eq!(
+                    first_broken, None,
+                    "{input:?}: plan refuses what clusterize takes"
+                );
+                assert_eq!(
+                    verdict["stripe_width"].as_u64(),
+                    Some(u64::from(geometry.stripe_width())),
+                    "{input:?}"
+                );
+            }
+            Err(error) => {
+                refused += 1;
+                assert_eq!(
+                    first_broken,
+                    Some(geometry_rule(&error)),
+                    "{input:?}: clusterize says {error}"
+                );
+            }
+        }
+    }
+    assert!(
+        refused > 0 && refused < cases.len(),
+        "the grid has both verdicts"
+    );
 }
