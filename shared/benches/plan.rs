@@ -260,14 +260,16 @@ fn peak_memory(p: &Payload, machines: usize) -> (f64, f64) {
     (figures[1], figures[2])
 }
 
-/// `PLAN_BENCH_PROFILE=decode|decode1|plan|all`: only that step at 10,000 machines, 20 times, for
-/// `perf record` / `perf stat` (counters are steadier than wall time on a shared machine).
+/// `PLAN_BENCH_PROFILE=decode|decode1|plan|all`: only that step at 10,000 machines, 20 times (or
+/// `PLAN_BENCH_REPEAT` times), for `perf record` / `perf stat` (counters are steadier than wall
+/// time on a shared machine).
 fn profile(what: &str) {
+    let repeat: u32 = std::env::var("PLAN_BENCH_REPEAT").map_or(20, |r| r.parse().unwrap());
     let p = build(10_000);
     let policy = ScaleDownPolicy::new(SafetyFloor::from_geometry(3, 2, 1));
     let snapshot = decode(&p);
     let (start, cpu_start) = (Instant::now(), cpu_ms());
-    for _ in 0..20 {
+    for _ in 0..repeat {
         match what {
             "decode" => drop(black_box(decode(&p))),
             "decode1" => drop(black_box(decode_one_thread(&p))),
@@ -280,8 +282,40 @@ fn profile(what: &str) {
     }
     println!(
         "{what}: {:.2} ms per run, {:.2} ms CPU per run",
-        start.elapsed().as_secs_f64() * 1e3 / 20.0,
-        (cpu_ms() - cpu_start) / 20.0
+        start.elapsed().as_secs_f64() * 1e3 / f64::from(repeat),
+        (cpu_ms() - cpu_start) / f64::from(repeat)
+    );
+}
+
+/// `PLAN_BENCH_SPLIT`: decode, plan and drop of the decoded lists timed apart at 10,000
+/// machines (medians of 15), with the `Value` build as the yardstick.
+fn split() {
+    let p = build(10_000);
+    let policy = ScaleDownPolicy::new(SafetyFloor::from_geometry(3, 2, 1));
+    let (mut d, mut d1, mut pl, mut dr, mut v) = (vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..15 {
+        let t = Instant::now();
+        let s = black_box(decode(&p));
+        d.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        black_box(plan(&p.info, &s, &policy, now()).unwrap());
+        pl.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        drop(s);
+        dr.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        drop(black_box(decode_one_thread(&p)));
+        d1.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        drop(black_box(serde_json::from_str::<Value>(&p.hosts).unwrap()));
+        drop(black_box(serde_json::from_str::<Value>(&p.disks).unwrap()));
+        drop(black_box(serde_json::from_str::<Value>(&p.nodes).unwrap()));
+        v.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let (d, d1, pl, dr, v) = (median(d), median(d1), median(pl), median(dr), median(v));
+    println!(
+        "decode {d:.2} ms (1-thread decode+drop {d1:.2}), plan {pl:.2} ms, drop {dr:.2} ms; value {v:.2} ms; (decode+plan+drop)/value {:.3}",
+        (d + pl + dr) / v
     );
 }
 
@@ -300,6 +334,9 @@ fn main() {
     if let Ok(dir) = std::env::var(PEAK_DIR_ENV) {
         let machines = std::env::var(PEAK_MACHINES_ENV).unwrap().parse().unwrap();
         return peak_child(Path::new(&dir), machines);
+    }
+    if std::env::var("PLAN_BENCH_SPLIT").is_ok() {
+        return split();
     }
     if let Ok(what) = std::env::var("PLAN_BENCH_PROFILE") {
         return profile(&what);
