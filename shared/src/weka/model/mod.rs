@@ -454,4 +454,36 @@ mod tests {
         assert_eq!(c.method(), "cluster_deactivate_drives");
         assert_eq!(c.params(), json!({"drive_uuids": ["u1"]}));
     }
+
+    #[test]
+    fn typed_id_fast_path_matches_the_text_parse() {
+        let cases = [
+            "HostId<0>",
+            "HostId<42>",
+            "HostId<007>",
+            "HostId<999999999999999999>",
+            "HostId<9999999999999999999>",
+            "HostId<9223372036854775807>",
+            "HostId<INVALID>",
+            "HostId<>",
+            "HostId<-4>",
+            "HostId<+4>",
+            "HostId<4",
+            "HostId4>",
+            "HostId<4a>",
+            "HostId< 4>",
+            "HostI<4>",
+            "DiskId<4>",
+            "hostId<4>",
+            "HostId<4>>",
+            "",
+        ];
+        for case in cases {
+            assert_eq!(
+                parse_typed_id_bytes("HostId", case.as_bytes()),
+                parse_typed_id("HostId", case),
+                "{case}"
+            );
+        }
+    }
 }
