@@ -400,7 +400,11 @@ fn main() {
     );
     if let Some((ms, value_ms)) = goal {
         let ratio = ms / value_ms;
-        let verdict = if ratio <= GOAL_RATIO { "met" } else { "NOT met" };
+        let verdict = if ratio <= GOAL_RATIO {
+            "met"
+        } else {
+            "NOT met"
+        };
         println!(
             "goal: decode+plan of {GOAL_MACHINES} machines at most {GOAL_RATIO}x the Value build: \
              {ms:.1} ms / {value_ms:.1} ms = {ratio:.3}x, {verdict}"

@@ -132,7 +132,7 @@ fn block_stops(chunk: &[u8; 64], high: &mut u32) -> u64 {
         // A control character is at most 0x1F: its minimum with 0x1F is itself.
         let stops = v.simd_eq(quote) | v.simd_eq(backslash) | v.min(last_control).simd_eq(v);
         mask |= u64::from(stops.to_bitmask()) << (16 * k);
-        *high |= u32::from(v.to_bitmask());
+        *high |= v.to_bitmask();
     }
     mask
 }
