@@ -112,7 +112,7 @@ pub fn formed_by(
         .filter(|h| !h.is_client())
         .find(|h| !member_ips.contains(h.host_ip.as_str()))
     {
-        return Err(NotFormed::Stranger(stranger.host_ip.clone()));
+        return Err(NotFormed::Stranger(stranger.host_ip.as_str().to_owned()));
     }
     match members.iter().find(|(_, ip)| !machine_joined(hosts, ip)) {
         Some((instance, ip)) => Err(NotFormed::MemberNotUp {
@@ -190,11 +190,11 @@ mod tests {
             state_changed_time: None,
             state: HostState::Active,
             status,
-            host_ip: ip.to_owned(),
+            host_ip: ip.into(),
             aws: None,
-            container_name: "drives0".to_owned(),
+            container_name: "drives0".into(),
             mode,
-            machine_identifier: String::new(),
+            machine_identifier: Default::default(),
             auto_remove_timeout: None,
         }
     }

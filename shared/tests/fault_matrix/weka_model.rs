@@ -153,7 +153,7 @@ impl WekaModel {
         let sim = self.0.lock().unwrap();
         let mut out: BTreeMap<String, String> = BTreeMap::new();
         for host in sim.cluster.iter().flat_map(|cb| cb.snap.hosts.values()) {
-            let entry = out.entry(host.host_ip.clone()).or_default();
+            let entry = out.entry(host.host_ip.to_string()).or_default();
             entry.push_str(&format!("{:?}/{:?} ", host.state, host.status));
         }
         out
@@ -229,7 +229,7 @@ impl WekaModel {
                 for id in params["host_ids"].as_array().into_iter().flatten() {
                     let id: HostId = id.as_str().unwrap().parse().unwrap();
                     if let Some(host) = snap.hosts.get_mut(&id) {
-                        record.deactivated.insert(host.host_ip.clone());
+                        record.deactivated.insert(host.host_ip.to_string());
                         if host.state == HostState::Active {
                             host.state = HostState::Deactivating;
                         }

@@ -32,7 +32,7 @@ fn deactivated(weka: &FakeWeka, cb: &Cb) -> Vec<String> {
         .filter(|(m, _)| m == "cluster_deactivate_hosts")
         .map(|(_, p)| {
             let first = p["host_ids"][0].as_str().unwrap().parse().unwrap();
-            cb.snap.hosts[&first].host_ip.clone()
+            cb.snap.hosts[&first].host_ip.to_string()
         })
         .collect();
     ips.sort();

@@ -40,11 +40,11 @@ fn deactivated(weka: &FakeWeka, cb: &Cb) -> Vec<String> {
         .filter_map(|(m, p)| {
             if m == "cluster_deactivate_hosts" {
                 let first = p["host_ids"][0].as_str()?.parse().ok()?;
-                Some(cb.snap.hosts[&first].host_ip.clone())
+                Some(cb.snap.hosts[&first].host_ip.to_string())
             } else {
                 let uuid = p["drive_uuids"][0].as_str()?;
                 let drive = cb.snap.drives.values().find(|d| d.uuid == uuid)?;
-                Some(cb.snap.hosts[&drive.host_id].host_ip.clone())
+                Some(cb.snap.hosts[&drive.host_id].host_ip.to_string())
             }
         })
         .collect();

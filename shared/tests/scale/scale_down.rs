@@ -84,7 +84,7 @@ fn invalid_input_and_unsupported_cluster_are_real_errors() {
     let mut c = Cb::new(1);
     c.machine("10.0.0.1", M::Healthy, Asg::Backend);
     for h in c.snap.hosts.values_mut() {
-        h.container_name = "compute0".to_owned();
+        h.container_name = "compute0".into();
     }
     assert_eq!(c.plan().unwrap_err(), PlanError::NotMultiBackendContainer);
 }
@@ -268,7 +268,7 @@ fn client_container_sharing_ip_is_ignored() {
     c.machine("10.0.0.2", M::Healthy, Asg::Backend);
     let mut client = c.snap.hosts[&HostId(0)].clone();
     client.mode = HostMode::Client;
-    client.container_name = "client".to_owned();
+    client.container_name = "client".into();
     client.status = HostStatus::Down;
     c.snap.hosts.insert(HostId(500), client);
     let plan = c.plan().unwrap();
@@ -284,7 +284,7 @@ fn machine_with_more_than_three_containers_is_skipped_not_fatal() {
     let ids = c.machine("10.0.0.2", M::Healthy, Asg::Backend);
     c.machine("10.0.0.3", M::Unhealthy, Asg::Backend);
     let mut extra = c.snap.hosts[&ids[0]].clone();
-    extra.container_name = "dataserv0".to_owned();
+    extra.container_name = "dataserv0".into();
     c.snap.hosts.insert(HostId(900), extra);
     let plan = c.plan().unwrap();
     assert!(plan.transient_errors[0].contains("10.0.0.2: 4 backend containers"));
@@ -294,7 +294,7 @@ fn machine_with_more_than_three_containers_is_skipped_not_fatal() {
     let mut c = Cb::new(1);
     c.machine("10.0.0.1", M::Healthy, Asg::Backend);
     let ids = c.machine("10.0.0.2", M::Healthy, Asg::Backend);
-    c.snap.hosts.get_mut(&ids[2]).unwrap().machine_identifier = "other".to_owned();
+    c.snap.hosts.get_mut(&ids[2]).unwrap().machine_identifier = "other".into();
     let plan = c.plan().unwrap();
     assert!(plan.transient_errors[0].contains("distinct machine identifiers"));
     // the skipped machine is not counted, so a shrink never over-counts: nothing to do here
@@ -460,7 +460,7 @@ fn validate_delta_rejects_live_container_but_allows_removing_and_auto_removed_cl
     }
     validate_delta(&c.info, &resp, &fresh).unwrap();
     let mut client = fresh[&HostId(0)].clone();
-    client.host_ip = "10.0.0.2".to_owned();
+    client.host_ip = "10.0.0.2".into();
     client.mode = HostMode::Client;
     client.status = HostStatus::Down;
     client.auto_remove_timeout = Some(600);

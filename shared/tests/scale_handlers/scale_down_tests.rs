@@ -76,7 +76,7 @@ fn deactivated_ips(calls: &[(String, Value)], cb: &Cb) -> Vec<String> {
         .filter(|(m, _)| m == "cluster_deactivate_hosts")
         .map(|(_, p)| {
             let first: HostId = p["host_ids"][0].as_str().unwrap().parse().unwrap();
-            cb.snap.hosts[&first].host_ip.clone()
+            cb.snap.hosts[&first].host_ip.to_string()
         })
         .collect();
     ips.sort();
@@ -192,7 +192,7 @@ async fn a_deactivated_machine_serves_no_later_call_of_the_run() {
         .position(|(m, _, _)| m == "cluster_deactivate_hosts")
         .expect("one machine deactivated");
     let first: HostId = seen[at].1["host_ids"][0].as_str().unwrap().parse().unwrap();
-    let gone = cb.snap.hosts[&first].host_ip.clone();
+    let gone = cb.snap.hosts[&first].host_ip.to_string();
     let later: Vec<&(String, Value, Vec<String>)> = seen[at + 1..].iter().collect();
     assert!(!later.is_empty());
     for (method, _, pool) in later {
@@ -458,7 +458,7 @@ async fn an_unsafe_delta_is_a_typed_unsafe_error() {
     });
     let mut joined = cb.snap.hosts.clone();
     let mut newcomer = joined.values().next().unwrap().clone();
-    newcomer.host_ip = "10.0.0.99".to_owned();
+    newcomer.host_ip = "10.0.0.99".into();
     joined.insert(HostId(500), newcomer);
     let second = serde_json::to_value(&joined).unwrap();
     let reads = reads_for(&cb.snap);

@@ -371,7 +371,7 @@ fn a_joined_machine_whose_report_was_lost_is_continued_before_its_timeout() {
 fn a_machine_is_joined_when_all_its_backend_containers_are_active_and_up() {
     use crate::weka::model::{Host, HostId, HostMode, HostState, HostStatus, HostsList};
     let host = |ip: &str, state, status, mode| Host {
-        host_ip: ip.to_owned(),
+        host_ip: ip.into(),
         state,
         status,
         mode,

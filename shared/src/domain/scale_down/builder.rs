@@ -639,7 +639,7 @@ impl<'a> Builder<'a> {
                 })
                 .map(|(ix, h)| ScaleHost {
                     instance_id: h.instance_id().to_owned(),
-                    private_ip: h.host_ip.clone(),
+                    private_ip: h.host_ip.as_str().to_owned(),
                     status: h.state.clone(),
                     added_time: h.added_time.unwrap_or_else(go_zero_time),
                     host_id: view.ids[ix],

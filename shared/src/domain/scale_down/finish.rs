@@ -135,7 +135,7 @@ pub fn validate_delta(
         })
         .map(|(id, h)| DeltaViolation {
             host_id: *id,
-            ip: h.host_ip.clone(),
+            ip: h.host_ip.as_str().to_owned(),
             state: h.state.clone(),
         })
         .collect();

@@ -90,7 +90,7 @@ impl RefusalBook {
         for (id, host) in hosts {
             let state = format!("{}/{}", host.state.as_str(), host.status.as_str());
             machines
-                .entry(host.host_ip.clone())
+                .entry(host.host_ip.as_str().to_owned())
                 .or_default()
                 .push_str(&format!("{id}={state};"));
             *counts.entry(state).or_default() += 1;

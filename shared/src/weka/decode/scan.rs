@@ -95,32 +95,33 @@ impl Stops {
     #[inline(never)]
     fn fill(&mut self, b: &[u8], first: usize) {
         self.first = first;
-        let window = b.get(first * 64..).unwrap_or_default();
-        let window = window.get(..(WINDOW + 1) * 64).unwrap_or(window);
-        self.non_ascii |= window.iter().fold(0, |acc, &c| acc | c) >= 0x80;
+        // The top bits of every byte of the window, gathered by the same vector loads.
+        let mut high = 0;
         for (k, mask) in self.masks.iter_mut().enumerate() {
             let at = (first + k) * 64;
             *mask = match b
                 .get(at..at + 64)
                 .and_then(|s| <&[u8; 64]>::try_from(s).ok())
             {
-                Some(chunk) => block_stops(chunk),
+                Some(chunk) => block_stops(chunk, &mut high),
                 None => {
                     // The last partial block: zero bytes (control characters) pad it.
                     let mut tail = [0u8; 64];
                     let rest = b.get(at..).unwrap_or_default();
                     tail[..rest.len()].copy_from_slice(rest);
-                    block_stops(&tail)
+                    block_stops(&tail, &mut high)
                 }
             };
         }
+        self.non_ascii |= high != 0;
     }
 }
 
 /// Bit `i` set when byte `i` is a quote, a backslash or a control character: 16 bytes per
-/// comparison and per mask (SSE2 on x86_64, NEON on aarch64), through `wide`'s safe API.
+/// comparison and per mask (SSE2 on x86_64, NEON on aarch64), through `wide`'s safe API. The top
+/// bits of the bytes (non-ASCII) are or-ed into `high`.
 #[inline(always)]
-fn block_stops(chunk: &[u8; 64]) -> u64 {
+fn block_stops(chunk: &[u8; 64], high: &mut u32) -> u64 {
     use wide::u8x16;
     let quote = u8x16::splat(b'"');
     let backslash = u8x16::splat(b'\\');
@@ -131,6 +132,7 @@ fn block_stops(chunk: &[u8; 64]) -> u64 {
         // A control character is at most 0x1F: its minimum with 0x1F is itself.
         let stops = v.simd_eq(quote) | v.simd_eq(backslash) | v.min(last_control).simd_eq(v);
         mask |= u64::from(stops.to_bitmask()) << (16 * k);
+        *high |= v.to_bitmask();
     }
     mask
 }

@@ -108,6 +108,12 @@ fn field_values_decode_or_fail_as_serde_does() {
         r#""\u12""#,
         "\"tab\there\"",
         "\"é ü 漢\"",
+        // Around the 24 bytes a `CompactString` holds inline.
+        r#""i-0123456789abcdef01234""#,
+        r#""i-0123456789abcdef012345""#,
+        r#""i-0123456789abcdef0123456""#,
+        r#""i-0123456789abcdef01234é""#,
+        r#""i-0123456789abcdef0123\u00e9""#,
         "{}",
         r#"{"instance_id": "i-1", "instance_type": null, "x": [1, {"y": "}"}]}"#,
         r#"{"instance_id": "i-1", "instance_id": "i-2"}"#,

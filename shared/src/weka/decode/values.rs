@@ -44,15 +44,19 @@ impl<'a> Cursor<'a> {
         Ok(!self.null()? && self.bool()?)
     }
 
-    /// A string, `null` giving the empty string.
+    /// A string (a `String`, or a `CompactString` that holds a short one inline), `null` giving
+    /// the empty string.
     #[inline]
-    pub(super) fn string_or_null(&mut self) -> R<String> {
+    pub(super) fn string_or_null<S>(&mut self) -> R<S>
+    where
+        S: Default + From<Cow<'a, str>>,
+    {
         if self.null()? {
-            return Ok(String::new());
+            return Ok(S::default());
         }
         let raw = self.raw()?;
         let end = self.pos;
-        self.text_of(raw, end).map(Cow::into_owned)
+        self.text_of(raw, end).map(S::from)
     }
 
     /// A string enum, `null` giving its default (`Unknown`).

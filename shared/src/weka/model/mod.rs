@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -20,7 +21,7 @@ use values::{null_default, opt_datetime};
 pub struct AwsInfo {
     /// EC2 instance id.
     #[serde(deserialize_with = "null_default")]
-    pub instance_id: String,
+    pub instance_id: CompactString,
 }
 
 /// One WEKA container (`hosts_list` value).
@@ -41,18 +42,18 @@ pub struct Host {
     pub status: HostStatus,
     /// Private IP of the machine (shared by all its containers).
     #[serde(deserialize_with = "null_default")]
-    pub host_ip: String,
+    pub host_ip: CompactString,
     /// Cloud metadata (missing when the host is DOWN).
     pub aws: Option<AwsInfo>,
     /// `drives0`, `compute0`, `frontend0`, `client`, ...
     #[serde(deserialize_with = "null_default")]
-    pub container_name: String,
+    pub container_name: CompactString,
     /// `backend` or `client`.
     #[serde(deserialize_with = "null_default")]
     pub mode: HostMode,
     /// Same for every container of one machine.
     #[serde(deserialize_with = "null_default")]
-    pub machine_identifier: String,
+    pub machine_identifier: CompactString,
     /// Seconds after which WEKA removes a DOWN client on its own.
     pub auto_remove_timeout: Option<i64>,
 }
@@ -452,5 +453,37 @@ mod tests {
         };
         assert_eq!(c.method(), "cluster_deactivate_drives");
         assert_eq!(c.params(), json!({"drive_uuids": ["u1"]}));
+    }
+
+    #[test]
+    fn typed_id_fast_path_matches_the_text_parse() {
+        let cases = [
+            "HostId<0>",
+            "HostId<42>",
+            "HostId<007>",
+            "HostId<999999999999999999>",
+            "HostId<9999999999999999999>",
+            "HostId<9223372036854775807>",
+            "HostId<INVALID>",
+            "HostId<>",
+            "HostId<-4>",
+            "HostId<+4>",
+            "HostId<4",
+            "HostId4>",
+            "HostId<4a>",
+            "HostId< 4>",
+            "HostI<4>",
+            "DiskId<4>",
+            "hostId<4>",
+            "HostId<4>>",
+            "",
+        ];
+        for case in cases {
+            assert_eq!(
+                parse_typed_id_bytes("HostId", case.as_bytes()),
+                parse_typed_id("HostId", case),
+                "{case}"
+            );
+        }
     }
 }

@@ -40,21 +40,43 @@ pub(crate) fn parse_typed_id(kind: &'static str, s: &str) -> Result<i64, ModelEr
 }
 
 /// [`parse_typed_id`] on raw bytes, with a fast path for the plain `Prefix<digits>` shape.
+#[inline]
 pub(crate) fn parse_typed_id_bytes(kind: &'static str, s: &[u8]) -> Result<i64, ModelError> {
-    let digits = s
-        .strip_prefix(kind.as_bytes())
-        .and_then(|r| r.strip_prefix(b"<"))
-        .and_then(|r| r.strip_suffix(b">"))
-        .filter(|d| (1..=18).contains(&d.len()) && d.iter().all(u8::is_ascii_digit));
-    match digits {
-        Some(d) => Ok(d.iter().fold(0i64, |n, &c| n * 10 + i64::from(c - b'0'))),
-        None => match std::str::from_utf8(s) {
-            Ok(text) => parse_typed_id(kind, text),
-            Err(_) => Err(ModelError::InvalidId {
-                kind,
-                value: String::from_utf8_lossy(s).into_owned(),
-            }),
-        },
+    match plain_typed_id(kind.as_bytes(), s) {
+        Some(n) => Ok(n),
+        None => parse_typed_id_text(kind, s),
+    }
+}
+
+/// `Prefix<digits>` with 1 to 18 digits (no overflow possible), read in one pass: this runs for
+/// every key of the large lists, where a `memcmp` call and a second pass over the digits cost
+/// more than the work itself.
+#[inline(always)]
+fn plain_typed_id(kind: &[u8], s: &[u8]) -> Option<i64> {
+    let (head, rest) = s.split_at_checked(kind.len())?;
+    if !head.iter().zip(kind).all(|(a, b)| a == b) {
+        return None;
+    }
+    let digits = rest.strip_prefix(b"<")?.strip_suffix(b">")?;
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    digits.iter().try_fold(0i64, |n, &c| {
+        let digit = c.wrapping_sub(b'0');
+        (digit <= 9).then(|| n * 10 + i64::from(digit))
+    })
+}
+
+/// [`parse_typed_id_bytes`] off the fast path: `INVALID`, signs, leading zeros, errors.
+#[cold]
+#[inline(never)]
+fn parse_typed_id_text(kind: &'static str, s: &[u8]) -> Result<i64, ModelError> {
+    match std::str::from_utf8(s) {
+        Ok(text) => parse_typed_id(kind, text),
+        Err(_) => Err(ModelError::InvalidId {
+            kind,
+            value: String::from_utf8_lossy(s).into_owned(),
+        }),
     }
 }
 
