@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: prints registration throughput (in-memory vs moto) and scale-down planning time.
+# `make bench`: prints registration throughput (in-memory vs moto), scale-down planning time and
+# the cold start of each function's release binary.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -13,3 +14,7 @@ echo "==> registration throughput (N concurrent callers, one conditional write e
 cargo bench --locked -p weka-shared --features test-util --bench registration
 echo "==> scale-down planning (decode + plan)"
 cargo bench --locked -p weka-shared --features test-util --bench plan
+echo "==> cold start (process start to the first invocation/next, release binaries; tests/bench/coldstart.py)"
+cargo build --locked --release -p clusterize -p clusterize-finalization -p deploy -p fetch -p report \
+  -p scale-down -p scale-fetch -p status -p terminate -p transient
+"$VENV/bin/python" tests/bench/coldstart.py --bin-dir "${CARGO_TARGET_DIR:-$root/target}/release"

@@ -30,12 +30,13 @@ where
     Fut: Future<Output = Result<R, E>>,
 {
     let handler = &handler;
-    // Boxed: the runtime's service future nested in each entry's would pass rustc's query depth
-    // limit when the binary computes its `main` future's layout.
+    // Boxed, the run and each invocation's future: nested in one another, the runtime's and the
+    // handler's futures pass rustc's query depth limit when a release build (rustc 1.95) of
+    // scale-down or scale-fetch computes their layout.
     Box::pin(lambda_runtime::run(service_fn(|event| {
-        serve(event, |payload, context| {
+        Box::pin(serve(event, |payload, context| {
             handler(payload, Invocation::from_context(&context))
-        })
+        }))
     })))
     .await
 }

@@ -128,11 +128,19 @@ pub struct JsonRpcConnector {
 pub struct ClientBuildError(#[from] reqwest::Error);
 
 impl JsonRpcConnector {
-    /// Builds the HTTP client (once, at init).
+    /// Builds the HTTP client (once, at init), trusting the root certificates compiled in.
     pub fn new(config: WekaRpcConfig) -> Result<Self, ClientBuildError> {
+        // The roots the SDK clients trust too (see `super::trusted_roots_pem` for why): the
+        // platform verifier reqwest uses by default read and parsed every file of
+        // /etc/ssl/certs here, at init.
+        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|der| reqwest::Certificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()?;
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
+            .tls_certs_only(roots)
             .build()?;
         Ok(Self { http, config })
     }
