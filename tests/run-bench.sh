@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: prints registration throughput (in-memory vs moto), scale-down planning time and
+# `make bench`: prints registration cost (the store vs a one-write baseline on moto), scale-down
+# planning time and
 # the cold start of each function's release binary.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,7 +11,7 @@ run_dir=$(mktemp -d "${TMPDIR:-/tmp}/weka-bench.XXXXXX")
 trap 'tests/emulator/moto.sh stop "$run_dir"; rm -rf "$run_dir"' EXIT
 tests/emulator/moto.sh start "$run_dir"
 export WEKA_TEST_AWS_ENDPOINT="http://127.0.0.1:$(cat "$run_dir/moto.port")"
-echo "==> registration throughput (N concurrent callers, one conditional write each)"
+echo "==> registration cost (N concurrent callers against a one-write baseline client, same run)"
 cargo bench --locked -p weka-shared --features test-util --bench registration
 echo "==> scale-down planning (decode + plan)"
 cargo bench --locked -p weka-shared --features test-util --bench plan
