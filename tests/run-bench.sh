@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: prints registration cost (the store vs a one-write baseline on moto), scale-down
-# planning time and
-# the cold start of each function's release binary.
+# planning time and the cold start of each function's release binary.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
