@@ -1,8 +1,8 @@
 //! Registration cost for N concurrent callers (N = 10, 100, 200; `BENCH_SIZES` overrides): the
 //! in-memory store, and, when `WEKA_TEST_AWS_ENDPOINT` points at moto (`make bench` starts it),
 //! the DynamoDB store against a one-write baseline client in the same run (one conditional
-//! `UpdateItem` of a small counter per caller), with the items' sizes. Prints figures and a
-//! verdict; a slow or failed call is counted and reported, never a panic.
+//! `UpdateItem` of a small counter per caller), with the items' sizes; medians of 3 rounds.
+//! Prints figures and a verdict; a slow or failed call is counted and reported, never a panic.
 
 #![allow(clippy::unwrap_used)]
 
@@ -33,6 +33,8 @@ const IN_FLIGHT: usize = 50;
 /// A call slower than this is counted as failed, not waited for.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 const STATE_KEY: &str = "bench-state";
+/// Rounds per N against the emulator (medians shown): moto's timing moves ±30 % run to run.
+const ROUNDS: usize = 3;
 
 /// How a run of N callers went.
 struct Run {
@@ -276,27 +278,43 @@ async fn main() {
             println!("{n:>5} {mem_rate:>14.0}");
             continue;
         };
-        let table = format!("bench-{}-{run}", std::process::id());
-        create_table(client, &format!("{table}-base")).await;
-        let base = baseline(client, &format!("{table}-base"), n).await;
-        let store = Arc::new(dynamo_store(client, table.clone(), n).await);
-        let reg = register_all(store.clone(), n).await;
-        let writes = store.write_calls() as f64 / n as f64;
-        let (head, per_reg) = item_sizes(client, &table).await;
-        let ratio = secs(reg.elapsed) / secs(base.elapsed);
-        let failed = base.failed + reg.failed;
-        healthy &= failed == 0 && reg.completers == 1;
-        println!(
-            "{n:>5} {mem_rate:>14.0} {:>11.3} {:>11.3} {ratio:>11.2} {writes:>10.2} {head:>10} {per_reg:>10} {failed:>7}",
-            secs(base.elapsed),
-            secs(reg.elapsed),
-        );
-        if reg.completers != 1 {
-            println!(
-                "  {} completers at N = {n} (expected exactly 1)",
-                reg.completers
-            );
+        // Rounds alternate the baseline and the store on fresh tables; the medians are shown.
+        let mut rounds = Vec::new();
+        let mut sizes_seen = (0, 0);
+        let mut writes = 0.0;
+        for round in 0..ROUNDS {
+            let table = format!("bench-{}-{run}-{round}", std::process::id());
+            create_table(client, &format!("{table}-base")).await;
+            let base = baseline(client, &format!("{table}-base"), n).await;
+            let store = Arc::new(dynamo_store(client, table.clone(), n).await);
+            let reg = register_all(store.clone(), n).await;
+            writes = store.write_calls() as f64 / n as f64;
+            sizes_seen = item_sizes(client, &table).await;
+            healthy &= base.failed + reg.failed == 0 && reg.completers == 1;
+            if reg.completers != 1 {
+                println!(
+                    "  {} completers at N = {n} (expected exactly 1)",
+                    reg.completers
+                );
+            }
+            rounds.push((
+                secs(base.elapsed),
+                secs(reg.elapsed),
+                base.failed + reg.failed,
+            ));
         }
+        let median = |pick: fn(&(f64, f64, usize)) -> f64| {
+            let mut v: Vec<f64> = rounds.iter().map(pick).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (base_s, store_s) = (median(|r| r.0), median(|r| r.1));
+        let ratio = median(|r| r.1 / r.0);
+        let failed: usize = rounds.iter().map(|r| r.2).sum();
+        let (head, per_reg) = sizes_seen;
+        println!(
+            "{n:>5} {mem_rate:>14.0} {base_s:>11.3} {store_s:>11.3} {ratio:>11.2} {writes:>10.2} {head:>10} {per_reg:>10} {failed:>7}"
+        );
         ratios.push((n, ratio));
         heads.push(head);
     }
