@@ -75,6 +75,21 @@ fn trusted_roots_pem() -> String {
     pem
 }
 
+/// The pause before retry `round` (1 is the first retry): `first` doubled each round, capped at
+/// `max`, and drawn from its upper half so that concurrent callers do not retry in lockstep.
+pub(crate) fn jittered_backoff(
+    first: std::time::Duration,
+    max: std::time::Duration,
+    round: u32,
+) -> std::time::Duration {
+    use rand::RngExt as _;
+    let exponent = round.saturating_sub(1).min(16);
+    let full = first.saturating_mul(1 << exponent).min(max);
+    let half = full / 2;
+    let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
+    half + std::time::Duration::from_millis(rand::rng().random_range(0..=jitter_ms))
+}
+
 /// Whether an SDK failure is worth retrying later: throttling, timeouts, connection trouble,
 /// 5xx from the service.
 pub(crate) fn is_transient_sdk_error<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool

@@ -10,7 +10,6 @@ use crate::config::names::{WEKA_API_TIMEOUT_ENV, WEKA_API_URL_TEMPLATE_ENV};
 use crate::config::{ConfigError, Lookup};
 use crate::ports::{Credentials, RawResult, WekaApi, WekaConnector, WekaError};
 use crate::weka::decode::rpc_envelope;
-use rand::RngExt as _;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -65,14 +64,7 @@ impl RetryPolicy {
     /// The pause before pass `round` (1 is the second pass): exponential, capped, and drawn
     /// from its upper half so concurrent calls do not retry in lockstep.
     fn backoff(&self, round: u32) -> Duration {
-        let exponent = round.saturating_sub(1).min(16);
-        let full = self
-            .first_backoff
-            .saturating_mul(1 << exponent)
-            .min(self.max_backoff);
-        let half = full / 2;
-        let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
-        half + Duration::from_millis(rand::rng().random_range(0..=jitter_ms))
+        super::jittered_backoff(self.first_backoff, self.max_backoff, round)
     }
 }
 

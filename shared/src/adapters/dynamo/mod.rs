@@ -294,12 +294,13 @@ fn cancellation(reasons: &[CancellationReason]) -> Cancellation {
     Cancellation::Conditions(refusals)
 }
 
-/// Exponential from 20 ms, capped at 640 ms, drawn from the upper half so that the conflicting
-/// callers spread out.
+/// Exponential from 20 ms, capped at 640 ms, with the jitter the WEKA client's retries use.
 fn conflict_pause(attempt: u32) -> Duration {
-    let full_ms = 20u64 << attempt.saturating_sub(1).min(5);
-    let half = full_ms / 2;
-    Duration::from_millis(half + rand::random_range(0..=half))
+    super::jittered_backoff(
+        Duration::from_millis(20),
+        Duration::from_millis(640),
+        attempt,
+    )
 }
 
 fn store_error<E, R>(operation: &'static str, error: SdkError<E, R>) -> StoreError
