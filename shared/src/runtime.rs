@@ -3,7 +3,7 @@
 //! the handler. Each function's `main` is one call to its entry here.
 
 use crate::adapters::autoscaling::AwsScalingGroups;
-use crate::adapters::dynamo::DynamoStateStore;
+use crate::adapters::dynamo::{DynamoReferenceStates, DynamoStateStore};
 use crate::adapters::ec2::AwsInventory;
 use crate::adapters::load_aws_config;
 use crate::adapters::secrets::SecretsManager;
@@ -11,7 +11,7 @@ use crate::adapters::weka_rpc::{JsonRpcConnector, WekaRpcConfig};
 use crate::config::process_env;
 use crate::error::Classify;
 use crate::handlers::{
-    clusterize, clusterize_finalization, deploy, fetch, report, scale_down, scale_fetch, status,
+    adopt, clusterize, clusterize_finalization, deploy, fetch, report, scale_down, scale_fetch, status,
     terminate, transient,
 };
 use crate::lambda::{Invocation, serve};
@@ -115,6 +115,24 @@ pub async fn status() -> Result<(), Error> {
         config,
     };
     run_handler(|payload, invocation| status::handle(&deps, payload, invocation.deadline)).await
+}
+
+/// `adopt`.
+pub async fn adopt() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = adopt::Config::from_lookup(&process_env)?;
+    let weka = JsonRpcConnector::new(WekaRpcConfig::from_lookup(&process_env)?)?;
+    let aws = load_aws_config().await;
+    let deps = adopt::Deps {
+        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
+        reference: DynamoReferenceStates::from_sdk_config(&aws, config.reference.clone()),
+        inventory: AwsInventory::from_sdk_config(&aws),
+        secrets: SecretsManager::from_sdk_config(&aws),
+        weka,
+        clock: SystemClock,
+        config,
+    };
+    run_handler(|payload, invocation| adopt::handle(&deps, payload, invocation.deadline)).await
 }
 
 /// `fetch`.

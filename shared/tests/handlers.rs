@@ -719,6 +719,9 @@ async fn nfs_finalization_tags_the_gateways_and_a_named_call_tags_one_joiner() {
     );
 }
 
+#[path = "adopt/mod.rs"]
+mod adoption;
+
 #[path = "store_props/mod.rs"]
 mod store_props;
 

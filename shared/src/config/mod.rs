@@ -9,7 +9,10 @@ pub mod geometry;
 pub mod lifecycle;
 pub mod names;
 
-use names::{NFS_STATE_KEY_ENV, STATE_KEY_ENV, STATE_TABLE_ENV};
+use names::{
+    NFS_STATE_KEY_ENV, REFERENCE_NFS_STATE_KEY_ENV, REFERENCE_STATE_HASH_KEY_ENV,
+    REFERENCE_STATE_KEY_ENV, REFERENCE_STATE_TABLE_ENV, STATE_KEY_ENV, STATE_TABLE_ENV,
+};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -187,6 +190,35 @@ impl StateConfig {
             table: env.required(STATE_TABLE_ENV)?,
             state_key: env.required(STATE_KEY_ENV)?,
             nfs_state_key: env.required(NFS_STATE_KEY_ENV)?,
+        })
+    }
+}
+
+/// Where WEKA's own module keeps its state: the table and item keys its module writes, read
+/// when adopting a cluster it formed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceStateConfig {
+    /// Its DynamoDB table.
+    pub table: String,
+    /// Its hash key attribute (`Key` unless `dynamodb_hash_key_name` was set there).
+    pub hash_key: String,
+    /// Its backend state item's key (`<prefix>-<cluster>-state`).
+    pub state_key: String,
+    /// Its NFS state item's key (`<prefix>-<cluster>-nfs-state`).
+    pub nfs_state_key: String,
+}
+
+impl ReferenceStateConfig {
+    /// Reads `REFERENCE_STATE_TABLE`, `REFERENCE_STATE_HASH_KEY` (default `Key`),
+    /// `REFERENCE_STATE_KEY` and `REFERENCE_NFS_STATE_KEY`.
+    pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: env.required(REFERENCE_STATE_TABLE_ENV)?,
+            hash_key: env
+                .optional(REFERENCE_STATE_HASH_KEY_ENV)
+                .unwrap_or_else(|| "Key".to_owned()),
+            state_key: env.required(REFERENCE_STATE_KEY_ENV)?,
+            nfs_state_key: env.required(REFERENCE_NFS_STATE_KEY_ENV)?,
         })
     }
 }

@@ -137,3 +137,11 @@ pub const WEKA_API_URL_TEMPLATE_ENV: &str = "WEKA_API_URL_TEMPLATE";
 pub const WEKA_HOME_URL_ENV: &str = "WEKA_HOME_URL";
 /// The region the Lambda runs in, set by the Lambda runtime (the fallback of `REGION`).
 pub const AWS_REGION_ENV: &str = "AWS_REGION";
+/// WEKA's own module's state table, read when adopting the cluster it formed.
+pub const REFERENCE_STATE_TABLE_ENV: &str = "REFERENCE_STATE_TABLE";
+/// Hash key attribute of [`REFERENCE_STATE_TABLE_ENV`] (default `Key`).
+pub const REFERENCE_STATE_HASH_KEY_ENV: &str = "REFERENCE_STATE_HASH_KEY";
+/// Key of WEKA's module's backend state item.
+pub const REFERENCE_STATE_KEY_ENV: &str = "REFERENCE_STATE_KEY";
+/// Key of WEKA's module's NFS state item.
+pub const REFERENCE_NFS_STATE_KEY_ENV: &str = "REFERENCE_NFS_STATE_KEY";

@@ -1,5 +1,6 @@
 //! Pure types and decisions: no I/O, no SDK types, no clock reads (time is passed in).
 
+pub mod adoption;
 pub mod formation;
 pub mod geometry;
 pub mod identity;

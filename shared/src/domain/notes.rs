@@ -1,7 +1,8 @@
 //! Notes the control plane leaves for operators, read by `status`: the last scale-down outcome
 //! (written by `scale-down`), the WEKA refusals that stand (written by `scale-down`), the scale
 //! lease found held (written by `scale-fetch`), the last scale-down failure and the removed
-//! machines still to terminate (written by `terminate`).
+//! machines still to terminate (written by `terminate`), the adoptions of running clusters (written
+//! by `adopt`).
 
 use crate::domain::scale_down::WekaRefusal;
 use crate::wire::scale::{HeldBack, InstanceRef};
@@ -16,6 +17,8 @@ pub const LEASE_NOTE: &str = "scale-lease";
 pub const SCALE_DOWN_FAILURE_NOTE: &str = "scale-down-failure";
 /// Name of the note holding the WEKA refusals that stand (written by `scale-down`).
 pub const WEKA_REFUSALS_NOTE: &str = "weka-refusals";
+/// Name of the note holding the adoptions of running clusters (written by `adopt`).
+pub const ADOPTION_NOTE: &str = "adoption";
 /// Name of the note holding the removed machines still to terminate (written by `terminate`).
 pub const PENDING_TERMINATIONS_NOTE: &str = "pending-terminations";
 
@@ -46,6 +49,9 @@ impl Note for ScaleDownFailureNote {
 }
 impl Note for WekaRefusalsNote {
     const NAME: &'static str = WEKA_REFUSALS_NOTE;
+}
+impl Note for AdoptionNote {
+    const NAME: &'static str = ADOPTION_NOTE;
 }
 impl Note for PendingTerminationsNote {
     const NAME: &'static str = PENDING_TERMINATIONS_NOTE;
@@ -243,4 +249,20 @@ mod tests {
         assert_eq!((other.refused_runs, other.refused_since), (1, t(300)));
         assert_eq!(LeaseNote::from_value(other.to_value()), Some(other));
     }
+}
+
+/// The adoptions of running clusters, per group (`backend`, `nfs`): what each found and when.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdoptionNote {
+    /// Per group name.
+    pub groups: std::collections::BTreeMap<String, AdoptionRecord>,
+}
+
+/// One group's adoption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdoptionRecord {
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+    /// What it found.
+    pub plan: crate::domain::adoption::AdoptionPlan,
 }

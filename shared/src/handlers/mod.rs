@@ -1,6 +1,7 @@
 //! One module per Lambda: its `Config` (parsed once at init), its dependencies, its error
 //! enum, and `handle`, which reads through ports, decides with `domain`, acts through ports.
 
+pub mod adopt;
 pub mod clusterize;
 pub mod clusterize_finalization;
 pub mod deploy;

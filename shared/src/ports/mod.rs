@@ -9,6 +9,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 mod clock;
 mod inventory;
+mod reference_state;
 mod scaling;
 mod secrets;
 mod state_store;
@@ -16,6 +17,7 @@ mod weka;
 
 pub use clock::{Clock, SystemClock};
 pub use inventory::{Instance, InstanceInventory, InventoryError};
+pub use reference_state::ReferenceStates;
 pub use scaling::{
     GroupInstance, LifecycleAnswer, LifecycleTarget, Membership, ScalingError, ScalingGroup,
     ScalingGroups,

@@ -219,6 +219,17 @@ pub trait StateStore: Send + Sync {
         instance_id: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Records a cluster formed without this module as clusterized at `now` (see
+    /// `domain::adoption`), in one conditional write refused when the document changed since
+    /// it was read at `seen_version`, or the group is clusterized or being clusterized; returns
+    /// whether it did.
+    fn adopt(
+        &self,
+        group: Group,
+        seen_version: u64,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Marks the group clusterized, idempotently, in one write.
     fn finalize(
         &self,

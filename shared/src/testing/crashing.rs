@@ -61,6 +61,15 @@ impl<S: StateStore> StateStore for CrashingStore<'_, S> {
             .claim_clusterization(group, instance, now, stale_after)
             .await
     }
+    async fn adopt(
+        &self,
+        group: Group,
+        seen_version: u64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.step()?;
+        self.inner.adopt(group, seen_version, now).await
+    }
     async fn finalize(&self, group: Group, now: DateTime<Utc>) -> Result<ClusterState, StoreError> {
         self.step()?;
         self.inner.finalize(group, now).await

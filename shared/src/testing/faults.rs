@@ -301,6 +301,15 @@ impl<S: StateStore> StateStore for Faulty<S> {
             .claim_clusterization(group, instance, now, stale_after);
         self.store("claim_clusterization", call).await
     }
+    async fn adopt(
+        &self,
+        group: Group,
+        seen_version: u64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.store("adopt", self.inner.adopt(group, seen_version, now))
+            .await
+    }
     async fn finalize(&self, group: Group, now: DateTime<Utc>) -> Result<ClusterState, StoreError> {
         self.store("finalize", self.inner.finalize(group, now))
             .await

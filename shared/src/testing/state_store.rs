@@ -209,6 +209,23 @@ impl StateStore for InMemoryStateStore {
         })
     }
 
+    async fn adopt(
+        &self,
+        group: Group,
+        seen_version: u64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        check_storable_time("adoption time", now)?;
+        self.wrote();
+        self.with_group(group, |s| {
+            let may = s.version == seen_version && !s.clusterized && s.clusterizer.is_none();
+            if may {
+                s.finalize(now);
+            }
+            may
+        })
+    }
+
     async fn finalize(&self, group: Group, now: DateTime<Utc>) -> Result<ClusterState, StoreError> {
         check_storable_time("clusterization time", now)?;
         self.wrote();

@@ -8,6 +8,7 @@
 //! | report counter | `<state key>#report-seq` | `<host>` | report (`UpdateItem ADD`, TTL) |
 //! | lease | `<backend state key>#lease` | `<name>` | lease holders (conditional `UpdateItem`) |
 //! | note | `<backend state key>#note` | `<name>` | e.g. the last scale-down outcome (`PutItem`) |
+//! | WEKA's module's state (its table, read only) | `<prefix>-<cluster>-state` (hash key `Key`) | — | never: read once by `adopt` |
 //! | lifecycle action | `<backend state key>#lifecycle` | `<instance id>#<launch\|terminate>` | fetch, report, finalization, scale-down, terminate (`UpdateItem`, conditional except the idempotent record; TTL) |
 //!
 //! Each item kind has its module (`state`, `reports`, `leases`, `notes`, `lifecycle`) holding
@@ -20,10 +21,12 @@ mod codec;
 mod leases;
 mod lifecycle;
 mod notes;
+mod reference;
 mod reports;
 mod state;
 
 pub use lifecycle::LIFECYCLE_RETENTION;
+pub use reference::{DynamoReferenceStates, decode_reference};
 pub use state::{SK_REGISTRATION_PREFIX, SK_STATE, decode_state, encode_new_state};
 
 use crate::config::StateConfig;
@@ -367,6 +370,15 @@ impl StateStore for DynamoStateStore {
 
     async fn finalize(&self, group: Group, now: DateTime<Utc>) -> Result<ClusterState, StoreError> {
         state::finalize(self, group, now).await
+    }
+
+    async fn adopt(
+        &self,
+        group: Group,
+        seen_version: u64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        state::adopt(self, group, seen_version, now).await
     }
 
     async fn next_report_seq(

@@ -53,6 +53,7 @@ const REGISTER_UPDATE: &str = "SET #registered = if_not_exists(#registered, :zer
 const CLAIM_UPDATE: &str = "SET #clusterizer = :claim ADD #version :one";
 const FINALIZE_UPDATE: &str = "SET #clusterized = :true, \
      #clusterized_at = if_not_exists(#clusterized_at, :now) ADD #version :one";
+const ADOPT_UPDATE: &str = "SET #clusterized = :true, #clusterized_at = :now ADD #version :one";
 const EVICT_UPDATE: &str = "SET #registered = #registered - :one ADD #version :one";
 
 fn register_condition() -> String {
@@ -472,6 +473,50 @@ pub(super) async fn finalize(
         Conditional::Applied(_) => load(store, group).await,
         Conditional::Refused(_) => Err(missing(store, group)),
     }
+}
+
+/// Marks an adopted group clusterized: only the document as the adoption read it (same
+/// version), not clusterized and with no clusterization claim.
+pub(super) async fn adopt(
+    store: &DynamoStateStore,
+    group: Group,
+    seen_version: u64,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    check_storable_time("adoption time", now)?;
+    // A head written before versions were kept has none: it reads as version 0.
+    let same_version = if seen_version == 0 {
+        "(attribute_not_exists(#version) OR #version = :seen)"
+    } else {
+        "#version = :seen"
+    };
+    let condition = format!(
+        "attribute_exists(#pk) AND {same_version} AND {NOT_CLUSTERIZED} \
+         AND attribute_not_exists(#clusterizer)"
+    );
+    let request = store.conditional_update(
+        head_key(store, group),
+        ADOPT_UPDATE,
+        &condition,
+        &[
+            ("#pk", ATTR_PK),
+            ("#version", ATTR_VERSION),
+            ("#clusterized", ATTR_CLUSTERIZED),
+            ("#clusterized_at", ATTR_CLUSTERIZED_AT),
+            ("#clusterizer", ATTR_CLUSTERIZER),
+        ],
+        [
+            (":true", AttributeValue::Bool(true)),
+            (":false", AttributeValue::Bool(false)),
+            (":now", s(timestamp(now))),
+            (":seen", n(seen_version)),
+            (":one", n(1)),
+        ],
+    );
+    Ok(store
+        .send_conditional("update_item adopt", request)
+        .await?
+        .applied())
 }
 
 /// The head's part of a transaction: a conditional update, not yet built.

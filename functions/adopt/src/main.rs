@@ -1,0 +1,9 @@
+//! The `adopt` Lambda: everything is in `weka_shared::runtime::adopt`.
+
+#[global_allocator]
+static ALLOCATOR: weka_shared::lambda::Allocator = weka_shared::lambda::ALLOCATOR;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    weka_shared::runtime::adopt().await
+}
