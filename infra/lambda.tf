@@ -34,6 +34,8 @@ locals {
     # and frees a departed member's registration (DeleteItem, in the eviction's transaction).
     terminate = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"]
     step      = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"]
+    # adopt: reads the group's state, marks it clusterized, keeps its record (a note).
+    adopt = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"]
     } : name => [{
       Sid      = "StateTable"
       Effect   = "Allow"
@@ -130,6 +132,13 @@ locals {
     "status" = concat(local.st_table["status"], local.st_describe_asg, local.st_describe_instances, local.st_read_credentials, local.st_kms_decrypt)
 
     "fetch" = concat(local.st_table["read"], local.st_describe_asg, local.st_describe_instances, local.st_read_credentials, local.st_kms_decrypt)
+
+    "adopt" = concat(local.st_table["adopt"], local.st_describe_instances, local.st_read_credentials, local.st_kms_decrypt, [{
+      Sid      = "ReadReferenceState"
+      Effect   = "Allow"
+      Action   = ["dynamodb:GetItem"]
+      Resource = ["arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table/${local.reference_table_name}"]
+    }])
 
     "scale-fetch" = concat(local.st_table["step"], local.st_describe_asg, local.st_describe_instances)
 

@@ -39,6 +39,10 @@ locals {
   token_secret_arn    = var.get_weka_io_token_secret_id != "" ? var.get_weka_io_token_secret_id : aws_secretsmanager_secret.token[0].arn
   secrets_kms_key_arn = var.secretmanager_enable_encryption ? coalesce(var.secretmanager_kms_key_id, try(aws_kms_key.secrets[0].arn, null)) : null
 
+  # Where WEKA's own module keeps its state (read by adopt only): its table's default name, or
+  # the one given; its item keys are this module's.
+  reference_table_name = coalesce(var.reference_state_table_name, "${local.p.db}-${var.cluster_name}-weka-deployment")
+
   containers   = var.containers_config_map[var.instance_type]
   nics_num     = var.install_cluster_dpdk ? local.containers.nics : 1
   install_url  = var.install_weka_url != "" ? var.install_weka_url : "https://$TOKEN@get.weka.io/dist/v1/install/${var.weka_version}/${var.weka_version}?provider=aws&region=${local.region}"
@@ -63,6 +67,8 @@ locals {
     "scale-down"              = { timeout = 120, vpc = true, bootstrap = false, aws = ["dynamodb", "secretsmanager"] }
     "terminate"               = { timeout = 60, vpc = false, bootstrap = false, aws = ["dynamodb", "ec2", "autoscaling"] }
     "transient"               = { timeout = 60, vpc = false, bootstrap = false, aws = [] }
+    # Operators only (no instance or state machine may call it): adopting a running cluster.
+    "adopt" = { timeout = 60, vpc = true, bootstrap = false, aws = ["dynamodb", "ec2", "secretsmanager"] }
   }
   function_names      = keys(local.functions)
   bootstrap_functions = [for f, c in local.functions : f if c.bootstrap]
@@ -187,6 +193,14 @@ locals {
       WEKA_API_URL_TEMPLATE = var.weka_api_url_template
       WEKA_API_TIMEOUT      = var.weka_api_timeout
       ASG_NAME              = local.asg_name
+    })
+    "adopt" = merge(local.env_common, local.env_credentials, {
+      WEKA_API_URL_TEMPLATE    = var.weka_api_url_template
+      WEKA_API_TIMEOUT         = var.weka_api_timeout
+      REFERENCE_STATE_TABLE    = local.reference_table_name
+      REFERENCE_STATE_HASH_KEY = var.dynamodb_hash_key_name
+      REFERENCE_STATE_KEY      = local.state_key
+      REFERENCE_NFS_STATE_KEY  = local.nfs_state_key
     })
     "fetch" = merge(local.env_common, local.env_credentials, {
       ASG_NAME                      = local.asg_name

@@ -529,6 +529,22 @@ variable "dynamodb_table_name" {
   description = "Name of the state table the module creates; empty = <db prefix>-<cluster>-weka-deployment."
 }
 
+variable "reference_state_table_name" {
+  type        = string
+  default     = null
+  description = "Migrating from WEKA's module: the state table it created (read by the adopt function only, never written); null = its default name, <db prefix>-<cluster>-weka-deployment."
+}
+
+variable "dynamodb_hash_key_name" {
+  type        = string
+  default     = "Key"
+  description = "Migrating from WEKA's module: the hash key of its state table (its meaning there); read by the adopt function. This module's own table is keyed pk/sk."
+  validation {
+    condition     = length(var.dynamodb_hash_key_name) > 0
+    error_message = "dynamodb_hash_key_name must not be empty (WEKA's module's default is Key)."
+  }
+}
+
 variable "dynamodb_kms_key_arn" {
   type        = string
   default     = null

@@ -11,7 +11,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV=${VENV:-$ROOT/.venv}
-FUNCTIONS=(deploy clusterize clusterize-finalization report status fetch scale-fetch scale-down terminate transient)
+FUNCTIONS=(deploy clusterize clusterize-finalization report status fetch scale-fetch scale-down terminate transient adopt)
 LAMBDA_CODE=${LAMBDA_CODE:-zip}
 CODE_BUCKET=weka-local-lambda-code
 CLUSTER_SIZE=6

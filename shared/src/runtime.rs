@@ -11,8 +11,8 @@ use crate::adapters::weka_rpc::{JsonRpcConnector, WekaRpcConfig};
 use crate::config::process_env;
 use crate::error::Classify;
 use crate::handlers::{
-    adopt, clusterize, clusterize_finalization, deploy, fetch, report, scale_down, scale_fetch, status,
-    terminate, transient,
+    adopt, clusterize, clusterize_finalization, deploy, fetch, report, scale_down, scale_fetch,
+    status, terminate, transient,
 };
 use crate::lambda::{Invocation, serve};
 use crate::ports::SystemClock;

@@ -12,8 +12,8 @@ use weka_shared::adapters::weka_rpc::WekaRpcConfig;
 use weka_shared::config::{ConfigError, Lookup};
 use weka_shared::domain::geometry::{GeometryError, GeometryInput, validate};
 use weka_shared::handlers::{
-    clusterize, clusterize_finalization, deploy, fetch, report, scale_down, scale_fetch, status,
-    terminate,
+    adopt, clusterize, clusterize_finalization, deploy, fetch, report, scale_down, scale_fetch,
+    status, terminate,
 };
 
 fn repo() -> PathBuf {
@@ -107,6 +107,12 @@ fn config_parsers() -> BTreeMap<&'static str, Vec<Parse>> {
             vec![|l| terminate::Config::from_lookup(l).map(drop)],
         ),
         ("transient", vec![]),
+        (
+            "adopt",
+            vec![|l| adopt::Config::from_lookup(l).map(drop), |l| {
+                WekaRpcConfig::from_lookup(l).map(drop)
+            }],
+        ),
     ])
 }
 
@@ -220,6 +226,17 @@ fn actions_called() -> BTreeMap<&'static str, Vec<&'static str>> {
             ],
         ),
         ("transient", vec![]),
+        (
+            "adopt",
+            vec![
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "ec2:DescribeInstances",
+                "secretsmanager:GetSecretValue",
+            ],
+        ),
     ])
 }
 

@@ -30,7 +30,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FUNCTIONS = [
     "clusterize", "clusterize-finalization", "deploy", "fetch", "report", "scale-down",
-    "scale-fetch", "status", "terminate", "transient",
+    "scale-fetch", "status", "terminate", "transient", "adopt",
 ]
 NEXT_PATH = "/2018-06-01/runtime/invocation/next"
 
@@ -73,6 +73,10 @@ DUMMY_ENV = {
     "NFS_SECONDARY_IPS_NUM": "3",
     "NFS_SETUP_PROTOCOL": "true",
     "NFS_STATE_KEY": "weka-bench-nfs-state",
+    "REFERENCE_STATE_TABLE": "weka-bench-weka-deployment",
+    "REFERENCE_STATE_HASH_KEY": "Key",
+    "REFERENCE_STATE_KEY": "weka-bench-state",
+    "REFERENCE_NFS_STATE_KEY": "weka-bench-nfs-state",
     "NICS_NUM": "5",
     "NVMES_NUM": "2",
     "OBS_NAME": "",

@@ -37,7 +37,7 @@ __all__ = ["LocalCloud", "Settings", "wait_for"]
 
 FUNCTIONS = [
     "deploy", "clusterize", "clusterize-finalization", "report", "status",
-    "fetch", "scale-fetch", "scale-down", "terminate", "transient",
+    "fetch", "scale-fetch", "scale-down", "terminate", "transient", "adopt",
 ]
 REGION = "us-east-1"
 # The local example's prefix-cluster_name: the seed's example names.

@@ -16,9 +16,8 @@ use crate::domain::state::{ClusterState, Group};
 use crate::error::{Classify, ErrorClass};
 use crate::lambda::{PayloadError, decode, weka_deadline};
 use crate::ports::{
-    Clock, InstanceInventory, InventoryError, ReferenceStates, SecretError, Secrets,
-    SecretsConfig, StateStore, StoreError, WekaApi, WekaConnector, WekaError,
-    deployment_or_admin,
+    Clock, InstanceInventory, InventoryError, ReferenceStates, SecretError, Secrets, SecretsConfig,
+    StateStore, StoreError, WekaApi, WekaConnector, WekaError, deployment_or_admin,
 };
 use crate::services::notes::read_note;
 use crate::weka::decode::{DecodeError, FromResult};
@@ -305,7 +304,11 @@ async fn record<S, R, I, K, W, C>(
             plan: plan.clone(),
         },
     );
-    if let Err(e) = deps.store.put_note(AdoptionNote::NAME, &note.to_value()).await {
+    if let Err(e) = deps
+        .store
+        .put_note(AdoptionNote::NAME, &note.to_value())
+        .await
+    {
         tracing::warn!(error = %crate::error::error_chain(&e), "adoption record not kept");
     }
 }

@@ -67,7 +67,11 @@ fn reference(clusterized: bool) -> ReferenceState {
 /// A group of `running` backends of which WEKA runs `in_weka`, and WEKA's module's state.
 fn deps(running: &[u32], in_weka: &[u32], reference: FakeReferenceStates) -> Deps {
     let inventory = FakeInventory::default();
-    inventory.add_running("poc", "backend", running.iter().map(|n| instance(*n)).collect());
+    inventory.add_running(
+        "poc",
+        "backend",
+        running.iter().map(|n| instance(*n)).collect(),
+    );
     let hosts = hosts_list(in_weka);
     adopt::Deps {
         store: InMemoryStateStore::with_sizes(3, 0),
@@ -124,7 +128,10 @@ async fn a_cluster_weka_s_module_formed_is_adopted_once_and_a_retry_answers_the_
         .unwrap();
     assert_eq!(retry["adopted"], false);
     assert_eq!(retry["already_clusterized"], true);
-    assert_eq!(retry["plan"], first["plan"], "the retry answers the recorded adoption");
+    assert_eq!(
+        retry["plan"], first["plan"],
+        "the retry answers the recorded adoption"
+    );
     assert_eq!(retry["clusterized_at"], first["clusterized_at"]);
     assert_eq!(deps.store.writes(), writes, "a retry writes nothing");
 }
@@ -159,17 +166,29 @@ async fn accounts_that_disagree_are_refused_and_nothing_is_written() {
     let cases: [(&str, Deps, &str); 3] = [
         (
             "reference never finished",
-            deps(&[1, 2, 3], &[1, 2, 3], FakeReferenceStates::backend(reference(false))),
+            deps(
+                &[1, 2, 3],
+                &[1, 2, 3],
+                FakeReferenceStates::backend(reference(false)),
+            ),
             "clusterized = false",
         ),
         (
             "no cluster in WEKA",
-            deps(&[1, 2, 3], &[], FakeReferenceStates::backend(reference(true))),
+            deps(
+                &[1, 2, 3],
+                &[],
+                FakeReferenceStates::backend(reference(true)),
+            ),
             "no formed cluster",
         ),
         (
             "WEKA runs instances of another deployment",
-            deps(&[1, 2, 3], &[1, 2, 3, 7], FakeReferenceStates::backend(reference(true))),
+            deps(
+                &[1, 2, 3],
+                &[1, 2, 3, 7],
+                FakeReferenceStates::backend(reference(true)),
+            ),
             "i-7",
         ),
     ];

@@ -18,6 +18,7 @@ macro_rules! require_emulator {
     };
 }
 
+mod adoption;
 mod aws;
 mod common;
 mod lifecycle;

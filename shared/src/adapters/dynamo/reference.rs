@@ -77,7 +77,11 @@ impl ReferenceStates for DynamoReferenceStates {
 pub fn decode_reference(item: &Item) -> Result<ReferenceState, String> {
     let value: &HashMap<String, AttributeValue> = match item.get(ATTR_VALUE) {
         Some(AttributeValue::M(map)) => map,
-        Some(other) => return Err(format!("attribute {ATTR_VALUE} should be a map, found {other:?}")),
+        Some(other) => {
+            return Err(format!(
+                "attribute {ATTR_VALUE} should be a map, found {other:?}"
+            ));
+        }
         None => return Err(format!("the item has no {ATTR_VALUE} attribute")),
     };
     let instances = match value.get("instances") {
@@ -88,7 +92,9 @@ pub fn decode_reference(item: &Item) -> Result<ReferenceState, String> {
                 AttributeValue::M(vm) => get_s(vm, "name")
                     .filter(|name| !name.is_empty())
                     .ok_or_else(|| "an entry of instances has no name".to_owned()),
-                other => Err(format!("an entry of instances should be a map, found {other:?}")),
+                other => Err(format!(
+                    "an entry of instances should be a map, found {other:?}"
+                )),
             })
             .collect::<Result<_, _>>()?,
         Some(other) => return Err(format!("instances should be a list, found {other:?}")),
@@ -153,7 +159,8 @@ mod tests {
             ("protocol".to_owned(), AttributeValue::S(String::new())),
             ("container_uid".to_owned(), AttributeValue::Null(true)),
         ]));
-        let got = decode_reference(&item(vec![("instances", AttributeValue::L(vec![vm]))])).unwrap();
+        let got =
+            decode_reference(&item(vec![("instances", AttributeValue::L(vec![vm]))])).unwrap();
         assert_eq!(got.instances, ["i-1"]);
         assert!(!got.clusterized);
     }
@@ -162,8 +169,16 @@ mod tests {
     fn another_shape_is_reported() {
         let mut not_reference = item(Vec::new());
         not_reference.remove(ATTR_VALUE);
-        assert!(decode_reference(&not_reference).unwrap_err().contains("Value"));
+        assert!(
+            decode_reference(&not_reference)
+                .unwrap_err()
+                .contains("Value")
+        );
         let wrong = item(vec![("clusterized", AttributeValue::S("yes".to_owned()))]);
-        assert!(decode_reference(&wrong).unwrap_err().contains("clusterized"));
+        assert!(
+            decode_reference(&wrong)
+                .unwrap_err()
+                .contains("clusterized")
+        );
     }
 }
