@@ -77,7 +77,10 @@ def run(args, settings, Story, say, check, Failure):
         check(len(clusters) == 1, "exactly one WEKA cluster was created")
         check(len(cloud.active_backends()) == n, f"{n} backends active in WEKA")
 
-        say(f"== e2e 2: scale-out {n} -> {m}")
+        say("== e2e 1b: switched from WEKA's module: its state in its table, ours fresh; adopt")
+        _adopt_after_switching(cloud, check, n)
+
+        say(f"== e2e 2: scale-out {n} -> {m} (on the adopted cluster)")
         joined = story.scale_out()
         check(len(joined) == m - n, f"{m - n} new instances joined")
         check(len(cloud.group()["Instances"]) == m, f"ASG holds {m} instances")
@@ -105,7 +108,7 @@ def run(args, settings, Story, say, check, Failure):
         say("== e2e 2e: IAM is enforced: a role lacking an action is refused (issue 16)")
         denial_windows = _iam_enforced(cloud, check)
 
-        say("== e2e 3: self-heal after an external termination")
+        say("== e2e 3: self-heal after an external termination (on the adopted cluster)")
         victim = story.self_heal()
         _replaced_by_control_plane(cloud, check, story.healed)
         wait_for("the terminated machine to leave WEKA",
@@ -187,6 +190,66 @@ def run(args, settings, Story, say, check, Failure):
     finally:
         cloud.stop()
         say("stopped every process the e2e run started")
+
+
+def _adopt_after_switching(cloud, check, n):
+    """Issue 17: a cluster WEKA's module formed, after the module source is switched. Its table
+    holds its state item (hash key `Key`, the state as a `Value` map, as its Terraform and its
+    clusterization leave it); this module's table is as a fresh apply writes it (not
+    clusterized: left so, the next launch would get a clusterization script). The operator's
+    `adopt` is refused while the accounts disagree, then records the cluster, once."""
+    table = cloud.outputs["state_table_name"]
+    env = cloud.lam.get_function_configuration(
+        FunctionName=cloud.lambda_names["adopt"])["Environment"]["Variables"]
+    reference_table, hash_key = env["REFERENCE_STATE_TABLE"], env["REFERENCE_STATE_HASH_KEY"]
+    check(reference_table != table, f"WEKA's module's table {reference_table} is not ours")
+    cloud.ddb.create_table(
+        TableName=reference_table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": hash_key, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": hash_key, "KeyType": "HASH"}])
+
+    def reference_item(clusterized):
+        cloud.ddb.put_item(TableName=reference_table, Item={
+            hash_key: {"S": env["REFERENCE_STATE_KEY"]}, "Locked": {"BOOL": False},
+            "Value": {"M": {"initial_size": {"N": str(n)}, "desired_size": {"N": str(n)},
+                            "clusterization_target": {"N": str(n)}, "instances": {"NULL": True},
+                            "clusterized": {"BOOL": clusterized}, "progress": {"NULL": True}}}})
+
+    reference_item(False)
+    # This module's table as a fresh apply leaves it: the two head items, nothing else.
+    for item in cloud.ddb.scan(TableName=table)["Items"]:
+        cloud.ddb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+    for key, size in ((env["STATE_KEY"], n), (env["NFS_STATE_KEY"], 0)):
+        cloud.ddb.put_item(TableName=table, Item={
+            "pk": {"S": key}, "sk": {"S": "state"}, "version": {"N": "0"},
+            "initial_size": {"N": str(size)}, "desired_size": {"N": str(size)},
+            "clusterization_target": {"N": str(size)}, "clusterized": {"BOOL": False},
+            "registered": {"N": "0"}})
+    check(not cloud.progress()["summary"].get("clusterized"),
+          "after the switch this module's state says not clusterized")
+    members = sorted(cloud.active_backends())
+
+    err, answer = cloud.invoke("adopt", {"source": "reference"})
+    check(err and answer.get("errorType") == "Weka.Conflict"
+          and "clusterized = false" in answer.get("errorMessage", ""),
+          f"refused while WEKA's module's state says not clusterized: {answer}")
+    reference_item(True)
+    err, answer = cloud.invoke("adopt", {"source": "reference", "dry_run": True})
+    check(not err and answer["dry_run"] and not answer["adopted"]
+          and answer["plan"]["members"] == members,
+          f"a dry run names the {len(members)} members and writes nothing")
+    check(not cloud.progress()["summary"].get("clusterized"), "still not clusterized")
+    err, first = cloud.invoke("adopt", {"source": "reference"})
+    check(not err and first["adopted"] and first["plan"]["members"] == members
+          and first["plan"]["reference"]["clusterization_target"] == n,
+          f"adopted: {n} members, WEKA's module's sizes recorded")
+    err, again = cloud.invoke("adopt", {"source": "reference"})
+    check(not err and not again["adopted"] and again["already_clusterized"]
+          and again["plan"] == first["plan"] and again["clusterized_at"] == first["clusterized_at"],
+          "a retry answers the recorded adoption and writes nothing")
+    check(cloud.progress()["summary"].get("clusterized"), "status: clusterized")
+    check(cloud.status().get("weka_status", {}).get("io_status") == "STARTED",
+          "status reads WEKA's live status of the adopted cluster")
 
 
 def _replaced_by_control_plane(cloud, check, healed):
@@ -436,8 +499,7 @@ SEED_OUTPUT_KEYS = {
 def _table_items(cloud):
     """The state table's cluster-state items (registrations, claims): reports, notes, leases and
     lifecycle records change with every scale run and are checked apart."""
-    table = cloud.ddb.list_tables()["TableNames"][0]
-    items = cloud.ddb.scan(TableName=table)["Items"]
+    items = cloud.ddb.scan(TableName=cloud.outputs["state_table_name"])["Items"]
     return sorted(json.dumps(i, sort_keys=True) for i in items
                   if not any(t in i["pk"]["S"] for t in ("#report", "#note", "#lease", "#lifecycle")))
 
