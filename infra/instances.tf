@@ -148,6 +148,11 @@ resource "aws_iam_role" "backend" {
   name               = substr("${local.iam_base}-backend-instance-role", 0, 64)
   assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
   tags               = local.common_tags
+
+  # Carried over from WEKA's module with its name (running instances use it; migration.tf).
+  lifecycle {
+    ignore_changes = [name, name_prefix]
+  }
 }
 
 resource "aws_iam_role_policy" "backend" {
@@ -247,6 +252,11 @@ resource "aws_iam_instance_profile" "backend" {
   name  = substr("${local.iam_base}-backend-instance-profile", 0, 128)
   role  = aws_iam_role.backend[0].name
   tags  = local.common_tags
+
+  # Carried over from WEKA's module with its name (running instances use it; migration.tf).
+  lifecycle {
+    ignore_changes = [name, name_prefix]
+  }
 }
 
 ###############################################################################
@@ -351,6 +361,11 @@ resource "aws_launch_template" "this" {
   }))
 
   tags = local.common_tags
+
+  # A template carried over from WEKA's module keeps its name (migration.tf).
+  lifecycle {
+    ignore_changes = [name, name_prefix]
+  }
 }
 
 ###############################################################################

@@ -217,6 +217,11 @@ resource "aws_cloudwatch_log_group" "lambda" {
   retention_in_days = var.log_retention_days
   kms_key_id        = var.cloudwatch_kms_key_id
   tags              = local.common_tags
+
+  # A group carried over from WEKA's module keeps its name and history (migration.tf).
+  lifecycle {
+    ignore_changes = [name]
+  }
 }
 
 locals {

@@ -3,7 +3,8 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  region     = data.aws_region.current.name
+  # `id` is the region's name on provider 5 and 6 (`name` is deprecated in 6, `region` is new in 6).
+  region     = data.aws_region.current.id
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
 
@@ -17,7 +18,7 @@ locals {
   # ---------------------------------------------------------------------------
   # Names
   # ---------------------------------------------------------------------------
-  table_name          = var.dynamodb_table_name != "" ? var.dynamodb_table_name : "${local.p.db}-${var.cluster_name}-weka-deployment"
+  table_name          = var.dynamodb_table_name != "" ? var.dynamodb_table_name : "${local.p.db}-${var.cluster_name}-weka-state"
   state_key           = "${var.prefix}-${var.cluster_name}-state"
   nfs_state_key       = "${var.prefix}-${var.cluster_name}-nfs-state"
   asg_name            = "${local.p.ec2}-${var.cluster_name}-autoscaling-group"

@@ -211,6 +211,12 @@ resource "aws_security_group" "cluster" {
   }
 
   tags = merge(local.common_tags, { Name = "${var.prefix}-${var.cluster_name}-sg" })
+
+  # WEKA's module names this group the same; carried over, its description (which forces a new
+  # group, impossible while instances use it) is kept (migration.tf).
+  lifecycle {
+    ignore_changes = [description]
+  }
 }
 
 resource "aws_security_group" "lambda" {

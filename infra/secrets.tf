@@ -30,6 +30,11 @@ resource "aws_secretsmanager_secret" "token" {
   kms_key_id              = local.secrets_kms_key_arn
   recovery_window_in_days = var.secretmanager_recovery_window_in_days
   tags                    = local.common_tags
+
+  # A secret carried over from WEKA's module keeps its name (migration.tf).
+  lifecycle {
+    ignore_changes = [name, name_prefix]
+  }
 }
 
 resource "aws_secretsmanager_secret_version" "token" {
@@ -51,6 +56,11 @@ resource "aws_secretsmanager_secret" "username" {
   kms_key_id              = local.secrets_kms_key_arn
   recovery_window_in_days = var.secretmanager_recovery_window_in_days
   tags                    = local.common_tags
+
+  # A secret carried over from WEKA's module keeps its name (migration.tf).
+  lifecycle {
+    ignore_changes = [name, name_prefix]
+  }
 }
 
 resource "aws_secretsmanager_secret_version" "username" {
@@ -65,6 +75,11 @@ resource "aws_secretsmanager_secret" "admin_password" {
   kms_key_id              = local.secrets_kms_key_arn
   recovery_window_in_days = var.secretmanager_recovery_window_in_days
   tags                    = local.common_tags
+
+  # A secret carried over from WEKA's module keeps its name (migration.tf).
+  lifecycle {
+    ignore_changes = [name, name_prefix]
+  }
 }
 
 resource "aws_secretsmanager_secret" "deployment_password" {
@@ -73,4 +88,9 @@ resource "aws_secretsmanager_secret" "deployment_password" {
   kms_key_id              = local.secrets_kms_key_arn
   recovery_window_in_days = var.secretmanager_recovery_window_in_days
   tags                    = local.common_tags
+
+  # A secret carried over from WEKA's module keeps its name (migration.tf).
+  lifecycle {
+    ignore_changes = [name, name_prefix]
+  }
 }

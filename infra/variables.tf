@@ -526,7 +526,7 @@ variable "tiering_obs_iam_bucket_prefix" {
 variable "dynamodb_table_name" {
   type        = string
   default     = ""
-  description = "Name of the state table the module creates; empty = <db prefix>-<cluster>-weka-deployment."
+  description = "Name of the state table the module creates; empty = <db prefix>-<cluster>-weka-state (not the reference table's name, which a migrated deployment keeps beside it)."
 }
 
 variable "reference_state_table_name" {
