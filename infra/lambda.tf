@@ -224,9 +224,60 @@ resource "aws_cloudwatch_log_group" "lambda" {
   }
 }
 
+# Where each function's code comes from, one of:
+# - a release (make package: <function>.zip + manifest.json) in S3 (lambdas_custom_s3_bucket
+#   and _key, or the key lambdas_version), read in place; nothing is built or uploaded here;
+# - a release in a local directory (lambdas_dir holding its manifest.json), uploaded;
+# - local zips (lambdas_dir/<function>/bootstrap.zip, cargo lambda's layout), uploaded directly
+#   or staged in lambdas_upload_s3_bucket.
 locals {
-  lambda_zips       = { for f in keys(local.functions) : f => "${local.lambdas_dir}/${f}/bootstrap.zip" }
-  lambda_code_in_s3 = var.lambdas_upload_s3_bucket != null
+  release_in_s3     = var.lambdas_custom_s3_bucket != null
+  release_s3_prefix = trimsuffix(coalesce(var.lambdas_custom_s3_key, var.lambdas_version, "-"), "/")
+  local_manifest    = "${local.lambdas_dir}/manifest.json"
+  release = (local.release_in_s3 ? jsondecode(data.aws_s3_object.lambdas_manifest[0].body)
+  : fileexists(local.local_manifest) ? jsondecode(file(local.local_manifest)) : null)
+  release_functions = try(local.release.functions, {})
+  lambda_zips = { for f in keys(local.functions) : f => (local.release == null
+    ? "${local.lambdas_dir}/${f}/bootstrap.zip"
+  : "${local.lambdas_dir}/${try(local.release_functions[f].file, "${f}.zip")}") }
+  lambda_code_in_s3 = var.lambdas_upload_s3_bucket != null && !local.release_in_s3
+  lambda_code_hash = { for f in keys(local.functions) : f => (local.release_in_s3
+    ? try(local.release_functions[f].base64sha256, "")
+  : filebase64sha256(local.lambda_zips[f])) }
+}
+
+data "aws_s3_object" "lambdas_manifest" {
+  count  = local.release_in_s3 ? 1 : 0
+  bucket = var.lambdas_custom_s3_bucket
+  key    = "${local.release_s3_prefix}/manifest.json"
+}
+
+# The release must hold every function of this module, built for the configured architecture,
+# and be the version asked for.
+resource "terraform_data" "lambdas_release" {
+  count = local.release == null ? 0 : 1
+  lifecycle {
+    precondition {
+      condition     = try(local.release.format, 0) == 1
+      error_message = "The functions' release manifest has format ${try(local.release.format, "(none)")}; this module reads format 1 (make package)."
+    }
+    precondition {
+      condition     = length(setsubtract(keys(local.functions), keys(local.release_functions))) == 0
+      error_message = "The functions' release ${try(local.release.version, "?")} lacks ${join(", ", setsubtract(keys(local.functions), keys(local.release_functions)))}: it was cut for another version of this module."
+    }
+    precondition {
+      condition     = try(local.release.architecture, "") == var.lambda_architecture
+      error_message = "The functions' release is built for ${try(local.release.architecture, "?")}, lambda_architecture is ${var.lambda_architecture}."
+    }
+    precondition {
+      condition     = var.lambdas_version == null || try(local.release.version, "") == var.lambdas_version
+      error_message = "lambdas_version is ${coalesce(var.lambdas_version, "-")}, the release found is ${try(local.release.version, "?")}."
+    }
+    precondition {
+      condition     = var.lambdas_dist != "release" || !strcontains(try(local.release.version, ""), "-")
+      error_message = "The release found is ${try(local.release.version, "?")}, a development build: set lambdas_dist = \"dev\" to deploy it."
+    }
+  }
 }
 
 # Optional: the zips staged in S3 (lambdas_upload_s3_bucket). The AWS provider creates functions
@@ -256,12 +307,14 @@ resource "aws_lambda_function" "this" {
   runtime       = "provided.al2023"
   handler       = "bootstrap"
   architectures = [var.lambda_architecture]
-  filename      = local.lambda_code_in_s3 ? null : local.lambda_zips[each.key]
-  s3_bucket     = local.lambda_code_in_s3 ? aws_s3_object.lambda_code[each.key].bucket : null
-  s3_key        = local.lambda_code_in_s3 ? aws_s3_object.lambda_code[each.key].key : null
-  # filebase64sha256 fails at plan time when the zip is missing: build it first
-  # (cargo lambda build --release --arm64 -o zip).
-  source_code_hash = filebase64sha256(local.lambda_zips[each.key])
+  filename      = local.release_in_s3 || local.lambda_code_in_s3 ? null : local.lambda_zips[each.key]
+  s3_bucket = (local.release_in_s3 ? var.lambdas_custom_s3_bucket
+  : local.lambda_code_in_s3 ? aws_s3_object.lambda_code[each.key].bucket : null)
+  s3_key = (local.release_in_s3 ? "${local.release_s3_prefix}/${try(local.release_functions[each.key].file, "${each.key}.zip")}"
+  : local.lambda_code_in_s3 ? aws_s3_object.lambda_code[each.key].key : null)
+  # filebase64sha256 fails at plan time when a local zip is missing: build it first
+  # (make package); a release in S3 carries its hashes in its manifest.
+  source_code_hash = local.lambda_code_hash[each.key]
   timeout          = lookup(var.lambda_timeouts, each.key, each.value.timeout)
   memory_size      = lookup(var.lambda_memory_sizes, each.key, var.lambda_memory_size)
   # What instances can call is capped, so no host (or fleet of them) can take the account's
@@ -301,7 +354,16 @@ resource "aws_lambda_function" "this" {
       condition     = toset(keys(local.function_env[each.key])) == toset(local.function_env_table[each.key])
       error_message = "The environment of ${each.key} differs from infra/function-env.json, the table the code and the test harness are checked against."
     }
+    precondition {
+      condition     = local.release == null || local.release_in_s3 ? true : filebase64sha256(local.lambda_zips[each.key]) == try(local.release_functions[each.key].base64sha256, "")
+      error_message = "${local.lambda_zips[each.key]} does not match the SHA-256 its release manifest records: the release directory was altered."
+    }
+    # Lambda hashes the code it took from S3: a zip altered after the release was cut is caught.
+    postcondition {
+      condition     = local.release == null || self.code_sha256 == try(local.release_functions[each.key].base64sha256, "")
+      error_message = "Lambda computed ${self.code_sha256} for ${each.key}'s code, its release manifest records ${try(local.release_functions[each.key].base64sha256, "?")}: the uploaded release was altered."
+    }
   }
 
-  depends_on = [aws_iam_role_policy.lambda]
+  depends_on = [aws_iam_role_policy.lambda, terraform_data.lambdas_release]
 }

@@ -591,6 +591,42 @@ variable "lambdas_upload_s3_bucket" {
   description = "Existing S3 bucket in the deployment's region to stage the zips of lambdas_dir in (<lambda name>/bootstrap.zip); the functions then take their code from there, which lets the AWS provider create them in parallel (it uploads local zips one function at a time). null = direct upload of the local zips."
 }
 
+variable "lambdas_custom_s3_bucket" {
+  type        = string
+  default     = null
+  description = "Bucket holding a release of the functions (make package: <function>.zip, SHA256SUMS, manifest.json), read in place: nothing is compiled or uploaded. Its key prefix is lambdas_custom_s3_key (or lambdas_version). null = the zips of lambdas_dir."
+  validation {
+    condition     = var.lambdas_custom_s3_bucket == null || var.lambdas_upload_s3_bucket == null
+    error_message = "lambdas_custom_s3_bucket (a published release) and lambdas_upload_s3_bucket (staging local zips) exclude each other: set one."
+  }
+  validation {
+    condition     = var.lambdas_custom_s3_bucket == null || var.lambdas_custom_s3_key != null || var.lambdas_version != null
+    error_message = "lambdas_custom_s3_bucket needs the release's key prefix: lambdas_custom_s3_key (e.g. \"weka-aws-lambdas/0.3.0\") or lambdas_version (the prefix is then the version)."
+  }
+}
+
+variable "lambdas_custom_s3_key" {
+  type        = string
+  default     = null
+  description = "Key prefix of the release in lambdas_custom_s3_bucket (the directory holding manifest.json). WEKA's module took one zip's key here; this module's release is one zip per function plus a manifest."
+}
+
+variable "lambdas_version" {
+  type        = string
+  default     = null
+  description = "Release of the functions to deploy: checked against the release's manifest; with lambdas_custom_s3_bucket and no lambdas_custom_s3_key, also its key prefix. null = whatever the release found is."
+}
+
+variable "lambdas_dist" {
+  type        = string
+  default     = "release"
+  description = "release: only a published release (a version without a pre-release suffix, e.g. 0.3.0) is deployed from a manifest; dev: development builds (0.0.0-<commit>) too. WEKA's module used it to pick its own buckets."
+  validation {
+    condition     = contains(["release", "dev"], var.lambdas_dist)
+    error_message = "lambdas_dist must be release or dev."
+  }
+}
+
 variable "lambda_log_level" {
   type        = string
   default     = "INFO"

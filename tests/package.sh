@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # `make package`: one arm64 Lambda zip per function in target/lambda/<function>/bootstrap.zip,
-# where the Terraform module looks by default; prints each zip's size (goal: < 4 MB).
+# where the Terraform module looks by default, and the release the module consumes without a
+# compiler: target/dist/<version>/ (<function>.zip, SHA256SUMS, manifest.json; version: the tag
+# on HEAD, or RELEASE_VERSION). Prints each zip's size (goal: < 4 MB). Cutting a release: README
+# "Releases".
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -26,4 +29,6 @@ for dir in functions/*/; do
   [ "$size" -lt 4194304 ] || flag="  (over the 4 MB goal)"
   printf '%-28s %10d%s\n' "$name" "$size" "$flag"
 done
-exit $status
+[ $status -eq 0 ] || exit $status
+"$VENV/bin/python" tests/release_manifest.py --zips target/lambda --out target/dist \
+  ${RELEASE_VERSION:+--version "$RELEASE_VERSION"}

@@ -109,9 +109,13 @@ run "every_function_has_a_resource_policy_and_steps_are_the_state_machines_only"
   assert {
     condition = length(setsubtract(
       keys(aws_lambda_function.this),
-      setunion(keys(aws_lambda_permission.state_machine), keys(aws_lambda_permission.instances)),
+      setunion(keys(aws_lambda_permission.state_machine), keys(aws_lambda_permission.instances), ["adopt"]),
     )) == 0
-    error_message = "every function names its callers in a resource policy"
+    error_message = "every function but the operators' adopt names its callers in a resource policy"
+  }
+  assert {
+    condition     = !contains(keys(aws_lambda_permission.state_machine), "adopt") && !contains(keys(aws_lambda_permission.instances), "adopt")
+    error_message = "adopt is the operators' (their IAM policies): neither instances nor the state machine may invoke it"
   }
   assert {
     condition     = length(setintersection(keys(aws_lambda_permission.state_machine), keys(aws_lambda_permission.instances))) == 0
@@ -388,4 +392,119 @@ run "geometry_explicit_stripe_that_fits_is_valid" {
     condition     = module.geometry.stripe_width == 4 && length(module.geometry.violations) == 0
     error_message = "4 + 2 + 2 = 8 backends fits"
   }
+}
+
+# A release (make package) in S3: every function's code read in place, with the manifest's hash.
+run "a_release_in_s3_is_deployed_in_place" {
+  command = plan
+  variables {
+    lambdas_custom_s3_bucket = "weka-releases"
+    lambdas_version          = "1.4.0"
+  }
+  override_data {
+    target = data.aws_s3_object.lambdas_manifest[0]
+    values = {
+      body = "{\"format\":1,\"version\":\"1.4.0\",\"architecture\":\"arm64\",\"functions\":{\"adopt\":{\"file\":\"adopt.zip\",\"base64sha256\":\"c2hhMjU2\"},\"clusterize\":{\"file\":\"clusterize.zip\",\"base64sha256\":\"c2hhMjU2\"},\"clusterize-finalization\":{\"file\":\"clusterize-finalization.zip\",\"base64sha256\":\"c2hhMjU2\"},\"deploy\":{\"file\":\"deploy.zip\",\"base64sha256\":\"c2hhMjU2\"},\"fetch\":{\"file\":\"fetch.zip\",\"base64sha256\":\"c2hhMjU2\"},\"report\":{\"file\":\"report.zip\",\"base64sha256\":\"c2hhMjU2\"},\"scale-down\":{\"file\":\"scale-down.zip\",\"base64sha256\":\"c2hhMjU2\"},\"scale-fetch\":{\"file\":\"scale-fetch.zip\",\"base64sha256\":\"c2hhMjU2\"},\"status\":{\"file\":\"status.zip\",\"base64sha256\":\"c2hhMjU2\"},\"terminate\":{\"file\":\"terminate.zip\",\"base64sha256\":\"c2hhMjU2\"},\"transient\":{\"file\":\"transient.zip\",\"base64sha256\":\"c2hhMjU2\"}}}"
+    }
+  }
+  # What Lambda computes of the code it took (checked by the functions' postcondition).
+  override_resource {
+    target          = aws_lambda_function.this
+    override_during = plan
+    values = { code_sha256 = "c2hhMjU2" }
+  }
+  assert {
+    condition     = alltrue([for f, fn in aws_lambda_function.this : fn.s3_bucket == "weka-releases" && fn.s3_key == "1.4.0/${f}.zip" && fn.filename == null])
+    error_message = "every function takes its code from the release, in place"
+  }
+  assert {
+    condition     = alltrue([for fn in aws_lambda_function.this : fn.source_code_hash == "c2hhMjU2"])
+    error_message = "each function's hash is the manifest's"
+  }
+  assert {
+    condition     = length(aws_s3_object.lambda_code) == 0
+    error_message = "nothing is uploaded"
+  }
+}
+
+run "a_release_lacking_a_function_is_refused" {
+  command = plan
+  variables {
+    lambdas_custom_s3_bucket = "weka-releases"
+    lambdas_custom_s3_key    = "releases/1.4.0"
+  }
+  override_data {
+    target = data.aws_s3_object.lambdas_manifest[0]
+    values = {
+      body = "{\"format\":1,\"version\":\"1.4.0\",\"architecture\":\"arm64\",\"functions\":{\"deploy\":{\"file\":\"deploy.zip\",\"base64sha256\":\"h\"}}}"
+    }
+  }
+  expect_failures = [terraform_data.lambdas_release]
+}
+
+run "a_release_for_another_architecture_is_refused" {
+  command = plan
+  variables {
+    lambdas_custom_s3_bucket = "weka-releases"
+    lambdas_custom_s3_key    = "releases/1.4.0"
+    lambda_architecture      = "x86_64"
+  }
+  override_data {
+    target = data.aws_s3_object.lambdas_manifest[0]
+    values = {
+      body = "{\"format\":1,\"version\":\"1.4.0\",\"architecture\":\"arm64\",\"functions\":{}}"
+    }
+  }
+  expect_failures = [terraform_data.lambdas_release]
+}
+
+run "a_development_build_needs_lambdas_dist_dev" {
+  command = plan
+  variables {
+    lambdas_custom_s3_bucket = "weka-releases"
+    lambdas_custom_s3_key    = "dev"
+  }
+  override_data {
+    target = data.aws_s3_object.lambdas_manifest[0]
+    values = {
+      body = "{\"format\":1,\"version\":\"0.0.0-abc123\",\"architecture\":\"arm64\",\"functions\":{}}"
+    }
+  }
+  expect_failures = [terraform_data.lambdas_release]
+}
+
+run "a_release_excludes_staging_local_zips" {
+  command = plan
+  variables {
+    lambdas_custom_s3_bucket = "weka-releases"
+    lambdas_version          = "1.4.0"
+    lambdas_upload_s3_bucket = "staging"
+  }
+  override_data {
+    target = data.aws_s3_object.lambdas_manifest[0]
+    values = {
+      body = "{\"format\":1,\"version\":\"1.4.0\",\"architecture\":\"arm64\",\"functions\":{}}"
+    }
+  }
+  expect_failures = [var.lambdas_custom_s3_bucket]
+}
+
+run "code_altered_after_the_release_was_cut_is_caught" {
+  command = plan
+  variables {
+    lambdas_custom_s3_bucket = "weka-releases"
+    lambdas_version          = "1.4.0"
+  }
+  override_data {
+    target = data.aws_s3_object.lambdas_manifest[0]
+    values = {
+      body = "{\"format\":1,\"version\":\"1.4.0\",\"architecture\":\"arm64\",\"functions\":{\"adopt\":{\"file\":\"adopt.zip\",\"base64sha256\":\"c2hhMjU2\"},\"clusterize\":{\"file\":\"clusterize.zip\",\"base64sha256\":\"c2hhMjU2\"},\"clusterize-finalization\":{\"file\":\"clusterize-finalization.zip\",\"base64sha256\":\"c2hhMjU2\"},\"deploy\":{\"file\":\"deploy.zip\",\"base64sha256\":\"c2hhMjU2\"},\"fetch\":{\"file\":\"fetch.zip\",\"base64sha256\":\"c2hhMjU2\"},\"report\":{\"file\":\"report.zip\",\"base64sha256\":\"c2hhMjU2\"},\"scale-down\":{\"file\":\"scale-down.zip\",\"base64sha256\":\"c2hhMjU2\"},\"scale-fetch\":{\"file\":\"scale-fetch.zip\",\"base64sha256\":\"c2hhMjU2\"},\"status\":{\"file\":\"status.zip\",\"base64sha256\":\"c2hhMjU2\"},\"terminate\":{\"file\":\"terminate.zip\",\"base64sha256\":\"c2hhMjU2\"},\"transient\":{\"file\":\"transient.zip\",\"base64sha256\":\"c2hhMjU2\"}}}"
+    }
+  }
+  override_resource {
+    target          = aws_lambda_function.this
+    override_during = plan
+    values = { code_sha256 = "YWx0ZXJlZA==" }
+  }
+  expect_failures = [aws_lambda_function.this]
 }

@@ -31,6 +31,7 @@ from harness import (  # noqa: E402
 from reachability import ALL as ALL_SERVICES  # noqa: E402
 from reachability import Blackhole, Network, endpoint_env, weka_url_template  # noqa: E402
 import iam  # noqa: E402  (tests/localcloud/iam.py)
+import release_manifest  # noqa: E402  (tests/release_manifest.py: make package's release)
 
 # wait_for is re-exported for demo.py and e2e.py.
 __all__ = ["LocalCloud", "Settings", "wait_for"]
@@ -40,6 +41,8 @@ FUNCTIONS = [
     "fetch", "scale-fetch", "scale-down", "terminate", "transient", "adopt",
 ]
 REGION = "us-east-1"
+# The release the local cloud deploys its functions from (a stand-in zip per function).
+LOCAL_RELEASE = "0.0.0"
 # The local example's prefix-cluster_name: the seed's example names.
 PREFIX = "WEKA-Prod"
 # The router-only copy of status run without the DynamoDB endpoint (`probe_without_...`).
@@ -98,6 +101,9 @@ class Settings:
         # The network variant: a private subnet without NAT (endpoints only) instead of the
         # module's default public subnet.
         self.private_subnet = bool(kw.get("private_subnet", False))
+        # The functions' code as a release in a bucket (make package's layout, read in place:
+        # lambdas_custom_s3_bucket); False stages the zips (lambdas_upload_s3_bucket).
+        self.release_code = bool(kw.get("release_code", True))
         self.run_dir = os.path.abspath(kw.get("run_dir") or os.path.join(
             ROOT, "target", "localcloud", time.strftime("run-%Y%m%d-%H%M%S")))
         self.bin_dir = kw.get("bin_dir") or debug_bin_dir()
@@ -230,16 +236,27 @@ class LocalCloud:
                    TF_VAR_access_key=self.admin["AccessKeyId"],
                    TF_VAR_secret_key=self.admin["SecretAccessKey"], **iam.admin_env(self.admin))
         open(env["TF_CLI_CONFIG_FILE"], "w").close()
-        # The zips are staged in an emulator bucket (module variable lambdas_upload_s3_bucket):
-        # the AWS provider creates functions from local zips one at a time, ~5 s each (its wait
-        # for State Active), and from S3 all nine at once.
+        # The code comes from S3 (the AWS provider creates functions from local zips one at a
+        # time, ~5 s each, and from S3 all at once): a release, as `make package` cuts it and an
+        # operator uploads it, read in place; or (release_code False) the zips staged by the
+        # module (lambdas_upload_s3_bucket).
         code_bucket = f"{PREFIX.lower()}-lambda-code"
-        iam.admin_client("s3", self.moto_url, self.admin, s3={"addressing_style": "path"}
-                         ).create_bucket(Bucket=code_bucket)
+        s3 = iam.admin_client("s3", self.moto_url, self.admin, s3={"addressing_style": "path"})
+        s3.create_bucket(Bucket=code_bucket)
+        if self.s.release_code:
+            release = release_manifest.build_release(
+                zips, os.path.join(work, "dist"), LOCAL_RELEASE, FUNCTIONS)
+            for name in sorted(os.listdir(release)):
+                extra = {"ContentType": "application/json"} if name.endswith(".json") else {}
+                with open(os.path.join(release, name), "rb") as body:
+                    s3.put_object(Bucket=code_bucket, Key=f"{LOCAL_RELEASE}/{name}", Body=body,
+                                  **extra)
+            code_vars = {"lambdas_custom_s3_bucket": code_bucket, "lambdas_version": LOCAL_RELEASE}
+        else:
+            code_vars = {"lambdas_dir": zips, "lambdas_upload_s3_bucket": code_bucket}
         tf_vars = {
             "aws_endpoint": self.moto_url,
-            "lambdas_dir": zips,
-            "lambdas_upload_s3_bucket": code_bucket,
+            **code_vars,
             "cluster_size": str(self.s.cluster_size),
             "weka_api_url_template": self.sim_url + "/{ip}/api/v1",
             "bootstrap_grace_minutes": str(self.s.bootstrap_grace_minutes),

@@ -37,6 +37,17 @@ variable "lambdas_dir" {
   description = "Directory with <function>/bootstrap.zip; null = <repo>/target/lambda."
 }
 
+variable "lambdas_custom_s3_bucket" {
+  type        = string
+  default     = null
+  description = "Emulator bucket holding a release (make package's layout) under lambdas_version/."
+}
+
+variable "lambdas_version" {
+  type    = string
+  default = null
+}
+
 variable "lambdas_upload_s3_bucket" {
   type        = string
   default     = null
@@ -195,10 +206,12 @@ module "weka" {
   secretmanager_recovery_window_in_days = 0
   log_retention_days                    = 1
 
-  # Set by the harness (apply_moto.sh, the local cloud): zips staged in an emulator bucket, so
-  # the provider creates the functions in parallel; the functions are the same (code hash
-  # checked), only nine S3 objects are added. null = the module's default direct upload.
+  # Set by the harness (apply_moto.sh, the local cloud): the code from an emulator bucket, so
+  # the provider creates the functions in parallel: zips staged there by the module, or a
+  # release uploaded there (make package's layout). null = the module's default direct upload.
   lambdas_upload_s3_bucket = var.lambdas_upload_s3_bucket
+  lambdas_custom_s3_bucket = var.lambdas_custom_s3_bucket
+  lambdas_version          = var.lambdas_version
 }
 
 output "weka_deployment" {

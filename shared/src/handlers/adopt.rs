@@ -115,7 +115,7 @@ pub enum AdoptError {
     #[error("WEKA's hosts_list answer could not be decoded")]
     Decode(#[from] DecodeError),
     /// The accounts disagree, or there is nothing to adopt.
-    #[error("adoption refused: {0}")]
+    #[error("adoption refused")]
     Refused(#[from] AdoptionRefusal),
     /// The state changed between the decision and the write (a registration, a claim).
     #[error("the {0} group's state changed while adopting (a registration or a claim); call again")]
