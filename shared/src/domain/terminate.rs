@@ -187,6 +187,9 @@ pub enum SkipReason {
     CapReached,
     /// Scale-down failed: without WEKA's view, no machine is terminated on its account.
     NoScaleAnswer,
+    /// In service in a forming group whose launches are held until the cluster forms: a machine
+    /// of a running cluster this module has not recorded (adopt it), not a failed newcomer.
+    InServiceWhileForming,
 }
 
 /// An instance left alone, with the reason.
@@ -232,6 +235,11 @@ pub struct Forming {
     pub registered: BTreeSet<String>,
     /// Size of the registration set that triggers clusterization.
     pub target: usize,
+    /// The launch hook holds the group's new instances in `Pending:Wait` until the cluster
+    /// formed: an instance in service that never registered is then no newcomer whose install
+    /// failed but a machine of a cluster this module has not recorded (a deployment switched
+    /// from WEKA's module, before `adopt`), and is never recycled.
+    pub launches_held: bool,
 }
 
 /// Plans terminate for every ASG.
@@ -243,7 +251,8 @@ pub struct Forming {
 /// destroy the cluster. `to_terminate` and unhealthy detaches still proceed. The one exception is
 /// a group listed in `forming` (not clusterized yet) whose registration set is incomplete: there an
 /// instance older than the grace period that never registered is terminated, so that one failed
-/// install cannot keep the cluster from ever forming; registered instances are never touched.
+/// install cannot keep the cluster from ever forming; registered instances are never touched, nor
+/// (when the launch hook holds newcomers) instances already in service.
 pub fn plan_terminate(
     asgs: &[AsgSnapshot],
     scale: &ScaleResponse,
@@ -431,6 +440,10 @@ fn plan_asg(
             match forming {
                 Some(f) if f.registered.contains(&i.id) => {
                     skip(i, SkipReason::Registered);
+                    continue;
+                }
+                Some(f) if f.launches_held && !i.lifecycle.waits_for(Transition::Launch) => {
+                    skip(i, SkipReason::InServiceWhileForming);
                     continue;
                 }
                 Some(f) if f.registered.len() < f.target => TerminateReason::NeverRegistered,

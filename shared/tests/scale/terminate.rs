@@ -266,6 +266,7 @@ fn forming(registered: &[&str], target: usize) -> Forming {
         asg_name: "backends".to_owned(),
         registered: registered.iter().map(|s| (*s).to_owned()).collect(),
         target,
+        launches_held: false,
     }
 }
 
@@ -306,6 +307,33 @@ fn forming_group_recycles_an_instance_that_never_registered() {
         .collect();
     assert!(reasons.contains(&("i-reg1", &SkipReason::Registered)));
     assert!(reasons.contains(&("i-young", &SkipReason::WithinBootstrapGrace)));
+}
+
+/// Issue 17: after a switch from WEKA's module (before `adopt`), this module's state says the
+/// backend group is forming, while its machines run the cluster. With the launch hook holding
+/// newcomers in `Pending:Wait`, only those are recycled; a machine in service never is.
+#[test]
+fn a_forming_group_whose_launches_are_held_recycles_only_waiting_newcomers() {
+    let mut stuck = inst("i-stuck", "10.0.0.9", 45);
+    stuck.lifecycle = Lifecycle::parse("Pending:Wait");
+    let mut held = forming(&[], 6);
+    held.launches_held = true;
+    let p = run_forming(
+        vec![
+            inst("i-running-1", "10.0.0.1", 600),
+            inst("i-running-2", "10.0.0.2", 600),
+            stuck,
+        ],
+        &held,
+    );
+    assert_eq!(ids(&p.terminate), ["i-stuck"]);
+    let reasons: Vec<_> = p
+        .skipped
+        .iter()
+        .map(|s| (s.id.as_str(), &s.reason))
+        .collect();
+    assert!(reasons.contains(&("i-running-1", &SkipReason::InServiceWhileForming)));
+    assert!(reasons.contains(&("i-running-2", &SkipReason::InServiceWhileForming)));
 }
 
 #[test]
