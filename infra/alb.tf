@@ -45,7 +45,7 @@ resource "aws_security_group" "alb" {
 resource "aws_lb" "this" {
   # checkov:skip=CKV_AWS_91:Access logs need an S3 bucket with a bucket policy outside this module's scope.
   # checkov:skip=CKV_AWS_150:Deletion protection would block terraform destroy of the whole cluster.
-  # checkov:skip=CKV2_AWS_20:Port 14000 is WEKA's plain-HTTP API used by clients joining through the internal ALB; HTTPS is offered on 443 with alb_cert_arn.
+  # checkov:skip=CKV2_AWS_20:Without alb_cert_arn there is no certificate (the module cannot make one offline: no tls provider), so the internal 14000 listener is HTTP; with alb_cert_arn 14000 and 443 are HTTPS.
   # checkov:skip=CKV2_AWS_28:Internal ALB; WAF is not applicable to the WEKA API.
   count                      = var.create_alb ? 1 : 0
   name                       = substr("${local.p.lb}-${var.cluster_name}-lb", 0, 32)
@@ -85,13 +85,16 @@ resource "aws_lb_target_group" "backend" {
 }
 
 resource "aws_lb_listener" "api" {
-  # checkov:skip=CKV_AWS_2:Without a certificate (the module cannot create one offline: no tls provider) the internal ALB's 14000 listener is HTTP and forwards over HTTPS to the backends; HTTPS is offered on 443 with alb_cert_arn.
+  # checkov:skip=CKV_AWS_2:Without alb_cert_arn (no certificate: the module cannot make one offline, no tls provider) the internal 14000 listener is HTTP and forwards over HTTPS to the backends; with alb_cert_arn it is HTTPS.
   # checkov:skip=CKV_AWS_103:Same as CKV_AWS_2.
-  # checkov:skip=CKV2_AWS_20:Redirecting 14000 to HTTPS would break WEKA clients joining through the ALB.
+  # checkov:skip=CKV2_AWS_20:Without a certificate there is nothing to redirect to; with alb_cert_arn this listener is HTTPS itself.
   count             = var.create_alb ? 1 : 0
   load_balancer_arn = aws_lb.this[0].arn
   port              = 14000
-  protocol          = "HTTP"
+  # HTTPS with alb_cert_arn, as the reference; without a certificate HTTP (README, ALB).
+  protocol        = var.alb_cert_arn != null ? "HTTPS" : "HTTP"
+  ssl_policy      = var.alb_cert_arn != null ? "ELBSecurityPolicy-TLS13-1-2-2021-06" : null
+  certificate_arn = var.alb_cert_arn
 
   default_action {
     type             = "forward"

@@ -779,7 +779,7 @@ variable "lifecycle_deadline_margin" {
 variable "create_alb" {
   type        = bool
   default     = true
-  description = "Create an internal ALB (14000, and 443 with alb_cert_arn) in front of the backends."
+  description = "Create an internal ALB in front of the backends: listener 14000 (HTTP, or HTTPS with alb_cert_arn) and 443 (HTTPS, only with alb_cert_arn); the targets are reached over HTTPS on 14000."
 }
 
 variable "alb_additional_subnet_id" {
@@ -803,7 +803,7 @@ variable "alb_additional_subnet_zone" {
 variable "alb_cert_arn" {
   type        = string
   default     = null
-  description = "ACM certificate for an HTTPS listener on 443."
+  description = "ACM certificate of the ALB: 14000 and 443 become HTTPS listeners. null: no certificate (the reference makes a self-signed one; this module cannot, see README, ALB), 14000 is HTTP and there is no 443 listener."
 }
 
 variable "alb_sg_ids" {

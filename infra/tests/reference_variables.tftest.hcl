@@ -177,7 +177,7 @@ run "the_alb_talks_https_to_the_backends_and_14000_stays_open_without_a_certific
     error_message = "the health check is HTTPS"
   }
   assert {
-    condition     = aws_lb_listener.api[0].port == 14000 && length(aws_lb_listener.https) == 0
+    condition     = aws_lb_listener.api[0].port == 14000 && aws_lb_listener.api[0].protocol == "HTTP" && length(aws_lb_listener.https) == 0
     error_message = "without alb_cert_arn: the 14000 listener, no 443 listener"
   }
 }
@@ -194,7 +194,11 @@ run "alb_cert_arn_adds_the_https_listener_and_clients_use_it" {
     error_message = "443 HTTPS with the given certificate"
   }
   assert {
-    condition     = strcontains(base64decode(aws_instance.client[0].user_data_base64), "\"https://weka.example.com/dist/v1/install\"")
+    condition     = aws_lb_listener.api[0].protocol == "HTTPS" && aws_lb_listener.api[0].certificate_arn == var.alb_cert_arn
+    error_message = "with a certificate 14000 is HTTPS too, as in the reference"
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_instance.client[0].user_data_base64), "\"https://weka.example.com:14000/dist/v1/install\"")
     error_message = "with a certificate clients fetch the installer over verified HTTPS from alb_dns_name"
   }
 }
