@@ -2,6 +2,7 @@
 # Optional internal ALB in front of the backends (WEKA UI/API, client joins).
 ###############################################################################
 locals {
+  alb_first_subnet  = var.alb_subnet_id != "" ? var.alb_subnet_id : local.cluster_subnet_id
   alb_second_subnet = var.alb_additional_subnet_id != "" ? var.alb_additional_subnet_id : (local.create_network ? try(aws_subnet.alb[0].id, null) : try(var.subnet_ids[1], null))
 }
 
@@ -44,14 +45,14 @@ resource "aws_security_group" "alb" {
 resource "aws_lb" "this" {
   # checkov:skip=CKV_AWS_91:Access logs need an S3 bucket with a bucket policy outside this module's scope.
   # checkov:skip=CKV_AWS_150:Deletion protection would block terraform destroy of the whole cluster.
-  # checkov:skip=CKV2_AWS_20:Port 14000 is WEKA's plain-HTTP API used by clients joining through the internal ALB; HTTPS is offered on 443 with alb_cert_arn.
+  # checkov:skip=CKV2_AWS_20:Without alb_cert_arn there is no certificate (the module cannot make one offline: no tls provider), so the internal 14000 listener is HTTP; with alb_cert_arn 14000 and 443 are HTTPS.
   # checkov:skip=CKV2_AWS_28:Internal ALB; WAF is not applicable to the WEKA API.
   count                      = var.create_alb ? 1 : 0
   name                       = substr("${local.p.lb}-${var.cluster_name}-lb", 0, 32)
   internal                   = true
   load_balancer_type         = "application"
   security_groups            = length(var.alb_sg_ids) > 0 ? var.alb_sg_ids : [aws_security_group.alb[0].id]
-  subnets                    = compact([local.cluster_subnet_id, local.alb_second_subnet])
+  subnets                    = compact([local.alb_first_subnet, local.alb_second_subnet])
   drop_invalid_header_fields = true
   tags                       = local.common_tags
 
@@ -63,32 +64,37 @@ resource "aws_lb" "this" {
   }
 }
 
+# WEKA serves TLS on 14000 (its own, by default self-signed, certificate): the ALB talks HTTPS to
+# the backends, as the reference. An ALB does not validate a target's certificate, so the
+# self-signed one works.
 resource "aws_lb_target_group" "backend" {
-  # checkov:skip=CKV_AWS_378:WEKA serves its API on plain HTTP port 14000 inside the VPC.
   count                = var.create_alb ? 1 : 0
   name                 = substr("${local.p.lb}-${var.cluster_name}-tg", 0, 32)
   port                 = 14000
-  protocol             = "HTTP"
+  protocol             = "HTTPS"
   vpc_id               = local.vpc_id
   deregistration_delay = 30
 
   health_check {
     path     = "/api/v2/healthcheck/"
     port     = "14000"
-    protocol = "HTTP"
+    protocol = "HTTPS"
   }
 
   tags = local.common_tags
 }
 
 resource "aws_lb_listener" "api" {
-  # checkov:skip=CKV_AWS_2:WEKA clients and UI use port 14000 over HTTP on the internal ALB (as the reference); HTTPS is offered on 443 with alb_cert_arn.
+  # checkov:skip=CKV_AWS_2:Without alb_cert_arn (no certificate: the module cannot make one offline, no tls provider) the internal 14000 listener is HTTP and forwards over HTTPS to the backends; with alb_cert_arn it is HTTPS.
   # checkov:skip=CKV_AWS_103:Same as CKV_AWS_2.
-  # checkov:skip=CKV2_AWS_20:Redirecting 14000 to HTTPS would break WEKA clients joining through the ALB.
+  # checkov:skip=CKV2_AWS_20:Without a certificate there is nothing to redirect to; with alb_cert_arn this listener is HTTPS itself.
   count             = var.create_alb ? 1 : 0
   load_balancer_arn = aws_lb.this[0].arn
   port              = 14000
-  protocol          = "HTTP"
+  # HTTPS with alb_cert_arn, as the reference; without a certificate HTTP (README, ALB).
+  protocol        = var.alb_cert_arn != null ? "HTTPS" : "HTTP"
+  ssl_policy      = var.alb_cert_arn != null ? "ELBSecurityPolicy-TLS13-1-2-2021-06" : null
+  certificate_arn = var.alb_cert_arn
 
   default_action {
     type             = "forward"
@@ -125,4 +131,10 @@ resource "aws_route53_record" "alb" {
     zone_id                = aws_lb.this[0].zone_id
     evaluate_target_health = false
   }
+}
+
+locals {
+  # The name clients and users reach the ALB by: alb_dns_name, else the Route 53 alias, else the
+  # ALB's own name (the reference's order).
+  alb_dns_name = var.create_alb ? coalesce(var.alb_dns_name, try(aws_route53_record.alb[0].fqdn, null), aws_lb.this[0].dns_name) : null
 }

@@ -38,17 +38,34 @@ resource "aws_iam_instance_profile" "client" {
   tags  = local.common_tags
 }
 
+# Clients share the backends' placement group by default (client_use_backends_placement_group);
+# client_placement_group_name names another; without both they get a group of their own.
+resource "aws_placement_group" "client" {
+  count    = var.use_placement_group && var.clients_number > 0 && var.client_placement_group_name == null && !var.client_use_backends_placement_group ? 1 : 0
+  name     = "${local.p.ec2}-${var.cluster_name}-client-placement-group"
+  strategy = "cluster"
+  tags     = local.common_tags
+}
+
+locals {
+  client_placement_group = !var.use_placement_group ? null : (
+    var.client_placement_group_name != null ? var.client_placement_group_name : (
+      var.client_use_backends_placement_group ? local.placement_group : try(aws_placement_group.client[0].name, null)
+    )
+  )
+}
+
 resource "aws_instance" "client" {
   # checkov:skip=CKV2_AWS_41:iam_instance_profile is always set (given profile or the created client profile); checkov cannot resolve the conditional.
   count                       = var.clients_number
-  ami                         = var.client_instance_ami_id != null ? var.client_instance_ami_id : data.aws_ami.default[0].id
+  ami                         = var.client_instance_ami_id != null ? var.client_instance_ami_id : data.aws_ami.default[local.client_arch].id
   instance_type               = var.client_instance_type
   subnet_id                   = local.cluster_subnet_id
   vpc_security_group_ids      = local.instance_sg_ids
   associate_public_ip_address = local.assign_public_ip
   key_name                    = local.key_name
   iam_instance_profile        = var.client_instance_iam_profile_arn != "" ? element(split("/", var.client_instance_iam_profile_arn), length(split("/", var.client_instance_iam_profile_arn)) - 1) : aws_iam_instance_profile.client[0].name
-  placement_group             = local.placement_group
+  placement_group             = local.client_placement_group
   ebs_optimized               = true
   monitoring                  = true
 
@@ -80,8 +97,11 @@ resource "aws_instance" "client" {
     region                 = local.region
     proxy_url              = var.proxy_url
     custom_data            = var.clients_custom_data
+    custom_data_pre_mount  = var.clients_custom_data_pre_mount
     custom_data_post_mount = var.clients_custom_data_post_mount
-    alb_dns                = try(aws_lb.this[0].dns_name, "")
+    cgroups_mode           = var.clients_weka_cgroups_mode
+    alb_dns                = var.create_alb ? local.alb_dns_name : ""
+    alb_https              = var.create_alb && var.alb_cert_arn != null
     use_dpdk               = var.clients_use_dpdk
     frontend_cores         = var.client_frontend_cores
   }))

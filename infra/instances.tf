@@ -1,8 +1,25 @@
 ###############################################################################
 # Backends, protocol gateways: instance role, launch templates, ASGs.
 ###############################################################################
+# Default AMIs: the latest Amazon Linux 2023 (ami_name_filter) of each architecture in use: arm64
+# for Graviton instance types (i8ge, c7g, m6g, ...), x86_64 otherwise; one lookup per
+# architecture some instance without its own AMI id needs.
+locals {
+  # Graviton families put a "g" right after the generation digit (i8ge, c7g, m6gd, c6gn, im4gn,
+  # hpc7g), plus the first-generation a1.
+  instance_arch = { for t in distinct(compact([
+    var.instance_type, var.nfs_protocol_gateway_instance_type, var.smb_protocol_gateway_instance_type,
+    var.s3_protocol_gateway_instance_type, var.client_instance_type,
+  ])) : t => can(regex("^(a1|[a-z]+[0-9]+g[a-z]*)[.]", t)) ? "arm64" : "x86_64" }
+  client_arch = var.client_arch != null ? var.client_arch : local.instance_arch[var.client_instance_type]
+  default_ami_arches = toset(concat(
+    [for k, r in local.instance_roles : local.instance_arch[r.instance_type] if r.ami == null],
+    var.clients_number > 0 && var.client_instance_ami_id == null ? [local.client_arch] : [],
+  ))
+}
+
 data "aws_ami" "default" {
-  count       = anytrue([for a in [var.ami_id, var.nfs_protocol_gateway_instance_ami_id, var.smb_protocol_gateway_instance_ami_id, var.s3_protocol_gateway_instance_ami_id, var.client_instance_ami_id] : a == null]) ? 1 : 0
+  for_each    = local.default_ami_arches
   most_recent = true
   owners      = ["amazon"]
   filter {
@@ -11,7 +28,7 @@ data "aws_ami" "default" {
   }
   filter {
     name   = "architecture"
-    values = ["x86_64"]
+    values = [each.key]
   }
 }
 
@@ -77,6 +94,7 @@ locals {
         nics_num      = local.nics_num
         placement     = local.placement_group
         name          = local.backend_name
+        subnet        = local.cluster_subnet_id
       }
     },
     var.nfs_protocol_gateways_number > 0 ? {
@@ -93,6 +111,7 @@ locals {
         nics_num      = var.nfs_protocol_gateway_fe_cores_num + 1
         placement     = null
         name          = "${local.p.ec2}-${var.cluster_name}-nfs-protocol-gateway"
+        subnet        = coalesce(var.nfs_protocol_gateway_subnet_id, local.cluster_subnet_id)
       }
     } : {},
     var.smb_protocol_gateways_number > 0 ? {
@@ -109,6 +128,7 @@ locals {
         nics_num      = var.smb_protocol_gateway_fe_cores_num + 1
         placement     = null
         name          = "${local.p.ec2}-${var.cluster_name}-smb-protocol-gateway"
+        subnet        = coalesce(var.smb_protocol_gateway_subnet_id, local.cluster_subnet_id)
       }
     } : {},
     var.s3_protocol_gateways_number > 0 ? {
@@ -125,6 +145,7 @@ locals {
         nics_num      = var.s3_protocol_gateway_fe_cores_num + 1
         placement     = null
         name          = "${local.p.ec2}-${var.cluster_name}-s3-protocol-gateway"
+        subnet        = coalesce(var.s3_protocol_gateway_subnet_id, local.cluster_subnet_id)
       }
     } : {},
   )
@@ -197,7 +218,7 @@ resource "aws_iam_role_policy" "backend" {
           Effect = "Allow"
           Action = ["ec2:CreateNetworkInterface"]
           Resource = concat(
-            [for id in distinct(concat([local.cluster_subnet_id], var.subnet_ids)) : "arn:${local.partition}:ec2:${local.region}:${local.account_id}:subnet/${id}"],
+            [for id in distinct(concat([local.cluster_subnet_id], var.subnet_ids, [for r in local.instance_roles : r.subnet])) : "arn:${local.partition}:ec2:${local.region}:${local.account_id}:subnet/${id}"],
             [for id in local.instance_sg_ids : "arn:${local.partition}:ec2:${local.region}:${local.account_id}:security-group/${id}"],
           )
         },
@@ -265,7 +286,7 @@ resource "aws_iam_instance_profile" "backend" {
 resource "aws_launch_template" "this" {
   for_each                = local.instance_roles
   name                    = "${local.p.ec2}-${var.cluster_name}-${each.key}-launch-template"
-  image_id                = each.value.ami != null ? each.value.ami : data.aws_ami.default[0].id
+  image_id                = each.value.ami != null ? each.value.ami : data.aws_ami.default[local.instance_arch[each.value.instance_type]].id
   instance_type           = each.value.instance_type
   key_name                = local.key_name
   ebs_optimized           = true
@@ -290,7 +311,7 @@ resource "aws_launch_template" "this" {
 
   network_interfaces {
     device_index                = 0
-    subnet_id                   = local.cluster_subnet_id # the ASGs override it with vpc_zone_identifier
+    subnet_id                   = each.value.subnet # the ASGs override it with vpc_zone_identifier
     associate_public_ip_address = local.assign_public_ip
     security_groups             = local.instance_sg_ids
     delete_on_termination       = true
@@ -466,7 +487,7 @@ resource "aws_autoscaling_group" "nfs" {
   desired_capacity      = var.nfs_protocol_gateways_number
   min_size              = var.nfs_protocol_gateways_number
   max_size              = var.nfs_protocol_gateways_number
-  vpc_zone_identifier   = [local.cluster_subnet_id]
+  vpc_zone_identifier   = [local.instance_roles["nfs"].subnet]
   protect_from_scale_in = true
   suspended_processes   = ["ReplaceUnhealthy"]
   force_delete          = true

@@ -180,7 +180,7 @@ data "aws_iam_policy_document" "lambda_assume" {
 }
 
 resource "aws_iam_role" "lambda" {
-  for_each           = local.functions
+  for_each           = local.lambda_own_role
   name               = substr("${local.iam_base}-${each.key}-lambda-role", 0, 64)
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
   tags               = local.common_tags
@@ -189,7 +189,7 @@ resource "aws_iam_role" "lambda" {
 resource "aws_iam_role_policy" "lambda" {
   # checkov:skip=CKV_AWS_290:Only Describe* (no resource-level support) and Lambda's own VPC ENI management (AWS requires Resource "*", as in AWSLambdaVPCAccessExecutionRole) use "*".
   # checkov:skip=CKV_AWS_355:Same as CKV_AWS_290: "*" only for Describe* and Lambda-managed VPC ENIs.
-  for_each = local.functions
+  for_each = local.lambda_own_role
   name     = "${each.key}-least-privilege"
   role     = aws_iam_role.lambda[each.key].id
   policy = jsonencode({
@@ -303,7 +303,7 @@ resource "aws_lambda_function" "this" {
   for_each      = local.functions
   function_name = local.lambda_names[each.key]
   description   = "WEKA ${var.cluster_name}: ${each.key}"
-  role          = aws_iam_role.lambda[each.key].arn
+  role          = local.lambda_role_arns[each.key]
   runtime       = "provided.al2023"
   handler       = "bootstrap"
   architectures = [var.lambda_architecture]

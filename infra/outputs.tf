@@ -28,7 +28,7 @@ locals {
 output "weka_deployment" {
   description = "Summary of the deployment (same shape as the reference module's output)."
   value = {
-    alb_dns_name                    = try(aws_lb.this[0].dns_name, null)
+    alb_dns_name                    = var.create_alb ? coalesce(var.alb_dns_name, aws_lb.this[0].dns_name) : null
     alb_alias_record                = try(aws_route53_record.alb[0].fqdn, null)
     asg_name                        = aws_autoscaling_group.backend.name
     client_ips                      = local.client_ips
@@ -116,8 +116,8 @@ output "ssh_user" {
 }
 
 output "alb_dns_name" {
-  description = "Internal ALB DNS name."
-  value       = try(aws_lb.this[0].dns_name, null)
+  description = "Name of the internal ALB: alb_dns_name, else the Route 53 alias (alb_alias_name), else the ALB's DNS name; null without an ALB."
+  value       = local.alb_dns_name
 }
 
 output "placement_group_name" {

@@ -201,19 +201,23 @@ variable "vpc_endpoint_dynamodb_gateway_create" {
 variable "instance_type" {
   type        = string
   default     = "i3en.2xlarge"
-  description = "Backend instance type (i3en family)."
+  description = "Backend instance type: a key of containers_config_map (i3en.*, or the Graviton i8ge.*, which boot the arm64 AMI)."
+  validation {
+    condition     = contains(keys(var.containers_config_map), var.instance_type)
+    error_message = "instance_type must be a key of containers_config_map (by default i3en.2xlarge .. i3en.24xlarge and i8ge.2xlarge .. i8ge.48xlarge); for another type add its entry to containers_config_map."
+  }
 }
 
 variable "ami_id" {
   type        = string
   default     = null
-  description = "Backend AMI. Null = latest Amazon Linux 2 (x86_64) matching ami_name_filter."
+  description = "Backend AMI. Null = latest Amazon Linux 2023 matching ami_name_filter, arm64 for Graviton types (i8ge.*), x86_64 otherwise."
 }
 
 variable "ami_name_filter" {
   type        = string
-  default     = "amzn2-ami-kernel-5.10-hvm-*-x86_64-gp2"
-  description = "Name filter of the default Amazon-owned AMI when ami_id (or a gateway/client AMI id) is null."
+  default     = "al2023-ami-2023*-kernel-6.1-*"
+  description = "Name filter of the default Amazon-owned AMI when ami_id (or a gateway/client AMI id) is null; the architecture (arm64 for Graviton instance types, else x86_64) is filtered separately."
 }
 
 variable "root_device_name" {
@@ -238,6 +242,13 @@ variable "containers_config_map" {
     "i3en.6xlarge"  = { compute = 4, drive = 2, frontend = 1, nvme = 2, nics = 8, memory = ["136.5GB", "136.2GB"] }
     "i3en.12xlarge" = { compute = 4, drive = 2, frontend = 1, nvme = 4, nics = 8, memory = ["310.7GB", "310.4GB"] }
     "i3en.24xlarge" = { compute = 9, drive = 4, frontend = 1, nvme = 8, nics = 15, memory = ["384GB", "384GB"] }
+    "i8ge.2xlarge"  = { compute = 1, drive = 1, frontend = 1, nvme = 2, nics = 4, memory = ["32.9GB", "32.64GB"] }
+    "i8ge.3xlarge"  = { compute = 3, drive = 1, frontend = 1, nvme = 1, nics = 6, memory = ["62GB", "61.7GB"] }
+    "i8ge.6xlarge"  = { compute = 6, drive = 2, frontend = 1, nvme = 2, nics = 10, memory = ["136.5GB", "136.2GB"] }
+    "i8ge.12xlarge" = { compute = 6, drive = 4, frontend = 1, nvme = 4, nics = 12, memory = ["310.7GB", "310.4GB"] }
+    "i8ge.18xlarge" = { compute = 11, drive = 3, frontend = 1, nvme = 6, nics = 16, memory = ["347GB", "347GB"] }
+    "i8ge.24xlarge" = { compute = 10, drive = 4, frontend = 1, nvme = 8, nics = 16, memory = ["384GB", "384GB"] }
+    "i8ge.48xlarge" = { compute = 14, drive = 8, frontend = 1, nvme = 16, nics = 24, memory = ["384GB", "384GB"] }
   }
   validation {
     condition     = alltrue([for m in flatten([for i in values(var.containers_config_map) : i.memory]) : can(tonumber(trimsuffix(m, "GB"))) && tonumber(trimsuffix(m, "GB")) <= 384])
@@ -820,7 +831,7 @@ variable "lifecycle_deadline_margin" {
 variable "create_alb" {
   type        = bool
   default     = true
-  description = "Create an internal ALB (14000, and 443 with alb_cert_arn) in front of the backends."
+  description = "Create an internal ALB in front of the backends: listener 14000 (HTTP, or HTTPS with alb_cert_arn) and 443 (HTTPS, only with alb_cert_arn); the targets are reached over HTTPS on 14000."
 }
 
 variable "alb_additional_subnet_id" {
@@ -844,7 +855,7 @@ variable "alb_additional_subnet_zone" {
 variable "alb_cert_arn" {
   type        = string
   default     = null
-  description = "ACM certificate for an HTTPS listener on 443."
+  description = "ACM certificate of the ALB: 14000 and 443 become HTTPS listeners. null: no certificate (the reference makes a self-signed one; this module cannot, see README, ALB), 14000 is HTTP and there is no 443 listener."
 }
 
 variable "alb_sg_ids" {
@@ -1135,7 +1146,7 @@ variable "client_instance_type" {
 variable "client_instance_ami_id" {
   type        = string
   default     = null
-  description = "Client AMI; null = default AMI."
+  description = "Client AMI; null = the default Amazon Linux 2023 AMI of client_arch."
 }
 
 variable "client_instance_iam_profile_arn" {
@@ -1165,7 +1176,7 @@ variable "clients_root_volume_size" {
 variable "clients_custom_data" {
   type        = string
   default     = ""
-  description = "Shell commands run on clients before mounting."
+  description = "Shell commands run on clients last, after clients_custom_data_post_mount (the reference's order; it calls this one deprecated in favour of clients_custom_data_post_mount)."
 }
 
 variable "client_capacity_reservation_id" {

@@ -57,6 +57,52 @@ say "terraform test (mocked provider): infra/tests/*.tftest.hcl"
 }
 grep -E '^(Success|Failure)' "$WORK/test.log" || true
 
+# A main.tf written for the reference module (WEKA's terraform-aws-weka: the seed tutorial's
+# variables, its examples/, every reference variable at its default) plans here unchanged but
+# for `source`; the module's default lambdas_dir (<repo>/target/lambda) gets the placeholders.
+mkdir -p "$WORK/src/target"
+ln -s "$WORK/lambdas" "$WORK/src/target/lambda"
+say "terraform test (mocked provider): infra/tests/reference_main (a reference main.tf plans)"
+(cd "$WORK/src/infra/tests/reference_main" &&
+  terraform init -no-color -backend=false -plugin-dir=/opt/tf-plugins >"$WORK/init.log" 2>&1 || { cat "$WORK/init.log"; exit 1; }
+  terraform test -no-color >"$WORK/ref.log" 2>&1) || { cat "$WORK/ref.log"; fail "a reference main.tf does not plan"; }
+grep -E '^(Success|Failure)' "$WORK/ref.log" || true
+
+# The reference variables this module refuses (set in reference_main/refused/main.tf): the plan
+# must stop, with exactly one error per variable, each naming the variable and the way out.
+say "terraform test (mocked provider): infra/tests/reference_main/refused (must fail, naming each variable)"
+refused=(
+  "vpc_endpoint_proxy_create|vpc_endpoint_proxy_create = true is not supported by this module|proxy_url"
+  "dynamodb_hash_key_name|dynamodb_hash_key_name is not supported|Remove dynamodb_hash_key_name"
+  "clients_use_autoscaling_group|clients_use_autoscaling_group = true is not supported|Remove clients_use_autoscaling_group"
+  "data_services_number|data_services_number must be 0|Remove data_services_number"
+)
+for v in instance_type instance_ami_id instance_iam_profile_arn subnet_id root_volume_size weka_volume_size capacity_reservation_id weka_cgroups_mode; do
+  refused+=("data_services_$v|data_services_$v is not supported|Remove every data_services_* variable")
+done
+(cd "$WORK/src/infra/tests/reference_main/refused" &&
+  terraform init -no-color -backend=false -plugin-dir=/opt/tf-plugins >"$WORK/init.log" 2>&1) || { cat "$WORK/init.log"; fail "init reference_main/refused"; }
+if (cd "$WORK/src/infra/tests/reference_main/refused" && terraform test -no-color >"$WORK/refused.log" 2>&1); then
+  cat "$WORK/refused.log"
+  fail "reference_main/refused planned: the refused reference variables were accepted"
+fi
+# Terraform wraps messages at 80 columns: compare with the line breaks folded into spaces.
+flat=$(tr -s ' \n' '  ' <"$WORK/refused.log")
+errors=$(grep -c '^Error: ' "$WORK/refused.log" || true)
+invalid=$(grep -c '^Error: Invalid value for variable' "$WORK/refused.log" || true)
+[ "$errors" = "${#refused[@]}" ] && [ "$invalid" = "$errors" ] || {
+  cat "$WORK/refused.log"
+  fail "reference_main/refused: expected ${#refused[@]} 'Invalid value for variable' errors, got $invalid of $errors errors"
+}
+for entry in "${refused[@]}"; do
+  IFS='|' read -r name message alternative <<<"$entry"
+  grep -qF "var.$name is" <<<"$flat" && grep -qF "$message" <<<"$flat" && grep -qF "$alternative" <<<"$flat" || {
+    cat "$WORK/refused.log"
+    fail "reference_main/refused: no message naming $name (\"$message ... $alternative\")"
+  }
+done
+say "reference_main/refused: ${#refused[@]} refused variables, each named in its message"
+
 if [ ! -x "$CHECKOV_VENV/bin/checkov" ]; then
   PY=python3
   [ -x "$VENV/bin/python" ] && PY=$VENV/bin/python
@@ -65,9 +111,11 @@ if [ ! -x "$CHECKOV_VENV/bin/checkov" ]; then
   "$CHECKOV_VENV/bin/pip" install -q -r "$INFRA/tests/requirements-checkov.txt" || fail "pip install $CHECKOV_PIN"
 fi
 say "$("$CHECKOV_VENV/bin/checkov" --version | sed 's/^/checkov /') -d infra (skips are justified inline with checkov:skip=...:reason)"
-# The guidelines API is unreachable offline; that warning is noise.
+# The guidelines API is unreachable offline; that warning is noise. tests/reference_main is
+# skipped: it reproduces users' files for WEKA's module (e.g. the reference example's SSH open to
+# 0.0.0.0/0); the module itself is scanned directly and through examples/.
 BC_SKIP_MAPPING=TRUE "$CHECKOV_VENV/bin/checkov" -d "$INFRA" --framework terraform --compact --quiet \
-  --skip-path '\.terraform' >"$WORK/checkov.txt" 2>"$WORK/checkov.err" || {
+  --skip-path '\.terraform' --skip-path 'tests/reference_main' >"$WORK/checkov.txt" 2>"$WORK/checkov.err" || {
   cat "$WORK/checkov.txt"
   tail -5 "$WORK/checkov.err"
   fail "checkov reported failed checks"

@@ -494,11 +494,13 @@ take_core_ids() {
 	printf -v "$2" '%s' "$ids"
 }
 
-# Interfaces sorted by name, without virtual ones; index 0 is the management NIC.
+# Interfaces in natural order of their names, without virtual ones; index 0 is the management
+# NIC. Natural (sort -V), not byte order: Amazon Linux 2023 names them by PCI slot (ens5 is the
+# primary, then ens6 .. ens12 for eight NICs), where byte order would put ens10 first.
 WEKA_INTERFACES=()
 list_interfaces() {
 	mapfile -t WEKA_INTERFACES < <(find "$WEKA_SCRIPT_ROOT/sys/class/net/" -mindepth 1 -maxdepth 1 -printf '%f\n' |
-		grep -Ev '^(docker|veth|lo$|enP|dtap)' | sort)
+		grep -Ev '^(docker|veth|lo$|enP|dtap)' | sort -V)
 	[[ "${#WEKA_INTERFACES[@]}" -gt 0 ]] || die "no network interfaces found"
 }
 

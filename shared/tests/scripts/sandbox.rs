@@ -55,6 +55,37 @@ pub(crate) fn backend_sandbox(name: &str) -> Sandbox {
     sb
 }
 
+/// Amazon Linux 2023 names NICs by PCI slot (ens5, ens6, ...): with slots past 9 the management
+/// NIC (the lowest) must stay index 0, so the order is natural, not byte order (ens10 < ens8).
+#[test]
+fn slot_numbered_nics_keep_the_primary_first() {
+    let sb = Sandbox::new("deploy-al2023-nics");
+    sb.handler("lsblk", LSBLK);
+    sb.handler("lscpu", LSCPU);
+    sb.handler("curl", CURL_INSTALL);
+    for nic in ["ens8", "ens9", "ens10", "ens11", "lo"] {
+        std::fs::create_dir_all(sb.root().join("sys/class/net").join(nic)).unwrap();
+    }
+    sb.handler(
+        "weka",
+        &weka_handler_backend("'drives0 Running' 'compute0 Running' 'frontend0 Running'"),
+    );
+    sb.lambda_result(
+        "weka-clusterize",
+        r#""echo \"clusterize script ran\" >>\"$SANDBOX/clusterize.ran\"\n""#,
+    );
+    let out = sb.run(&render_backend_deploy(&deploy_params()));
+    assert!(out.status.success(), "{}", describe(&out));
+    let setups = sb.calls_of("weka local setup container");
+    assert_eq!(setups.len(), 3, "{setups:?}");
+    for (setup, nic) in setups.iter().zip(["ens9", "ens10", "ens11"]) {
+        assert!(
+            setup.contains(&format!("--net {nic}")) && !setup.contains("ens8"),
+            "{setups:?}"
+        );
+    }
+}
+
 #[test]
 fn deploy_installs_sets_up_containers_and_runs_clusterize_result() {
     let sb = backend_sandbox("deploy");
