@@ -548,12 +548,8 @@ variable "reference_state_table_name" {
 
 variable "dynamodb_hash_key_name" {
   type        = string
-  default     = "Key"
-  description = "Migrating from WEKA's module: the hash key of its state table (its meaning there); read by the adopt function. This module's own table is keyed pk/sk."
-  validation {
-    condition     = length(var.dynamodb_hash_key_name) > 0
-    error_message = "dynamodb_hash_key_name must not be empty (WEKA's module's default is Key)."
-  }
+  default     = ""
+  description = "The hash key of WEKA's module's state table, as there (\"\" = Key): read by the adopt function when taking over a cluster it formed. This module's own table is keyed pk/sk."
 }
 
 variable "dynamodb_kms_key_arn" {

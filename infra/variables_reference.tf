@@ -138,16 +138,6 @@ variable "vpc_endpoint_proxy_create" {
   }
 }
 
-variable "dynamodb_hash_key_name" {
-  type        = string
-  default     = "Key"
-  description = "Not supported: the state table's keys are fixed (pk/sk). Only the reference default \"Key\" (or \"\") is accepted."
-  validation {
-    condition     = contains(["Key", ""], var.dynamodb_hash_key_name)
-    error_message = "dynamodb_hash_key_name is not supported: the module always creates its state table with the keys pk/sk and cannot adopt a table keyed otherwise. Remove dynamodb_hash_key_name (dynamodb_table_name still names the table the module creates)."
-  }
-}
-
 variable "clients_use_autoscaling_group" {
   type        = bool
   default     = false

@@ -411,7 +411,7 @@ run "a_release_in_s3_is_deployed_in_place" {
   override_resource {
     target          = aws_lambda_function.this
     override_during = plan
-    values = { code_sha256 = "c2hhMjU2" }
+    values          = { code_sha256 = "c2hhMjU2" }
   }
   assert {
     condition     = alltrue([for f, fn in aws_lambda_function.this : fn.s3_bucket == "weka-releases" && fn.s3_key == "1.4.0/${f}.zip" && fn.filename == null])
@@ -504,7 +504,7 @@ run "code_altered_after_the_release_was_cut_is_caught" {
   override_resource {
     target          = aws_lambda_function.this
     override_during = plan
-    values = { code_sha256 = "YWx0ZXJlZA==" }
+    values          = { code_sha256 = "YWx0ZXJlZA==" }
   }
   expect_failures = [aws_lambda_function.this]
 }

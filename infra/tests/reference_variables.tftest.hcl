@@ -452,12 +452,15 @@ run "vpc_endpoint_proxy_create_is_refused" {
   expect_failures = [var.vpc_endpoint_proxy_create]
 }
 
-run "dynamodb_hash_key_name_is_refused" {
+run "dynamodb_hash_key_name_names_the_key_adopt_reads" {
   command = plan
   variables {
-    dynamodb_hash_key_name = "pk"
+    dynamodb_hash_key_name = "Id"
   }
-  expect_failures = [var.dynamodb_hash_key_name]
+  assert {
+    condition     = aws_lambda_function.this["adopt"].environment[0].variables["REFERENCE_STATE_HASH_KEY"] == "Id"
+    error_message = "adopt reads WEKA's module's table with its hash key"
+  }
 }
 
 run "clients_use_autoscaling_group_is_refused" {

@@ -73,7 +73,6 @@ grep -E '^(Success|Failure)' "$WORK/ref.log" || true
 say "terraform test (mocked provider): infra/tests/reference_main/refused (must fail, naming each variable)"
 refused=(
   "vpc_endpoint_proxy_create|vpc_endpoint_proxy_create = true is not supported by this module|proxy_url"
-  "dynamodb_hash_key_name|dynamodb_hash_key_name is not supported|Remove dynamodb_hash_key_name"
   "clients_use_autoscaling_group|clients_use_autoscaling_group = true is not supported|Remove clients_use_autoscaling_group"
   "data_services_number|data_services_number must be 0|Remove data_services_number"
 )

@@ -111,10 +111,13 @@ module "private_network" {
 # Exceptions: get_weka_io_token (required there too); weka_version (both modules refuse an empty
 # one without install_weka_url); data_services_number = 0 (2 there: this module creates no
 # data-services instances and refuses any other value); containers_config_map (its default map
-# has the same entries here); lambdas_version, lambdas_dist, lambdas_custom_s3_bucket and
-# lambdas_custom_s3_key (Lambda packaging, not part of this change).
+# has the same entries here).
 module "every_reference_variable" {
   source                                        = "../../"
+  lambdas_version                               = "85b38faf2b30019985d15f77f21b44ed"
+  lambdas_dist                                  = "dev"
+  lambdas_custom_s3_bucket                      = null
+  lambdas_custom_s3_key                         = null
   availability_zones                            = []
   subnet_ids                                    = []
   nat_public_subnet_cidr                        = "10.0.2.0/24"

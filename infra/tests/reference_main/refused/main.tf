@@ -28,7 +28,6 @@ module "weka_deployment" {
   vpc_endpoint_s3_gateway_create = true
   vpc_endpoint_proxy_create      = true
 
-  dynamodb_hash_key_name        = "Id"
   clients_number                = 2
   clients_use_autoscaling_group = true
 
