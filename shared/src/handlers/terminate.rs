@@ -377,8 +377,7 @@ where
             registered: state.instances.iter().map(|vm| vm.name.clone()).collect(),
             target: usize::try_from(state.clusterization_target).unwrap_or(usize::MAX),
             // Only the backend group has lifecycle hooks.
-            launches_held: group == Group::Backend
-                && deps.config.lifecycle.launch_hook().is_some(),
+            launches_held: group == Group::Backend && deps.config.lifecycle.launch_hook().is_some(),
         });
     }
     Ok((forming, errors))
