@@ -17,7 +17,7 @@ SERIES = [
     ("weka:inactive", "WEKA inactive / down", "#d62728"),
 ]
 WIDTH, HEIGHT = 960, 420
-LEFT, RIGHT, TOP, BOTTOM = 56, 200, 28, 84
+LEFT, RIGHT, TOP, BOTTOM = 56, 200, 28, 48
 
 
 class Timeline:
@@ -38,19 +38,23 @@ class Timeline:
         self.chapters.append((t, title))
 
     def svg(self, title="make demo"):
-        t_end = max([t for t, _ in self.samples] + [t for t, _ in self.chapters] + [1.0])
+        times = [t for t, _ in self.samples] + [t for t, _ in self.chapters]
+        t_start = min(times, default=0.0)
+        t_end = max(times + [t_start + 1.0])
         y_max = max([v for _, c in self.samples for v in c.values()] + [1])
+        # One line per chapter title under the plot.
+        height = HEIGHT + 14 * len(self.chapters)
         plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
         def x(t):
-            return LEFT + plot_w * t / t_end
+            return LEFT + plot_w * (t - t_start) / (t_end - t_start)
 
         def y(v):
             return TOP + plot_h * (1 - v / y_max)
 
-        out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-               f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="11">',
-               f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
+        out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+               f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="11">',
+               f'<rect width="{WIDTH}" height="{height}" fill="white"/>',
                f'<text x="{LEFT}" y="16" font-size="13" font-weight="bold">'
                f'{escape(title)}: backends per state over time</text>']
         # Axes and grid.
@@ -58,12 +62,14 @@ class Timeline:
             out.append(f'<line x1="{LEFT}" y1="{y(v):.1f}" x2="{LEFT + plot_w}" y2="{y(v):.1f}" '
                        f'stroke="#eee"/><text x="{LEFT - 6}" y="{y(v) + 4:.1f}" '
                        f'text-anchor="end">{v}</text>')
-        step = _nice_step(t_end)
-        t = 0.0
+        step = _nice_step(t_end - t_start)
+        t = t_start
         while t <= t_end + 1e-9:
             out.append(f'<text x="{x(t):.1f}" y="{TOP + plot_h + 16}" text-anchor="middle">'
                        f'{t:.0f}s</text>')
             t += step
+        out.append(f'<text x="{LEFT + plot_w}" y="{TOP + plot_h + 30}" text-anchor="end" '
+                   f'fill="#555">seconds since the run started</text>')
         out.append(f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" '
                    f'fill="none" stroke="#999"/>')
         # Chapters: a dashed line and a number; the titles go under the plot.
@@ -89,9 +95,8 @@ class Timeline:
                        f'y2="{ly - 4}" stroke="{colour}" stroke-width="3"/>'
                        f'<text x="{WIDTH - RIGHT + 40}" y="{ly}">{escape(label)}</text>')
         for i, (_, name) in enumerate(self.chapters, 1):
-            out.append(f'<text x="{LEFT + (i - 1) % 2 * (plot_w // 2)}" '
-                       f'y="{TOP + plot_h + 32 + 12 * ((i - 1) // 2)}" fill="#555">'
-                       f'{i}. {escape(name[:70])}</text>')
+            out.append(f'<text x="{LEFT}" y="{TOP + plot_h + 44 + 14 * (i - 1)}" fill="#555">'
+                       f'{escape((name if name[:1].isdigit() else f"{i}. {name}")[:150])}</text>')
         out.append("</svg>")
         return "\n".join(out) + "\n"
 
