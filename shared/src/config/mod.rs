@@ -8,6 +8,7 @@ pub mod callers;
 pub mod geometry;
 pub mod lifecycle;
 pub mod names;
+pub mod protocols;
 
 use names::{NFS_STATE_KEY_ENV, STATE_KEY_ENV, STATE_TABLE_ENV};
 use std::collections::HashMap;
