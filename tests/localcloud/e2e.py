@@ -219,7 +219,12 @@ def _protocol_clusters(cloud, check, timeout):
                 and len(s3.get("container_ids") or []) == S3_GATEWAYS)
         return c if done else None
     start = time.time()
-    cluster = wait_for("the SMB and S3 clusters to span their gateways", formed, timeout, 1)
+    try:
+        cluster = wait_for("the SMB and S3 clusters to span their gateways", formed, timeout, 1)
+    except TimeoutError:
+        seen = cloud.weka_cluster() or {}
+        check(False, f"the SMB and S3 clusters span their gateways within {timeout:.0f}s "
+              f"(WEKA has smb={seen.get('smb')}, s3={seen.get('s3')})")
     say_time = time.time() - start
     hosts = cluster["hosts_list"]
 
