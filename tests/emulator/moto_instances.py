@@ -5,7 +5,10 @@ moto's Auto Scaling passes only the template id to `RunInstances`, and moto read
 top-level `SecurityGroupIds` but not its `NetworkInterfaces`: the module's backends (whose
 template sets the groups and `AssociatePublicIpAddress` on the interface) came up without
 security groups and without a public address, so the seed's `get_ips` helper answered `[]` and
-the local cloud could not tell which network a host is in.
+the local cloud could not tell which network a host is in. A plain `RunInstances` from a
+template (Terraform's `aws_instance` with `launch_template`: the SMB and S3 gateways) also lost
+the interface's subnet and landed in the default VPC: it now gets the template's subnet, as on
+AWS, when the request names none.
 """
 
 from typing import Any
@@ -35,6 +38,8 @@ def _run_instances_with_template_interface(self: InstanceBackend, image_id: str,
             kwargs["associate_public_ip"] = _flag(nic["AssociatePublicIpAddress"])
         if not kwargs.get("security_group_ids") and not security_group_names and nic.get("Groups"):
             kwargs["security_group_ids"] = list(nic["Groups"])
+        if not kwargs.get("subnet_id") and not kwargs.get("nics") and nic.get("SubnetId"):
+            kwargs["subnet_id"] = nic["SubnetId"]
     return _run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
 
 

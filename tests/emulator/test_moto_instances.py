@@ -52,6 +52,21 @@ class TemplateInterface(unittest.TestCase):
         self.assertFalse(instance.get("PublicIpAddress"))
         self.assertEqual([g["GroupId"] for g in instance["SecurityGroups"]], [sg])
 
+    @mock_aws
+    def test_a_plain_run_instances_from_the_template_lands_in_its_subnet(self):
+        # Terraform's aws_instance with launch_template (the SMB and S3 gateways).
+        _, sg = self.launch(public=True)
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        subnet = ec2.describe_launch_template_versions(LaunchTemplateName="backend")[
+            "LaunchTemplateVersions"][0]["LaunchTemplateData"]["NetworkInterfaces"][0]["SubnetId"]
+        instance = ec2.run_instances(
+            MinCount=1, MaxCount=1,
+            LaunchTemplate={"LaunchTemplateName": "backend", "Version": "$Latest"})[
+            "Instances"][0]
+        self.assertEqual(instance["SubnetId"], subnet)
+        self.assertTrue(instance["PrivateIpAddress"].startswith("10.0.0."))
+        self.assertEqual([g["GroupId"] for g in instance["SecurityGroups"]], [sg])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -247,10 +247,13 @@ class Story:
                    start)
 
     def _weka_machines(self):
+        """Backend machines in WEKA (a drives0 container): protocol gateways, frontend-only
+        machines outside the ASG, are not counted."""
         cluster = self.c.weka_cluster()
         return len({h.get("aws", {}).get("instance_id") for h in
                     (cluster.get("hosts_list") or {}).values()
-                    if h.get("mode") == "backend"}) if cluster else 0
+                    if h.get("mode") == "backend" and h.get("container_name") == "drives0"}
+                   ) if cluster else 0
 
     def final_status(self):
         st = self.c.status()

@@ -134,6 +134,23 @@ variable "down_backends_removal_timeout" {
   default = "3h"
 }
 
+variable "smb_protocol_gateways_number" {
+  type        = number
+  default     = 0
+  description = "SMB gateways (the e2e runs 3: they form the SMB cluster)."
+}
+
+variable "s3_protocol_gateways_number" {
+  type        = number
+  default     = 0
+  description = "S3 gateways (the e2e runs 1: it forms the S3 cluster)."
+}
+
+variable "smb_domain_name" {
+  type    = string
+  default = "weka.local"
+}
+
 variable "access_key" {
   type        = string
   default     = "test"
@@ -198,6 +215,9 @@ module "weka" {
   scale_lease_ttl                     = var.scale_lease_ttl
   subnet_autocreate_as_private        = var.subnet_autocreate_as_private
   ssh_private_key_path                = var.ssh_private_key_path
+  smb_protocol_gateways_number        = var.smb_protocol_gateways_number
+  s3_protocol_gateways_number         = var.s3_protocol_gateways_number
+  smb_domain_name                     = var.smb_domain_name
 
   # Emulator-friendly choices (variables only; no resource differs).
   use_placement_group                   = false # moto never reports the group "available"
