@@ -53,5 +53,27 @@ class TemplateInterface(unittest.TestCase):
         self.assertEqual([g["GroupId"] for g in instance["SecurityGroups"]], [sg])
 
 
+class DetailedMonitoring(unittest.TestCase):
+    def setUp(self):
+        self.originals = (moto_instances.Monitoring.monitor_instances, moto_instances.Monitoring.unmonitor_instances)
+        moto_instances.apply()
+        self.addCleanup(self.restore)
+
+    def restore(self):
+        moto_instances.Monitoring.monitor_instances, moto_instances.Monitoring.unmonitor_instances = self.originals
+
+    @mock_aws
+    def test_monitor_and_unmonitor_set_the_instances_monitoring_state(self):
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        iid = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+        state = lambda: ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["Monitoring"]["State"]
+        self.assertEqual(state(), "disabled")
+        answer = ec2.monitor_instances(InstanceIds=[iid])["InstanceMonitorings"]
+        self.assertEqual(answer, [{"InstanceId": iid, "Monitoring": {"State": "enabled"}}])
+        self.assertEqual(state(), "enabled")
+        ec2.unmonitor_instances(InstanceIds=[iid])
+        self.assertEqual(state(), "disabled")
+
+
 if __name__ == "__main__":
     unittest.main()
