@@ -517,8 +517,10 @@ resource "aws_instance" "gateway" {
     weka_hostgroup_type = "gateways-protocol"
   })
 
+  # The launch template owns the user data; the instance never sets it (the provider planned a
+  # new user_data hash for every gateway on each plan).
   lifecycle {
-    ignore_changes = [launch_template]
+    ignore_changes = [launch_template, user_data, user_data_base64]
   }
 
   depends_on = [aws_autoscaling_group.backend]

@@ -28,11 +28,22 @@ def unknown_paths(node, path=()):
             yield from unknown_paths(v, path + (i,))
 
 
+def normal(value):
+    """The SDKv2 providers read an unset string as "" or null interchangeably (Terraform treats
+    the two as equal for them and shows no change): compare them as equal."""
+    if isinstance(value, dict):
+        return {k: normal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normal(v) for v in value]
+    return None if value == "" else value
+
+
 def changed_attributes(change):
     before, after = change.get("before") or {}, change.get("after") or {}
     unknown = change.get("after_unknown") or {}
     keys = set(before) | set(after)
-    return {k for k in keys if before.get(k) != after.get(k) or any(True for _ in unknown_paths(unknown.get(k)))}
+    return {k for k in keys
+            if normal(before.get(k)) != normal(after.get(k)) or any(True for _ in unknown_paths(unknown.get(k)))}
 
 
 def hook_quirk(change, changed):
@@ -52,16 +63,28 @@ def lambda_quirk(change, changed):
 def launch_template_quirk(change, changed):
     before, after = change["before"], change["after"]
     unknown = change.get("after_unknown") or {}
-    tags_b, tags_a = before.get("tags") or {}, after.get("tags") or {}
     versions = {"default_version", "latest_version"}
-    if (
-        changed - versions <= {"tags", "tags_all"}
-        and "tags" in changed
-        and set(tags_b.items()) < set(tags_a.items())
-        and all(unknown.get(v) is True for v in changed & versions)
-    ):
-        return "moto returns a launch template's tags as of its creation (CreateTags later is stored but not described)"
-    return None
+    if not changed - versions or not all(unknown.get(v) is True for v in changed & versions):
+        return None
+    reasons = []
+    rest = changed - versions
+    if "tags" in rest:
+        tags_b, tags_a = before.get("tags") or {}, after.get("tags") or {}
+        if not set(tags_b.items()) < set(tags_a.items()):
+            return None
+        rest -= {"tags", "tags_all"}
+        reasons.append("moto describes a launch template's tags as of its creation (later CreateTags are not shown)")
+    if "tag_specifications" in rest:
+        # CreateLaunchTemplate's own TagSpecifications (resource type launch-template, the
+        # template's tags) are copied by moto into the version's data; AWS keeps them apart.
+        extra = [t for t in before.get("tag_specifications") or [] if t not in (after.get("tag_specifications") or [])]
+        kept = [t for t in before.get("tag_specifications") or [] if t not in extra]
+        if not (extra and all(t["resource_type"] == "launch-template" and t["tags"] == before.get("tags") for t in extra)
+                and kept == after.get("tag_specifications")):
+            return None
+        rest -= {"tag_specifications"}
+        reasons.append("moto adds the template's own tags to the version's tag_specifications (resource type launch-template)")
+    return "; ".join(reasons) if not rest else None
 
 
 def asg_quirk(change, changed, quirk_only_templates):

@@ -7,6 +7,9 @@ template sets the groups and `AssociatePublicIpAddress` on the interface) came u
 security groups and without a public address, so the seed's `get_ips` helper answered `[]` and
 the local cloud could not tell which network a host is in.
 
+An instance started with `RunInstances` and its own primary interface gets that interface's
+security groups too (moto described it without any).
+
 Also `MonitorInstances` / `UnmonitorInstances` (detailed monitoring on or off), which moto
 answers with HTTP 500 "not yet implemented": the Terraform AWS provider calls it after creating
 an `aws_instance` with `monitoring = true` (the module's clients) and retries the 500 for ever.
@@ -40,6 +43,13 @@ def _run_instances_with_template_interface(self: InstanceBackend, image_id: str,
             kwargs["associate_public_ip"] = _flag(nic["AssociatePublicIpAddress"])
         if not kwargs.get("security_group_ids") and not security_group_names and nic.get("Groups"):
             kwargs["security_group_ids"] = list(nic["Groups"])
+    # RunInstances with a primary interface of its own (the Terraform AWS provider sends the
+    # groups there whenever associate_public_ip_address is set): the instance has those groups,
+    # as on AWS (moto gave it none).
+    primary = [n for n in kwargs.get("nics") or [] if str(n.get("DeviceIndex", 0)) == "0"]
+    groups = primary and (primary[0].get("Groups") or primary[0].get("SecurityGroupId"))
+    if groups and not kwargs.get("security_group_ids") and not security_group_names:
+        kwargs["security_group_ids"] = list(groups)
     return _run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
 
 
