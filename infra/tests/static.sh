@@ -35,7 +35,7 @@ cp -r "$INFRA" "$ROOT/state-machine" "$WORK/src/"
 mkdir -p "$WORK/src/tests/localcloud"
 cp -r "$ROOT/tests/localcloud/identity" "$WORK/src/tests/localcloud/"
 find "$WORK/src/infra" \( -name .terraform -o -name .terraform.lock.hcl -o -name '*.tfstate*' \) -prune -exec rm -rf {} +
-for dir in . examples/local examples/basic; do
+for dir in . examples/local examples/basic tests/migration; do
   say "terraform init -backend=false + validate: infra/$dir"
   (cd "$WORK/src/infra/$dir" &&
     terraform init -no-color -backend=false -plugin-dir=/opt/tf-plugins >"$WORK/init.log" 2>&1 || { cat "$WORK/init.log"; exit 1; }
@@ -65,9 +65,10 @@ if [ ! -x "$CHECKOV_VENV/bin/checkov" ]; then
   "$CHECKOV_VENV/bin/pip" install -q -r "$INFRA/tests/requirements-checkov.txt" || fail "pip install $CHECKOV_PIN"
 fi
 say "$("$CHECKOV_VENV/bin/checkov" --version | sed 's/^/checkov /') -d infra (skips are justified inline with checkov:skip=...:reason)"
-# The guidelines API is unreachable offline; that warning is noise.
+# The guidelines API is unreachable offline; that warning is noise. tests/migration is a test
+# stand-in of WEKA's module (its names and settings on purpose), not deployable code.
 BC_SKIP_MAPPING=TRUE "$CHECKOV_VENV/bin/checkov" -d "$INFRA" --framework terraform --compact --quiet \
-  --skip-path '\.terraform' >"$WORK/checkov.txt" 2>"$WORK/checkov.err" || {
+  --skip-path '\.terraform' --skip-path 'tests/migration' >"$WORK/checkov.txt" 2>"$WORK/checkov.err" || {
   cat "$WORK/checkov.txt"
   tail -5 "$WORK/checkov.err"
   fail "checkov reported failed checks"
