@@ -110,6 +110,9 @@ def main(path):
             errors.append(f"{rc['address']}: {'/'.join(actions)}")
             continue
         changed = changed_attributes(change)
+        if not changed:
+            quirks.append(f"{rc['address']}: only \"\" against null, which the SDKv2 providers do not tell apart")
+            continue
         reason = {
             "aws_autoscaling_lifecycle_hook": lambda: hook_quirk(change, changed),
             "aws_lambda_function": lambda: lambda_quirk(change, changed),

@@ -57,6 +57,9 @@ say "terraform test (mocked provider): infra/tests/*.tftest.hcl"
 }
 grep -E '^(Success|Failure)' "$WORK/test.log" || true
 
+say "plan_drift.py (the drift checks' filter of emulator quirks): infra/tests/test_plan_drift.py"
+python3 -m unittest "$INFRA/tests/test_plan_drift.py" >"$WORK/drift-unit.log" 2>&1 || { cat "$WORK/drift-unit.log"; fail "test_plan_drift.py"; }
+
 if [ ! -x "$CHECKOV_VENV/bin/checkov" ]; then
   PY=python3
   [ -x "$VENV/bin/python" ] && PY=$VENV/bin/python
