@@ -215,8 +215,8 @@ if len(before["instances"]) != 6:
 print("\n".join(errors) or f"same {len(after['instances'])} instances, ASG, secrets (ARNs and values), reference table and item")
 sys.exit(1 if errors else 0)
 PY
-TABLE=$(terraform output -json | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("asg_name",{}).get("value",""))')
-[ "$TABLE" = "$ASG" ] || fail "asg_name output after the switch: $TABLE"
+asg_out=$(terraform output -json | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("asg_name",{}).get("value",""))')
+[ "$asg_out" = "$ASG" ] || fail "asg_name output after the switch: $asg_out, not $ASG"
 [ "$(aws dynamodb describe-table --table-name "$PREFIX-weka-state" --query 'Table.KeySchema[].AttributeName' --output text)" = "pk	sk" ] ||
   fail "our state table $PREFIX-weka-state (pk/sk) missing"
 say "ok: same instances in the same ASG, secrets keep ARNs and values, reference table and state item untouched, $PREFIX-weka-state created"
