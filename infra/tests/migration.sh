@@ -13,7 +13,9 @@
 #     the reference's table and its state item are untouched beside our new table; a second
 #     plan has no changes.
 # Env: VENV (default <repo>/.venv), INFRA_SRC (module to migrate to; default <repo>/infra:
-# point it at an older checkout to see the test fail), KEEP_TMP=1 keeps the work dir.
+# point it at an older checkout to see the test fail), KEEP_TMP=1 keeps the work dir,
+# MIGRATION_WITH_ALB=1 adds the reference's ALB (with a certificate of the caller's: HTTPS 14000
+# and 443 listeners, HTTPS target group, ASG attachment; ~1-2 min more, so CI leaves it off).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -74,6 +76,11 @@ aws s3api create-bucket --bucket "$BUCKET" >/dev/null || fail "create bucket $BU
 aws s3 cp --quiet "$WORK/lambda/reference/bootstrap.zip" "s3://$BUCKET/reference/lambdas.zip" || fail "upload the reference's zip"
 
 TFVARS=(-var "aws_endpoint=$AWS_ENDPOINT_URL" -var "code_bucket=$BUCKET" -var "lambdas_dir=$WORK/lambda")
+WITH_ALB=${MIGRATION_WITH_ALB:-0}
+if [ "$WITH_ALB" = 1 ]; then
+  CERT=$(aws acm request-certificate --domain-name weka.example.internal --query CertificateArn --output text) || fail "request an ACM certificate"
+  TFVARS+=(-var "create_alb=true" -var "alb_cert_arn=$CERT")
+fi
 cd "$FIX"
 
 # --- 1. the reference's deployment --------------------------------------------------
@@ -147,7 +154,7 @@ terraform init -no-color -backend=false -plugin-dir=/opt/tf-plugins >"$WORK/init
 say "terraform plan: the same root module on this module"
 terraform plan -no-color -out="$WORK/migrate.tfplan" -parallelism=20 "${TFVARS[@]}" >"$WORK/plan2.log" 2>&1 || { tail -40 "$WORK/plan2.log"; fail "terraform plan after the switch"; }
 terraform show -json "$WORK/migrate.tfplan" >"$WORK/migrate.json"
-"$PY" - "$WORK/migrate.json" <<'PY' || fail "the switch would destroy or replace the running cluster (plan: $WORK/plan2.log)"
+"$PY" - "$WORK/migrate.json" "$WITH_ALB" <<'PY' || fail "the switch would destroy or replace the running cluster (plan: $WORK/plan2.log)"
 import json, sys
 plan = json.load(open(sys.argv[1]))
 M = "module.weka_deployment."
@@ -181,8 +188,18 @@ for to, frm in must_move.items():
         errors.append(f"{M}{to}: not in the plan (expected it carried over from {M}{frm})")
     elif rc.get("previous_address") != M + frm:
         errors.append(f"{M}{to}: {'/'.join(rc['change']['actions'])} with previous address {rc.get('previous_address')}, not moved from {M}{frm}")
+forgotten = ["aws_dynamodb_table.weka_deployment[0]", "aws_dynamodb_table_item.weka_deployment_state"]
+if sys.argv[2] == "1":
+    for to, frm in {"aws_lb.this[0]": "aws_lb.alb[0]", "aws_lb_listener.api[0]": "aws_lb_listener.lb_weka_listener[0]",
+                    "aws_lb_listener.https[0]": "aws_lb_listener.lb_listener[0]",
+                    "aws_subnet.alb[0]": "module.network[0].aws_subnet.public_subnet[1]"}.items():
+        rc = changes.get(M + to)
+        if rc is None or rc.get("previous_address") != M + frm or "delete" in rc["change"]["actions"]:
+            errors.append(f"{M}{to}: {rc and rc['change']['actions']} from {rc and rc.get('previous_address')}, expected carried over from {M}{frm}")
+    # In use by the listeners and the ASG until they move to ours: forgotten, never destroyed.
+    forgotten += ["aws_lb_target_group.alb_target_group[0]", "aws_autoscaling_attachment.alb_autoscaling_attachment[0]"]
 # The reference's table and state item: forgotten (left in AWS), never destroyed.
-for addr in ("aws_dynamodb_table.weka_deployment[0]", "aws_dynamodb_table_item.weka_deployment_state"):
+for addr in forgotten:
     rc = changes.get(M + addr)
     got = rc["change"]["actions"] if rc else None
     if got != ["forget"]:

@@ -87,6 +87,15 @@ def launch_template_quirk(change, changed):
     return "; ".join(reasons) if not rest else None
 
 
+def listener_quirk(change, changed):
+    before, after = change["before"], change["after"]
+    if changed == {"certificate_arn"} and before.get("protocol") == after.get("protocol") == "HTTP" \
+            and before.get("certificate_arn") and after.get("certificate_arn") is None:
+        return ("moto keeps an HTTPS listener's certificate after ModifyListener changes it to HTTP "
+                "(AWS removes the certificates and SSL policy with the protocol)")
+    return None
+
+
 def asg_quirk(change, changed, quirk_only_templates):
     unknown = change.get("after_unknown") or {}
     if changed == {"launch_template"} and list(unknown_paths(unknown.get("launch_template"))) == [(0, "version")] \
@@ -118,6 +127,7 @@ def main(path):
             "aws_lambda_function": lambda: lambda_quirk(change, changed),
             "aws_launch_template": lambda: launch_template_quirk(change, changed),
             "aws_autoscaling_group": lambda: asg_quirk(change, changed, quirk_only_templates),
+            "aws_lb_listener": lambda: listener_quirk(change, changed),
         }.get(rc["type"], lambda: None)()
         if reason:
             quirks.append(f"{rc['address']} ({', '.join(sorted(changed))}): {reason}")

@@ -75,6 +75,13 @@ class PlanDrift(unittest.TestCase):
         self.assertEqual(rc, 1, out)
         self.assertIn("perpetual diff: asg", out)
 
+    def test_a_certificate_left_on_an_http_listener_is_a_quirk_but_not_on_https(self):
+        cert = "arn:aws:acm:us-east-1:123456789012:certificate/x"
+        self.assertEqual(run(update("l", "aws_lb_listener", {"protocol": "HTTP", "certificate_arn": cert},
+                                    {"protocol": "HTTP", "certificate_arn": None}))[0], 0)
+        self.assertEqual(run(update("l", "aws_lb_listener", {"protocol": "HTTPS", "certificate_arn": cert},
+                                    {"protocol": "HTTPS", "certificate_arn": None}))[0], 1)
+
     def test_replacements_and_creates_always_fail(self):
         for actions in (["create"], ["delete"], ["delete", "create"]):
             rc, _ = run({"address": "x", "type": "aws_lambda_function", "change": {"actions": actions, "before": {}, "after": {}}})

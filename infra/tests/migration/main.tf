@@ -23,6 +23,17 @@ variable "code_bucket" {
   description = "Emulator bucket holding the reference's lambda zip (and, after the switch, ours)."
 }
 
+variable "create_alb" {
+  type        = bool
+  default     = false
+  description = "MIGRATION_WITH_ALB=1 turns the ALB on (the reference's default; off by default to keep the test short)."
+}
+
+variable "alb_cert_arn" {
+  type    = string
+  default = null
+}
+
 variable "lambdas_dir" {
   type        = string
   default     = null
@@ -69,8 +80,10 @@ module "weka_deployment" {
   get_weka_io_token = "migration-test-token"
   tags_map          = { team = "storage" }
 
-  # Not in the stand-in (a certificate, the tls provider); the reference's defaults are true.
-  create_alb      = false
+  # The stand-in has no self-signed certificate and no generated key (the tls provider): the ALB
+  # only with a certificate of the caller's (alb_cert_arn, as a reference user may pass it).
+  create_alb      = var.create_alb
+  alb_cert_arn    = var.alb_cert_arn
   enable_key_pair = false
   # moto has no placement groups (CreatePlacementGroup is not implemented).
   use_placement_group = false

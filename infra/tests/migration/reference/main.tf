@@ -75,6 +75,16 @@ variable "create_alb" {
   default = true
 }
 
+variable "alb_cert_arn" {
+  type    = string
+  default = null
+}
+
+variable "alb_additional_subnet_cidr_block" {
+  type    = string
+  default = "10.0.3.0/24"
+}
+
 variable "secretmanager_use_vpc_endpoint" {
   type    = bool
   default = true
@@ -115,7 +125,7 @@ module "network" {
   source        = "./modules/network"
   prefix        = var.prefix
   vpc_cidr      = var.vpc_cidr
-  subnets_cidrs = var.subnets_cidrs
+  subnets_cidrs = var.create_alb ? concat(var.subnets_cidrs, [var.alb_additional_subnet_cidr_block]) : var.subnets_cidrs
   tags          = local.tags
 }
 
@@ -139,8 +149,8 @@ module "iam" {
 resource "terraform_data" "unsupported" {
   lifecycle {
     precondition {
-      condition     = !var.create_alb && !var.enable_key_pair
-      error_message = "This stand-in has no ALB and no key pair (they need a certificate and the tls provider): set create_alb = false and enable_key_pair = false."
+      condition     = (!var.create_alb || var.alb_cert_arn != null) && !var.enable_key_pair
+      error_message = "This stand-in has no self-signed certificate and no key pair (the tls provider): with create_alb pass alb_cert_arn, and set enable_key_pair = false."
     }
   }
 }
@@ -605,6 +615,68 @@ resource "aws_lambda_permission" "invoke_lambda_permission" {
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.event_rule.arn
   statement_id  = "AllowExecutionFromCloudWatch"
+}
+
+# --- ALB (with alb_cert_arn: the reference's self-signed certificate needs the tls provider) ---
+resource "aws_lb" "alb" {
+  count                      = var.create_alb ? 1 : 0
+  name                       = substr("${local.base}-lb", 0, 32)
+  internal                   = true
+  load_balancer_type         = "application"
+  security_groups            = module.security_group[0].sg_ids
+  subnets                    = module.network[0].subnet_ids
+  enable_deletion_protection = false
+  tags                       = merge(local.tags, { Name = "${local.base}-lb", cluster_name = var.cluster_name })
+}
+
+resource "aws_lb_target_group" "alb_target_group" {
+  count    = var.create_alb ? 1 : 0
+  name     = replace(substr("${local.base}-lb-target-group", 0, 32), "/-$/", "")
+  vpc_id   = module.network[0].vpc_id
+  port     = 14000
+  protocol = "HTTPS"
+
+  health_check {
+    protocol = "HTTPS"
+    port     = "14000"
+    path     = "/api/v2/healthcheck/"
+  }
+
+  tags = local.tags
+}
+
+resource "aws_lb_listener" "lb_weka_listener" {
+  count             = var.create_alb ? 1 : 0
+  load_balancer_arn = aws_lb.alb[0].id
+  port              = 14000
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = var.alb_cert_arn
+
+  default_action {
+    target_group_arn = aws_lb_target_group.alb_target_group[0].id
+    type             = "forward"
+  }
+}
+
+resource "aws_lb_listener" "lb_listener" {
+  count             = var.create_alb ? 1 : 0
+  load_balancer_arn = aws_lb.alb[0].id
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = var.alb_cert_arn
+
+  default_action {
+    target_group_arn = aws_lb_target_group.alb_target_group[0].id
+    type             = "forward"
+  }
+}
+
+resource "aws_autoscaling_attachment" "alb_autoscaling_attachment" {
+  count                  = var.create_alb ? 1 : 0
+  autoscaling_group_name = aws_autoscaling_group.autoscaling_group.name
+  lb_target_group_arn    = aws_lb_target_group.alb_target_group[0].arn
 }
 
 # Outputs the reference has (names shared with this module).
