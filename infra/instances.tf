@@ -541,8 +541,10 @@ resource "aws_instance" "gateway" {
     protocol            = upper(each.value)
   })
 
+  # The launch template owns the user data; the instance never sets it (the provider planned a
+  # new user_data hash for every gateway on each plan).
   lifecycle {
-    ignore_changes = [launch_template]
+    ignore_changes = [launch_template, user_data, user_data_base64]
     # What WEKA would refuse at `weka smb|s3 cluster create`, refused at plan instead.
     precondition {
       condition     = each.value != "smb" || !var.smb_setup_protocol || var.smb_domain_name != ""

@@ -46,9 +46,17 @@ if [ -x infra/tests/static.sh ]; then
   step "terraform static checks"
   infra/tests/static.sh
 fi
+if [ -x infra/tests/migration.sh ]; then
+  step "terraform: switching a deployment of WEKA's module to this module keeps the cluster (infra/tests/migration.sh)"
+  infra/tests/migration.sh
+fi
 if [ -x infra/tests/apply_moto.sh ]; then
-  step "terraform apply/destroy against moto"
+  step "terraform apply/drift/destroy against moto"
   infra/tests/apply_moto.sh
+fi
+if [ -x infra/tests/drift_moto.sh ]; then
+  step "terraform drift of the full-featured configuration (ALB, OBS, NFS/SMB/S3 gateways, client) against moto"
+  infra/tests/drift_moto.sh
 fi
 
 tests_run=$(grep -Eo '[0-9]+ tests? run' "$run_dir/nextest.log" | tail -1 | grep -Eo '^[0-9]+')

@@ -267,8 +267,8 @@ class LocalCloud:
             "install_cluster_dpdk": "true" if self.s.dpdk else "false",
             "subnet_autocreate_as_private": "true" if self.s.private_subnet else "false",
             "ssh_private_key_path": self.ssh_private_key_path,
-            "smb_protocol_gateways_number": str(self.s.smb_gateways),
-            "s3_protocol_gateways_number": str(self.s.s3_gateways),
+            "features": json.dumps({"smb_protocol_gateways_number": self.s.smb_gateways,
+                                    "s3_protocol_gateways_number": self.s.s3_gateways}),
             # The IMDS shim signs each host's identity with the matching key: checks are on.
             "instance_identity_certificate": open(os.path.join(HERE, "identity",
                                                                "certificate.pem")).read(),
