@@ -206,7 +206,9 @@ def _adopt_after_switching(cloud, check, n):
     table = cloud.outputs["state_table_name"]
     env = cloud.lam.get_function_configuration(
         FunctionName=cloud.lambda_names["adopt"])["Environment"]["Variables"]
-    reference_table, hash_key = env["REFERENCE_STATE_TABLE"], env["REFERENCE_STATE_HASH_KEY"]
+    # dynamodb_hash_key_name: "" means WEKA's module's default, Key (as there).
+    reference_table = env["REFERENCE_STATE_TABLE"]
+    hash_key = env.get("REFERENCE_STATE_HASH_KEY") or "Key"
     check(reference_table != table, f"WEKA's module's table {reference_table} is not ours")
     cloud.ddb.create_table(
         TableName=reference_table, BillingMode="PAY_PER_REQUEST",
