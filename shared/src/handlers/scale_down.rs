@@ -19,6 +19,12 @@
 //! on its IP, or all INACTIVE), or that deadline is reached, the action is decided CONTINUE here
 //! and completed by `terminate`. A record Auto Scaling does not confirm is never acted on.
 //!
+//! Paused by an operator (the `pause` control item, `domain::control`): nothing is deactivated
+//! or removed on the control plane's own choosing; the answer is a skip like the others. A
+//! machine Auto Scaling terminates on its own (terminate hook) is still deactivated, within the
+//! floor and the cap: it leaves whatever we answer (at the hook's deadline at the latest), and
+//! deactivated first it leaves without WEKA losing a machine's data at once.
+//!
 //! Lost finalization: while the backend group is not clusterized, a complete, claimed set that
 //! WEKA shows as a formed cluster of exactly its members is finalized here (after a grace for
 //! the clusterizer's own call; `services::formation`); the run then goes on as for any
@@ -32,6 +38,7 @@ use crate::config::geometry::GeometryConfig;
 use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::{MIN_CLUSTER_SIZE_ENV, SCALE_DOWN_PARALLELISM_ENV, SCALE_LEASE_TTL_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::control::Pause;
 use crate::domain::lifecycle::{
     LifecycleResult, MachineState, joined_launch_decision, machine_joined, machine_state,
     termination_decision,
@@ -294,6 +301,17 @@ where
     }
     let leaving_ips = hook_pass.leaving_ips(info);
     let leaving_set: BTreeSet<String> = leaving_ips.values().flatten().cloned().collect();
+    // Unreadable, the pause is not assumed lifted: the run fails and removes nothing.
+    let pause = deps.store.paused().await?;
+    if let Some(pause) = &pause
+        && leaving_set.is_empty()
+    {
+        let mut response = skip(deps, &paused_reason(pause)).await?;
+        response
+            .transient_errors
+            .extend(error_texts(&hook_pass.errors));
+        return Ok(response);
+    }
     // Refused before any secret is read: an input naming no usable backend can never succeed.
     if info.backend_ips.is_empty()
         || info
@@ -349,13 +367,22 @@ where
             "safety floor refused part of the scale-down"
         );
     }
+    // Paused, only the machines Auto Scaling terminates on its own are deactivated (within the
+    // floor and the cap): they leave whatever we answer, and a deactivated machine leaves
+    // without WEKA losing its data at once.
+    let plan = match &pause {
+        Some(pause) => {
+            tracing::warn!(%pause, "scale-down paused: deactivating only what auto scaling terminates");
+            plan.only_machines(&leaving_set)
+        }
+        None => plan,
+    };
     let held_back = held_back(&plan, &leaving_ips);
-    write_note(
-        deps,
-        &ScaleNote::planned(serde_json::to_value(&plan.refusal).ok(), now)
-            .holding(held_back.clone()),
-    )
-    .await?;
+    let note = match &pause {
+        Some(pause) => ScaleNote::skipped(&paused_reason(pause), now),
+        None => ScaleNote::planned(serde_json::to_value(&plan.refusal).ok(), now),
+    };
+    write_note(deps, &note.holding(held_back.clone())).await?;
     tracing::info!(
         actions = plan.actions().count(),
         deactivations = plan.deactivations.len(),
@@ -402,6 +429,13 @@ where
         .transient_errors
         .extend(error_texts(&lifecycle_errors));
     validate_delta(info, &response, &fresh)?;
+    if pause.is_some() {
+        // As any skip: no hosts, nothing to terminate (a removed leaving machine is let go by its
+        // hook's decision), so a terminate step that finds the pause lifted acts on nothing.
+        response.hosts.clear();
+        response.to_terminate.clear();
+        response.refusal = None;
+    }
     tracing::info!(
         hosts = response.hosts.len(),
         to_terminate = response.to_terminate.len(),
@@ -460,6 +494,11 @@ fn still_in_weka(
             })
         })
         .collect()
+}
+
+/// The skip reason of a paused run (the `scale-down` note's `skipped`).
+pub fn paused_reason(pause: &Pause) -> String {
+    format!("scale-down and terminations are {pause}")
 }
 
 async fn skip<S, K, W, C>(

@@ -8,7 +8,7 @@
 //! whether a scale-down answered since (`scale_down_failure`); scale-down's WEKA calls that WEKA
 //! refused with an answer that stands, with when they are tried again (`weka_refusals`). A login
 //! WEKA refuses on a clusterized cluster (a deployment user never added, review M2) is named
-//! (`weka_login_error`).
+//! (`weka_login_error`). An operator's pause of scale-down and terminations is shown (`paused`).
 
 use crate::config::names::{ASG_NAME_ENV, CLUSTER_NAME_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
@@ -25,7 +25,7 @@ use crate::ports::{
 };
 use crate::services::notes::read_note;
 use crate::wire::bootstrap::{
-    LifecycleWaiting, Protocol, StatusRequest, StatusResponse, WekaRefusalShown,
+    LifecycleWaiting, PausedShown, Protocol, StatusRequest, StatusResponse, WekaRefusalShown,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
@@ -223,7 +223,23 @@ where
         } else {
             Vec::new()
         },
+        paused: paused(&deps.store).await,
     })
+}
+
+/// The operator's pause, if one stands; an unreadable item only leaves it out (logged).
+async fn paused<S: StateStore>(store: &S) -> Option<PausedShown> {
+    match store.paused().await {
+        Ok(pause) => pause.map(|p| PausedShown {
+            paused_by: p.paused_by,
+            reason: p.reason,
+            since: rfc3339(p.since),
+        }),
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "pause unavailable");
+            None
+        }
+    }
 }
 
 /// The WEKA refusals that stand, as the last scale-down recorded them; an unreadable note only

@@ -1,5 +1,6 @@
 //! [`InMemoryStateStore`]: the state store in memory, with the DynamoDB store's rules.
 
+use crate::domain::control::Pause;
 use crate::domain::lifecycle::{
     LifecycleDecision, LifecycleKey, LifecyclePhase, LifecycleRecord, LifecycleResult,
     NewLifecycleAction,
@@ -25,6 +26,7 @@ struct Tables {
     reports: BTreeMap<(Group, String, u64), Report>,
     leases: HashMap<String, Lease>,
     notes: HashMap<String, serde_json::Value>,
+    pause: Option<Pause>,
     lifecycle: BTreeMap<LifecycleKey, LifecycleRecord>,
 }
 
@@ -378,6 +380,22 @@ impl StateStore for InMemoryStateStore {
 
     async fn note(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
         Ok(self.tables.lock().unwrap().notes.get(name).cloned())
+    }
+
+    async fn pause(&self, pause: &Pause) -> Result<(), StoreError> {
+        check_storable_time("pause time", pause.since)?;
+        self.wrote();
+        self.tables.lock().unwrap().pause = Some(pause.clone());
+        Ok(())
+    }
+
+    async fn resume(&self) -> Result<Option<Pause>, StoreError> {
+        self.wrote();
+        Ok(self.tables.lock().unwrap().pause.take())
+    }
+
+    async fn paused(&self) -> Result<Option<Pause>, StoreError> {
+        Ok(self.tables.lock().unwrap().pause.clone())
     }
 
     async fn record_lifecycle_action(&self, action: &NewLifecycleAction) -> Result<(), StoreError> {

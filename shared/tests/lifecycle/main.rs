@@ -406,6 +406,7 @@ fn empty_scale() -> ScaleResponse {
 mod departed_member;
 mod launch_hook;
 mod lost_finalization;
+mod paused;
 mod recorded_before_the_lease;
 mod scale_down_failed;
 mod start_events;
