@@ -45,29 +45,30 @@ use crate::domain::lifecycle::{
 };
 use crate::domain::notes::{Note as _, SCALE_NOTE, ScaleNote};
 use crate::domain::scale_down::{
-    ActionId, ActionOutcome, Batch, ClusterSnapshot, Effect, PlanError, RefusalBook, SafetyFloor,
-    ScaleDownPlan, ScaleDownPolicy, finish, plan_with_leaving, validate_delta,
+    ActionId, ActionOutcome, Batch, Effect, PlanError, RefusalBook, SafetyFloor, ScaleDownPlan,
+    ScaleDownPolicy, finish, plan_with_leaving, validate_delta,
 };
 use crate::domain::state::Group;
 use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::{Invocation, PayloadError, weka_deadline};
 use crate::ports::{
-    Clock, Credentials, RawResult, SecretError, Secrets, SecretsConfig, StateStore, StoreError,
-    WekaApi, WekaConnector, WekaError, deployment_or_admin,
+    Clock, Credentials, SecretError, Secrets, SecretsConfig, StateStore, StoreError, WekaApi,
+    WekaConnector, WekaError, deployment_or_admin,
 };
 use crate::services::formation::FormationCheck;
 use crate::services::lifecycle::{HookPass, error_texts};
+use crate::services::scale_plan::{self, ClusterReadError, FloorConfig};
 use crate::services::scale_run::{
     DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, end_scale_turn, hold_scale_lease,
     release_scale_lease,
 };
 use crate::services::weka_refusals;
-use crate::weka::decode::{self, DecodeError, FromResult, disks_list, hosts_list, nodes_list};
-use crate::weka::model::{ClusterStatus, HostsList, InterfaceGroupList, ManualOverrideList};
+use crate::weka::decode::DecodeError;
+use crate::weka::model::{ClusterStatus, HostsList};
 use crate::wire::scale::{HeldBack, HostGroupInfoResponse, PROTOCOL_VERSION, ScaleResponse};
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -112,17 +113,11 @@ impl Config {
     }
 
     fn floor(&self, status: &ClusterStatus) -> SafetyFloor {
-        let configured = self.geometry.and_then(|g| {
-            g.stripe_width
-                .map(|stripe| (stripe, g.protection_level, g.hot_spare))
-        });
-        let floor = match configured {
-            Some((stripe, protection, spares)) => {
-                SafetyFloor::from_geometry(stripe, protection, spares)
-            }
-            None => SafetyFloor::from_status(status),
-        };
-        floor.at_least(self.min_cluster_size)
+        FloorConfig {
+            geometry: self.geometry,
+            min_cluster_size: self.min_cluster_size,
+        }
+        .floor(status)
     }
 }
 
@@ -220,6 +215,15 @@ pub fn skipped_response() -> ScaleResponse {
         version: PROTOCOL_VERSION,
         refusal: None,
         held_back: Vec::new(),
+    }
+}
+
+impl From<ClusterReadError> for ScaleDownError {
+    fn from(e: ClusterReadError) -> Self {
+        match e {
+            ClusterReadError::Read { method, source } => Self::Read { method, source },
+            ClusterReadError::Decode { method, source } => Self::Decode { method, source },
+        }
     }
 }
 
@@ -336,7 +340,7 @@ where
     let api = deps
         .weka
         .connect_until(ips.clone(), credentials.clone(), weka_deadline);
-    let snapshot = read_cluster(&api).await?;
+    let snapshot = scale_plan::read_cluster(&api).await?;
     let policy = ScaleDownPolicy::new(deps.config.floor(&snapshot.status));
     let plan = match plan_with_leaving(info, &snapshot, &policy, now, &leaving_set) {
         Ok(plan) => plan,
@@ -555,62 +559,6 @@ fn pool_order(ips: &[String], now: DateTime<Utc>) -> Vec<String> {
     ips
 }
 
-async fn read_raw<A: WekaApi>(api: &A, method: &'static str) -> Result<RawResult, ScaleDownError> {
-    api.call_raw(method, json!({}))
-        .await
-        .map_err(|source| ScaleDownError::Read { method, source })
-}
-
-fn decoded<T>(method: &'static str, result: Result<T, DecodeError>) -> Result<T, ScaleDownError> {
-    result.map_err(|source| ScaleDownError::Decode { method, source })
-}
-
-async fn read<A: WekaApi, T: FromResult>(
-    api: &A,
-    method: &'static str,
-) -> Result<T, ScaleDownError> {
-    let raw = read_raw(api, method).await?;
-    decoded(method, T::from_result(raw.json()))
-}
-
-async fn read_cluster<A: WekaApi>(api: &A) -> Result<ClusterSnapshot, ScaleDownError> {
-    let (status, overrides, hosts, drives, nodes, groups) = futures::join!(
-        read::<A, ClusterStatus>(api, "status"),
-        read::<A, ManualOverrideList>(api, "manual_override_list"),
-        read_raw(api, "hosts_list"),
-        read_raw(api, "disks_list"),
-        read_raw(api, "nodes_list"),
-        read::<A, InterfaceGroupList>(api, "interface_group_list"),
-    );
-    let (status, overrides) = (status?, overrides?);
-    let (hosts, drives, nodes) = match (hosts, drives, nodes) {
-        // The three large lists are decoded together, on the available cores.
-        (Ok(h), Ok(d), Ok(n)) => {
-            let (h, d, n) = decode::cluster_lists(h.json(), d.json(), n.json());
-            (
-                decoded("hosts_list", h)?,
-                decoded("disks_list", d)?,
-                decoded("nodes_list", n)?,
-            )
-        }
-        // A read failed: report the first failure in the order of the lists.
-        (h, d, n) => (
-            decoded("hosts_list", hosts_list(h?.json()))?,
-            decoded("disks_list", disks_list(d?.json()))?,
-            decoded("nodes_list", nodes_list(n?.json()))?,
-        ),
-    };
-    Ok(ClusterSnapshot {
-        status,
-        overrides,
-        hosts,
-        drives,
-        nodes,
-        // The planner keeps NFS hosts and reports the error when only this list is missing.
-        interface_groups: groups.map_err(|e| error_chain(&e)),
-    })
-}
-
 type Outcomes = BTreeMap<ActionId, ActionOutcome>;
 
 /// Runs the plan: phases in order, batches of a phase in parallel (at most `parallelism`),
@@ -749,9 +697,9 @@ where
     } else {
         remaining
     };
-    read(
+    Ok(scale_plan::read(
         &deps.weka.connect_until(pool, credentials, weka_deadline),
         "hosts_list",
     )
-    .await
+    .await?)
 }

@@ -8,5 +8,6 @@ pub mod formation;
 pub mod inventory;
 pub mod lifecycle;
 pub mod notes;
+pub mod scale_plan;
 pub mod scale_run;
 pub mod weka_refusals;
