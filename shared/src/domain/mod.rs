@@ -2,6 +2,7 @@
 
 pub mod adoption;
 pub mod control;
+pub mod events;
 pub mod formation;
 pub mod geometry;
 pub mod identity;

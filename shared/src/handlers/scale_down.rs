@@ -39,6 +39,7 @@ use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::{MIN_CLUSTER_SIZE_ENV, SCALE_DOWN_PARALLELISM_ENV, SCALE_LEASE_TTL_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::control::Pause;
+use crate::domain::events::EventKind;
 use crate::domain::lifecycle::{
     LifecycleResult, MachineState, joined_launch_decision, machine_joined, machine_state,
     termination_decision,
@@ -55,8 +56,10 @@ use crate::ports::{
     Clock, Credentials, SecretError, Secrets, SecretsConfig, StateStore, StoreError, WekaApi,
     WekaConnector, WekaError, deployment_or_admin,
 };
+use crate::services::events;
 use crate::services::formation::FormationCheck;
 use crate::services::lifecycle::{HookPass, error_texts};
+use crate::services::notes::read_note;
 use crate::services::scale_plan::{self, ClusterReadError, FloorConfig};
 use crate::services::scale_run::{
     DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, end_scale_turn, hold_scale_lease,
@@ -381,6 +384,32 @@ where
         }
         None => plan,
     };
+    if let Some(refusal) = plan.refusal.as_ref().filter(|_| pause.is_none()) {
+        // Once per change, not every minute: the ring keeps decisions, not repetitions.
+        let previous = read_note::<ScaleNote>(&deps.store)
+            .await
+            .and_then(|n| n.refusal);
+        if previous != serde_json::to_value(refusal).ok() {
+            let reason = format!(
+                "safety floor: desired {} machine(s), at least {} must stay active{}",
+                refusal.desired,
+                refusal.minimum,
+                if refusal.healing_held.is_some() {
+                    "; healing held back"
+                } else {
+                    ""
+                }
+            );
+            events::record(
+                &deps.store,
+                EventKind::Refusal,
+                "backend group",
+                &reason,
+                now,
+            )
+            .await;
+        }
+    }
     let held_back = held_back(&plan, &leaving_ips);
     let note = match &pause {
         Some(pause) => ScaleNote::skipped(&paused_reason(pause), now),
@@ -402,6 +431,7 @@ where
         (invocation.deadline, &deps.clock),
     )
     .await;
+    record_events(&deps.store, &plan, &outcomes, now).await;
     let mut response = finish(&plan, &outcomes);
     response
         .transient_errors
@@ -447,6 +477,37 @@ where
         "scale-down done"
     );
     Ok(response)
+}
+
+/// Records the run's deactivations, removals and WEKA refusals as events (best effort).
+async fn record_events(
+    store: &impl StateStore,
+    plan: &ScaleDownPlan,
+    outcomes: &Outcomes,
+    now: DateTime<Utc>,
+) {
+    for action in plan.actions() {
+        let machine = action.machine_ip.as_deref().unwrap_or("cluster");
+        let kind = match action.call.method() {
+            "cluster_deactivate_hosts" => EventKind::Deactivation,
+            "cluster_remove_host" => EventKind::Removal,
+            _ => continue,
+        };
+        match outcomes.get(&action.id) {
+            Some(ActionOutcome::Ok) => {
+                events::record(store, kind, machine, action.reason.as_str(), now).await;
+            }
+            Some(ActionOutcome::Refused { code, message }) => {
+                let reason = format!(
+                    "weka refused {} ({}): {message} ({code})",
+                    action.call.method(),
+                    action.reason.as_str()
+                );
+                events::record(store, EventKind::Refusal, machine, &reason, now).await;
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The terminating instances whose machines the plan held back, logged, with why.

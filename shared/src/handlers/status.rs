@@ -9,7 +9,8 @@
 //! refused with an answer that stands, with when they are tried again (`weka_refusals`). A login
 //! WEKA refuses on a clusterized cluster (a deployment user never added, review M2) is named
 //! (`weka_login_error`). `{"type":"plan"}` answers what the next scale-down run would do now,
-//! per machine and why, planned as scale-down plans (no write, no lease). An operator's pause of scale-down and terminations is shown (`paused`).
+//! per machine and why, planned as scale-down plans (no write, no lease). `{"type":"events"}`
+//! lists the recorded automatic decisions, newest first. An operator's pause of scale-down and terminations is shown (`paused`).
 
 use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::{ASG_NAME_ENV, CLUSTER_NAME_ENV};
@@ -109,8 +110,8 @@ pub enum StatusError {
     /// The payload is not a status request.
     #[error(transparent)]
     Payload(#[from] PayloadError),
-    /// `type` is none of `status`, `progress`, `plan`.
-    #[error("invalid status type {0:?}: expected status, progress or plan")]
+    /// `type` is none of `status`, `progress`, `plan`, `events`.
+    #[error("invalid status type {0:?}: expected status, progress, plan or events")]
     UnknownType(String),
     /// `{"type":"plan"}` on a deployment whose backend group is not configured.
     #[error("plan needs the backend group: ASG_NAME is not set")]
@@ -209,6 +210,7 @@ where
             ))?)
         }
         "plan" if group == Group::Backend => plan(deps, deadline).await,
+        "events" => Ok(json!({"events": deps.store.events().await?})),
         other => Err(StatusError::UnknownType(other.to_owned())),
     }
 }

@@ -37,6 +37,7 @@ use crate::config::names::{
     BOOTSTRAP_GRACE_MINUTES_ENV, MAX_TERMINATIONS_PER_RUN_ENV, SCALE_LEASE_TTL_ENV,
 };
 use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::events::EventKind;
 use crate::domain::formation::departed_members;
 use crate::domain::lifecycle::Members;
 use crate::domain::notes::{
@@ -52,6 +53,7 @@ use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::Invocation;
 use crate::lambda::PayloadError;
 use crate::ports::{Clock, ScalingError, ScalingGroups, StateStore, StoreError};
+use crate::services::events;
 use crate::services::lifecycle::{error_texts, run_reconcile};
 use crate::services::notes::read_note;
 use crate::services::scale_run::{
@@ -244,7 +246,9 @@ where
             for skipped in &asg.skipped {
                 tracing::debug!(asg = %asg.asg_name, instance = %skipped.id, reason = ?skipped.reason, "left alone");
             }
-            terminated.extend(apply(&deps.groups, asg, &mut errors).await);
+            let done = apply(&deps.groups, asg, &mut errors).await;
+            record_events(&deps.store, asg, &done, deps.clock.now()).await;
+            terminated.extend(done);
         }
     }
     let backend = groups
@@ -545,6 +549,30 @@ async fn apply<G: ScalingGroups>(
             creation_date: t.launch_time.unwrap_or_else(go_zero_time),
         })
         .collect()
+}
+
+/// Records the run's terminations as events (best effort).
+async fn record_events(
+    store: &impl StateStore,
+    plan: &AsgTerminatePlan,
+    terminated: &[TerminatedInstance],
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    for done in terminated {
+        let reason = plan
+            .terminate
+            .iter()
+            .find(|t| t.id == done.instance_id)
+            .map_or_else(String::new, |t| format!("{:?}", t.reason));
+        events::record(
+            store,
+            EventKind::Termination,
+            &done.instance_id,
+            &reason,
+            now,
+        )
+        .await;
+    }
 }
 
 /// Detaches `ids` (without decrementing the desired capacity) in one call; if that call fails,

@@ -2,6 +2,7 @@
 //! where exclusivity is needed, lock-free strongly consistent reads.
 
 use crate::domain::control::Pause;
+use crate::domain::events::Event;
 use crate::domain::lifecycle::{
     LifecycleDecision, LifecycleKey, LifecycleRecord, LifecycleResult, NewLifecycleAction,
 };
@@ -305,6 +306,18 @@ pub trait StateStore: Send + Sync {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<Option<serde_json::Value>, StoreError>> + Send;
+
+    /// Records an automatic decision in the deployment's ring of `kept` events (the oldest
+    /// overwritten), expiring after `retention`. Two writes: a sequence number, then the slot.
+    fn record_event(
+        &self,
+        event: &Event,
+        kept: u32,
+        retention: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The recorded events that have not expired, newest first.
+    fn events(&self) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
 
     /// Pauses scale-down and terminations (the `pause` control item), last writer wins. Only
     /// operators call it (the CLI); no Lambda writes it.

@@ -4,6 +4,7 @@
 
 pub mod bootstrap;
 pub mod callers;
+pub mod events;
 pub mod formation;
 pub mod inventory;
 pub mod lifecycle;

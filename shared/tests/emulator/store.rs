@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use weka_shared::adapters::dynamo::DynamoStateStore;
 use weka_shared::config::StateConfig;
 use weka_shared::domain::control::Pause;
+use weka_shared::domain::events::{Event, EventKind};
 use weka_shared::domain::report::ReportKind;
 use weka_shared::domain::state::{ClaimOutcome, Group, Registration, RegistrationRefusal};
 use weka_shared::error::{Classify, ErrorClass};
@@ -718,4 +719,34 @@ async fn sdk_item(
         .unwrap()
         .item
         .unwrap()
+}
+
+#[tokio::test]
+async fn events_are_a_bounded_ring_read_newest_first() {
+    require_emulator!();
+    let store = store_with(2).await;
+    assert!(store.events().await.unwrap().is_empty());
+    let t0 = Utc::now();
+    for n in 0..5 {
+        let event = Event::new(
+            EventKind::Deactivation,
+            &format!("10.0.0.{n}"),
+            "scale down",
+            t0 + chrono::Duration::seconds(n),
+        );
+        store
+            .record_event(&event, 3, Duration::from_secs(3600))
+            .await
+            .unwrap();
+    }
+    let events = store.events().await.unwrap();
+    let subjects: Vec<&str> = events.iter().map(|e| e.subject.as_str()).collect();
+    assert_eq!(subjects, ["10.0.0.4", "10.0.0.3", "10.0.0.2"]);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.kind == EventKind::Deactivation && e.reason == "scale down")
+    );
+    let item = sdk_item(&store, "c-state#events", "000001").await;
+    assert!(item.contains_key("expires_at"), "each event expires");
 }

@@ -404,6 +404,7 @@ fn empty_scale() -> ScaleResponse {
 }
 
 mod departed_member;
+mod events;
 mod launch_hook;
 mod lost_finalization;
 mod paused;

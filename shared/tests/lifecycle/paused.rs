@@ -101,9 +101,8 @@ async fn a_paused_terminate_terminates_nothing_and_names_it_again_once_resumed()
     w.store.pause(&pause()).await.unwrap();
     w.terminate_ok("exec-1", &scale).await;
     assert!(terminations(&w.groups).is_empty(), "{:?}", w.groups.calls());
-    assert_eq!(
+    assert!(
         lease_free(&w.store).await,
-        true,
         "the lease is released all the same"
     );
 

@@ -268,3 +268,33 @@ async fn status_answers_the_plan_with_the_last_run_pause_and_lease() {
         .unwrap_err();
     assert_eq!(refused.class(), ErrorClass::InvalidInput);
 }
+
+#[tokio::test]
+async fn a_floor_refusal_is_an_event_once_per_change_not_every_run() {
+    let mut cb = Cb::new(2);
+    machines(&mut cb, &[M::Healthy; 6]);
+    let deps = scale_deps(clusterized_store().await, weka(&cb), Some((3, 2, 1)));
+    for _ in 0..3 {
+        let out = scale_down::handle(&deps, step(&cb.info), invocation(now()))
+            .await
+            .unwrap();
+        assert!(out.refusal.is_some());
+        deps.store
+            .release_lease(SCALE_LEASE, "exec-1")
+            .await
+            .unwrap();
+    }
+    let events = deps.store.events().await.unwrap();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(
+        events[0].kind,
+        weka_shared::domain::events::EventKind::Refusal
+    );
+    assert!(
+        events[0]
+            .reason
+            .starts_with("safety floor: desired 2 machine(s), at least 6 must stay active"),
+        "{}",
+        events[0].reason
+    );
+}
