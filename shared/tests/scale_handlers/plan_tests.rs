@@ -19,7 +19,7 @@ fn weka(cb: &Cb) -> FakeWeka {
 
 fn host_ip(cb: &Cb, params: &Value) -> Option<String> {
     let id: HostId = match params.get("host_id") {
-        Some(n) => HostId(n.as_i64()?.try_into().ok()?),
+        Some(n) => HostId(n.as_i64()?),
         None => params["host_ids"].get(0)?.as_str()?.parse().ok()?,
     };
     Some(cb.snap.hosts.get(&id)?.host_ip.to_string())
@@ -75,8 +75,11 @@ fn floor(geometry: Option<(u32, u32, u32)>) -> FloorConfig {
     }
 }
 
+/// A named cluster with its configured geometry (stripe, protection, hot spares).
+type Cluster = (&'static str, Cb, Option<(u32, u32, u32)>);
+
 /// Several clusters: shrinking, healing, inactive machines to remove, a floor that refuses.
-fn clusters() -> Vec<(&'static str, Cb, Option<(u32, u32, u32)>)> {
+fn clusters() -> Vec<Cluster> {
     let mut out = Vec::new();
     let mut cb = Cb::new(3);
     machines(&mut cb, &[M::Healthy; 4]);
