@@ -364,10 +364,12 @@ resource "aws_launch_template" "this" {
     for_each = toset(["instance", "volume", "network-interface"])
     content {
       resource_type = tag_specifications.value
+      # Gateways also carry the reference's `protocol` tag (NFS, SMB, S3): clusterize finds the
+      # SMB / S3 gateways a protocol cluster is created on by it.
       tags = merge(local.common_tags, {
         Name                = each.value.name
         weka_hostgroup_type = each.value.hostgroup
-      })
+      }, each.value.hostgroup == "gateways-protocol" ? { protocol = upper(each.key) } : {})
     }
   }
 
@@ -536,10 +538,22 @@ resource "aws_instance" "gateway" {
   tags = merge(local.common_tags, {
     Name                = "${local.instance_roles[each.value].name}-${each.key}"
     weka_hostgroup_type = "gateways-protocol"
+    protocol            = upper(each.value)
   })
 
+  # The launch template owns the user data; the instance never sets it (the provider planned a
+  # new user_data hash for every gateway on each plan).
   lifecycle {
-    ignore_changes = [launch_template]
+    ignore_changes = [launch_template, user_data, user_data_base64]
+    # What WEKA would refuse at `weka smb|s3 cluster create`, refused at plan instead.
+    precondition {
+      condition     = each.value != "smb" || !var.smb_setup_protocol || var.smb_domain_name != ""
+      error_message = "smb_domain_name must be set when smb_setup_protocol creates the SMB cluster."
+    }
+    precondition {
+      condition     = each.value != "s3" || !var.s3_setup_protocol || var.set_default_fs
+      error_message = "The S3 cluster puts new buckets on the default filesystem: keep set_default_fs = true, or set s3_setup_protocol = false."
+    }
   }
 
   depends_on = [aws_autoscaling_group.backend]

@@ -175,6 +175,12 @@ locals {
       NFS_INTERFACE_GROUP_NAME            = var.nfs_interface_group_name
       NFS_PROTOCOL_GATEWAYS_NUM           = tostring(var.nfs_protocol_gateways_number)
       NFS_SETUP_PROTOCOL                  = tostring(var.nfs_setup_protocol)
+      SMB_PROTOCOL_GATEWAYS_NUM           = tostring(var.smb_protocol_gateways_number)
+      SMB_SETUP_PROTOCOL                  = tostring(var.smb_setup_protocol)
+      SMB_CLUSTER_NAME                    = var.smb_cluster_name
+      SMB_DOMAIN_NAME                     = var.smb_domain_name
+      S3_PROTOCOL_GATEWAYS_NUM            = tostring(var.s3_protocol_gateways_number)
+      S3_SETUP_PROTOCOL                   = tostring(var.s3_setup_protocol)
       ALB_ARN_SUFFIX                      = try(aws_lb.this[0].arn_suffix, "")
       CLUSTERIZE_TIMEOUT_MINUTES          = tostring(var.clusterize_timeout_minutes)
       CLUSTERIZE_FINALIZATION_LAMBDA_NAME = local.lambda_names["clusterize-finalization"]

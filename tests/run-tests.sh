@@ -31,7 +31,7 @@ cargo test --doc --workspace --all-features --locked 2>&1 | tee "$run_dir/doctes
 step "Auto Scaling lifecycle hooks, Lambda and IAM enforcement in the patched moto (tests/emulator/LIFECYCLE.md, moto_iam.py); the cold start harness"
 "$VENV/bin/python" -m unittest tests/emulator/test_moto_lifecycle.py tests/emulator/test_moto_server.py \
   tests/emulator/test_moto_instances.py tests/localcloud/test_reachability.py tests/emulator/test_moto_iam.py tests/emulator/test_moto_dynamodb.py \
-  tests/localcloud/test_sandbox.py tests/bench/test_coldstart.py tests/test_release_manifest.py
+  tests/localcloud/test_sandbox.py tests/localcloud/test_timeline.py tests/bench/test_coldstart.py tests/test_release_manifest.py
 
 step "scale state machine in moto's Step Functions interpreter with the real Lambda binaries"
 "$VENV/bin/python" tests/emulator/sfn_scale.py
@@ -46,9 +46,17 @@ if [ -x infra/tests/static.sh ]; then
   step "terraform static checks"
   infra/tests/static.sh
 fi
+if [ -x infra/tests/migration.sh ]; then
+  step "terraform: switching a deployment of WEKA's module to this module keeps the cluster (infra/tests/migration.sh)"
+  infra/tests/migration.sh
+fi
 if [ -x infra/tests/apply_moto.sh ]; then
-  step "terraform apply/destroy against moto"
+  step "terraform apply/drift/destroy against moto"
   infra/tests/apply_moto.sh
+fi
+if [ -x infra/tests/drift_moto.sh ]; then
+  step "terraform drift of the full-featured configuration (ALB, OBS, NFS/SMB/S3 gateways, client) against moto"
+  infra/tests/drift_moto.sh
 fi
 
 tests_run=$(grep -Eo '[0-9]+ tests? run' "$run_dir/nextest.log" | tail -1 | grep -Eo '^[0-9]+')

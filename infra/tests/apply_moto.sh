@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Apply the module (through infra/examples/local) to the patched moto server on loopback,
-# check what it created with the AWS CLI, destroy it and check the cleanup.
+# check what it created with the AWS CLI, check that a second plan changes nothing (drift),
+# destroy it and check the cleanup. tests/drift_moto.sh does the drift check for the
+# full-featured configuration.
 # Env: VENV (default <repo>/.venv), LAMBDAS_DIR (dir with <function>/bootstrap.zip; default
 # <repo>/target/lambda if complete, else dummy zips), KEEP_TMP=1 keeps the work dir,
 # LAMBDA_CODE=zip (default: direct upload, the module's default; the provider creates the
@@ -224,6 +226,15 @@ hooks=$(aws autoscaling describe-lifecycle-hooks --auto-scaling-group-name "$ASG
 [ "$(tr -s '\t\n' '  ' <<<"$hooks" | sed 's/ $//')" = "weka-launch autoscaling:EC2_INSTANCE_LAUNCHING ABANDON 900 weka-terminate autoscaling:EC2_INSTANCE_TERMINATING CONTINUE 900" ] ||
   fail "lifecycle hooks: $hooks"
 say "ok: lifecycle hooks weka-launch (ABANDON, 900 s) and weka-terminate (CONTINUE, 900 s)"
+
+# --- drift: a second plan right after the apply must change nothing ---------------
+terraform plan -no-color -detailed-exitcode -out="$WORK/drift.tfplan" -parallelism=20 "${TFVARS[@]}" >"$WORK/drift.log" 2>&1 && rc=0 || rc=$?
+[ $rc = 0 ] || [ $rc = 2 ] || { tail -30 "$WORK/drift.log"; fail "terraform plan after the apply (exit $rc)"; }
+if [ $rc = 2 ]; then
+  terraform show -json "$WORK/drift.tfplan" >"$WORK/drift.json"
+  "$VENV/bin/python" "$ROOT/infra/tests/plan_drift.py" "$WORK/drift.json" || fail "perpetual diff after the apply ($WORK/drift.log)"
+fi
+say "ok: a second plan after the apply has no changes (beyond the emulator's known quirks)"
 
 # moto gap: DeleteAutoScalingGroup ignores ForceDelete and never terminates scale-in protected
 # instances (AWS terminates them). Lift the protection here so moto's scale-to-0 removes them.

@@ -587,3 +587,151 @@ fn install_urls_are_interpreted_without_embedding_the_token() {
         InstallSource::Url(_)
     ));
 }
+
+/// SMB / S3 gateways `id(40..)`: running, tagged `protocol=<tag>`, addressed 10.0.2.<40+i>.
+fn add_gateways(deps: &ClusterizeDeps, tag: &str, range: std::ops::Range<usize>) {
+    deps.inventory.add_gateways(
+        "poc",
+        tag,
+        range
+            .map(|i| Instance {
+                id: id(i),
+                private_ip: Some(format!("10.0.2.{i}")),
+                private_dns_name: None,
+            })
+            .collect(),
+    );
+}
+
+const SMB_SETUP: &[(&str, &str)] = &[
+    ("SMB_PROTOCOL_GATEWAYS_NUM", "3"),
+    ("SMB_DOMAIN_NAME", "corp.example.com"),
+    ("SMB_CLUSTER_NAME", "Prod-SMB"),
+    ("S3_PROTOCOL_GATEWAYS_NUM", "1"),
+];
+
+async fn gateway_asks(deps: &ClusterizeDeps, i: usize, protocol: &str) -> String {
+    clusterize::handle(
+        deps,
+        json!({"name": id(i), "protocol": protocol, "container_uid": "u", "nic_name": "eth0"}),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn smb_gateways_wait_for_their_peers_then_all_get_the_setup_naming_every_gateway() {
+    let deps = clusterize_deps(6, SMB_SETUP);
+    // Terraform sends smbw when smbw_enabled: the same SMB cluster (SMB-W is WEKA's default).
+    add_gateways(&deps, "SMB", 41..43);
+    let early = gateway_asks(&deps, 42, "smbw").await;
+    assert!(
+        early.contains("is smbw gateway 2/3 running; waiting for the others"),
+        "{early}"
+    );
+    assert!(early.contains("WAIT_POLLS=40"), "polls clusterize again");
+    assert!(!early.contains("cluster create"));
+    add_gateways(&deps, "SMB", 40..41);
+    for asker in [42, 40, 41] {
+        let script = gateway_asks(&deps, asker, "smbw").await;
+        assert!(script.contains("SMB_CLUSTER_NAME='Prod-SMB'"), "{script}");
+        assert!(script.contains("SMB_DOMAIN_NAME='corp.example.com'"));
+        assert!(script.contains("PROTOCOL_KIND='smb'"));
+        assert!(script.contains("GATEWAY_IPS=('10.0.2.40' '10.0.2.41' '10.0.2.42')"));
+        // The lowest instance id creates, whoever asks.
+        assert!(script.contains("CREATOR_IP='10.0.2.40'"));
+        assert!(script.contains(&format!("OWN_IP='10.0.2.{asker}'")));
+        assert!(script.contains("weka smb cluster create \"$SMB_CLUSTER_NAME\" \"$SMB_DOMAIN_NAME\" \"$CONFIG_FS\" --container-ids"));
+    }
+    assert!(
+        deps.store
+            .load(Group::Backend)
+            .await
+            .unwrap()
+            .instances
+            .is_empty(),
+        "gateways never register with the backends"
+    );
+}
+
+#[tokio::test]
+async fn an_s3_gateway_gets_the_s3_setup_on_port_9000() {
+    let deps = clusterize_deps(6, SMB_SETUP);
+    add_gateways(&deps, "S3", 50..51);
+    add_gateways(&deps, "SMB", 40..43);
+    let script = gateway_asks(&deps, 50, "s3").await;
+    assert!(script.contains("PROTOCOL_KIND='s3'"), "{script}");
+    assert!(script.contains("S3_DEFAULT_FS='default'"));
+    assert!(script.contains("S3_PORT=9000"));
+    assert!(
+        script.contains("GATEWAY_IPS=('10.0.2.50')"),
+        "only the S3 gateways"
+    );
+    assert!(
+        script.contains("weka s3 cluster create \"$S3_DEFAULT_FS\" \"$CONFIG_FS\" --container")
+    );
+}
+
+#[tokio::test]
+async fn only_a_running_gateway_of_the_protocol_gets_a_setup() {
+    let deps = clusterize_deps(6, SMB_SETUP);
+    add_gateways(&deps, "SMB", 40..43);
+    add_gateways(&deps, "S3", 50..51);
+    for (asker, protocol) in [(50, "smb"), (40, "s3"), (7, "smb")] {
+        let err = clusterize::handle(&deps, json!({"name": id(asker), "protocol": protocol}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Conflict, "{asker} as {protocol}");
+        assert!(
+            weka_shared::error::error_chain(&err).contains("is not in this cluster's"),
+            "{}",
+            weka_shared::error::error_chain(&err)
+        );
+    }
+}
+
+#[tokio::test]
+async fn setup_protocol_false_leaves_the_gateways_plain_frontends() {
+    let deps = clusterize_deps(
+        6,
+        &[
+            ("SMB_PROTOCOL_GATEWAYS_NUM", "3"),
+            ("SMB_SETUP_PROTOCOL", "false"),
+            ("S3_PROTOCOL_GATEWAYS_NUM", "1"),
+            ("S3_SETUP_PROTOCOL", "false"),
+        ],
+    );
+    // No inventory call is made: a failing inventory changes nothing.
+    *deps.inventory.fail.lock().unwrap() = true;
+    for (protocol, label) in [("smb", "SMB"), ("smbw", "SMBW"), ("s3", "S3")] {
+        let script = gateway_asks(&deps, 40, protocol).await;
+        assert!(
+            script.contains(&format!("{label} protocol gw: {} setup is done", id(40))),
+            "{script}"
+        );
+        assert!(!script.contains("cluster create"));
+    }
+}
+
+#[test]
+fn a_bad_protocol_setting_stops_clusterize_at_init_naming_it() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("SMB_PROTOCOL_GATEWAYS_NUM", "3")],
+            "SMB_DOMAIN_NAME is required",
+        ),
+        (
+            &[
+                ("SMB_PROTOCOL_GATEWAYS_NUM", "3"),
+                ("SMB_DOMAIN_NAME", "corp.example.com"),
+                ("SMB_CLUSTER_NAME", "a name with spaces"),
+            ],
+            "SMB_CLUSTER_NAME",
+        ),
+        (&[("S3_SETUP_PROTOCOL", "maybe")], "S3_SETUP_PROTOCOL"),
+    ];
+    for (extra, needle) in cases {
+        let err = clusterize::Config::from_lookup(&bootstrap_env(extra)).unwrap_err();
+        assert!(err.to_string().contains(needle), "{err}");
+    }
+}

@@ -42,7 +42,11 @@ impl Lookup for Recorder {
             "LIFECYCLE_HEARTBEAT_INTERVAL" => "30s",
             "LIFECYCLE_DEADLINE_MARGIN" => "120s",
             "SET_OBS" => "false",
-            "SET_DEFAULT_FS" | "INSTALL_DPDK" => "true",
+            "SET_DEFAULT_FS" | "INSTALL_DPDK" | "SMB_SETUP_PROTOCOL" | "S3_SETUP_PROTOCOL" => {
+                "true"
+            }
+            // An SMB cluster spans 3 to 8 gateways.
+            "SMB_PROTOCOL_GATEWAYS_NUM" => "3",
             "ROLE" => "backend",
             "INSTANCE_IDENTITY_CERTIFICATE" => {
                 include_str!("../../tests/localcloud/identity/certificate.pem")

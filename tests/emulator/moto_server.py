@@ -12,7 +12,8 @@ Patches (see README "Local cloud"):
   see `moto_lifecycle.py` and LIFECYCLE.md. Replacement after an EC2 termination only restores
   the desired capacity, as on AWS (moto replaced every terminated member).
 - instances Auto Scaling launches from a launch template get its primary network interface's
-  security groups and public address (`moto_instances.py`);
+  security groups and public address, and `MonitorInstances`/`UnmonitorInstances` exist
+  (`moto_instances.py`);
 - an SDK retry of a request that already succeeded gets the first attempt's answer again instead
   of being executed twice. The AWS SDKs resend a request under the same `amz-sdk-invocation-id`
   (with `amz-sdk-request: attempt=N`, N > 1) when the first attempt's answer did not reach them;

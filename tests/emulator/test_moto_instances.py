@@ -52,6 +52,54 @@ class TemplateInterface(unittest.TestCase):
         self.assertFalse(instance.get("PublicIpAddress"))
         self.assertEqual([g["GroupId"] for g in instance["SecurityGroups"]], [sg])
 
+    @mock_aws
+    def test_a_plain_run_instances_from_the_template_lands_in_its_subnet(self):
+        # Terraform's aws_instance with launch_template (the SMB and S3 gateways).
+        _, sg = self.launch(public=True)
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        subnet = ec2.describe_launch_template_versions(LaunchTemplateName="backend")[
+            "LaunchTemplateVersions"][0]["LaunchTemplateData"]["NetworkInterfaces"][0]["SubnetId"]
+        instance = ec2.run_instances(
+            MinCount=1, MaxCount=1,
+            LaunchTemplate={"LaunchTemplateName": "backend", "Version": "$Latest"})[
+            "Instances"][0]
+        self.assertEqual(instance["SubnetId"], subnet)
+        self.assertTrue(instance["PrivateIpAddress"].startswith("10.0.0."))
+        self.assertEqual([g["GroupId"] for g in instance["SecurityGroups"]], [sg])
+
+    @mock_aws
+    def test_run_instances_with_a_primary_interface_gets_its_groups(self):
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
+        sg = ec2.create_security_group(GroupName="client", Description="c", VpcId=vpc)["GroupId"]
+        iid = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, NetworkInterfaces=[
+            {"DeviceIndex": 0, "SubnetId": subnet, "Groups": [sg], "AssociatePublicIpAddress": True}])["Instances"][0]["InstanceId"]
+        instance = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+        self.assertEqual([g["GroupId"] for g in instance["SecurityGroups"]], [sg])
+
+
+class DetailedMonitoring(unittest.TestCase):
+    def setUp(self):
+        self.originals = (moto_instances.Monitoring.monitor_instances, moto_instances.Monitoring.unmonitor_instances)
+        moto_instances.apply()
+        self.addCleanup(self.restore)
+
+    def restore(self):
+        moto_instances.Monitoring.monitor_instances, moto_instances.Monitoring.unmonitor_instances = self.originals
+
+    @mock_aws
+    def test_monitor_and_unmonitor_set_the_instances_monitoring_state(self):
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        iid = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+        state = lambda: ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["Monitoring"]["State"]
+        self.assertEqual(state(), "disabled")
+        answer = ec2.monitor_instances(InstanceIds=[iid])["InstanceMonitorings"]
+        self.assertEqual(answer, [{"InstanceId": iid, "Monitoring": {"State": "enabled"}}])
+        self.assertEqual(state(), "enabled")
+        ec2.unmonitor_instances(InstanceIds=[iid])
+        self.assertEqual(state(), "disabled")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -104,6 +104,9 @@ class Settings:
         # The functions' code as a release in a bucket (make package's layout, read in place:
         # lambdas_custom_s3_bucket); False stages the zips (lambdas_upload_s3_bucket).
         self.release_code = bool(kw.get("release_code", True))
+        # SMB and S3 protocol gateways (plain instances, booted like the ASG's).
+        self.smb_gateways = int(kw.get("smb_gateways", 0))
+        self.s3_gateways = int(kw.get("s3_gateways", 0))
         self.run_dir = os.path.abspath(kw.get("run_dir") or os.path.join(
             ROOT, "target", "localcloud", time.strftime("run-%Y%m%d-%H%M%S")))
         self.bin_dir = kw.get("bin_dir") or debug_bin_dir()
@@ -264,6 +267,8 @@ class LocalCloud:
             "install_cluster_dpdk": "true" if self.s.dpdk else "false",
             "subnet_autocreate_as_private": "true" if self.s.private_subnet else "false",
             "ssh_private_key_path": self.ssh_private_key_path,
+            "features": json.dumps({"smb_protocol_gateways_number": self.s.smb_gateways,
+                                    "s3_protocol_gateways_number": self.s.s3_gateways}),
             # The IMDS shim signs each host's identity with the matching key: checks are on.
             "instance_identity_certificate": open(os.path.join(HERE, "identity",
                                                                "certificate.pem")).read(),
@@ -689,6 +694,8 @@ class Fleet:
         self.joined_when_inservice = {}
         self.states_seen = {}
         self.first_seen = {}
+        # SMB / S3 gateways: plain instances Terraform launched, booted once (id -> Host).
+        self.gateways = {}
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self):
@@ -698,7 +705,7 @@ class Fleet:
         self.stopped.set()
         self.thread.join(5)
         with self.lock:
-            for h in self.hosts.values():
+            for h in list(self.hosts.values()) + list(self.gateways.values()):
                 h.kill()
 
     def _run(self):
@@ -717,7 +724,31 @@ class Fleet:
                 v["LaunchTemplateData"].get("UserData", "")).decode()
         return self.user_data[key]
 
+    def boot_gateways(self):
+        """Plays EC2 for the SMB / S3 gateways (not in any ASG): each running one boots its
+        launch template's user data, as the ASG's instances do."""
+        wanted = self.cloud.s.smb_gateways + self.cloud.s.s3_gateways
+        if len(self.gateways) >= wanted:
+            return
+        r = self.cloud.ec2.describe_instances(Filters=[
+            {"Name": "tag:weka_hostgroup_type", "Values": ["gateways-protocol"]},
+            {"Name": "tag:protocol", "Values": ["SMB", "S3"]},
+            {"Name": "instance-state-name", "Values": ["running"]}])
+        for inst in (i for res in r["Reservations"] for i in res["Instances"]):
+            iid = inst["InstanceId"]
+            if iid in self.gateways:
+                continue
+            tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
+            lt_id = tags["aws:ec2launchtemplate:id"]
+            user_data = self._launch_template_user_data(
+                lt_id, tags["aws:ec2launchtemplate:version"])
+            with self.lock:
+                self.gateways[iid] = Host(self.cloud, inst, user_data, None, lt_id)
+            self.cloud.say(f"fleet        {tags.get('protocol')} gateway {iid} "
+                           f"({inst['PrivateIpAddress']}) boots")
+
     def poll(self):
+        self.boot_gateways()
         group = self.cloud.group()
         lt = group.get("LaunchTemplate") or {}
         members = {i["InstanceId"] for i in group.get("Instances", [])}

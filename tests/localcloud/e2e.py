@@ -43,6 +43,7 @@ def run(args, settings, Story, say, check, Failure):
     from cloud import LocalCloud
 
     settings.install_faults = max(settings.install_faults, 1)
+    settings.smb_gateways, settings.s3_gateways = SMB_GATEWAYS, S3_GATEWAYS
     cloud = LocalCloud(settings, say=say)
     story = Story(cloud, args)
     n, m = args.cluster_size, args.scale_to
@@ -77,7 +78,11 @@ def run(args, settings, Story, say, check, Failure):
         check(len(clusters) == 1, "exactly one WEKA cluster was created")
         check(len(cloud.active_backends()) == n, f"{n} backends active in WEKA")
 
-        say("== e2e 1b: switched from WEKA's module: its state in its table, ours fresh; adopt")
+        say(f"== e2e 1b: {SMB_GATEWAYS} SMB and {S3_GATEWAYS} S3 gateways form the SMB and S3 "
+            "clusters (smb_setup_protocol, s3_setup_protocol)")
+        _protocol_clusters(cloud, check, args.timeout)
+
+        say("== e2e 1c: switched from WEKA's module: its state in its table, ours fresh; adopt")
         _adopt_after_switching(cloud, check, n)
 
         say(f"== e2e 2: scale-out {n} -> {m} (on the adopted cluster)")
@@ -201,7 +206,9 @@ def _adopt_after_switching(cloud, check, n):
     table = cloud.outputs["state_table_name"]
     env = cloud.lam.get_function_configuration(
         FunctionName=cloud.lambda_names["adopt"])["Environment"]["Variables"]
-    reference_table, hash_key = env["REFERENCE_STATE_TABLE"], env["REFERENCE_STATE_HASH_KEY"]
+    # dynamodb_hash_key_name: "" means WEKA's module's default, Key (as there).
+    reference_table = env["REFERENCE_STATE_TABLE"]
+    hash_key = env.get("REFERENCE_STATE_HASH_KEY") or "Key"
     check(reference_table != table, f"WEKA's module's table {reference_table} is not ours")
     cloud.ddb.create_table(
         TableName=reference_table, BillingMode="PAY_PER_REQUEST",
@@ -260,6 +267,84 @@ def _adopt_after_switching(cloud, check, n):
     check(cloud.progress()["summary"].get("clusterized"), "status: clusterized")
     check(cloud.status().get("weka_status", {}).get("io_status") == "STARTED",
           "status reads WEKA's live status of the adopted cluster")
+
+
+SMB_GATEWAYS, S3_GATEWAYS = 3, 1
+
+
+def _gateway_ids(cloud, protocol):
+    r = cloud.ec2.describe_instances(Filters=[
+        {"Name": "tag:protocol", "Values": [protocol]},
+        {"Name": "instance-state-name", "Values": ["running"]}])
+    return sorted(i["InstanceId"] for res in r["Reservations"] for i in res["Instances"])
+
+
+def _protocol_clusters(cloud, check, timeout):
+    """The SMB cluster spans the 3 SMB gateways' frontend0 containers and the S3 cluster the S3
+    gateway's, each created once; every gateway's script ended well; a second run of a
+    gateway's setup (the creator's and another's) changes nothing."""
+    smb_ids, s3_ids = _gateway_ids(cloud, "SMB"), _gateway_ids(cloud, "S3")
+    check((len(smb_ids), len(s3_ids)) == (SMB_GATEWAYS, S3_GATEWAYS),
+          f"EC2 runs {SMB_GATEWAYS} SMB and {S3_GATEWAYS} S3 gateways")
+
+    def formed():
+        c = cloud.weka_cluster() or {}
+        smb, s3 = c.get("smb") or {}, c.get("s3") or {}
+        done = (len(smb.get("container_ids") or []) == SMB_GATEWAYS
+                and len(s3.get("container_ids") or []) == S3_GATEWAYS)
+        return c if done else None
+    start = time.time()
+    try:
+        cluster = wait_for("the SMB and S3 clusters to span their gateways", formed, timeout, 1)
+    except TimeoutError:
+        seen = cloud.weka_cluster() or {}
+        check(False, f"the SMB and S3 clusters span their gateways within {timeout:.0f}s "
+              f"(WEKA has smb={seen.get('smb')}, s3={seen.get('s3')})")
+    say_time = time.time() - start
+    hosts = cluster["hosts_list"]
+
+    def owners(ids):
+        return sorted((hosts.get(f"HostId<{i}>") or {}).get("aws", {}).get("instance_id", "?")
+                      for i in ids)
+
+    def frontends(ids):
+        return all((hosts.get(f"HostId<{i}>") or {}).get("container_name") == "frontend0"
+                   for i in ids)
+    smb, s3 = cluster["smb"], cluster["s3"]
+    check(owners(smb["container_ids"]) == smb_ids and frontends(smb["container_ids"]),
+          f"the SMB cluster spans the SMB gateways' frontend0 containers {smb['container_ids']} "
+          f"({say_time:.0f}s after the backends formed)")
+    check((smb["name"], smb["domain"], smb["config_fs"]) == ("Weka-SMB", "weka.local", ".config_fs"),
+          f"SMB cluster {smb['name']} in domain {smb['domain']} on {smb['config_fs']}")
+    check(owners(s3["container_ids"]) == s3_ids and frontends(s3["container_ids"]),
+          f"the S3 cluster spans the S3 gateway's frontend0 container {s3['container_ids']}")
+    check((s3["name"], s3["config_fs"], s3["port"]) == ("default", ".config_fs", 9000),
+          "S3 cluster on default / .config_fs, port 9000")
+    gateways = {iid: cloud.fleet.gateways[iid] for iid in smb_ids + s3_ids}
+    wait_for("every gateway's script to end", lambda: all(
+        h.exit_code() is not None for h in gateways.values()), timeout, 1)
+    codes = {iid: h.exit_code() for iid, h in gateways.items()}
+    check(all(c == 0 for c in codes.values()), f"every gateway's user data exited 0: {codes}")
+    progress = json.dumps(cloud.progress().get("progress") or {})
+    check(all(f"protocol gw: {iid} is in the" in progress for iid in gateways),
+          "each gateway reported itself in its protocol cluster")
+    # A second run (a rebooted gateway, a retried script): the creator's and another's.
+    for iid, protocol in ((smb_ids[0], "smbw"), (smb_ids[-1], "smbw"), (s3_ids[0], "s3")):
+        host = gateways[iid]
+        ident = {name: open(os.path.join(host.dir, "identity", name)).read()
+                 for name in ("document", "signature")}
+        error, script = cloud.invoke("clusterize", {
+            "name": iid, "protocol": protocol, "container_uid": "", "nic_name": "",
+            "identity": ident})
+        answered = not error and "cluster create" in script
+        check(answered, f"clusterize answers {iid} the setup again"
+              + ("" if answered else f": {str(script)[:300]}"))
+        code, out = host.shell(script, timeout=120)
+        check(code == 0, f"a second run of {iid}'s setup exits 0"
+              + ("" if code == 0 else f": {out[-300:]}"))
+    again = cloud.weka_cluster()
+    check((again["smb"], again["s3"]) == (smb, s3),
+          "the second runs changed nothing (no second create, no member added twice)")
 
 
 def _replaced_by_control_plane(cloud, check, healed):

@@ -134,6 +134,25 @@ variable "down_backends_removal_timeout" {
   default = "3h"
 }
 
+variable "smb_domain_name" {
+  type    = string
+  default = "weka.local"
+}
+
+variable "features" {
+  type = object({
+    create_alb                     = optional(bool, false)
+    alb_cert_arn                   = optional(string)
+    tiering_enable_obs_integration = optional(bool, false)
+    nfs_protocol_gateways_number   = optional(number, 0)
+    smb_protocol_gateways_number   = optional(number, 0)
+    s3_protocol_gateways_number    = optional(number, 0)
+    clients_number                 = optional(number, 0)
+  })
+  default     = {}
+  description = "Optional parts of the module (tests/drift_moto.sh turns them all on); the defaults keep the local cloud small."
+}
+
 variable "access_key" {
   type        = string
   default     = "test"
@@ -198,11 +217,18 @@ module "weka" {
   scale_lease_ttl                     = var.scale_lease_ttl
   subnet_autocreate_as_private        = var.subnet_autocreate_as_private
   ssh_private_key_path                = var.ssh_private_key_path
+  smb_domain_name                     = var.smb_domain_name
 
   # Emulator-friendly choices (variables only; no resource differs).
-  use_placement_group                   = false # moto never reports the group "available"
-  attach_ssm_policy                     = false # moto lacks the AWS managed SSM policy
-  create_alb                            = false # moto keeps a new ALB "provisioning" for ~60 s; validated/checkov'd instead
+  use_placement_group                   = false                   # moto never reports the group "available"
+  attach_ssm_policy                     = false                   # moto lacks the AWS managed SSM policy
+  create_alb                            = var.features.create_alb # default false: moto keeps a new ALB "provisioning" for ~60 s
+  alb_cert_arn                          = var.features.alb_cert_arn
+  tiering_enable_obs_integration        = var.features.tiering_enable_obs_integration
+  nfs_protocol_gateways_number          = var.features.nfs_protocol_gateways_number
+  smb_protocol_gateways_number          = var.features.smb_protocol_gateways_number
+  s3_protocol_gateways_number           = var.features.s3_protocol_gateways_number
+  clients_number                        = var.features.clients_number
   secretmanager_recovery_window_in_days = 0
   log_retention_days                    = 1
 

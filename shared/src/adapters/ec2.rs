@@ -45,41 +45,56 @@ fn to_instance(instance: &aws_sdk_ec2::types::Instance) -> Option<Instance> {
     })
 }
 
+impl AwsInventory {
+    /// Running instances carrying every `(filter name, value)` tag filter, sorted by id.
+    async fn running_tagged(&self, tags: &[(&str, &str)]) -> Result<Vec<Instance>, InventoryError> {
+        let mut request = self
+            .ec2
+            .describe_instances()
+            .filters(filter("instance-state-name", "running"));
+        for (name, value) in tags {
+            request = request.filters(filter(name, value));
+        }
+        let mut pages = request.into_paginator().send();
+        let mut instances = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| inventory_error("describe_instances", e))?;
+            instances.extend(
+                page.reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .filter_map(to_instance),
+            );
+        }
+        instances.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(instances)
+    }
+}
+
 impl InstanceInventory for AwsInventory {
     async fn running_instances(
         &self,
         cluster: &str,
         hostgroup: &str,
     ) -> Result<Vec<Instance>, InventoryError> {
-        let mut pages = self
-            .ec2
-            .describe_instances()
-            .filters(filter("instance-state-name", "running"))
-            .filters(filter("tag:weka_cluster_name", cluster))
-            .filters(filter("tag:weka_hostgroup_type", hostgroup))
-            .into_paginator()
-            .send();
-        let mut instances = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| inventory_error("describe_instances", e))?;
-            for reservation in page.reservations() {
-                for instance in reservation.instances() {
-                    let Some(id) = instance.instance_id() else {
-                        continue;
-                    };
-                    instances.push(Instance {
-                        id: id.to_owned(),
-                        private_ip: instance.private_ip_address().map(str::to_owned),
-                        private_dns_name: instance
-                            .private_dns_name()
-                            .filter(|n| !n.is_empty())
-                            .map(str::to_owned),
-                    });
-                }
-            }
-        }
-        instances.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(instances)
+        self.running_tagged(&[
+            ("tag:weka_cluster_name", cluster),
+            ("tag:weka_hostgroup_type", hostgroup),
+        ])
+        .await
+    }
+
+    async fn running_gateways(
+        &self,
+        cluster: &str,
+        protocol: &str,
+    ) -> Result<Vec<Instance>, InventoryError> {
+        self.running_tagged(&[
+            ("tag:weka_cluster_name", cluster),
+            ("tag:weka_hostgroup_type", "gateways-protocol"),
+            ("tag:protocol", protocol),
+        ])
+        .await
     }
 
     async fn describe_instances(&self, ids: &[String]) -> Result<Vec<Instance>, InventoryError> {

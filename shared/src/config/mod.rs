@@ -8,6 +8,7 @@ pub mod callers;
 pub mod geometry;
 pub mod lifecycle;
 pub mod names;
+pub mod protocols;
 
 use names::{
     NFS_STATE_KEY_ENV, REFERENCE_NFS_STATE_KEY_ENV, REFERENCE_STATE_HASH_KEY_ENV,

@@ -96,6 +96,10 @@ pub const ROLE_ENV: &str = "ROLE";
 pub const S3_CGROUPS_MODE_ENV: &str = "S3_PROTOCOL_GATEWAY_CGROUPS_MODE";
 /// See [`NFS_FE_CORES_ENV`].
 pub const S3_FE_CORES_ENV: &str = "S3_PROTOCOL_GATEWAY_FE_CORES_NUM";
+/// Number of S3 gateways the module creates (the set the S3 cluster is created on).
+pub const S3_PROTOCOL_GATEWAYS_NUM_ENV: &str = "S3_PROTOCOL_GATEWAYS_NUM";
+/// Whether the S3 gateways create the S3 cluster (`true`, default) or only join as frontends.
+pub const S3_SETUP_PROTOCOL_ENV: &str = "S3_SETUP_PROTOCOL";
 /// Most machines acted on at once.
 pub const SCALE_DOWN_PARALLELISM_ENV: &str = "SCALE_DOWN_PARALLELISM";
 /// How long a step's hold on the `scale` lease lasts (e.g. `3m`). Must exceed the longest
@@ -109,6 +113,14 @@ pub const SET_OBS_ENV: &str = "SET_OBS";
 pub const SMB_CGROUPS_MODE_ENV: &str = "SMB_PROTOCOL_GATEWAY_CGROUPS_MODE";
 /// See [`NFS_FE_CORES_ENV`].
 pub const SMB_FE_CORES_ENV: &str = "SMB_PROTOCOL_GATEWAY_FE_CORES_NUM";
+/// NetBIOS name of the SMB cluster (default `Weka-SMB`).
+pub const SMB_CLUSTER_NAME_ENV: &str = "SMB_CLUSTER_NAME";
+/// Active Directory domain of the SMB cluster (required when SMB gateways set it up).
+pub const SMB_DOMAIN_NAME_ENV: &str = "SMB_DOMAIN_NAME";
+/// Number of SMB gateways the module creates (the set the SMB cluster is created on).
+pub const SMB_PROTOCOL_GATEWAYS_NUM_ENV: &str = "SMB_PROTOCOL_GATEWAYS_NUM";
+/// Whether the SMB gateways create the SMB cluster (`true`, default) or only join as frontends.
+pub const SMB_SETUP_PROTOCOL_ENV: &str = "SMB_SETUP_PROTOCOL";
 /// Partition key of the backend cluster's state (`<prefix>-<cluster>-state`).
 pub const STATE_KEY_ENV: &str = "STATE_KEY";
 /// Name of the DynamoDB table holding the cluster state.

@@ -3,7 +3,9 @@
 //! - the clusterization script to the instance that completes the set and claims it (or to a
 //!   member taking over a claim that went stale: the recovery path of a failed clusterization);
 //! - a "registered k/N" script that waits for the cluster, polling `clusterize` again;
-//! - a "not needed" script (reports, exits 1) to instances arriving after the set is complete.
+//! - a "not needed" script (reports, exits 1) to instances arriving after the set is complete;
+//! - to SMB / S3 gateways, the protocol cluster's setup once all the protocol's gateways run
+//!   (no state is written: WEKA itself shows whether the cluster exists and who is in it).
 
 use crate::config::callers::CallerPolicy;
 use crate::config::geometry::GeometryConfig;
@@ -14,15 +16,17 @@ use crate::config::names::{
     POST_CLUSTER_SETUP_SCRIPT_ENV, PROXY_URL_ENV, SET_DEFAULT_FS_ENV, SET_OBS_ENV,
     TIERING_START_DEMOTE_ENV, TIERING_TARGET_SSD_RETENTION_ENV, WEKA_HOME_URL_ENV,
 };
+use crate::config::protocols::{ProtocolSetup, S3_DEFAULT_FS, S3_PORT};
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::geometry::{Geometry, GeometryError, GeometryInput, validate};
 use crate::domain::instance::{InstanceId, RegistrationFieldError, check_registration_fields};
 use crate::domain::passwords::generate_password;
 use crate::domain::scripts::{
     ClusterHost, ClusterizationParams, ClusterizeWait, LambdaConfig, NfsGatewayPort,
-    NfsSetupParams, NotNeededParams, ObsTiering, RegisteredParams, ScriptError, Tiering,
+    NfsSetupParams, NotNeededParams, ObsTiering, ProtocolCluster, ProtocolGateway,
+    ProtocolSetupError, ProtocolSetupParams, RegisteredParams, ScriptError, Tiering,
     render_acknowledgement, render_clusterization, render_nfs_setup, render_not_needed,
-    render_registered,
+    render_protocol_setup, render_registered,
 };
 use crate::domain::state::{ClaimOutcome, ClusterState, Group, Registration, RegistrationRefusal};
 use crate::error::{Classify, ErrorClass};
@@ -32,7 +36,7 @@ use crate::ports::{
     StoreError,
 };
 use crate::services::bootstrap::{lambda_config, script_protocol};
-use crate::services::callers::{CallerError, admit};
+use crate::services::callers::{CallerError, admit, identify};
 use crate::wire::bootstrap::{Protocol, Vm};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -42,6 +46,10 @@ use std::time::Duration;
 pub const DEFAULT_CLUSTERIZE_TIMEOUT_MINUTES: u64 = 60;
 /// Seconds between a waiting member's polls.
 pub const WAIT_POLL_SECS: u32 = 60;
+/// Seconds between an SMB / S3 gateway's polls while not all its peers run yet.
+pub const GATEWAY_POLL_SECS: u32 = 30;
+/// Polls of such a gateway before it gives up (20 minutes).
+pub const GATEWAY_POLLS: u32 = 40;
 
 /// `clusterize` configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +87,8 @@ pub struct Config {
     pub clusterize_timeout: Duration,
     /// Who may register.
     pub callers: CallerPolicy,
+    /// SMB and S3 clusters the gateways create.
+    pub protocols: ProtocolSetup,
 }
 
 impl Config {
@@ -129,6 +139,7 @@ impl Config {
                 .unwrap_or_else(|| "weka-ig".to_owned()),
             clusterize_timeout: Duration::from_secs(minutes.saturating_mul(60)),
             callers: CallerPolicy::from_lookup(env)?,
+            protocols: ProtocolSetup::from_lookup(env)?,
         })
     }
 }
@@ -177,6 +188,9 @@ pub enum ClusterizeError {
     /// The clusterization script could not be built.
     #[error("clusterization script could not be rendered")]
     Script(#[from] ScriptError),
+    /// The SMB / S3 setup script could not be built.
+    #[error("protocol setup script could not be rendered")]
+    ProtocolSetup(#[from] ProtocolSetupError),
     /// The store failed.
     #[error("cluster state could not be updated")]
     Store(#[from] StoreError),
@@ -197,7 +211,7 @@ impl Classify for ClusterizeError {
             | Self::DataProtocol
             | Self::Geometry(_) => ErrorClass::InvalidInput,
             Self::MissingIp(_) => ErrorClass::Transient,
-            Self::Script(_) => ErrorClass::Internal,
+            Self::Script(_) | Self::ProtocolSetup(_) => ErrorClass::Internal,
             Self::Caller(e) => e.class(),
             Self::Store(e) => e.class(),
             Self::Inventory(e) => e.class(),
@@ -228,17 +242,24 @@ where
     let lambdas = &deps.config.lambdas;
     match vm.protocol {
         Protocol::Smb | Protocol::Smbw | Protocol::S3 => {
-            let message = format!(
-                "{} protocol gw: {} setup is done",
-                vm.protocol.as_str().to_uppercase(),
-                vm.name
-            );
-            Ok(render_acknowledgement(
-                lambdas,
-                script_protocol(vm.protocol),
-                &vm.name,
-                &message,
-            ))
+            match protocol_cluster(&deps.config.protocols, vm.protocol) {
+                Some((expected, cluster)) => {
+                    protocol_setup(deps, &vm, identity.as_ref(), expected, cluster).await
+                }
+                None => {
+                    let message = format!(
+                        "{} protocol gw: {} setup is done",
+                        vm.protocol.as_str().to_uppercase(),
+                        vm.name
+                    );
+                    Ok(render_acknowledgement(
+                        lambdas,
+                        script_protocol(vm.protocol),
+                        &vm.name,
+                        &message,
+                    ))
+                }
+            }
         }
         Protocol::Data => Err(ClusterizeError::DataProtocol),
         Protocol::Nfs | Protocol::Backend => {
@@ -452,4 +473,91 @@ where
             }))
         }
     }
+}
+
+/// The cluster an SMB / S3 gateway sets up and on how many gateways; `None` when the module
+/// turned the protocol's setup off (the gateways stay plain frontends).
+fn protocol_cluster(setup: &ProtocolSetup, protocol: Protocol) -> Option<(u32, ProtocolCluster)> {
+    match protocol {
+        Protocol::S3 => setup.s3.map(|s3| {
+            let cluster = ProtocolCluster::S3 {
+                default_fs: S3_DEFAULT_FS.to_owned(),
+                port: S3_PORT,
+            };
+            (s3.gateways, cluster)
+        }),
+        Protocol::Smb | Protocol::Smbw => setup.smb.as_ref().map(|smb| {
+            let cluster = ProtocolCluster::Smb {
+                name: smb.name.clone(),
+                domain: smb.domain.clone(),
+            };
+            (smb.gateways, cluster)
+        }),
+        Protocol::Backend | Protocol::Nfs | Protocol::Data => None,
+    }
+}
+
+/// An SMB / S3 gateway whose frontend is up: once all `expected` gateways of its protocol run,
+/// the setup script naming them (the lowest instance id creates the cluster); before that, a
+/// script that polls `clusterize` again. Only a running gateway of the protocol is answered.
+async fn protocol_setup<S, I, K, C, G>(
+    deps: &Deps<S, I, K, C, G>,
+    vm: &Vm,
+    proof: Option<&crate::wire::bootstrap::IdentityProof>,
+    expected: u32,
+    cluster: ProtocolCluster,
+) -> Result<String, ClusterizeError>
+where
+    I: InstanceInventory,
+{
+    let config = &deps.config;
+    if let Some(caller) = identify(&config.callers, proof).map_err(CallerError::from)? {
+        caller.must_be(&vm.name).map_err(CallerError::from)?;
+    }
+    let tag = match cluster {
+        ProtocolCluster::Smb { .. } => "SMB",
+        ProtocolCluster::S3 { .. } => "S3",
+    };
+    let running = deps
+        .inventory
+        .running_gateways(&config.cluster_name, tag)
+        .await?;
+    if !running.iter().any(|i| i.id == vm.name) {
+        return Err(CallerError::NotInGroup {
+            instance: vm.name.clone(),
+            group: format!("{tag} gateway"),
+        }
+        .into());
+    }
+    let gateways: Vec<ProtocolGateway> = running
+        .iter()
+        .filter_map(|i| {
+            Some(ProtocolGateway {
+                instance_id: i.id.clone(),
+                private_ip: i.private_ip.as_deref()?.parse().ok()?,
+            })
+        })
+        .collect();
+    let seen = u32::try_from(gateways.len()).unwrap_or(u32::MAX);
+    tracing::info!(gateways = seen, expected, "protocol gateway ready");
+    if seen < expected {
+        return Ok(render_registered(&RegisteredParams {
+            lambdas: config.lambdas.clone(),
+            protocol: script_protocol(vm.protocol),
+            instance_id: vm.name.clone(),
+            registered: seen,
+            desired: expected,
+            wait: Some(ClusterizeWait {
+                poll_secs: GATEWAY_POLL_SECS,
+                polls: GATEWAY_POLLS,
+            }),
+        }));
+    }
+    Ok(render_protocol_setup(&ProtocolSetupParams {
+        lambdas: config.lambdas.clone(),
+        protocol: script_protocol(vm.protocol),
+        instance_id: vm.name.clone(),
+        cluster,
+        gateways,
+    })?)
 }

@@ -27,6 +27,15 @@ pub trait InstanceInventory: Send + Sync {
         hostgroup: &str,
     ) -> impl Future<Output = Result<Vec<Instance>, InventoryError>> + Send;
 
+    /// Running protocol gateways of one protocol: tagged `weka_cluster_name=<cluster>`,
+    /// `weka_hostgroup_type=gateways-protocol` and `protocol=<protocol>` (`SMB`, `S3`, as the
+    /// reference tags them), sorted by instance id.
+    fn running_gateways(
+        &self,
+        cluster: &str,
+        protocol: &str,
+    ) -> impl Future<Output = Result<Vec<Instance>, InventoryError>> + Send;
+
     /// The named instances (any state), in no particular order; unknown ids are left out.
     fn describe_instances(
         &self,

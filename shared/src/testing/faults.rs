@@ -517,6 +517,14 @@ impl<I: InstanceInventory> InstanceInventory for Faulty<I> {
         let call = self.inner.running_instances(cluster, hostgroup);
         self.inventory("running_instances", call).await
     }
+    async fn running_gateways(
+        &self,
+        cluster: &str,
+        protocol: &str,
+    ) -> Result<Vec<Instance>, InventoryError> {
+        let call = self.inner.running_gateways(cluster, protocol);
+        self.inventory("running_gateways", call).await
+    }
     async fn describe_instances(&self, ids: &[String]) -> Result<Vec<Instance>, InventoryError> {
         self.inventory("describe_instances", self.inner.describe_instances(ids))
             .await

@@ -38,6 +38,11 @@ impl FakeInventory {
             .extend(instances);
     }
 
+    /// Adds running protocol gateways tagged `protocol=<protocol>` (`SMB`, `S3`).
+    pub fn add_gateways(&self, cluster: &str, protocol: &str, instances: Vec<Instance>) {
+        self.add_running(cluster, &gateway_key(protocol), instances);
+    }
+
     fn check(&self, operation: &'static str) -> Result<(), InventoryError> {
         if *self.fail.lock().unwrap() {
             return Err(InventoryError {
@@ -47,6 +52,11 @@ impl FakeInventory {
         }
         Ok(())
     }
+}
+
+/// Where [`FakeInventory::running`] keeps one protocol's gateways.
+fn gateway_key(protocol: &str) -> String {
+    format!("gateways-protocol/{protocol}")
 }
 
 impl InstanceInventory for FakeInventory {
@@ -63,6 +73,15 @@ impl InstanceInventory for FakeInventory {
             .get(&(cluster.to_owned(), hostgroup.to_owned()))
             .cloned()
             .unwrap_or_default())
+    }
+
+    async fn running_gateways(
+        &self,
+        cluster: &str,
+        protocol: &str,
+    ) -> Result<Vec<Instance>, InventoryError> {
+        self.running_instances(cluster, &gateway_key(protocol))
+            .await
     }
 
     async fn describe_instances(&self, ids: &[String]) -> Result<Vec<Instance>, InventoryError> {

@@ -34,9 +34,16 @@ async fn inventory_lists_running_tagged_instances_with_private_ips() {
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let cluster = unique("inv");
     let image = amazon_image(&ec2).await;
-    let tags = |role: &str| {
+    let tag = |key: &str, value: &str| {
+        aws_sdk_ec2::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+    };
+    let tags = |role: &str, protocol: Option<&str>| {
         aws_sdk_ec2::types::TagSpecification::builder()
             .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+            .set_tags(protocol.map(|p| vec![tag("protocol", p)]))
             .tags(
                 aws_sdk_ec2::types::Tag::builder()
                     .key("weka_cluster_name")
@@ -51,16 +58,18 @@ async fn inventory_lists_running_tagged_instances_with_private_ips() {
             )
             .build()
     };
-    let run = |role: &'static str, count: i32| {
+    let run = |role: &'static str, protocol: Option<&'static str>, count: i32| {
         ec2.run_instances()
             .image_id(&image)
             .min_count(count)
             .max_count(count)
-            .tag_specifications(tags(role))
+            .tag_specifications(tags(role, protocol))
             .send()
     };
-    let backends = run("backend", 3).await.unwrap();
-    run("gateways-protocol", 1).await.unwrap();
+    let backends = run("backend", None, 3).await.unwrap();
+    run("gateways-protocol", None, 1).await.unwrap();
+    run("gateways-protocol", Some("SMB"), 3).await.unwrap();
+    run("gateways-protocol", Some("S3"), 1).await.unwrap();
     let stopped = backends.instances()[2].instance_id().unwrap().to_owned();
     ec2.terminate_instances()
         .instance_ids(&stopped)
@@ -85,7 +94,26 @@ async fn inventory_lists_running_tagged_instances_with_private_ips() {
             .await
             .unwrap()
             .len(),
+        5
+    );
+    let smb = inventory.running_gateways(&cluster, "SMB").await.unwrap();
+    assert_eq!(smb.len(), 3, "{smb:?}");
+    assert!(smb.windows(2).all(|w| w[0].id < w[1].id), "sorted by id");
+    assert!(smb.iter().all(|i| i.private_ip.is_some()));
+    assert_eq!(
+        inventory
+            .running_gateways(&cluster, "S3")
+            .await
+            .unwrap()
+            .len(),
         1
+    );
+    assert!(
+        inventory
+            .running_gateways(&unique("other"), "SMB")
+            .await
+            .unwrap()
+            .is_empty()
     );
     assert_eq!(
         inventory.desired_capacity("no-such-asg").await.unwrap(),

@@ -193,6 +193,44 @@ pub fn all_scripts() -> Vec<(&'static str, String)> {
             }),
         ),
         (
+            "smb_setup",
+            render_protocol_setup(&ProtocolSetupParams {
+                lambdas: lambdas(),
+                protocol: Protocol::Smbw,
+                instance_id: "i-0b".into(),
+                cluster: ProtocolCluster::Smb {
+                    name: "Weka-SMB".into(),
+                    domain: "corp.example.com".into(),
+                },
+                gateways: ["i-0c", "i-0a", "i-0b"]
+                    .iter()
+                    .zip(1u8..)
+                    .map(|(id, n)| ProtocolGateway {
+                        instance_id: (*id).into(),
+                        private_ip: Ipv4Addr::new(10, 0, 3, n),
+                    })
+                    .collect(),
+            })
+            .unwrap(),
+        ),
+        (
+            "s3_setup",
+            render_protocol_setup(&ProtocolSetupParams {
+                lambdas: lambdas(),
+                protocol: Protocol::S3,
+                instance_id: "i-0d".into(),
+                cluster: ProtocolCluster::S3 {
+                    default_fs: "default".into(),
+                    port: 9000,
+                },
+                gateways: vec![ProtocolGateway {
+                    instance_id: "i-0d".into(),
+                    private_ip: Ipv4Addr::new(10, 0, 4, 1),
+                }],
+            })
+            .unwrap(),
+        ),
+        (
             "data_services",
             render_data_services(&DataServicesParams {
                 lambdas: lambdas(),

@@ -384,11 +384,11 @@ fn join_script_flow_and_failed_scan_deactivation() {
 #[test]
 fn unsupported_and_failing_commands_exit_non_zero() {
     let mut world = World::new(SimConfig::default(), SimClock::manual());
-    let out = weka(&mut world, "10.0.0.1", &["smb", "cluster", "create"]);
+    let out = weka(&mut world, "10.0.0.1", &["smb", "cluster", "destroy"]);
     assert_eq!(out.exit_code, 2);
     assert!(
         out.stderr
-            .contains("unsupported weka command: weka smb cluster create")
+            .contains("unsupported weka command: weka smb cluster destroy")
     );
     let out = weka(&mut world, "10.0.0.1", &["status", "-J"]);
     assert_eq!(out.exit_code, 1, "no cluster yet");
@@ -518,4 +518,282 @@ fn binary_serves_with_a_port_file_and_the_cli_shim_talks_to_it() {
     child.kill().unwrap();
     child.wait().unwrap();
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A running cluster of 6 backends plus `gateways` frontend-only machines joined as the gateway
+/// scripts join them, with `.config_fs` and `default`; returns the gateways' container ids.
+fn cluster_with_gateways(gateways: usize) -> (World, String, Vec<String>) {
+    let (mut world, guid) = common::running_cluster(6);
+    ok(
+        &mut world,
+        &common::ip(0),
+        &["fs", "create", ".config_fs", "default", "22GB"],
+    );
+    ok(
+        &mut world,
+        &common::ip(0),
+        &["fs", "create", "default", "default", "1TB"],
+    );
+    let mut ids = Vec::new();
+    for g in 0..gateways {
+        let gw = common::ip(100 + g);
+        ok(&mut world, &gw, &["local", "rm", "--all", "-f"]);
+        let out = ok(
+            &mut world,
+            &gw,
+            &[
+                "local",
+                "setup",
+                "container",
+                "--name",
+                "frontend0",
+                "--base-port",
+                "14000",
+                "--cores",
+                "1",
+                "--allow-protocols",
+                "true",
+                "--join-ips",
+                &common::ip(0),
+            ],
+        );
+        let id = out
+            .trim()
+            .rsplit("HostId<")
+            .next()
+            .and_then(|r| r.strip_suffix('>'))
+            .unwrap()
+            .to_owned();
+        ids.push(id);
+    }
+    (world, guid, ids)
+}
+
+fn line(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn fails(world: &mut World, ip: &str, line: &[&str], needle: &str) {
+    let out = weka(world, ip, line);
+    assert_eq!(
+        out.exit_code, 1,
+        "weka {line:?} should fail: {}",
+        out.stdout
+    );
+    assert!(out.stderr.contains(needle), "weka {line:?}: {}", out.stderr);
+}
+
+#[test]
+fn smb_cluster_is_created_once_on_frontend_containers() {
+    let (mut world, guid, ids) = cluster_with_gateways(4);
+    let gw = common::ip(100);
+    let three = ids[..3].join(",");
+    let create = |ids: &str, fs: &str| -> Vec<String> {
+        ["smb", "cluster", "create", "Weka-SMB", "weka.local", fs]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(["--container-ids".to_owned(), ids.to_owned()])
+            .collect()
+    };
+    fails(
+        &mut world,
+        &gw,
+        &["smb", "cluster", "status", "-J"],
+        "SMB cluster is not configured",
+    );
+    fails(
+        &mut world,
+        &gw,
+        &["smb", "cluster", "wait"],
+        "not configured",
+    );
+    fails(
+        &mut world,
+        &gw,
+        &line(&create(&three, ".missing_fs")),
+        "filesystem \".missing_fs\" does not exist",
+    );
+    fails(
+        &mut world,
+        &gw,
+        &line(&create(&ids[..2].join(","), ".config_fs")),
+        "3 to 8 containers",
+    );
+    fails(
+        &mut world,
+        &gw,
+        &line(&create(&format!("{three},999"), ".config_fs")),
+        "no host HostId<999>",
+    );
+    // HostId<0> is a backend's drives0 container.
+    fails(
+        &mut world,
+        &gw,
+        &line(&create(&format!("0,{}", ids[..2].join(",")), ".config_fs")),
+        "not a frontend container",
+    );
+    fails(
+        &mut world,
+        &gw,
+        &[
+            "smb",
+            "cluster",
+            "create",
+            "Weka-SMB",
+            "",
+            ".config_fs",
+            "--container-ids",
+            &three,
+        ],
+        "SMB domain is required",
+    );
+    fails(
+        &mut world,
+        &gw,
+        &[
+            "smb",
+            "cluster",
+            "create",
+            "a-name-longer-than-15",
+            "weka.local",
+            ".config_fs",
+            "--container-ids",
+            &three,
+        ],
+        "not a NetBIOS name",
+    );
+    ok(&mut world, &gw, &line(&create(&three, ".config_fs")));
+    ok(&mut world, &gw, &["smb", "cluster", "wait"]);
+    fails(
+        &mut world,
+        &gw,
+        &line(&create(&three, ".config_fs")),
+        "SMB cluster already exists",
+    );
+    let status: Value =
+        serde_json::from_str(&ok(&mut world, &gw, &["smb", "cluster", "status", "-J"])).unwrap();
+    let members: Vec<String> = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            assert_eq!(m["status"], "Ready");
+            m["container_id"].to_string()
+        })
+        .collect();
+    assert_eq!(members, ids[..3]);
+    fails(
+        &mut world,
+        &gw,
+        &[
+            "smb",
+            "cluster",
+            "containers",
+            "add",
+            "--container-ids",
+            &ids[0],
+        ],
+        "already in the SMB cluster",
+    );
+    ok(
+        &mut world,
+        &gw,
+        &[
+            "smb",
+            "cluster",
+            "containers",
+            "add",
+            "--container-ids",
+            &ids[3],
+        ],
+    );
+    let smb = world.cluster(&guid).unwrap().smb.clone().unwrap();
+    assert_eq!(smb.container_ids.len(), 4);
+    assert_eq!(
+        (smb.name.as_str(), smb.domain.as_str()),
+        ("Weka-SMB", "weka.local")
+    );
+    assert_eq!(smb.creates, 1);
+    let text = ok(&mut world, &gw, &["smb", "cluster", "status"]);
+    assert_eq!(text.matches("Ready").count(), 4, "{text}");
+}
+
+#[test]
+fn s3_cluster_is_created_once_with_its_port() {
+    let (mut world, guid, ids) = cluster_with_gateways(2);
+    let gw = common::ip(101);
+    let create = |default_fs: &'static str, config_fs: &'static str, id: &str| -> Vec<String> {
+        [
+            "s3",
+            "cluster",
+            "create",
+            default_fs,
+            config_fs,
+            "--container",
+            id,
+            "--port",
+            "9000",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+    };
+    fails(
+        &mut world,
+        &gw,
+        &["s3", "cluster", "status"],
+        "S3 cluster is not configured",
+    );
+    fails(
+        &mut world,
+        &gw,
+        &line(&create("default", ".nope", &ids[0])),
+        "filesystem \".nope\" does not exist",
+    );
+    fails(
+        &mut world,
+        &gw,
+        &line(&create("nodefault", ".config_fs", &ids[0])),
+        "filesystem \"nodefault\" does not exist",
+    );
+    fails(
+        &mut world,
+        &gw,
+        &line(&create("default", ".config_fs", "4242")),
+        "no host HostId<4242>",
+    );
+    ok(
+        &mut world,
+        &gw,
+        &line(&create("default", ".config_fs", &ids[0])),
+    );
+    fails(
+        &mut world,
+        &gw,
+        &line(&create("default", ".config_fs", &ids[1])),
+        "S3 cluster already exists",
+    );
+    ok(
+        &mut world,
+        &gw,
+        &["s3", "cluster", "containers", "add", &ids[1]],
+    );
+    fails(
+        &mut world,
+        &gw,
+        &["s3", "cluster", "containers", "add", &ids[1]],
+        "already in the S3 cluster",
+    );
+    let s3 = world.cluster(&guid).unwrap().s3.clone().unwrap();
+    assert_eq!(s3.port, 9000);
+    assert_eq!(s3.config_fs, ".config_fs");
+    let ids_now: Vec<String> = s3.container_ids.iter().map(i64::to_string).collect();
+    assert_eq!(ids_now, ids);
+    let list: Value = serde_json::from_str(&ok(
+        &mut world,
+        &gw,
+        &["s3", "cluster", "containers", "list", "-J"],
+    ))
+    .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
 }

@@ -241,6 +241,13 @@ pub fn render_registered(params: &RegisteredParams) -> String {
             "This ({}) is nfs instance {}/{} that is ready for joining the interface group",
             params.instance_id, params.registered, params.desired
         ),
+        Protocol::Smb | Protocol::Smbw | Protocol::S3 => format!(
+            "This ({}) is {} gateway {}/{} running; waiting for the others before setting up the protocol",
+            params.instance_id,
+            params.protocol.as_str(),
+            params.registered,
+            params.desired
+        ),
         _ => format!(
             "This ({}) is instance {}/{} that is ready for clusterization",
             params.instance_id, params.registered, params.desired

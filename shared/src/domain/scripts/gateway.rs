@@ -1,5 +1,5 @@
-//! Protocol-gateway (§7.5), NFS interface-group setup and join (§7.6) and data-services (§7.7)
-//! scripts.
+//! Protocol-gateway (§7.5), NFS interface-group setup and join (§7.6), SMB / S3 cluster setup
+//! and data-services (§7.7) scripts.
 
 use std::net::Ipv4Addr;
 
@@ -15,6 +15,7 @@ const GATEWAY_CLUSTERIZE: &str = include_str!("templates/gateway_clusterize.sh")
 const NFS_JOIN: &str = include_str!("templates/nfs_join.sh");
 const NFS_SETUP: &str = include_str!("templates/nfs_setup.sh");
 const DATA_SERVICES: &str = include_str!("templates/data_services.sh");
+const PROTOCOL_SETUP: &str = include_str!("templates/protocol_setup.sh");
 
 /// What a gateway does once its `frontend0` container is ready.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,6 +123,96 @@ pub fn render_nfs_setup(params: &NfsSetupParams) -> String {
         ("SECONDARY_IPS", Val::Words(ips)),
     ]);
     fill(&template, &vars)
+}
+
+/// The protocol cluster a gateway set forms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProtocolCluster {
+    /// `weka smb cluster create <name> <domain> .config_fs --container-ids …` (SMB-W: WEKA's
+    /// default since the config filesystem is given).
+    Smb {
+        /// NetBIOS name (1..15 characters).
+        name: String,
+        /// Active Directory domain.
+        domain: String,
+    },
+    /// `weka s3 cluster create <default_fs> .config_fs --container … --port <port>`.
+    S3 {
+        /// Filesystem new buckets go to.
+        default_fs: String,
+        /// S3 port.
+        port: u16,
+    },
+}
+
+/// One gateway of the set, as EC2 knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtocolGateway {
+    /// EC2 instance id.
+    pub instance_id: String,
+    /// Private IP (WEKA's `host_ip` of its `frontend0` container).
+    pub private_ip: Ipv4Addr,
+}
+
+/// Parameters of the SMB / S3 cluster setup script (clusterize's answer to such a gateway).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtocolSetupParams {
+    /// Lambdas the script may call (`report`, `fetch`).
+    pub lambdas: LambdaConfig,
+    /// `Smb`, `Smbw` or `S3`.
+    pub protocol: Protocol,
+    /// The gateway the script runs on.
+    pub instance_id: String,
+    /// What to create.
+    pub cluster: ProtocolCluster,
+    /// Every gateway of the protocol; the one with the lowest instance id creates the cluster.
+    pub gateways: Vec<ProtocolGateway>,
+}
+
+/// Why a protocol setup script could not be rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolSetupError {
+    /// The gateway running the script is not in the set.
+    #[error("gateway {0} is not one of the protocol's gateways")]
+    NotAGateway(String),
+}
+
+/// Renders the SMB / S3 cluster setup: once every gateway's `frontend0` is up, the lowest
+/// instance id creates the cluster with all their container ids; the others wait for it, and a
+/// gateway that finds the cluster without itself adds itself.
+pub fn render_protocol_setup(params: &ProtocolSetupParams) -> Result<String, ProtocolSetupError> {
+    let mut gateways = params.gateways.clone();
+    gateways.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    gateways.dedup_by(|a, b| a.instance_id == b.instance_id);
+    let own = gateways
+        .iter()
+        .find(|g| g.instance_id == params.instance_id)
+        .ok_or_else(|| ProtocolSetupError::NotAGateway(params.instance_id.clone()))?
+        .private_ip
+        .to_string();
+    let creator = gateways
+        .first()
+        .map(|g| g.private_ip.to_string())
+        .unwrap_or_default();
+    let ips = gateways.iter().map(|g| g.private_ip.to_string()).collect();
+    let (kind, name, domain, default_fs, port) = match &params.cluster {
+        ProtocolCluster::Smb { name, domain } => ("smb", name.as_str(), domain.as_str(), "", 0),
+        ProtocolCluster::S3 { default_fs, port } => ("s3", "", "", default_fs.as_str(), *port),
+    };
+    let template = [PRELUDE, PROTOCOL_SETUP].concat();
+    let mut vars = lambda_vars("protocol-setup", &params.lambdas, params.protocol);
+    vars.extend([
+        ("PROTOCOL_KIND", Val::Str(kind)),
+        ("SMB_CLUSTER_NAME", Val::Str(name)),
+        ("SMB_DOMAIN_NAME", Val::Str(domain)),
+        ("S3_DEFAULT_FS", Val::Str(default_fs)),
+        ("S3_PORT", Val::Int(port.into())),
+        ("GATEWAY_IPS", Val::Words(ips)),
+        ("CREATOR_IP", Val::Str(&creator)),
+        ("OWN_IP", Val::Str(&own)),
+        ("VM", Val::Str(&params.instance_id)),
+    ]);
+    Ok(fill(&template, &vars))
 }
 
 /// Parameters of the data-services script.

@@ -19,7 +19,8 @@ pub use clusterize::{
 };
 pub use gateway::{
     DataServicesParams, GatewayFollowUp, GatewayParams, NfsGatewayPort, NfsSetupParams,
-    render_data_services, render_nfs_setup, render_protocol_gateway,
+    ProtocolCluster, ProtocolGateway, ProtocolSetupError, ProtocolSetupParams,
+    render_data_services, render_nfs_setup, render_protocol_gateway, render_protocol_setup,
 };
 
 use serde::{Deserialize, Serialize};

@@ -24,16 +24,21 @@
 //!   the CLI's prompt, which without a terminal reads one line of stdin: the shim forwards that
 //!   line ([`CliRequest::stdin`], see [`reads_password`]), so scripts keep passwords off argv.
 //! - `status [-J]`, `events trigger-event <text>`, `fs [-J]`, `fs create <name> <group> <size>`.
+//! - `smb cluster create <name> <domain> <config-fs> --container-ids a,b,c`,
+//!   `s3 cluster create <default-fs> <config-fs> --container a,b [--port P]`,
+//!   `smb cluster containers add --container-ids a`, `s3 cluster containers add <ids>`,
+//!   `smb|s3 cluster status|containers list [-J]`, `smb|s3 cluster wait` (see `protocols`).
 //! - Accepted as no-ops: `cloud ...` (`enable` is recorded), `fs group create`, `fs update`,
 //!   `fs tier ...`, `nfs global-config set`, `dataservice global-config set`, `alerts mute`.
 
 mod args;
+mod protocols;
 mod render;
 
 pub use args::parse_size;
 
 use crate::world::{
-    DRIVES, FileSystem, LocalContainer, NVME_MODEL, SimError, World, default_port,
+    DRIVES, FileSystem, LocalContainer, NVME_MODEL, ProtocolKind, SimError, World, default_port,
     parse_host_id_str, typed_id,
 };
 use args::{csv, flag, has, host_ids, invalid, json_out, number, positional};
@@ -456,6 +461,12 @@ fn execute(
             } else {
                 Ok(status_text(&status))
             }
+        }
+        ["smb", "cluster", rest @ ..] => {
+            protocols::execute(world, ip, ProtocolKind::Smb, rest).ok_or_else(unsupported)?
+        }
+        ["s3", "cluster", rest @ ..] => {
+            protocols::execute(world, ip, ProtocolKind::S3, rest).ok_or_else(unsupported)?
         }
         _ => Err(unsupported()),
     }

@@ -1,6 +1,8 @@
 //! The loopback server: JSON-RPC at `POST /<ip>/api/v1` and the control API under `/_sim/`.
 //!
-//! `GET /<ip>/dist/v1/install` returns a no-op installer while `<ip>` is a reachable backend.
+//! `GET /<ip>/dist/v1/install` returns a no-op installer while `<ip>` is a reachable backend;
+//! `POST /<ip>/api/v2/login` and `GET /<ip>/api/v2/containers` are the REST calls the gateway
+//! scripts make (see `rest`).
 //!
 //! Control API (JSON bodies; answers `{"ok": true, ...}` or `{"error": "..."}` with 4xx):
 //! - `GET|POST /_sim/state` — the whole state ([`World::dump`]).
@@ -42,6 +44,7 @@
 //! [`FaultRule`]: crate::faults::FaultRule
 
 mod control;
+mod rest;
 
 use crate::faults::{FaultAction, RequestRecord, rpc_method};
 use crate::http::{self, Reply, Request};
@@ -237,6 +240,12 @@ fn route_other(world: &SharedWorld, request: &Request, segments: &[&str]) -> Rep
             } else {
                 reply(503, &json!({"error": format!("backend {ip} unreachable")}))
             }
+        }
+        [ip, "api", "v2", path] => {
+            let mut w = lock(world);
+            rest::handle(&mut w, ip, path, request).unwrap_or_else(|| {
+                reply(404, &json!({"error": format!("no route {}", request.path)}))
+            })
         }
         ["_sim", rest @ ..] => {
             let body: Value = if request.body.is_empty() {

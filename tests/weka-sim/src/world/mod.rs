@@ -9,6 +9,7 @@
 mod auth;
 mod lifecycle;
 mod model;
+mod protocols;
 mod settings;
 mod topology;
 mod views;
@@ -18,6 +19,7 @@ pub use model::{
     LocalContainer, Machine, MachineSpec, NVME_MODEL, SimConfig, SimDrive, SimHost,
     SimInterfaceGroup, SimNode, SimOverride, SimPort, SimUser, Unreachable,
 };
+pub use protocols::{ProtocolCreate, ProtocolKind, SimProtocolCluster};
 pub(crate) use topology::default_port;
 pub use views::{drive_str, parse_host_id, parse_host_id_str, state_str, typed_id};
 

@@ -330,6 +330,12 @@ pub struct Cluster {
     pub overrides: BTreeMap<i64, SimOverride>,
     /// Filesystems.
     pub filesystems: Vec<FileSystem>,
+    /// The SMB cluster (`weka smb cluster create`).
+    #[serde(default)]
+    pub smb: Option<super::SimProtocolCluster>,
+    /// The S3 cluster (`weka s3 cluster create`).
+    #[serde(default)]
+    pub s3: Option<super::SimProtocolCluster>,
     /// Events.
     pub events: Vec<Event>,
     /// Mutating JSON-RPC calls.

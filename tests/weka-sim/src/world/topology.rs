@@ -269,6 +269,8 @@ impl World {
             interface_groups: Vec::new(),
             overrides: BTreeMap::new(),
             filesystems: Vec::new(),
+            smb: None,
+            s3: None,
             events: Vec::new(),
             calls: Vec::new(),
             created_time: now,

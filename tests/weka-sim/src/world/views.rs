@@ -257,6 +257,7 @@ impl World {
                     "nodes_list": view(self.nodes_list(&c.guid)),
                     "interface_group_list": view(self.interface_group_list(&c.guid)),
                     "manual_override_list": view(self.manual_override_list(&c.guid)),
+                    "smb": c.smb, "s3": c.s3,
                 });
                 (c.guid.clone(), v)
             })
