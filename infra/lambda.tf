@@ -29,7 +29,8 @@ locals {
     report     = ["dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"]
     status     = ["dynamodb:GetItem", "dynamodb:Query"]
     scale_down = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query"]
-    lifecycle  = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    # PutItem: a lifecycle decision is recorded as an event (`<state key>#events`).
+    lifecycle = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:PutItem"]
     # terminate also writes notes (PutItem): the pending terminations, scale-down's failure;
     # and frees a departed member's registration (DeleteItem, in the eviction's transaction).
     terminate = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"]

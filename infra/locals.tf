@@ -196,10 +196,16 @@ locals {
       REPORTS_PER_HOST      = tostring(var.reports_per_host)
       REPORT_RETENTION_DAYS = tostring(var.report_retention_days)
     })
-    "status" = merge(local.env_common, local.env_credentials, {
-      WEKA_API_URL_TEMPLATE = var.weka_api_url_template
-      WEKA_API_TIMEOUT      = var.weka_api_timeout
-      ASG_NAME              = local.asg_name
+    # The inventory, floor and hooks as scale-fetch and scale-down have them: `{"type":"plan"}`
+    # plans as scale-down does.
+    "status" = merge(local.env_common, local.env_credentials, local.env_protection, local.env_lifecycle, {
+      WEKA_API_URL_TEMPLATE         = var.weka_api_url_template
+      WEKA_API_TIMEOUT              = var.weka_api_timeout
+      ASG_NAME                      = local.asg_name
+      NFS_ASG_NAME                  = local.nfs_asg_name
+      ROLE                          = "backend"
+      DOWN_BACKENDS_REMOVAL_TIMEOUT = var.debug_down_backends_removal_timeout
+      MIN_CLUSTER_SIZE              = tostring(var.min_cluster_size)
     })
     "adopt" = merge(local.env_common, local.env_credentials, {
       WEKA_API_URL_TEMPLATE    = var.weka_api_url_template

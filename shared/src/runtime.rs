@@ -108,6 +108,7 @@ pub async fn status() -> Result<(), Error> {
     let aws = load_aws_config().await;
     let deps = status::Deps {
         store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
+        groups: AwsScalingGroups::from_sdk_config(&aws),
         inventory: AwsInventory::from_sdk_config(&aws),
         secrets: SecretsManager::from_sdk_config(&aws),
         weka,

@@ -351,7 +351,14 @@ async fn finalization_without_a_state_document_is_an_internal_error_naming_the_k
 
 fn status_deps(
     weka: FakeWeka,
-) -> status::Deps<InMemoryStateStore, FakeInventory, FakeSecrets, FakeWeka, FakeClock> {
+) -> status::Deps<
+    InMemoryStateStore,
+    weka_shared::testing::FakeScalingGroups,
+    FakeInventory,
+    FakeSecrets,
+    FakeWeka,
+    FakeClock,
+> {
     let inventory = FakeInventory::default();
     inventory.add_running(
         "poc",
@@ -376,6 +383,7 @@ fn status_deps(
         .insert("asg".to_owned(), 8);
     status::Deps {
         store: InMemoryStateStore::with_sizes(2, 1),
+        groups: weka_shared::testing::FakeScalingGroups::default(),
         inventory,
         secrets: FakeSecrets::with(&[("user", "weka-deployment"), ("admin", "adm1n-pw")]),
         weka,
@@ -389,6 +397,7 @@ fn status_deps(
                 admin_password_id: "admin".to_owned(),
             },
             asg_name: Some("asg".to_owned()),
+            plan: None,
         },
     }
 }

@@ -307,3 +307,31 @@ fn no_source_file_is_longer_than_its_doc_explains() {
         "files over {MAX_LINES} lines whose //! does not say why: {long:#?}"
     );
 }
+
+/// Only operators pause (README, "Trust model"): no handler, service or function binary
+/// writes the pause item; they only read it (`paused()`).
+#[test]
+fn no_function_writes_the_pause() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["handlers", "services", "runtime.rs", "lambda.rs"] {
+        let path = src().join(dir);
+        if path.is_dir() {
+            rust_files(&path, &mut files);
+        } else {
+            files.push(path);
+        }
+    }
+    let functions = root.join("../functions");
+    rust_files(&functions, &mut files);
+    assert!(files.len() > 20, "{files:?}");
+    let writers: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let code = std::fs::read_to_string(f).unwrap();
+            code.contains(".pause(") || code.contains(".resume(")
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(writers.is_empty(), "the pause is written by: {writers:?}");
+}

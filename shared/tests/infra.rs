@@ -153,6 +153,7 @@ fn actions_called() -> BTreeMap<&'static str, Vec<&'static str>> {
                 "autoscaling:CompleteLifecycleAction",
                 "autoscaling:DescribeAutoScalingInstances",
                 "dynamodb:GetItem",
+                "dynamodb:PutItem",
                 "dynamodb:Query",
                 "dynamodb:UpdateItem",
                 "ec2:CreateTags",

@@ -19,6 +19,12 @@
 //! on its IP, or all INACTIVE), or that deadline is reached, the action is decided CONTINUE here
 //! and completed by `terminate`. A record Auto Scaling does not confirm is never acted on.
 //!
+//! Paused by an operator (the `pause` control item, `domain::control`): nothing is deactivated
+//! or removed on the control plane's own choosing; the answer is a skip like the others. A
+//! machine Auto Scaling terminates on its own (terminate hook) is still deactivated, within the
+//! floor and the cap: it leaves whatever we answer (at the hook's deadline at the latest), and
+//! deactivated first it leaves without WEKA losing a machine's data at once.
+//!
 //! Lost finalization: while the backend group is not clusterized, a complete, claimed set that
 //! WEKA shows as a formed cluster of exactly its members is finalized here (after a grace for
 //! the clusterizer's own call; `services::formation`); the run then goes on as for any
@@ -32,35 +38,40 @@ use crate::config::geometry::GeometryConfig;
 use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::{MIN_CLUSTER_SIZE_ENV, SCALE_DOWN_PARALLELISM_ENV, SCALE_LEASE_TTL_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::control::Pause;
+use crate::domain::events::EventKind;
 use crate::domain::lifecycle::{
     LifecycleResult, MachineState, joined_launch_decision, machine_joined, machine_state,
     termination_decision,
 };
 use crate::domain::notes::{Note as _, SCALE_NOTE, ScaleNote};
 use crate::domain::scale_down::{
-    ActionId, ActionOutcome, Batch, ClusterSnapshot, Effect, PlanError, RefusalBook, SafetyFloor,
-    ScaleDownPlan, ScaleDownPolicy, finish, plan_with_leaving, validate_delta,
+    ActionId, ActionOutcome, Batch, Effect, PlanError, RefusalBook, SafetyFloor, ScaleDownPlan,
+    ScaleDownPolicy, finish, plan_with_leaving, validate_delta,
 };
 use crate::domain::state::Group;
 use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::{Invocation, PayloadError, weka_deadline};
 use crate::ports::{
-    Clock, Credentials, RawResult, SecretError, Secrets, SecretsConfig, StateStore, StoreError,
-    WekaApi, WekaConnector, WekaError, deployment_or_admin,
+    Clock, Credentials, SecretError, Secrets, SecretsConfig, StateStore, StoreError, WekaApi,
+    WekaConnector, WekaError, deployment_or_admin,
 };
+use crate::services::events;
 use crate::services::formation::FormationCheck;
 use crate::services::lifecycle::{HookPass, error_texts};
+use crate::services::notes::read_note;
+use crate::services::scale_plan::{self, ClusterReadError, FloorConfig};
 use crate::services::scale_run::{
     DEFAULT_SCALE_LEASE_TTL, LeaseHeld, Step, decode_step, end_scale_turn, hold_scale_lease,
     release_scale_lease,
 };
 use crate::services::weka_refusals;
-use crate::weka::decode::{self, DecodeError, FromResult, disks_list, hosts_list, nodes_list};
-use crate::weka::model::{ClusterStatus, HostsList, InterfaceGroupList, ManualOverrideList};
+use crate::weka::decode::DecodeError;
+use crate::weka::model::{ClusterStatus, HostsList};
 use crate::wire::scale::{HeldBack, HostGroupInfoResponse, PROTOCOL_VERSION, ScaleResponse};
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -105,17 +116,11 @@ impl Config {
     }
 
     fn floor(&self, status: &ClusterStatus) -> SafetyFloor {
-        let configured = self.geometry.and_then(|g| {
-            g.stripe_width
-                .map(|stripe| (stripe, g.protection_level, g.hot_spare))
-        });
-        let floor = match configured {
-            Some((stripe, protection, spares)) => {
-                SafetyFloor::from_geometry(stripe, protection, spares)
-            }
-            None => SafetyFloor::from_status(status),
-        };
-        floor.at_least(self.min_cluster_size)
+        FloorConfig {
+            geometry: self.geometry,
+            min_cluster_size: self.min_cluster_size,
+        }
+        .floor(status)
     }
 }
 
@@ -216,6 +221,15 @@ pub fn skipped_response() -> ScaleResponse {
     }
 }
 
+impl From<ClusterReadError> for ScaleDownError {
+    fn from(e: ClusterReadError) -> Self {
+        match e {
+            ClusterReadError::Read { method, source } => Self::Read { method, source },
+            ClusterReadError::Decode { method, source } => Self::Decode { method, source },
+        }
+    }
+}
+
 /// Handles one `scale-down` invocation.
 #[tracing::instrument(skip_all, fields(execution))]
 pub async fn handle<S, K, W, C>(
@@ -294,6 +308,17 @@ where
     }
     let leaving_ips = hook_pass.leaving_ips(info);
     let leaving_set: BTreeSet<String> = leaving_ips.values().flatten().cloned().collect();
+    // Unreadable, the pause is not assumed lifted: the run fails and removes nothing.
+    let pause = deps.store.paused().await?;
+    if let Some(pause) = &pause
+        && leaving_set.is_empty()
+    {
+        let mut response = skip(deps, &paused_reason(pause)).await?;
+        response
+            .transient_errors
+            .extend(error_texts(&hook_pass.errors));
+        return Ok(response);
+    }
     // Refused before any secret is read: an input naming no usable backend can never succeed.
     if info.backend_ips.is_empty()
         || info
@@ -318,7 +343,7 @@ where
     let api = deps
         .weka
         .connect_until(ips.clone(), credentials.clone(), weka_deadline);
-    let snapshot = read_cluster(&api).await?;
+    let snapshot = scale_plan::read_cluster(&api).await?;
     let policy = ScaleDownPolicy::new(deps.config.floor(&snapshot.status));
     let plan = match plan_with_leaving(info, &snapshot, &policy, now, &leaving_set) {
         Ok(plan) => plan,
@@ -349,13 +374,48 @@ where
             "safety floor refused part of the scale-down"
         );
     }
+    // Paused, only the machines Auto Scaling terminates on its own are deactivated (within the
+    // floor and the cap): they leave whatever we answer, and a deactivated machine leaves
+    // without WEKA losing its data at once.
+    let plan = match &pause {
+        Some(pause) => {
+            tracing::warn!(%pause, "scale-down paused: deactivating only what auto scaling terminates");
+            plan.only_machines(&leaving_set)
+        }
+        None => plan,
+    };
+    if let Some(refusal) = plan.refusal.as_ref().filter(|_| pause.is_none()) {
+        // Once per change, not every minute: the ring keeps decisions, not repetitions.
+        let previous = read_note::<ScaleNote>(&deps.store)
+            .await
+            .and_then(|n| n.refusal);
+        if previous != serde_json::to_value(refusal).ok() {
+            let reason = format!(
+                "safety floor: desired {} machine(s), at least {} must stay active{}",
+                refusal.desired,
+                refusal.minimum,
+                if refusal.healing_held.is_some() {
+                    "; healing held back"
+                } else {
+                    ""
+                }
+            );
+            events::record(
+                &deps.store,
+                EventKind::Refusal,
+                "backend group",
+                &reason,
+                now,
+            )
+            .await;
+        }
+    }
     let held_back = held_back(&plan, &leaving_ips);
-    write_note(
-        deps,
-        &ScaleNote::planned(serde_json::to_value(&plan.refusal).ok(), now)
-            .holding(held_back.clone()),
-    )
-    .await?;
+    let note = match &pause {
+        Some(pause) => ScaleNote::skipped(&paused_reason(pause), now),
+        None => ScaleNote::planned(serde_json::to_value(&plan.refusal).ok(), now),
+    };
+    write_note(deps, &note.holding(held_back.clone())).await?;
     tracing::info!(
         actions = plan.actions().count(),
         deactivations = plan.deactivations.len(),
@@ -371,6 +431,7 @@ where
         (invocation.deadline, &deps.clock),
     )
     .await;
+    record_events(&deps.store, &plan, &outcomes, now).await;
     let mut response = finish(&plan, &outcomes);
     response
         .transient_errors
@@ -402,6 +463,13 @@ where
         .transient_errors
         .extend(error_texts(&lifecycle_errors));
     validate_delta(info, &response, &fresh)?;
+    if pause.is_some() {
+        // As any skip: no hosts, nothing to terminate (a removed leaving machine is let go by its
+        // hook's decision), so a terminate step that finds the pause lifted acts on nothing.
+        response.hosts.clear();
+        response.to_terminate.clear();
+        response.refusal = None;
+    }
     tracing::info!(
         hosts = response.hosts.len(),
         to_terminate = response.to_terminate.len(),
@@ -409,6 +477,37 @@ where
         "scale-down done"
     );
     Ok(response)
+}
+
+/// Records the run's deactivations, removals and WEKA refusals as events (best effort).
+async fn record_events(
+    store: &impl StateStore,
+    plan: &ScaleDownPlan,
+    outcomes: &Outcomes,
+    now: DateTime<Utc>,
+) {
+    for action in plan.actions() {
+        let machine = action.machine_ip.as_deref().unwrap_or("cluster");
+        let kind = match action.call.method() {
+            "cluster_deactivate_hosts" => EventKind::Deactivation,
+            "cluster_remove_host" => EventKind::Removal,
+            _ => continue,
+        };
+        match outcomes.get(&action.id) {
+            Some(ActionOutcome::Ok) => {
+                events::record(store, kind, machine, action.reason.as_str(), now).await;
+            }
+            Some(ActionOutcome::Refused { code, message }) => {
+                let reason = format!(
+                    "weka refused {} ({}): {message} ({code})",
+                    action.call.method(),
+                    action.reason.as_str()
+                );
+                events::record(store, EventKind::Refusal, machine, &reason, now).await;
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The terminating instances whose machines the plan held back, logged, with why.
@@ -460,6 +559,11 @@ fn still_in_weka(
             })
         })
         .collect()
+}
+
+/// The skip reason of a paused run (the `scale-down` note's `skipped`).
+pub fn paused_reason(pause: &Pause) -> String {
+    format!("scale-down and terminations are {pause}")
 }
 
 async fn skip<S, K, W, C>(
@@ -514,62 +618,6 @@ fn pool_order(ips: &[String], now: DateTime<Utc>) -> Vec<String> {
         ips.rotate_left(start);
     }
     ips
-}
-
-async fn read_raw<A: WekaApi>(api: &A, method: &'static str) -> Result<RawResult, ScaleDownError> {
-    api.call_raw(method, json!({}))
-        .await
-        .map_err(|source| ScaleDownError::Read { method, source })
-}
-
-fn decoded<T>(method: &'static str, result: Result<T, DecodeError>) -> Result<T, ScaleDownError> {
-    result.map_err(|source| ScaleDownError::Decode { method, source })
-}
-
-async fn read<A: WekaApi, T: FromResult>(
-    api: &A,
-    method: &'static str,
-) -> Result<T, ScaleDownError> {
-    let raw = read_raw(api, method).await?;
-    decoded(method, T::from_result(raw.json()))
-}
-
-async fn read_cluster<A: WekaApi>(api: &A) -> Result<ClusterSnapshot, ScaleDownError> {
-    let (status, overrides, hosts, drives, nodes, groups) = futures::join!(
-        read::<A, ClusterStatus>(api, "status"),
-        read::<A, ManualOverrideList>(api, "manual_override_list"),
-        read_raw(api, "hosts_list"),
-        read_raw(api, "disks_list"),
-        read_raw(api, "nodes_list"),
-        read::<A, InterfaceGroupList>(api, "interface_group_list"),
-    );
-    let (status, overrides) = (status?, overrides?);
-    let (hosts, drives, nodes) = match (hosts, drives, nodes) {
-        // The three large lists are decoded together, on the available cores.
-        (Ok(h), Ok(d), Ok(n)) => {
-            let (h, d, n) = decode::cluster_lists(h.json(), d.json(), n.json());
-            (
-                decoded("hosts_list", h)?,
-                decoded("disks_list", d)?,
-                decoded("nodes_list", n)?,
-            )
-        }
-        // A read failed: report the first failure in the order of the lists.
-        (h, d, n) => (
-            decoded("hosts_list", hosts_list(h?.json()))?,
-            decoded("disks_list", disks_list(d?.json()))?,
-            decoded("nodes_list", nodes_list(n?.json()))?,
-        ),
-    };
-    Ok(ClusterSnapshot {
-        status,
-        overrides,
-        hosts,
-        drives,
-        nodes,
-        // The planner keeps NFS hosts and reports the error when only this list is missing.
-        interface_groups: groups.map_err(|e| error_chain(&e)),
-    })
 }
 
 type Outcomes = BTreeMap<ActionId, ActionOutcome>;
@@ -710,9 +758,9 @@ where
     } else {
         remaining
     };
-    read(
+    Ok(scale_plan::read(
         &deps.weka.connect_until(pool, credentials, weka_deadline),
         "hosts_list",
     )
-    .await
+    .await?)
 }

@@ -8,8 +8,11 @@
 //! whether a scale-down answered since (`scale_down_failure`); scale-down's WEKA calls that WEKA
 //! refused with an answer that stands, with when they are tried again (`weka_refusals`). A login
 //! WEKA refuses on a clusterized cluster (a deployment user never added, review M2) is named
-//! (`weka_login_error`).
+//! (`weka_login_error`). `{"type":"plan"}` answers what the next scale-down run would do now,
+//! per machine and why, planned as scale-down plans (no write, no lease). `{"type":"events"}`
+//! lists the recorded automatic decisions, newest first. An operator's pause of scale-down and terminations is shown (`paused`).
 
+use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::{ASG_NAME_ENV, CLUSTER_NAME_ENV};
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::lifecycle::{LifecycleRecord, Transition};
@@ -20,12 +23,16 @@ use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::weka_deadline;
 use crate::lambda::{PayloadError, decode};
 use crate::ports::{
-    Clock, InstanceInventory, InventoryError, SecretError, Secrets, SecretsConfig, StateStore,
-    StoreError, WekaApi, WekaConnector, WekaError, deployment_or_admin,
+    Clock, InstanceInventory, InventoryError, ScalingError, ScalingGroups, SecretError, Secrets,
+    SecretsConfig, StateStore, StoreError, WekaApi, WekaConnector, WekaError, deployment_or_admin,
+};
+use crate::services::inventory::{
+    InventoryConfig, describe, host_group_info_from, lifecycle_waits,
 };
 use crate::services::notes::read_note;
+use crate::services::scale_plan::{ExplainError, FloorConfig, PlanSources, explain_now};
 use crate::wire::bootstrap::{
-    LifecycleWaiting, Protocol, StatusRequest, StatusResponse, WekaRefusalShown,
+    LifecycleWaiting, PausedShown, Protocol, StatusRequest, StatusResponse, WekaRefusalShown,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
@@ -41,6 +48,21 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Backend ASG name, when set.
     pub asg_name: Option<String>,
+    /// What `{"type":"plan"}` plans with (as scale-fetch and scale-down), when the backend
+    /// group is configured.
+    pub plan: Option<PlanConfig>,
+}
+
+/// What `{"type":"plan"}` needs: the inventory as `scale-fetch` reads it, the floor and the
+/// hooks as `scale-down` has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanConfig {
+    /// The groups and what the inventory names.
+    pub inventory: InventoryConfig,
+    /// The safety floor.
+    pub floor: FloorConfig,
+    /// The backend group's hooks.
+    pub lifecycle: LifecycleConfig,
 }
 
 impl Config {
@@ -51,15 +73,25 @@ impl Config {
             cluster_name: env.required(CLUSTER_NAME_ENV)?,
             secrets: SecretsConfig::from_lookup(env)?,
             asg_name: env.optional(ASG_NAME_ENV),
+            plan: match env.optional(ASG_NAME_ENV) {
+                Some(_) => Some(PlanConfig {
+                    inventory: InventoryConfig::from_lookup(env)?,
+                    floor: FloorConfig::from_lookup(env)?,
+                    lifecycle: LifecycleConfig::from_lookup(env)?,
+                }),
+                None => None,
+            },
         })
     }
 }
 
 /// What `status` needs.
 #[derive(Debug)]
-pub struct Deps<S, I, K, W, C> {
+pub struct Deps<S, G, I, K, W, C> {
     /// The state store.
     pub store: S,
+    /// Auto Scaling groups (`{"type":"plan"}`).
+    pub groups: G,
     /// EC2/ASG inventory.
     pub inventory: I,
     /// Secrets (WEKA credentials).
@@ -78,9 +110,18 @@ pub enum StatusError {
     /// The payload is not a status request.
     #[error(transparent)]
     Payload(#[from] PayloadError),
-    /// `type` is neither `status` nor `progress`.
-    #[error("invalid status type {0:?}: expected status or progress")]
+    /// `type` is none of `status`, `progress`, `plan`, `events`.
+    #[error("invalid status type {0:?}: expected status, progress, plan or events")]
     UnknownType(String),
+    /// `{"type":"plan"}` on a deployment whose backend group is not configured.
+    #[error("plan needs the backend group: ASG_NAME is not set")]
+    PlanUnconfigured,
+    /// The groups could not be read.
+    #[error("auto scaling groups could not be read")]
+    Scaling(#[from] ScalingError),
+    /// The plan could not be made.
+    #[error("the next scale-down run could not be planned")]
+    Plan(#[from] ExplainError),
     /// Only backend and NFS groups have a state.
     #[error("unsupported protocol {0:?}: expected \"\" or nfs")]
     UnsupportedProtocol(&'static str),
@@ -98,9 +139,12 @@ pub enum StatusError {
 impl Classify for StatusError {
     fn class(&self) -> ErrorClass {
         match self {
-            Self::Payload(_) | Self::UnknownType(_) | Self::UnsupportedProtocol(_) => {
-                ErrorClass::InvalidInput
-            }
+            Self::Payload(_)
+            | Self::UnknownType(_)
+            | Self::UnsupportedProtocol(_)
+            | Self::PlanUnconfigured => ErrorClass::InvalidInput,
+            Self::Scaling(_) => ErrorClass::Transient,
+            Self::Plan(e) => e.class(),
             Self::Store(e) => e.class(),
             Self::Inventory(e) => e.class(),
             Self::Encode(_) => ErrorClass::Internal,
@@ -129,13 +173,14 @@ pub fn zero_weka_status() -> Value {
 
 /// Handles one `status` invocation.
 #[tracing::instrument(skip_all, fields(kind))]
-pub async fn handle<S, I, K, W, C>(
-    deps: &Deps<S, I, K, W, C>,
+pub async fn handle<S, G, I, K, W, C>(
+    deps: &Deps<S, G, I, K, W, C>,
     payload: Value,
     deadline: Option<DateTime<Utc>>,
 ) -> Result<Value, StatusError>
 where
     S: StateStore,
+    G: ScalingGroups,
     I: InstanceInventory,
     K: Secrets,
     W: WekaConnector,
@@ -164,12 +209,79 @@ where
                 &state, &reports, &running,
             ))?)
         }
+        "plan" if group == Group::Backend => plan(deps, deadline).await,
+        "events" => Ok(json!({"events": deps.store.events().await?})),
         other => Err(StatusError::UnknownType(other.to_owned())),
     }
 }
 
-async fn status<S, I, K, W, C>(
-    deps: &Deps<S, I, K, W, C>,
+/// `{"type":"plan"}`: what the next scale-down run would do now, per machine and why
+/// (`services::scale_plan`: the same reads and planner, no write, no lease), with the last
+/// run's outcome, the pause and the lease as runs found it.
+async fn plan<S, G, I, K, W, C>(
+    deps: &Deps<S, G, I, K, W, C>,
+    deadline: Option<DateTime<Utc>>,
+) -> Result<Value, StatusError>
+where
+    S: StateStore,
+    G: ScalingGroups,
+    I: InstanceInventory,
+    K: Secrets,
+    W: WekaConnector,
+    C: Clock,
+{
+    let config = deps
+        .config
+        .plan
+        .as_ref()
+        .ok_or(StatusError::PlanUnconfigured)?;
+    let described = describe(&deps.groups, &config.inventory).await?;
+    let mut info =
+        host_group_info_from::<_, StatusError>(&described, &deps.inventory, &config.inventory)
+            .await?;
+    info.lifecycle_waits = Some(lifecycle_waits(&described, &config.inventory));
+    let now = deps.clock.now();
+    let sources = PlanSources {
+        store: &deps.store,
+        secrets: &deps.secrets,
+        secret_ids: &deps.config.secrets,
+        weka: &deps.weka,
+        floor: &config.floor,
+        lifecycle: &config.lifecycle,
+        deadline: weka_deadline(&deps.clock, deadline),
+    };
+    let explanation = explain_now(&sources, &info, now).await?;
+    let mut answer = serde_json::to_value(&explanation)?;
+    if let Value::Object(fields) = &mut answer {
+        fields.insert(
+            "desired".to_owned(),
+            json!(info.weka_backends_desired_capacity),
+        );
+        fields.insert(
+            "paused".to_owned(),
+            serde_json::to_value(paused(&deps.store).await)?,
+        );
+        fields.insert(
+            "last_run".to_owned(),
+            read_note::<ScaleNote>(&deps.store)
+                .await
+                .and_then(|n| serde_json::to_value(n).ok())
+                .unwrap_or(Value::Null),
+        );
+        fields.insert(
+            "lease".to_owned(),
+            read_note::<LeaseNote>(&deps.store)
+                .await
+                .filter(|n| n.current(now))
+                .and_then(|n| serde_json::to_value(n).ok())
+                .unwrap_or(Value::Null),
+        );
+    }
+    Ok(answer)
+}
+
+async fn status<S, G, I, K, W, C>(
+    deps: &Deps<S, G, I, K, W, C>,
     group: Group,
     deadline: Option<DateTime<Utc>>,
 ) -> Result<StatusResponse, StatusError>
@@ -223,7 +335,23 @@ where
         } else {
             Vec::new()
         },
+        paused: paused(&deps.store).await,
     })
+}
+
+/// The operator's pause, if one stands; an unreadable item only leaves it out (logged).
+async fn paused<S: StateStore>(store: &S) -> Option<PausedShown> {
+    match store.paused().await {
+        Ok(pause) => pause.map(|p| PausedShown {
+            paused_by: p.paused_by,
+            reason: p.reason,
+            since: rfc3339(p.since),
+        }),
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "pause unavailable");
+            None
+        }
+    }
 }
 
 /// The WEKA refusals that stand, as the last scale-down recorded them; an unreadable note only
@@ -248,8 +376,8 @@ async fn weka_refusals<S: StateStore>(store: &S) -> Vec<WekaRefusalShown> {
 
 /// Open lifecycle actions, oldest first, a terminating instance the last scale-down held back
 /// with why; an unreadable store only leaves the list empty.
-async fn lifecycle_waiting<S, I, K, W, C>(
-    deps: &Deps<S, I, K, W, C>,
+async fn lifecycle_waiting<S, G, I, K, W, C>(
+    deps: &Deps<S, G, I, K, W, C>,
     scale_note: Option<&ScaleNote>,
 ) -> Vec<LifecycleWaiting>
 where
@@ -288,8 +416,8 @@ where
 
 /// The last scale-down failure terminate recorded, marked `latest` unless a scale-down answered
 /// since; an unreadable note only leaves it out.
-async fn last_scale_down_failure<S, I, K, W, C>(
-    deps: &Deps<S, I, K, W, C>,
+async fn last_scale_down_failure<S, G, I, K, W, C>(
+    deps: &Deps<S, G, I, K, W, C>,
     scale_note: Option<&ScaleNote>,
 ) -> Option<Value>
 where
@@ -311,8 +439,8 @@ fn rfc3339(at: DateTime<Utc>) -> String {
 }
 
 /// The ASG's live desired capacity (the reference reported the never-updated initial value).
-async fn live_desired_size<S, I, K, W, C>(
-    deps: &Deps<S, I, K, W, C>,
+async fn live_desired_size<S, G, I, K, W, C>(
+    deps: &Deps<S, G, I, K, W, C>,
     group: Group,
     state: &ClusterState,
 ) -> u32
@@ -372,8 +500,8 @@ fn refused_login(e: &LiveStatusError) -> Option<String> {
     ))
 }
 
-async fn live_weka_status<S, I, K, W, C>(
-    deps: &Deps<S, I, K, W, C>,
+async fn live_weka_status<S, G, I, K, W, C>(
+    deps: &Deps<S, G, I, K, W, C>,
     deadline: Option<DateTime<Utc>>,
 ) -> Result<Value, LiveStatusError>
 where

@@ -20,6 +20,11 @@
 //! forming and the terminations scale-down held back (`held_back`: safety floor, in-flight
 //! cap), and records wait states whose events were lost (e.g. to a held lease).
 //!
+//! Paused by an operator (the `pause` control item): nothing is terminated or detached, neither
+//! scale-down's removed machines (noted in `pending-terminations` all the same, so they are named
+//! again once resumed) nor unhealthy or never-bootstrapped instances. Evictions from a forming set and
+//! the lifecycle pass go on: they answer Auto Scaling about terminations it chose itself.
+//!
 //! When scale-down failed (issue 15 item 4), the state machine still runs this step, on an input
 //! with no scale answer and the caught failure: the lifecycle pass, the unhealthy detaches and
 //! the bootstrap recycling run (`plan_terminate_without_scale_answer`), no machine is terminated
@@ -32,6 +37,7 @@ use crate::config::names::{
     BOOTSTRAP_GRACE_MINUTES_ENV, MAX_TERMINATIONS_PER_RUN_ENV, SCALE_LEASE_TTL_ENV,
 };
 use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::events::EventKind;
 use crate::domain::formation::departed_members;
 use crate::domain::lifecycle::Members;
 use crate::domain::notes::{
@@ -47,6 +53,7 @@ use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::Invocation;
 use crate::lambda::PayloadError;
 use crate::ports::{Clock, ScalingError, ScalingGroups, StateStore, StoreError};
+use crate::services::events;
 use crate::services::lifecycle::{error_texts, run_reconcile};
 use crate::services::notes::read_note;
 use crate::services::scale_run::{
@@ -198,37 +205,51 @@ where
     let snapshots: Vec<_> = groups.iter().map(|g| g.snapshot()).collect();
     let (forming, eviction_errors) = forming_groups(deps, &snapshots).await?;
     let failure = input.scale_down_failure.as_ref();
+    // Unreadable, the pause is not assumed lifted: the run fails and terminates nothing.
+    let pause = deps.store.paused().await?;
+    let mut errors = match failure {
+        None => Vec::new(),
+        Some(failure) => note_scale_down_failure(deps, failure, owner).await,
+    };
+    errors.extend(eviction_errors);
+    // Noted even while paused: a machine scale-down removed just before the pause is named again
+    // once it is lifted.
     let (scale, pending_errors) = match failure {
         None => pending_terminations(deps, &input.scale, &snapshots).await,
         Some(_) => (input.scale.clone(), Vec::new()),
     };
-    let plan = match failure {
-        None => plan_terminate(
-            &snapshots,
-            &scale,
-            &deps.config.policy,
-            &forming,
-            deps.clock.now(),
-        )?,
-        Some(_) => plan_terminate_without_scale_answer(
-            &snapshots,
-            &deps.config.policy,
-            &forming,
-            deps.clock.now(),
-        ),
-    };
-    let mut errors = match failure {
-        None => plan.transient_errors.clone(),
-        Some(failure) => note_scale_down_failure(deps, failure, owner).await,
-    };
-    errors.extend(eviction_errors);
-    errors.extend(pending_errors);
     let mut terminated = Vec::new();
-    for asg in &plan.asgs {
-        for skipped in &asg.skipped {
-            tracing::debug!(asg = %asg.asg_name, instance = %skipped.id, reason = ?skipped.reason, "left alone");
+    if let Some(pause) = &pause {
+        tracing::warn!(%pause, "terminations paused: terminating and detaching nothing");
+        errors.extend(pending_errors);
+    } else {
+        let plan = match failure {
+            None => plan_terminate(
+                &snapshots,
+                &scale,
+                &deps.config.policy,
+                &forming,
+                deps.clock.now(),
+            )?,
+            Some(_) => plan_terminate_without_scale_answer(
+                &snapshots,
+                &deps.config.policy,
+                &forming,
+                deps.clock.now(),
+            ),
+        };
+        if failure.is_none() {
+            errors.splice(0..0, plan.transient_errors.iter().cloned());
         }
-        terminated.extend(apply(&deps.groups, asg, &mut errors).await);
+        errors.extend(pending_errors);
+        for asg in &plan.asgs {
+            for skipped in &asg.skipped {
+                tracing::debug!(asg = %asg.asg_name, instance = %skipped.id, reason = ?skipped.reason, "left alone");
+            }
+            let done = apply(&deps.groups, asg, &mut errors).await;
+            record_events(&deps.store, asg, &done, deps.clock.now()).await;
+            terminated.extend(done);
+        }
     }
     let backend = groups
         .iter()
@@ -528,6 +549,30 @@ async fn apply<G: ScalingGroups>(
             creation_date: t.launch_time.unwrap_or_else(go_zero_time),
         })
         .collect()
+}
+
+/// Records the run's terminations as events (best effort).
+async fn record_events(
+    store: &impl StateStore,
+    plan: &AsgTerminatePlan,
+    terminated: &[TerminatedInstance],
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    for done in terminated {
+        let reason = plan
+            .terminate
+            .iter()
+            .find(|t| t.id == done.instance_id)
+            .map_or_else(String::new, |t| format!("{:?}", t.reason));
+        events::record(
+            store,
+            EventKind::Termination,
+            &done.instance_id,
+            &reason,
+            now,
+        )
+        .await;
+    }
 }
 
 /// Detaches `ids` (without decrementing the desired capacity) in one call; if that call fails,

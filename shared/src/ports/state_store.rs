@@ -1,6 +1,8 @@
 //! The cluster-state store: one conditional write per transition, leases with owner and expiry
 //! where exclusivity is needed, lock-free strongly consistent reads.
 
+use crate::domain::control::Pause;
+use crate::domain::events::Event;
 use crate::domain::lifecycle::{
     LifecycleDecision, LifecycleKey, LifecycleRecord, LifecycleResult, NewLifecycleAction,
 };
@@ -304,6 +306,28 @@ pub trait StateStore: Send + Sync {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<Option<serde_json::Value>, StoreError>> + Send;
+
+    /// Records an automatic decision in the deployment's ring of `kept` events (the oldest
+    /// overwritten), expiring after `retention`. Two writes: a sequence number, then the slot.
+    fn record_event(
+        &self,
+        event: &Event,
+        kept: u32,
+        retention: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The recorded events that have not expired, newest first.
+    fn events(&self) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
+
+    /// Pauses scale-down and terminations (the `pause` control item), last writer wins. Only
+    /// operators call it (the CLI); no Lambda writes it.
+    fn pause(&self, pause: &Pause) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Lifts the pause; returns the pause it lifted (`None` when none stood). One write.
+    fn resume(&self) -> impl Future<Output = Result<Option<Pause>, StoreError>> + Send;
+
+    /// The pause that stands, if any (strongly consistent).
+    fn paused(&self) -> impl Future<Output = Result<Option<Pause>, StoreError>> + Send;
 
     /// Records a lifecycle action, idempotently: creates it `Waiting`, or fills in what an
     /// existing record lacks (token, private IP). Never changes a record's phase, outcome or

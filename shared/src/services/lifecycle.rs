@@ -7,6 +7,7 @@
 //! [`LifecycleError`]s to log or report as transient errors.
 
 use crate::config::lifecycle::LifecycleConfig;
+use crate::domain::events::EventKind;
 use crate::domain::lifecycle::{
     HostRef, LifecycleDecision, LifecycleKey, LifecyclePhase, LifecycleRecord, LifecycleResult,
     Members, NewLifecycleAction, ReconcileStep, Transition, reconcile,
@@ -15,6 +16,7 @@ use crate::domain::terminate::AsgInstance;
 use crate::ports::{
     LifecycleAnswer, LifecycleTarget, ScalingError, ScalingGroups, StateStore, StoreError,
 };
+use crate::services::events;
 use crate::wire::scale::HostGroupInfoResponse;
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
@@ -158,6 +160,14 @@ pub async fn decide<S: StateStore>(
         })?;
     if decided {
         tracing::info!(instance = %key.instance_id, %transition, %result, reason, "lifecycle action decided");
+        events::record(
+            store,
+            EventKind::Lifecycle,
+            &key.instance_id,
+            &format!("{transition} {result}: {reason}"),
+            now,
+        )
+        .await;
     } else {
         tracing::debug!(instance = %key.instance_id, %transition, "lifecycle action already decided");
     }

@@ -4,9 +4,11 @@
 
 pub mod bootstrap;
 pub mod callers;
+pub mod events;
 pub mod formation;
 pub mod inventory;
 pub mod lifecycle;
 pub mod notes;
+pub mod scale_plan;
 pub mod scale_run;
 pub mod weka_refusals;

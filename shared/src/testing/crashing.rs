@@ -1,5 +1,7 @@
 //! [`CrashingStore`]: a state store wrapper that fails every operation from the n-th on.
 
+use crate::domain::control::Pause;
+use crate::domain::events::Event;
 use crate::domain::lifecycle::{
     LifecycleDecision, LifecycleKey, LifecycleRecord, LifecycleResult, NewLifecycleAction,
 };
@@ -144,6 +146,31 @@ impl<S: StateStore> StateStore for CrashingStore<'_, S> {
     async fn note(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
         self.step()?;
         self.inner.note(name).await
+    }
+    async fn record_event(
+        &self,
+        event: &Event,
+        kept: u32,
+        retention: Duration,
+    ) -> Result<(), StoreError> {
+        self.step()?;
+        self.inner.record_event(event, kept, retention).await
+    }
+    async fn events(&self) -> Result<Vec<Event>, StoreError> {
+        self.step()?;
+        self.inner.events().await
+    }
+    async fn pause(&self, pause: &Pause) -> Result<(), StoreError> {
+        self.step()?;
+        self.inner.pause(pause).await
+    }
+    async fn resume(&self) -> Result<Option<Pause>, StoreError> {
+        self.step()?;
+        self.inner.resume().await
+    }
+    async fn paused(&self) -> Result<Option<Pause>, StoreError> {
+        self.step()?;
+        self.inner.paused().await
     }
     async fn record_lifecycle_action(&self, action: &NewLifecycleAction) -> Result<(), StoreError> {
         self.step()?;

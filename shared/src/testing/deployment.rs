@@ -2,7 +2,7 @@
 //! under the secret ids `user-id` / `deploy-pw-id` / `admin-pw-id`; the handlers' configurations
 //! and deps on it, and scale-down's answer as `terminate` receives it.
 
-use super::{FakeClock, FakeInventory, FakeSecrets};
+use super::{FakeClock, FakeInventory, FakeScalingGroups, FakeSecrets};
 use crate::config::StateConfig;
 use crate::config::asg::AsgConfig;
 use crate::config::callers::CallerPolicy;
@@ -212,9 +212,10 @@ pub fn status_deps<S, W>(
     store: S,
     weka: W,
     now: DateTime<Utc>,
-) -> status::Deps<S, FakeInventory, FakeSecrets, W, FakeClock> {
+) -> status::Deps<S, FakeScalingGroups, FakeInventory, FakeSecrets, W, FakeClock> {
     status::Deps {
         store,
+        groups: FakeScalingGroups::default(),
         inventory: FakeInventory::default(),
         secrets: fake_secrets(),
         weka,
@@ -224,6 +225,7 @@ pub fn status_deps<S, W>(
             cluster_name: CLUSTER_NAME.to_owned(),
             secrets: secrets_config(),
             asg_name: None,
+            plan: None,
         },
     }
 }

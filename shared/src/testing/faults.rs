@@ -8,6 +8,8 @@
 //! sleep costs no real time, and the caller's deadline (the Lambda's timeout, or a WEKA
 //! session's own deadline) ends it first.
 
+use crate::domain::control::Pause;
+use crate::domain::events::Event;
 use crate::domain::lifecycle::{
     LifecycleDecision, LifecycleKey, LifecycleRecord, LifecycleResult, NewLifecycleAction,
 };
@@ -380,6 +382,27 @@ impl<S: StateStore> StateStore for Faulty<S> {
     }
     async fn note(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
         self.store("note", self.inner.note(name)).await
+    }
+    async fn record_event(
+        &self,
+        event: &Event,
+        kept: u32,
+        retention: Duration,
+    ) -> Result<(), StoreError> {
+        let call = self.inner.record_event(event, kept, retention);
+        self.store("record_event", call).await
+    }
+    async fn events(&self) -> Result<Vec<Event>, StoreError> {
+        self.store("events", self.inner.events()).await
+    }
+    async fn pause(&self, pause: &Pause) -> Result<(), StoreError> {
+        self.store("pause", self.inner.pause(pause)).await
+    }
+    async fn resume(&self) -> Result<Option<Pause>, StoreError> {
+        self.store("resume", self.inner.resume()).await
+    }
+    async fn paused(&self) -> Result<Option<Pause>, StoreError> {
+        self.store("paused", self.inner.paused()).await
     }
     async fn record_lifecycle_action(&self, action: &NewLifecycleAction) -> Result<(), StoreError> {
         let call = self.inner.record_lifecycle_action(action);

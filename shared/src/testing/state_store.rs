@@ -1,5 +1,7 @@
 //! [`InMemoryStateStore`]: the state store in memory, with the DynamoDB store's rules.
 
+use crate::domain::control::Pause;
+use crate::domain::events::Event;
 use crate::domain::lifecycle::{
     LifecycleDecision, LifecycleKey, LifecyclePhase, LifecycleRecord, LifecycleResult,
     NewLifecycleAction,
@@ -25,6 +27,9 @@ struct Tables {
     reports: BTreeMap<(Group, String, u64), Report>,
     leases: HashMap<String, Lease>,
     notes: HashMap<String, serde_json::Value>,
+    pause: Option<Pause>,
+    events: Vec<(u64, Event)>,
+    event_seq: u64,
     lifecycle: BTreeMap<LifecycleKey, LifecycleRecord>,
 }
 
@@ -378,6 +383,47 @@ impl StateStore for InMemoryStateStore {
 
     async fn note(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
         Ok(self.tables.lock().unwrap().notes.get(name).cloned())
+    }
+
+    async fn record_event(
+        &self,
+        event: &Event,
+        kept: u32,
+        _retention: Duration,
+    ) -> Result<(), StoreError> {
+        check_storable_time("event time", event.at)?;
+        self.wrote();
+        self.wrote();
+        let mut t = self.tables.lock().unwrap();
+        t.event_seq += 1;
+        let seq = t.event_seq;
+        let slot = seq % u64::from(kept.max(1));
+        t.events.retain(|(s, _)| s % u64::from(kept.max(1)) != slot);
+        t.events.push((seq, event.clone()));
+        Ok(())
+    }
+
+    async fn events(&self) -> Result<Vec<Event>, StoreError> {
+        let t = self.tables.lock().unwrap();
+        let mut events = t.events.clone();
+        events.sort_by(|a, b| b.1.at.cmp(&a.1.at).then(b.0.cmp(&a.0)));
+        Ok(events.into_iter().map(|(_, e)| e).collect())
+    }
+
+    async fn pause(&self, pause: &Pause) -> Result<(), StoreError> {
+        check_storable_time("pause time", pause.since)?;
+        self.wrote();
+        self.tables.lock().unwrap().pause = Some(pause.clone());
+        Ok(())
+    }
+
+    async fn resume(&self) -> Result<Option<Pause>, StoreError> {
+        self.wrote();
+        Ok(self.tables.lock().unwrap().pause.take())
+    }
+
+    async fn paused(&self) -> Result<Option<Pause>, StoreError> {
+        Ok(self.tables.lock().unwrap().pause.clone())
     }
 
     async fn record_lifecycle_action(&self, action: &NewLifecycleAction) -> Result<(), StoreError> {

@@ -184,6 +184,21 @@ pub struct StatusResponse {
     /// unchanged until the cluster view changes or `retry_after` passes; absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub weka_refusals: Vec<WekaRefusalShown>,
+    /// Scale-down and terminations paused by an operator: who, why, since when; absent when
+    /// not paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<PausedShown>,
+}
+
+/// An operator's pause, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PausedShown {
+    /// Who paused.
+    pub paused_by: String,
+    /// Why (may be empty).
+    pub reason: String,
+    /// Since when (RFC 3339).
+    pub since: String,
 }
 
 /// A WEKA refusal that stands, as `status` shows it.

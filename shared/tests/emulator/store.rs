@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weka_shared::adapters::dynamo::DynamoStateStore;
 use weka_shared::config::StateConfig;
+use weka_shared::domain::control::Pause;
+use weka_shared::domain::events::{Event, EventKind};
 use weka_shared::domain::report::ReportKind;
 use weka_shared::domain::state::{ClaimOutcome, Group, Registration, RegistrationRefusal};
 use weka_shared::error::{Classify, ErrorClass};
@@ -668,4 +670,83 @@ async fn new_reporting_hosts_are_admitted_up_to_the_windows_limit() {
         Some(1),
         "each group counts its own hosts"
     );
+}
+
+#[tokio::test]
+async fn a_pause_is_one_item_read_back_whole_and_lifted_once() {
+    require_emulator!();
+    let store = store_with(2).await;
+    assert_eq!(store.paused().await.unwrap(), None);
+    assert_eq!(store.resume().await.unwrap(), None, "nothing to lift");
+    let since = chrono::DateTime::parse_from_rfc3339("2026-12-07T08:00:00.123Z")
+        .unwrap()
+        .to_utc();
+    let pause = Pause::new("arn:aws:iam::111122223333:user/ops", "disk swap", since);
+    store.pause(&pause).await.unwrap();
+    assert_eq!(store.paused().await.unwrap(), Some(pause.clone()));
+    // Last writer wins: a second pause replaces the reason.
+    let again = Pause::new("arn:aws:iam::111122223333:user/ops", "", since);
+    store.pause(&again).await.unwrap();
+    assert_eq!(store.paused().await.unwrap(), Some(again.clone()));
+    let item = sdk_item(&store, "c-state#control", "pause").await;
+    assert_eq!(
+        item.keys()
+            .map(String::as_str)
+            .collect::<std::collections::BTreeSet<_>>(),
+        ["paused_by", "pk", "reason", "since", "sk"].into(),
+        "one small item, no TTL: a pause stands until an operator lifts it"
+    );
+    assert_eq!(store.resume().await.unwrap(), Some(again));
+    assert_eq!(store.paused().await.unwrap(), None);
+    assert_eq!(store.resume().await.unwrap(), None);
+    // The group's state is untouched.
+    assert!(!store.load(Group::Backend).await.unwrap().clusterized);
+}
+
+async fn sdk_item(
+    store: &DynamoStateStore,
+    pk: &str,
+    sk: &str,
+) -> std::collections::HashMap<String, AttributeValue> {
+    let client = aws_sdk_dynamodb::Client::new(&sdk().await);
+    client
+        .get_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S(pk.to_owned()))
+        .key("sk", AttributeValue::S(sk.to_owned()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap()
+}
+
+#[tokio::test]
+async fn events_are_a_bounded_ring_read_newest_first() {
+    require_emulator!();
+    let store = store_with(2).await;
+    assert!(store.events().await.unwrap().is_empty());
+    let t0 = Utc::now();
+    for n in 0..5 {
+        let event = Event::new(
+            EventKind::Deactivation,
+            &format!("10.0.0.{n}"),
+            "scale down",
+            t0 + chrono::Duration::seconds(n),
+        );
+        store
+            .record_event(&event, 3, Duration::from_secs(3600))
+            .await
+            .unwrap();
+    }
+    let events = store.events().await.unwrap();
+    let subjects: Vec<&str> = events.iter().map(|e| e.subject.as_str()).collect();
+    assert_eq!(subjects, ["10.0.0.4", "10.0.0.3", "10.0.0.2"]);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.kind == EventKind::Deactivation && e.reason == "scale down")
+    );
+    let item = sdk_item(&store, "c-state#events", "000001").await;
+    assert!(item.contains_key("expires_at"), "each event expires");
 }

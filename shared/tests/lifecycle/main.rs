@@ -404,8 +404,10 @@ fn empty_scale() -> ScaleResponse {
 }
 
 mod departed_member;
+mod events;
 mod launch_hook;
 mod lost_finalization;
+mod paused;
 mod recorded_before_the_lease;
 mod scale_down_failed;
 mod start_events;

@@ -8,16 +8,20 @@
 //! | report counter | `<state key>#report-seq` | `<host>` | report (`UpdateItem ADD`, TTL) |
 //! | lease | `<backend state key>#lease` | `<name>` | lease holders (conditional `UpdateItem`) |
 //! | note | `<backend state key>#note` | `<name>` | e.g. the last scale-down outcome (`PutItem`) |
+//! | event | `<backend state key>#events` | `<slot>` | automatic decisions (`UpdateItem` of `#event-seq`, then `PutItem`; ring, TTL) |
+//! | pause | `<backend state key>#control` | `pause` | operators only (the CLI: `PutItem`, `DeleteItem`) |
 //! | WEKA's module's state (its table, read only) | `<prefix>-<cluster>-state` (hash key `Key`) | — | never: read once by `adopt` |
 //! | lifecycle action | `<backend state key>#lifecycle` | `<instance id>#<launch\|terminate>` | fetch, report, finalization, scale-down, terminate (`UpdateItem`, conditional except the idempotent record; TTL) |
 //!
-//! Each item kind has its module (`state`, `reports`, `leases`, `notes`, `lifecycle`) holding
+//! Each item kind has its module (`state`, `reports`, `leases`, `notes`, `control`, `lifecycle`) holding
 //! its attribute names and expressions as consts; `codec` holds the `AttributeValue` helpers.
 //! This module holds the store, the shared request and error plumbing, and the [`StateStore`]
 //! impl that dispatches to the item modules. Nothing outside `dynamo` touches `AttributeValue`.
 //! NULL or missing attributes read as empty, as the reference's encoder writes them.
 
 mod codec;
+mod control;
+mod events;
 mod leases;
 mod lifecycle;
 mod notes;
@@ -30,6 +34,8 @@ pub use reference::{DynamoReferenceStates, decode_reference};
 pub use state::{SK_REGISTRATION_PREFIX, SK_STATE, decode_state, encode_new_state};
 
 use crate::config::StateConfig;
+use crate::domain::control::Pause;
+use crate::domain::events::Event;
 use crate::domain::lifecycle::{
     LifecycleDecision, LifecycleKey, LifecycleRecord, LifecycleResult, NewLifecycleAction,
 };
@@ -435,6 +441,31 @@ impl StateStore for DynamoStateStore {
 
     async fn note(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
         notes::get(self, name).await
+    }
+
+    async fn record_event(
+        &self,
+        event: &Event,
+        kept: u32,
+        retention: Duration,
+    ) -> Result<(), StoreError> {
+        events::record(self, event, kept, retention).await
+    }
+
+    async fn events(&self) -> Result<Vec<Event>, StoreError> {
+        events::all(self).await
+    }
+
+    async fn pause(&self, pause: &Pause) -> Result<(), StoreError> {
+        control::pause(self, pause).await
+    }
+
+    async fn resume(&self) -> Result<Option<Pause>, StoreError> {
+        control::resume(self).await
+    }
+
+    async fn paused(&self) -> Result<Option<Pause>, StoreError> {
+        control::paused(self).await
     }
 
     async fn record_lifecycle_action(&self, action: &NewLifecycleAction) -> Result<(), StoreError> {

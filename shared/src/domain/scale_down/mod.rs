@@ -8,6 +8,7 @@
 //! `hosts_list` and calls [`validate_delta`].
 
 mod builder;
+mod explain;
 mod finish;
 mod gates;
 mod leaving;
@@ -25,6 +26,7 @@ use crate::weka::model::{
 use crate::wire::scale::HostGroupInfoResponse;
 
 pub use builder::MAX_CONTAINERS_PER_MACHINE;
+pub use explain::{MachineAction, MachineStep, explain};
 pub use finish::{ActionOutcome, DeltaViolation, finish, validate_delta};
 pub use gates::{
     Gate, MachineCounts, PlanError, SafetyFloor, ScaleDownPolicy, TargetDecision, check_gates,

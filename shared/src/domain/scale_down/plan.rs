@@ -1,7 +1,7 @@
 //! The plan scale-down produces: phases of independent batches of ordered WEKA calls, their
 //! effects, and the per-group decisions behind them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::weka::model::WekaCall;
 use crate::wire::scale::{InstanceRef, Refusal, ScaleHost};
@@ -187,6 +187,42 @@ impl ScaleDownPlan {
             .iter()
             .flat_map(|p| &p.batches)
             .flat_map(|b| &b.actions)
+    }
+
+    /// The plan restricted to the batches of `machines` (IPs): what a paused scale-down still
+    /// does for the machines Auto Scaling is terminating on its own. Orphan drives and every
+    /// other machine are left alone; the floor's decisions (held back, refusal) stand as made.
+    #[must_use]
+    pub fn only_machines(&self, machines: &BTreeSet<String>) -> Self {
+        let on = |ip: &Option<String>| ip.as_ref().is_some_and(|ip| machines.contains(ip));
+        Self {
+            phases: self
+                .phases
+                .iter()
+                .map(|phase| Phase {
+                    kind: phase.kind,
+                    batches: phase
+                        .batches
+                        .iter()
+                        .filter(|b| on(&b.machine_ip))
+                        .cloned()
+                        .collect(),
+                })
+                .collect(),
+            deactivations: self
+                .deactivations
+                .iter()
+                .filter(|d| machines.contains(&d.ip))
+                .cloned()
+                .collect(),
+            removals: self
+                .removals
+                .iter()
+                .filter(|ip| machines.contains(*ip))
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
     }
 
     /// Whether the shell may run `action` given the outcomes so far (all dependencies succeeded).
