@@ -34,6 +34,7 @@ use crate::config::names::{
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::formation::departed_members;
 use crate::domain::lifecycle::Members;
+use crate::domain::metrics::terminate_samples;
 use crate::domain::notes::{
     Note as _, PENDING_TERMINATIONS_NOTE, PendingTerminationsNote, SCALE_DOWN_FAILURE_NOTE,
     ScaleDownFailureNote,
@@ -46,6 +47,7 @@ use crate::domain::terminate::{
 use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::Invocation;
 use crate::lambda::PayloadError;
+use crate::ports::metrics;
 use crate::ports::{Clock, ScalingError, ScalingGroups, StateStore, StoreError};
 use crate::services::lifecycle::{error_texts, run_reconcile};
 use crate::services::notes::read_note;
@@ -248,6 +250,16 @@ where
         transient_errors = errors.len(),
         "terminate done"
     );
+    let detaches = plan
+        .asgs
+        .iter()
+        .flat_map(|a| &a.detach_batches)
+        .map(Vec::len)
+        .sum();
+    metrics::emit(
+        deps.clock.now(),
+        &terminate_samples(terminated.len(), detaches),
+    );
     Ok(TerminatedInstancesResponse {
         set_to_terminate_instances: terminated,
         transient_errors: errors,
@@ -377,8 +389,7 @@ where
             registered: state.instances.iter().map(|vm| vm.name.clone()).collect(),
             target: usize::try_from(state.clusterization_target).unwrap_or(usize::MAX),
             // Only the backend group has lifecycle hooks.
-            launches_held: group == Group::Backend
-                && deps.config.lifecycle.launch_hook().is_some(),
+            launches_held: group == Group::Backend && deps.config.lifecycle.launch_hook().is_some(),
         });
     }
     Ok((forming, errors))
