@@ -85,51 +85,37 @@ resource "aws_sns_topic" "alarms" {
   tags              = local.common_tags
 }
 
-data "aws_iam_policy_document" "alarm_topic" {
-  count = local.alarm_topic_create ? 1 : 0
-  statement {
-    sid       = "AccountPublishAndManage"
-    actions   = ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:ListSubscriptionsByTopic"]
-    resources = [aws_sns_topic.alarms[0].arn]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-  statement {
-    sid       = "CloudWatchAlarms"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alarms[0].arn]
-    principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-  statement {
-    sid       = "FailedExecutionsRule"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alarms[0].arn]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.sfn_failed[0].arn]
-    }
-  }
-}
-
 resource "aws_sns_topic_policy" "alarms" {
-  count  = local.alarm_topic_create ? 1 : 0
-  arn    = aws_sns_topic.alarms[0].arn
-  policy = data.aws_iam_policy_document.alarm_topic[0].json
+  count = local.alarm_topic_create ? 1 : 0
+  arn   = aws_sns_topic.alarms[0].arn
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountPublishAndManage"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action    = ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:ListSubscriptionsByTopic"]
+        Resource  = aws_sns_topic.alarms[0].arn
+      },
+      {
+        Sid       = "CloudWatchAlarms"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.alarms[0].arn
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      },
+      {
+        Sid       = "FailedExecutionsRule"
+        Effect    = "Allow"
+        Principal = { Service = "events.amazonaws.com" }
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.alarms[0].arn
+        Condition = { ArnEquals = { "aws:SourceArn" = aws_cloudwatch_event_rule.sfn_failed[0].arn } }
+      },
+    ]
+  })
 }
 
 resource "aws_sns_topic_subscription" "alarm_email" {
@@ -314,10 +300,10 @@ locals {
           stat   = "Sum"
           period = 300
           view   = "timeSeries"
-          metrics = flatten([for f in local.function_names : [
-            ["AWS/Lambda", "Errors", "FunctionName", local.lambda_names[f]],
-            ["AWS/Lambda", "Throttles", "FunctionName", local.lambda_names[f]],
-          ]])
+          metrics = concat(
+            [for f in local.function_names : ["AWS/Lambda", "Errors", "FunctionName", local.lambda_names[f]]],
+            [for f in local.function_names : ["AWS/Lambda", "Throttles", "FunctionName", local.lambda_names[f]]],
+          )
         }
       },
     ],
