@@ -503,7 +503,7 @@ mod tests {
             .iter()
             .map(|m| (m["Name"].as_str().unwrap(), m["Unit"].as_str().unwrap()))
             .collect();
-        assert_eq!(units.len(), 13);
+        assert_eq!(units.len(), 12);
         assert_eq!(units["OldestLaunchWaitAge"], "Seconds");
         assert_eq!(units["Deactivations"], "Count");
     }
