@@ -27,7 +27,7 @@ mock_provider "aws" {
     defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
   }
   mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
+    defaults = { id = "us-east-1", name = "us-east-1" }
   }
   mock_data "aws_caller_identity" {
     defaults = { account_id = "123456789012" }

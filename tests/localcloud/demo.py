@@ -19,14 +19,21 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cloud import LocalCloud, Settings, wait_for  # noqa: E402
+from timeline import Timeline  # noqa: E402
 
 T0 = time.time()
 # Exit code when the emulator setup (not the story) failed; run.sh retries once on it.
 SETUP_FAILED = 75
 
 
+# Backends per state over time, with the chapters, drawn at the end of `make demo`.
+TIMELINE = Timeline()
+
+
 def say(msg):
     print(f"[{time.time() - T0:6.1f}s] {msg}", flush=True)
+    if msg.startswith("== ") and not msg.startswith(("== summary", "== final")):
+        TIMELINE.chapter(time.time() - T0, msg[3:])
 
 
 class Failure(AssertionError):
@@ -67,6 +74,12 @@ class Story:
                     counts[key] = counts.get(key, 0) + 1
             weka = "machines " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
             weka += f", io {cluster.get('io_status')}"
+        machines = {}
+        for h in ((cluster or {}).get("hosts_list") or {}).values():
+            if h.get("mode") == "backend" and h.get("container_name") == "drives0":
+                state = "down" if h.get("status") == "DOWN" else h.get("state", "?").lower()
+                machines[state] = machines.get(state, 0) + 1
+        TIMELINE.sample(time.time() - T0, states, machines)
         errors = p.get("errors") or {}
         line = (f"asg desired {g['DesiredCapacity']} "
                 f"[{', '.join(f'{v} {k}' for k, v in sorted(states.items()))}] | "
@@ -282,6 +295,11 @@ def run_demo(args):
         story.scale_in()
         story.final_status()
         story.summary()
+        picture = os.path.join(cloud.s.run_dir, "timeline.svg")
+        with open(picture, "w") as f:
+            f.write(TIMELINE.svg(f"make demo: {args.cluster_size} -> {args.scale_to} -> "
+                                 f"{args.cluster_size} backends"))
+        say(f"timeline of the run: {picture}")
         if args.mode == "up":
             stay_up(cloud)
         return 0

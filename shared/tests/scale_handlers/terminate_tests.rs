@@ -407,6 +407,37 @@ async fn a_forming_cluster_recycles_an_old_instance_that_never_registered() {
     assert_eq!(terminated_ids(&out), ["i-failed-install"]);
 }
 
+/// Issue 17: switched from WEKA's module, before `adopt`: this module's fresh state says the
+/// backend group is forming, while its in-service machines run the cluster (none registered
+/// here). With the launch hook on (the default) they are never recycled; a newcomer held in
+/// `Pending:Wait` that never registered still is.
+#[tokio::test]
+async fn a_switched_cluster_s_machines_are_not_recycled_before_adoption() {
+    let groups = FakeScalingGroups::default();
+    let mut newcomer = group_instance("i-new", "10.0.0.9", old());
+    newcomer.instance.lifecycle = weka_shared::domain::terminate::Lifecycle::parse("Pending:Wait");
+    groups.add_group(
+        ASG,
+        4,
+        vec![
+            group_instance("i-member-1", "10.0.0.1", old()),
+            group_instance("i-member-2", "10.0.0.2", old()),
+            group_instance("i-member-3", "10.0.0.3", old()),
+            newcomer,
+        ],
+    );
+    let mut deps = terminate_deps(groups, TerminatePolicy::default());
+    deps.config = terminate_config(
+        ASG,
+        Some(NFS_ASG),
+        TerminatePolicy::default(),
+        LifecycleConfig::with_hooks(ASG, "weka-launch", "weka-terminate"),
+    );
+    deps.store.set_state(Group::Backend, ClusterState::new(3));
+    let out = run_terminate(&deps, &scale_down::skipped_response()).await;
+    assert_eq!(terminated_ids(&out), ["i-new"], "{out:?}");
+}
+
 /// Fault matrix observation: the scale-in protection lift took effect but its answer was lost.
 /// The instance is not terminated this run, and its protection is restored all the same (the
 /// failed call may have done its work), as for a termination that failed.
