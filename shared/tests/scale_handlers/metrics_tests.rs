@@ -105,3 +105,45 @@ async fn without_a_sink_nothing_is_written_and_the_run_is_unchanged() {
     let out = scale_down::handle(&deps, step(&cb.info), invocation(now())).await;
     assert!(out.is_ok());
 }
+
+#[tokio::test]
+async fn a_terminate_run_emits_its_terminations_and_detaches() {
+    let old = now() - TimeDelta::days(2);
+    let groups = FakeScalingGroups::default();
+    let mut stopped = group_instance("i-stopped", "10.0.0.2", old);
+    stopped.instance.health = AsgHealth::Unhealthy;
+    stopped.instance.ec2_state = Some(Ec2State::Stopped);
+    let mut sick = group_instance("i-sick", "10.0.0.3", old);
+    sick.instance.health = AsgHealth::Unhealthy;
+    sick.instance.protected_from_scale_in = false;
+    groups.add_group(
+        ASG,
+        3,
+        vec![group_instance("i-ok", "10.0.0.1", old), stopped, sick],
+    );
+    let deps = terminate::Deps {
+        groups,
+        store: InMemoryStateStore::with_sizes(6, 0),
+        clock: FakeClock::at(now()),
+        config: terminate_config(
+            ASG,
+            Some(NFS_ASG),
+            TerminatePolicy::default(),
+            LifecycleConfig::disabled(),
+        ),
+    };
+    let scale = scale_response(&["10.0.0.1", "10.0.0.3"], &[], &[]);
+    let (out, recorded) = RecordedMetrics::scope(
+        "poc",
+        terminate::handle(
+            &deps,
+            json!({"execution": "exec-1", "input": scale}),
+            invocation(now()),
+        ),
+    )
+    .await;
+    assert_eq!(out.unwrap().set_to_terminate_instances.len(), 1);
+    let doc = one_document(&recorded);
+    assert_eq!(doc["Terminations"], json!(1.0), "{doc}");
+    assert_eq!(doc["Detaches"], json!(2.0), "{doc}");
+}
