@@ -4,24 +4,10 @@
 //! instance the group launches would be handed a clusterization script instead of a join script.
 
 use crate::domain::state::{ClusterState, Clusterizer};
+// The payload types live in `wire` (the adopt answer carries them); named here as before.
+pub use crate::wire::adopt::{AdoptionPlan, ReferenceState};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-
-/// A group's state as WEKA's module keeps it (`Value` of its state item), read only.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReferenceState {
-    /// Whether its clusterization finished.
-    pub clusterized: bool,
-    /// Size the group was created with.
-    pub initial_size: u32,
-    /// Desired size it recorded.
-    pub desired_size: u32,
-    /// Registrations that triggered its clusterization.
-    pub clusterization_target: u32,
-    /// Instance ids still in its registration list (it clears the list once clusterized).
-    pub instances: Vec<String>,
-}
 
 /// Where the adoption takes its account of the cluster from, besides WEKA and EC2 themselves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,23 +37,6 @@ pub struct ClusterView {
     pub deployment_instances: BTreeSet<String>,
     /// Instance ids of the machines WEKA runs as backends (clients excluded).
     pub weka_machines: BTreeSet<String>,
-}
-
-/// What an adoption records and reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AdoptionPlan {
-    /// `reference` or `cluster`.
-    pub source: String,
-    /// The group's running instances WEKA knows: the adopted members.
-    pub members: Vec<String>,
-    /// The group's running instances WEKA does not know yet (launching, or waiting for a join
-    /// script); after the adoption they are handed join scripts, or replaced.
-    pub not_members_yet: Vec<String>,
-    /// Instances registered for a clusterization under this module before the adoption: they
-    /// are told the cluster exists and are recycled into joining.
-    pub pending_registrations: Vec<String>,
-    /// The reference's sizes, when it was the source.
-    pub reference: Option<ReferenceState>,
 }
 
 /// Why a cluster is not adopted: the accounts disagree, or there is nothing (safe) to adopt.

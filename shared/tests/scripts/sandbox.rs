@@ -1,4 +1,5 @@
 //! Runs rendered scripts under bash with recording shims for every external command.
+//! Length: one scenario per script behaviour, each with its shims and assertions; split by script, each part would repeat the harness.
 #![allow(clippy::unwrap_used)]
 
 use crate::common::*;
