@@ -1249,3 +1249,104 @@ variable "instance_function_reserved_concurrency" {
     error_message = "instance_function_reserved_concurrency must be at least 1, or null."
   }
 }
+
+###############################################################################
+# Metrics, alarms and notifications (monitoring.tf; README "Metrics and alarms").
+###############################################################################
+variable "monitoring_enabled" {
+  type        = bool
+  default     = true
+  description = "Create the CloudWatch alarms (state machine, every Lambda, the control plane's own metrics), the dashboard, and the notification wiring below. false creates none of them (the functions still write their metric lines)."
+}
+
+variable "alarm_sns_topic_create" {
+  type        = bool
+  default     = false
+  description = "Create an SNS topic the alarms and the failed-execution EventBridge rule notify (with monitoring_enabled). Set alarm_sns_topic_arn instead to use a topic of your own."
+}
+
+variable "alarm_sns_topic_arn" {
+  type        = string
+  default     = ""
+  description = "An existing SNS topic the alarms and the failed-execution rule notify, when alarm_sns_topic_create is false. Its policy must let cloudwatch.amazonaws.com and events.amazonaws.com publish, and its KMS key (if any) must be a customer-managed key they may use. \"\" with alarm_sns_topic_create = false: alarms without actions, no rule."
+  validation {
+    condition     = var.alarm_sns_topic_arn == "" || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]+$", var.alarm_sns_topic_arn))
+    error_message = "alarm_sns_topic_arn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>) or \"\"."
+  }
+}
+
+variable "alarm_email_subscribers" {
+  type        = list(string)
+  default     = []
+  description = "E-mail addresses subscribed to the alarm topic (each must confirm the subscription AWS mails them)."
+  validation {
+    condition     = alltrue([for e in var.alarm_email_subscribers : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "alarm_email_subscribers must be e-mail addresses."
+  }
+}
+
+variable "sns_kms_key_id" {
+  type        = string
+  default     = null
+  description = "KMS key (id, ARN or alias) of the created alarm topic. null creates a customer-managed key whose policy lets CloudWatch alarms and EventBridge publish: with the AWS-managed alias/aws/sns key they cannot, and notifications are silently lost."
+}
+
+variable "alarm_aws_period_seconds" {
+  type        = number
+  default     = 300
+  description = "Period of the state machine and Lambda alarms (seconds, a multiple of 60)."
+  validation {
+    condition     = var.alarm_aws_period_seconds >= 60 && var.alarm_aws_period_seconds % 60 == 0
+    error_message = "alarm_aws_period_seconds must be a multiple of 60, at least 60."
+  }
+}
+
+variable "alarm_sfn_failures_threshold" {
+  type        = number
+  default     = 1
+  description = "Failed (or timed-out) scale executions in one alarm_aws_period_seconds that raise the state machine alarms."
+  validation {
+    condition     = var.alarm_sfn_failures_threshold >= 1
+    error_message = "alarm_sfn_failures_threshold must be at least 1."
+  }
+}
+
+variable "alarm_lambda_threshold" {
+  type        = number
+  default     = 1
+  description = "Errors (or throttles) of one function in one alarm_aws_period_seconds that raise its alarm."
+  validation {
+    condition     = var.alarm_lambda_threshold >= 1
+    error_message = "alarm_lambda_threshold must be at least 1."
+  }
+}
+
+variable "alarm_lease_held_minutes" {
+  type        = number
+  default     = 15
+  description = "Minutes in a row in which every scale step found the scale lease held by another execution before the lease-stuck alarm fires."
+  validation {
+    condition     = var.alarm_lease_held_minutes >= 1 && var.alarm_lease_held_minutes <= 1440
+    error_message = "alarm_lease_held_minutes must be between 1 and 1440."
+  }
+}
+
+variable "alarm_floor_refusal_minutes" {
+  type        = number
+  default     = 60
+  description = "Minutes in a row in which the safety floor refused part of every scale-down run before the floor-refusal alarm fires."
+  validation {
+    condition     = var.alarm_floor_refusal_minutes >= 1 && var.alarm_floor_refusal_minutes <= 1440
+    error_message = "alarm_floor_refusal_minutes must be between 1 and 1440."
+  }
+}
+
+variable "alarm_launch_wait_fraction" {
+  type        = number
+  default     = 0.8
+  description = "The launch-wait alarm fires when a waiting launch has gone this fraction of launch_heartbeat_timeout without progress (its hook would abandon it at 1)."
+  validation {
+    condition     = var.alarm_launch_wait_fraction > 0 && var.alarm_launch_wait_fraction < 1
+    error_message = "alarm_launch_wait_fraction must be between 0 and 1 (exclusive)."
+  }
+}

@@ -190,6 +190,34 @@ for dt in "EC2 Instance Launch Successful" "EC2 Instance Launch Unsuccessful" "E
 done
 say "ok: ASG events rule (5 detail-types of the cluster's ASGs) -> state machine"
 
+# Monitoring (monitoring.tf): alarms, the alarm topic (examples/local creates it), the failed-
+# execution rule and the dashboard exist and are wired.
+TOPIC=$(aws sns list-topics --query "Topics[?ends_with(TopicArn, ':$PREFIX-control-plane-alarms')].TopicArn | [0]" --output text)
+[ -n "$TOPIC" ] && [ "$TOPIC" != None ] || fail "alarm topic $PREFIX-control-plane-alarms missing"
+aws sns get-topic-attributes --topic-arn "$TOPIC" --output json >"$WORK/topic.json"
+"$VENV/bin/python" - "$WORK/topic.json" <<'PY' || fail "alarm topic: no KMS key or no EventBridge publish statement"
+import json, sys
+a = json.load(open(sys.argv[1]))["Attributes"]
+assert a.get("KmsMasterKeyId"), a
+assert any(s.get("Principal") == {"Service": "events.amazonaws.com"} for s in json.loads(a["Policy"])["Statement"]), a["Policy"]
+PY
+aws cloudwatch describe-alarms --alarm-name-prefix "$PREFIX-" --output json >"$WORK/alarms.json"
+"$VENV/bin/python" - "$WORK/alarms.json" "$TOPIC" "${#FUNCTIONS[@]}" <<'PY' || fail "alarms"
+import json, sys
+alarms, topic, functions = json.load(open(sys.argv[1]))["MetricAlarms"], sys.argv[2], int(sys.argv[3])
+by_ns = {}
+for a in alarms:
+    by_ns.setdefault(a["Namespace"], set()).add(a["MetricName"])
+    assert a["AlarmActions"] == [topic], (a["AlarmName"], a["AlarmActions"])
+assert by_ns.get("AWS/States") == {"ExecutionsFailed", "ExecutionsTimedOut"}, by_ns
+assert by_ns.get("WEKA/ControlPlane") == {"LeaseHeld", "FloorRefusals", "OldestLaunchWaitAge"}, by_ns
+assert len([a for a in alarms if a["Namespace"] == "AWS/Lambda"]) == 2 * functions, len(alarms)
+PY
+[ "$(aws events list-targets-by-rule --rule "$PREFIX-scale-execution-failed-rule" --query 'Targets[0].Arn' --output text)" = "$TOPIC" ] || fail "failed-execution rule target"
+aws cloudwatch get-dashboard --dashboard-name "$PREFIX-control-plane" --query DashboardBody --output text |
+  "$VENV/bin/python" -c 'import json, sys; assert len(json.load(sys.stdin)["widgets"]) >= 8' || fail "dashboard $PREFIX-control-plane"
+say "ok: monitoring ($(grep -c AlarmName "$WORK/alarms.json") alarms -> topic with its KMS key, failed-execution rule -> topic, dashboard)"
+
 ASG=$PREFIX-autoscaling-group
 asg=$(aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG" \
   --query 'AutoScalingGroups[0].[DesiredCapacity,MinSize,MaxSize,NewInstancesProtectedFromScaleIn,SuspendedProcesses[0].ProcessName,length(Instances)]' --output text)

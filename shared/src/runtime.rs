@@ -8,6 +8,7 @@ use crate::adapters::ec2::AwsInventory;
 use crate::adapters::load_aws_config;
 use crate::adapters::secrets::SecretsManager;
 use crate::adapters::weka_rpc::{JsonRpcConnector, WekaRpcConfig};
+use crate::config::names::CLUSTER_NAME_ENV;
 use crate::config::process_env;
 use crate::error::Classify;
 use crate::handlers::{
@@ -16,9 +17,11 @@ use crate::handlers::{
 };
 use crate::lambda::{Invocation, serve};
 use crate::ports::SystemClock;
+use crate::ports::metrics;
 use lambda_runtime::{Error, service_fn, tracing};
 use serde::Serialize;
 use std::future::Future;
+use std::sync::Arc;
 
 /// Runs `handler` for every invocation until the runtime stops the process.
 async fn run_handler<R, E, Fut>(
@@ -29,6 +32,7 @@ where
     E: Classify + std::error::Error,
     Fut: Future<Output = Result<R, E>>,
 {
+    install_metrics();
     let handler = &handler;
     // Boxed, the run and each invocation's future: nested in one another, the runtime's and the
     // handler's futures pass rustc's query depth limit when a release build (rustc 1.95) of
@@ -39,6 +43,18 @@ where
         }))
     })))
     .await
+}
+
+/// Sends the metrics handlers emit to stdout, as EMF lines for the cluster in `CLUSTER_NAME`
+/// (every function has it); without it, metrics are not written.
+fn install_metrics() {
+    match process_env(CLUSTER_NAME_ENV).filter(|c| !c.trim().is_empty()) {
+        Some(cluster) => metrics::install(metrics::MetricsSink {
+            cluster,
+            writer: Arc::new(metrics::StdoutMetrics),
+        }),
+        None => tracing::warn!("{CLUSTER_NAME_ENV} is not set: no metrics are written"),
+    }
 }
 
 /// `deploy`.

@@ -703,3 +703,83 @@ output "verdicts" {{
         "the grid has both verdicts"
     );
 }
+
+/// The `metric = { key = "Name" ... }` map of `infra/monitoring.tf`.
+fn monitoring_metric_map(text: &str) -> BTreeMap<String, String> {
+    let start = text.find("  metric = {").unwrap();
+    let block = &text[start..start + text[start..].find("\n  }").unwrap()];
+    block
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            Some((
+                key.trim().to_owned(),
+                value.trim().trim_matches('"').to_owned(),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn the_alarms_and_dashboard_read_the_metrics_the_functions_emit() {
+    use weka_shared::domain::metrics::{ALL, CLUSTER_DIMENSION, NAMESPACE};
+    let text = read("infra/monitoring.tf");
+    let map = monitoring_metric_map(&text);
+    let in_module: BTreeSet<&str> = map.values().map(String::as_str).collect();
+    let emitted: BTreeSet<&str> = ALL.iter().map(|m| m.name).collect();
+    assert_eq!(
+        in_module, emitted,
+        "infra/monitoring.tf local.metric vs domain::metrics::ALL"
+    );
+    assert!(text.contains(&format!("metrics_namespace = \"{NAMESPACE}\"")));
+    assert!(text.contains(&format!(
+        "metrics_dimension = {{ {CLUSTER_DIMENSION} = var.cluster_name }}"
+    )));
+    // Every metric key the alarms and the dashboard panels use is in the map.
+    let mut used = BTreeSet::new();
+    for (i, _) in text.match_indices("local.metric.") {
+        let rest = &text[i + "local.metric.".len()..];
+        let key: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        used.insert(key);
+    }
+    let panels = &text[text.find("dashboard_own_panels = [").unwrap()..];
+    let panels = &panels[..panels.find("\n  ]").unwrap()];
+    for line in panels.lines().skip(1) {
+        let Some(list) = line.split('[').nth(2) else {
+            continue;
+        };
+        let list = list.split(']').next().unwrap();
+        used.extend(
+            list.split(',')
+                .map(|k| k.trim().trim_matches('"').to_owned()),
+        );
+    }
+    let unknown: Vec<&String> = used.iter().filter(|k| !map.contains_key(*k)).collect();
+    assert!(
+        unknown.is_empty(),
+        "metric keys not in local.metric: {unknown:?}"
+    );
+    assert!(used.contains("lease_held") && used.contains("oldest_launch_wait"));
+}
+
+#[test]
+fn the_readme_documents_every_metric() {
+    use weka_shared::domain::metrics::ALL;
+    let readme = read("README.md");
+    let start = readme
+        .find("## Metrics and alarms")
+        .expect("README has a Metrics and alarms section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    for metric in ALL {
+        assert!(
+            section.contains(&format!("`{}`", metric.name)),
+            "README Metrics and alarms does not document `{}`",
+            metric.name
+        );
+    }
+}

@@ -205,6 +205,8 @@ module "weka" {
   ami_id            = var.ami_id
   lambdas_dir       = var.lambdas_dir
 
+  alarm_sns_topic_create = true # so apply_moto.sh checks the alarm topic's wiring too
+
   weka_api_url_template               = var.weka_api_url_template
   bootstrap_grace_minutes             = var.bootstrap_grace_minutes
   debug_down_backends_removal_timeout = var.down_backends_removal_timeout

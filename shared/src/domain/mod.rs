@@ -8,6 +8,7 @@ pub mod geometry;
 pub mod identity;
 pub mod instance;
 pub mod lifecycle;
+pub mod metrics;
 pub mod notes;
 pub mod passwords;
 pub mod progress;

@@ -20,6 +20,9 @@ use crate::config::protocols::{ProtocolSetup, S3_DEFAULT_FS, S3_PORT};
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::geometry::{Geometry, GeometryError, GeometryInput, validate};
 use crate::domain::instance::{InstanceId, RegistrationFieldError, check_registration_fields};
+use crate::domain::metrics::{
+    CLUSTERIZATION_TAKEOVERS, CLUSTERIZATIONS_STARTED, REGISTRATIONS, REGISTRATIONS_REFUSED, Sample,
+};
 use crate::domain::passwords::generate_password;
 use crate::domain::scripts::{
     ClusterHost, ClusterizationParams, ClusterizeWait, LambdaConfig, NfsGatewayPort,
@@ -31,6 +34,7 @@ use crate::domain::scripts::{
 use crate::domain::state::{ClaimOutcome, ClusterState, Group, Registration, RegistrationRefusal};
 use crate::error::{Classify, ErrorClass};
 use crate::lambda::{PayloadError, decode_identified};
+use crate::ports::metrics;
 use crate::ports::{
     Clock, InstanceInventory, InventoryError, ScalingGroups, SecretError, Secrets, StateStore,
     StoreError,
@@ -314,6 +318,7 @@ where
     let (position, target) = match registration {
         Registration::Refused(refusal) => {
             tracing::warn!(?refusal, "registration refused");
+            metrics::emit(deps.clock.now(), &[Sample::count(REGISTRATIONS_REFUSED, 1)]);
             return Ok(refusal_script(&config.lambdas, vm, refusal));
         }
         Registration::Registered { position, target } => (position, target),
@@ -330,6 +335,7 @@ where
         ClaimOutcome::NotEligible
     };
     tracing::info!(position, target, ?claim, "registered");
+    metrics::emit(now, &registration_samples(&claim));
     match claim {
         ClaimOutcome::Granted { replaced } => {
             if let Some(stale) = &replaced {
@@ -560,4 +566,18 @@ where
         cluster,
         gateways,
     })?)
+}
+
+/// A taken registration's samples: the registration, and whether this call claimed the
+/// clusterization (and took it over from a stale clusterizer).
+fn registration_samples(claim: &ClaimOutcome) -> [Sample; 3] {
+    let (started, takeover) = match claim {
+        ClaimOutcome::Granted { replaced } => (true, replaced.is_some()),
+        _ => (false, false),
+    };
+    [
+        Sample::count(REGISTRATIONS, 1),
+        Sample::flag(CLUSTERIZATIONS_STARTED, started),
+        Sample::flag(CLUSTERIZATION_TAKEOVERS, takeover),
+    ]
 }

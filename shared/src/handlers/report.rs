@@ -21,6 +21,7 @@ use crate::domain::identity::IdentityError;
 use crate::domain::lifecycle::{
     HostRef, LifecyclePhase, LifecycleResult, ReportSignal, Transition,
 };
+use crate::domain::metrics::{ERROR_REPORTS, Sample};
 use crate::domain::report::{
     MAX_HOSTNAME_BYTES, NEW_REPORTING_HOSTS_PER_MONTH, ReportKind, bounded_message,
     reporting_window,
@@ -28,6 +29,7 @@ use crate::domain::report::{
 use crate::domain::state::Group;
 use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::{PayloadError, decode_identified};
+use crate::ports::metrics;
 use crate::ports::{Clock, LifecycleTarget, NewReport, ScalingGroups, StateStore, StoreError};
 use crate::services::callers::identify;
 use crate::services::lifecycle::{decide_and_complete, heartbeat, open_launch_record, target_of};
@@ -187,6 +189,9 @@ pub async fn handle<S: StateStore, C: Clock, G: ScalingGroups>(
         )
         .await?;
     tracing::info!(seq, "report stored");
+    if report.kind == ReportKind::Error {
+        metrics::emit(report.at, &[Sample::count(ERROR_REPORTS, 1)]);
+    }
     if request.protocol == Protocol::Backend {
         let host = match caller {
             None => HostRef::parse(&report.host),

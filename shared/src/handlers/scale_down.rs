@@ -44,6 +44,7 @@ use crate::domain::lifecycle::{
     LifecycleResult, MachineState, joined_launch_decision, machine_joined, machine_state,
     termination_decision,
 };
+use crate::domain::metrics::{BackendCounts, LifecycleWaits, ScaleDownMetrics};
 use crate::domain::notes::{Note as _, SCALE_NOTE, ScaleNote};
 use crate::domain::scale_down::{
     ActionId, ActionOutcome, Batch, Effect, PlanError, RefusalBook, SafetyFloor, ScaleDownPlan,
@@ -52,6 +53,7 @@ use crate::domain::scale_down::{
 use crate::domain::state::Group;
 use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::{Invocation, PayloadError, weka_deadline};
+use crate::ports::metrics;
 use crate::ports::{
     Clock, Credentials, SecretError, Secrets, SecretsConfig, StateStore, StoreError, WekaApi,
     WekaConnector, WekaError, deployment_or_admin,
@@ -247,8 +249,17 @@ where
     let now = deps.clock.now();
     let claim = step.claim(&invocation, now, deps.config.lease_ttl);
     tracing::Span::current().record("execution", claim.owner.as_str());
-    hold_scale_lease(&deps.store, &claim, now, deps.config.lease_ttl).await??;
-    let result = Box::pin(run(deps, &step.input, &invocation)).await;
+    let held = hold_scale_lease(&deps.store, &claim, now, deps.config.lease_ttl).await?;
+    let mut measured = ScaleDownMetrics {
+        lease_held: held.is_err(),
+        ..ScaleDownMetrics::default()
+    };
+    if let Err(held) = held {
+        metrics::emit(now, &measured.samples());
+        return Err(held.into());
+    }
+    let result = Box::pin(run(deps, &step.input, &invocation, &mut measured)).await;
+    metrics::emit(deps.clock.now(), &measured.samples());
     // The state machine's terminate step releases; direct calls and failures release here.
     if step.execution.is_none() || result.is_err() {
         release_scale_lease(&deps.store, &claim.owner).await;
@@ -262,6 +273,7 @@ async fn run<S, K, W, C>(
     deps: &Deps<S, K, W, C>,
     info: &HostGroupInfoResponse,
     invocation: &Invocation,
+    measured: &mut ScaleDownMetrics,
 ) -> Result<ScaleResponse, ScaleDownError>
 where
     S: StateStore,
@@ -272,6 +284,11 @@ where
     let mut hook_pass = HookPass::begin(&deps.store, &deps.config.lifecycle).await;
     // Only what Auto Scaling confirms (the instance in that wait state, as fetched) is acted on.
     hook_pass.keep_confirmed(info);
+    measured.waits = Some(LifecycleWaits::of(
+        &hook_pass.joining,
+        &hook_pass.leaving,
+        deps.clock.now(),
+    ));
     let mut state = deps.store.load(Group::Backend).await?;
     if !state.clusterized {
         // A formed cluster whose finalization call was lost is finalized here (review H4b), and
@@ -344,6 +361,10 @@ where
         .weka
         .connect_until(ips.clone(), credentials.clone(), weka_deadline);
     let snapshot = scale_plan::read_cluster(&api).await?;
+    measured.cluster = Some(BackendCounts::of(
+        &snapshot.hosts,
+        snapshot.drives.values().map(|d| &d.status),
+    ));
     let policy = ScaleDownPolicy::new(deps.config.floor(&snapshot.status));
     let plan = match plan_with_leaving(info, &snapshot, &policy, now, &leaving_set) {
         Ok(plan) => plan,
@@ -410,6 +431,8 @@ where
             .await;
         }
     }
+    measured.floor_refused = Some(plan.refusal.is_some());
+    measured.decisions = Some((plan.deactivations.len(), plan.removals.len()));
     let held_back = held_back(&plan, &leaving_ips);
     let note = match &pause {
         Some(pause) => ScaleNote::skipped(&paused_reason(pause), now),

@@ -18,8 +18,10 @@ use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::SCALE_LEASE_TTL_ENV;
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::lifecycle::{NewLifecycleAction, in_wait_state, lifecycle_text};
+use crate::domain::metrics::{LEASE_HELD, Sample};
 use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::{Invocation, PayloadError};
+use crate::ports::metrics;
 use crate::ports::{
     Clock, InstanceInventory, InventoryError, ScalingError, ScalingGroup, ScalingGroups,
     StateStore, StoreError,
@@ -154,7 +156,9 @@ where
     .await?;
     let now = deps.clock.now();
     let claim = step.claim(&invocation, now, deps.config.lease_ttl);
-    if let Err(held) = hold_scale_lease(&deps.store, &claim, now, deps.config.lease_ttl).await? {
+    let held = hold_scale_lease(&deps.store, &claim, now, deps.config.lease_ttl).await?;
+    metrics::emit(now, &[Sample::flag(LEASE_HELD, held.is_err())]);
+    if let Err(held) = held {
         note_lease_held(&deps.store, &held, now, deps.config.lease_ttl).await;
         return Err(held.into());
     }

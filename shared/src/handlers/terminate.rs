@@ -40,6 +40,7 @@ use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::events::EventKind;
 use crate::domain::formation::departed_members;
 use crate::domain::lifecycle::Members;
+use crate::domain::metrics::terminate_samples;
 use crate::domain::notes::{
     Note as _, PENDING_TERMINATIONS_NOTE, PendingTerminationsNote, SCALE_DOWN_FAILURE_NOTE,
     ScaleDownFailureNote,
@@ -52,6 +53,7 @@ use crate::domain::terminate::{
 use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::Invocation;
 use crate::lambda::PayloadError;
+use crate::ports::metrics;
 use crate::ports::{Clock, ScalingError, ScalingGroups, StateStore, StoreError};
 use crate::services::events;
 use crate::services::lifecycle::{error_texts, run_reconcile};
@@ -219,6 +221,7 @@ where
         Some(_) => (input.scale.clone(), Vec::new()),
     };
     let mut terminated = Vec::new();
+    let mut detaches = 0;
     if let Some(pause) = &pause {
         tracing::warn!(%pause, "terminations paused: terminating and detaching nothing");
         errors.extend(pending_errors);
@@ -242,6 +245,12 @@ where
             errors.splice(0..0, plan.transient_errors.iter().cloned());
         }
         errors.extend(pending_errors);
+        detaches = plan
+            .asgs
+            .iter()
+            .flat_map(|a| &a.detach_batches)
+            .map(Vec::len)
+            .sum();
         for asg in &plan.asgs {
             for skipped in &asg.skipped {
                 tracing::debug!(asg = %asg.asg_name, instance = %skipped.id, reason = ?skipped.reason, "left alone");
@@ -268,6 +277,10 @@ where
         terminated = terminated.len(),
         transient_errors = errors.len(),
         "terminate done"
+    );
+    metrics::emit(
+        deps.clock.now(),
+        &terminate_samples(terminated.len(), detaches),
     );
     Ok(TerminatedInstancesResponse {
         set_to_terminate_instances: terminated,

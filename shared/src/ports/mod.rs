@@ -9,6 +9,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 mod clock;
 mod inventory;
+pub mod metrics;
 mod reference_state;
 mod scaling;
 mod secrets;

@@ -63,6 +63,7 @@ async fn lease_holder(store: &InMemoryStateStore) -> Option<String> {
 
 mod adversarial;
 mod fetch_tests;
+mod metrics_tests;
 mod plan_tests;
 mod refusal_tests;
 mod scale_down_failed_tests;

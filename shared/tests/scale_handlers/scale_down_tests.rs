@@ -22,7 +22,7 @@ pub(super) fn reads_for(snap: &ClusterSnapshot) -> BTreeMap<&'static str, Value>
 }
 
 /// A fake WEKA answering the reads from `snap`; mutating calls succeed unless listed in `fail`.
-fn weka_for(snap: &ClusterSnapshot, fail: &[&'static str]) -> FakeWeka {
+pub(super) fn weka_for(snap: &ClusterSnapshot, fail: &[&'static str]) -> FakeWeka {
     let reads = reads_for(snap);
     let fail: Vec<&'static str> = fail.to_vec();
     FakeWeka::new(move |_, method, _| {
@@ -84,7 +84,7 @@ fn deactivated_ips(calls: &[(String, Value)], cb: &Cb) -> Vec<String> {
 }
 
 /// Six machines, one of them to heal.
-const FIVE_HEALTHY_ONE_UNHEALTHY: [M; 6] = [
+pub(super) const FIVE_HEALTHY_ONE_UNHEALTHY: [M; 6] = [
     M::Healthy,
     M::Healthy,
     M::Healthy,
