@@ -141,7 +141,7 @@ funcs = {f["FunctionName"]: f for f in json.load(open(path))["Functions"] if f["
 # What each function must get: infra/function-env.json, the table the module is checked
 # against (the deployed environment must be exactly that row).
 need = {fn: set(names) for fn, names in json.load(open(table_path)).items()}
-timeouts = {"scale-down": 120, "terminate": 60, "transient": 60}
+timeouts = {"scale-down": 120, "terminate": 60, "transient": 60, "adopt": 60}
 errors, roles = [], set()
 if len(funcs) != len(fns):
     errors.append(f"expected {len(fns)} functions, found {sorted(funcs)}")
