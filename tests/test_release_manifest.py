@@ -30,12 +30,14 @@ class Release(unittest.TestCase):
     def test_the_manifest_names_every_zip_with_the_hash_lambda_reports(self):
         target = rm.build_release(self.zips, self.out, "1.2.3", ["deploy", "status"],
                                   commit="abc")
-        manifest = json.load(open(os.path.join(target, "manifest.json")))
+        with open(os.path.join(target, "manifest.json")) as f:
+            manifest = json.load(f)
         self.assertEqual(manifest["version"], "1.2.3")
         self.assertEqual(manifest["architecture"], "arm64")
         self.assertEqual(sorted(manifest["functions"]), ["deploy", "status"])
         entry = manifest["functions"]["status"]
-        body = open(os.path.join(target, entry["file"]), "rb").read()
+        with open(os.path.join(target, entry["file"]), "rb") as f:
+            body = f.read()
         self.assertEqual(body, b"status-code")
         self.assertEqual(entry["sha256"], hashlib.sha256(body).hexdigest())
         self.assertEqual(entry["base64sha256"],

@@ -96,9 +96,15 @@ class Timeline:
                        f'<text x="{WIDTH - RIGHT + 40}" y="{ly}">{escape(label)}</text>')
         for i, (_, name) in enumerate(self.chapters, 1):
             out.append(f'<text x="{LEFT}" y="{TOP + plot_h + 44 + 14 * (i - 1)}" fill="#555">'
-                       f'{escape((name if name[:1].isdigit() else f"{i}. {name}")[:150])}</text>')
+                       f'{escape(f"{i}. {_untitled(name)}"[:150])}</text>')
         out.append("</svg>")
         return "\n".join(out) + "\n"
+
+
+def _untitled(name):
+    """A chapter's title without the story's own numbering ("3. ..."): the picture numbers them."""
+    head, _, rest = name.partition(". ")
+    return rest if head.isdigit() else name
 
 
 def _nice_step(span):
