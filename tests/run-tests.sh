@@ -9,7 +9,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export VENV=${VENV:-$root/.venv}
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/weka-test.XXXXXX")
-cleanup() { tests/emulator/moto.sh stop "$run_dir" || true; rm -rf "$run_dir"; }
+static_pid=""
+cleanup() {
+  if [ -n "$static_pid" ]; then kill "$static_pid" 2>/dev/null || true; fi
+  tests/emulator/moto.sh stop "$run_dir" || true
+  rm -rf "$run_dir"
+}
 trap cleanup EXIT
 
 step() { printf '\n==> [%4ss] %s\n' "$SECONDS" "$*"; }
@@ -21,6 +26,15 @@ export WEKA_TEST_AWS_ENDPOINT="http://127.0.0.1:$(cat "$run_dir/moto.port")"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 # An emulator test that finds no emulator fails here instead of skipping.
 export WEKA_TEST_REQUIRE_EMULATOR=1
+
+# The Terraform static checks need no Rust build and no emulator: they run beside the build
+# and the Rust tests (one core of terraform and checkov against two of cargo), and are waited
+# for below.
+if [ -x infra/tests/static.sh ]; then
+  step "terraform static checks, in the background (infra/tests/static.sh; waited for after the fault scenarios)"
+  infra/tests/static.sh >"$run_dir/static.log" 2>&1 &
+  static_pid=$!
+fi
 
 NEXTEST_PROFILE=ci NEXTEST_LOG="$run_dir/nextest.log" tests/check.sh
 export PATH="$VENV/bin:$PATH"
@@ -42,9 +56,17 @@ tests/localcloud/run.sh e2e --bootstrap-grace-minutes 2
 step "fault scenarios on the local cloud, in a private subnet without NAT (tests/localcloud/faults.py, README \"Fault scenarios\")"
 tests/localcloud/run.sh faults --bootstrap-grace-minutes 2 --private-subnet
 
-if [ -x infra/tests/static.sh ]; then
-  step "terraform static checks"
-  infra/tests/static.sh
+if [ -n "$static_pid" ]; then
+  step "terraform static checks (started in the background)"
+  status=0
+  wait "$static_pid" || status=$?
+  static_pid=""
+  if [ "$status" -ne 0 ]; then
+    cat "$run_dir/static.log"
+    echo "terraform static checks failed (exit $status)" >&2
+    exit 1
+  fi
+  grep -E '^\[static\]' "$run_dir/static.log" | tail -4
 fi
 if [ -x infra/tests/migration.sh ]; then
   step "terraform: switching a deployment of WEKA's module to this module keeps the cluster (infra/tests/migration.sh)"

@@ -266,6 +266,7 @@ run "gateway_subnets_place_each_gateway_kind" {
     nfs_protocol_gateway_subnet_id = "subnet-0nfs"
     smb_protocol_gateways_number   = 3
     smb_protocol_gateway_subnet_id = "subnet-0smb"
+    smb_domain_name                = "corp.example.com"
     s3_protocol_gateways_number    = 1
   }
   assert {

@@ -74,7 +74,10 @@ module "weka_deployment" {
   nfs_protocol_gateway_weka_volume_size = 48
 
   ## Deploying SMB Protocol Servers ##
-  smb_protocol_gateways_number          = 3 # Minimum of three required
+  smb_protocol_gateways_number = 3 # Minimum of three required
+  # WEKA's module refuses SMB setup without a domain as well (its protocol_gateways module's
+  # precondition), so a working main.tf for it has one.
+  smb_domain_name                       = "corp.example.com"
   smb_protocol_gateway_instance_type    = "c5n.2xlarge"
   smb_protocol_gateway_weka_volume_size = 48
 
