@@ -13,7 +13,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV=${VENV:-$ROOT/.venv}
-FUNCTIONS=(deploy clusterize clusterize-finalization report status fetch scale-fetch scale-down terminate transient adopt)
+# Every function of the workspace (one directory each under functions/).
+mapfile -t FUNCTIONS < <(cd "$ROOT/functions" && ls -d -- */ | tr -d /)
 LAMBDA_CODE=${LAMBDA_CODE:-zip}
 CODE_BUCKET=weka-local-lambda-code
 CLUSTER_SIZE=6

@@ -10,7 +10,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV=${VENV:-$ROOT/.venv}
-FUNCTIONS=(deploy clusterize clusterize-finalization report status fetch scale-fetch scale-down terminate transient)
+# Every function of the workspace (one directory each under functions/).
+mapfile -t FUNCTIONS < <(cd "$ROOT/functions" && ls -d -- */ | tr -d /)
 CODE_BUCKET=weka-local-lambda-code
 START=$(date +%s)
 

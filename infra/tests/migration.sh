@@ -21,7 +21,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV=${VENV:-$ROOT/.venv}
 INFRA_SRC=$(cd "${INFRA_SRC:-$ROOT/infra}" && pwd)
-FUNCTIONS=(deploy clusterize clusterize-finalization report status fetch scale-fetch scale-down terminate transient)
+# Every function of the workspace (one directory each under functions/).
+mapfile -t FUNCTIONS < <(cd "$ROOT/functions" && ls -d -- */ | tr -d /)
 BUCKET=weka-migration-code
 PREFIX=WEKA-Prod
 START=$(date +%s)
