@@ -95,6 +95,20 @@ output "state_table_name" {
   value       = aws_dynamodb_table.state.name
 }
 
+output "control_plane" {
+  description = "What the operator's CLI (wekactl-aws) needs to find this deployment: region, the status function, the state table and its keys, the state machine and the backend group. `wekactl-aws --tf-dir <this root>` reads it."
+  value = {
+    region          = local.region
+    status_function = aws_lambda_function.this["status"].function_name
+    state_table     = aws_dynamodb_table.state.name
+    state_key       = local.state_key
+    nfs_state_key   = local.nfs_state_key
+    state_machine   = aws_sfn_state_machine.scale_down.arn
+    asg_name        = aws_autoscaling_group.backend.name
+    cluster_name    = var.cluster_name
+  }
+}
+
 output "weka_cluster_admin_password_secret_id" {
   description = "Secret holding the WEKA admin password (written at clusterization)."
   value       = aws_secretsmanager_secret.admin_password.arn

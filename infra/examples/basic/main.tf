@@ -52,3 +52,8 @@ module "weka_deployment" {
 output "weka_deployment" {
   value = module.weka_deployment.weka_deployment
 }
+
+# What `wekactl-aws --tf-dir .` reads to find this deployment (README "The operator's CLI").
+output "control_plane" {
+  value = module.weka_deployment.control_plane
+}

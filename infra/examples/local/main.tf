@@ -261,3 +261,7 @@ output "state_machine_arn" {
 output "lambda_names" {
   value = module.weka.lambda_names
 }
+
+output "control_plane" {
+  value = module.weka.control_plane
+}
