@@ -735,3 +735,63 @@ fn a_bad_protocol_setting_stops_clusterize_at_init_naming_it() {
         assert!(err.to_string().contains(needle), "{err}");
     }
 }
+
+#[tokio::test]
+async fn registrations_claims_takeovers_and_refusals_are_kept_as_events_with_their_reasons() {
+    let deps = clusterize_deps(8, &[]);
+    for i in 0..6 {
+        ask(&deps, i).await;
+        // Each member polls again while it waits.
+        ask(&deps, i.saturating_sub(1)).await;
+    }
+    ask(&deps, 6).await;
+    deps.clock.advance(Duration::from_secs(61 * 60));
+    ask(&deps, 0).await;
+    let events = deps.store.events().await.unwrap();
+    let seen: Vec<(&str, &str, &str)> = events
+        .iter()
+        .rev()
+        .map(|e| (e.kind.as_str(), e.subject.as_str(), e.reason.as_str()))
+        .collect();
+    let registrations: Vec<&(&str, &str, &str)> =
+        seen.iter().filter(|e| e.0 == "registration").collect();
+    assert_eq!(
+        registrations.len(),
+        6,
+        "one per instance: a member's poll is no new registration: {seen:#?}"
+    );
+    assert_eq!(registrations[0].2, "registered: 1 of 6 so far");
+    assert_eq!(registrations[5].2, "registered: completes the set of 6");
+    let claims: Vec<(&str, &str)> = seen
+        .iter()
+        .filter(|e| e.0 == "claim")
+        .map(|e| (e.1, e.2))
+        .collect();
+    assert_eq!(claims.len(), 2, "{seen:#?}");
+    assert_eq!(
+        claims[0],
+        (
+            id(5).as_str(),
+            "claimed the clusterization: the set is complete"
+        )
+    );
+    assert_eq!(claims[1].0, id(0));
+    assert!(
+        claims[1]
+            .1
+            .contains(&format!("taking it over from {}", id(5))),
+        "{claims:?}"
+    );
+    let refusals: Vec<(&str, &str)> = seen
+        .iter()
+        .filter(|e| e.0 == "refusal")
+        .map(|e| (e.1, e.2))
+        .collect();
+    assert_eq!(
+        refusals,
+        [(
+            id(6).as_str(),
+            "registration refused: the set of 6 is complete without it"
+        )]
+    );
+}

@@ -295,6 +295,7 @@ class LocalCloud:
             ["terraform", "output", "-json"], cwd=example, env=env, check=True,
             capture_output=True).stdout)
         self.outputs = {k: v["value"] for k, v in outputs.items()}
+        self.tf_dir = example
         self.network = Network(json.loads(subprocess.run(
             ["terraform", "show", "-json"], cwd=example, env=env, check=True,
             capture_output=True).stdout))
@@ -408,6 +409,45 @@ class LocalCloud:
         done = subprocess.run(["bash", "-c", command], env=dict(self.user_env(), **variables),
                               capture_output=True, text=True, timeout=timeout)
         return done.returncode, done.stdout, done.stderr
+
+    def console(self, *args, timeout=240):
+        """Runs the operator's CLI (`wekactl-aws`, the real binary) as the user would, on this
+        deployment's Terraform root: (exit code, stdout, stderr)."""
+        cli = os.path.join(self.s.bin_dir, "wekactl-aws")
+        done = subprocess.run([cli, "--tf-dir", self.tf_dir, *args], env=self.user_env(),
+                              capture_output=True, text=True, timeout=timeout)
+        return done.returncode, done.stdout, done.stderr
+
+    def watch(self, on_line, interval="2s"):
+        """Starts `wekactl-aws watch` (the operator's live view, one line per change when not on
+        a terminal) as a tracked process; `on_line` gets each line it prints. Stopped with the
+        cloud; it gives up by itself after a minute of failed polls."""
+        log = os.path.join(self.logs, "wekactl-aws-watch.log")
+        proc = Proc("wekactl-aws-watch",
+                    [os.path.join(self.s.bin_dir, "wekactl-aws"), "--tf-dir", self.tf_dir,
+                     "watch", "--until", "never", "--interval", interval,
+                     "--max-failures", "30"], log, env=self.user_env())
+        self.procs.append(proc)
+
+        def pump():
+            with open(log, "r", errors="replace") as f:
+                while True:
+                    line = f.readline()
+                    if line:
+                        on_line(line.rstrip("\n"))
+                    elif not proc.alive():
+                        return
+                    else:
+                        time.sleep(0.2)
+        threading.Thread(target=pump, name="watch-lines", daemon=True).start()
+        return proc
+
+    def console_json(self, *args):
+        """`wekactl-aws --json ARGS`, parsed; raises with its stderr when it exits non-zero."""
+        rc, out, err = self.console("--json", *args)
+        if rc != 0:
+            raise RuntimeError(f"wekactl-aws {' '.join(args)} exited {rc}: {err.strip()[-800:]}")
+        return json.loads(out)
 
     def helper_command(self, marker):
         """The line of the module's cluster_helper_commands output that contains `marker`."""

@@ -53,6 +53,9 @@ class Story:
         self.timings = []
         self.last_view = None
         self.healed = None
+        # Set when `wekactl-aws watch` prints the live view (make demo): view() then only
+        # samples the timeline.
+        self.watching = False
 
     # ---- views --------------------------------------------------------------------------------
 
@@ -88,9 +91,9 @@ class Story:
                    f"{summary.get('clusterization_target')}")
                 + f" | weka: {weka}"
                 + (f" | {sum(len(v) for v in errors.values())} error reports" if errors else ""))
-        if line != self.last_view:
+        if line != self.last_view and not self.watching:
             say(line)
-            self.last_view = line
+        self.last_view = line
         return line
 
     def wait(self, what, cond, timeout):
@@ -290,6 +293,9 @@ def run_demo(args):
     try:
         if not story.start_cloud():
             return SETUP_FAILED
+        say("live view: wekactl-aws watch (the operator's CLI, README \"The operator's CLI\")")
+        cloud.watch(lambda line: say("watch | " + line))
+        story.watching = True
         story.clusterize()
         story.scale_out()
         story.self_heal()

@@ -149,11 +149,18 @@ def run(args, settings, Story, say, check, Failure):
         check(len(cloud.group()["Instances"]) == m,
               f"the ASG kept {m} instances (scale-in protection)")
 
-        say("== e2e 5: override cleared; two overlapping executions scale in")
+        say("== e2e 4b: wekactl-aws pause: nothing deactivated or terminated until resume")
+        _paused_by_the_console(cloud, check, m, n, args.timeout)
+
+        say("== e2e 5: resumed; two overlapping executions scale in as `wekactl-aws plan` said")
         cloud.clock.stop()
         time.sleep(1)
-        cloud.sim("/_sim/overrides/clear", {"key": "skip_scale_down"})
+        rc, out, err = cloud.console("resume")
+        check(rc == 0 and out.startswith("resumed (paused by"), f"resume: {out.strip()} {err}")
         before_active = cloud.active_backends()
+        planned = _planned(cloud)
+        check(len(planned["deactivate"]) == m - n,
+              f"the plan deactivates {m - n} machines: {sorted(planned['deactivate'])}")
         a = cloud.clock.fire(name=f"overlap-a-{int(time.time())}")
         b = cloud.clock.fire(name=f"overlap-b-{int(time.time())}")
         outcomes = [_wait_execution(cloud, x["executionArn"], args.timeout) for x in (a, b)]
@@ -164,15 +171,19 @@ def run(args, settings, Story, say, check, Failure):
         counts = collections.Counter(deactivations(cloud)[len(before):])
         check(counts and max(counts.values()) == 1,
               f"each host deactivated at most once ({sum(counts.values())} calls)")
-        # The normal clock finishes the job.
+        acted = _acted_instances(_owners(cloud), deactivations(cloud)[len(before):])
+        check(acted == planned,
+              f"the run did what plan said: {_plan_text(acted)} (planned {_plan_text(planned)})")
+        start = time.time()
+        _runs_follow_the_plan(cloud, check, n, args.timeout)
+        story.timings.append(("scale-in after the overlap (rest of the removal, run by run)",
+                              time.time() - start))
+        # The normal clock again, for what is left (terminations already done are kept).
         ticks_before = cloud.clock.count
         cloud.clock = type(cloud.clock)(cloud)
         cloud.clock.count = ticks_before
         cloud.clock.start()
-        start = time.time()
         story.scale_in()
-        story.timings.append(("scale-in after the overlap (rest of the removal)",
-                              time.time() - start))
         left = cloud.active_backends()
         removed = before_active - left
         check(len(removed) == m - n, f"{m - n} machines removed from WEKA")
@@ -181,6 +192,8 @@ def run(args, settings, Story, say, check, Failure):
               "the removed machines were terminated in EC2")
         check(left <= before_active, "no active healthy machine outside the plan was touched")
         story.final_status()
+        say("== e2e 6: `wekactl-aws events` lists every automatic action of the run, with why")
+        _events_tell_the_run(cloud, check, removed, n)
         _no_other_denials(cloud, check, denial_windows)
         story.summary()
         say("E2E PASSED")
@@ -196,6 +209,144 @@ def run(args, settings, Story, say, check, Failure):
         cloud.stop()
         say("stopped every process the e2e run started")
 
+
+
+def _paused_by_the_console(cloud, check, m, n, timeout):
+    """The override is lifted with desired already at n: while the operator's pause stands, three
+    runs deactivate nothing and terminate nothing, and `plan` says every would-be action is held
+    by the pause."""
+    rc, out, err = cloud.console("pause", "--reason", "e2e maintenance")
+    check(rc == 0 and "paused by arn:aws:iam::" in out, f"wekactl-aws pause: {out.strip()} {err}")
+    status = cloud.console_json("status")
+    check((status.get("paused") or {}).get("reason") == "e2e maintenance",
+          f"status shows the pause: {status.get('paused')}")
+    before = deactivations(cloud)
+    members = {i["InstanceId"] for i in cloud.group()["Instances"]}
+    cloud.sim("/_sim/overrides/clear", {"key": "skip_scale_down"})
+    ticks = cloud.clock.count
+    wait_for("three runs while paused", lambda: cloud.clock.count >= ticks + 3, timeout, 0.5)
+    time.sleep(2)
+    check(deactivations(cloud) == before, "no deactivation while paused")
+    states = ec2_states(cloud, members)
+    check(all(v == "running" for v in states.values()),
+          f"no instance terminated while paused: {states}")
+    check(len(cloud.group()["Instances"]) == m, f"the ASG still holds {m} instances")
+    plan = cloud.console_json("plan")
+    held = [x for x in plan["machines"] if x["action"] == "hold"]
+    acting = [x for x in plan["machines"] if x["action"] in ("deactivate", "remove")]
+    check(len(held) == m - n and not acting and all("paus" in x["reason"] for x in held),
+          f"plan holds {m - n} machines for the pause: {[(x['ip'], x['reason']) for x in held]}")
+    rc, text, _ = cloud.console("plan")
+    check(rc == 0 and "PAUSED by" in text and "hold" in text, "plan's table says so too")
+
+
+def _planned(cloud):
+    """What `wekactl-aws plan --json` says the next run does: instance ids per action, and
+    which it terminates."""
+    plan = cloud.console_json("plan")
+    out = {"deactivate": set(), "remove": set(), "terminate": set()}
+    for line in plan["machines"]:
+        iid = line.get("instance_id") or line["ip"]
+        if line["action"] in ("deactivate", "remove"):
+            out[line["action"]].add(iid)
+        if line.get("terminate"):
+            out["terminate"].add(iid)
+    return out
+
+
+def _acting_calls(cloud):
+    """(method, host id) of every successful deactivate and remove call the simulator received
+    (`cluster_remove_host` names one `host_id`)."""
+    out = []
+    for call in (cloud.weka_cluster() or {}).get("calls") or []:
+        params = call.get("params") or {}
+        if call.get("error") or call.get("method") not in ("cluster_deactivate_hosts",
+                                                             "cluster_remove_host"):
+            continue
+        ids = params.get("host_ids") or ([params["host_id"]] if "host_id" in params else [])
+        out.extend((call["method"], str(hid)) for hid in ids)
+    return out
+
+
+def _owners(cloud):
+    """Host id (digits) -> instance id, from the simulator (read before a run: removed
+    containers leave the list)."""
+    return {_digits(k): (h.get("aws") or {}).get("instance_id")
+            for k, h in ((cloud.weka_cluster() or {}).get("hosts_list") or {}).items()}
+
+
+def _acted_instances(owners, calls, terminated=()):
+    """The instances of the deactivate/remove `calls` ((method, host id)), in the shape of
+    `_planned`."""
+    out = {"deactivate": set(), "remove": set(), "terminate": set(terminated)}
+    for method, hid in calls:
+        iid = owners.get(_digits(hid))
+        out["deactivate" if method == "cluster_deactivate_hosts" else "remove"].add(iid)
+    return out
+
+
+def _plan_text(p):
+    return ", ".join(f"{k} {sorted(v)}" for k, v in p.items() if v) or "nothing"
+
+
+def _quiet(cloud):
+    """No container is deactivating in the simulator (a plan then stays true until the run)."""
+    hosts = ((cloud.weka_cluster() or {}).get("hosts_list") or {}).values()
+    return not any(h.get("state") == "DEACTIVATING" for h in hosts)
+
+
+def _runs_follow_the_plan(cloud, check, n, timeout):
+    """Run by run until the removals are done: `plan`, one execution, and the run deactivates,
+    removes and terminates exactly the machines the plan named (each run a different cluster:
+    deactivating, all inactive, removed)."""
+    compared = 0
+    for _ in range(8):
+        wait_for("the deactivations to settle in WEKA", lambda: _quiet(cloud), timeout, 0.5)
+        planned = _planned(cloud)
+        if not (planned["deactivate"] or planned["remove"]):
+            break
+        calls_before = len(_acting_calls(cloud))
+        owners = _owners(cloud)
+        group_before = {i["InstanceId"] for i in cloud.group()["Instances"]}
+        run = cloud.clock.fire(name=f"planned-{compared}-{int(time.time())}")
+        status, _ = _wait_execution(cloud, run["executionArn"], timeout)
+        check(status == "SUCCEEDED", f"planned run {compared + 1} succeeded")
+        # Terminated: out of the group, held by its terminate hook, or gone in EC2.
+        after = {i["InstanceId"]: i["LifecycleState"] for i in cloud.group()["Instances"]}
+        states = ec2_states(cloud, group_before)
+        terminated = {i for i in group_before
+                      if i not in after or after[i].startswith("Terminating")
+                      or states.get(i) in ("shutting-down", "terminated")}
+        acted = _acted_instances(owners, _acting_calls(cloud)[calls_before:], terminated)
+        check(acted == planned, f"run {compared + 1} did what plan said: {_plan_text(acted)}")
+        compared += 1
+    check(compared >= 1, f"{compared} more runs compared with their plans")
+
+
+def _events_tell_the_run(cloud, check, removed, n):
+    """`events --json` holds a registration for each initial member, the claim, and for each
+    machine scaled in its deactivation and removal (by IP) and its termination (by instance),
+    each with a reason; the text table lists them too."""
+    events = cloud.console_json("events")["events"]
+    by_kind = collections.defaultdict(list)
+    for e in events:
+        by_kind[e["kind"]].append(e)
+    check(all(e.get("reason") for e in events), f"every one of {len(events)} events has a reason")
+    check(len({e["subject"] for e in by_kind["registration"]}) >= n,
+          f"{len(by_kind['registration'])} registrations (at least the {n} members)")
+    check(len(by_kind["claim"]) >= 1, "the clusterization claim")
+    check(len(by_kind["lifecycle"]) >= n, f"{len(by_kind['lifecycle'])} lifecycle decisions")
+    ips = {}
+    for res in cloud.ec2.describe_instances(InstanceIds=sorted(removed))["Reservations"]:
+        for i in res["Instances"]:
+            ips[i["InstanceId"]] = i.get("PrivateIpAddress")
+    for iid in sorted(removed):
+        for kind, subject in (("deactivation", ips[iid]), ("removal", ips[iid]),
+                              ("termination", iid)):
+            check(any(e["subject"] == subject for e in by_kind[kind]),
+                  f"a {kind} event for {iid} ({subject})")
+    rc, text, _ = cloud.console("events", "--kind", "termination")
+    check(rc == 0 and all(i in text for i in removed), "the text table lists the terminations")
 
 def _adopt_after_switching(cloud, check, n):
     """Issue 17: a cluster WEKA's module formed, after the module source is switched. Its table

@@ -13,14 +13,14 @@ command -v terraform >/dev/null || fail "terraform is not installed (needs >= 1.
 command -v unshare >/dev/null || fail "unshare (util-linux) is not installed"
 command -v jq >/dev/null || fail "jq is not installed (the instance scripts need it)"
 tests/setup.sh
-echo "==> building the Lambdas and the WEKA simulator (debug)"
+echo "==> building the Lambdas, the operator's CLI and the WEKA simulator (debug)"
 cargo build --locked --workspace --bins
 # A private copy of the binaries: a later build into the shared target dir cannot swap them mid-run.
 target=${CARGO_TARGET_DIR:-$root/target}
 bin_dir=$(mktemp -d "$target/localcloud-bin.XXXXXX")
 trap 'rm -rf "$bin_dir"' EXIT
 for f in functions/*/; do cp "$target/debug/$(basename "$f")" "$bin_dir/"; done
-cp "$target/debug/weka-sim" "$bin_dir/"
+cp "$target/debug/weka-sim" "$target/debug/wekactl-aws" "$bin_dir/"
 # A setup failure (exit 75) gets one fresh attempt with new servers. (It was added for a
 # CreateFunction whose answer Terraform lost and whose resend got 409; moto_server.py now gives
 # an SDK resend the first attempt's answer.)

@@ -18,6 +18,7 @@ use crate::config::names::{
 };
 use crate::config::protocols::{ProtocolSetup, S3_DEFAULT_FS, S3_PORT};
 use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::events::EventKind;
 use crate::domain::geometry::{Geometry, GeometryError, GeometryInput, validate};
 use crate::domain::instance::{InstanceId, RegistrationFieldError, check_registration_fields};
 use crate::domain::metrics::{
@@ -41,7 +42,9 @@ use crate::ports::{
 };
 use crate::services::bootstrap::{lambda_config, script_protocol};
 use crate::services::callers::{CallerError, admit, identify};
+use crate::services::events;
 use crate::wire::bootstrap::{Protocol, Vm};
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -314,11 +317,14 @@ where
 {
     let config = &deps.config;
     let geometry = config.geometry.clone()?;
-    let registration = deps.store.register(Group::Backend, vm).await?;
+    let (registration, new) = deps.store.register_noting_new(Group::Backend, vm).await?;
     let (position, target) = match registration {
         Registration::Refused(refusal) => {
             tracing::warn!(?refusal, "registration refused");
-            metrics::emit(deps.clock.now(), &[Sample::count(REGISTRATIONS_REFUSED, 1)]);
+            let now = deps.clock.now();
+            metrics::emit(now, &[Sample::count(REGISTRATIONS_REFUSED, 1)]);
+            let reason = format!("registration refused: {}", refusal_text(refusal));
+            events::record(&deps.store, EventKind::Refusal, &vm.name, &reason, now).await;
             return Ok(refusal_script(&config.lambdas, vm, refusal));
         }
         Registration::Registered { position, target } => (position, target),
@@ -336,6 +342,14 @@ where
     };
     tracing::info!(position, target, ?claim, "registered");
     metrics::emit(now, &registration_samples(&claim));
+    record_registration(
+        &deps.store,
+        vm,
+        new.then_some((position, target)),
+        &claim,
+        now,
+    )
+    .await;
     match claim {
         ClaimOutcome::Granted { replaced } => {
             if let Some(stale) = &replaced {
@@ -369,6 +383,44 @@ where
                     polls,
                 }),
             }))
+        }
+    }
+}
+
+/// Records a new backend registration (`registered`: its position and target; `None` for a
+/// retry or a member's poll) and a won claim, as events (best effort).
+async fn record_registration(
+    store: &impl StateStore,
+    vm: &Vm,
+    registered: Option<(u32, u32)>,
+    claim: &ClaimOutcome,
+    now: DateTime<Utc>,
+) {
+    if let Some((position, target)) = registered {
+        let reason = if position >= target {
+            format!("registered: completes the set of {target}")
+        } else {
+            format!("registered: {position} of {target} so far")
+        };
+        events::record(store, EventKind::Registration, &vm.name, &reason, now).await;
+    }
+    if let ClaimOutcome::Granted { replaced } = claim {
+        let reason = match replaced {
+            Some(stale) => format!(
+                "claimed the clusterization, taking it over from {} (stale since {})",
+                stale.instance, stale.since
+            ),
+            None => "claimed the clusterization: the set is complete".to_owned(),
+        };
+        events::record(store, EventKind::Claim, &vm.name, &reason, now).await;
+    }
+}
+
+fn refusal_text(refusal: RegistrationRefusal) -> String {
+    match refusal {
+        RegistrationRefusal::AlreadyClusterized => "the cluster is already formed".to_owned(),
+        RegistrationRefusal::SetComplete { target } => {
+            format!("the set of {target} is complete without it")
         }
     }
 }

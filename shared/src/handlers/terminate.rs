@@ -255,9 +255,9 @@ where
             for skipped in &asg.skipped {
                 tracing::debug!(asg = %asg.asg_name, instance = %skipped.id, reason = ?skipped.reason, "left alone");
             }
-            let done = apply(&deps.groups, asg, &mut errors).await;
-            record_events(&deps.store, asg, &done, deps.clock.now()).await;
-            terminated.extend(done);
+            let applied = apply(&deps.groups, asg, &mut errors).await;
+            record_events(&deps.store, asg, &applied, deps.clock.now()).await;
+            terminated.extend(applied.terminated);
         }
     }
     let backend = groups
@@ -476,12 +476,20 @@ fn record(errors: &mut Vec<String>, asg: &str, error: &ScalingError) {
     errors.push(message);
 }
 
-/// Executes one group's plan; returns what was terminated.
+/// What one group's plan did.
+struct Applied {
+    /// The instances terminated.
+    terminated: Vec<TerminatedInstance>,
+    /// The instances detached (the group replaces them).
+    detached: Vec<String>,
+}
+
+/// Executes one group's plan; returns what was terminated and detached.
 async fn apply<G: ScalingGroups>(
     groups: &G,
     plan: &AsgTerminatePlan,
     errors: &mut Vec<String>,
-) -> Vec<TerminatedInstance> {
+) -> Applied {
     let asg = plan.asg_name.as_str();
     let allowed: Vec<(&TerminateTarget, Result<(), ScalingError>)> =
         futures::stream::iter(&plan.terminate)
@@ -542,6 +550,7 @@ async fn apply<G: ScalingGroups>(
         .map(|t| t.id.as_str())
         .filter(|id| !done.contains(*id))
         .collect();
+    let mut detached = Vec::new();
     for batch in &plan.detach_batches {
         let batch: Vec<String> = batch
             .iter()
@@ -551,27 +560,41 @@ async fn apply<G: ScalingGroups>(
         if batch.is_empty() {
             continue;
         }
-        detach_all(groups, asg, &batch, errors).await;
+        detached.extend(detach_all(groups, asg, &batch, errors).await);
     }
 
-    ready
+    let terminated = ready
         .iter()
         .filter(|t| done.contains(&t.id))
         .map(|t| TerminatedInstance {
             instance_id: t.id.clone(),
             creation_date: t.launch_time.unwrap_or_else(go_zero_time),
         })
-        .collect()
+        .collect();
+    Applied {
+        terminated,
+        detached,
+    }
 }
 
-/// Records the run's terminations as events (best effort).
+/// Records the run's terminations and detaches as events (best effort).
 async fn record_events(
     store: &impl StateStore,
     plan: &AsgTerminatePlan,
-    terminated: &[TerminatedInstance],
+    applied: &Applied,
     now: chrono::DateTime<chrono::Utc>,
 ) {
-    for done in terminated {
+    for id in &applied.detached {
+        events::record(
+            store,
+            EventKind::Detach,
+            id,
+            "detached without lowering the desired capacity: the group launches its replacement",
+            now,
+        )
+        .await;
+    }
+    for done in &applied.terminated {
         let reason = plan
             .terminate
             .iter()
@@ -590,13 +613,13 @@ async fn record_events(
 
 /// Detaches `ids` (without decrementing the desired capacity) in one call; if that call fails,
 /// one by one, so one instance the group will not detach (already terminating, say) does not hold
-/// back the others.
+/// back the others. Returns those detached.
 async fn detach_all<G: ScalingGroups>(
     groups: &G,
     asg: &str,
     ids: &[String],
     errors: &mut Vec<String>,
-) {
+) -> Vec<String> {
     let detached = match groups.detach(asg, ids).await {
         Ok(()) => ids.to_vec(),
         Err(e) if ids.len() == 1 => {
@@ -618,6 +641,7 @@ async fn detach_all<G: ScalingGroups>(
     if !detached.is_empty() {
         tracing::info!(asg, instances = ?detached, "detached without decrementing desired capacity");
     }
+    detached
 }
 
 /// Terminates `targets` in one call; if that call fails, one by one, so one bad instance does

@@ -199,7 +199,18 @@ pub trait StateStore: Send + Sync {
         &self,
         group: Group,
         vm: &Vm,
-    ) -> impl Future<Output = Result<Registration, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Registration, StoreError>> + Send {
+        async move { Ok(self.register_noting_new(group, vm).await?.0) }
+    }
+
+    /// [`Self::register`], also saying whether this call made the registration (`true`) or
+    /// found it made (`false`: a retry, or a waiting member's poll), so that only new ones are
+    /// recorded as events. Still one write.
+    fn register_noting_new(
+        &self,
+        group: Group,
+        vm: &Vm,
+    ) -> impl Future<Output = Result<(Registration, bool), StoreError>> + Send;
 
     /// Claims the clusterization for `instance` (see `ClusterState::claim_answer`), in one
     /// conditional write.

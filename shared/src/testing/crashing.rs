@@ -47,9 +47,13 @@ impl<S: StateStore> StateStore for CrashingStore<'_, S> {
         self.step()?;
         self.inner.load(group).await
     }
-    async fn register(&self, group: Group, vm: &Vm) -> Result<Registration, StoreError> {
+    async fn register_noting_new(
+        &self,
+        group: Group,
+        vm: &Vm,
+    ) -> Result<(Registration, bool), StoreError> {
         self.step()?;
-        self.inner.register(group, vm).await
+        self.inner.register_noting_new(group, vm).await
     }
     async fn claim_clusterization(
         &self,

@@ -288,8 +288,13 @@ impl<S: StateStore> StateStore for Faulty<S> {
     async fn load(&self, group: Group) -> Result<ClusterState, StoreError> {
         self.store("load", self.inner.load(group)).await
     }
-    async fn register(&self, group: Group, vm: &Vm) -> Result<Registration, StoreError> {
-        self.store("register", self.inner.register(group, vm)).await
+    async fn register_noting_new(
+        &self,
+        group: Group,
+        vm: &Vm,
+    ) -> Result<(Registration, bool), StoreError> {
+        self.store("register", self.inner.register_noting_new(group, vm))
+            .await
     }
     async fn claim_clusterization(
         &self,

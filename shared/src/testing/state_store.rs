@@ -185,9 +185,13 @@ impl StateStore for InMemoryStateStore {
         self.with_group(group, |s| s.clone())
     }
 
-    async fn register(&self, group: Group, vm: &Vm) -> Result<Registration, StoreError> {
+    async fn register_noting_new(
+        &self,
+        group: Group,
+        vm: &Vm,
+    ) -> Result<(Registration, bool), StoreError> {
         self.wrote();
-        self.with_group(group, |s| s.register(vm).0)
+        self.with_group(group, |s| s.register(vm))
     }
 
     async fn claim_clusterization(

@@ -41,16 +41,31 @@ async fn registration_is_one_conditional_write_with_stable_answers() {
         first,
         "retry: same answer"
     );
-    let completing = store.register(Group::Backend, &vm("i-b")).await.unwrap();
-    assert!(completing.completes_set());
-    assert_eq!(
-        store.register(Group::Backend, &vm("i-b")).await.unwrap(),
-        completing,
-        "completer retry"
+    let (completing, new) = store
+        .register_noting_new(Group::Backend, &vm("i-b"))
+        .await
+        .unwrap();
+    assert!(
+        completing.completes_set() && new,
+        "the completer's registration is new"
     );
     assert_eq!(
-        store.register(Group::Backend, &vm("i-late")).await.unwrap(),
-        Registration::Refused(RegistrationRefusal::SetComplete { target: 2 })
+        store
+            .register_noting_new(Group::Backend, &vm("i-b"))
+            .await
+            .unwrap(),
+        (completing, false),
+        "completer retry: same answer, not new"
+    );
+    assert_eq!(
+        store
+            .register_noting_new(Group::Backend, &vm("i-late"))
+            .await
+            .unwrap(),
+        (
+            Registration::Refused(RegistrationRefusal::SetComplete { target: 2 }),
+            false
+        )
     );
     assert_eq!(
         store.write_calls(),

@@ -1,6 +1,7 @@
 //! `terminate` on fakes: unhealthy detaches, strays, the bootstrap grace, protections, errors.
 
 use super::*;
+use weka_shared::domain::events::EventKind;
 
 fn terminate_deps(
     groups: FakeScalingGroups,
@@ -131,6 +132,18 @@ async fn one_instance_the_group_will_not_detach_does_not_hold_back_the_others() 
     assert_eq!(left, vec!["i-stuck", "i-ok"]);
     assert_eq!(out.transient_errors.len(), 1, "{:?}", out.transient_errors);
     assert!(out.transient_errors[0].contains("i-stuck"));
+    let events = deps.store.events().await.unwrap();
+    let detached: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Detach)
+        .map(|e| e.subject.as_str())
+        .collect();
+    assert_eq!(
+        detached,
+        ["i-sick"],
+        "only the instance actually detached: {events:?}"
+    );
+    assert!(events[0].reason.contains("replacement"), "{events:?}");
 }
 
 #[tokio::test]

@@ -351,7 +351,11 @@ impl StateStore for DynamoStateStore {
         state::is_full(self, group).await
     }
 
-    async fn register(&self, group: Group, vm: &Vm) -> Result<Registration, StoreError> {
+    async fn register_noting_new(
+        &self,
+        group: Group,
+        vm: &Vm,
+    ) -> Result<(Registration, bool), StoreError> {
         state::register(self, group, vm).await
     }
 

@@ -263,7 +263,7 @@ pub(super) async fn register(
     store: &DynamoStateStore,
     group: Group,
     vm: &Vm,
-) -> Result<Registration, StoreError> {
+) -> Result<(Registration, bool), StoreError> {
     let table = &store.config.table;
     let slot = Put::builder()
         .table_name(table)
@@ -309,16 +309,19 @@ pub(super) async fn register(
         )
         .await?;
     match outcome {
-        Transaction::Committed => Ok(load_head(store, group).await?.member_answer(&vm.name)),
-        // The slot exists: a retry of a registration that was made. Same answer as then.
-        Transaction::Canceled(refusals) if refusals.first().is_some_and(Option::is_some) => {
-            Ok(load_head(store, group).await?.member_answer(&vm.name))
+        Transaction::Committed => {
+            Ok((load_head(store, group).await?.member_answer(&vm.name), true))
         }
+        // The slot exists: a retry of a registration that was made. Same answer as then.
+        Transaction::Canceled(refusals) if refusals.first().is_some_and(Option::is_some) => Ok((
+            load_head(store, group).await?.member_answer(&vm.name),
+            false,
+        )),
         Transaction::Canceled(mut refusals) => {
             let old = refusals.pop().flatten().flatten();
             let head = refused_head(store, group, old).await?;
             head.refusal()
-                .map(Registration::Refused)
+                .map(|refusal| (Registration::Refused(refusal), false))
                 .ok_or_else(|| inconsistent(store, group, "the registration"))
         }
     }
