@@ -77,6 +77,7 @@ def run(args, settings, Story, say, check, Failure):
         clusters = cloud.sim("/_sim/state")["clusters"]
         check(len(clusters) == 1, "exactly one WEKA cluster was created")
         check(len(cloud.active_backends()) == n, f"{n} backends active in WEKA")
+        _formation_events(cloud, check, set(members), bad)
 
         say(f"== e2e 1b: {SMB_GATEWAYS} SMB and {S3_GATEWAYS} S3 gateways form the SMB and S3 "
             "clusters (smb_setup_protocol, s3_setup_protocol)")
@@ -323,19 +324,42 @@ def _runs_follow_the_plan(cloud, check, n, timeout):
     check(compared >= 1, f"{compared} more runs compared with their plans")
 
 
-def _events_tell_the_run(cloud, check, removed, n):
-    """`events --json` holds a registration for each initial member, the claim, and for each
-    machine scaled in its deactivation and removal (by IP) and its termination (by instance),
-    each with a reason; the text table lists them too."""
+def _events_by_kind(cloud, check):
+    """`wekactl-aws events --json`, by kind; every event has a reason."""
     events = cloud.console_json("events")["events"]
     by_kind = collections.defaultdict(list)
     for e in events:
         by_kind[e["kind"]].append(e)
     check(all(e.get("reason") for e in events), f"every one of {len(events)} events has a reason")
-    check(len({e["subject"] for e in by_kind["registration"]}) >= n,
-          f"{len(by_kind['registration'])} registrations (at least the {n} members)")
-    check(len(by_kind["claim"]) >= 1, "the clusterization claim")
-    check(len(by_kind["lifecycle"]) >= n, f"{len(by_kind['lifecycle'])} lifecycle decisions")
+    return by_kind
+
+
+def _formation_events(cloud, check, members, failed):
+    """After formation (before 1c starts this module's state afresh): one registration per
+    member however often it polled, the claim by the completer, and a lifecycle decision for
+    each member and for the failed install."""
+    by_kind = _events_by_kind(cloud, check)
+    registered = collections.Counter(e["subject"] for e in by_kind["registration"])
+    check(set(registered) == members and set(registered.values()) == {1},
+          f"one registration event per member, polls not counted: {dict(registered)}")
+    completer = [e for e in by_kind["registration"] if "completes the set" in e["reason"]]
+    claims = by_kind["claim"]
+    check(len(completer) == 1 and [c["subject"] for c in claims] == [completer[0]["subject"]],
+          f"the completer {completer[0]['subject'] if completer else None} claimed: {claims}")
+    decided = {e["subject"] for e in by_kind["lifecycle"]}
+    check(members | {failed} <= decided,
+          f"a lifecycle decision for each member and for {failed} (abandoned): "
+          f"{sorted((members | {failed}) - decided)} missing")
+
+
+def _events_tell_the_run(cloud, check, removed, n):
+    """`events --json` holds a registration for each initial member, the claim, and for each
+    machine scaled in its deactivation and removal (by IP) and its termination (by instance),
+    each with a reason; the text table lists them too."""
+    by_kind = _events_by_kind(cloud, check)
+    check(by_kind["lifecycle"] and by_kind["detach"],
+          f"{len(by_kind['lifecycle'])} lifecycle decisions, {len(by_kind['detach'])} detaches "
+          "since the adoption")
     ips = {}
     for res in cloud.ec2.describe_instances(InstanceIds=sorted(removed))["Reservations"]:
         for i in res["Instances"]:
