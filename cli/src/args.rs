@@ -66,9 +66,10 @@ pub enum Command {
     Plan,
     /// The automatic decisions kept (14 days, 500 at most), newest first.
     Events {
-        /// Only this kind.
-        #[arg(long, value_enum)]
-        kind: Option<KindArg>,
+        /// Only this kind: registration, claim, deactivation, removal, termination, detach,
+        /// lifecycle or refusal.
+        #[arg(long, value_parser = parse_kind, value_name = "KIND")]
+        kind: Option<EventKind>,
         /// Only the last DURATION (`90s`, `15m`, `2h`, `3d`).
         #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
         since: Option<Duration>,
@@ -125,42 +126,6 @@ impl From<GoalArg> for Goal {
     }
 }
 
-/// `--kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum KindArg {
-    /// Registrations for clusterization.
-    Registration,
-    /// Claims of the clusterization.
-    Claim,
-    /// Deactivations by scale-down.
-    Deactivation,
-    /// Removals by scale-down.
-    Removal,
-    /// Terminations by terminate.
-    Termination,
-    /// Detaches of unhealthy instances.
-    Detach,
-    /// Lifecycle decisions.
-    Lifecycle,
-    /// Refusals (the safety floor, WEKA).
-    Refusal,
-}
-
-impl From<KindArg> for EventKind {
-    fn from(kind: KindArg) -> Self {
-        match kind {
-            KindArg::Registration => Self::Registration,
-            KindArg::Claim => Self::Claim,
-            KindArg::Deactivation => Self::Deactivation,
-            KindArg::Removal => Self::Removal,
-            KindArg::Termination => Self::Termination,
-            KindArg::Detach => Self::Detach,
-            KindArg::Lifecycle => Self::Lifecycle,
-            KindArg::Refusal => Self::Refusal,
-        }
-    }
-}
-
 impl Cli {
     /// Where the deployment's outputs come from: `--outputs`, else `--tf-dir`, else the
     /// current directory unless the status function was given.
@@ -182,6 +147,16 @@ impl Cli {
             state_key: self.state_key.clone(),
         }
     }
+}
+
+/// An event kind by its stored name.
+pub fn parse_kind(text: &str) -> Result<EventKind, String> {
+    EventKind::parse(text).ok_or_else(|| {
+        format!(
+            "unknown event kind {text:?}: registration, claim, deactivation, removal, \
+             termination, detach, lifecycle or refusal"
+        )
+    })
 }
 
 /// `90s`, `15m`, `2h`, `3d`, or plain seconds.
@@ -220,6 +195,20 @@ mod tests {
         assert!(parse_duration("5w").unwrap_err().contains("unit"));
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn event_kinds_are_read_by_their_stored_names() {
+        assert_eq!(parse_kind("deactivation"), Ok(EventKind::Deactivation));
+        assert!(parse_kind("reboot").unwrap_err().contains("lifecycle"));
+        let cli = Cli::try_parse_from(["wekactl-aws", "events", "--kind", "claim"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Events {
+                kind: Some(EventKind::Claim),
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -81,7 +81,7 @@ where
                     .and_then(|d| chrono::Utc::now().checked_sub_signed(d))
             });
             let filter = EventFilter {
-                kind: kind.map(Into::into),
+                kind: *kind,
                 since,
                 limit: *limit,
             };
