@@ -192,6 +192,8 @@ def run(args, settings, Story, say, check, Failure):
         check(all(s == "terminated" for s in states.values()),
               "the removed machines were terminated in EC2")
         check(left <= before_active, "no active healthy machine outside the plan was touched")
+        say(f"== e2e 5b: desired {n - 1}, below the safety floor: plan acts on nothing, nor does the run")
+        _floor_plan_and_run(cloud, check, n, args.timeout)
         story.final_status()
         say("== e2e 6: `wekactl-aws events` lists every automatic action of the run, with why")
         _events_tell_the_run(cloud, check, removed, n)
@@ -322,6 +324,33 @@ def _runs_follow_the_plan(cloud, check, n, timeout):
         check(acted == planned, f"run {compared + 1} did what plan said: {_plan_text(acted)}")
         compared += 1
     check(compared >= 1, f"{compared} more runs compared with their plans")
+
+
+def _floor_plan_and_run(cloud, check, n, timeout):
+    """A third cluster for plan-versus-run: desired below the floor. `plan` keeps every machine
+    for the floor and acts on none; one run then deactivates and terminates nothing; desired
+    back."""
+    cloud.clock.stop()
+    time.sleep(1)
+    cloud.set_desired(n - 1)
+    planned = _planned(cloud)
+    plan = cloud.console_json("plan")
+    reasons = {x["reason"] for x in plan["machines"]}
+    check((plan.get("refusal") or {}).get("shrink_refused")
+          and not (planned["deactivate"] or planned["remove"])
+          and all("safety floor" in r for r in reasons),
+          f"plan: the floor refuses the shrink, every machine kept: {sorted(reasons)}")
+    calls_before = len(_acting_calls(cloud))
+    owners = _owners(cloud)
+    members = {i["InstanceId"] for i in cloud.group()["Instances"]}
+    run = cloud.clock.fire(name=f"floor-{int(time.time())}")
+    status, _ = _wait_execution(cloud, run["executionArn"], timeout)
+    check(status == "SUCCEEDED", "the run below the floor succeeded")
+    states = ec2_states(cloud, members)
+    terminated = {i for i, v in states.items() if v != "running"}
+    acted = _acted_instances(owners, _acting_calls(cloud)[calls_before:], terminated)
+    check(acted == planned, f"the run did what plan said: {_plan_text(acted)}")
+    cloud.set_desired(n)
 
 
 def _events_by_kind(cloud, check):
