@@ -197,8 +197,17 @@ where
             frame.alerts.push(format!("{label}: {v}"));
         }
     }
-    if status.scale_lease_held.is_some() {
-        frame.alerts.push("scale lease held".to_owned());
+    // Runs meet a held lease all the time (it serialises them); only one kept past its period
+    // is news.
+    if let Some(lease) = status
+        .scale_lease_held
+        .as_ref()
+        .filter(|l| l["beyond_one_period"].as_bool() == Some(true))
+    {
+        frame.alerts.push(format!(
+            "scale lease held by {} beyond one period",
+            lease["holder"].as_str().unwrap_or("?")
+        ));
     }
     if !summary.clusterized {
         frame.phase = if summary.clusterization_instance.is_empty() {

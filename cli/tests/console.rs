@@ -237,7 +237,8 @@ fn progress(registered: u32, clusterized: bool) -> Value {
 
 fn status_answer(desired: u32, clusterized: bool) -> Value {
     json!({"initial_size": 6, "desired_size": desired, "clusterized": clusterized,
-           "weka_status": null})
+           "weka_status": null,
+           "scale_lease_held": {"holder": "tick-1", "beyond_one_period": false}})
 }
 
 fn plan(machines: usize, acting: usize) -> Value {
@@ -294,6 +295,10 @@ async fn watch_follows_formation_until_formed_with_a_line_per_change() {
         "{text}"
     );
     assert!(lines[6].contains("settled"), "{text}");
+    assert!(
+        !text.contains("lease"),
+        "a lease within its period is no alert: {text}"
+    );
 }
 
 #[tokio::test]
@@ -342,12 +347,21 @@ async fn watch_waits_for_a_scale_in_to_settle_and_json_frames_parse() {
 async fn watch_times_out_with_4_and_gives_up_after_failures_in_a_row() {
     let c = watching(|kind: &str, _| match kind {
         "progress" => Ok(progress(2, false)),
-        _ => Ok(status_answer(6, false)),
+        _ => {
+            let mut status = status_answer(6, false);
+            status["scale_lease_held"]["beyond_one_period"] = json!(true);
+            Ok(status)
+        }
     });
     let mut opts = options(Goal::Formed, false);
     opts.timeout = Some(Duration::ZERO);
     let mut out = Vec::new();
     assert_eq!(watch(&c, &opts, &mut out).await.unwrap(), Exit::TimedOut);
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("scale lease held by tick-1 beyond one period"),
+        "{text}"
+    );
 
     let failing = watching(|_: &str, n: usize| {
         Err(CallError::Aws {
