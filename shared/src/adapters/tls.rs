@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-/// Mozilla's roots as rustls trust anchors (a cheap parse of each DER, no copy of it).
+/// Mozilla's roots as rustls trust anchors: each DER is parsed for its subject and key, not
+/// copied whole first.
 pub(crate) fn mozilla_roots() -> rustls::RootCertStore {
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
@@ -14,7 +15,7 @@ pub(crate) fn mozilla_roots() -> rustls::RootCertStore {
 
 /// A rustls client configuration trusting `roots` and nothing else, speaking HTTP/1.1 (all the
 /// JSON-RPC client speaks): what reqwest builds for `tls_certs_only` with its default
-/// provider and protocol versions, minus the certificate parsing.
+/// provider and protocol versions.
 pub(crate) fn http1_client_config(
     roots: rustls::RootCertStore,
 ) -> Result<rustls::ClientConfig, rustls::Error> {

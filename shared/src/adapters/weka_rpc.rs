@@ -135,7 +135,7 @@ impl JsonRpcConnector {
 
 /// The JSON-RPC HTTP client, trusting `roots` only. Its TLS configuration is handed over
 /// built (see `super::tls`) rather than as reqwest certificates (`tls_certs_only`), which
-/// copied and parsed every root at init.
+/// copied every root whole before parsing it.
 fn http_client(
     timeout: Duration,
     roots: rustls::RootCertStore,
