@@ -5,7 +5,13 @@ pub mod autoscaling;
 pub mod dynamo;
 pub mod ec2;
 pub mod secrets;
+mod tls;
 pub mod weka_rpc;
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 /// Longest one SDK attempt may take (a slow or silent endpoint fails and is retried).
 pub const SDK_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
@@ -35,19 +41,22 @@ pub fn aws_config_loader() -> aws_config::ConfigLoader {
 }
 
 /// The HTTPS client `default-https-client` gives every SDK client (rustls on aws-lc, the proxy
-/// from the environment, the client's connector settings and sleep), trusting the roots
-/// compiled in ([`trusted_roots_pem`]) instead of the system's.
-fn aws_https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider};
-    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
-    // The SDK builds its connector when a client is created (so at init), and the default one
-    // reads and parses every file of /etc/ssl/certs then: most of a function's cold start
-    // (tests/bench/coldstart.py).
+/// from the environment, the client's connector settings and sleep), trusting Mozilla's roots
+/// compiled in ([`tls`]) instead of the system's.
+fn aws_https_client() -> SharedHttpClient {
+    use aws_smithy_http_client::tls::{TlsContext, TrustStore};
     let tls = TlsContext::builder()
-        .with_trust_store(TrustStore::empty().with_pem_certificate(trusted_roots_pem()))
+        .with_trust_store(TrustStore::empty().with_pem_certificate(tls::mozilla_roots_pem()))
         .build()
         .expect("a TLS context without extra server names always builds");
-    Builder::new().build_with_connector_fn(move |settings, components| {
+    https_client_trusting(tls)
+}
+
+/// [`aws_https_client`] with the roots of `tls`.
+fn https_client_trusting(tls: aws_smithy_http_client::tls::TlsContext) -> SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider};
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
+    let client = Builder::new().build_with_connector_fn(move |settings, components| {
         let mut connector = ConnectorBuilder::default()
             .tls_provider(Provider::Rustls(rustls_provider::CryptoMode::AwsLc))
             .tls_context(tls.clone());
@@ -57,22 +66,40 @@ fn aws_https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
         }
         connector.set_proxy_config(Some(ProxyConfig::from_env()));
         connector.build()
-    })
+    });
+    SharedHttpClient::new(NoThrowawayConnector(client))
 }
 
-/// The root certificates the HTTPS clients trust, as PEM: Mozilla's, compiled in
-/// (webpki-root-certs), so that no certificate file is read at init. Verification is the one
-/// the system's roots got (WebPKI: chain to a root, validity, name); only the root set is fixed
-/// at build time (Mozilla's, as the Lambda image's bundle is) instead of read from the image.
-fn trusted_roots_pem() -> String {
-    use base64::Engine as _;
-    let mut pem = String::with_capacity(300 * 1024);
-    for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        pem.push_str("-----BEGIN CERTIFICATE-----\n");
-        base64::engine::general_purpose::STANDARD.encode_string(der, &mut pem);
-        pem.push_str("\n-----END CERTIFICATE-----\n");
+/// The SDK's HTTPS client minus the connector it builds, and drops, whenever an SDK client is
+/// created (`validate_base_client_config`, there so that the system's roots are loaded at init
+/// rather than on the first request): with roots handed over as PEM, each such build decodes
+/// and parses every root again, once per SDK client at init, for nothing. The connector the
+/// requests use is built on the first one, as it always was.
+#[derive(Debug)]
+struct NoThrowawayConnector(SharedHttpClient);
+
+impl HttpClient for NoThrowawayConnector {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
     }
-    pem
+
+    fn validate_final_config(
+        &self,
+        components: &RuntimeComponents,
+        cfg: &aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.0.validate_final_config(components, cfg)
+    }
+
+    fn connector_metadata(
+        &self,
+    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// The pause before retry `round` (1 is the first retry): `first` doubled each round, capped at
@@ -117,5 +144,145 @@ where
             )
         ),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::tls::test_server::{self, caused_by};
+    use super::*;
+    use aws_sdk_dynamodb::error::SdkError;
+    use rustls::CertificateError;
+
+    /// One DynamoDB call to the loopback TLS server on `host`, through the SDK configuration
+    /// the functions load, with `client` as its HTTP client when given.
+    async fn call(
+        client: Option<SharedHttpClient>,
+        host: &str,
+        port: u16,
+    ) -> Result<(), SdkError<aws_sdk_dynamodb::operation::list_tables::ListTablesError>> {
+        let mut loader = aws_config_loader()
+            .endpoint_url(format!("https://{host}:{port}"))
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .retry_config(aws_config::retry::RetryConfig::disabled());
+        if let Some(client) = client {
+            loader = loader.http_client(client);
+        }
+        let config = loader.load().await;
+        aws_sdk_dynamodb::Client::new(&config)
+            .list_tables()
+            .send()
+            .await
+            .map(drop)
+    }
+
+    fn trusting_the_test_ca() -> SharedHttpClient {
+        use aws_smithy_http_client::tls::{TlsContext, TrustStore};
+        let tls = TlsContext::builder()
+            .with_trust_store(TrustStore::empty().with_pem_certificate(test_server::CA_PEM))
+            .build()
+            .unwrap();
+        https_client_trusting(tls)
+    }
+
+    /// Counts the connectors smithy asks for at client creation (never those of requests).
+    #[derive(Debug)]
+    struct CountingValidations(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl HttpClient for CountingValidations {
+        fn http_connector(
+            &self,
+            _: &HttpConnectorSettings,
+            _: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            panic!("no request is made")
+        }
+
+        fn validate_base_client_config(
+            &self,
+            _: &aws_sdk_dynamodb::config::RuntimeComponentsBuilder,
+            _: &aws_sdk_dynamodb::config::ConfigBag,
+        ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn creating_an_sdk_client_builds_no_connector() {
+        let validations = |wrapped: bool| {
+            let count = std::sync::Arc::default();
+            let counting =
+                SharedHttpClient::new(CountingValidations(std::sync::Arc::clone(&count)));
+            let client = if wrapped {
+                SharedHttpClient::new(NoThrowawayConnector(counting))
+            } else {
+                counting
+            };
+            let config = aws_sdk_dynamodb::Config::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .http_client(client)
+                .build();
+            let _client = aws_sdk_dynamodb::Client::from_conf(config);
+            count.load(std::sync::atomic::Ordering::Relaxed)
+        };
+        assert_eq!(
+            validations(false),
+            1,
+            "smithy validates (builds a connector) per client"
+        );
+        assert_eq!(validations(true), 0);
+    }
+
+    #[tokio::test]
+    async fn the_sdk_refuses_a_server_no_mozilla_root_vouches_for() {
+        let (port, handshakes) = test_server::start(1);
+        let error = call(None, "localhost", port).await.unwrap_err();
+        assert!(matches!(error, SdkError::DispatchFailure(_)), "{error:?}");
+        assert!(
+            caused_by(&error, |e| *e
+                == rustls::Error::InvalidCertificate(
+                    CertificateError::UnknownIssuer
+                )),
+            "{error:?}"
+        );
+        assert!(!handshakes.recv().unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_sdk_checks_the_name_and_accepts_a_good_chain() {
+        let (port, handshakes) = test_server::start(2);
+        // The positive case first: the refusal below is the name's, not the chain's. The
+        // server's 400 is a service error: the request went through TLS.
+        let error = call(Some(trusting_the_test_ca()), "localhost", port)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                SdkError::ServiceError(_) | SdkError::ResponseError(_)
+            ),
+            "{error:?}"
+        );
+        assert!(handshakes.recv().unwrap());
+        let error = call(Some(trusting_the_test_ca()), "127.0.0.1", port)
+            .await
+            .unwrap_err();
+        assert!(
+            caused_by(&error, |e| matches!(
+                e,
+                rustls::Error::InvalidCertificate(
+                    CertificateError::NotValidForName
+                        | CertificateError::NotValidForNameContext { .. }
+                )
+            )),
+            "{error:?}"
+        );
+        assert!(!handshakes.recv().unwrap());
     }
 }

@@ -116,26 +116,36 @@ pub struct JsonRpcConnector {
 
 /// The HTTP client could not be built.
 #[derive(Debug, thiserror::Error)]
-#[error("weka http client could not be built")]
-pub struct ClientBuildError(#[from] reqwest::Error);
+pub enum ClientBuildError {
+    /// reqwest refused the configuration.
+    #[error("weka http client could not be built")]
+    Http(#[from] reqwest::Error),
+    /// rustls refused the TLS configuration.
+    #[error("weka http client's TLS configuration could not be built")]
+    Tls(#[source] rustls::Error),
+}
 
 impl JsonRpcConnector {
     /// Builds the HTTP client (once, at init), trusting the root certificates compiled in.
     pub fn new(config: WekaRpcConfig) -> Result<Self, ClientBuildError> {
-        // The roots the SDK clients trust too (see `super::trusted_roots_pem` for why): the
-        // platform verifier reqwest uses by default read and parsed every file of
-        // /etc/ssl/certs here, at init.
-        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-            .iter()
-            .map(|der| reqwest::Certificate::from_der(der))
-            .collect::<Result<Vec<_>, _>>()?;
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .tls_certs_only(roots)
-            .build()?;
+        let http = http_client(config.timeout, super::tls::mozilla_roots())?;
         Ok(Self { http, config })
     }
+}
+
+/// The JSON-RPC HTTP client, trusting `roots` only. Its TLS configuration is handed over
+/// built (see `super::tls`) rather than as reqwest certificates (`tls_certs_only`), which
+/// copied every root whole before parsing it.
+fn http_client(
+    timeout: Duration,
+    roots: rustls::RootCertStore,
+) -> Result<reqwest::Client, ClientBuildError> {
+    let tls = super::tls::http1_client_config(roots).map_err(ClientBuildError::Tls)?;
+    Ok(reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .tls_backend_preconfigured(tls)
+        .build()?)
 }
 
 impl WekaConnector for JsonRpcConnector {
@@ -485,6 +495,64 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use std::collections::HashMap;
+
+    mod tls {
+        use super::*;
+        use crate::adapters::tls::test_server::{self, caused_by};
+        use rustls::CertificateError;
+
+        async fn get(client: &reqwest::Client, url: &str) -> Result<u16, reqwest::Error> {
+            Ok(client.get(url).send().await?.status().as_u16())
+        }
+
+        #[tokio::test]
+        async fn refuses_a_server_no_mozilla_root_vouches_for() {
+            let (port, handshakes) = test_server::start(1);
+            let connector = JsonRpcConnector::new(WekaRpcConfig {
+                url_template: "https://{ip}/api/v2".to_owned(),
+                timeout: Duration::from_secs(5),
+                retry: RetryPolicy::DEFAULT,
+            })
+            .unwrap();
+            let error = get(&connector.http, &format!("https://localhost:{port}/"))
+                .await
+                .unwrap_err();
+            assert!(
+                caused_by(&error, |e| *e
+                    == rustls::Error::InvalidCertificate(
+                        CertificateError::UnknownIssuer
+                    )),
+                "{error:?}"
+            );
+            assert!(!handshakes.recv().unwrap());
+        }
+
+        #[tokio::test]
+        async fn checks_the_name_and_accepts_a_good_chain() {
+            let (port, handshakes) = test_server::start(2);
+            let client = http_client(Duration::from_secs(5), test_server::ca_roots()).unwrap();
+            // The positive case first: the refusal below is the name's, not the chain's.
+            let status = get(&client, &format!("https://localhost:{port}/"))
+                .await
+                .unwrap();
+            assert_eq!(status, 400);
+            assert!(handshakes.recv().unwrap());
+            let error = get(&client, &format!("https://127.0.0.1:{port}/"))
+                .await
+                .unwrap_err();
+            assert!(
+                caused_by(&error, |e| matches!(
+                    e,
+                    rustls::Error::InvalidCertificate(
+                        CertificateError::NotValidForName
+                            | CertificateError::NotValidForNameContext { .. }
+                    )
+                )),
+                "{error:?}"
+            );
+            assert!(!handshakes.recv().unwrap());
+        }
+    }
 
     #[test]
     fn no_mutation_is_read_only() {
