@@ -206,6 +206,8 @@ locals {
       ROLE                          = "backend"
       DOWN_BACKENDS_REMOVAL_TIMEOUT = var.debug_down_backends_removal_timeout
       MIN_CLUSTER_SIZE              = tostring(var.min_cluster_size)
+      BOOTSTRAP_GRACE_MINUTES       = tostring(var.bootstrap_grace_minutes)
+      MAX_TERMINATIONS_PER_RUN      = tostring(var.max_terminations_per_run)
     })
     "adopt" = merge(local.env_common, local.env_credentials, {
       WEKA_API_URL_TEMPLATE    = var.weka_api_url_template

@@ -8,6 +8,7 @@ use weka_shared::domain::control::Pause;
 use weka_shared::domain::events::{Event, EventKind};
 use weka_shared::domain::notes::{LeaseNote, ScaleNote};
 use weka_shared::domain::scale_down::MachineStep;
+use weka_shared::domain::terminate_view::InstanceStep;
 use weka_shared::ports::StoreError;
 use weka_shared::wire::bootstrap::{PausedShown, ProgressResponse, StatusResponse};
 use weka_shared::wire::scale::Refusal;
@@ -129,6 +130,9 @@ pub struct PlanAnswer {
     /// The scale lease, while a run holds it.
     #[serde(default)]
     pub lease: Option<LeaseNote>,
+    /// What terminate would then do to the groups' instances, and why.
+    #[serde(default)]
+    pub instances: Vec<InstanceStep>,
 }
 
 /// Which events to list.

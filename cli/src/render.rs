@@ -283,6 +283,22 @@ pub fn plan_text(p: &PlanAnswer) -> String {
             &rows,
         ));
     }
+    if !p.instances.is_empty() {
+        let rows: Vec<Vec<String>> = p
+            .instances
+            .iter()
+            .map(|i| {
+                vec![
+                    i.instance_id.clone(),
+                    i.group.clone(),
+                    format!("{:?}", i.action).to_lowercase(),
+                    i.reason.clone(),
+                ]
+            })
+            .collect();
+        out.push_str("\nterminate, on that answer:\n");
+        out.push_str(&table(&["INSTANCE", "GROUP", "ACTION", "WHY"], &rows));
+    }
     out
 }
 
@@ -322,6 +338,28 @@ mod tests {
         assert_eq!(
             t,
             "A          LONG HEADER  Z\nwide cell  x            end\ny\n"
+        );
+    }
+
+    #[test]
+    fn a_plan_tells_each_machine_and_each_instance_terminate_would_touch() {
+        let plan: PlanAnswer = serde_json::from_value(serde_json::json!({
+            "desired": 5,
+            "machines": [{"ip": "10.0.0.1", "instance_id": "i-1", "action": "remove",
+                          "terminate": true, "reason": "every container is inactive"}],
+            "instances": [{"instance_id": "i-9", "group": "asg", "action": "hold",
+                           "reason": "not in WEKA yet, within the bootstrap grace"}],
+            "paused": null, "last_run": null, "lease": null}))
+        .unwrap();
+        let text = plan_text(&plan);
+        assert!(text.contains("next run: 1 machine(s) acted on"), "{text}");
+        assert!(
+            text.contains("10.0.0.1  i-1       remove  yes        every container is inactive"),
+            "{text}"
+        );
+        assert!(
+            text.contains("i-9       asg    hold    not in WEKA yet, within the bootstrap grace"),
+            "{text}"
         );
     }
 

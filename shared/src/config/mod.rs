@@ -9,6 +9,7 @@ pub mod geometry;
 pub mod lifecycle;
 pub mod names;
 pub mod protocols;
+pub mod terminate;
 
 use names::{
     NFS_STATE_KEY_ENV, REFERENCE_NFS_STATE_KEY_ENV, REFERENCE_STATE_HASH_KEY_ENV,

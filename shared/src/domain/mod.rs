@@ -17,3 +17,4 @@ pub mod scale_down;
 pub mod scripts;
 pub mod state;
 pub mod terminate;
+pub mod terminate_view;

@@ -334,6 +334,25 @@ pub fn plan_terminate_without_scale_answer(
     }
 }
 
+/// Plans terminate on scale-down's answer as a plan predicts it (`status` `{"type":"plan"}`):
+/// `weka_ips` are the machines WEKA keeps, `removed` the (instance id, IP) of those scale-down
+/// would remove. Same rules as [`plan_terminate`].
+pub fn plan_terminate_predicted(
+    asgs: &[AsgSnapshot],
+    weka_ips: &BTreeSet<&str>,
+    removed: &BTreeSet<(&str, &str)>,
+    policy: &TerminatePolicy,
+    forming: &[Forming],
+    now: DateTime<Utc>,
+) -> Vec<AsgTerminatePlan> {
+    let view = WekaView {
+        known: true,
+        weka_ips,
+        to_terminate: removed,
+    };
+    plan_asgs(asgs, &view, policy, forming, now)
+}
+
 /// What scale-down's answer says about WEKA: its hosts' IPs and the machines it removed.
 struct WekaView<'a> {
     /// False when there is no answer (scale-down failed).

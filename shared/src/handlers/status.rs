@@ -14,11 +14,15 @@
 
 use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::{ASG_NAME_ENV, CLUSTER_NAME_ENV};
+use crate::config::terminate::terminate_policy;
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::lifecycle::{LifecycleRecord, Transition};
 use crate::domain::notes::{LeaseNote, ScaleDownFailureNote, ScaleNote, WekaRefusalsNote};
 use crate::domain::progress::progress_view;
+use crate::domain::scale_down::MachineAction;
 use crate::domain::state::{ClusterState, Group};
+use crate::domain::terminate::{TerminatePolicy, plan_terminate_predicted};
+use crate::domain::terminate_view::explain_terminate;
 use crate::error::{Classify, ErrorClass, error_chain};
 use crate::lambda::weka_deadline;
 use crate::lambda::{PayloadError, decode};
@@ -63,6 +67,8 @@ pub struct PlanConfig {
     pub floor: FloorConfig,
     /// The backend group's hooks.
     pub lifecycle: LifecycleConfig,
+    /// Terminate's grace and cap, as `terminate` has them.
+    pub terminate: TerminatePolicy,
 }
 
 impl Config {
@@ -78,6 +84,7 @@ impl Config {
                     inventory: InventoryConfig::from_lookup(env)?,
                     floor: FloorConfig::from_lookup(env)?,
                     lifecycle: LifecycleConfig::from_lookup(env)?,
+                    terminate: terminate_policy(env)?,
                 }),
                 None => None,
             },
@@ -251,16 +258,47 @@ where
         deadline: weka_deadline(&deps.clock, deadline),
     };
     let explanation = explain_now(&sources, &info, now).await?;
+    let pause = paused(&deps.store).await;
+    let instances = (explanation.skipped.is_none()).then(|| {
+        // Terminate on the answer this plan predicts: the machines WEKA keeps, those removed.
+        let weka_ips = explanation
+            .machines
+            .iter()
+            .filter(|m| m.action != MachineAction::Remove)
+            .map(|m| m.ip.as_str())
+            .collect();
+        let removed = explanation
+            .machines
+            .iter()
+            .filter(|m| m.action == MachineAction::Remove)
+            .filter_map(|m| Some((m.instance_id.as_deref()?, m.ip.as_str())))
+            .collect();
+        let snapshots: Vec<_> = described.iter().map(|g| g.snapshot()).collect();
+        let plans =
+            plan_terminate_predicted(&snapshots, &weka_ips, &removed, &config.terminate, &[], now);
+        let pause_text = pause.as_ref().map(|p| {
+            let why = if p.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", p.reason)
+            };
+            format!(
+                "scale-down and terminations are paused by {} since {}{why}",
+                p.paused_by, p.since
+            )
+        });
+        explain_terminate(&plans, pause_text.as_deref())
+    });
     let mut answer = serde_json::to_value(&explanation)?;
     if let Value::Object(fields) = &mut answer {
+        if let Some(instances) = instances {
+            fields.insert("instances".to_owned(), serde_json::to_value(instances)?);
+        }
         fields.insert(
             "desired".to_owned(),
             json!(info.weka_backends_desired_capacity),
         );
-        fields.insert(
-            "paused".to_owned(),
-            serde_json::to_value(paused(&deps.store).await)?,
-        );
+        fields.insert("paused".to_owned(), serde_json::to_value(&pause)?);
         fields.insert(
             "last_run".to_owned(),
             read_note::<ScaleNote>(&deps.store)

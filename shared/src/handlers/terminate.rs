@@ -33,9 +33,8 @@
 
 use crate::config::asg::AsgConfig;
 use crate::config::lifecycle::LifecycleConfig;
-use crate::config::names::{
-    BOOTSTRAP_GRACE_MINUTES_ENV, MAX_TERMINATIONS_PER_RUN_ENV, SCALE_LEASE_TTL_ENV,
-};
+use crate::config::names::SCALE_LEASE_TTL_ENV;
+use crate::config::terminate::terminate_policy;
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::events::EventKind;
 use crate::domain::formation::departed_members;
@@ -65,7 +64,6 @@ use crate::wire::scale::{
     PROTOCOL_VERSION, ScaleDownFailure, ScaleResponse, TerminateInput, TerminatedInstance,
     TerminatedInstancesResponse, go_zero_time,
 };
-use chrono::TimeDelta;
 use futures::StreamExt as _;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -93,31 +91,12 @@ pub struct Config {
 impl Config {
     /// Reads the configuration.
     pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
-        let defaults = TerminatePolicy::default();
-        let grace_minutes: i64 = env.parsed_or(
-            BOOTSTRAP_GRACE_MINUTES_ENV,
-            defaults.bootstrap_grace.num_minutes(),
-        )?;
-        if grace_minutes < 0 {
-            return Err(ConfigError::Invalid {
-                name: BOOTSTRAP_GRACE_MINUTES_ENV,
-                value: grace_minutes.to_string(),
-                reason: "must not be negative".to_owned(),
-            });
-        }
         let groups = AsgConfig::from_lookup(env)?;
         Ok(Self {
             state: StateConfig::from_lookup(env)?,
             asg_name: groups.backend,
             nfs_asg_name: groups.nfs,
-            policy: TerminatePolicy {
-                bootstrap_grace: TimeDelta::minutes(grace_minutes),
-                max_terminations_per_run: env.parsed_or(
-                    MAX_TERMINATIONS_PER_RUN_ENV,
-                    defaults.max_terminations_per_run,
-                )?,
-                ..defaults
-            },
+            policy: terminate_policy(env)?,
             lease_ttl: env.duration_or(SCALE_LEASE_TTL_ENV, DEFAULT_SCALE_LEASE_TTL)?,
             lifecycle: LifecycleConfig::from_lookup(env)?,
         })

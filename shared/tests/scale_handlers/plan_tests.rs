@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use weka_shared::config::asg::AsgConfig;
 use weka_shared::domain::control::Pause;
 use weka_shared::domain::scale_down::{MachineAction, MachineStep};
+use weka_shared::domain::terminate::TerminatePolicy;
 use weka_shared::services::inventory::InventoryConfig;
 use weka_shared::services::scale_plan::{FloorConfig, PlanSources, explain_now};
 
@@ -203,12 +204,23 @@ async fn status_answers_the_plan_with_the_last_run_pause_and_lease() {
     let (_, cb, _) = clusters().remove(0);
     let mut deps = status_deps(clusterized_store().await, weka(&cb), now());
     let groups = FakeScalingGroups::default();
-    let instances: Vec<GroupInstance> = cb
+    let mut instances: Vec<GroupInstance> = cb
         .info
         .weka_backend_instances
         .iter()
         .map(|i| group_instance(&i.id, &i.private_ip, now() - TimeDelta::days(5)))
         .collect();
+    // Two newcomers WEKA does not run: one within the bootstrap grace, one long past it.
+    instances.push(group_instance(
+        "i-young",
+        "10.9.9.1",
+        now() - TimeDelta::minutes(5),
+    ));
+    instances.push(group_instance(
+        "i-stray",
+        "10.9.9.2",
+        now() - TimeDelta::hours(2),
+    ));
     groups.add_group(ASG, 3, instances);
     deps.groups = groups;
     deps.inventory.add_running(
@@ -237,10 +249,36 @@ async fn status_answers_the_plan_with_the_last_run_pause_and_lease() {
         },
         floor: floor(Some((1, 1, 0))),
         lifecycle: LifecycleConfig::disabled(),
+        terminate: TerminatePolicy::default(),
     });
     let answer = status::handle(&deps, json!({"type": "plan"}), None)
         .await
         .unwrap();
+    // Terminate's side, on the answer the plan predicts: the grace holds the newcomer, the
+    // stray past it would be terminated, the machines WEKA runs are not its business.
+    let instances: Vec<(&str, &str)> = answer["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["instance_id"].as_str().unwrap(),
+                i["action"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        instances,
+        [("i-stray", "terminate"), ("i-young", "hold")],
+        "{answer:#}"
+    );
+    assert!(
+        answer["instances"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("bootstrap grace"),
+        "{answer:#}"
+    );
     assert_eq!(answer["desired"], 3);
     assert_eq!(
         answer["machines"].as_array().unwrap().len(),
