@@ -9,6 +9,7 @@ the router on 127.0.0.1.
 """
 
 import base64
+import contextlib
 import json
 import os
 import shlex
@@ -554,6 +555,7 @@ class Clock:
         self.cloud = cloud
         self.count = 0
         self.stopped = threading.Event()
+        self.holding = threading.Event()
         self.thread = None
 
     def start(self):
@@ -563,7 +565,22 @@ class Clock:
 
     def _run(self):
         while not self.stopped.wait(self.cloud.s.tick):
-            self.fire()
+            if not self.holding.is_set():
+                self.fire()
+
+    @contextlib.contextmanager
+    def held(self, settle_timeout=60):
+        """No tick inside, and no execution running once entered: what a story does there is
+        observed before the control plane reacts (a tick could otherwise land in between)."""
+        self.holding.set()
+        try:
+            deadline = time.time() + settle_timeout
+            while time.time() < deadline and any(
+                    e["status"] == "RUNNING" for e in self.cloud.executions()):
+                time.sleep(0.5)
+            yield
+        finally:
+            self.holding.clear()
 
     def fire(self, name=None, payload=None):
         self.count += 1

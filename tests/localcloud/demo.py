@@ -176,10 +176,12 @@ class Story:
             "then ec2 terminate-instances)")
         active = self.c.active_backends()
         victim = sorted(active)[0]
-        start = time.time()
-        self.terminate_from_outside(victim)
-        member = {i["InstanceId"]: (i["LifecycleState"], i["HealthStatus"])
-                  for i in self.c.group()["Instances"]}.get(victim)
+        # Held: the group is observed holding the terminated instance before a run detaches it.
+        with self.c.clock.held():
+            start = time.time()
+            self.terminate_from_outside(victim)
+            member = {i["InstanceId"]: (i["LifecycleState"], i["HealthStatus"])
+                      for i in self.c.group()["Instances"]}.get(victim)
         say(f"  terminated {victim}; in the group it is now {member} (ReplaceUnhealthy suspended: "
             "not replaced until the control plane detaches it)")
         self.healed = {"victim": victim, "at": start, "member_after": member}
