@@ -42,13 +42,20 @@ export PATH="$VENV/bin:$PATH"
 step "cargo test --doc"
 cargo test --doc --workspace --all-features --locked 2>&1 | tee "$run_dir/doctest.log"
 
+# The binaries the state machine, e2e and fault steps run, built with the features nextest
+# resolved (the tests' dev-dependencies turn on tokio's `test-util`): every dependency is already
+# compiled, only the binaries link. A build without `--all-features --tests` would rebuild the SDK.
+step "the debug binaries of the local-cloud steps (cargo build --workspace --all-features --bins --tests)"
+cargo build --locked --workspace --all-features --bins --tests
+export LOCALCLOUD_PREBUILT=1
+
 step "Auto Scaling lifecycle hooks, Lambda and IAM enforcement in the patched moto (tests/emulator/LIFECYCLE.md, moto_iam.py); the cold start harness"
 "$VENV/bin/python" -m unittest tests/emulator/test_moto_lifecycle.py tests/emulator/test_moto_server.py \
   tests/emulator/test_moto_instances.py tests/localcloud/test_reachability.py tests/emulator/test_moto_iam.py tests/emulator/test_moto_dynamodb.py \
   tests/localcloud/test_sandbox.py tests/localcloud/test_timeline.py tests/bench/test_coldstart.py tests/test_release_manifest.py
 
 step "scale state machine in moto's Step Functions interpreter with the real Lambda binaries"
-"$VENV/bin/python" tests/emulator/sfn_scale.py
+"$VENV/bin/python" tests/emulator/sfn_scale.py --no-build
 
 step "end-to-end scenarios on the local cloud (tests/localcloud, README \"The local cloud\")"
 tests/localcloud/run.sh e2e --bootstrap-grace-minutes 2

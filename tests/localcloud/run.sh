@@ -13,8 +13,12 @@ command -v terraform >/dev/null || fail "terraform is not installed (needs >= 1.
 command -v unshare >/dev/null || fail "unshare (util-linux) is not installed"
 command -v jq >/dev/null || fail "jq is not installed (the instance scripts need it)"
 tests/setup.sh
-echo "==> building the Lambdas, the operator's CLI and the WEKA simulator (debug)"
-cargo build --locked --workspace --bins
+# `make test` builds the binaries once, with the features its tests resolved (LOCALCLOUD_PREBUILT=1):
+# a plain `cargo build` here would resolve tokio without the tests' `test-util` and rebuild the SDK.
+if [ "${LOCALCLOUD_PREBUILT:-0}" != 1 ]; then
+  echo "==> building the Lambdas, the operator's CLI and the WEKA simulator (debug)"
+  cargo build --locked --workspace --bins
+fi
 # A private copy of the binaries: a later build into the shared target dir cannot swap them mid-run.
 target=${CARGO_TARGET_DIR:-$root/target}
 bin_dir=$(mktemp -d "$target/localcloud-bin.XXXXXX")
