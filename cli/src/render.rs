@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use weka_shared::domain::events::Event;
-use weka_shared::domain::scale_down::{MachineAction, MachineStep};
+use weka_shared::domain::scale_down::MachineAction;
 use weka_shared::wire::bootstrap::{PausedShown, ProgressResponse, StatusResponse};
 
 use crate::console::PlanAnswer;
@@ -201,15 +201,6 @@ pub fn progress_text(p: &ProgressResponse) -> String {
     out
 }
 
-fn action_name(step: &MachineStep) -> &'static str {
-    match step.action {
-        MachineAction::Deactivate => "deactivate",
-        MachineAction::Remove => "remove",
-        MachineAction::Hold => "hold",
-        MachineAction::Keep => "keep",
-    }
-}
-
 /// `{"type":"plan"}` for people.
 pub fn plan_text(p: &PlanAnswer) -> String {
     let mut out = String::new();
@@ -271,7 +262,7 @@ pub fn plan_text(p: &PlanAnswer) -> String {
                 vec![
                     m.ip.clone(),
                     m.instance_id.clone().unwrap_or_else(|| "-".to_owned()),
-                    action_name(m).to_owned(),
+                    m.action.as_str().to_owned(),
                     if m.terminate { "yes" } else { "" }.to_owned(),
                     m.reason.clone(),
                 ]
@@ -291,7 +282,7 @@ pub fn plan_text(p: &PlanAnswer) -> String {
                 vec![
                     i.instance_id.clone(),
                     i.group.clone(),
-                    format!("{:?}", i.action).to_lowercase(),
+                    i.action.as_str().to_owned(),
                     i.reason.clone(),
                 ]
             })

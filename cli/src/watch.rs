@@ -243,7 +243,7 @@ where
             .map(|m| {
                 vec![
                     m.instance_id.clone().unwrap_or_else(|| m.ip.clone()),
-                    format!("{:?}", m.action).to_lowercase(),
+                    m.action.as_str().to_owned(),
                     m.reason.clone(),
                 ]
             })

@@ -226,7 +226,9 @@ def tail(path, lines=20):
 
 
 def start_once(binary, env, api, timeout, log_path):
-    """Spawns `binary` and returns the seconds until its first `invocation/next`."""
+    """Spawns `binary`; returns the seconds until its first `invocation/next` and the CPU
+    seconds (user + system, every thread) it used until it was killed, waiting for an answer:
+    the CPU figure barely moves with the machine's load, the wall time does."""
     api.drain()
     with open(log_path, "w") as log:
         start = time.perf_counter()
@@ -238,7 +240,10 @@ def start_once(binary, env, api, timeout, log_path):
         while True:
             try:
                 arrived = api.arrivals.get(timeout=0.002)
-                return arrived - start
+                proc.kill()
+                _, status, usage = os.wait4(proc.pid, 0)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                return arrived - start, usage.ru_utime + usage.ru_stime
             except queue.Empty:
                 pass
             code = proc.poll()
@@ -255,8 +260,9 @@ def start_once(binary, env, api, timeout, log_path):
 
 
 def measure(bin_dir, functions, starts, warmup=1, timeout=10.0, table=None):
-    """Milliseconds of each start, per function. Functions take turns (one start of each per
-    round) so a load that varies over the run weighs on all of them alike."""
+    """Milliseconds of each start and CPU milliseconds it used, per function. Functions take
+    turns (one start of each per round) so a load that varies over the run weighs on all of
+    them alike."""
     binaries = {f: os.path.join(bin_dir, f) for f in functions}
     missing = [b for b in binaries.values() if not os.access(b, os.X_OK)]
     if missing:
@@ -264,16 +270,18 @@ def measure(bin_dir, functions, starts, warmup=1, timeout=10.0, table=None):
                          + ", ".join(missing))
     table = table if table is not None else env_table()
     samples = {f: [] for f in functions}
+    cpu = {f: [] for f in functions}
     with tempfile.TemporaryDirectory(prefix="coldstart.") as scratch, RuntimeApi() as api:
         endpoint = f"http://127.0.0.1:{refused_port()}"
         envs = {f: function_env(f, table, api.address, endpoint, scratch) for f in functions}
         log_path = os.path.join(scratch, "output.log")
         for round_ in range(warmup + starts):
             for f in functions:
-                seconds = start_once(binaries[f], envs[f], api, timeout, log_path)
+                seconds, cpu_seconds = start_once(binaries[f], envs[f], api, timeout, log_path)
                 if round_ >= warmup:
                     samples[f].append(seconds * 1000)
-    return samples
+                    cpu[f].append(cpu_seconds * 1000)
+    return samples, cpu
 
 
 def summarize(samples, limit):
@@ -287,14 +295,23 @@ def summarize(samples, limit):
     return rows, all(r[4] for r in rows)
 
 
-def report(rows, all_ok, limit, starts, out=None):
+def report(rows, all_ok, limit, starts, out=None, cpu=None):
+    """Prints the table; `cpu` (function -> CPU ms per start) adds the median CPU time and its
+    ratio to the smallest function's, for reading a run on a busy machine (the verdict stays
+    on wall time)."""
     out = out or sys.stdout
     smallest = min(rows, key=lambda r: r[1])
+    cpu_medians = {f: statistics.median(ms) for f, ms in cpu.items()} if cpu else {}
+    cpu_smallest = cpu_medians.get(smallest[0])
+    cpu_head = f"{'cpu ms':>8}{'cpu ratio':>10}" if cpu_medians else ""
     print(f"cold start: spawn to first GET {NEXT_PATH} ({starts} starts each)", file=out)
-    print(f"{'function':<26}{'median ms':>10}{'min ms':>9}{'ratio':>8}  verdict", file=out)
+    print(f"{'function':<26}{'median ms':>10}{'min ms':>9}{'ratio':>8}{cpu_head}  verdict",
+          file=out)
     for f, median, low, ratio, ok in rows:
         verdict = "ok" if ok else f"SLOW (above {limit:g}x {smallest[0]})"
-        print(f"{f:<26}{median:>10.1f}{low:>9.1f}{ratio:>8.2f}  {verdict}", file=out)
+        cpu_ratio = cpu_medians[f] / cpu_smallest if cpu_smallest else float("nan")
+        cpu_cols = f"{cpu_medians[f]:>8.1f}{cpu_ratio:>10.2f}" if cpu_medians else ""
+        print(f"{f:<26}{median:>10.1f}{low:>9.1f}{ratio:>8.2f}{cpu_cols}  {verdict}", file=out)
     slow = [r[0] for r in rows if not r[4]]
     if all_ok:
         print(f"overall: ok, every median within {limit:g}x the smallest "
@@ -329,13 +346,13 @@ def main(argv=None):
     if args.starts < 1:
         parser.error("--starts must be at least 1")
     try:
-        samples = measure(args.bin_dir, args.functions, args.starts, args.warmup, args.timeout,
+        samples, cpu = measure(args.bin_dir, args.functions, args.starts, args.warmup, args.timeout,
                           env_table(args.env_table))
     except BenchError as e:
         print(f"coldstart: {e}", file=sys.stderr)
         return 2
     rows, all_ok = summarize(samples, args.limit)
-    report(rows, all_ok, args.limit, args.starts)
+    report(rows, all_ok, args.limit, args.starts, cpu=cpu)
     return 0
 
 

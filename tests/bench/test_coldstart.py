@@ -69,14 +69,18 @@ class ColdStartTest(unittest.TestCase):
         self.assertEqual(code, 0, err)
         lines = out.splitlines()
         self.assertIn("median ms", lines[1])
+        self.assertIn("cpu ms", lines[1])
         rows = {line.split()[0]: line.split() for line in lines[2:4]}
         self.assertEqual(set(rows), {"a", "b"})
         for row in rows.values():
             median, low, ratio = float(row[1]), float(row[2]), float(row[3])
+            cpu_ms = float(row[4])
+            float(row[5])  # the CPU ratio (nan when the smallest used no measurable CPU)
             self.assertGreater(median, 0)
             self.assertLessEqual(low, median)
             self.assertGreaterEqual(ratio, 1.0)
-            self.assertEqual(row[4], "ok")
+            self.assertGreaterEqual(cpu_ms, 0)
+            self.assertEqual(row[6], "ok")
         self.assertTrue(lines[4].startswith("overall: ok"), out)
 
     def test_a_slow_function_fails_its_verdict_but_not_the_run(self):

@@ -1,16 +1,16 @@
-//! What the HTTPS clients trust: Mozilla's root certificates, compiled in (webpki-root-certs),
-//! with rustls' WebPKI verification (chain to a root, validity, name) on aws-lc. Nothing is read
-//! from the image's certificate files at init: loading and parsing /etc/ssl/certs was most of a
-//! function's cold start (tests/bench/coldstart.py).
+//! What the HTTPS clients trust: Mozilla's root certificates, compiled in (webpki-root-certs and
+//! webpki-roots, one set), with rustls' WebPKI verification (chain to a root, validity, name) on
+//! aws-lc. Nothing is read from the image's certificate files, parsed or encoded at init: loading
+//! and parsing /etc/ssl/certs was most of a function's cold start (tests/bench/coldstart.py).
 
 use std::sync::Arc;
 
-/// Mozilla's roots as rustls trust anchors: each DER is parsed for its subject and key, not
-/// copied whole first.
+/// Mozilla's roots as rustls trust anchors, extracted at compile time (webpki-roots): nothing is
+/// parsed at init. The same set as [`MOZILLA_ROOTS_PEM`] (a test holds them equal).
 pub(crate) fn mozilla_roots() -> rustls::RootCertStore {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
-    roots
+    rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
 }
 
 /// A rustls client configuration trusting `roots` and nothing else, speaking HTTP/1.1 (all the
@@ -29,17 +29,9 @@ pub(crate) fn http1_client_config(
 }
 
 /// Mozilla's roots as PEM, the only form the SDK's HTTPS client takes custom roots in
-/// (`aws_smithy_http_client::tls::TrustStore`).
-pub(crate) fn mozilla_roots_pem() -> String {
-    use base64::Engine as _;
-    let mut pem = String::with_capacity(260 * 1024);
-    for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        pem.push_str("-----BEGIN CERTIFICATE-----\n");
-        base64::engine::general_purpose::STANDARD.encode_string(der, &mut pem);
-        pem.push_str("\n-----END CERTIFICATE-----\n");
-    }
-    pem
-}
+/// (`aws_smithy_http_client::tls::TrustStore`), encoded at compile time by `build.rs`.
+pub(crate) const MOZILLA_ROOTS_PEM: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/mozilla_roots.pem"));
 
 #[cfg(test)]
 pub(crate) mod test_server {
@@ -151,8 +143,28 @@ mod tests {
     fn the_roots_are_mozillas() {
         let roots = mozilla_roots();
         assert!(roots.len() > 100, "{} roots", roots.len());
-        // Every compiled-in certificate became an anchor: none was dropped as unparsable.
-        assert_eq!(roots.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
+        // The compile-time anchors are what parsing every compiled-in certificate gives (same
+        // subjects and keys, in order, none dropped as unparsable): the two crates hold one set,
+        // so the JSON-RPC client and the SDK trust the same roots. The anchors may add the name
+        // constraints Mozilla imposes on a root outside its certificate (stricter, never looser).
+        let mut parsed = rustls::RootCertStore::empty();
+        let (added, ignored) = parsed
+            .add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
+        assert_eq!(
+            (added, ignored),
+            (webpki_root_certs::TLS_SERVER_ROOT_CERTS.len(), 0)
+        );
+        assert_eq!(roots.roots.len(), parsed.roots.len());
+        for (anchor, from_certificate) in roots.roots.iter().zip(&parsed.roots) {
+            assert_eq!(anchor.subject, from_certificate.subject);
+            assert_eq!(
+                anchor.subject_public_key_info,
+                from_certificate.subject_public_key_info
+            );
+            if from_certificate.name_constraints.is_some() {
+                assert_eq!(anchor.name_constraints, from_certificate.name_constraints);
+            }
+        }
         let subjects: Vec<_> = roots.subjects();
         let isrg = b"ISRG Root X1";
         assert!(
@@ -174,7 +186,7 @@ mod tests {
     fn the_pem_holds_every_root() {
         use rustls::pki_types::CertificateDer;
         use rustls::pki_types::pem::PemObject as _;
-        let parsed = CertificateDer::pem_slice_iter(mozilla_roots_pem().as_bytes())
+        let parsed = CertificateDer::pem_slice_iter(MOZILLA_ROOTS_PEM.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .unwrap();
         assert_eq!(parsed, webpki_root_certs::TLS_SERVER_ROOT_CERTS);

@@ -20,6 +20,18 @@ pub enum InstanceAction {
     Leave,
 }
 
+impl InstanceAction {
+    /// Its name on the wire (`status {"type":"plan"}`, `instances`) and in the CLI's tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Terminate => "terminate",
+            Self::Detach => "detach",
+            Self::Hold => "hold",
+            Self::Leave => "leave",
+        }
+    }
+}
+
 /// One instance's line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceStep {
@@ -146,6 +158,18 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::domain::terminate::{Skipped, TerminateTarget};
+
+    #[test]
+    fn each_action_is_named_as_the_wire_names_it() {
+        for action in [
+            InstanceAction::Terminate,
+            InstanceAction::Detach,
+            InstanceAction::Hold,
+            InstanceAction::Leave,
+        ] {
+            assert_eq!(serde_json::json!(action), action.as_str());
+        }
+    }
 
     fn plan() -> AsgTerminatePlan {
         AsgTerminatePlan {

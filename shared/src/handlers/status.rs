@@ -16,6 +16,7 @@ use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::{ASG_NAME_ENV, CLUSTER_NAME_ENV};
 use crate::config::terminate::terminate_policy;
 use crate::config::{ConfigError, Lookup, StateConfig};
+use crate::domain::control::Pause;
 use crate::domain::lifecycle::{LifecycleRecord, Transition};
 use crate::domain::notes::{LeaseNote, ScaleDownFailureNote, ScaleNote, WekaRefusalsNote};
 use crate::domain::progress::progress_view;
@@ -258,7 +259,6 @@ where
         deadline: weka_deadline(&deps.clock, deadline),
     };
     let explanation = explain_now(&sources, &info, now).await?;
-    let pause = paused(&deps.store).await;
     let instances = (explanation.skipped.is_none()).then(|| {
         // Terminate on the answer this plan predicts: the machines WEKA keeps, those removed.
         let weka_ips = explanation
@@ -276,18 +276,7 @@ where
         let snapshots: Vec<_> = described.iter().map(|g| g.snapshot()).collect();
         let plans =
             plan_terminate_predicted(&snapshots, &weka_ips, &removed, &config.terminate, &[], now);
-        let pause_text = pause.as_ref().map(|p| {
-            let why = if p.reason.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", p.reason)
-            };
-            format!(
-                "scale-down and terminations are paused by {} since {}{why}",
-                p.paused_by, p.since
-            )
-        });
-        explain_terminate(&plans, pause_text.as_deref())
+        explain_terminate(&plans, explanation.pause_hold().as_deref())
     });
     let mut answer = serde_json::to_value(&explanation)?;
     if let Value::Object(fields) = &mut answer {
@@ -298,6 +287,7 @@ where
             "desired".to_owned(),
             json!(info.weka_backends_desired_capacity),
         );
+        let pause = explanation.pause.clone().map(PausedShown::from);
         fields.insert("paused".to_owned(), serde_json::to_value(&pause)?);
         fields.insert(
             "last_run".to_owned(),
@@ -380,14 +370,20 @@ where
 /// The operator's pause, if one stands; an unreadable item only leaves it out (logged).
 async fn paused<S: StateStore>(store: &S) -> Option<PausedShown> {
     match store.paused().await {
-        Ok(pause) => pause.map(|p| PausedShown {
-            paused_by: p.paused_by,
-            reason: p.reason,
-            since: rfc3339(p.since),
-        }),
+        Ok(pause) => pause.map(PausedShown::from),
         Err(e) => {
             tracing::warn!(error = %error_chain(&e), "pause unavailable");
             None
+        }
+    }
+}
+
+impl From<Pause> for PausedShown {
+    fn from(p: Pause) -> Self {
+        Self {
+            paused_by: p.paused_by,
+            reason: p.reason,
+            since: rfc3339(p.since),
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::config::geometry::GeometryConfig;
 use crate::config::lifecycle::LifecycleConfig;
 use crate::config::names::MIN_CLUSTER_SIZE_ENV;
 use crate::config::{ConfigError, Lookup};
+use crate::domain::control::Pause;
 use crate::domain::scale_down::{
     ClusterSnapshot, MachineStep, PlanError, SafetyFloor, ScaleDownPolicy, explain,
     plan_with_leaving,
@@ -160,6 +161,20 @@ pub struct Explanation {
     /// What the planner found wrong (anomalous or partly DOWN machines, the NFS listing).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub planning_errors: Vec<String>,
+    /// The operator's pause the explanation read (its holds cite it); the caller shows it.
+    #[serde(skip)]
+    pub pause: Option<Pause>,
+}
+
+impl Explanation {
+    /// How a hold for the pause reads, the same for scale-down's and terminate's side.
+    pub fn pause_hold(&self) -> Option<String> {
+        pause_hold(self.pause.as_ref())
+    }
+}
+
+fn pause_hold(pause: Option<&Pause>) -> Option<String> {
+    pause.map(|p| format!("scale-down and terminations are {p}"))
 }
 
 /// Why the plan could not be explained.
@@ -227,20 +242,21 @@ where
     K: Secrets,
     W: WekaConnector,
 {
-    let skipped = |reason: String| Explanation {
+    let pause = sources.store.paused().await?;
+    let skipped = |reason: String, pause: Option<Pause>| Explanation {
         skipped: Some(reason),
         machines: Vec::new(),
         refusal: None,
         planning_errors: Vec::new(),
+        pause,
     };
     let state = sources.store.load(Group::Backend).await?;
     if !state.clusterized {
-        return Ok(skipped("cluster is not clusterized yet".to_owned()));
+        return Ok(skipped("cluster is not clusterized yet".to_owned(), pause));
     }
     let mut hooks = HookPass::begin(sources.store, sources.lifecycle).await;
     hooks.keep_confirmed(info);
     let leaving: BTreeSet<String> = hooks.leaving_ips(info).into_values().flatten().collect();
-    let pause = sources.store.paused().await?;
     let credentials = deployment_or_admin(sources.secrets, sources.secret_ids)
         .await
         .map_err(ExplainError::Credentials)?;
@@ -251,7 +267,7 @@ where
     let policy = ScaleDownPolicy::new(sources.floor.floor(&snapshot.status));
     let plan = match plan_with_leaving(info, &snapshot, &policy, now, &leaving) {
         Ok(plan) => plan,
-        Err(PlanError::NotNow(gate)) => return Ok(skipped(gate.to_string())),
+        Err(PlanError::NotNow(gate)) => return Ok(skipped(gate.to_string(), pause)),
         Err(e) => return Err(e.into()),
     };
     let book = weka_refusals::load(sources.store, &snapshot.hosts, now).await;
@@ -261,11 +277,12 @@ where
         .flat_map(|p| &p.batches)
         .filter_map(|b| Some((b.machine_ip.clone()?, book.withheld(b)?.report())))
         .collect();
-    let paused = pause.map(|p| format!("scale-down and terminations are {p}"));
+    let hold = pause_hold(pause.as_ref());
     Ok(Explanation {
         skipped: None,
-        machines: explain(&plan, info, &leaving, paused.as_deref(), &withheld),
+        machines: explain(&plan, info, &leaving, hold.as_deref(), &withheld),
         refusal: plan.refusal,
         planning_errors: plan.transient_errors,
+        pause,
     })
 }

@@ -303,6 +303,36 @@ async fn status_answers_the_plan_with_the_last_run_pause_and_lease() {
     assert_eq!(answer["last_run"], Value::Null);
     assert_eq!(answer["lease"], Value::Null);
 
+    // Paused: status shows the pause, and both sides' holds cite it in one wording.
+    deps.store
+        .pause(&Pause::new("ops@example", "disk swap", now()))
+        .await
+        .unwrap();
+    let answer = status::handle(&deps, json!({"type": "plan"}), None)
+        .await
+        .unwrap();
+    assert_eq!(answer["paused"]["paused_by"], "ops@example", "{answer:#}");
+    let machine_hold: Vec<&str> = answer["machines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["action"] == "hold")
+        .map(|m| m["reason"].as_str().unwrap())
+        .collect();
+    let cited = "held: scale-down and terminations are paused by ops@example since 2026-";
+    assert_eq!(machine_hold.len(), 1, "{answer:#}");
+    let pause_text = &machine_hold[0][machine_hold[0].find(cited).expect("machine hold")..];
+    assert!(
+        answer["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["instance_id"] == "i-stray"
+                && i["action"] == "hold"
+                && i["reason"].as_str().unwrap().ends_with(pause_text)),
+        "terminate's hold cites the pause as scale-down's does ({pause_text}): {answer:#}"
+    );
+
     deps.config.plan = None;
     let refused = status::handle(&deps, json!({"type": "plan"}), None)
         .await

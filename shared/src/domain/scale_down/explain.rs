@@ -24,6 +24,18 @@ pub enum MachineAction {
     Keep,
 }
 
+impl MachineAction {
+    /// Its name on the wire (`status {"type":"plan"}`) and in the CLI's tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deactivate => "deactivate",
+            Self::Remove => "remove",
+            Self::Hold => "hold",
+            Self::Keep => "keep",
+        }
+    }
+}
+
 /// One machine's line of the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MachineStep {
@@ -119,5 +131,22 @@ fn keep_reason(plan: &ScaleDownPlan) -> String {
             r.minimum
         ),
         _ => "serving, within the desired capacity".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_action_is_named_as_the_wire_names_it() {
+        for action in [
+            MachineAction::Deactivate,
+            MachineAction::Remove,
+            MachineAction::Hold,
+            MachineAction::Keep,
+        ] {
+            assert_eq!(serde_json::json!(action), action.as_str());
+        }
     }
 }
