@@ -5,9 +5,9 @@
 use crate::adapters::autoscaling::AwsScalingGroups;
 use crate::adapters::dynamo::{DynamoReferenceStates, DynamoStateStore};
 use crate::adapters::ec2::AwsInventory;
-use crate::adapters::load_aws_config;
 use crate::adapters::secrets::SecretsManager;
 use crate::adapters::weka_rpc::{JsonRpcConnector, WekaRpcConfig};
+use crate::adapters::{AwsClients, load_aws_config};
 use crate::config::names::CLUSTER_NAME_ENV;
 use crate::config::process_env;
 use crate::error::Classify;
@@ -61,10 +61,10 @@ fn install_metrics() {
 pub async fn deploy() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = deploy::Config::from_lookup(&process_env)?;
-    let aws = load_aws_config().await;
+    let aws = AwsClients::new(load_aws_config().await);
     let deps = deploy::Deps {
-        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
-        inventory: AwsInventory::from_sdk_config(&aws),
+        store: DynamoStateStore::from_clients(&aws, config.state.clone()),
+        inventory: AwsInventory::from_clients(&aws),
         config,
     };
     run_handler(|payload, _| deploy::handle(&deps, payload)).await
@@ -74,13 +74,13 @@ pub async fn deploy() -> Result<(), Error> {
 pub async fn clusterize() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = clusterize::Config::from_lookup(&process_env)?;
-    let aws = load_aws_config().await;
+    let aws = AwsClients::new(load_aws_config().await);
     let deps = clusterize::Deps {
-        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
-        inventory: AwsInventory::from_sdk_config(&aws),
-        secrets: SecretsManager::from_sdk_config(&aws),
+        store: DynamoStateStore::from_clients(&aws, config.state.clone()),
+        inventory: AwsInventory::from_clients(&aws),
+        secrets: SecretsManager::from_clients(&aws),
         clock: SystemClock,
-        groups: AwsScalingGroups::from_sdk_config(&aws),
+        groups: AwsScalingGroups::from_clients(&aws),
         config,
     };
     run_handler(|payload, _| clusterize::handle(&deps, payload)).await
@@ -90,12 +90,12 @@ pub async fn clusterize() -> Result<(), Error> {
 pub async fn clusterize_finalization() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = clusterize_finalization::Config::from_lookup(&process_env)?;
-    let aws = load_aws_config().await;
+    let aws = AwsClients::new(load_aws_config().await);
     let deps = clusterize_finalization::Deps {
-        store: DynamoStateStore::from_sdk_config(&aws, config.state),
-        inventory: AwsInventory::from_sdk_config(&aws),
+        store: DynamoStateStore::from_clients(&aws, config.state),
+        inventory: AwsInventory::from_clients(&aws),
         clock: SystemClock,
-        groups: AwsScalingGroups::from_sdk_config(&aws),
+        groups: AwsScalingGroups::from_clients(&aws),
         lifecycle: config.lifecycle,
         callers: config.callers,
     };
@@ -106,11 +106,11 @@ pub async fn clusterize_finalization() -> Result<(), Error> {
 pub async fn report() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = report::Config::from_lookup(&process_env)?;
-    let aws = load_aws_config().await;
+    let aws = AwsClients::new(load_aws_config().await);
     let deps = report::Deps {
-        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
+        store: DynamoStateStore::from_clients(&aws, config.state.clone()),
         clock: SystemClock,
-        groups: AwsScalingGroups::from_sdk_config(&aws),
+        groups: AwsScalingGroups::from_clients(&aws),
         config,
     };
     run_handler(|payload, _| report::handle(&deps, payload)).await
@@ -121,12 +121,12 @@ pub async fn status() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = status::Config::from_lookup(&process_env)?;
     let weka = JsonRpcConnector::new(WekaRpcConfig::from_lookup(&process_env)?)?;
-    let aws = load_aws_config().await;
+    let aws = AwsClients::new(load_aws_config().await);
     let deps = status::Deps {
-        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
-        groups: AwsScalingGroups::from_sdk_config(&aws),
-        inventory: AwsInventory::from_sdk_config(&aws),
-        secrets: SecretsManager::from_sdk_config(&aws),
+        store: DynamoStateStore::from_clients(&aws, config.state.clone()),
+        groups: AwsScalingGroups::from_clients(&aws),
+        inventory: AwsInventory::from_clients(&aws),
+        secrets: SecretsManager::from_clients(&aws),
         weka,
         clock: SystemClock,
         config,
@@ -139,12 +139,12 @@ pub async fn adopt() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = adopt::Config::from_lookup(&process_env)?;
     let weka = JsonRpcConnector::new(WekaRpcConfig::from_lookup(&process_env)?)?;
-    let aws = load_aws_config().await;
+    let aws = AwsClients::new(load_aws_config().await);
     let deps = adopt::Deps {
-        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
-        reference: DynamoReferenceStates::from_sdk_config(&aws, config.reference.clone()),
-        inventory: AwsInventory::from_sdk_config(&aws),
-        secrets: SecretsManager::from_sdk_config(&aws),
+        store: DynamoStateStore::from_clients(&aws, config.state.clone()),
+        reference: DynamoReferenceStates::from_clients(&aws, config.reference.clone()),
+        inventory: AwsInventory::from_clients(&aws),
+        secrets: SecretsManager::from_clients(&aws),
         weka,
         clock: SystemClock,
         config,
@@ -156,12 +156,12 @@ pub async fn adopt() -> Result<(), Error> {
 pub async fn fetch() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = fetch::Config::from_lookup(&process_env)?;
-    let aws = load_aws_config().await;
+    let aws = AwsClients::new(load_aws_config().await);
     let deps = fetch::Deps {
-        groups: AwsScalingGroups::from_sdk_config(&aws),
-        inventory: AwsInventory::from_sdk_config(&aws),
-        secrets: SecretsManager::from_sdk_config(&aws),
-        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
+        groups: AwsScalingGroups::from_clients(&aws),
+        inventory: AwsInventory::from_clients(&aws),
+        secrets: SecretsManager::from_clients(&aws),
+        store: DynamoStateStore::from_clients(&aws, config.state.clone()),
         config,
     };
     run_handler(|payload, _| fetch::handle(&deps, payload)).await
@@ -171,11 +171,11 @@ pub async fn fetch() -> Result<(), Error> {
 pub async fn scale_fetch() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = scale_fetch::Config::from_lookup(&process_env)?;
-    let aws = load_aws_config().await;
+    let aws = AwsClients::new(load_aws_config().await);
     let deps = scale_fetch::Deps {
-        groups: AwsScalingGroups::from_sdk_config(&aws),
-        inventory: AwsInventory::from_sdk_config(&aws),
-        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
+        groups: AwsScalingGroups::from_clients(&aws),
+        inventory: AwsInventory::from_clients(&aws),
+        store: DynamoStateStore::from_clients(&aws, config.state.clone()),
         clock: SystemClock,
         config,
     };
@@ -187,10 +187,10 @@ pub async fn scale_down() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = scale_down::Config::from_lookup(&process_env)?;
     let weka = JsonRpcConnector::new(WekaRpcConfig::from_lookup(&process_env)?)?;
-    let aws = load_aws_config().await;
+    let aws = AwsClients::new(load_aws_config().await);
     let deps = scale_down::Deps {
-        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
-        secrets: SecretsManager::from_sdk_config(&aws),
+        store: DynamoStateStore::from_clients(&aws, config.state.clone()),
+        secrets: SecretsManager::from_clients(&aws),
         weka,
         clock: SystemClock,
         config,
@@ -202,10 +202,10 @@ pub async fn scale_down() -> Result<(), Error> {
 pub async fn terminate() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = terminate::Config::from_lookup(&process_env)?;
-    let aws = load_aws_config().await;
+    let aws = AwsClients::new(load_aws_config().await);
     let deps = terminate::Deps {
-        groups: AwsScalingGroups::from_sdk_config(&aws),
-        store: DynamoStateStore::from_sdk_config(&aws, config.state.clone()),
+        groups: AwsScalingGroups::from_clients(&aws),
+        store: DynamoStateStore::from_clients(&aws, config.state.clone()),
         clock: SystemClock,
         config,
     };

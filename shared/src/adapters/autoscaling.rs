@@ -27,9 +27,14 @@ pub struct AwsScalingGroups {
 impl AwsScalingGroups {
     /// Builds both clients from the shared SDK configuration.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
+        Self::from_clients(&super::AwsClients::new(sdk.clone()))
+    }
+
+    /// On the process's Auto Scaling and EC2 clients.
+    pub fn from_clients(clients: &super::AwsClients) -> Self {
         Self {
-            autoscaling: aws_sdk_autoscaling::Client::new(sdk),
-            ec2: aws_sdk_ec2::Client::new(sdk),
+            autoscaling: clients.autoscaling(),
+            ec2: clients.ec2(),
         }
     }
 }

@@ -13,9 +13,14 @@ pub struct AwsInventory {
 impl AwsInventory {
     /// Builds both clients from the shared SDK configuration.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
+        Self::from_clients(&super::AwsClients::new(sdk.clone()))
+    }
+
+    /// On the process's EC2 and Auto Scaling clients.
+    pub fn from_clients(clients: &super::AwsClients) -> Self {
         Self {
-            ec2: aws_sdk_ec2::Client::new(sdk),
-            autoscaling: aws_sdk_autoscaling::Client::new(sdk),
+            ec2: clients.ec2(),
+            autoscaling: clients.autoscaling(),
         }
     }
 }

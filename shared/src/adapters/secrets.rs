@@ -17,6 +17,13 @@ impl SecretsManager {
             client: Client::new(sdk),
         }
     }
+
+    /// On the process's Secrets Manager client.
+    pub fn from_clients(clients: &super::AwsClients) -> Self {
+        Self {
+            client: clients.secrets(),
+        }
+    }
 }
 
 impl Secrets for SecretsManager {

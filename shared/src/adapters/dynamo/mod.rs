@@ -113,6 +113,11 @@ impl DynamoStateStore {
         Self::new(Client::new(sdk), config)
     }
 
+    /// A store on the process's DynamoDB client.
+    pub fn from_clients(clients: &crate::adapters::AwsClients, config: StateConfig) -> Self {
+        Self::new(clients.dynamodb(), config)
+    }
+
     /// The table this store writes to.
     pub fn table(&self) -> &str {
         &self.config.table

@@ -33,6 +33,14 @@ impl DynamoReferenceStates {
         Self::new(Client::new(sdk), config)
     }
 
+    /// A reader on the process's DynamoDB client.
+    pub fn from_clients(
+        clients: &crate::adapters::AwsClients,
+        config: ReferenceStateConfig,
+    ) -> Self {
+        Self::new(clients.dynamodb(), config)
+    }
+
     fn key(&self, group: Group) -> &str {
         match group {
             Group::Backend => &self.config.state_key,
