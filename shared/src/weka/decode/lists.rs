@@ -136,8 +136,8 @@ impl<V> Part<V> {
     }
 }
 
-/// (key number, position) of `ids` in ascending order of keys; of equal keys, at least the last
-/// one in text order, after the others kept (the map keeps the last).
+/// (key number, position) of `ids` in ascending order of keys. Of equal keys the last one in text
+/// order comes last, and the earlier ones may be left out (the map keeps the last).
 fn key_order(ids: &[i64]) -> Vec<(i64, usize)> {
     // WEKA numbers the entries of a list densely but sends them in the order of their key texts
     // ("HostId<10>" before "HostId<2>"): a sort of the numbers is then a placement at each
@@ -164,7 +164,7 @@ fn key_order(ids: &[i64]) -> Vec<(i64, usize)> {
             *slot = position;
         }
     }
-    (min..)
+    (min..=max)
         .zip(slots)
         .filter(|&(_, position)| position != u32::MAX)
         .map(|(n, position)| (n, position as usize))
