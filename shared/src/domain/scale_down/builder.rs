@@ -57,12 +57,18 @@ struct Builder<'a> {
     nfs_ports: BTreeMap<HostId, Vec<(&'a str, &'a str)>>,
 }
 
-/// Marks the machines whose IP is one of `instances`' IPs.
-fn machines_in(view: &View<'_>, instances: &[InstanceRef]) -> Vec<bool> {
+/// Marks the machines whose IP is one of `instances`' IPs, and gives each machine the first of
+/// them that has its IP (unless it has one already): one IP lookup per instance.
+fn machines_in<'a>(
+    view: &View<'_>,
+    instances: &'a [InstanceRef],
+    instance_of: &mut [Option<&'a InstanceRef>],
+) -> Vec<bool> {
     let mut flags = vec![false; view.machines.len()];
     for i in instances {
         if let Some(m) = view.machine(&i.private_ip) {
             flags[m] = true;
+            instance_of[m].get_or_insert(i);
         }
     }
     flags
@@ -78,18 +84,10 @@ pub(super) fn build(
 ) -> ScaleDownPlan {
     let view = View::new(cluster);
     let machine_count = view.machines.len();
+    // First ASG instance with the machine's IP: backend, then NFS.
     let mut instance_of = vec![None; machine_count];
-    for i in info
-        .weka_backend_instances
-        .iter()
-        .chain(info.nfs_instances())
-    {
-        if let Some(m) = view.machine(&i.private_ip) {
-            instance_of[m].get_or_insert(i);
-        }
-    }
-    let in_backend = machines_in(&view, &info.weka_backend_instances);
-    let in_nfs = machines_in(&view, info.nfs_instances());
+    let in_backend = machines_in(&view, &info.weka_backend_instances, &mut instance_of);
+    let in_nfs = machines_in(&view, info.nfs_instances(), &mut instance_of);
     let mut b = Builder {
         view,
         info,

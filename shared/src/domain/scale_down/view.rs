@@ -17,7 +17,7 @@ use crate::weka::model::{
 };
 use crate::wire::scale::go_zero_time;
 
-use super::{ClusterSnapshot, ScaleDownPolicy, ScaleState};
+use super::{ClusterSnapshot, MAX_CONTAINERS_PER_MACHINE, ScaleDownPolicy, ScaleState};
 
 /// Position of a container in `hosts_list` order.
 pub(crate) type HostIx = usize;
@@ -248,8 +248,11 @@ impl<'a> View<'a> {
 
         // Group the containers by IP in first-appearance order (the key is read from each IP once;
         // a long IP keeps its string in the key), then put the machines in IP order.
-        let mut by_key: FxHashMap<(u128, Option<&'a str>), MachineIx> = FxHashMap::default();
-        let mut found: Vec<(IpKey, &'a str, usize)> = Vec::new();
+        // Sized for the usual full machines, so that the map does not regrow on the way.
+        let machines_guess = n.div_ceil(MAX_CONTAINERS_PER_MACHINE);
+        let mut by_key: FxHashMap<(u128, Option<&'a str>), MachineIx> =
+            FxHashMap::with_capacity_and_hasher(machines_guess, Default::default());
+        let mut found: Vec<(IpKey, &'a str, usize)> = Vec::with_capacity(machines_guess);
         let mut found_of: Vec<Option<MachineIx>> = vec![None; n];
         for (ix, h) in hosts.iter().enumerate() {
             if h.is_client() || h.host_ip.is_empty() {

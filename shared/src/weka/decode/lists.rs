@@ -103,51 +103,77 @@ pub(super) struct Cut<'a> {
 }
 
 /// Entries parsed from a part of a list, and where the parse stopped.
-pub(super) struct Part<K, V> {
-    /// Keys and records, in the order of the text (records in options, to be taken in key order).
-    keys: Vec<K>,
+pub(super) struct Part<V> {
+    /// Key numbers (`N` of `Prefix<N>`) and records, in the order of the text (records in
+    /// options, to be taken in key order).
+    ids: Vec<i64>,
     records: Vec<Option<V>>,
     /// Whether the keys came in ascending order.
     sorted: bool,
-    /// Unless `sorted`: (key, position) in ascending order, once [`Part::ordered`].
-    order: Vec<(K, usize)>,
+    /// Unless `sorted`: (key number, position) in ascending order, once [`Part::ordered`].
+    order: Vec<(i64, usize)>,
     /// Position of the first entry boundary at or after the cut (`None`: the object ended).
     stopped: Option<usize>,
 }
 
-impl<K: Ord + Copy, V> Part<K, V> {
-    /// Sorts the key order (by the thread that parsed the part).
+impl<V> Part<V> {
+    /// Finds the key order (by the thread that parsed the part).
     fn ordered(mut self) -> Self {
         if !self.sorted {
-            self.order = self.keys.iter().copied().zip(0..).collect();
-            self.order.sort_unstable();
+            self.order = key_order(&self.ids);
         }
         self
     }
 
-    /// The entries in key order (equal keys in text order), each record moved out once.
-    fn into_entries(self) -> impl Iterator<Item = (K, V)> {
-        let Part {
-            keys,
-            mut records,
-            sorted,
-            order,
-            ..
-        } = self;
-        let order = if sorted {
-            keys.iter().copied().zip(0..).collect()
+    /// (key number, position) in ascending order, and the records to take them from.
+    fn into_order(self) -> (Vec<(i64, usize)>, Vec<Option<V>>) {
+        let order = if self.sorted {
+            self.ids.iter().copied().zip(0..).collect()
         } else {
-            order
+            self.order
         };
-        order
-            .into_iter()
-            .filter_map(move |(key, index)| Some((key, records.get_mut(index)?.take()?)))
+        (order, self.records)
     }
 }
 
-impl<K: Ord + Copy, V> List<K, V> {
+/// (key number, position) of `ids` in ascending order of keys. Of equal keys the last one in text
+/// order comes last, and the earlier ones may be left out (the map keeps the last).
+fn key_order(ids: &[i64]) -> Vec<(i64, usize)> {
+    // WEKA numbers the entries of a list densely but sends them in the order of their key texts
+    // ("HostId<10>" before "HostId<2>"): a sort of the numbers is then a placement at each
+    // number (the last position of a number wins), with no comparison.
+    let (min, max) = ids
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(lo, hi), &n| (lo.min(n), hi.max(n)));
+    let dense = max
+        .checked_sub(min)
+        .and_then(|span| usize::try_from(span).ok())
+        .filter(|&span| span / 16 <= ids.len());
+    let (Some(span), Ok(_)) = (dense, u32::try_from(ids.len())) else {
+        let mut order: Vec<(i64, usize)> = ids.iter().copied().zip(0..).collect();
+        order.sort_unstable();
+        return order;
+    };
+    let mut slots = vec![u32::MAX; span + 1];
+    for (position, &n) in (0u32..).zip(ids) {
+        // `n - min` is within `0..=span`: `min` and `max` bound every number.
+        if let Some(slot) = usize::try_from(n.wrapping_sub(min))
+            .ok()
+            .and_then(|i| slots.get_mut(i))
+        {
+            *slot = position;
+        }
+    }
+    (min..=max)
+        .zip(slots)
+        .filter(|&(_, position)| position != u32::MAX)
+        .map(|(n, position)| (n, position as usize))
+        .collect()
+}
+
+impl<K: Ord, V> List<K, V> {
     pub(super) fn decode(&self, json: &[u8]) -> Result<BTreeMap<K, V>, DecodeError> {
-        Ok(build(self.parse(json, None, usize::MAX)?.ordered(), None))
+        Ok(self.build(self.parse(json, None, usize::MAX)?.ordered(), None))
     }
 
     fn cut<'a>(&self, json: &'a [u8]) -> Cut<'a> {
@@ -158,7 +184,7 @@ impl<K: Ord + Copy, V> List<K, V> {
     }
 
     /// The entries from the cut to the end, with their key order (none without a cut).
-    pub(super) fn second_half(&self, cut: &Cut<'_>) -> Option<Result<Part<K, V>, DecodeError>> {
+    pub(super) fn second_half(&self, cut: &Cut<'_>) -> Option<Result<Part<V>, DecodeError>> {
         Some(
             self.parse(cut.json, Some(cut.at?), usize::MAX)
                 .map(Part::ordered),
@@ -166,7 +192,7 @@ impl<K: Ord + Copy, V> List<K, V> {
     }
 
     /// The entries up to the cut (the whole list without a cut), with their key order.
-    pub(super) fn first_half(&self, cut: &Cut<'_>) -> Result<Part<K, V>, DecodeError> {
+    pub(super) fn first_half(&self, cut: &Cut<'_>) -> Result<Part<V>, DecodeError> {
         self.parse(cut.json, None, cut.at.unwrap_or(usize::MAX))
             .map(Part::ordered)
     }
@@ -176,19 +202,50 @@ impl<K: Ord + Copy, V> List<K, V> {
     pub(super) fn join(
         &self,
         cut: &Cut<'_>,
-        first: Result<Part<K, V>, DecodeError>,
-        second: Option<Result<Part<K, V>, DecodeError>>,
+        first: Result<Part<V>, DecodeError>,
+        second: Option<Result<Part<V>, DecodeError>>,
     ) -> Result<BTreeMap<K, V>, DecodeError> {
         let first = first?;
         let rest = match (first.stopped, cut.at, second) {
             // The object ended before the cut (or there was none).
-            (None, _, _) => return Ok(build(first, None)),
+            (None, _, _) => return Ok(self.build(first, None)),
             // The cut was an entry boundary: the second half is the rest of the list.
             (Some(stop), Some(at), Some(rest)) if stop == at => rest?,
             // The cut fell inside an entry: parse on from the boundary reached.
             (Some(stop), _, _) => self.parse(cut.json, Some(stop), usize::MAX)?.ordered(),
         };
-        Ok(build(first, Some(rest)))
+        Ok(self.build(first, Some(rest)))
+    }
+
+    /// The map of a list's entries from one part, or two consecutive ones (all [`Part::ordered`]):
+    /// the parts' key orders are merged, and each record is moved once from its part straight
+    /// into the map, whose bulk build keeps the last of equal keys — the last record in text
+    /// order, as serde does.
+    fn build(&self, first: Part<V>, rest: Option<Part<V>>) -> BTreeMap<K, V> {
+        let (a, mut a_records) = first.into_order();
+        let (b, mut b_records) = rest.map_or_else(Default::default, Part::into_order);
+        let (mut i, mut j) = (0, 0);
+        std::iter::from_fn(|| {
+            // On equal keys the first part's entries come first.
+            let from_b = match (a.get(i), b.get(j)) {
+                (Some(x), Some(y)) => y.0 < x.0,
+                (Some(_), None) => false,
+                (None, _) => true,
+            };
+            let (&(n, position), records) = if from_b {
+                j += 1;
+                (b.get(j - 1)?, &mut b_records)
+            } else {
+                i += 1;
+                (a.get(i - 1)?, &mut a_records)
+            };
+            Some((
+                (self.key)(n),
+                records.get_mut(position).and_then(Option::take),
+            ))
+        })
+        .filter_map(|(key, record)| Some((key, record?)))
+        .collect()
     }
 
     /// Parses the entries of the list object: from its start (`from = None`) or from the key that
@@ -199,11 +256,11 @@ impl<K: Ord + Copy, V> List<K, V> {
         json: &[u8],
         from: Option<usize>,
         until: usize,
-    ) -> Result<Part<K, V>, DecodeError> {
+    ) -> Result<Part<V>, DecodeError> {
         let mut c = Cursor::new(json);
         let start = from.unwrap_or(0);
         let size = json.len().min(until).saturating_sub(start);
-        let mut keys: Vec<K> = Vec::new();
+        let mut ids: Vec<i64> = Vec::new();
         let mut records: Vec<Option<V>> = Vec::new();
         let mut sorted = true;
         let mut stopped = None;
@@ -223,18 +280,18 @@ impl<K: Ord + Copy, V> List<K, V> {
                 let k = c.key(&[])?;
                 let raw = if c.escaped { c.key_buf.as_bytes() } else { k };
                 let id = match parse_typed_id_bytes(self.prefix, raw) {
-                    Ok(n) => (self.key)(n),
+                    Ok(n) => n,
                     Err(e) => return c.fail(e.to_string()),
                 };
-                sorted &= keys.last().is_none_or(|last| *last < id);
-                keys.push(id);
+                sorted &= ids.last().is_none_or(|last| *last < id);
+                ids.push(id);
                 records.push(Some((self.record)(&mut c)?));
-                if keys.len() == 64 {
+                if ids.len() == 64 {
                     // Room for the whole part at the size of the first records, to spare the
                     // regrowth (and copies) of large vectors.
                     let per_record = c.pos.saturating_sub(start) / 64;
                     let guess = (size / per_record.max(1)) * 9 / 8;
-                    keys.reserve(guess);
+                    ids.reserve(guess);
                     records.reserve(guess);
                 }
                 if !c.more()? {
@@ -248,7 +305,7 @@ impl<K: Ord + Copy, V> List<K, V> {
         })();
         c.finish(done)?;
         Ok(Part {
-            keys,
+            ids,
             records,
             sorted,
             order: Vec::new(),
@@ -275,22 +332,4 @@ fn cut_point(json: &[u8], prefix: &str) -> Option<usize> {
                 && w.last() == Some(&b'<')
         })
         .map(|p| mid + p + 2)
-}
-
-/// The map of a list's entries from one part, or two consecutive ones (all [`Part::ordered`]):
-/// the parts' entries are merged in key order straight into the map, whose bulk build keeps the
-/// last of equal keys — the last record in text order, as serde does.
-fn build<K: Ord + Copy, V>(first: Part<K, V>, rest: Option<Part<K, V>>) -> BTreeMap<K, V> {
-    let mut a = first.into_entries().peekable();
-    let Some(rest) = rest else {
-        return a.collect();
-    };
-    let mut b = rest.into_entries().peekable();
-    // On equal keys the first part's entries come first.
-    std::iter::from_fn(|| match (a.peek(), b.peek()) {
-        (Some(x), Some(y)) if y.0 < x.0 => b.next(),
-        (Some(_), _) => a.next(),
-        (None, _) => b.next(),
-    })
-    .collect()
 }

@@ -210,7 +210,7 @@ impl ReplaceKey for Vec<u8> {
 
 #[test]
 fn documents_decode_or_fail_as_serde_does() {
-    let docs: [&[u8]; 24] = [
+    let docs: [&[u8]; 27] = [
         b"{}",
         b" \n{ } \t",
         b"",
@@ -223,6 +223,9 @@ fn documents_decode_or_fail_as_serde_does() {
         br#"{"HostId<1>": []}"#,
         br#"{"HostId<1>": {"uid": "a"}, "HostId<1>": {"uid": "b"}}"#,
         br#"{"HostId<2>": {"uid": "a"}, "HostId<1>": {"uid": "b"}, "HostId<2>": {}}"#,
+        br#"{"HostId<2>": {"host_ip": "a"}, "HostId<INVALID>": {"host_ip": "b"}, "HostId<0>": {}, "HostId<2>": {"host_ip": "c"}}"#,
+        br#"{"HostId<900000000000>": {"host_ip": "a"}, "HostId<3>": {"host_ip": "b"}, "HostId<900000000000>": {"host_ip": "c"}, "HostId<INVALID>": {}}"#,
+        br#"{"HostId<9223372036854775807>": {"host_ip": "a"}, "HostId<9223372036854775806>": {}}"#,
         br#"{"HostId<1>": {"uid": "a", "uid": "b"}}"#,
         br#"{"HostId<1>": {"ui\u0064": "a"}}"#,
         br#"{"HostId\u003c1>": {"uid": "a"}}"#,
