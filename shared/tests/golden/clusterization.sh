@@ -325,12 +325,17 @@ load_credentials() {
 # weka_secret_stdin <password-variable> <weka args...>: runs the weka CLI with the password held
 # in the named variable on its stdin, the answer to its password prompt (the CLI asks for a
 # password left out of its arguments). printf is a bash builtin, so the password is in no
-# process's argv or environment. Never traced.
+# process's argv or environment. Never traced. The status is weka's own: under pipefail a weka
+# that exits without reading its stdin would otherwise fail on printf's SIGPIPE.
 weka_secret_stdin() {
 	local var=$1 rc=0
 	shift
 	secret_begin
-	printf '%s\n' "${!var}" | weka "$@" || rc=$?
+	if printf '%s\n' "${!var}" | weka "$@"; then
+		rc=0
+	else
+		rc=${PIPESTATUS[1]}
+	fi
 	secret_end
 	return "$rc"
 }
