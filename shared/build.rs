@@ -1,5 +1,5 @@
 //! Writes Mozilla's root certificates (webpki-root-certs) as one PEM text into `OUT_DIR`: the
-//! SDK's HTTPS client takes custom roots only as PEM, and encoding ~150 certificates at compile
+//! SDK's HTTPS client takes custom roots only as PEM, and encoding the ~120 certificates at compile
 //! time keeps that work out of every cold start (`adapters/tls.rs` includes the file).
 
 use std::error::Error;
