@@ -1,6 +1,6 @@
 //! Writes Mozilla's root certificates (webpki-root-certs) as one PEM text into `OUT_DIR`: the
-//! SDK's HTTPS client takes custom roots only as PEM, and encoding the ~120 certificates at compile
-//! time keeps that work out of every cold start (`adapters/tls.rs` includes the file).
+//! SDK's HTTPS client takes custom roots only as PEM, and encoding the ~120 certificates at
+//! compile time keeps that work out of every cold start (`adapters/tls.rs` includes the file).
 
 use std::error::Error;
 use std::path::PathBuf;
