@@ -2,6 +2,7 @@
 //! environment, the AWS and WEKA clients its handler needs, and the Lambda runtime loop around
 //! the handler. Each function's `main` is one call to its entry here.
 
+use crate::adapters::acm::AwsCertificates;
 use crate::adapters::autoscaling::AwsScalingGroups;
 use crate::adapters::dynamo::{DynamoReferenceStates, DynamoStateStore};
 use crate::adapters::ec2::AwsInventory;
@@ -12,8 +13,8 @@ use crate::config::names::CLUSTER_NAME_ENV;
 use crate::config::process_env;
 use crate::error::Classify;
 use crate::handlers::{
-    adopt, clusterize, clusterize_finalization, deploy, fetch, report, scale_down, scale_fetch,
-    status, terminate, transient,
+    adopt, certificate, clusterize, clusterize_finalization, deploy, fetch, report, scale_down,
+    scale_fetch, status, terminate, transient,
 };
 use crate::lambda::{Invocation, serve};
 use crate::ports::SystemClock;
@@ -132,6 +133,19 @@ pub async fn status() -> Result<(), Error> {
         config,
     };
     run_handler(|payload, invocation| status::handle(&deps, payload, invocation.deadline)).await
+}
+
+/// `certificate`.
+pub async fn certificate() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = certificate::Config::from_lookup(&process_env)?;
+    let deps = certificate::Deps {
+        certificates: AwsCertificates::from_sdk_config(&load_aws_config().await),
+        clock: SystemClock,
+        config,
+    };
+    run_handler(|payload, invocation| certificate::handle(&deps, payload, invocation.deadline))
+        .await
 }
 
 /// `adopt`.

@@ -731,6 +731,9 @@ async fn nfs_finalization_tags_the_gateways_and_a_named_call_tags_one_joiner() {
 #[path = "adopt/mod.rs"]
 mod adoption;
 
+#[path = "certificate/mod.rs"]
+mod certificate;
+
 #[path = "store_props/mod.rs"]
 mod store_props;
 

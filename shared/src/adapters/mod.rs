@@ -1,6 +1,7 @@
 //! Implementations of the ports over the AWS SDK and HTTP. The only place that knows
 //! `AttributeValue`, SDK error types or JSON-RPC framing.
 
+pub mod acm;
 pub mod autoscaling;
 pub mod dynamo;
 pub mod ec2;

@@ -1,6 +1,7 @@
 //! Pure types and decisions: no I/O, no SDK types, no clock reads (time is passed in).
 
 pub mod adoption;
+pub mod certificate;
 pub mod control;
 pub mod events;
 pub mod formation;

@@ -2,6 +2,7 @@
 //! enum, and `handle`, which reads through ports, decides with `domain`, acts through ports.
 
 pub mod adopt;
+pub mod certificate;
 pub mod clusterize;
 pub mod clusterize_finalization;
 pub mod deploy;

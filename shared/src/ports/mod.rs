@@ -7,6 +7,7 @@ use crate::error::{Classify, ErrorClass};
 /// The boxed cause every port error keeps as its source.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+mod certificates;
 mod clock;
 mod inventory;
 pub mod metrics;
@@ -16,6 +17,7 @@ mod secrets;
 mod state_store;
 mod weka;
 
+pub use certificates::{CertificateError, CertificateFacts, Certificates};
 pub use clock::{Clock, SystemClock};
 pub use inventory::{Instance, InstanceInventory, InventoryError};
 pub use reference_state::ReferenceStates;

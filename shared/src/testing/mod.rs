@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+mod certificates;
 mod clock;
 mod crashing;
 mod deployment;
@@ -16,6 +17,7 @@ mod secrets;
 mod state_store;
 mod weka;
 
+pub use certificates::*;
 pub use clock::*;
 pub use crashing::*;
 pub use deployment::*;

@@ -3,6 +3,7 @@
 
 pub mod adopt;
 pub mod bootstrap;
+pub mod certificate;
 pub mod events;
 pub mod scale;
 
