@@ -28,6 +28,8 @@ Patches (see README "Local cloud"):
 - DynamoDB transactions copy only the items they name (moto copied whole tables, so a
   transaction's cost grew with the table), and `/_dynamodb/transaction-conflicts` cancels the
   next K transactions as conflicting, as DynamoDB does under contention (`moto_dynamodb.py`);
+- ACM: a re-imported certificate keeps its tags, and a certificate an ELBv2 listener uses is
+  "in use" (`InUseBy`, `DeleteCertificate` refused), as on AWS (`moto_acm.py`);
 - IAM enforcement, opt-in: with MOTO_IAM_ADMIN_FILE=<path> every request must be signed by a
   known identity whose policies allow it; the admin user's key is written to <path> before the
   server serves (see `moto_iam.py`). Without it, any credentials pass, as before.
@@ -47,6 +49,7 @@ from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.stepfunctions.responses import StepFunctionResponse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import moto_acm  # noqa: E402
 import moto_dynamodb  # noqa: E402
 import moto_instances  # noqa: E402
 import moto_iam  # noqa: E402
@@ -154,6 +157,7 @@ StepFunctionResponse.list_state_machine_versions = _list_state_machine_versions
 moto_lifecycle.install(_request_lock, start_timer=__name__ == "__main__")
 moto_instances.apply()
 moto_dynamodb.apply()
+moto_acm.apply()
 if os.environ.get("MOTO_IAM_ADMIN_FILE") and __name__ == "__main__":
     moto_iam.install(os.environ["MOTO_IAM_ADMIN_FILE"], _request_lock)
 

@@ -20,6 +20,7 @@ macro_rules! require_emulator {
 
 mod adoption;
 mod aws;
+mod certificates;
 mod common;
 mod lifecycle;
 mod scaling;
