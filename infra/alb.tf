@@ -20,15 +20,12 @@ resource "aws_security_group" "alb" {
     cidr_blocks = concat([local.vpc_cidr], var.allow_weka_api_cidrs)
   }
 
-  dynamic "ingress" {
-    for_each = var.alb_cert_arn != null ? [1] : []
-    content {
-      description = "HTTPS"
-      from_port   = 443
-      to_port     = 443
-      protocol    = "tcp"
-      cidr_blocks = concat([local.vpc_cidr], var.alb_allow_https_cidrs)
-    }
+  ingress {
+    description = "HTTPS"
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = concat([local.vpc_cidr], var.alb_allow_https_cidrs)
   }
 
   egress {
@@ -45,7 +42,6 @@ resource "aws_security_group" "alb" {
 resource "aws_lb" "this" {
   # checkov:skip=CKV_AWS_91:Access logs need an S3 bucket with a bucket policy outside this module's scope.
   # checkov:skip=CKV_AWS_150:Deletion protection would block terraform destroy of the whole cluster.
-  # checkov:skip=CKV2_AWS_20:Without alb_cert_arn there is no certificate (the module cannot make one offline: no tls provider), so the internal 14000 listener is HTTP; with alb_cert_arn 14000 and 443 are HTTPS.
   # checkov:skip=CKV2_AWS_28:Internal ALB; WAF is not applicable to the WEKA API.
   count                      = var.create_alb ? 1 : 0
   name                       = substr("${local.p.lb}-${var.cluster_name}-lb", 0, 32)
@@ -85,16 +81,12 @@ resource "aws_lb_target_group" "backend" {
 }
 
 resource "aws_lb_listener" "api" {
-  # checkov:skip=CKV_AWS_2:Without alb_cert_arn (no certificate: the module cannot make one offline, no tls provider) the internal 14000 listener is HTTP and forwards over HTTPS to the backends; with alb_cert_arn it is HTTPS.
-  # checkov:skip=CKV_AWS_103:Same as CKV_AWS_2.
-  # checkov:skip=CKV2_AWS_20:Without a certificate there is nothing to redirect to; with alb_cert_arn this listener is HTTPS itself.
   count             = var.create_alb ? 1 : 0
   load_balancer_arn = aws_lb.this[0].arn
   port              = 14000
-  # HTTPS with alb_cert_arn, as the reference; without a certificate HTTP (README, ALB).
-  protocol        = var.alb_cert_arn != null ? "HTTPS" : "HTTP"
-  ssl_policy      = var.alb_cert_arn != null ? "ELBSecurityPolicy-TLS13-1-2-2021-06" : null
-  certificate_arn = var.alb_cert_arn
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = local.alb_certificate_arn
 
   default_action {
     type             = "forward"
@@ -105,12 +97,12 @@ resource "aws_lb_listener" "api" {
 }
 
 resource "aws_lb_listener" "https" {
-  count             = var.create_alb && var.alb_cert_arn != null ? 1 : 0
+  count             = var.create_alb ? 1 : 0
   load_balancer_arn = aws_lb.this[0].arn
   port              = 443
   protocol          = "HTTPS"
   ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-  certificate_arn   = var.alb_cert_arn
+  certificate_arn   = local.alb_certificate_arn
 
   default_action {
     type             = "forward"
@@ -137,4 +129,66 @@ locals {
   # The name clients and users reach the ALB by: alb_dns_name, else the Route 53 alias, else the
   # ALB's own name (the reference's order).
   alb_dns_name = var.create_alb ? coalesce(var.alb_dns_name, try(aws_route53_record.alb[0].fqdn, null), aws_lb.this[0].dns_name) : null
+}
+
+###############################################################################
+# The ALB's certificate: the caller's (alb_cert_arn), else a self-signed one, as WEKA's module.
+# Made by the `certificate` function (ECDSA P-256, one year, exactly the ALB's names), which
+# imports it into ACM: its private key never passes through Terraform's plan or state, nor the
+# machine that runs Terraform, and no provider beyond aws is needed. Terraform calls it on
+# create, on a change of names (re-issued into the same ARN) and on destroy (after the
+# listeners are gone: deleted); ACM's daily expiry events from 45 days before the end renew it
+# in place, so the listeners never serve an expired certificate.
+###############################################################################
+locals {
+  self_signed_certificate = var.create_alb && var.alb_cert_arn == null
+  alb_certificate_names = local.self_signed_certificate ? distinct(compact([
+    aws_lb.this[0].dns_name, var.alb_dns_name, try(aws_route53_record.alb[0].fqdn, null),
+  ])) : []
+  alb_certificate_arn = (var.alb_cert_arn != null ? var.alb_cert_arn
+  : try(jsondecode(aws_lambda_invocation.certificate[0].result).certificate_arn, null))
+}
+
+resource "aws_lambda_invocation" "certificate" {
+  count           = local.self_signed_certificate ? 1 : 0
+  function_name   = aws_lambda_function.this["certificate"].function_name
+  lifecycle_scope = "CRUD"
+  input           = jsonencode({ names = local.alb_certificate_names })
+
+  lifecycle {
+    postcondition {
+      condition     = can(jsondecode(self.result).certificate_arn)
+      error_message = "The certificate function answered without a certificate: ${self.result}"
+    }
+  }
+
+  # Its permissions and log group outlive its last call (the delete on destroy).
+  depends_on = [aws_iam_role_policy.lambda, aws_cloudwatch_log_group.lambda]
+}
+
+resource "aws_cloudwatch_event_rule" "certificate_expiry" {
+  count       = local.self_signed_certificate ? 1 : 0
+  name        = substr("${local.p.lambda}-${var.cluster_name}-alb-certificate-expiry", 0, 64)
+  description = "WEKA ${var.cluster_name}: renew the ALB's self-signed certificate before it expires"
+  event_pattern = jsonencode({
+    source        = ["aws.acm"]
+    "detail-type" = ["ACM Certificate Approaching Expiration"]
+    resources     = [local.alb_certificate_arn]
+  })
+  tags = local.common_tags
+}
+
+resource "aws_cloudwatch_event_target" "certificate_expiry" {
+  count = local.self_signed_certificate ? 1 : 0
+  rule  = aws_cloudwatch_event_rule.certificate_expiry[0].name
+  arn   = aws_lambda_function.this["certificate"].arn
+}
+
+resource "aws_lambda_permission" "certificate_expiry" {
+  count         = local.self_signed_certificate ? 1 : 0
+  statement_id  = "acm-expiry-rule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this["certificate"].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.certificate_expiry[0].arn
 }

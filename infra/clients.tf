@@ -16,12 +16,18 @@ resource "aws_iam_role_policy" "client" {
   role  = aws_iam_role.client[0].id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
+    Statement = concat([{
       Sid      = "FindBackends"
       Effect   = "Allow"
       Action   = ["ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups"]
       Resource = ["*"]
-    }]
+      }], local.self_signed_certificate ? [{
+      # The ALB's self-signed certificate, to verify the ALB against (public, always current).
+      Sid      = "ReadAlbCertificate"
+      Effect   = "Allow"
+      Action   = ["acm:GetCertificate"]
+      Resource = [local.alb_certificate_arn]
+    }] : [])
   })
 }
 
@@ -101,7 +107,7 @@ resource "aws_instance" "client" {
     custom_data_post_mount = var.clients_custom_data_post_mount
     cgroups_mode           = var.clients_weka_cgroups_mode
     alb_dns                = var.create_alb ? local.alb_dns_name : ""
-    alb_https              = var.create_alb && var.alb_cert_arn != null
+    alb_self_signed_arn    = local.self_signed_certificate ? local.alb_certificate_arn : ""
     use_dpdk               = var.clients_use_dpdk
     frontend_cores         = var.client_frontend_cores
   }))

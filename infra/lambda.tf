@@ -17,6 +17,9 @@ locals {
   cluster_instance_condition = {
     StringEquals = { "aws:ResourceTag/weka_cluster_name" = var.cluster_name }
   }
+  # The tag naming the deployment's ALB certificate (handlers/certificate.rs, CERTIFICATE_TAG).
+  certificate_tag_requested = { StringEquals = { "aws:RequestTag/weka_alb_certificate" = var.cluster_name } }
+  certificate_tag_present   = { StringEquals = { "aws:ResourceTag/weka_alb_certificate" = var.cluster_name } }
 
   # One statement per need; each function's list below is exactly what its code calls
   # (checked by shared/tests/infra.rs against the handlers and adapters).
@@ -162,6 +165,32 @@ locals {
     ])
 
     "transient" = []
+
+    # The deployment's certificate only: a new one is imported with its tag, an existing one is
+    # re-imported, described or deleted only while it carries that tag (ListCertificates and
+    # ListTagsForCertificate read which are).
+    "certificate" = [
+      {
+        Sid       = "ImportTaggedCertificate"
+        Effect    = "Allow"
+        Action    = ["acm:ImportCertificate", "acm:AddTagsToCertificate"]
+        Resource  = ["*"]
+        Condition = local.certificate_tag_requested
+      },
+      {
+        Sid       = "ManageOwnCertificate"
+        Effect    = "Allow"
+        Action    = ["acm:ImportCertificate", "acm:DescribeCertificate", "acm:DeleteCertificate"]
+        Resource  = ["arn:${local.partition}:acm:${local.region}:${local.account_id}:certificate/*"]
+        Condition = local.certificate_tag_present
+      },
+      {
+        Sid      = "FindOwnCertificate"
+        Effect   = "Allow"
+        Action   = ["acm:ListCertificates", "acm:ListTagsForCertificate"]
+        Resource = ["*"]
+      },
+    ]
   }
 }
 

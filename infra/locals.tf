@@ -57,7 +57,7 @@ locals {
   # aws = the AWS services the function calls: a VPC-attached function reaches each through a
   # VPC endpoint or a NAT gateway (network.tf), as Lambda network interfaces get no public IP.
   # ---------------------------------------------------------------------------
-  functions = {
+  function_table = {
     "deploy"                  = { timeout = 30, vpc = false, bootstrap = true, aws = ["dynamodb", "ec2", "autoscaling"] }
     "clusterize"              = { timeout = 30, vpc = false, bootstrap = true, aws = ["dynamodb", "ec2", "autoscaling", "secretsmanager"] }
     "clusterize-finalization" = { timeout = 30, vpc = false, bootstrap = true, aws = ["dynamodb", "ec2", "autoscaling"] }
@@ -70,7 +70,11 @@ locals {
     "transient"               = { timeout = 60, vpc = false, bootstrap = false, aws = [] }
     # Operators only (no instance or state machine may call it): adopting a running cluster.
     "adopt" = { timeout = 60, vpc = true, bootstrap = false, aws = ["dynamodb", "ec2", "secretsmanager"] }
+    # Terraform (create, update, destroy) and ACM's expiry event only: the ALB's self-signed
+    # certificate, deployed only when the module makes one (alb.tf).
+    "certificate" = { timeout = 60, vpc = false, bootstrap = false, aws = ["acm"] }
   }
+  functions           = { for f, c in local.function_table : f => c if f != "certificate" || local.self_signed_certificate }
   function_names      = keys(local.functions)
   bootstrap_functions = [for f, c in local.functions : f if c.bootstrap]
   lambda_names        = { for f in local.function_names : f => substr("${local.p.lambda}-${var.cluster_name}-${f}-lambda", 0, 64) }
@@ -209,6 +213,9 @@ locals {
       BOOTSTRAP_GRACE_MINUTES       = tostring(var.bootstrap_grace_minutes)
       MAX_TERMINATIONS_PER_RUN      = tostring(var.max_terminations_per_run)
     })
+    "certificate" = {
+      CLUSTER_NAME = var.cluster_name
+    }
     "adopt" = merge(local.env_common, local.env_credentials, {
       WEKA_API_URL_TEMPLATE    = var.weka_api_url_template
       WEKA_API_TIMEOUT         = var.weka_api_timeout

@@ -258,7 +258,7 @@ locals {
   vpc_function_needs = toset(flatten([for f, c in local.functions : c.aws if local.lambda_in_vpc[f]]))
   private_instances  = !local.assign_public_ip
   instance_needs     = local.private_instances ? toset(["lambda", "ec2"]) : toset([])
-  endpoint_needed    = { for s in ["ec2", "autoscaling", "dynamodb", "lambda"] : s => !local.module_nat && (contains(local.vpc_function_needs, s) || contains(local.instance_needs, s)) }
+  endpoint_needed    = { for s in ["ec2", "autoscaling", "dynamodb", "lambda", "acm"] : s => !local.module_nat && (contains(local.vpc_function_needs, s) || contains(local.instance_needs, s)) }
   endpoint_ec2       = coalesce(var.vpc_endpoint_ec2_create, local.endpoint_needed["ec2"])
   endpoint_autoscale = coalesce(var.vpc_endpoint_autoscaling_create, local.endpoint_needed["autoscaling"])
   endpoint_dynamodb  = coalesce(var.vpc_endpoint_dynamodb_gateway_create, local.endpoint_needed["dynamodb"])
@@ -268,6 +268,7 @@ locals {
     local.endpoint_ec2 ? { ec2 = true } : {},
     local.endpoint_lambda ? { lambda = true } : {},
     local.endpoint_autoscale ? { autoscaling = true } : {},
+    local.endpoint_needed["acm"] ? { acm = true } : {},
   )
   gateway_endpoints = merge(
     var.vpc_endpoint_s3_gateway_create ? { s3 = true } : {},
