@@ -3,7 +3,9 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  # `id` is the region's name on provider 5 and 6 (`name` is deprecated in 6, `region` is new in 6).
+  # `id` is the region's name on provider 5 and 6. `name` is deprecated from 6.0 and `region`
+  # does not exist on 5; 6.47 deprecates `id` too (a warning only): no attribute of
+  # data.aws_region is free of warnings on both majors (infra/tests/provider6_check.py).
   region     = data.aws_region.current.id
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition

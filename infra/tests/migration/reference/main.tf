@@ -327,10 +327,12 @@ resource "aws_secretsmanager_secret" "weka_deployment_password" {
   tags = local.tags
 }
 
+# The region as `id`, not `name`: the same value on provider 5 and 6 (6 deprecates `name`, and
+# `region` does not exist on 5).
 resource "aws_vpc_endpoint" "secretmanager_endpoint" {
   count               = var.secretmanager_use_vpc_endpoint ? 1 : 0
   vpc_id              = module.network[0].vpc_id
-  service_name        = "com.amazonaws.${data.aws_region.current.name}.secretsmanager"
+  service_name        = "com.amazonaws.${data.aws_region.current.id}.secretsmanager"
   vpc_endpoint_type   = "Interface"
   security_group_ids  = module.security_group[0].sg_ids
   subnet_ids          = module.network[0].subnet_ids
