@@ -827,7 +827,7 @@ variable "lifecycle_deadline_margin" {
 variable "create_alb" {
   type        = bool
   default     = true
-  description = "Create an internal ALB in front of the backends: listener 14000 (HTTP, or HTTPS with alb_cert_arn) and 443 (HTTPS, only with alb_cert_arn); the targets are reached over HTTPS on 14000."
+  description = "Create an internal ALB in front of the backends: HTTPS listeners on 14000 and 443 with alb_cert_arn's certificate, else a self-signed one the module makes (README, ALB); the targets are reached over HTTPS on 14000."
 }
 
 variable "alb_additional_subnet_id" {
@@ -851,7 +851,7 @@ variable "alb_additional_subnet_zone" {
 variable "alb_cert_arn" {
   type        = string
   default     = null
-  description = "ACM certificate of the ALB: 14000 and 443 become HTTPS listeners. null: no certificate (the reference makes a self-signed one; this module cannot, see README, ALB), 14000 is HTTP and there is no 443 listener."
+  description = "ACM certificate of the ALB's HTTPS listeners (14000 and 443). null: the module makes a self-signed one for the ALB's names (its certificate function imports it into ACM; the key never passes through Terraform; renewed in place before it expires), as the reference; clients verify against it."
 }
 
 variable "alb_sg_ids" {

@@ -1,4 +1,8 @@
 mock_provider "aws" {
+  # What the certificate function answers Terraform (alb.tf).
+  mock_resource "aws_lambda_invocation" {
+    defaults = { result = "{\"outcome\":\"imported\",\"certificate_arn\":\"arn:aws:acm:us-east-1:123456789012:certificate/self-signed\"}" }
+  }
   # Computed attributes get these values already at plan, so policies built from ARNs and ids
   # can be decoded and checked.
   override_during = plan
@@ -109,9 +113,13 @@ run "every_function_has_a_resource_policy_and_steps_are_the_state_machines_only"
   assert {
     condition = length(setsubtract(
       keys(aws_lambda_function.this),
-      setunion(keys(aws_lambda_permission.state_machine), keys(aws_lambda_permission.instances), ["adopt"]),
+      setunion(keys(aws_lambda_permission.state_machine), keys(aws_lambda_permission.instances), ["adopt", "certificate"]),
     )) == 0
-    error_message = "every function but the operators' adopt names its callers in a resource policy"
+    error_message = "every function but the operators' adopt and certificate names its callers in a resource policy"
+  }
+  assert {
+    condition     = aws_lambda_permission.certificate_expiry[0].principal == "events.amazonaws.com" && !contains(keys(aws_lambda_permission.instances), "certificate") && !contains(keys(aws_lambda_permission.state_machine), "certificate")
+    error_message = "certificate is Terraform's (the operators' IAM policies) and ACM's expiry rule's only"
   }
   assert {
     condition     = !contains(keys(aws_lambda_permission.state_machine), "adopt") && !contains(keys(aws_lambda_permission.instances), "adopt")
@@ -404,14 +412,14 @@ run "a_release_in_s3_is_deployed_in_place" {
   override_data {
     target = data.aws_s3_object.lambdas_manifest[0]
     values = {
-      body = "{\"format\":1,\"version\":\"1.4.0\",\"architecture\":\"arm64\",\"functions\":{\"adopt\":{\"file\":\"adopt.zip\",\"base64sha256\":\"c2hhMjU2\"},\"clusterize\":{\"file\":\"clusterize.zip\",\"base64sha256\":\"c2hhMjU2\"},\"clusterize-finalization\":{\"file\":\"clusterize-finalization.zip\",\"base64sha256\":\"c2hhMjU2\"},\"deploy\":{\"file\":\"deploy.zip\",\"base64sha256\":\"c2hhMjU2\"},\"fetch\":{\"file\":\"fetch.zip\",\"base64sha256\":\"c2hhMjU2\"},\"report\":{\"file\":\"report.zip\",\"base64sha256\":\"c2hhMjU2\"},\"scale-down\":{\"file\":\"scale-down.zip\",\"base64sha256\":\"c2hhMjU2\"},\"scale-fetch\":{\"file\":\"scale-fetch.zip\",\"base64sha256\":\"c2hhMjU2\"},\"status\":{\"file\":\"status.zip\",\"base64sha256\":\"c2hhMjU2\"},\"terminate\":{\"file\":\"terminate.zip\",\"base64sha256\":\"c2hhMjU2\"},\"transient\":{\"file\":\"transient.zip\",\"base64sha256\":\"c2hhMjU2\"}}}"
+      body = "{\"format\":1,\"version\":\"1.4.0\",\"architecture\":\"arm64\",\"functions\":{\"adopt\":{\"file\":\"adopt.zip\",\"base64sha256\":\"c2hhMjU2\"},\"certificate\":{\"file\":\"certificate.zip\",\"base64sha256\":\"c2hhMjU2\"},\"clusterize\":{\"file\":\"clusterize.zip\",\"base64sha256\":\"c2hhMjU2\"},\"clusterize-finalization\":{\"file\":\"clusterize-finalization.zip\",\"base64sha256\":\"c2hhMjU2\"},\"deploy\":{\"file\":\"deploy.zip\",\"base64sha256\":\"c2hhMjU2\"},\"fetch\":{\"file\":\"fetch.zip\",\"base64sha256\":\"c2hhMjU2\"},\"report\":{\"file\":\"report.zip\",\"base64sha256\":\"c2hhMjU2\"},\"scale-down\":{\"file\":\"scale-down.zip\",\"base64sha256\":\"c2hhMjU2\"},\"scale-fetch\":{\"file\":\"scale-fetch.zip\",\"base64sha256\":\"c2hhMjU2\"},\"status\":{\"file\":\"status.zip\",\"base64sha256\":\"c2hhMjU2\"},\"terminate\":{\"file\":\"terminate.zip\",\"base64sha256\":\"c2hhMjU2\"},\"transient\":{\"file\":\"transient.zip\",\"base64sha256\":\"c2hhMjU2\"}}}"
     }
   }
   # What Lambda computes of the code it took (checked by the functions' postcondition).
   override_resource {
     target          = aws_lambda_function.this
     override_during = plan
-    values          = { code_sha256 = "c2hhMjU2" }
+    values          = { code_sha256 = "c2hhMjU2", arn = "arn:aws:lambda:us-east-1:123456789012:function:mocked" }
   }
   assert {
     condition     = alltrue([for f, fn in aws_lambda_function.this : fn.s3_bucket == "weka-releases" && fn.s3_key == "1.4.0/${f}.zip" && fn.filename == null])
@@ -498,7 +506,7 @@ run "code_altered_after_the_release_was_cut_is_caught" {
   override_data {
     target = data.aws_s3_object.lambdas_manifest[0]
     values = {
-      body = "{\"format\":1,\"version\":\"1.4.0\",\"architecture\":\"arm64\",\"functions\":{\"adopt\":{\"file\":\"adopt.zip\",\"base64sha256\":\"c2hhMjU2\"},\"clusterize\":{\"file\":\"clusterize.zip\",\"base64sha256\":\"c2hhMjU2\"},\"clusterize-finalization\":{\"file\":\"clusterize-finalization.zip\",\"base64sha256\":\"c2hhMjU2\"},\"deploy\":{\"file\":\"deploy.zip\",\"base64sha256\":\"c2hhMjU2\"},\"fetch\":{\"file\":\"fetch.zip\",\"base64sha256\":\"c2hhMjU2\"},\"report\":{\"file\":\"report.zip\",\"base64sha256\":\"c2hhMjU2\"},\"scale-down\":{\"file\":\"scale-down.zip\",\"base64sha256\":\"c2hhMjU2\"},\"scale-fetch\":{\"file\":\"scale-fetch.zip\",\"base64sha256\":\"c2hhMjU2\"},\"status\":{\"file\":\"status.zip\",\"base64sha256\":\"c2hhMjU2\"},\"terminate\":{\"file\":\"terminate.zip\",\"base64sha256\":\"c2hhMjU2\"},\"transient\":{\"file\":\"transient.zip\",\"base64sha256\":\"c2hhMjU2\"}}}"
+      body = "{\"format\":1,\"version\":\"1.4.0\",\"architecture\":\"arm64\",\"functions\":{\"adopt\":{\"file\":\"adopt.zip\",\"base64sha256\":\"c2hhMjU2\"},\"certificate\":{\"file\":\"certificate.zip\",\"base64sha256\":\"c2hhMjU2\"},\"clusterize\":{\"file\":\"clusterize.zip\",\"base64sha256\":\"c2hhMjU2\"},\"clusterize-finalization\":{\"file\":\"clusterize-finalization.zip\",\"base64sha256\":\"c2hhMjU2\"},\"deploy\":{\"file\":\"deploy.zip\",\"base64sha256\":\"c2hhMjU2\"},\"fetch\":{\"file\":\"fetch.zip\",\"base64sha256\":\"c2hhMjU2\"},\"report\":{\"file\":\"report.zip\",\"base64sha256\":\"c2hhMjU2\"},\"scale-down\":{\"file\":\"scale-down.zip\",\"base64sha256\":\"c2hhMjU2\"},\"scale-fetch\":{\"file\":\"scale-fetch.zip\",\"base64sha256\":\"c2hhMjU2\"},\"status\":{\"file\":\"status.zip\",\"base64sha256\":\"c2hhMjU2\"},\"terminate\":{\"file\":\"terminate.zip\",\"base64sha256\":\"c2hhMjU2\"},\"transient\":{\"file\":\"transient.zip\",\"base64sha256\":\"c2hhMjU2\"}}}"
     }
   }
   override_resource {

@@ -2,6 +2,10 @@
 # namespaces, dimensions: the control plane's metric names are cross-checked with the Rust
 # constants in shared/tests/infra.rs), the SNS wiring, and the dashboard.
 mock_provider "aws" {
+  # What the certificate function answers Terraform (alb.tf).
+  mock_resource "aws_lambda_invocation" {
+    defaults = { result = "{\"outcome\":\"imported\",\"certificate_arn\":\"arn:aws:acm:us-east-1:123456789012:certificate/self-signed\"}" }
+  }
   override_during = plan
   mock_resource "aws_lambda_function" {
     defaults = { arn = "arn:aws:lambda:us-east-1:123456789012:function:mocked" }

@@ -1,7 +1,14 @@
 mock_provider "aws" {
+  # What the certificate function answers Terraform (alb.tf).
+  mock_resource "aws_lambda_invocation" {
+    defaults = { result = "{\"outcome\":\"imported\",\"certificate_arn\":\"arn:aws:acm:us-east-1:123456789012:certificate/self-signed\"}" }
+  }
   # Computed attributes get these values already at plan, so policies built from ARNs and ids
   # can be decoded and checked.
   override_during = plan
+  mock_resource "aws_lb" {
+    defaults = { dns_name = "internal-weka-lb-1.us-east-1.elb.amazonaws.com", arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/weka-lb/1" }
+  }
   mock_resource "aws_lambda_function" {
     defaults = { arn = "arn:aws:lambda:us-east-1:123456789012:function:mocked" }
   }
@@ -166,8 +173,12 @@ run "client_arch_other_values_are_refused" {
 ###############################################################################
 # ALB
 ###############################################################################
-run "the_alb_talks_https_to_the_backends_and_14000_stays_open_without_a_certificate" {
+run "the_alb_talks_https_to_the_backends_and_without_a_certificate_of_the_callers_serves_a_self_signed_one" {
   command = plan
+  variables {
+    alb_dns_name   = "weka.example.com"
+    clients_number = 1
+  }
   assert {
     condition     = aws_lb_target_group.backend[0].protocol == "HTTPS" && aws_lb_target_group.backend[0].port == 14000
     error_message = "WEKA serves TLS on 14000: the target group is HTTPS"
@@ -177,8 +188,51 @@ run "the_alb_talks_https_to_the_backends_and_14000_stays_open_without_a_certific
     error_message = "the health check is HTTPS"
   }
   assert {
-    condition     = aws_lb_listener.api[0].port == 14000 && aws_lb_listener.api[0].protocol == "HTTP" && length(aws_lb_listener.https) == 0
-    error_message = "without alb_cert_arn: the 14000 listener, no 443 listener"
+    condition = alltrue([for l in [aws_lb_listener.api[0], aws_lb_listener.https[0]] :
+    l.protocol == "HTTPS" && l.certificate_arn == "arn:aws:acm:us-east-1:123456789012:certificate/self-signed"])
+    error_message = "without alb_cert_arn both listeners (14000 and 443) are HTTPS with the self-signed certificate the certificate function imported, as in the reference"
+  }
+  assert {
+    condition     = aws_lambda_invocation.certificate[0].lifecycle_scope == "CRUD" && contains(jsondecode(aws_lambda_invocation.certificate[0].input).names, "weka.example.com")
+    error_message = "Terraform calls the certificate function on create, update and destroy, with the names clients use"
+  }
+  assert {
+    condition     = contains(keys(aws_lambda_function.this), "certificate") && !strcontains(jsonencode(aws_lambda_invocation.certificate[0].input), "PRIVATE")
+    error_message = "the certificate function is deployed; no key passes through Terraform"
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.certificate_expiry[0].event_pattern)["detail-type"] == ["ACM Certificate Approaching Expiration"] && aws_lambda_permission.certificate_expiry[0].principal == "events.amazonaws.com"
+    error_message = "ACM's expiry event renews the certificate"
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_instance.client[0].user_data_base64), "aws acm get-certificate --certificate-arn \"arn:aws:acm:us-east-1:123456789012:certificate/self-signed\"") && strcontains(base64decode(aws_instance.client[0].user_data_base64), "--cacert \"$WORKDIR/alb.pem\" \"https://weka.example.com:14000/dist/v1/install\"")
+    error_message = "clients verify the ALB against its self-signed certificate as ACM holds it"
+  }
+  assert {
+    condition     = strcontains(aws_iam_role_policy.client[0].policy, "acm:GetCertificate")
+    error_message = "clients may read the ALB's certificate"
+  }
+}
+
+run "with_a_certificate_of_the_callers_no_certificate_function_is_deployed" {
+  command = plan
+  variables {
+    alb_cert_arn = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+  }
+  assert {
+    condition     = !contains(keys(aws_lambda_function.this), "certificate") && length(aws_lambda_invocation.certificate) == 0 && length(aws_cloudwatch_event_rule.certificate_expiry) == 0
+    error_message = "with alb_cert_arn nothing makes a certificate"
+  }
+}
+
+run "without_an_alb_no_certificate_function_is_deployed" {
+  command = plan
+  variables {
+    create_alb = false
+  }
+  assert {
+    condition     = !contains(keys(aws_lambda_function.this), "certificate") && length(aws_lambda_invocation.certificate) == 0
+    error_message = "no ALB, no certificate"
   }
 }
 
@@ -214,8 +268,8 @@ run "alb_dns_name_is_what_clients_and_the_output_use" {
     error_message = "alb_dns_name is the alb_dns_name output"
   }
   assert {
-    condition     = strcontains(base64decode(aws_instance.client[0].user_data_base64), "\"http://weka.example.com:14000/dist/v1/install\"")
-    error_message = "without a certificate clients reach the ALB's 14000 listener by alb_dns_name"
+    condition     = strcontains(base64decode(aws_instance.client[0].user_data_base64), "\"https://weka.example.com:14000/dist/v1/install\"") && !strcontains(base64decode(aws_instance.client[0].user_data_base64), "http://weka.example.com")
+    error_message = "clients reach the ALB's 14000 listener by alb_dns_name, over HTTPS only"
   }
   assert {
     condition     = strcontains(base64decode(aws_instance.client[0].user_data_base64), "fetch_installer --insecure \"https://$b:14000/dist/v1/install\"")
