@@ -16,5 +16,5 @@ echo "==> scale-down planning (decode + plan)"
 cargo bench --locked -p weka-shared --features test-util --bench plan
 echo "==> cold start (process start to the first invocation/next, release binaries; tests/bench/coldstart.py)"
 cargo build --locked --release -p clusterize -p clusterize-finalization -p deploy -p fetch -p report \
-  -p scale-down -p scale-fetch -p status -p terminate -p transient -p adopt
+  -p scale-down -p scale-fetch -p status -p terminate -p transient -p adopt -p certificate
 "$VENV/bin/python" tests/bench/coldstart.py --bin-dir "${CARGO_TARGET_DIR:-$root/target}/release"

@@ -30,7 +30,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FUNCTIONS = [
     "clusterize", "clusterize-finalization", "deploy", "fetch", "report", "scale-down",
-    "scale-fetch", "status", "terminate", "transient", "adopt",
+    "scale-fetch", "status", "terminate", "transient", "adopt", "certificate",
 ]
 NEXT_PATH = "/2018-06-01/runtime/invocation/next"
 
