@@ -153,8 +153,10 @@ removed {
   }
 }
 
-# No self-signed certificate here (443 only with alb_cert_arn); the certificate may still be in
-# use by the reference's 443 listener until that listener is gone.
+# The reference's self-signed certificate (its key in the reference's Terraform state) is not
+# carried over: without alb_cert_arn the listeners move to the one this module's certificate
+# function makes. Forgotten, not destroyed: the listeners use it until they switch (ACM refuses
+# to delete it before); delete it afterwards (MIGRATION.md).
 removed {
   from = module.self_signed_certificate
   lifecycle {

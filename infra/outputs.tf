@@ -198,3 +198,8 @@ output "pre_terraform_destroy_command" {
   description = "Optional before terraform destroy: stop the scale-down schedule so no execution races the teardown."
   value       = "aws events disable-rule --region ${local.region} --name ${aws_cloudwatch_event_rule.scale_down.name}"
 }
+
+output "get_cert_private_key" {
+  description = "WEKA's module's name, kept for roots written for it: the command that prints the ALB's self-signed certificate (what WEKA's module's command prints too, from a secret). The private key itself never leaves ACM. null with alb_cert_arn or without an ALB."
+  value       = local.self_signed_certificate ? "aws acm get-certificate --region ${local.region} --certificate-arn ${local.alb_certificate_arn} --query Certificate --output text" : null
+}

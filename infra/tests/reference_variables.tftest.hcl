@@ -551,3 +551,11 @@ run "data_services_are_refused" {
     var.data_services_weka_cgroups_mode,
   ]
 }
+
+run "get_cert_private_key_prints_the_self_signed_certificate_never_a_key" {
+  command = plan
+  assert {
+    condition     = output.get_cert_private_key == "aws acm get-certificate --region us-east-1 --certificate-arn arn:aws:acm:us-east-1:123456789012:certificate/self-signed --query Certificate --output text"
+    error_message = "the reference's output name, printing the certificate from ACM"
+  }
+}
