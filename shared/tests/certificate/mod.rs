@@ -38,6 +38,14 @@ async fn call(
     certificate::handle(deps, payload, None).await
 }
 
+/// Creates the deployment's certificate for `lb.example`; its ARN.
+async fn created(deps: &certificate::Deps<FakeCertificates, FakeClock>) -> String {
+    let answer = call(deps, terraform("create", &["lb.example"]))
+        .await
+        .unwrap();
+    answer["certificate_arn"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn create_imports_one_tagged_certificate_for_the_names_and_answers_no_secret() {
     let deps = deps();
@@ -119,12 +127,7 @@ async fn another_deployments_certificate_is_never_touched() {
 #[tokio::test(start_paused = true)]
 async fn destroy_waits_for_the_listener_to_let_go_then_reports_who_still_holds_it() {
     let deps = deps();
-    let arn = call(&deps, terraform("create", &["lb.example"]))
-        .await
-        .unwrap()["certificate_arn"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let arn = created(&deps).await;
     deps.certificates
         .set_in_use(&arn, &["arn:aws:elasticloadbalancing:lb"]);
     // The invocation has 60 s: about 11 attempts 5 s apart, then the error names the user.
@@ -164,12 +167,7 @@ async fn destroy_waits_for_the_listener_to_let_go_then_reports_who_still_holds_i
 #[tokio::test]
 async fn the_expiry_event_renews_in_place_only_when_due() {
     let deps = deps();
-    let arn = call(&deps, terraform("create", &["lb.example"]))
-        .await
-        .unwrap()["certificate_arn"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let arn = created(&deps).await;
     let current = call(&deps, expiry(&arn)).await.unwrap();
     assert_eq!(current["outcome"], "current");
     assert_eq!(deps.certificates.all()[&arn].imports, 1);
