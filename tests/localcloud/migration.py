@@ -157,7 +157,11 @@ class Moto:
         return [i for res in r["Reservations"] for i in res["Instances"]]
 
     def secret(self, name):
-        return self.secrets.get_secret_value(SecretId=f"weka/{PREFIX}/{name}{SECRET_SUFFIX}")
+        return self.secrets.get_secret_value(SecretId=self.secret_arn(name))
+
+    def secret_arn(self, name):
+        return self.secrets.describe_secret(
+            SecretId=f"weka/{PREFIX}/{name}{SECRET_SUFFIX}")["ARN"]
 
     def state_item(self):
         return self.ddb.get_item(TableName=REFERENCE_TABLE,
@@ -315,7 +319,7 @@ def _form_reference_cluster(cloud, moto, instances):
                       admin_password=ADMIN_PASSWORD, stripe=(3, 2), hot_spare=1)
     for name, value in (("weka-password", ADMIN_PASSWORD),
                         ("weka-deployment-password", DEPLOYMENT_PASSWORD)):
-        moto.secrets.put_secret_value(SecretId=moto.secret(name)["ARN"], SecretString=value)
+        moto.secrets.put_secret_value(SecretId=moto.secret_arn(name), SecretString=value)
     ids = sorted(i["InstanceId"] for i in instances)
     vm = lambda i: {"M": {"name": {"S": i}, "protocol": {"S": ""},  # noqa: E731
                           "container_uid": {"S": ""}, "nic_name": {"S": ""}}}
