@@ -350,8 +350,10 @@ def _second_plan_clean(cloud, fixture, env, tf_args, check):
         drift = subprocess.run([os.path.join(cloud.s.venv, "bin", "python"),
                                 os.path.join(ROOT, "infra", "tests", "plan_drift.py"), shown],
                                capture_output=True, text=True)
+        out = (drift.stdout + drift.stderr).strip()
         check(drift.returncode == 0, "the plan after the migration has no changes beyond the "
-              f"emulator's known quirks ({log}): {(drift.stdout + drift.stderr).strip()[-600:]}")
+              f"emulator's known quirks ({log}): "
+              + (out.splitlines()[-1] if drift.returncode == 0 else "\n" + out[-1500:]))
     else:
         check(True, "a second plan after the migration has no changes")
 
