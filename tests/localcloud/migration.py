@@ -191,6 +191,8 @@ def run(args, settings, Story, say, check, Failure):
     settings.release_code = False  # the fixture's ours: lambdas_dir + lambdas_upload_s3_bucket
     settings.install_faults = 0
     settings.smb_gateways = settings.s3_gateways = 0
+    # A dead backend leaves WEKA 10 s after it went DOWN (the e2e: 30 s): chapter 6 waits for it.
+    settings.down_removal_timeout = "10s"
     args.cluster_size = CLUSTER_SIZE  # the fixture's
     if args.scale_to <= CLUSTER_SIZE:
         args.scale_to = CLUSTER_SIZE + 2
