@@ -34,7 +34,8 @@ import zipfile
 
 import e2e
 import iam
-from cloud import ROOT, LocalCloud, wait_for
+from cloud import ROOT, LocalCloud, tf_args, wait_for
+from harness import form_weka_cluster  # tests/harness.py (on the path once cloud is imported)
 
 FIXTURE = os.path.join(ROOT, "infra", "tests", "migration")
 # WEKA's module's names for prefix WEKA, cluster Prod (the fixture's inputs).
@@ -227,21 +228,22 @@ def run(args, settings, Story, say, check, Failure):
         if args.with_alb:
             cert = moto.acm.request_certificate(DomainName="weka.example.internal")
             tf_vars.update(create_alb="true", alb_cert_arn=cert["CertificateArn"])
-        tf_args = [a for k, v in tf_vars.items() for a in ("-var", f"{k}={v}")]
+        argv_vars = tf_args(tf_vars)
         say(f"module under test: {infra_src}")
 
         say("== migration 1: WEKA's module's deployment (the stand-in), its cluster formed")
         t0 = time.time()
         cloud.terraform_init(fixture, env, log="init-reference")
-        cloud.terraform(fixture, env, "apply", "-auto-approve", "-parallelism=20", *tf_args,
+        cloud.terraform(fixture, env, "apply", "-auto-approve", "-parallelism=20", *argv_vars,
                         log="apply-reference")
         story.timings.append(("terraform apply of the reference stand-in", time.time() - t0))
         ids = sorted(i["InstanceId"] for i in moto.group()["Instances"])
         check(len(ids) == CLUSTER_SIZE, f"the reference's ASG runs {CLUSTER_SIZE} instances")
         booted = moto.instances(ids)
         _form_reference_cluster(cloud, moto, booted)
-        check(sorted(cloud.active_backends()) == ids,
-              f"WEKA's cluster of the {len(ids)} instances is formed, IO {cloud.weka_cluster()['io_status']}")
+        io_status = cloud.weka_cluster()["io_status"]
+        check(sorted(cloud.active_backends()) == ids and io_status == "STARTED",
+              f"WEKA's cluster of the {len(ids)} instances is formed, IO {io_status}")
         before = moto.snapshot()
 
         say("== migration 2: the module source switched to this module; plan")
@@ -250,7 +252,7 @@ def run(args, settings, Story, say, check, Failure):
         cloud.terraform_init(fixture, env, log="init-ours")
         plan_file = os.path.join(cloud.s.run_dir, "migrate.tfplan")
         plan_log = cloud.terraform(fixture, env, "plan", f"-out={plan_file}", "-parallelism=20",
-                                   *tf_args, log="plan-switch")
+                                   *argv_vars, log="plan-switch")
         plan = json.loads(subprocess.run(["terraform", "show", "-json", plan_file], cwd=fixture,
                                          env=env, check=True, capture_output=True).stdout)
         errors, counts = plan_errors(plan, args.with_alb)
@@ -275,7 +277,7 @@ def run(args, settings, Story, say, check, Failure):
         keys = moto.ddb.describe_table(TableName=table)["Table"]["KeySchema"]
         check(table != REFERENCE_TABLE and [k["AttributeName"] for k in keys] == ["pk", "sk"],
               f"our state table {table} (pk/sk) created beside {REFERENCE_TABLE}")
-        _second_plan_clean(cloud, fixture, env, tf_args, check)
+        _second_plan_clean(cloud, fixture, env, argv_vars, check)
         story.timings.append(("switch: plan, apply, second plan", time.time() - t0))
 
         say("== migration 4: the control plane on the switched deployment; adopt")
@@ -315,7 +317,6 @@ def _form_reference_cluster(cloud, moto, instances):
     nil maps are NULL)."""
     username = moto.secret("weka-username")["SecretString"]
     cloud.sim("/_sim/config", {"deactivate_host_secs": 3, "deactivate_drive_secs": 2})
-    from harness import form_weka_cluster
     form_weka_cluster(cloud.sim, [(i["InstanceId"], i["PrivateIpAddress"]) for i in instances],
                       name="Prod", username=username, deployment_password=DEPLOYMENT_PASSWORD,
                       admin_password=ADMIN_PASSWORD, stripe=(3, 2), hot_spare=1)
@@ -334,14 +335,14 @@ def _form_reference_cluster(cloud, moto, instances):
             "nfs_instances_migrated": {"BOOL": False}}}})
 
 
-def _second_plan_clean(cloud, fixture, env, tf_args, check):
+def _second_plan_clean(cloud, fixture, env, argv_vars, check):
     """A plan after the migration has no changes beyond the emulator's known quirks
     (infra/tests/plan_drift.py)."""
     plan_file = os.path.join(cloud.s.run_dir, "after.tfplan")
     log = os.path.join(cloud.logs, "terraform-plan-after.log")
     with open(log, "wb") as out:
         rc = subprocess.run(["terraform", "plan", "-no-color", "-detailed-exitcode",
-                             f"-out={plan_file}", "-parallelism=20", *tf_args], cwd=fixture,
+                             f"-out={plan_file}", "-parallelism=20", *argv_vars], cwd=fixture,
                             env=env, stdout=out, stderr=subprocess.STDOUT).returncode
     check(rc in (0, 2), f"a plan after the migration runs (exit {rc}, {log})")
     if rc == 2:
