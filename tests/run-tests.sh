@@ -61,7 +61,7 @@ step "end-to-end scenarios on the local cloud (tests/localcloud, README \"The lo
 tests/localcloud/run.sh e2e --bootstrap-grace-minutes 2
 
 step "switching a deployment of WEKA's module to this module on the local cloud: plan, apply, adopt, scale-out, self-heal (tests/localcloud/migration.py, MIGRATION.md)"
-tests/localcloud/run.sh migration --bootstrap-grace-minutes 2
+tests/localcloud/run.sh migration --bootstrap-grace-minutes 1 --down-removal-timeout 10s
 
 step "fault scenarios on the local cloud, in a private subnet without NAT (tests/localcloud/faults.py, README \"Fault scenarios\")"
 tests/localcloud/run.sh faults --bootstrap-grace-minutes 2 --private-subnet

@@ -192,8 +192,6 @@ def run(args, settings, Story, say, check, Failure):
     settings.release_code = False  # the fixture's ours: lambdas_dir + lambdas_upload_s3_bucket
     settings.install_faults = 0
     settings.smb_gateways = settings.s3_gateways = 0
-    # A dead backend leaves WEKA 10 s after it went DOWN (the e2e: 30 s): chapter 6 waits for it.
-    settings.down_removal_timeout = "10s"
     args.cluster_size = CLUSTER_SIZE  # the fixture's
     if args.scale_to <= CLUSTER_SIZE:
         args.scale_to = CLUSTER_SIZE + 2
@@ -282,7 +280,7 @@ def run(args, settings, Story, say, check, Failure):
 
         say("== migration 4: the control plane on the switched deployment; adopt")
         cloud.start_control_plane(booted=booted, events_from_now=True)
-        _adopt(cloud, moto, check, ids, before["state_item"])
+        _adopt(cloud, moto, check, booted, before["state_item"])
 
         n, m = args.cluster_size, args.scale_to
         say(f"== migration 5: scale-out {n} -> {m} on the adopted cluster")
@@ -361,12 +359,13 @@ def _second_plan_clean(cloud, fixture, env, argv_vars, check):
         check(True, "a second plan after the migration has no changes")
 
 
-def _adopt(cloud, moto, check, members, clusterized_item):
+def _adopt(cloud, moto, check, booted, clusterized_item):
     """Issue 17: the cluster WEKA's module formed, after the switch. Its table holds its state
     item (hash key `Key`, the state as a `Value` map); this module's table is as the switch's
     apply wrote it (not clusterized: left so, the next launch would get a clusterization
     script). `adopt` is refused while WEKA's module's item says not clusterized, then records
     the cluster, once."""
+    members = sorted(i["InstanceId"] for i in booted)
     n = len(members)
     env = cloud.lam.get_function_configuration(
         FunctionName=cloud.lambda_names["adopt"])["Environment"]["Variables"]
@@ -378,16 +377,21 @@ def _adopt(cloud, moto, check, members, clusterized_item):
           "after the switch this module's state says not clusterized")
     check(sorted(cloud.active_backends()) == members, f"the {n} members are active in WEKA")
     # Until the operator adopts, the state machine runs against a "forming" group of in-service
-    # machines that never registered here (launched before its lifecycle hooks existed).
+    # machines that never registered here (launched before its lifecycle hooks existed), all
+    # past the bootstrap grace.
     cloud.clock.start()
+    grace = float(cloud.s.bootstrap_grace_minutes) * 60
+    past_grace = max(i["LaunchTime"].timestamp() for i in booted) + grace + 1
+    wait_for(f"the members to be past the {grace:.0f}s bootstrap grace",
+             lambda: time.time() >= past_grace, grace + 60, 0.5)
     ticks = cloud.clock.count
     wait_for("three state machine runs before the adoption",
              lambda: cloud.clock.count >= ticks + 3, 120, 0.5)
     time.sleep(3)
     gone = [i for i, s in e2e.ec2_states(cloud, members).items() if s != "running"]
     check(not gone and sorted(cloud.active_backends()) == members,
-          f"no member was recycled as a forming group's straggler before the adoption "
-          f"(not running: {gone})")
+          f"no member, all past the {grace:.0f}s bootstrap grace, was recycled as a forming "
+          f"group's straggler before the adoption (not running: {gone})")
 
     not_yet = json.loads(json.dumps(clusterized_item))
     not_yet["Value"]["M"]["clusterized"] = {"BOOL": False}
