@@ -243,6 +243,8 @@ def run(args, settings, Story, say, check, Failure):
         check(sorted(cloud.active_backends()) == ids and io_status == "STARTED",
               f"WEKA's cluster of the {len(ids)} instances is formed, IO {io_status}")
         before = moto.snapshot()
+        check(before["instances"] == ids, f"EC2 runs the {len(ids)} backends tagged "
+              "weka_cluster_name = Prod (the survival snapshot's)")
 
         say("== migration 2: the module source switched to this module; plan")
         t0 = time.time()
