@@ -1,9 +1,9 @@
 ###############################################################################
 # Migration from WEKA's module (weka/terraform-aws-weka): switching a `module` block's source
 # from the reference to this module keeps the running cluster. README "Migrating from WEKA's
-# module" has the address table and the steps; tests/migration.sh applies a stand-in of the
-# reference to moto, switches the source and fails on any deleted or replaced ASG, instance,
-# secret or table.
+# module" has the address table and the steps; the migration e2e (tests/localcloud/migration.py)
+# applies a stand-in of the reference to the local cloud, switches the source and fails on any
+# deleted or replaced ASG, instance, secret or table, then adopts, scales out and self-heals.
 #
 #   moved   - same resource type and the same job here: Terraform carries the object over and
 #             updates it in place. Where the reference's name differs from ours and the name

@@ -239,6 +239,27 @@ def start_router(log_path: str, *, port: int, moto_url: str, bin_dir: str, funct
     return Server(proc, url)
 
 
+def form_weka_cluster(sim: Callable[[str, Any], Any], machines: Sequence[tuple[str, str]], *,
+                      name: str, username: str, deployment_password: str, admin_password: str,
+                      stripe: tuple[int, int] = (1, 1), hot_spare: int = 0) -> None:
+    """A formed cluster in the WEKA simulator, as a clusterization leaves it: one cluster of
+    `machines` ((instance id, ip), oldest first, a simulated second apart): drives0, compute0
+    and frontend0 on each, their drives added, stripe (data, protection) and hot spare set, IO
+    started; the deployment user (`username`) and the admin password are the given ones.
+    `sim(path, body)` posts to the simulator's control API."""
+    for iid, ip in machines:
+        sim("/_sim/machines", {"ip": ip, "instance_id": iid})
+    sim("/_sim/credentials", {"username": username, "password": deployment_password})
+    sim("/_sim/cluster/create", {"machines": [machines[0][1]], "admin_password": admin_password})
+    for _, ip in machines[1:]:
+        sim("/_sim/clock/advance", {"seconds": 1})
+        sim("/_sim/join", {"ip": ip})
+    sim("/_sim/drives/scan", {})
+    sim("/_sim/cluster/update", {"name": name, "stripe_data_drives": stripe[0],
+                                 "stripe_protection_drives": stripe[1], "hot_spare": hot_spare})
+    sim("/_sim/start-io", {})
+
+
 class MotoTestCase(unittest.TestCase):
     """A unittest class with its own patched moto server for its tests: `endpoint` and `kw` (the
     boto3 client arguments for it); the server and its run directory go when the class is done

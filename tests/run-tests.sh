@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Everything CI runs (`make test`): the fast tier (tests/check.sh: formatting, lints,
 # unit/handler/property tests) with the emulator tests against moto, then doc tests, the
-# moto patches, the state machine in moto, the local-cloud e2e and fault scenarios and the
-# Terraform checks.
+# moto patches, the state machine in moto, the local-cloud e2e, migration and fault scenarios
+# and the Terraform checks.
 # Prints the number of tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,6 +60,9 @@ step "scale state machine in moto's Step Functions interpreter with the real Lam
 step "end-to-end scenarios on the local cloud (tests/localcloud, README \"The local cloud\")"
 tests/localcloud/run.sh e2e --bootstrap-grace-minutes 2
 
+step "switching a deployment of WEKA's module to this module on the local cloud: plan, apply, adopt, scale-out, self-heal (tests/localcloud/migration.py, MIGRATION.md)"
+tests/localcloud/run.sh migration --bootstrap-grace-minutes 1 --down-removal-timeout 10s
+
 step "fault scenarios on the local cloud, in a private subnet without NAT (tests/localcloud/faults.py, README \"Fault scenarios\")"
 tests/localcloud/run.sh faults --bootstrap-grace-minutes 2 --private-subnet
 
@@ -74,10 +77,6 @@ if [ -n "$static_pid" ]; then
     exit 1
   fi
   grep -E '^\[static\]' "$run_dir/static.log" | tail -4
-fi
-if [ -x infra/tests/migration.sh ]; then
-  step "terraform: switching a deployment of WEKA's module to this module keeps the cluster (infra/tests/migration.sh)"
-  infra/tests/migration.sh
 fi
 if [ -x infra/tests/apply_moto.sh ]; then
   step "terraform apply/drift/destroy against moto"

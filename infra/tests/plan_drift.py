@@ -3,7 +3,8 @@
 
 A perpetual diff is a module bug unless it is one of the emulator's known quirks below; each
 quirk is matched on its exact shape (the attribute, and the value moto reports), so a real
-change of the same attribute still fails. Used by apply_moto.sh, drift_moto.sh, migration.sh.
+change of the same attribute still fails. Used by apply_moto.sh, drift_moto.sh and the migration e2e
+(tests/localcloud/migration.py).
 
     plan_drift.py PLAN.json
 """

@@ -17,14 +17,29 @@ security groups too (moto described it without any).
 Also `MonitorInstances` / `UnmonitorInstances` (detailed monitoring on or off), which moto
 answers with HTTP 500 "not yet implemented": the Terraform AWS provider calls it after creating
 an `aws_instance` with `monitoring = true` (the module's clients) and retries the 500 for ever.
+
+And `CreateLaunchTemplateVersion` keeps the version's user data as moto's other paths do
+(base64, `Base64EncodedString`): moto stored it as a plain string, and Auto Scaling's next launch
+from that version failed an assertion (HTTP 500). Terraform updates a launch template in place
+with a new version: the migration e2e's switch from WEKA's module does, then scales out.
 """
 
 from typing import Any
 
 from moto.ec2.models.instances import InstanceBackend
+from moto.ec2.models.launch_templates import LaunchTemplate
 from moto.ec2.responses.monitoring import Monitoring
+from moto.ec2.utils import parse_user_data
 
 _run_instances = InstanceBackend.run_instances
+_create_version = LaunchTemplate.create_version
+
+
+def _create_version_with_user_data(self: LaunchTemplate, data: dict[str, Any],
+                                   description: str) -> Any:
+    if isinstance(data, dict) and isinstance(data.get("UserData"), (str, bytes)):
+        data = dict(data, UserData=parse_user_data(data["UserData"]))
+    return _create_version(self, data, description)
 
 
 def _flag(value: Any) -> bool:
@@ -84,5 +99,6 @@ def _unmonitor_instances(self: Monitoring) -> str:
 
 def apply() -> None:
     InstanceBackend.run_instances = _run_instances_with_template_interface
+    LaunchTemplate.create_version = _create_version_with_user_data
     Monitoring.monitor_instances = _monitor_instances
     Monitoring.unmonitor_instances = _unmonitor_instances

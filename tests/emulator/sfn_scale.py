@@ -43,8 +43,8 @@ import boto3
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # tests/: the shared process harness
 from harness import (  # noqa: E402
-    ROOT, Proc, debug_bin_dir, free_port, get_json, post_json, start_moto, start_router,
-    start_weka_sim,
+    ROOT, Proc, debug_bin_dir, form_weka_cluster, free_port, get_json, post_json, start_moto,
+    start_router, start_weka_sim,
 )
 
 FUNCTIONS = ["scale-fetch", "scale-down", "terminate", "transient"]
@@ -210,23 +210,13 @@ class Harness:
         return post_json(self.sim_url + path, body)
 
     def create_cluster(self, machines: list[Machine]) -> None:
-        """One cluster of the machines, oldest first (a simulated second apart): drives0,
-        compute0 and frontend0 on each (HostId<3n>..<3n+2> for the n-th), two drives per drives0,
-        stripe 1+1 without hot spare, IO started; the deployment user and the admin password
-        are the secrets'."""
-        for iid, ip in machines:
-            self.sim("/_sim/machines", {"ip": ip, "instance_id": iid})
+        """One cluster of the machines, oldest first (harness.form_weka_cluster): HostId<3n>..
+        <3n+2> for the n-th, two drives per drives0, stripe 1+1 without hot spare, IO started;
+        the deployment user and the admin password are the secrets'."""
         (_, username), (_, deployment_password), (_, admin_password) = (
             SECRETS["USERNAME_ID"], SECRETS["DEPLOYMENT_PASSWORD_ID"], SECRETS["ADMIN_PASSWORD_ID"])
-        self.sim("/_sim/credentials", {"username": username, "password": deployment_password})
-        self.sim("/_sim/cluster/create", {"machines": [machines[0][1]], "admin_password": admin_password})
-        for _, ip in machines[1:]:
-            self.sim("/_sim/clock/advance", {"seconds": 1})
-            self.sim("/_sim/join", {"ip": ip})
-        self.sim("/_sim/drives/scan", {})
-        self.sim("/_sim/cluster/update", {"name": CLUSTER, "stripe_data_drives": 1,
-                                          "stripe_protection_drives": 1, "hot_spare": 0})
-        self.sim("/_sim/start-io", {})
+        form_weka_cluster(self.sim, machines, name=CLUSTER, username=username,
+                          deployment_password=deployment_password, admin_password=admin_password)
 
     def cluster(self) -> dict[str, Any]:
         return next(iter(self.sim("/_sim/state")["clusters"].values()))

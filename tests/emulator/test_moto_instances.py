@@ -4,6 +4,7 @@ template's primary network interface (security groups, public address), as on AW
 Run: /work/main/.venv/bin/python -m unittest tests/emulator/test_moto_instances.py
 """
 
+import base64
 import os
 import sys
 import unittest
@@ -99,6 +100,32 @@ class DetailedMonitoring(unittest.TestCase):
         self.assertEqual(state(), "enabled")
         ec2.unmonitor_instances(InstanceIds=[iid])
         self.assertEqual(state(), "disabled")
+
+
+class LaunchTemplateVersionUserData(unittest.TestCase):
+    def setUp(self):
+        self.original = moto_instances.LaunchTemplate.create_version
+        moto_instances.apply()
+        self.addCleanup(setattr, moto_instances.LaunchTemplate, "create_version", self.original)
+
+    @mock_aws
+    def test_the_group_launches_from_a_new_versions_user_data(self):
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        asg = boto3.client("autoscaling", region_name="us-east-1")
+        ec2.create_launch_template(LaunchTemplateName="backend", LaunchTemplateData={
+            "ImageId": "ami-12c6146b", "UserData": base64.b64encode(b"#!/bin/bash\nv1\n").decode()})
+        v2 = ec2.create_launch_template_version(LaunchTemplateName="backend", LaunchTemplateData={
+            "ImageId": "ami-12c6146b", "UserData": base64.b64encode(b"#!/bin/bash\nv2\n").decode()})
+        self.assertEqual(v2["LaunchTemplateVersion"]["VersionNumber"], 2)
+        data = ec2.describe_launch_template_versions(LaunchTemplateName="backend", Versions=["2"])[
+            "LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        self.assertEqual(base64.b64decode(data["UserData"]), b"#!/bin/bash\nv2\n")
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName="g", MinSize=0, MaxSize=2, DesiredCapacity=0,
+            LaunchTemplate={"LaunchTemplateName": "backend", "Version": "2"},
+            AvailabilityZones=["us-east-1a"])
+        asg.set_desired_capacity(AutoScalingGroupName="g", DesiredCapacity=1)
+        self.assertEqual(len(asg.describe_auto_scaling_groups()["AutoScalingGroups"][0]["Instances"]), 1)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,11 @@ def identity_signature(document):
     return base64.b64encode(signature).decode()
 
 
+def tf_args(tf_vars):
+    """`-var k=v` arguments for a dict of Terraform variables."""
+    return [a for k, v in tf_vars.items() for a in ("-var", f"{k}={v}")]
+
+
 class Settings:
     """Scenario knobs (flags or env of `make demo`, fixed values in the e2e tests)."""
 
@@ -142,20 +147,32 @@ class LocalCloud:
     # ---- lifecycle --------------------------------------------------------------------------
 
     def start(self):
+        self.start_emulators()
+        self._apply_terraform()
+        self.start_control_plane()
+        return self
+
+    def start_emulators(self):
+        """The WEKA simulator and moto (IAM enforced), nothing applied yet."""
         self._check_tools()
         self._start_weka_sim()
         self.router_port = free_port()
         self._start_moto()
-        self._apply_terraform()
+
+    def start_control_plane(self, booted=(), events_from_now=False):
+        """Once a Terraform root is applied (`use_terraform_root`): the router running its
+        functions, the fleet, the clock and the event feed. `booted`: running instances of the
+        group launched before the local cloud played EC2 (by WEKA's module): the fleet boots no
+        host for them. `events_from_now`: the feed skips the Auto Scaling events recorded so far
+        (no rule of this module was there to deliver them)."""
         self._start_router()
         self._clients()
-        self.fleet = Fleet(self)
+        self.fleet = Fleet(self, booted)
         self.fleet.start()
         self.clock = Clock(self)
         if self.s.events:
-            self.events = EventFeed(self)
+            self.events = EventFeed(self, from_now=events_from_now)
             self.events.start()
-        return self
 
     def stop(self):
         if self.events:
@@ -218,18 +235,8 @@ class LocalCloud:
         self.admin = moto.admin
         self.say(f"moto         {self.moto_url} (Step Functions call back through the router)")
 
-    def _apply_terraform(self):
-        work = os.path.join(self.s.run_dir, "tf")
-        shutil.rmtree(work, ignore_errors=True)
-        os.makedirs(work)
-        for d in ("infra", "state-machine"):
-            shutil.copytree(os.path.join(ROOT, d), os.path.join(work, d),
-                            ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".venv*"))
-        zips = os.path.join(work, "lambda")
-        for f in FUNCTIONS:  # moto stores the code; the router runs the real binaries
-            os.makedirs(os.path.join(zips, f))
-            with zipfile.ZipFile(os.path.join(zips, f, "bootstrap.zip"), "w") as z:
-                z.writestr("bootstrap", "#!/bin/sh\nexit 1\n")
+    def terraform_env(self, work):
+        """The environment Terraform runs in against this cloud's moto (work: its config dir)."""
         # CHECKPOINT_DISABLE: no version check against HashiCorp (nothing leaves loopback).
         # The module's key pair generation runs the AWS CLI (local-exec): the venv's, which
         # reads AWS_ENDPOINT_URL.
@@ -240,11 +247,31 @@ class LocalCloud:
                    TF_VAR_access_key=self.admin["AccessKeyId"],
                    TF_VAR_secret_key=self.admin["SecretAccessKey"], **iam.admin_env(self.admin))
         open(env["TF_CLI_CONFIG_FILE"], "w").close()
+        return env
+
+    def copy_sources(self, work, infra_src=None):
+        """A copy of the module (infra_src, default this checkout's infra/) and the state
+        machine under `work`: state and .terraform stay in the run dir."""
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
+        for d, src in (("infra", infra_src or os.path.join(ROOT, "infra")),
+                       ("state-machine", os.path.join(ROOT, "state-machine"))):
+            shutil.copytree(src, os.path.join(work, d), ignore=shutil.ignore_patterns(
+                ".terraform", ".terraform.lock.hcl", "*.tfstate*", ".venv*"))
+
+    def stage_code(self, work, code_bucket):
+        """The functions' stand-in zips (moto stores the code; the router runs the real
+        binaries) and the bucket they are read from: the Terraform variables that point the
+        module at them."""
+        zips = os.path.join(work, "lambda")
+        for f in FUNCTIONS:
+            os.makedirs(os.path.join(zips, f))
+            with zipfile.ZipFile(os.path.join(zips, f, "bootstrap.zip"), "w") as z:
+                z.writestr("bootstrap", "#!/bin/sh\nexit 1\n")
         # The code comes from S3 (the AWS provider creates functions from local zips one at a
         # time, ~5 s each, and from S3 all at once): a release, as `make package` cuts it and an
         # operator uploads it, read in place; or (release_code False) the zips staged by the
         # module (lambdas_upload_s3_bucket).
-        code_bucket = f"{PREFIX.lower()}-lambda-code"
         s3 = iam.admin_client("s3", self.moto_url, self.admin, s3={"addressing_style": "path"})
         s3.create_bucket(Bucket=code_bucket)
         if self.s.release_code:
@@ -255,51 +282,74 @@ class LocalCloud:
                 with open(os.path.join(release, name), "rb") as body:
                     s3.put_object(Bucket=code_bucket, Key=f"{LOCAL_RELEASE}/{name}", Body=body,
                                   **extra)
-            code_vars = {"lambdas_custom_s3_bucket": code_bucket, "lambdas_version": LOCAL_RELEASE}
-        else:
-            code_vars = {"lambdas_dir": zips, "lambdas_upload_s3_bucket": code_bucket}
-        tf_vars = {
+            return {"lambdas_custom_s3_bucket": code_bucket, "lambdas_version": LOCAL_RELEASE}
+        return {"lambdas_dir": zips, "lambdas_upload_s3_bucket": code_bucket}
+
+    def local_vars(self):
+        """The module's inputs that point it at this cloud (the WEKA simulator, the local
+        identity certificate) and set the scenario's timing."""
+        return {
             "aws_endpoint": self.moto_url,
-            **code_vars,
-            "cluster_size": str(self.s.cluster_size),
             "weka_api_url_template": self.sim_url + "/{ip}/api/v1",
             "bootstrap_grace_minutes": str(self.s.bootstrap_grace_minutes),
             "down_backends_removal_timeout": self.s.down_removal_timeout,
+            # The IMDS shim signs each host's identity with the matching key: checks are on.
+            "instance_identity_certificate": open(os.path.join(HERE, "identity",
+                                                               "certificate.pem")).read(),
+        }
+
+    def terraform(self, cwd, env, *args, log=None):
+        """Runs `terraform ARGS` in cwd, its output in logs/terraform-<log or ARGS[0]>.log;
+        raises RuntimeError (the log's tail) when it fails."""
+        path = os.path.join(self.logs, f"terraform-{log or args[0]}.log")
+        with open(path, "wb") as out:
+            rc = subprocess.run(["terraform", args[0], "-no-color", *args[1:]], cwd=cwd,
+                                env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+        if rc != 0:
+            raise RuntimeError(f"terraform {args[0]} failed; see {path}:\n" + tail(path, 30))
+        return path
+
+    def terraform_init(self, cwd, env, log=None):
+        self.terraform(cwd, env, "init", "-backend=false",
+                       "-plugin-dir=" + os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins"),
+                       log=log)
+
+    def use_terraform_root(self, tf_dir, env):
+        """Reads the applied root's outputs and network: what the control plane runs with."""
+        outputs = json.loads(subprocess.run(
+            ["terraform", "output", "-json"], cwd=tf_dir, env=env, check=True,
+            capture_output=True).stdout)
+        self.outputs = {k: v["value"] for k, v in outputs.items()}
+        self.tf_dir = tf_dir
+        self.network = Network(json.loads(subprocess.run(
+            ["terraform", "show", "-json"], cwd=tf_dir, env=env, check=True,
+            capture_output=True).stdout))
+
+    def _apply_terraform(self):
+        work = os.path.join(self.s.run_dir, "tf")
+        self.copy_sources(work)
+        env = self.terraform_env(work)
+        tf_vars = {
+            **self.local_vars(),
+            **self.stage_code(work, f"{PREFIX.lower()}-lambda-code"),
+            "cluster_size": str(self.s.cluster_size),
             "install_cluster_dpdk": "true" if self.s.dpdk else "false",
             "subnet_autocreate_as_private": "true" if self.s.private_subnet else "false",
             "ssh_private_key_path": self.ssh_private_key_path,
             "features": json.dumps({"smb_protocol_gateways_number": self.s.smb_gateways,
                                     "s3_protocol_gateways_number": self.s.s3_gateways}),
-            # The IMDS shim signs each host's identity with the matching key: checks are on.
-            "instance_identity_certificate": open(os.path.join(HERE, "identity",
-                                                               "certificate.pem")).read(),
         }
         for name in ("launch_heartbeat_timeout", "terminate_heartbeat_timeout",
                      "lifecycle_deadline_margin", "lambda_timeouts", "scale_lease_ttl"):
             value = getattr(self.s, name)
             if value is not None:
                 tf_vars[name] = json.dumps(value) if isinstance(value, dict) else str(value)
-        argv_vars = [a for k, v in tf_vars.items() for a in ("-var", f"{k}={v}")]
         example = os.path.join(work, "infra", "examples", "local")
         t0 = time.time()
-        for argv in (["terraform", "init", "-no-color", "-backend=false",
-                      "-plugin-dir=" + os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins")],
-                     ["terraform", "apply", "-no-color", "-auto-approve", "-parallelism=20"]
-                     + argv_vars):
-            log = os.path.join(self.logs, f"terraform-{argv[1]}.log")
-            with open(log, "wb") as out:
-                rc = subprocess.run(argv, cwd=example, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT).returncode
-            if rc != 0:
-                raise RuntimeError(f"terraform {argv[1]} failed; see {log}:\n" + tail(log, 30))
-        outputs = json.loads(subprocess.run(
-            ["terraform", "output", "-json"], cwd=example, env=env, check=True,
-            capture_output=True).stdout)
-        self.outputs = {k: v["value"] for k, v in outputs.items()}
-        self.tf_dir = example
-        self.network = Network(json.loads(subprocess.run(
-            ["terraform", "show", "-json"], cwd=example, env=env, check=True,
-            capture_output=True).stdout))
+        self.terraform_init(example, env)
+        self.terraform(example, env, "apply", "-auto-approve", "-parallelism=20",
+                       *tf_args(tf_vars))
+        self.use_terraform_root(example, env)
         self.say(f"terraform    module applied to moto in {time.time() - t0:.0f}s "
                  f"({len(self.outputs['lambda_names'])} Lambdas, state machine, ASG, DynamoDB, secrets)")
 
@@ -605,9 +655,14 @@ class EventFeed:
     terminate, lifecycle actions; see tests/emulator/LIFECYCLE.md) but never delivers them, so
     this thread starts the state machine with each event of the cluster's groups as input."""
 
-    def __init__(self, cloud):
+    def __init__(self, cloud, from_now=False):
         self.cloud = cloud
         self.after = 0
+        if from_now:
+            batch = get_json(f"{cloud.moto_url}/_lifecycle/events?after=0")
+            seqs = [int(i["seq"]) for i in (batch.get("events", batch)
+                                            if isinstance(batch, dict) else batch)]
+            self.after = max(seqs, default=0)
         self.delivered = []
         # While paused, events are skipped (the run measures the tick-only reaction).
         self.paused = False
@@ -727,13 +782,32 @@ class Host:
         self.proc.stop(grace=1)
 
 
+class Booted:
+    """An instance that was running before the local cloud played EC2 (launched and set up by
+    WEKA's module): the fleet boots nothing for it and has no process of it to kill."""
+
+    fault = None
+
+    def __init__(self, instance):
+        self.id = instance["InstanceId"]
+        self.ip = instance["PrivateIpAddress"]
+        self.launched = time.time()
+
+    def exit_code(self):
+        return 0
+
+    def kill(self):
+        pass
+
+
 class Fleet:
     """Plays EC2: boots a Host for every instance the ASG launches; a terminated instance's
-    host is killed and its WEKA machine goes down in the simulator."""
+    host is killed and its WEKA machine goes down in the simulator. `booted`: instances (EC2
+    descriptions) already running their software, not to boot again."""
 
-    def __init__(self, cloud):
+    def __init__(self, cloud, booted=()):
         self.cloud = cloud
-        self.hosts = {}
+        self.hosts = {i["InstanceId"]: Booted(i) for i in booted}
         self.gone = {}
         self.gone_hosts = {}
         self.launches = 0

@@ -3,6 +3,7 @@
   python tests/localcloud/demo.py demo [--cluster-size 6] [--scale-to 8] [--tick 5] [--faults 0]
   python tests/localcloud/demo.py e2e          # the same story plus fault scenarios, asserted
   python tests/localcloud/demo.py faults [--scenarios 1,2,...]   # issue 15's fault scenarios
+  python tests/localcloud/demo.py migration [--infra-src DIR] [--with-alb]   # issue 17's switch
 
 Story: N backends clusterize; desired raised to N+2 -> two join; one backend terminated from
 outside (its termination protection cleared first, as on AWS) -> the control plane detaches it,
@@ -353,7 +354,7 @@ def parser():
     env = os.environ.get
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["demo", "up", "e2e", "faults"])
+    p.add_argument("mode", choices=["demo", "up", "e2e", "faults", "migration"])
     p.add_argument("--cluster-size", type=int, default=int(env("DEMO_CLUSTER_SIZE", "6")))
     p.add_argument("--scale-to", type=int, default=int(env("DEMO_SCALE_TO", "0")) or None)
     p.add_argument("--tick", type=float, default=float(env("DEMO_TICK", "5")),
@@ -377,6 +378,12 @@ def parser():
                    help="seconds each chapter may take")
     p.add_argument("--scenarios", default=env("DEMO_SCENARIOS", "1,2,3,4,5,6,7"),
                    help="faults mode: which scenarios to inject (tests/localcloud/faults.py)")
+    p.add_argument("--infra-src", default=env("INFRA_SRC"),
+                   help="migration mode: the module to switch to (default this checkout's "
+                        "infra/; an older checkout's to see the test fail)")
+    p.add_argument("--with-alb", action="store_true", default=env("MIGRATION_WITH_ALB") == "1",
+                   help="migration mode: WEKA's module's ALB too (with a certificate of the "
+                        "caller's; ~1-2 min more)")
     p.add_argument("--run-dir", default=env("DEMO_RUN_DIR"))
     p.add_argument("--bin-dir", default=env("DEMO_BIN_DIR"),
                    help="directory with the function and weka-sim binaries (default target/debug)")
@@ -399,6 +406,9 @@ def main():
         import faults
         args.scenarios = faults.parse_scenarios(args.scenarios)
         return faults.run(args, settings(args), Story, say, check, Failure)
+    if args.mode == "migration":
+        import migration
+        return migration.run(args, settings(args), Story, say, check, Failure)
     import e2e
     return e2e.run(args, settings(args), Story, say, check, Failure)
 

@@ -83,19 +83,8 @@ def run(args, settings, Story, say, check, Failure):
             "clusters (smb_setup_protocol, s3_setup_protocol)")
         _protocol_clusters(cloud, check, args.timeout)
 
-        say("== e2e 1c: switched from WEKA's module: its state in its table, ours fresh; adopt")
-        _adopt_after_switching(cloud, check, n)
-
-        say(f"== e2e 2: scale-out {n} -> {m} (on the adopted cluster)")
-        joined = story.scale_out()
-        check(len(joined) == m - n, f"{m - n} new instances joined")
-        check(len(cloud.group()["Instances"]) == m, f"ASG holds {m} instances")
-        wait_for("the new instances to be InService",
-                 lambda: all(i in cloud.fleet.inservice_at for i in joined), args.timeout, 0.5)
-        check(all("Pending:Wait" in cloud.fleet.states_seen.get(i, ()) for i in joined),
-              "the new instances were held in Pending:Wait")
-        check(all(cloud.fleet.joined_when_inservice.get(i) for i in joined),
-              "they became InService only after joining WEKA")
+        say(f"== e2e 2: scale-out {n} -> {m}")
+        scale_out_checked(story, cloud, check, args)
 
         say("== e2e 2b: what an instance forges is refused (review C1, H1, H2)")
         _forgeries_refused(cloud, check, args.timeout)
@@ -114,14 +103,8 @@ def run(args, settings, Story, say, check, Failure):
         say("== e2e 2e: IAM is enforced: a role lacking an action is refused (issue 16)")
         denial_windows = _iam_enforced(cloud, check)
 
-        say("== e2e 3: self-heal after an external termination (on the adopted cluster)")
-        victim = story.self_heal()
-        _replaced_by_control_plane(cloud, check, story.healed)
-        wait_for("the terminated machine to leave WEKA",
-                 lambda: victim not in _weka_instances(cloud), args.timeout, 1)
-        check(victim not in _weka_instances(cloud),
-              "the terminated machine was removed from WEKA (DOWN timeout)")
-        check(len(cloud.active_backends()) == m, f"{m} backends active again")
+        say("== e2e 3: self-heal after an external termination")
+        self_heal_checked(story, cloud, check, args)
 
         say("== e2e 3b: an external TerminateInstanceInAutoScalingGroup is deactivated first")
         victim = sorted(cloud.active_backends())[0]
@@ -353,6 +336,36 @@ def _floor_plan_and_run(cloud, check, n, timeout):
     cloud.set_desired(n)
 
 
+def scale_out_checked(story, cloud, check, args):
+    """Chapter 2 (also the migration e2e's): desired N -> M; the new instances join WEKA and
+    are held in Pending:Wait until they have."""
+    n, m = args.cluster_size, args.scale_to
+    joined = story.scale_out()
+    check(len(joined) == m - n, f"{m - n} new instances joined")
+    check(len(cloud.group()["Instances"]) == m, f"ASG holds {m} instances")
+    wait_for("the new instances to be InService",
+             lambda: all(i in cloud.fleet.inservice_at for i in joined), args.timeout, 0.5)
+    check(all("Pending:Wait" in cloud.fleet.states_seen.get(i, ()) for i in joined),
+          "the new instances were held in Pending:Wait")
+    check(all(cloud.fleet.joined_when_inservice.get(i) for i in joined),
+          "they became InService only after joining WEKA")
+    return joined
+
+
+def self_heal_checked(story, cloud, check, args):
+    """Chapter 3 (also the migration e2e's): a backend terminated from outside is detached by
+    the control plane, replaced, and removed from WEKA; M backends active again."""
+    m = args.scale_to
+    victim = story.self_heal()
+    _replaced_by_control_plane(cloud, check, story.healed)
+    wait_for("the terminated machine to leave WEKA",
+             lambda: victim not in _weka_instances(cloud), args.timeout, 1)
+    check(victim not in _weka_instances(cloud),
+          "the terminated machine was removed from WEKA (DOWN timeout)")
+    check(len(cloud.active_backends()) == m, f"{m} backends active again")
+    return victim
+
+
 def _events_by_kind(cloud, check):
     """`wekactl-aws events --json`, by kind; every event has a reason."""
     events = cloud.console_json("events")["events"]
@@ -364,7 +377,7 @@ def _events_by_kind(cloud, check):
 
 
 def _formation_events(cloud, check, members, failed):
-    """After formation (before 1c starts this module's state afresh): one registration per
+    """After formation: one registration per
     member however often it polled, the claim by the completer, and a lifecycle decision for
     each member and for the failed install."""
     by_kind = _events_by_kind(cloud, check)
@@ -387,8 +400,7 @@ def _events_tell_the_run(cloud, check, removed, n):
     each with a reason; the text table lists them too."""
     by_kind = _events_by_kind(cloud, check)
     check(by_kind["lifecycle"] and by_kind["detach"],
-          f"{len(by_kind['lifecycle'])} lifecycle decisions, {len(by_kind['detach'])} detaches "
-          "since the adoption")
+          f"{len(by_kind['lifecycle'])} lifecycle decisions, {len(by_kind['detach'])} detaches")
     ips = {}
     for res in cloud.ec2.describe_instances(InstanceIds=sorted(removed))["Reservations"]:
         for i in res["Instances"]:
@@ -400,78 +412,6 @@ def _events_tell_the_run(cloud, check, removed, n):
                   f"a {kind} event for {iid} ({subject})")
     rc, text, _ = cloud.console("events", "--kind", "termination")
     check(rc == 0 and all(i in text for i in removed), "the text table lists the terminations")
-
-def _adopt_after_switching(cloud, check, n):
-    """Issue 17: a cluster WEKA's module formed, after the module source is switched. Its table
-    holds its state item (hash key `Key`, the state as a `Value` map, as its Terraform and its
-    clusterization leave it); this module's table is as a fresh apply writes it (not
-    clusterized: left so, the next launch would get a clusterization script). The operator's
-    `adopt` is refused while the accounts disagree, then records the cluster, once."""
-    table = cloud.outputs["state_table_name"]
-    env = cloud.lam.get_function_configuration(
-        FunctionName=cloud.lambda_names["adopt"])["Environment"]["Variables"]
-    # dynamodb_hash_key_name: "" means WEKA's module's default, Key (as there).
-    reference_table = env["REFERENCE_STATE_TABLE"]
-    hash_key = env.get("REFERENCE_STATE_HASH_KEY") or "Key"
-    check(reference_table != table, f"WEKA's module's table {reference_table} is not ours")
-    cloud.ddb.create_table(
-        TableName=reference_table, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": hash_key, "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": hash_key, "KeyType": "HASH"}])
-
-    def reference_item(clusterized):
-        cloud.ddb.put_item(TableName=reference_table, Item={
-            hash_key: {"S": env["REFERENCE_STATE_KEY"]}, "Locked": {"BOOL": False},
-            "Value": {"M": {"initial_size": {"N": str(n)}, "desired_size": {"N": str(n)},
-                            "clusterization_target": {"N": str(n)}, "instances": {"NULL": True},
-                            "clusterized": {"BOOL": clusterized}, "progress": {"NULL": True}}}})
-
-    reference_item(False)
-    # This module's table as a fresh apply leaves it: the two head items, nothing else.
-    for item in cloud.ddb.scan(TableName=table)["Items"]:
-        cloud.ddb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
-    for key, size in ((env["STATE_KEY"], n), (env["NFS_STATE_KEY"], 0)):
-        cloud.ddb.put_item(TableName=table, Item={
-            "pk": {"S": key}, "sk": {"S": "state"}, "version": {"N": "0"},
-            "initial_size": {"N": str(size)}, "desired_size": {"N": str(size)},
-            "clusterization_target": {"N": str(size)}, "clusterized": {"BOOL": False},
-            "registered": {"N": "0"}})
-    check(not cloud.progress()["summary"].get("clusterized"),
-          "after the switch this module's state says not clusterized")
-    members = sorted(cloud.active_backends())
-    # Until the operator adopts, the state machine keeps running against a "forming" group of
-    # in-service machines that never registered here, all past the bootstrap grace.
-    ticks = cloud.clock.count
-    wait_for("three state machine runs before the adoption",
-             lambda: cloud.clock.count >= ticks + 3, 120, 0.5)
-    time.sleep(3)
-    gone = [i for i, s in ec2_states(cloud, members).items() if s != "running"]
-    check(not gone and sorted(cloud.active_backends()) == members,
-          f"no member was recycled as a forming group's straggler before the adoption "
-          f"(not running: {gone})")
-
-    err, answer = cloud.invoke("adopt", {"source": "reference"})
-    check(err and answer.get("errorType") == "Weka.Conflict"
-          and "clusterized = false" in answer.get("errorMessage", ""),
-          f"refused while WEKA's module's state says not clusterized: {answer}")
-    reference_item(True)
-    err, answer = cloud.invoke("adopt", {"source": "reference", "dry_run": True})
-    check(not err and answer["dry_run"] and not answer["adopted"]
-          and answer["plan"]["members"] == members,
-          f"a dry run names the {len(members)} members and writes nothing")
-    check(not cloud.progress()["summary"].get("clusterized"), "still not clusterized")
-    err, first = cloud.invoke("adopt", {"source": "reference"})
-    check(not err and first["adopted"] and first["plan"]["members"] == members
-          and first["plan"]["reference"]["clusterization_target"] == n,
-          f"adopted: {n} members, WEKA's module's sizes recorded")
-    err, again = cloud.invoke("adopt", {"source": "reference"})
-    check(not err and not again["adopted"] and again["already_clusterized"]
-          and again["plan"] == first["plan"] and again["clusterized_at"] == first["clusterized_at"],
-          "a retry answers the recorded adoption and writes nothing")
-    check(cloud.progress()["summary"].get("clusterized"), "status: clusterized")
-    check(cloud.status().get("weka_status", {}).get("io_status") == "STARTED",
-          "status reads WEKA's live status of the adopted cluster")
-
 
 SMB_GATEWAYS, S3_GATEWAYS = 3, 1
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# `make demo` (demo), `make up` (up), the e2e and the fault-scenario steps of `make test` (e2e, faults): installs
-# what the local cloud needs (pinned venv: moto, awscli, boto3), builds the debug binaries, then
-# runs tests/localcloud/demo.py.
-#   tests/localcloud/run.sh demo|up|e2e|faults [demo.py flags...]
+# `make demo` (demo), `make up` (up), the e2e, fault-scenario and migration steps of `make test`
+# (e2e, faults, migration): installs what the local cloud needs (pinned venv: moto, awscli,
+# boto3), builds the debug binaries, then runs tests/localcloud/demo.py.
+#   tests/localcloud/run.sh demo|up|e2e|faults|migration [demo.py flags...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"

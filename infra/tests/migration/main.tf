@@ -1,8 +1,10 @@
-# tests/migration.sh: a root module as a user of WEKA's module writes it, pointed at the local
-# emulator. Applied first with the reference stand-in (./reference); then the test switches the
-# module's source to this repository's module, drops the lines marked "reference only" (inputs
-# this module does not take; README "Differences") and uncomments the lines marked "ours:"
-# (inputs only the emulator needs), and plans.
+# tests/localcloud/migration.py: a root module as a user of WEKA's module writes it, pointed at
+# the local cloud's moto. Applied first with the reference stand-in (./reference); then the test
+# switches the module's source to this repository's module, drops the lines marked "reference
+# only" (inputs this module does not take; README "Differences") and uncomments the lines marked
+# "ours:" (inputs only the local cloud needs: where the functions' code is, the WEKA simulator,
+# the local instance identity, short timeouts; and the outputs its control plane reads), and
+# plans.
 terraform {
   required_version = ">= 1.9.0"
   required_providers {
@@ -40,10 +42,44 @@ variable "lambdas_dir" {
   description = "Directory with <function>/bootstrap.zip for this module."
 }
 
+variable "access_key" {
+  type        = string
+  default     = "test"
+  description = "The key Terraform signs with: the local cloud's admin user (moto with IAM enforced)."
+}
+
+variable "secret_key" {
+  type      = string
+  default   = "test"
+  sensitive = true
+}
+
+variable "weka_api_url_template" {
+  type        = string
+  default     = "http://{ip}:14000/api/v1"
+  description = "After the switch: the local cloud points the functions at the WEKA simulator."
+}
+
+variable "bootstrap_grace_minutes" {
+  type    = number
+  default = 30
+}
+
+variable "down_backends_removal_timeout" {
+  type    = string
+  default = "3h"
+}
+
+variable "instance_identity_certificate" {
+  type        = string
+  default     = null
+  description = "The local cloud's identity certificate, whose key its IMDS signs with."
+}
+
 provider "aws" {
   region                      = "us-east-1"
-  access_key                  = "test"
-  secret_key                  = "test"
+  access_key                  = var.access_key
+  secret_key                  = var.secret_key
   skip_credentials_validation = true
   skip_requesting_account_id  = true
   skip_metadata_api_check     = true
@@ -94,6 +130,11 @@ module "weka_deployment" {
   # ours: lambdas_dir              = var.lambdas_dir
   # ours: lambdas_upload_s3_bucket = var.code_bucket
   # ours: attach_ssm_policy        = false # moto lacks the AWS managed SSM policy
+  # ours: install_cluster_dpdk     = false # UDP mode: one NIC per simulated host
+  # ours: weka_api_url_template               = var.weka_api_url_template
+  # ours: bootstrap_grace_minutes             = var.bootstrap_grace_minutes
+  # ours: debug_down_backends_removal_timeout = var.down_backends_removal_timeout
+  # ours: instance_identity_certificate       = var.instance_identity_certificate
 }
 
 output "asg_name" {
@@ -103,3 +144,20 @@ output "asg_name" {
 output "weka_cluster_admin_password_secret_id" {
   value = module.weka_deployment.weka_cluster_admin_password_secret_id
 }
+
+# What the local cloud's control plane reads (tests/localcloud/cloud.py), after the switch.
+# ours: output "weka_deployment" {
+# ours:   value = module.weka_deployment.weka_deployment
+# ours: }
+# ours: output "cluster_helper_commands" {
+# ours:   value = module.weka_deployment.cluster_helper_commands
+# ours: }
+# ours: output "state_table_name" {
+# ours:   value = module.weka_deployment.state_table_name
+# ours: }
+# ours: output "state_machine_arn" {
+# ours:   value = module.weka_deployment.state_machine_arn
+# ours: }
+# ours: output "lambda_names" {
+# ours:   value = module.weka_deployment.lambda_names
+# ours: }

@@ -1,8 +1,8 @@
-# A minimal stand-in of WEKA's module (weka/terraform-aws-weka, HEAD 2026-05-21) for
-# tests/migration.sh: the resources a running cluster depends on, at the reference's addresses,
-# with the reference's names and the arguments that decide them. Written for this test (not
-# the reference's code); only the AWS provider (no tls/random/local offline: the random secret
-# suffix is a constant here, and no key pair is generated).
+# A minimal stand-in of WEKA's module (weka/terraform-aws-weka, HEAD 2026-05-21) for the
+# migration e2e (tests/localcloud/migration.py): the resources a running cluster depends on, at
+# the reference's addresses, with the reference's names and the arguments that decide them.
+# Written for this test (not the reference's code); only the AWS provider (no tls/random/local
+# offline: the random secret suffix is a constant here, and no key pair is generated).
 terraform {
   required_providers {
     aws = {
