@@ -10,8 +10,10 @@ cd "$root"
 export VENV=${VENV:-$root/.venv}
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/weka-test.XXXXXX")
 static_pid=""
+apply_pid=""
 cleanup() {
   if [ -n "$static_pid" ]; then kill "$static_pid" 2>/dev/null || true; fi
+  if [ -n "$apply_pid" ]; then kill "$apply_pid" 2>/dev/null || true; fi
   tests/emulator/moto.sh stop "$run_dir" || true
   rm -rf "$run_dir"
 }
@@ -78,13 +80,19 @@ if [ -n "$static_pid" ]; then
   fi
   grep -E '^\[static\]' "$run_dir/static.log" | tail -4
 fi
-if [ -x infra/tests/apply_moto.sh ]; then
-  step "terraform apply/drift/destroy against moto"
-  infra/tests/apply_moto.sh
-fi
-if [ -x infra/tests/drift_moto.sh ]; then
-  step "terraform drift of the full-featured configuration (ALB, OBS, NFS/SMB/S3 gateways, client) against moto"
-  infra/tests/drift_moto.sh
+# The two applies against moto wait mostly on their own moto server (one each): side by side.
+step "terraform apply/drift/destroy against moto (default configuration, in the background) and drift of the full-featured configuration (ALB with its self-signed certificate, OBS, NFS/SMB/S3 gateways, client)"
+infra/tests/apply_moto.sh >"$run_dir/apply_moto.log" 2>&1 &
+apply_pid=$!
+drift_status=0
+infra/tests/drift_moto.sh || drift_status=$?
+apply_status=0
+wait "$apply_pid" || apply_status=$?
+apply_pid=""
+cat "$run_dir/apply_moto.log"
+if [ "$drift_status" -ne 0 ] || [ "$apply_status" -ne 0 ]; then
+  echo "terraform against moto failed (apply_moto exit $apply_status, drift_moto exit $drift_status)" >&2
+  exit 1
 fi
 
 tests_run=$(grep -Eo '[0-9]+ tests? run' "$run_dir/nextest.log" | tail -1 | grep -Eo '^[0-9]+')
