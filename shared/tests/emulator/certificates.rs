@@ -23,7 +23,7 @@ async fn the_adapter_imports_finds_by_tag_reimports_in_place_and_deletes() {
         .unwrap();
     assert_eq!(
         acm.tagged(CERTIFICATE_TAG, &cluster).await.unwrap(),
-        [arn.clone()]
+        std::slice::from_ref(&arn)
     );
     let facts = acm.describe(&arn).await.unwrap();
     assert_eq!(facts.names, ["lb.example", "weka.example"]);
@@ -38,7 +38,7 @@ async fn the_adapter_imports_finds_by_tag_reimports_in_place_and_deletes() {
     assert_eq!(facts.not_after, Some(renewed.not_after));
     assert_eq!(
         acm.tagged(CERTIFICATE_TAG, &cluster).await.unwrap(),
-        [arn.clone()],
+        std::slice::from_ref(&arn),
         "a re-import keeps the ARN and the tags"
     );
 
@@ -93,7 +93,7 @@ async fn the_handler_makes_renews_and_removes_one_certificate_per_deployment() {
             .tagged(CERTIFICATE_TAG, &cluster)
             .await
             .unwrap(),
-        [arn.clone()]
+        std::slice::from_ref(&arn)
     );
     let deleted = certificate::handle(&deps, tf("delete"), None)
         .await
