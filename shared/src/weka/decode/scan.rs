@@ -30,6 +30,38 @@ pub(super) struct Cursor<'a> {
     pub(super) key_buf: String,
     error: Option<DecodeError>,
     stops: Stops,
+    /// The member layouts learned per record type ([`Shape`]), by the record tables' slots.
+    shapes: [Shape; SHAPE_SLOTS],
+}
+
+/// Record types that can be read by one cursor at once (a host and its nested `aws` record).
+pub(super) const SHAPE_SLOTS: usize = 2;
+
+/// The longest member head (`"key":`, with any whitespace around it) a [`Shape`] holds.
+const HEAD_MAX: usize = 32;
+
+/// The field number a [`Shape`] gives a key that is none of the record's fields.
+pub(super) const UNKNOWN_FIELD: u8 = u8::MAX;
+
+/// The layout of one record type as its first record (or the first after a record that strayed
+/// from it) wrote it: for each member in order, the exact text from the member's start to its
+/// value (key, colon, whitespace) and the field it names. WEKA writes every record of a list with
+/// the same keys in the same order, so the next record's members are checked against it with a
+/// few vector comparisons instead of scanning and matching each key. Byte-for-byte the same text in
+/// the same place of the grammar, a matched head is exactly as valid, and names the same field,
+/// as when it was read the first time; anything else goes through [`Cursor::key`].
+#[derive(Default)]
+struct Shape {
+    heads: Vec<Head>,
+}
+
+/// One member head of a [`Shape`]: its text (zero-padded) and the mask of its length.
+#[derive(Clone, Copy)]
+struct Head {
+    text: [u8; HEAD_MAX],
+    mask: [u8; HEAD_MAX],
+    len: u8,
+    field: u8,
 }
 
 /// Blocks of 64 input bytes indexed at once by [`Stops`] (4 KiB of input).
@@ -147,7 +179,85 @@ impl<'a> Cursor<'a> {
             key_buf: String::new(),
             error: None,
             stops: Stops::new(),
+            shapes: Default::default(),
         }
+    }
+
+    /// Whether the record type of `slot` has no layout yet: its next record teaches one
+    /// ([`Self::learn_head`]).
+    #[inline(always)]
+    pub(super) fn shape_unknown(&self, slot: usize) -> bool {
+        self.shapes.get(slot).is_none_or(|s| s.heads.is_empty())
+    }
+
+    /// Whether the layout of `slot` has a head for member `member` (so that a member read
+    /// without it strayed from the layout).
+    #[inline(never)]
+    pub(super) fn shape_holds(&self, slot: usize, member: usize) -> bool {
+        self.shapes
+            .get(slot)
+            .is_some_and(|s| member < s.heads.len())
+    }
+
+    /// Forgets the layout of `slot` (a record strayed from it): the next record teaches a new one.
+    #[cold]
+    pub(super) fn forget_shape(&mut self, slot: usize) {
+        if let Some(shape) = self.shapes.get_mut(slot) {
+            shape.heads.clear();
+        }
+    }
+
+    /// Appends to the layout of `slot` the head of member `member`, read from `start` to the
+    /// cursor by [`Self::key`] and naming `field`, when it is the layout's next member. A head
+    /// longer than a [`Head`] holds is kept as an empty one, which predicts nothing, so that the
+    /// members after it keep their places.
+    #[inline(never)]
+    pub(super) fn learn_head(&mut self, slot: usize, member: usize, start: usize, field: u8) {
+        let Some(shape) = self.shapes.get_mut(slot) else {
+            return;
+        };
+        if shape.heads.len() != member {
+            return;
+        }
+        let head = self
+            .b
+            .get(start..self.pos)
+            .filter(|head| head.len() <= HEAD_MAX)
+            .unwrap_or_default();
+        let mut entry = Head {
+            text: [0; HEAD_MAX],
+            mask: [0; HEAD_MAX],
+            len: 0,
+            field,
+        };
+        if let Ok(len) = u8::try_from(head.len()) {
+            entry.len = len;
+            entry.text[..head.len()].copy_from_slice(head);
+            entry.mask[..head.len()].fill(0xFF);
+        }
+        shape.heads.push(entry);
+    }
+
+    /// The field named by member `member` of a record of `slot` if its head at the cursor is the
+    /// one the layout holds (the cursor then moves to the value), else `None` (the cursor stays).
+    #[inline(always)]
+    pub(super) fn predicted_key(&mut self, slot: usize, member: usize) -> Option<u8> {
+        use wide::u8x16;
+        let head = self.shapes.get(slot)?.heads.get(member)?;
+        if head.len == 0 {
+            return None;
+        }
+        let at: &[u8; HEAD_MAX] = self.b.get(self.pos..self.pos + HEAD_MAX)?.try_into().ok()?;
+        let half = |a: &[u8; HEAD_MAX], k: usize| {
+            u8x16::new(<[u8; 16]>::try_from(&a[16 * k..16 * k + 16]).unwrap_or_default())
+        };
+        let diff = ((half(at, 0) ^ half(&head.text, 0)) & half(&head.mask, 0))
+            | ((half(at, 1) ^ half(&head.text, 1)) & half(&head.mask, 1));
+        if diff.simd_eq(u8x16::ZERO).to_bitmask() != 0xFFFF {
+            return None;
+        }
+        self.pos += usize::from(head.len);
+        Some(head.field)
     }
 
     /// Records the first error, at the current position.
