@@ -30,7 +30,7 @@ macro_rules! record {
             // The record type and what the rows name.
             use super::*;
             use $crate::weka::decode::records::read;
-            use $crate::weka::decode::scan::{Cursor, R, SHAPE_SLOTS, UNKNOWN_FIELD};
+            use $crate::weka::decode::scan::{Cursor, R, SHAPE_SLOTS, SKIPPED_MEMBER, UNKNOWN_FIELD};
 
             /// The JSON keys, in table order.
             pub(in super::super) const FIELDS: &[&[u8]] = &[$(stringify!($field).as_bytes()),+];
@@ -83,13 +83,21 @@ macro_rules! record {
                     let mut strayed = false;
                     let mut member = 0;
                     loop {
+                        // Where the member started, when it was read without the layout.
+                        let mut start = None;
                         let number = match c.predicted_key(SLOT, member) {
+                            Some(SKIPPED_MEMBER) => {
+                                // A whole member of no field, its comma included.
+                                member += 1;
+                                continue;
+                            }
                             Some(number) => number,
                             None => {
-                                let start = c.pos;
+                                let at = c.pos;
                                 let number = field_of(c.key(FIELDS)?);
                                 if learning {
-                                    c.learn_head(SLOT, member, start, number);
+                                    c.learn_head(SLOT, member, at, number);
+                                    start = Some(at);
                                 } else {
                                     strayed |= c.shape_holds(SLOT, member);
                                 }
@@ -106,7 +114,12 @@ macro_rules! record {
                                 seen |= bit;
                                 record!(@set $($required)? $field = read(c, $read)?);
                             })+
-                            _ => c.skip_value()?,
+                            _ => {
+                                c.skip_value()?;
+                                if let Some(start) = start {
+                                    c.learn_whole(SLOT, member, start);
+                                }
+                            }
                         }
                         member += 1;
                         if !c.more()? {

@@ -37,30 +37,38 @@ pub(super) struct Cursor<'a> {
 /// Record types that can be read by one cursor at once (a host and its nested `aws` record).
 pub(super) const SHAPE_SLOTS: usize = 2;
 
-/// The longest member head (`"key":`, with any whitespace around it) a [`Shape`] holds.
-const HEAD_MAX: usize = 32;
+/// The longest member text a [`Head`] holds (three vector compares).
+const HEAD_MAX: usize = 48;
 
 /// The field number a [`Shape`] gives a key that is none of the record's fields.
 pub(super) const UNKNOWN_FIELD: u8 = u8::MAX;
 
+/// What [`Cursor::predicted_key`] gives for a whole member it skipped, its comma included.
+pub(super) const SKIPPED_MEMBER: u8 = u8::MAX - 1;
+
 /// The layout of one record type as its first record (or the first after a record that strayed
 /// from it) wrote it: for each member in order, the exact text from the member's start to its
-/// value (key, colon, whitespace) and the field it names. WEKA writes every record of a list with
-/// the same keys in the same order, so the next record's members are checked against it with a
-/// few vector comparisons instead of scanning and matching each key. Byte-for-byte the same text in
-/// the same place of the grammar, a matched head is exactly as valid, and names the same field,
-/// as when it was read the first time; anything else goes through [`Cursor::key`].
+/// value (key, colon, whitespace: the head) and the field it names; for a member of no field
+/// that is not the last, the whole text up to and with the comma after its value. WEKA writes
+/// every record of a list with the same keys in the same order, and many of the members it does
+/// not model with the same values, so the next record's members are checked against it with a
+/// few vector comparisons instead of scanning and matching each key and scanning the value.
+/// Byte-for-byte the same text in the same place of the grammar, a matched head is exactly as
+/// valid, and names the same field, as when it was read the first time; so is a matched whole
+/// member, whose value (string, number, literal or container) ends where it ended then, at the
+/// comma that is part of the match. Anything else goes through [`Cursor::key`].
 #[derive(Default)]
 struct Shape {
     heads: Vec<Head>,
 }
 
-/// One member head of a [`Shape`]: its text (zero-padded) and the mask of its length.
+/// One member of a [`Shape`]: its text (zero-padded), the length of its head (0: a head too long
+/// to hold, which predicts nothing) and of the whole member (0: none), and the field it names.
 #[derive(Clone, Copy)]
 struct Head {
     text: [u8; HEAD_MAX],
-    mask: [u8; HEAD_MAX],
-    len: u8,
+    head: u8,
+    whole: u8,
     field: u8,
 }
 
@@ -226,37 +234,70 @@ impl<'a> Cursor<'a> {
             .unwrap_or_default();
         let mut entry = Head {
             text: [0; HEAD_MAX],
-            mask: [0; HEAD_MAX],
-            len: 0,
+            head: 0,
+            whole: 0,
             field,
         };
         if let Ok(len) = u8::try_from(head.len()) {
-            entry.len = len;
+            entry.head = len;
             entry.text[..head.len()].copy_from_slice(head);
-            entry.mask[..head.len()].fill(0xFF);
         }
         shape.heads.push(entry);
     }
 
-    /// The field named by member `member` of a record of `slot` if its head at the cursor is the
-    /// one the layout holds (the cursor then moves to the value), else `None` (the cursor stays).
+    /// After the value of member `member` (of no field) of the record teaching the layout of
+    /// `slot`, which started at `start`: keeps the whole member, its comma included, if a comma
+    /// follows the value right away and the text fits in a [`Head`] (else only its head stays).
+    #[inline(never)]
+    pub(super) fn learn_whole(&mut self, slot: usize, member: usize, start: usize) {
+        let b = self.b;
+        let Some(entry) = self
+            .shapes
+            .get_mut(slot)
+            .and_then(|shape| shape.heads.get_mut(member))
+        else {
+            return;
+        };
+        let end = self.pos + 1;
+        let whole = b
+            .get(start..end)
+            .filter(|text| text.len() <= HEAD_MAX && text.ends_with(b","));
+        if let (Some(text), true) = (whole, entry.head != 0) {
+            entry.text = [0; HEAD_MAX];
+            entry.text[..text.len()].copy_from_slice(text);
+            entry.whole = u8::try_from(text.len()).unwrap_or(0);
+        }
+    }
+
+    /// What the layout of `slot` predicts for member `member` at the cursor: its field, if its
+    /// head is the one the layout holds (the cursor then moves to the value), [`SKIPPED_MEMBER`]
+    /// if the whole member is (the cursor then moves past its comma), else `None` (the cursor
+    /// stays).
     #[inline(always)]
     pub(super) fn predicted_key(&mut self, slot: usize, member: usize) -> Option<u8> {
         use wide::u8x16;
         let head = self.shapes.get(slot)?.heads.get(member)?;
-        if head.len == 0 {
+        if head.head == 0 {
             return None;
         }
         let at: &[u8; HEAD_MAX] = self.b.get(self.pos..self.pos + HEAD_MAX)?.try_into().ok()?;
-        let half = |a: &[u8; HEAD_MAX], k: usize| {
+        let part = |a: &[u8; HEAD_MAX], k: usize| {
             u8x16::new(<[u8; 16]>::try_from(&a[16 * k..16 * k + 16]).unwrap_or_default())
         };
-        let diff = ((half(at, 0) ^ half(&head.text, 0)) & half(&head.mask, 0))
-            | ((half(at, 1) ^ half(&head.text, 1)) & half(&head.mask, 1));
-        if diff.simd_eq(u8x16::ZERO).to_bitmask() != 0xFFFF {
+        // Bit `i` set when byte `i` is the layout's.
+        let equal = u64::from(part(at, 0).simd_eq(part(&head.text, 0)).to_bitmask())
+            | u64::from(part(at, 1).simd_eq(part(&head.text, 1)).to_bitmask()) << 16
+            | u64::from(part(at, 2).simd_eq(part(&head.text, 2)).to_bitmask()) << 32;
+        let whole = (1u64 << head.whole) - 1;
+        if head.whole != 0 && equal & whole == whole {
+            self.pos += usize::from(head.whole);
+            return Some(SKIPPED_MEMBER);
+        }
+        let needed = (1u64 << head.head) - 1;
+        if equal & needed != needed {
             return None;
         }
-        self.pos += usize::from(head.len);
+        self.pos += usize::from(head.head);
         Some(head.field)
     }
 

@@ -383,7 +383,7 @@ fn large_lists_cut_in_two_give_the_sequential_result() {
 fn hosts_with_one_changed(n: usize, changed: usize, edit: &Edit) -> Vec<u8> {
     let record = |i: usize| {
         format!(
-            r#"{{"uid":"u{i}","host_ip":"10.0.0.{i}","aws":{{"instance_id":"i-{i}","zone":"a"}},"status":"UP","cores_ids":[1,2],"state":"ACTIVE","a_member_whose_head_is_over_32_bytes":1,"mode":"backend","machine_identifier":"m{i}","added_time":"2026-11-01T09:28:53Z"}}"#
+            r#"{{"uid":"u{i}","host_ip":"10.0.0.{i}","aws":{{"instance_id":"i-{i}","zone":"a"}},"status":"UP","cores_ids":[1,2],"n":4096,"f":-1.5e3,"t":true,"z":null,"s":"c\"d","e":{{"k":[{{}}]}},"state":"ACTIVE","a_member_whose_head_is_longer_than_forty_eight_bytes":1,"mode":"backend","machine_identifier":"m{i}","added_time":"2026-11-01T09:28:53Z"}}"#
         )
         .into_bytes()
     };
@@ -429,8 +429,8 @@ fn records_read_against_a_learned_layout_agree_with_serde() {
             r#""cores_ids":[1,2],"status":"UP""#,
         )),
         Box::new(replace(
-            r#""a_member_whose_head_is_over_32_bytes""#,
-            r#""a_member_whose_head_is_over_32_byteS""#,
+            r#""a_member_whose_head_is_longer_than_forty_eight_bytes""#,
+            r#""a_member_whose_head_is_longer_than_forty_eight_byteS""#,
         )),
         Box::new(replace(
             r#""mode":"backend""#,
@@ -462,7 +462,7 @@ fn records_read_against_a_learned_layout_agree_with_serde() {
     let second = second + plain[second..].iter().position(|&c| c == b'{').unwrap();
     let mut ok = 0;
     for start in [first, second] {
-        for at in start..start + 260 {
+        for at in start..start + 330 {
             for byte in [b'"', b'\\', b':', b',', b' ', b'x', b'}', 0x01, 0xC3] {
                 let mut doc = plain.clone();
                 doc[at] = byte;
