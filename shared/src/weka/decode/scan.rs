@@ -135,8 +135,8 @@ impl Stops {
     #[inline(never)]
     fn fill(&mut self, b: &[u8], first: usize) {
         self.first = first;
-        // The top bits of every byte of the window, gathered by the same vector loads.
-        let mut high = 0;
+        // Every byte of the window or-ed together, from the same vector loads.
+        let mut high = wide::u8x16::ZERO;
         for (k, mask) in self.masks.iter_mut().enumerate() {
             let at = (first + k) * 64;
             *mask = match b
@@ -153,26 +153,29 @@ impl Stops {
                 }
             };
         }
-        self.non_ascii |= high != 0;
+        self.non_ascii |= high.to_bitmask() != 0;
     }
 }
 
 /// Bit `i` set when byte `i` is a quote, a backslash or a control character: 16 bytes per
-/// comparison and per mask (SSE2 on x86_64, NEON on aarch64), through `wide`'s safe API. The top
-/// bits of the bytes (non-ASCII) are or-ed into `high`.
+/// comparison and per mask (SSE2 on x86_64, NEON on aarch64), through `wide`'s safe API. The
+/// bytes are or-ed into `high`, whose top bits then tell whether any was above 0x7F.
 #[inline(always)]
-fn block_stops(chunk: &[u8; 64], high: &mut u32) -> u64 {
+fn block_stops(chunk: &[u8; 64], high: &mut wide::u8x16) -> u64 {
     use wide::u8x16;
-    let quote = u8x16::splat(b'"');
+    let flip = u8x16::splat(0x02);
     let backslash = u8x16::splat(b'\\');
-    let last_control = u8x16::splat(0x1F);
+    let space = u8x16::splat(b' ');
     let mut mask = 0u64;
     for (k, part) in chunk.chunks_exact(16).enumerate() {
         let v = u8x16::new(<[u8; 16]>::try_from(part).unwrap_or_default());
-        // A control character is at most 0x1F: its minimum with 0x1F is itself.
-        let stops = v.simd_eq(quote) | v.simd_eq(backslash) | v.min(last_control).simd_eq(v);
+        // Flipping bit 1 swaps the quote (0x22) with the space (0x20) and keeps every control
+        // character (0x00-0x1F) below 0x20: a byte is a quote or a control character exactly
+        // when its flipped value is at most 0x20, i.e. its minimum with 0x20 is itself.
+        let f = v ^ flip;
+        let stops = f.min(space).simd_eq(f) | v.simd_eq(backslash);
         mask |= u64::from(stops.to_bitmask()) << (16 * k);
-        *high |= v.to_bitmask();
+        *high |= v;
     }
     mask
 }
@@ -725,5 +728,31 @@ fn pop(stack: &mut u128, spilled: &mut Vec<u128>, levels: &mut usize) {
     *levels -= 1;
     if *levels > 0 && levels.is_multiple_of(128) {
         *stack = spilled.pop().unwrap_or(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vector classification against the scalar definition, for every byte value at every
+    /// position of a block (both ends of each 16-byte part and of the block included).
+    #[test]
+    fn block_stops_flags_exactly_quotes_backslashes_and_control_characters() {
+        for byte in 0..=u8::MAX {
+            let stop = byte == b'"' || byte == b'\\' || byte < 0x20;
+            for at in 0..64 {
+                let mut chunk = [b'a'; 64];
+                chunk[at] = byte;
+                let mut high = wide::u8x16::ZERO;
+                let mask = block_stops(&chunk, &mut high);
+                assert_eq!(mask, u64::from(stop) << at, "byte {byte:#x} at {at}");
+                assert_eq!(
+                    high.to_bitmask() != 0,
+                    byte > 0x7F,
+                    "byte {byte:#x} at {at}"
+                );
+            }
+        }
     }
 }

@@ -478,3 +478,36 @@ fn records_read_against_a_learned_layout_agree_with_serde() {
     let edited = pretty.replace_key("    \"status\"", "  \"status\"");
     assert!(agree(&edited, hosts_list));
 }
+
+/// Strings whose escapes, control characters, quotes and multi-byte (or invalid) UTF-8 fall at
+/// every position around the 64-byte blocks and the 4 KiB windows of the stop index, in a kept
+/// string (`host_ip`, whose UTF-8 is checked) and in an ignored one.
+#[test]
+fn strings_across_index_block_and_window_boundaries_agree_with_serde() {
+    let specials: [&[u8]; 10] = [
+        br#"\""#,
+        br"\\",
+        br"\u00e9",
+        br"\ud83d\ude00",
+        br"\x",
+        br"\u12",
+        "é漢".as_bytes(),
+        b"\x01",
+        b"\xff",
+        b"\xe6\xbc",
+    ];
+    let mut ok = 0;
+    for field in ["host_ip", "other"] {
+        for special in specials {
+            for pad in 4_000..4_140 {
+                let mut doc = br#"{"HostId<1>":{"uid":"u","pad":""#.to_vec();
+                doc.extend(std::iter::repeat_n(b'x', pad));
+                doc.extend_from_slice(format!(r#"","{field}":"ab"#).as_bytes());
+                doc.extend_from_slice(special);
+                doc.extend_from_slice(br#"cd","status":"UP"}}"#);
+                ok += usize::from(agree(&doc, hosts_list));
+            }
+        }
+    }
+    assert!(ok > 1_000, "{ok}");
+}
