@@ -15,7 +15,10 @@ use super::scan::{Cursor, R};
 /// - `FIELDS`, the names in table order (for keys written with escapes, and for the tests);
 /// - `decode`, which reads one record: an object whose known keys are each read once (serde
 ///   refuses a duplicate) and whose other members are skipped; a record written as an array (the
-///   sequence form of a struct) is handed to serde.
+///   sequence form of a struct) is handed to serde. Members are first checked against the
+///   layout the cursor learned for this record type (`$slot`, distinct from the slot of any
+///   record read inside this one): a matching head names its field at once, a matching whole
+///   member of no field is skipped (see `scan::Shape`).
 ///
 /// The keys are matched by a `match` on the names' bytes, as a hand-written decoder would.
 macro_rules! record {
