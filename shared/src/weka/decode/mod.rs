@@ -14,7 +14,9 @@
 //! The parts: [`envelope`] finds a JSON-RPC response's members; [`lists`] reads the top-level
 //! `{"HostId<N>": record}` maps (and cuts them in two for a second thread); [`records`] holds one
 //! field table per record type, from which its decoder is generated; [`scan`] is the validating
-//! cursor with its vector-built index of stop bytes; [`values`] reads the typed leaf values the
+//! cursor with its vector-built index of stop bytes and the record layouts it learns (a record's
+//! member heads, and the whole text of the members no table names, checked against the next
+//! records with vector compares: WEKA repeats keys, order and most ignored values); [`values`] reads the typed leaf values the
 //! tables name; [`unescape`] resolves string escapes.
 
 mod envelope;

@@ -15,13 +15,16 @@ use super::scan::{Cursor, R};
 /// - `FIELDS`, the names in table order (for keys written with escapes, and for the tests);
 /// - `decode`, which reads one record: an object whose known keys are each read once (serde
 ///   refuses a duplicate) and whose other members are skipped; a record written as an array (the
-///   sequence form of a struct) is handed to serde.
+///   sequence form of a struct) is handed to serde. Members are first checked against the
+///   layout the cursor learned for this record type (`$slot`, distinct from the slot of any
+///   record read inside this one): a matching head names its field at once, a matching whole
+///   member of no field is skipped (see `scan::Shape`).
 ///
 /// The keys are matched by a `match` on the names' bytes, as a hand-written decoder would.
 macro_rules! record {
     (
         $(#[$doc:meta])*
-        $name:ident: $ty:ident {
+        $name:ident[$slot:literal]: $ty:ident {
             $($(#[$required:ident])? $field:ident $(= $default:expr)? => $read:expr),+ $(,)?
         }
     ) => {
@@ -30,14 +33,20 @@ macro_rules! record {
             // The record type and what the rows name.
             use super::*;
             use $crate::weka::decode::records::read;
-            use $crate::weka::decode::scan::{Cursor, R};
+            use $crate::weka::decode::scan::{Cursor, R, SHAPE_SLOTS, SKIPPED_MEMBER, UNKNOWN_FIELD};
 
             /// The JSON keys, in table order.
             pub(in super::super) const FIELDS: &[&[u8]] = &[$(stringify!($field).as_bytes()),+];
 
             const _: () = assert!(FIELDS.len() <= 32, "a record's seen bits are a u32");
 
-            /// A field's bit in the set of fields seen: its row number.
+            /// The cursor's slot for this record type's learned layout (distinct from the slot of
+            /// any record read inside this one).
+            const SLOT: usize = $slot;
+
+            const _: () = assert!(SLOT < SHAPE_SLOTS, "no such layout slot");
+
+            /// A field's number (its row) and its bit in the set of fields seen.
             #[allow(non_camel_case_types)]
             enum Bit {
                 $($field),+
@@ -49,6 +58,21 @@ macro_rules! record {
                 $(pub(super) const $field: &[u8] = stringify!($field).as_bytes();)+
             }
 
+            /// The field numbers as constants, for the `match`.
+            #[allow(non_upper_case_globals)]
+            mod field {
+                $(pub(super) const $field: u8 = super::Bit::$field as u8;)+
+            }
+
+            /// The number of the field a key names ([`UNKNOWN_FIELD`] for none).
+            #[inline(always)]
+            fn field_of(key: &[u8]) -> u8 {
+                match key {
+                    $(key::$field => field::$field,)+
+                    _ => UNKNOWN_FIELD,
+                }
+            }
+
             pub(in super::super) fn decode(c: &mut Cursor<'_>) -> R<$ty> {
                 if c.peek() == Some(b'[') {
                     return c.by_serde();
@@ -56,9 +80,35 @@ macro_rules! record {
                 $(let mut $field = record!(@init $($required)? $(= $default)?);)+
                 let mut seen = 0u32;
                 if c.members()? {
+                    // The first record (or the first after one that strayed) teaches the layout
+                    // the next ones are checked against.
+                    let learning = c.shape_unknown(SLOT);
+                    let mut strayed = false;
+                    let mut member = 0;
                     loop {
-                        match c.key(FIELDS)? {
-                            $(key::$field => {
+                        // Where the member started, when it was read without the layout.
+                        let mut start = None;
+                        let number = match c.predicted_key(SLOT, member) {
+                            Some(SKIPPED_MEMBER) => {
+                                // A whole member of no field, its comma included.
+                                member += 1;
+                                continue;
+                            }
+                            Some(number) => number,
+                            None => {
+                                let at = c.pos;
+                                let number = field_of(c.key(FIELDS)?);
+                                if learning {
+                                    c.learn_head(SLOT, member, at, number);
+                                    start = Some(at);
+                                } else {
+                                    strayed |= c.shape_holds(SLOT, member);
+                                }
+                                number
+                            }
+                        };
+                        match number {
+                            $(field::$field => {
                                 let bit = 1 << Bit::$field as u32;
                                 if seen & bit != 0 {
                                     let name = stringify!($field);
@@ -67,11 +117,20 @@ macro_rules! record {
                                 seen |= bit;
                                 record!(@set $($required)? $field = read(c, $read)?);
                             })+
-                            _ => c.skip_value()?,
+                            _ => {
+                                c.skip_value()?;
+                                if let Some(start) = start {
+                                    c.learn_whole(SLOT, member, start);
+                                }
+                            }
                         }
+                        member += 1;
                         if !c.more()? {
                             break;
                         }
+                    }
+                    if strayed {
+                        c.forget_shape(SLOT);
                     }
                 }
                 Ok($ty {
@@ -108,7 +167,7 @@ pub(super) fn read<'a, T>(
 
 record! {
     /// One `hosts_list` value.
-    host: Host {
+    host[0]: Host {
         added_time => Cursor::opt_datetime,
         state_changed_time => Cursor::opt_datetime,
         state => Cursor::enum_or_null,
@@ -124,14 +183,14 @@ record! {
 
 record! {
     /// `hosts_list[].aws`.
-    aws: AwsInfo {
+    aws[1]: AwsInfo {
         instance_id => Cursor::string_or_null,
     }
 }
 
 record! {
     /// One `disks_list` value.
-    drive: Drive {
+    drive[0]: Drive {
         host_id = HostId::INVALID => Cursor::host_id,
         status => Cursor::enum_or_null,
         uuid => Cursor::string_or_null,
@@ -141,7 +200,7 @@ record! {
 
 record! {
     /// One `nodes_list` value.
-    node: Node {
+    node[0]: Node {
         host_id = HostId::INVALID => Cursor::host_id,
         status => Cursor::enum_or_null,
         last_fencing_time => Cursor::opt_datetime,

@@ -30,6 +30,46 @@ pub(super) struct Cursor<'a> {
     pub(super) key_buf: String,
     error: Option<DecodeError>,
     stops: Stops,
+    /// The member layouts learned per record type ([`Shape`]), by the record tables' slots.
+    shapes: [Shape; SHAPE_SLOTS],
+}
+
+/// Record types that can be read by one cursor at once (a host and its nested `aws` record).
+pub(super) const SHAPE_SLOTS: usize = 2;
+
+/// The longest member text a [`Head`] holds (three vector compares).
+const HEAD_MAX: usize = 48;
+
+/// The field number a [`Shape`] gives a key that is none of the record's fields.
+pub(super) const UNKNOWN_FIELD: u8 = u8::MAX;
+
+/// What [`Cursor::predicted_key`] gives for a whole member it skipped, its comma included.
+pub(super) const SKIPPED_MEMBER: u8 = u8::MAX - 1;
+
+/// The layout of one record type as its first record (or the first after a record that strayed
+/// from it) wrote it: for each member in order, the exact text from the member's start to its
+/// value (key, colon, whitespace: the head) and the field it names; for a member of no field
+/// that is not the last, the whole text up to and with the comma after its value. WEKA writes
+/// every record of a list with the same keys in the same order, and many of the members it does
+/// not model with the same values, so the next record's members are checked against it with a
+/// few vector comparisons instead of scanning and matching each key and scanning the value.
+/// Byte-for-byte the same text in the same place of the grammar, a matched head is exactly as
+/// valid, and names the same field, as when it was read the first time; so is a matched whole
+/// member, whose value (string, number, literal or container) ends where it ended then, at the
+/// comma that is part of the match. Anything else goes through [`Cursor::key`].
+#[derive(Default)]
+struct Shape {
+    heads: Vec<Head>,
+}
+
+/// One member of a [`Shape`]: its text (zero-padded), the length of its head (0: a head too long
+/// to hold, which predicts nothing) and of the whole member (0: none), and the field it names.
+#[derive(Clone, Copy)]
+struct Head {
+    text: [u8; HEAD_MAX],
+    head: u8,
+    whole: u8,
+    field: u8,
 }
 
 /// Blocks of 64 input bytes indexed at once by [`Stops`] (4 KiB of input).
@@ -95,8 +135,8 @@ impl Stops {
     #[inline(never)]
     fn fill(&mut self, b: &[u8], first: usize) {
         self.first = first;
-        // The top bits of every byte of the window, gathered by the same vector loads.
-        let mut high = 0;
+        // Every byte of the window or-ed together, from the same vector loads.
+        let mut high = wide::u8x16::ZERO;
         for (k, mask) in self.masks.iter_mut().enumerate() {
             let at = (first + k) * 64;
             *mask = match b
@@ -113,26 +153,29 @@ impl Stops {
                 }
             };
         }
-        self.non_ascii |= high != 0;
+        self.non_ascii |= high.to_bitmask() != 0;
     }
 }
 
 /// Bit `i` set when byte `i` is a quote, a backslash or a control character: 16 bytes per
-/// comparison and per mask (SSE2 on x86_64, NEON on aarch64), through `wide`'s safe API. The top
-/// bits of the bytes (non-ASCII) are or-ed into `high`.
+/// comparison and per mask (SSE2 on x86_64, NEON on aarch64), through `wide`'s safe API. The
+/// bytes are or-ed into `high`, whose top bits then tell whether any was above 0x7F.
 #[inline(always)]
-fn block_stops(chunk: &[u8; 64], high: &mut u32) -> u64 {
+fn block_stops(chunk: &[u8; 64], high: &mut wide::u8x16) -> u64 {
     use wide::u8x16;
-    let quote = u8x16::splat(b'"');
+    let flip = u8x16::splat(0x02);
     let backslash = u8x16::splat(b'\\');
-    let last_control = u8x16::splat(0x1F);
+    let space = u8x16::splat(b' ');
     let mut mask = 0u64;
     for (k, part) in chunk.chunks_exact(16).enumerate() {
         let v = u8x16::new(<[u8; 16]>::try_from(part).unwrap_or_default());
-        // A control character is at most 0x1F: its minimum with 0x1F is itself.
-        let stops = v.simd_eq(quote) | v.simd_eq(backslash) | v.min(last_control).simd_eq(v);
+        // Flipping bit 1 swaps the quote (0x22) with the space (0x20) and keeps every control
+        // character (0x00-0x1F) below 0x20: a byte is a quote or a control character exactly
+        // when its flipped value is at most 0x20, i.e. its minimum with 0x20 is itself.
+        let f = v ^ flip;
+        let stops = f.min(space).simd_eq(f) | v.simd_eq(backslash);
         mask |= u64::from(stops.to_bitmask()) << (16 * k);
-        *high |= v.to_bitmask();
+        *high |= v;
     }
     mask
 }
@@ -147,7 +190,118 @@ impl<'a> Cursor<'a> {
             key_buf: String::new(),
             error: None,
             stops: Stops::new(),
+            shapes: Default::default(),
         }
+    }
+
+    /// Whether the record type of `slot` has no layout yet: its next record teaches one
+    /// ([`Self::learn_head`]).
+    #[inline(always)]
+    pub(super) fn shape_unknown(&self, slot: usize) -> bool {
+        self.shapes.get(slot).is_none_or(|s| s.heads.is_empty())
+    }
+
+    /// Whether the layout of `slot` has a head for member `member` (so that a member read
+    /// without it strayed from the layout).
+    #[inline(never)]
+    pub(super) fn shape_holds(&self, slot: usize, member: usize) -> bool {
+        self.shapes
+            .get(slot)
+            .is_some_and(|s| member < s.heads.len())
+    }
+
+    /// Forgets the layout of `slot` (a record strayed from it): the next record teaches a new one.
+    #[cold]
+    pub(super) fn forget_shape(&mut self, slot: usize) {
+        if let Some(shape) = self.shapes.get_mut(slot) {
+            shape.heads.clear();
+        }
+    }
+
+    /// Appends to the layout of `slot` the head of member `member`, read from `start` to the
+    /// cursor by [`Self::key`] and naming `field`, when it is the layout's next member. A head
+    /// longer than a [`Head`] holds is kept as an empty one, which predicts nothing, so that the
+    /// members after it keep their places.
+    #[inline(never)]
+    pub(super) fn learn_head(&mut self, slot: usize, member: usize, start: usize, field: u8) {
+        let Some(shape) = self.shapes.get_mut(slot) else {
+            return;
+        };
+        if shape.heads.len() != member {
+            return;
+        }
+        let head = self
+            .b
+            .get(start..self.pos)
+            .filter(|head| head.len() <= HEAD_MAX)
+            .unwrap_or_default();
+        let mut entry = Head {
+            text: [0; HEAD_MAX],
+            head: 0,
+            whole: 0,
+            field,
+        };
+        if let Ok(len) = u8::try_from(head.len()) {
+            entry.head = len;
+            entry.text[..head.len()].copy_from_slice(head);
+        }
+        shape.heads.push(entry);
+    }
+
+    /// After the value of member `member` (of no field) of the record teaching the layout of
+    /// `slot`, which started at `start`: keeps the whole member, its comma included, if a comma
+    /// follows the value right away and the text fits in a [`Head`] (else only its head stays).
+    #[inline(never)]
+    pub(super) fn learn_whole(&mut self, slot: usize, member: usize, start: usize) {
+        let b = self.b;
+        let Some(entry) = self
+            .shapes
+            .get_mut(slot)
+            .and_then(|shape| shape.heads.get_mut(member))
+        else {
+            return;
+        };
+        let end = self.pos + 1;
+        let whole = b
+            .get(start..end)
+            .filter(|text| text.len() <= HEAD_MAX && text.ends_with(b","));
+        if let (Some(text), true) = (whole, entry.head != 0) {
+            entry.text = [0; HEAD_MAX];
+            entry.text[..text.len()].copy_from_slice(text);
+            entry.whole = u8::try_from(text.len()).unwrap_or(0);
+        }
+    }
+
+    /// What the layout of `slot` predicts for member `member` at the cursor: its field, if its
+    /// head is the one the layout holds (the cursor then moves to the value), [`SKIPPED_MEMBER`]
+    /// if the whole member is (the cursor then moves past its comma), else `None` (the cursor
+    /// stays).
+    #[inline(always)]
+    pub(super) fn predicted_key(&mut self, slot: usize, member: usize) -> Option<u8> {
+        use wide::u8x16;
+        let head = self.shapes.get(slot)?.heads.get(member)?;
+        if head.head == 0 {
+            return None;
+        }
+        let at: &[u8; HEAD_MAX] = self.b.get(self.pos..self.pos + HEAD_MAX)?.try_into().ok()?;
+        let part = |a: &[u8; HEAD_MAX], k: usize| {
+            u8x16::new(<[u8; 16]>::try_from(&a[16 * k..16 * k + 16]).unwrap_or_default())
+        };
+        // Bit `i` set when byte `i` is the layout's.
+        let equal = u64::from(part(at, 0).simd_eq(part(&head.text, 0)).to_bitmask())
+            | u64::from(part(at, 1).simd_eq(part(&head.text, 1)).to_bitmask()) << 16
+            | u64::from(part(at, 2).simd_eq(part(&head.text, 2)).to_bitmask()) << 32;
+        let whole = (1u64 << head.whole) - 1;
+        if head.whole != 0 && equal & whole == whole {
+            self.pos += usize::from(head.whole);
+            return Some(SKIPPED_MEMBER);
+        }
+        let needed = (1u64 << head.head) - 1;
+        if equal & needed != needed {
+            return None;
+        }
+        self.pos += usize::from(head.head);
+        Some(head.field)
     }
 
     /// Records the first error, at the current position.
@@ -574,5 +728,31 @@ fn pop(stack: &mut u128, spilled: &mut Vec<u128>, levels: &mut usize) {
     *levels -= 1;
     if *levels > 0 && levels.is_multiple_of(128) {
         *stack = spilled.pop().unwrap_or(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vector classification against the scalar definition, for every byte value at every
+    /// position of a block (both ends of each 16-byte part and of the block included).
+    #[test]
+    fn block_stops_flags_exactly_quotes_backslashes_and_control_characters() {
+        for byte in 0..=u8::MAX {
+            let stop = byte == b'"' || byte == b'\\' || byte < 0x20;
+            for at in 0..64 {
+                let mut chunk = [b'a'; 64];
+                chunk[at] = byte;
+                let mut high = wide::u8x16::ZERO;
+                let mask = block_stops(&chunk, &mut high);
+                assert_eq!(mask, u64::from(stop) << at, "byte {byte:#x} at {at}");
+                assert_eq!(
+                    high.to_bitmask() != 0,
+                    byte > 0x7F,
+                    "byte {byte:#x} at {at}"
+                );
+            }
+        }
     }
 }

@@ -171,7 +171,7 @@ pub(super) struct Probe {
 }
 
 record! {
-    probe: Probe {
+    probe[0]: Probe {
         #[required] id => Cursor::host_id,
         n => |c| c.nullable(Cursor::i64),
     }
@@ -377,4 +377,137 @@ fn large_lists_cut_in_two_give_the_sequential_result() {
     broken[last] = b'x';
     let (h, _, _) = cluster_lists(&broken, disks, nodes);
     assert!(h.is_err());
+}
+
+/// A list of `n` hosts in WEKA's compact layout, record `changed` (if any) rewritten by `edit`.
+fn hosts_with_one_changed(n: usize, changed: usize, edit: &Edit) -> Vec<u8> {
+    let record = |i: usize| {
+        format!(
+            r#"{{"uid":"u{i}","host_ip":"10.0.0.{i}","aws":{{"instance_id":"i-{i}","zone":"a"}},"status":"UP","cores_ids":[1,2],"n":4096,"f":-1.5e3,"t":true,"z":null,"s":"c\"d","e":{{"k":[{{}}]}},"state":"ACTIVE","a_member_whose_head_is_longer_than_forty_eight_bytes":1,"mode":"backend","machine_identifier":"m{i}","added_time":"2026-11-01T09:28:53Z"}}"#
+        )
+        .into_bytes()
+    };
+    let mut doc = b"{".to_vec();
+    for i in 0..n {
+        if i > 0 {
+            doc.push(b',');
+        }
+        doc.extend_from_slice(format!(r#""HostId<{i}>":"#).as_bytes());
+        let text = record(i);
+        doc.extend(if i == changed { edit(text) } else { text });
+    }
+    doc.push(b'}');
+    doc
+}
+
+/// A rewrite of a record's text.
+type Edit = dyn Fn(Vec<u8>) -> Vec<u8>;
+
+/// Records after the first are checked against the layout the first taught (`Cursor::
+/// predicted_key`): any change to a later record's member heads (a byte, whitespace, an escape,
+/// a duplicate, a missing, extra or moved member) reads, or fails, as serde does, as do records
+/// after a changed one (the layout is learned again).
+#[test]
+fn records_read_against_a_learned_layout_agree_with_serde() {
+    let replace =
+        |from: &'static str, to: &'static str| move |text: Vec<u8>| text.replace_key(from, to);
+    let edits: Vec<Box<Edit>> = vec![
+        Box::new(|text| text),
+        Box::new(replace(r#""status":"#, r#""statuS":"#)),
+        Box::new(replace(r#""status":"#, r#""stat\u0075s":"#)),
+        Box::new(replace(r#""status":"#, r#""status" :"#)),
+        Box::new(replace(r#","status":"#, r#", "status":"#)),
+        Box::new(replace(r#""status":"#, r#""state":"#)),
+        Box::new(replace(r#""uid":"#, r#""mode":"#)),
+        Box::new(replace(r#""uid":"#, r#""aws":"#)),
+        Box::new(replace(r#""instance_id":"#, r#""zone":"#)),
+        Box::new(replace(r#""zone":"#, r#""instance_id":"#)),
+        Box::new(replace(r#""status":"UP","#, "")),
+        Box::new(replace(r#""uid":"#, r#""extra":null,"uid":"#)),
+        Box::new(replace(
+            r#""status":"UP","cores_ids":[1,2]"#,
+            r#""cores_ids":[1,2],"status":"UP""#,
+        )),
+        Box::new(replace(
+            r#""a_member_whose_head_is_longer_than_forty_eight_bytes""#,
+            r#""a_member_whose_head_is_longer_than_forty_eight_byteS""#,
+        )),
+        Box::new(replace(
+            r#""mode":"backend""#,
+            r#""mode":"backend","mode":"client""#,
+        )),
+        Box::new(|mut text: Vec<u8>| {
+            // A key that is not UTF-8, as long as a known one.
+            let at = text.windows(6).position(|w| w == b"\"mode\"").unwrap();
+            text[at + 2] = 0xFF;
+            text
+        }),
+        Box::new(|mut text: Vec<u8>| {
+            let at = text.windows(6).position(|w| w == b"\"mode\"").unwrap();
+            text[at + 2] = 0x01;
+            text
+        }),
+    ];
+    for edit in &edits {
+        // The learning record, the first read against its layout, and one in the middle.
+        for changed in [0, 1, 3] {
+            all_agree(&hosts_with_one_changed(6, changed, edit));
+        }
+    }
+    // Every byte of a record read against the layout, and of the record that teaches it,
+    // replaced by bytes that matter to the grammar.
+    let plain = hosts_with_one_changed(3, usize::MAX, &|text| text);
+    let first = plain.windows(2).position(|w| w == b":{").unwrap() + 1;
+    let second = first + plain[first..].windows(2).position(|w| w == b"},").unwrap() + 2;
+    let second = second + plain[second..].iter().position(|&c| c == b'{').unwrap();
+    let mut ok = 0;
+    for start in [first, second] {
+        for at in start..start + 330 {
+            for byte in [b'"', b'\\', b':', b',', b' ', b'x', b'}', 0x01, 0xC3] {
+                let mut doc = plain.clone();
+                doc[at] = byte;
+                ok += usize::from(agree(&doc, hosts_list));
+            }
+        }
+    }
+    assert!(ok > 100, "{ok}");
+    // Pretty-printed: the heads hold the indentation.
+    let pretty =
+        serde_json::to_vec_pretty(&serde_json::from_slice::<Value>(&plain).unwrap()).unwrap();
+    assert!(agree(&pretty, hosts_list));
+    let edited = pretty.replace_key("    \"status\"", "  \"status\"");
+    assert!(agree(&edited, hosts_list));
+}
+
+/// Strings whose escapes, control characters, quotes and multi-byte (or invalid) UTF-8 fall at
+/// every position around the 64-byte blocks and the 4 KiB windows of the stop index, in a kept
+/// string (`host_ip`, whose UTF-8 is checked) and in an ignored one.
+#[test]
+fn strings_across_index_block_and_window_boundaries_agree_with_serde() {
+    let specials: [&[u8]; 10] = [
+        br#"\""#,
+        br"\\",
+        br"\u00e9",
+        br"\ud83d\ude00",
+        br"\x",
+        br"\u12",
+        "é漢".as_bytes(),
+        b"\x01",
+        b"\xff",
+        b"\xe6\xbc",
+    ];
+    let mut ok = 0;
+    for field in ["host_ip", "other"] {
+        for special in specials {
+            for pad in 4_000..4_140 {
+                let mut doc = br#"{"HostId<1>":{"uid":"u","pad":""#.to_vec();
+                doc.extend(std::iter::repeat_n(b'x', pad));
+                doc.extend_from_slice(format!(r#"","{field}":"ab"#).as_bytes());
+                doc.extend_from_slice(special);
+                doc.extend_from_slice(br#"cd","status":"UP"}}"#);
+                ok += usize::from(agree(&doc, hosts_list));
+            }
+        }
+    }
+    assert!(ok > 1_000, "{ok}");
 }
