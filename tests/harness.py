@@ -49,6 +49,27 @@ def free_port() -> int:
     return port
 
 
+class PortReservation:
+    """A TCP port on 127.0.0.1 held (bound and listening) from now until `release()`: a port
+    that must be known long before its server starts (the router's: moto calls back to it)
+    cannot be handed to another server meanwhile. With `free_port()` alone, a port chosen
+    before a long Terraform apply was once given to moto, whose Lambda then answered the
+    invocations meant for the router."""
+
+    def __init__(self):
+        self._socket: socket.socket | None = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(1)
+        self.port: int = self._socket.getsockname()[1]
+
+    def release(self) -> int:
+        """Frees the port for its server, to bind at once; the port."""
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        return self.port
+
+
 def wait_for(what: str, check: Callable[[], T], timeout: float, interval: float = 0.1) -> T:
     """Polls check() until it returns a truthy value, which it returns; raises TimeoutError
     naming what after timeout seconds."""
@@ -235,7 +256,8 @@ def start_router(log_path: str, *, port: int, moto_url: str, bin_dir: str, funct
                            "--functions", functions_file, "--log-dir", log_dir]
                 + (["--authorize-invokes"] if authorize_invokes else []), log_path)
     url = f"http://127.0.0.1:{port}"
-    _started(proc, "lambda router", lambda: http_ok(url + "/moto-api/"), timeout)
+    # The router's own endpoint: another server on the port (moto answers /moto-api/) is not it.
+    _started(proc, "lambda router", lambda: http_ok(url + "/_router/faults"), timeout)
     return Server(proc, url)
 
 

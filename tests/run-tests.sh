@@ -54,7 +54,7 @@ export LOCALCLOUD_PREBUILT=1
 step "Auto Scaling lifecycle hooks, Lambda and IAM enforcement in the patched moto (tests/emulator/LIFECYCLE.md, moto_iam.py); the cold start harness"
 "$VENV/bin/python" -m unittest tests/emulator/test_moto_lifecycle.py tests/emulator/test_moto_server.py \
   tests/emulator/test_moto_instances.py tests/localcloud/test_reachability.py tests/emulator/test_moto_iam.py tests/emulator/test_moto_dynamodb.py tests/emulator/test_moto_acm.py \
-  tests/localcloud/test_sandbox.py tests/localcloud/test_timeline.py tests/bench/test_coldstart.py tests/test_release_manifest.py
+  tests/localcloud/test_sandbox.py tests/localcloud/test_timeline.py tests/bench/test_coldstart.py tests/test_release_manifest.py tests/test_harness.py
 
 step "scale state machine in moto's Step Functions interpreter with the real Lambda binaries"
 "$VENV/bin/python" tests/emulator/sfn_scale.py --no-build

@@ -43,7 +43,7 @@ import boto3
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # tests/: the shared process harness
 from harness import (  # noqa: E402
-    ROOT, Proc, debug_bin_dir, form_weka_cluster, free_port, get_json, post_json, start_moto,
+    ROOT, PortReservation, Proc, debug_bin_dir, form_weka_cluster, get_json, post_json, start_moto,
     start_router, start_weka_sim,
 )
 
@@ -122,7 +122,9 @@ class Harness:
     def __init__(self, args: argparse.Namespace) -> None:
         self.run_dir = tempfile.mkdtemp(prefix="sfn-scale.")
         self.procs: list[Proc] = []
-        self.router_port = free_port()
+        # Held until the router starts (moto, started first, calls back to it).
+        self._router_port = PortReservation()
+        self.router_port = self._router_port.port
         self.args = args
         self.calls_seen = 0
 
@@ -147,6 +149,7 @@ class Harness:
         functions_file = os.path.join(self.run_dir, "functions.json")
         with open(functions_file, "w") as f:
             json.dump(functions, f)
+        self._router_port.release()
         router = start_router(os.path.join(self.run_dir, "router.log"), port=self.router_port,
                               moto_url=moto.url, bin_dir=bin_dir, functions_file=functions_file,
                               log_dir=os.path.join(self.run_dir, "lambda-logs"))

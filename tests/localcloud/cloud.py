@@ -26,7 +26,7 @@ from botocore.config import Config
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # tests/: the shared process harness
 from harness import (  # noqa: E402
-    ROOT, Proc, debug_bin_dir, free_port, get_json, post_json, start_moto, start_router,
+    ROOT, PortReservation, Proc, debug_bin_dir, get_json, post_json, start_moto, start_router,
     start_weka_sim, tail, wait_for,
 )
 from reachability import ALL as ALL_SERVICES  # noqa: E402
@@ -156,7 +156,10 @@ class LocalCloud:
         """The WEKA simulator and moto (IAM enforced), nothing applied yet."""
         self._check_tools()
         self._start_weka_sim()
-        self.router_port = free_port()
+        # Held until the router starts: moto calls back to it, and the Terraform apply between
+        # could otherwise see the port handed to another server.
+        self._router_port = PortReservation()
+        self.router_port = self._router_port.port
         self._start_moto()
 
     def start_control_plane(self, booted=(), events_from_now=False):
@@ -376,6 +379,7 @@ class LocalCloud:
         path = os.path.join(self.s.run_dir, "functions.json")
         with open(path, "w") as f:
             json.dump(specs, f, indent=1)
+        self._router_port.release()
         router = start_router(self._log("router"), port=self.router_port, moto_url=self.moto_url,
                               bin_dir=self.s.bin_dir, functions_file=path,
                               log_dir=os.path.join(self.logs, "lambda"),
