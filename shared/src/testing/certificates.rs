@@ -76,16 +76,22 @@ impl FakeCertificates {
     }
 }
 
+/// The DNS names the certificate carries (its subject alternative names), as ACM describes them.
 fn names_of(issued: &IssuedCertificate) -> Vec<String> {
     use x509_cert::der::DecodePem;
+    use x509_cert::ext::pkix::{SubjectAltName, name::GeneralName};
     let Ok(cert) = x509_cert::Certificate::from_pem(issued.certificate_pem.as_bytes()) else {
         return Vec::new();
     };
-    let subject = cert.tbs_certificate.subject.to_string();
-    subject
-        .split(',')
-        .filter_map(|part| part.strip_prefix("CN="))
-        .map(str::to_owned)
+    let Ok(Some((_, SubjectAltName(names)))) = cert.tbs_certificate.get::<SubjectAltName>() else {
+        return Vec::new();
+    };
+    names
+        .into_iter()
+        .filter_map(|name| match name {
+            GeneralName::DnsName(dns) => Some(dns.to_string()),
+            _ => None,
+        })
         .collect()
 }
 

@@ -58,7 +58,11 @@ async fn create_imports_one_tagged_certificate_for_the_names_and_answers_no_secr
     assert_eq!(answer["outcome"], "imported");
     assert_eq!(answer["certificate_arn"], arn.as_str());
     assert_eq!(answer["names"], json!(["lb.example", "weka.example"]));
-    assert_eq!(cert.names, ["lb.example"], "common name is the first name");
+    assert_eq!(
+        cert.names,
+        ["lb.example", "weka.example"],
+        "exactly the names, in order"
+    );
     assert!(
         cert.tags
             .contains(&(CERTIFICATE_TAG.to_owned(), CLUSTER.to_owned()))
@@ -99,7 +103,7 @@ async fn a_retried_create_and_an_update_reissue_into_the_same_arn() {
     assert_eq!(again["outcome"], "reimported");
     let cert = all.values().next().unwrap();
     assert_eq!(cert.imports, 3);
-    assert_eq!(cert.names, ["alias.example"]);
+    assert_eq!(cert.names, ["alias.example", "lb.example"]);
     assert_ne!(cert.private_key_pem, key, "a new key on every issue");
 }
 
