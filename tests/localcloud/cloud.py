@@ -301,16 +301,18 @@ class LocalCloud:
                                                                "certificate.pem")).read(),
         }
 
-    def terraform(self, cwd, env, *args, log=None):
+    def terraform(self, cwd, env, *args, log=None, ok=(0,)):
         """Runs `terraform ARGS` in cwd, its output in logs/terraform-<log or ARGS[0]>.log;
-        raises RuntimeError (the log's tail) when it fails."""
+        raises RuntimeError (the log's tail) when its exit code is not in `ok`. The log's path
+        and the exit code."""
         path = os.path.join(self.logs, f"terraform-{log or args[0]}.log")
         with open(path, "wb") as out:
             rc = subprocess.run(["terraform", args[0], "-no-color", *args[1:]], cwd=cwd,
                                 env=env, stdout=out, stderr=subprocess.STDOUT).returncode
-        if rc != 0:
-            raise RuntimeError(f"terraform {args[0]} failed; see {path}:\n" + tail(path, 30))
-        return path
+        if rc not in ok:
+            raise RuntimeError(f"terraform {args[0]} failed (exit {rc}); see {path}:\n"
+                               + tail(path, 30))
+        return path, rc
 
     def terraform_init(self, cwd, env, log=None):
         self.terraform(cwd, env, "init", "-backend=false",
@@ -663,10 +665,7 @@ class EventFeed:
         self.cloud = cloud
         self.after = 0
         if from_now:
-            batch = get_json(f"{cloud.moto_url}/_lifecycle/events?after=0")
-            seqs = [int(i["seq"]) for i in (batch.get("events", batch)
-                                            if isinstance(batch, dict) else batch)]
-            self.after = max(seqs, default=0)
+            self.after = max((int(item["seq"]) for item in self._recorded()), default=0)
         self.delivered = []
         # While paused, events are skipped (the run measures the tick-only reaction).
         self.paused = False
@@ -687,9 +686,13 @@ class EventFeed:
             except Exception as e:
                 self.cloud.say(f"events: {type(e).__name__}: {e}")
 
-    def poll(self):
+    def _recorded(self):
+        """The events moto recorded after `self.after`."""
         batch = get_json(f"{self.cloud.moto_url}/_lifecycle/events?after={self.after}")
-        for item in batch.get("events", batch) if isinstance(batch, dict) else batch:
+        return batch.get("events", batch) if isinstance(batch, dict) else batch
+
+    def poll(self):
+        for item in self._recorded():
             self.after = max(self.after, int(item["seq"]))
             event = item["event"]
             if self.paused:
