@@ -157,8 +157,18 @@ async fn put<A: Certificates, C: Clock>(
     if existing.len() > 1 {
         tracing::warn!(certificates = ?existing, "more than one certificate carries this deployment's tag; using the first");
     }
+    reissue(deps, existing.into_iter().next(), names).await
+}
+
+/// A new key and certificate for `names`, re-imported into `into` (same ARN) or, without one,
+/// imported anew with the deployment's tags.
+async fn reissue<A: Certificates, C: Clock>(
+    deps: &Deps<A, C>,
+    into: Option<String>,
+    names: &CertificateNames,
+) -> Result<CertificateResponse, CertificateHandlerError> {
     let issued = issue(names, deps.clock.now())?;
-    let (arn, outcome) = match existing.into_iter().next() {
+    let (arn, outcome) = match into {
         Some(arn) => {
             deps.certificates.reimport(&arn, &issued).await?;
             (arn, CertificateOutcome::Reimported)
@@ -216,16 +226,8 @@ async fn renew<A: Certificates, C: Clock>(
         });
     }
     let names = CertificateNames::parse(&facts.names)?;
-    let issued = issue(&names, now)?;
-    deps.certificates.reimport(arn, &issued).await?;
-    tracing::info!(certificate = %arn, not_after = %issued.not_after, "self-signed ALB certificate renewed in place");
-    Ok(CertificateResponse {
-        outcome: CertificateOutcome::Reimported,
-        certificate_arn: Some(arn.clone()),
-        names: names.as_slice().to_vec(),
-        not_after: Some(rfc3339(issued.not_after)),
-        deleted: Vec::new(),
-    })
+    tracing::info!(certificate = %arn, not_after = ?facts.not_after, "self-signed ALB certificate due for renewal: re-issued in place");
+    reissue(deps, Some(arn.clone()), &names).await
 }
 
 /// Deletes the deployment's certificates, waiting (within the invocation's time) for ELB to let
