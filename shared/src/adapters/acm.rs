@@ -12,14 +12,14 @@ use chrono::{DateTime, Utc};
 /// ACM client.
 #[derive(Debug, Clone)]
 pub struct AwsCertificates {
-    client: Client,
+    client: super::LazyClient<Client>,
 }
 
 impl AwsCertificates {
-    /// Builds the client from the shared SDK configuration.
+    /// The client on the shared SDK configuration, built on first use.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
         Self {
-            client: Client::new(sdk),
+            client: super::clients::on(&std::sync::Arc::new(sdk.clone()), Client::new),
         }
     }
 }

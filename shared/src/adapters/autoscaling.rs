@@ -20,12 +20,12 @@ const DESCRIBE_CHUNK: usize = 100;
 /// Auto Scaling + EC2 clients.
 #[derive(Debug, Clone)]
 pub struct AwsScalingGroups {
-    autoscaling: aws_sdk_autoscaling::Client,
-    ec2: aws_sdk_ec2::Client,
+    autoscaling: super::LazyClient<aws_sdk_autoscaling::Client>,
+    ec2: super::LazyClient<aws_sdk_ec2::Client>,
 }
 
 impl AwsScalingGroups {
-    /// Builds both clients from the shared SDK configuration.
+    /// Both clients on the shared SDK configuration, built on first use.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
         Self::from_clients(&super::AwsClients::new(sdk.clone()))
     }

@@ -6,12 +6,12 @@ use aws_sdk_ec2::types::Filter;
 /// Inventory backed by `DescribeInstances` and `DescribeAutoScalingGroups`.
 #[derive(Debug, Clone)]
 pub struct AwsInventory {
-    ec2: aws_sdk_ec2::Client,
-    autoscaling: aws_sdk_autoscaling::Client,
+    ec2: super::LazyClient<aws_sdk_ec2::Client>,
+    autoscaling: super::LazyClient<aws_sdk_autoscaling::Client>,
 }
 
 impl AwsInventory {
-    /// Builds both clients from the shared SDK configuration.
+    /// Both clients on the shared SDK configuration, built on first use.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
         Self::from_clients(&super::AwsClients::new(sdk.clone()))
     }

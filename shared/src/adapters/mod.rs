@@ -3,84 +3,19 @@
 
 pub mod acm;
 pub mod autoscaling;
+mod clients;
 pub mod dynamo;
 pub mod ec2;
 pub mod secrets;
 mod tls;
 pub mod weka_rpc;
 
+pub use clients::{AwsClients, LazyClient};
+
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-
-/// The SDK clients of one process, one per service, each built when the first adapter asks for
-/// it: adapters on the same service share it (`AwsScalingGroups` and `AwsInventory` both use
-/// EC2 and Auto Scaling). Building a client costs about a tenth of a millisecond of cold start;
-/// a clone shares the built one.
-#[derive(Debug)]
-pub struct AwsClients {
-    sdk: aws_config::SdkConfig,
-    dynamodb: std::sync::OnceLock<aws_sdk_dynamodb::Client>,
-    ec2: std::sync::OnceLock<aws_sdk_ec2::Client>,
-    autoscaling: std::sync::OnceLock<aws_sdk_autoscaling::Client>,
-    secrets: std::sync::OnceLock<aws_sdk_secretsmanager::Client>,
-}
-
-impl AwsClients {
-    /// No client built yet.
-    pub fn new(sdk: aws_config::SdkConfig) -> Self {
-        Self {
-            sdk,
-            dynamodb: std::sync::OnceLock::new(),
-            ec2: std::sync::OnceLock::new(),
-            autoscaling: std::sync::OnceLock::new(),
-            secrets: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// The DynamoDB client.
-    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        self.dynamodb
-            .get_or_init(|| aws_sdk_dynamodb::Client::new(&self.sdk))
-            .clone()
-    }
-
-    /// The EC2 client.
-    pub fn ec2(&self) -> aws_sdk_ec2::Client {
-        self.ec2
-            .get_or_init(|| aws_sdk_ec2::Client::new(&self.sdk))
-            .clone()
-    }
-
-    /// The Auto Scaling client.
-    pub fn autoscaling(&self) -> aws_sdk_autoscaling::Client {
-        self.autoscaling
-            .get_or_init(|| aws_sdk_autoscaling::Client::new(&self.sdk))
-            .clone()
-    }
-
-    /// The Secrets Manager client.
-    pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
-        self.secrets
-            .get_or_init(|| aws_sdk_secretsmanager::Client::new(&self.sdk))
-            .clone()
-    }
-
-    /// How many clients were built (one per service asked for).
-    #[cfg(test)]
-    fn built(&self) -> usize {
-        [
-            self.dynamodb.get().is_some(),
-            self.ec2.get().is_some(),
-            self.autoscaling.get().is_some(),
-            self.secrets.get().is_some(),
-        ]
-        .into_iter()
-        .filter(|built| *built)
-        .count()
-    }
-}
 
 /// Longest one SDK attempt may take (a slow or silent endpoint fails and is retried).
 pub const SDK_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
@@ -306,7 +241,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn adapters_on_one_service_share_its_client() {
+    async fn adapters_hold_unbuilt_clients_one_per_service() {
         let sdk = aws_config_loader()
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
@@ -315,12 +250,10 @@ mod tests {
             .load()
             .await;
         let clients = AwsClients::new(sdk);
-        assert_eq!(clients.built(), 0);
         // What `status` and `clusterize` hold: groups and inventory on EC2 and Auto Scaling, the
-        // state store, the secrets.
+        // state store, the secrets. Holding them builds nothing (init stays short).
         let _groups = autoscaling::AwsScalingGroups::from_clients(&clients);
         let _inventory = ec2::AwsInventory::from_clients(&clients);
-        assert_eq!(clients.built(), 2, "EC2 and Auto Scaling, once each");
         let state = crate::config::StateConfig {
             table: "t".to_owned(),
             state_key: "k".to_owned(),
@@ -328,7 +261,37 @@ mod tests {
         };
         let _store = dynamo::DynamoStateStore::from_clients(&clients, state);
         let _secrets = secrets::SecretsManager::from_clients(&clients);
-        assert_eq!(clients.built(), 4, "one client per service");
+        assert_eq!(
+            clients.built(),
+            0,
+            "adapters built a client before any call"
+        );
+        // The first call through one adapter builds that service's client, for every holder.
+        let through_groups = clients.ec2();
+        let _ = through_groups.config();
+        assert_eq!(clients.built(), 1);
+        assert!(
+            clients.ec2().is_built(),
+            "the inventory's EC2 client is the one built"
+        );
+        let _ = clients.ec2().config();
+        assert_eq!(clients.built(), 1, "one client per service");
+    }
+
+    #[test]
+    fn a_client_handed_over_built_is_used_as_is() {
+        let built = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("eu-west-3"))
+                .build(),
+        );
+        let lazy = LazyClient::from(built);
+        assert!(lazy.is_built());
+        assert_eq!(
+            lazy.config().region().map(|r| r.as_ref()),
+            Some("eu-west-3")
+        );
     }
 
     #[tokio::test]

@@ -7,15 +7,13 @@ use aws_sdk_secretsmanager::error::SdkError;
 /// Secrets Manager client.
 #[derive(Debug, Clone)]
 pub struct SecretsManager {
-    client: Client,
+    client: super::LazyClient<Client>,
 }
 
 impl SecretsManager {
-    /// Builds the client from the shared SDK configuration.
+    /// The client on the shared SDK configuration, built on first use.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
-        Self {
-            client: Client::new(sdk),
-        }
+        Self::from_clients(&super::AwsClients::new(sdk.clone()))
     }
 
     /// On the process's Secrets Manager client.

@@ -33,6 +33,7 @@ pub use lifecycle::LIFECYCLE_RETENTION;
 pub use reference::{DynamoReferenceStates, decode_reference};
 pub use state::{SK_REGISTRATION_PREFIX, SK_STATE, decode_state, encode_new_state};
 
+use crate::adapters::LazyClient;
 use crate::config::StateConfig;
 use crate::domain::control::Pause;
 use crate::domain::events::Event;
@@ -66,7 +67,7 @@ pub const ATTR_EXPIRES_AT: &str = "expires_at";
 /// The DynamoDB state store, counting the write calls it makes.
 #[derive(Debug)]
 pub struct DynamoStateStore {
-    client: Client,
+    client: LazyClient<Client>,
     config: StateConfig,
     write_calls: AtomicU64,
 }
@@ -100,9 +101,9 @@ const TRANSACTION_ATTEMPTS: u32 = 8;
 
 impl DynamoStateStore {
     /// A store on `config.table` through `client`.
-    pub fn new(client: Client, config: StateConfig) -> Self {
+    pub fn new(client: impl Into<LazyClient<Client>>, config: StateConfig) -> Self {
         Self {
-            client,
+            client: client.into(),
             config,
             write_calls: AtomicU64::new(0),
         }
@@ -110,7 +111,7 @@ impl DynamoStateStore {
 
     /// A store built from the shared SDK configuration.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: StateConfig) -> Self {
-        Self::new(Client::new(sdk), config)
+        Self::from_clients(&crate::adapters::AwsClients::new(sdk.clone()), config)
     }
 
     /// A store on the process's DynamoDB client.

@@ -3,6 +3,7 @@
 
 use super::codec::{Item, get_bool, get_n, get_s};
 use super::store_error;
+use crate::adapters::LazyClient;
 use crate::config::ReferenceStateConfig;
 use crate::domain::adoption::ReferenceState;
 use crate::domain::state::Group;
@@ -18,19 +19,22 @@ const ATTR_VALUE: &str = "Value";
 /// WEKA's module's state table, read only.
 #[derive(Debug, Clone)]
 pub struct DynamoReferenceStates {
-    client: Client,
+    client: LazyClient<Client>,
     config: ReferenceStateConfig,
 }
 
 impl DynamoReferenceStates {
     /// A reader of `config.table` through `client`.
-    pub fn new(client: Client, config: ReferenceStateConfig) -> Self {
-        Self { client, config }
+    pub fn new(client: impl Into<LazyClient<Client>>, config: ReferenceStateConfig) -> Self {
+        Self {
+            client: client.into(),
+            config,
+        }
     }
 
     /// A reader built from the shared SDK configuration.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: ReferenceStateConfig) -> Self {
-        Self::new(Client::new(sdk), config)
+        Self::from_clients(&crate::adapters::AwsClients::new(sdk.clone()), config)
     }
 
     /// A reader on the process's DynamoDB client.
