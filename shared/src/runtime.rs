@@ -150,7 +150,7 @@ pub async fn report() -> Result<(), Error> {
 pub async fn status() -> Result<(), Error> {
     start();
     let config = status::Config::from_lookup(&process_env)?;
-    let weka = JsonRpcConnector::new(WekaRpcConfig::from_lookup(&process_env)?)?;
+    let weka = JsonRpcConnector::new(WekaRpcConfig::from_lookup(&process_env)?);
     let aws = AwsClients::new(load_aws_config().await);
     let deps = status::Deps {
         store: DynamoStateStore::from_clients(&aws, config.state.clone()),
@@ -181,7 +181,7 @@ pub async fn certificate() -> Result<(), Error> {
 pub async fn adopt() -> Result<(), Error> {
     start();
     let config = adopt::Config::from_lookup(&process_env)?;
-    let weka = JsonRpcConnector::new(WekaRpcConfig::from_lookup(&process_env)?)?;
+    let weka = JsonRpcConnector::new(WekaRpcConfig::from_lookup(&process_env)?);
     let aws = AwsClients::new(load_aws_config().await);
     let deps = adopt::Deps {
         store: DynamoStateStore::from_clients(&aws, config.state.clone()),
@@ -229,7 +229,7 @@ pub async fn scale_fetch() -> Result<(), Error> {
 pub async fn scale_down() -> Result<(), Error> {
     start();
     let config = scale_down::Config::from_lookup(&process_env)?;
-    let weka = JsonRpcConnector::new(WekaRpcConfig::from_lookup(&process_env)?)?;
+    let weka = JsonRpcConnector::new(WekaRpcConfig::from_lookup(&process_env)?);
     let aws = AwsClients::new(load_aws_config().await);
     let deps = scale_down::Deps {
         store: DynamoStateStore::from_clients(&aws, config.state.clone()),

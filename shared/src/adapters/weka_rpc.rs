@@ -12,6 +12,7 @@ use crate::ports::{Credentials, RawResult, WekaApi, WekaConnector, WekaError};
 use crate::weka::decode::rpc_envelope;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -110,8 +111,39 @@ impl WekaRpcConfig {
 /// Opens JSON-RPC sessions sharing one HTTP client.
 #[derive(Debug, Clone)]
 pub struct JsonRpcConnector {
-    http: reqwest::Client,
+    http: SharedHttp,
     config: WekaRpcConfig,
+}
+
+/// The HTTP client of every session of a process, built on the first request: reqwest's client
+/// and its rustls configuration took a tenth of a millisecond of the cold start of each
+/// function that calls WEKA, which a run that never reaches WEKA need not pay. Its
+/// configuration is fixed (compiled-in roots, HTTP/1.1, the timeouts), so a failure to build it
+/// is a defect, answered to every call alike.
+#[derive(Debug, Clone)]
+struct SharedHttp {
+    timeout: Duration,
+    client: Arc<OnceLock<Result<reqwest::Client, Arc<ClientBuildError>>>>,
+}
+
+impl SharedHttp {
+    fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            client: Arc::new(OnceLock::new()),
+        }
+    }
+
+    fn get(&self) -> Result<&reqwest::Client, WekaError> {
+        self.client
+            .get_or_init(|| {
+                http_client(self.timeout, super::tls::mozilla_roots()).map_err(Arc::new)
+            })
+            .as_ref()
+            .map_err(|error| WekaError::Client {
+                source: Box::new(Arc::clone(error)),
+            })
+    }
 }
 
 /// The HTTP client could not be built.
@@ -126,10 +158,13 @@ pub enum ClientBuildError {
 }
 
 impl JsonRpcConnector {
-    /// Builds the HTTP client (once, at init), trusting the root certificates compiled in.
-    pub fn new(config: WekaRpcConfig) -> Result<Self, ClientBuildError> {
-        let http = http_client(config.timeout, super::tls::mozilla_roots())?;
-        Ok(Self { http, config })
+    /// Sessions on `config`; the HTTP client, trusting the root certificates compiled in, is
+    /// built on the first request.
+    pub fn new(config: WekaRpcConfig) -> Self {
+        Self {
+            http: SharedHttp::new(config.timeout),
+            config,
+        }
     }
 }
 
@@ -178,7 +213,7 @@ impl WekaConnector for JsonRpcConnector {
 /// An authenticated session on a pool of backends; safe to share between concurrent calls.
 #[derive(Debug)]
 pub struct JsonRpcSession {
-    http: reqwest::Client,
+    http: SharedHttp,
     config: WekaRpcConfig,
     ips: Vec<String>,
     credentials: Credentials,
@@ -236,6 +271,8 @@ impl JsonRpcSession {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut request = self
             .http
+            .get()
+            .map_err(Failure::Final)?
             .post(self.config.url(ip))
             .timeout(self.request_timeout())
             .json(&json!({"jsonrpc": "2.0", "method": method, "params": params, "id": id}));
@@ -496,6 +533,33 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    #[tokio::test]
+    async fn the_http_client_is_built_on_the_first_request_and_shared_by_sessions() {
+        let connector = JsonRpcConnector::new(WekaRpcConfig {
+            // Port 9 (discard) on loopback: nothing listens, the attempt fails at once.
+            url_template: "http://{ip}:9/api/v1".to_owned(),
+            timeout: Duration::from_secs(2),
+            retry: RetryPolicy {
+                rounds: 1,
+                first_backoff: Duration::ZERO,
+                max_backoff: Duration::ZERO,
+            },
+        });
+        let credentials = Credentials {
+            username: "u".to_owned(),
+            password: "p".to_owned(),
+        };
+        let first = connector.connect(vec!["127.0.0.1".to_owned()], credentials.clone());
+        let second = connector.connect(vec!["127.0.0.1".to_owned()], credentials);
+        assert!(
+            connector.http.client.get().is_none(),
+            "built before any request"
+        );
+        let _ = first.call("status", serde_json::json!({})).await;
+        assert!(second.http.client.get().is_some_and(Result::is_ok));
+        assert!(Arc::ptr_eq(&connector.http.client, &second.http.client));
+    }
+
     mod tls {
         use super::*;
         use crate::adapters::tls::test_server::{self, caused_by};
@@ -512,11 +576,13 @@ mod tests {
                 url_template: "https://{ip}/api/v2".to_owned(),
                 timeout: Duration::from_secs(5),
                 retry: RetryPolicy::DEFAULT,
-            })
-            .unwrap();
-            let error = get(&connector.http, &format!("https://localhost:{port}/"))
-                .await
-                .unwrap_err();
+            });
+            let error = get(
+                connector.http.get().unwrap(),
+                &format!("https://localhost:{port}/"),
+            )
+            .await
+            .unwrap_err();
             assert!(
                 caused_by(&error, |e| *e
                     == rustls::Error::InvalidCertificate(

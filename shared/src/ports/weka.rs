@@ -37,6 +37,14 @@ pub enum WekaError {
         /// The method that was not called.
         method: String,
     },
+    /// The HTTP client could not be built (its configuration is the process's: every call
+    /// fails alike).
+    #[error("weka http client could not be built")]
+    Client {
+        /// Cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The backend could not be reached or timed out.
     #[error("weka backend {ip} unreachable")]
     Unreachable {

@@ -27,7 +27,6 @@ fn connector(
         timeout,
         retry,
     })
-    .unwrap()
 }
 
 fn deployment() -> Credentials {

@@ -16,7 +16,6 @@ fn connector(server: &weka_sim::RunningServer) -> JsonRpcConnector {
         timeout: Duration::from_secs(5),
         retry: RetryPolicy::DEFAULT,
     })
-    .unwrap()
 }
 
 fn deployment() -> Credentials {
