@@ -47,6 +47,41 @@ def check(cond, what):
     say(f"  ok: {what}")
 
 
+class Narration:
+    """A run on the local cloud, as a `with` block around it: a failed check (or an exception of
+    `also`) is reported after `failed` and makes `code` 1, `diagnose()` run first for a failed
+    check; Ctrl-C makes it 130; whatever happens, every process the cloud started is stopped and
+    that is said. A `return` inside the block returns as usual; after it, return `code`."""
+
+    def __init__(self, cloud, failed, stopped, diagnose=None, also=()):
+        self.cloud, self.failed, self.stopped = cloud, failed, stopped
+        self.diagnose, self.also = diagnose, also
+        self.code = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, _traceback):
+        try:
+            if kind is None:
+                pass
+            elif issubclass(kind, Failure):
+                say(f"{self.failed}: {error}")
+                if self.diagnose:
+                    self.diagnose()
+                self.code = 1
+            elif issubclass(kind, self.also):
+                say(f"{self.failed}: {error}")
+                self.code = 1
+            elif issubclass(kind, KeyboardInterrupt):
+                say("interrupted")
+                self.code = 130
+        finally:
+            self.cloud.stop()
+            say(f"stopped every process {self.stopped} started")
+        return self.code is not None
+
+
 class Story:
     def __init__(self, cloud, args):
         self.c = cloud
@@ -293,7 +328,7 @@ class Story:
 def run_demo(args):
     cloud = LocalCloud(settings(args), say=say)
     story = Story(cloud, args)
-    try:
+    with Narration(cloud, "FAILED", "the demo") as narration:
         if not story.start_cloud():
             return SETUP_FAILED
         say("live view: wekactl-aws watch (the operator's CLI, README \"The operator's CLI\")")
@@ -315,15 +350,7 @@ def run_demo(args):
         if args.mode == "up":
             stay_up(cloud)
         return 0
-    except Failure as e:
-        say(f"FAILED: {e}")
-        return 1
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
-    finally:
-        cloud.stop()
-        say("stopped every process the demo started")
+    return narration.code
 
 
 def stay_up(cloud):
@@ -408,9 +435,9 @@ def main():
         return faults.run(args, settings(args), Story, say, check, Failure)
     if args.mode == "migration":
         import migration
-        return migration.run(args, settings(args), Story, say, check, Failure)
+        return migration.run(args, settings(args), Story, say, check, Narration)
     import e2e
-    return e2e.run(args, settings(args), Story, say, check, Failure)
+    return e2e.run(args, settings(args), Story, say, check, Narration)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def ec2_states(cloud, ids):
             for i in res["Instances"]}
 
 
-def run(args, settings, Story, say, check, Failure):
+def run(args, settings, Story, say, check, Narration):
     from cloud import LocalCloud
 
     settings.install_faults = max(settings.install_faults, 1)
@@ -47,7 +47,8 @@ def run(args, settings, Story, say, check, Failure):
     cloud = LocalCloud(settings, say=say)
     story = Story(cloud, args)
     n, m = args.cluster_size, args.scale_to
-    try:
+    with Narration(cloud, "E2E FAILED", "the e2e run",
+                   diagnose=story.dump_diagnostics) as narration:
         if not story.start_cloud():
             return 75  # demo.SETUP_FAILED
         # WEKA state changes take seconds here, not minutes (deactivation, drive phase-out).
@@ -184,16 +185,7 @@ def run(args, settings, Story, say, check, Failure):
         story.summary()
         say("E2E PASSED")
         return 0
-    except Failure as e:
-        say(f"E2E FAILED: {e}")
-        story.dump_diagnostics()
-        return 1
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
-    finally:
-        cloud.stop()
-        say("stopped every process the e2e run started")
+    return narration.code
 
 
 

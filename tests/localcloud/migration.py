@@ -188,7 +188,7 @@ class Moto:
         }, default=str))
 
 
-def run(args, settings, Story, say, check, Failure):
+def run(args, settings, Story, say, check, Narration):
     settings.release_code = False  # the fixture's ours: lambdas_dir + lambdas_upload_s3_bucket
     settings.install_faults = 0
     settings.smb_gateways = settings.s3_gateways = 0
@@ -200,7 +200,14 @@ def run(args, settings, Story, say, check, Failure):
     cloud = LocalCloud(settings, say=say)
     story = Story(cloud, args)
     started = time.time()
-    try:
+
+    def diagnose():
+        if cloud.clock:
+            story.dump_diagnostics()
+
+    # RuntimeError: a terraform step failed (its log's tail is in the message).
+    with Narration(cloud, "MIGRATION E2E FAILED", "the migration e2e", diagnose=diagnose,
+                   also=(RuntimeError,)) as narration:
         say("starting the local cloud's emulators (the control plane starts after the switch)")
         try:
             cloud.start_emulators()
@@ -294,20 +301,7 @@ def run(args, settings, Story, say, check, Failure):
         story.summary()
         say("MIGRATION E2E PASSED")
         return 0
-    except Failure as e:
-        say(f"MIGRATION E2E FAILED: {e}")
-        if cloud.clock:
-            story.dump_diagnostics()
-        return 1
-    except RuntimeError as e:  # a terraform step failed (its log's tail is in the message)
-        say(f"MIGRATION E2E FAILED: {e}")
-        return 1
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
-    finally:
-        cloud.stop()
-        say("stopped every process the migration e2e started")
+    return narration.code
 
 
 def _form_reference_cluster(cloud, moto, instances):
