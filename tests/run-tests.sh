@@ -8,6 +8,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export VENV=${VENV:-$root/.venv}
+# A clean clone never reuses incremental caches: they would cost a third of the target dir
+# (1.6 GB) and build time for nothing.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+tests/disk-space.sh
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/weka-test.XXXXXX")
 static_pid=""
 apply_pid=""

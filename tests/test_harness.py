@@ -7,6 +7,7 @@ Run: /work/main/.venv/bin/python -m unittest tests/test_harness.py
 import http.server
 import os
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -62,3 +63,23 @@ class Ports(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DiskSpace(unittest.TestCase):
+    """tests/disk-space.sh: a disk too small for `make test` is named before the build runs."""
+
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "disk-space.sh")
+
+    def run_with_need(self, gib, target):
+        env = dict(os.environ, WEKA_TEST_DISK_GIB=str(gib), CARGO_TARGET_DIR=target)
+        return subprocess.run(["bash", self.script], env=env, capture_output=True, text=True,
+                              check=True)
+
+    def test_a_disk_with_less_room_than_a_run_needs_is_warned_of(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            short = self.run_with_need(1 << 30, os.path.join(tmp, "not", "yet", "target"))
+            self.assertIn("WARNING", short.stderr)
+            self.assertIn("Bus error", short.stderr)
+            roomy = self.run_with_need(0, tmp)
+            self.assertEqual(roomy.stderr, "")
+            self.assertIn("GiB free on the disk of " + tmp, roomy.stdout)
