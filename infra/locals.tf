@@ -226,9 +226,8 @@ locals {
       REFERENCE_STATE_KEY      = local.state_key
       REFERENCE_NFS_STATE_KEY  = local.nfs_state_key
     })
-    "fetch" = merge(local.env_common, local.env_credentials, {
-      ASG_NAME                      = local.asg_name
-      NFS_ASG_NAME                  = local.nfs_asg_name
+    # The callers' certificate: the admin password goes to the clusterization's claimant only.
+    "fetch" = merge(local.env_common, local.env_credentials, local.env_callers, {
       ROLE                          = "backend"
       DOWN_BACKENDS_REMOVAL_TIMEOUT = var.debug_down_backends_removal_timeout
     })

@@ -397,11 +397,7 @@ async fn record_registration(
     now: DateTime<Utc>,
 ) {
     if let Some((position, target)) = registered {
-        let reason = if position >= target {
-            format!("registered: completes the set of {target}")
-        } else {
-            format!("registered: {position} of {target} so far")
-        };
+        let reason = registered_text(position, target);
         events::record(store, EventKind::Registration, &vm.name, &reason, now).await;
     }
     if let ClaimOutcome::Granted { replaced } = claim {
@@ -413,6 +409,14 @@ async fn record_registration(
             None => "claimed the clusterization: the set is complete".to_owned(),
         };
         events::record(store, EventKind::Claim, &vm.name, &reason, now).await;
+    }
+}
+
+fn registered_text(position: u32, target: u32) -> String {
+    if position >= target {
+        format!("registered: completes the set of {target}")
+    } else {
+        format!("registered: {position} of {target} so far")
     }
 }
 
@@ -491,46 +495,59 @@ async fn clusterize_nfs<S, I, K, C, G>(
 where
     S: StateStore,
     I: InstanceInventory,
+    C: Clock,
 {
     let config = &deps.config;
-    let registration = deps.store.register(Group::Nfs, vm).await?;
-    match registration {
-        Registration::Refused(refusal) => Ok(refusal_script(&config.lambdas, vm, refusal)),
-        Registration::Registered { position, target } if !registration.completes_set() => {
-            Ok(render_registered(&RegisteredParams {
-                lambdas: config.lambdas.clone(),
-                protocol: script_protocol(vm.protocol),
-                instance_id: vm.name.clone(),
-                registered: position,
-                desired: target,
-                wait: None,
-            }))
+    let (registration, new) = deps.store.register_noting_new(Group::Nfs, vm).await?;
+    let now = deps.clock.now();
+    let (position, target) = match registration {
+        Registration::Refused(refusal) => {
+            tracing::warn!(?refusal, "NFS gateway registration refused");
+            let reason = format!(
+                "NFS gateway registration refused: {}",
+                refusal_text(refusal)
+            );
+            events::record(&deps.store, EventKind::Refusal, &vm.name, &reason, now).await;
+            return Ok(refusal_script(&config.lambdas, vm, refusal));
         }
-        Registration::Registered { .. } => {
-            let state = deps.store.load(Group::Nfs).await?;
-            let ids: Vec<String> = state.instances.iter().map(|v| v.name.clone()).collect();
-            let secondary_ips = deps
-                .inventory
-                .secondary_ips(&ids)
-                .await?
-                .iter()
-                .filter_map(|ip| ip.parse().ok())
-                .collect();
-            Ok(render_nfs_setup(&NfsSetupParams {
-                lambdas: config.lambdas.clone(),
-                interface_group: config.nfs_interface_group.clone(),
-                gateways: state
-                    .instances
-                    .iter()
-                    .map(|v| NfsGatewayPort {
-                        container_uid: v.container_uid.clone(),
-                        nic_name: v.nic_name.clone(),
-                    })
-                    .collect(),
-                secondary_ips,
-            }))
-        }
+        Registration::Registered { position, target } => (position, target),
+    };
+    if new {
+        let reason = format!("NFS gateway {}", registered_text(position, target));
+        events::record(&deps.store, EventKind::Registration, &vm.name, &reason, now).await;
     }
+    if !registration.completes_set() {
+        return Ok(render_registered(&RegisteredParams {
+            lambdas: config.lambdas.clone(),
+            protocol: script_protocol(vm.protocol),
+            instance_id: vm.name.clone(),
+            registered: position,
+            desired: target,
+            wait: None,
+        }));
+    }
+    let state = deps.store.load(Group::Nfs).await?;
+    let ids: Vec<String> = state.instances.iter().map(|v| v.name.clone()).collect();
+    let secondary_ips = deps
+        .inventory
+        .secondary_ips(&ids)
+        .await?
+        .iter()
+        .filter_map(|ip| ip.parse().ok())
+        .collect();
+    Ok(render_nfs_setup(&NfsSetupParams {
+        lambdas: config.lambdas.clone(),
+        interface_group: config.nfs_interface_group.clone(),
+        gateways: state
+            .instances
+            .iter()
+            .map(|v| NfsGatewayPort {
+                container_uid: v.container_uid.clone(),
+                nic_name: v.nic_name.clone(),
+            })
+            .collect(),
+        secondary_ips,
+    }))
 }
 
 /// The cluster an SMB / S3 gateway sets up and on how many gateways; `None` when the module

@@ -5,18 +5,23 @@
 //! It refuses what only the state machine may do: a payload with an `execution` or an `event`
 //! is an error, so no instance can take the scale lease or have a lifecycle action recorded (the
 //! state machine calls `scale-fetch`). The admin password (`show_admin_password`) is given only
-//! while the backend group is not clusterized, to the script that creates the cluster; once it
-//! is formed, no instance gets it.
+//! to the script that creates the cluster: while the backend group forms and a clusterization
+//! is claimed, and, when identities are checked, to the claimant alone. Before a claim (a set
+//! still gathering, a switched cluster not yet adopted) and once the cluster has formed, no
+//! instance gets it.
 
+use crate::config::callers::CallerPolicy;
 use crate::config::{ConfigError, Lookup, StateConfig};
-use crate::domain::state::Group;
+use crate::domain::state::{ClusterState, Group};
 use crate::error::{Classify, ErrorClass};
-use crate::lambda::{PayloadError, decode};
+use crate::lambda::{PayloadError, decode_identified};
 use crate::ports::{
     InstanceInventory, InventoryError, ScalingError, ScalingGroups, SecretError, Secrets,
     SecretsConfig, StateStore, StoreError, deployment_or_admin,
 };
+use crate::services::callers::{CallerError, identify};
 use crate::services::inventory::{InventoryConfig, host_group_info};
+use crate::wire::bootstrap::IdentityProof;
 use crate::wire::scale::{HostGroupInfoResponse, Secret};
 use serde::Deserialize;
 
@@ -32,6 +37,8 @@ pub struct Config {
     pub inventory: InventoryConfig,
     /// Secret ids.
     pub secrets: SecretsConfig,
+    /// Whose identity documents are checked (the admin password goes to the claimant only).
+    pub callers: CallerPolicy,
 }
 
 impl Config {
@@ -41,6 +48,7 @@ impl Config {
             state: StateConfig::from_lookup(env)?,
             inventory: InventoryConfig::from_lookup(env)?,
             secrets: SecretsConfig::from_lookup(env)?,
+            callers: CallerPolicy::from_lookup(env)?,
         })
     }
 }
@@ -51,7 +59,7 @@ pub struct FetchRequest {
     /// Return the deployment (or admin) credentials.
     #[serde(default)]
     pub fetch_weka_credentials: bool,
-    /// Also return the admin password (only before the cluster is formed).
+    /// Also return the admin password (only to the claimant of a forming cluster).
     #[serde(default)]
     pub show_admin_password: bool,
 }
@@ -88,6 +96,24 @@ pub enum FetchError {
     /// The admin password was asked for after the cluster formed.
     #[error("the admin password is given only while the cluster forms; it has formed")]
     AdminPasswordAfterFormation,
+    /// The admin password was asked for while no clusterization is claimed.
+    #[error(
+        "the admin password is given only to the instance creating the cluster; no clusterization is claimed"
+    )]
+    AdminPasswordWithoutClaim,
+    /// The admin password was asked for by an instance other than the claimant.
+    #[error(
+        "the admin password is given only to the instance creating the cluster ({claimant}), not to {caller}"
+    )]
+    AdminPasswordNotClaimant {
+        /// The verified caller.
+        caller: String,
+        /// The instance holding the claim.
+        claimant: String,
+    },
+    /// The caller's identity could not be verified.
+    #[error(transparent)]
+    Caller(#[from] CallerError),
     /// The cluster state could not be read.
     #[error("cluster state unavailable")]
     Store(#[from] StoreError),
@@ -106,7 +132,10 @@ impl Classify for FetchError {
     fn class(&self) -> ErrorClass {
         match self {
             Self::Payload(_) | Self::StepField { .. } => ErrorClass::InvalidInput,
-            Self::AdminPasswordAfterFormation => ErrorClass::Conflict,
+            Self::AdminPasswordAfterFormation
+            | Self::AdminPasswordWithoutClaim
+            | Self::AdminPasswordNotClaimant { .. } => ErrorClass::Conflict,
+            Self::Caller(e) => e.class(),
             Self::Store(e) => e.class(),
             Self::Scaling(_) => ErrorClass::Transient,
             Self::Inventory(e) => e.class(),
@@ -137,15 +166,18 @@ where
         return Err(FetchError::StepField { field });
     }
     // An empty payload (the reference's `set_backend_ip` call) is a request for nothing.
-    let request: FetchRequest = if payload.is_null() {
-        FetchRequest::default()
+    let (request, identity): (FetchRequest, _) = if payload.is_null() {
+        (FetchRequest::default(), None)
     } else {
-        decode(payload)?
+        decode_identified(payload)?
     };
     let config = &deps.config;
-    if request.show_admin_password && deps.store.load(Group::Backend).await?.clusterized {
-        tracing::warn!("admin password asked for after the cluster formed; refused");
-        return Err(FetchError::AdminPasswordAfterFormation);
+    if request.show_admin_password {
+        let state = deps.store.load(Group::Backend).await?;
+        if let Err(refusal) = may_read_admin_password(&state, &config.callers, identity.as_ref()) {
+            tracing::warn!(error = %refusal, "admin password refused");
+            return Err(refusal);
+        }
     }
     // Boxed: the SDK futures nest deeper than the default layout query limit.
     let mut response = Box::pin(host_group_info::<_, _, FetchError>(
@@ -169,4 +201,28 @@ where
         "answered an instance"
     );
     Ok(response)
+}
+
+/// Whether the caller may read the admin password: only while the backend group forms and a
+/// clusterization is claimed, and, when callers are verified, only the claimant.
+fn may_read_admin_password(
+    state: &ClusterState,
+    callers: &CallerPolicy,
+    proof: Option<&IdentityProof>,
+) -> Result<(), FetchError> {
+    if state.clusterized {
+        return Err(FetchError::AdminPasswordAfterFormation);
+    }
+    let Some(claim) = &state.clusterizer else {
+        return Err(FetchError::AdminPasswordWithoutClaim);
+    };
+    match identify(callers, proof).map_err(CallerError::from)? {
+        Some(caller) if caller.instance_id.as_str() != claim.instance => {
+            Err(FetchError::AdminPasswordNotClaimant {
+                caller: caller.instance_id.as_str().to_owned(),
+                claimant: claim.instance.clone(),
+            })
+        }
+        _ => Ok(()),
+    }
 }

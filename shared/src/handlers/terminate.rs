@@ -338,10 +338,11 @@ where
     errors
 }
 
-/// The groups that have not clusterized yet, with their registration sets, after evicting the
-/// registered members Auto Scaling no longer runs (`departed_members`: a member that died
-/// before the set completed gives its slot to the next registration). Eviction failures are
-/// returned as transient-error text: the next run tries again.
+/// The groups that have not clusterized yet (the NFS group only once the backend group has),
+/// with their registration sets, after evicting the registered members Auto Scaling no longer
+/// runs (`departed_members`: a member that died before the set completed gives its slot to the
+/// next registration). Eviction failures are returned as transient-error text: the next run
+/// tries again.
 async fn forming_groups<G, S, C>(
     deps: &Deps<G, S, C>,
     snapshots: &[AsgSnapshot],
@@ -353,6 +354,7 @@ where
     groups.extend(deps.config.nfs_asg_name.clone().map(|n| (Group::Nfs, n)));
     let mut forming = Vec::new();
     let mut errors = Vec::new();
+    let mut backend_formed = false;
     for (group, asg_name) in groups {
         let mut state = match deps.store.load(group).await {
             Ok(state) => state,
@@ -360,7 +362,12 @@ where
             Err(StoreError::StateMissing { .. }) => continue,
             Err(e) => return Err(e),
         };
-        if state.clusterized {
+        if group == Group::Backend {
+            backend_formed = state.clusterized;
+        }
+        // A gateway registers only once the backend cluster exists (it waits for it first): until
+        // then none is "never registered" — and a switched cluster's running gateways are not.
+        if state.clusterized || (group == Group::Nfs && !backend_formed) {
             continue;
         }
         if let Some(snapshot) = snapshots.iter().find(|s| s.name == asg_name) {

@@ -2,6 +2,7 @@
 //! groups, the lease, credentials only to scripts that ask, and what an instance may not do.
 
 use super::*;
+use weka_shared::domain::state::ClaimOutcome;
 
 type StepDeps = scale_fetch::Deps<FakeScalingGroups, FakeInventory, InMemoryStateStore, FakeClock>;
 type FetchDeps = fetch::Deps<FakeScalingGroups, FakeInventory, FakeSecrets, InMemoryStateStore>;
@@ -153,15 +154,129 @@ async fn fetch_returns_credentials_only_to_scripts_that_ask() {
     assert_eq!(creds.password.expose(), "deploy-secret-pw");
     assert!(creds.admin_password.is_empty());
 
-    let admin = fetch::handle(&deps, json!({"show_admin_password": true}))
-        .await
-        .unwrap();
-    assert_eq!(admin.admin_password.expose(), "admin-secret-pw");
     assert_eq!(
         lease_holder(&deps.store).await,
         None,
         "scripts never take the lease"
     );
+}
+
+/// The instance the identity fixture (`shared/tests/fixtures/identity`) is signed for.
+const SIGNED_INSTANCE: &str = "i-0123456789abcdef0";
+
+/// A store whose backend set of six (five members and `claimant`) is complete and claimed by
+/// `claimant`.
+async fn claimed_store(claimant: &str) -> InMemoryStateStore {
+    let store = InMemoryStateStore::with_sizes(6, 0);
+    let members = (0..5).map(|n| format!("i-member{n}"));
+    for name in members.chain([claimant.to_owned()]) {
+        let vm = Vm {
+            name,
+            ..Vm::default()
+        };
+        store.register(Group::Backend, &vm).await.unwrap();
+    }
+    let claim = store
+        .claim_clusterization(Group::Backend, claimant, now(), Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert!(matches!(claim, ClaimOutcome::Granted { .. }), "{claim:?}");
+    store
+}
+
+/// Review (fetch): the admin password goes to the instance creating the cluster and to nobody
+/// else. Before any claim (a set still gathering, or a running cluster switched from WEKA's
+/// module and not yet adopted) nobody gets it; while a claim stands the claimant does, and,
+/// when identities are checked, only the claimant: another member's or an unsigned request is
+/// refused, and nothing of the password is in the error.
+#[tokio::test]
+async fn the_admin_password_goes_only_to_the_claimant_while_the_cluster_forms() {
+    let deps = fetch_deps(
+        FakeScalingGroups::default(),
+        InMemoryStateStore::with_sizes(6, 0),
+    );
+    let err = fetch::handle(&deps, json!({"show_admin_password": true}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Conflict, "{err}");
+    assert!(err.to_string().contains("no clusterization"), "{err}");
+
+    let deps = fetch_deps(
+        FakeScalingGroups::default(),
+        claimed_store("i-member9").await,
+    );
+    let admin = fetch::handle(
+        &deps,
+        json!({"fetch_weka_credentials": true, "show_admin_password": true}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        admin.admin_password.expose(),
+        "admin-secret-pw",
+        "identities not checked: the claim is all there is to go by"
+    );
+
+    let checked = |store| fetch::Deps {
+        config: fetch::Config::from_lookup(&fetch_env(
+            ASG,
+            &[
+                GROUP_ENV[0],
+                GROUP_ENV[1],
+                GROUP_ENV[2],
+                ("REGION", "us-east-1"),
+                (
+                    "INSTANCE_IDENTITY_CERTIFICATE",
+                    include_str!("../../../tests/localcloud/identity/certificate.pem"),
+                ),
+            ],
+        ))
+        .unwrap(),
+        ..fetch_deps(FakeScalingGroups::default(), store)
+    };
+    let signed = |signature: &str| {
+        json!({
+            "fetch_weka_credentials": true,
+            "show_admin_password": true,
+            "identity": {
+                "document": include_str!("../fixtures/identity/document.json"),
+                "signature": signature,
+            },
+        })
+    };
+    let signature = include_str!("../fixtures/identity/document.signature");
+    let deps = checked(claimed_store("i-member9").await);
+    for (payload, class, why) in [
+        (
+            json!({"show_admin_password": true}),
+            ErrorClass::InvalidInput,
+            "no identity",
+        ),
+        (
+            signed(include_str!(
+                "../fixtures/identity/document.foreign-signature"
+            )),
+            ErrorClass::InvalidInput,
+            "signed by another key",
+        ),
+        (signed(signature), ErrorClass::Conflict, "another member"),
+    ] {
+        let err = fetch::handle(&deps, payload).await.unwrap_err();
+        assert_eq!(err.class(), class, "{why}: {err}");
+        assert!(!err.to_string().contains("admin-secret-pw"), "{err}");
+    }
+    let plain = fetch::handle(&deps, json!({"fetch_weka_credentials": true}))
+        .await
+        .unwrap();
+    assert_eq!(
+        plain.password.expose(),
+        "deploy-secret-pw",
+        "the deployment credentials need no identity"
+    );
+
+    let deps = checked(claimed_store(SIGNED_INSTANCE).await);
+    let admin = fetch::handle(&deps, signed(signature)).await.unwrap();
+    assert_eq!(admin.admin_password.expose(), "admin-secret-pw");
 }
 
 /// Security review C1, H1, H2: what an instance sends to `fetch` can neither take the scale

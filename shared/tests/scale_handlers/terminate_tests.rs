@@ -423,7 +423,9 @@ async fn a_forming_cluster_recycles_an_old_instance_that_never_registered() {
 /// Issue 17: switched from WEKA's module, before `adopt`: this module's fresh state says the
 /// backend group is forming, while its in-service machines run the cluster (none registered
 /// here). With the launch hook on (the default) they are never recycled; a newcomer held in
-/// `Pending:Wait` that never registered still is.
+/// `Pending:Wait` that never registered still is. The NFS gateways (a group without hooks,
+/// whose fresh state says forming too) are not recycled either: no gateway can register before
+/// the backend group is clusterized, so none is "never registered" while it forms.
 #[tokio::test]
 async fn a_switched_cluster_s_machines_are_not_recycled_before_adoption() {
     let groups = FakeScalingGroups::default();
@@ -446,7 +448,16 @@ async fn a_switched_cluster_s_machines_are_not_recycled_before_adoption() {
         TerminatePolicy::default(),
         LifecycleConfig::with_hooks(ASG, "weka-launch", "weka-terminate"),
     );
+    deps.groups.add_group(
+        NFS_ASG,
+        2,
+        vec![
+            group_instance("i-gateway-1", "10.0.0.21", old()),
+            group_instance("i-gateway-2", "10.0.0.22", old()),
+        ],
+    );
     deps.store.set_state(Group::Backend, ClusterState::new(3));
+    deps.store.set_state(Group::Nfs, ClusterState::new(2));
     let out = run_terminate(&deps, &scale_down::skipped_response()).await;
     assert_eq!(terminated_ids(&out), ["i-new"], "{out:?}");
 }

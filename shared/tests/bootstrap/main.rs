@@ -1,5 +1,6 @@
 //! `deploy` and `clusterize` on fakes: which script each instance gets, the registration
-//! barrier under concurrency, geometry validation, passwords, id/IP pairing, recovery.
+//! barrier under concurrency, geometry validation, passwords, id/IP pairing, recovery (the NFS
+//! gateways' group in `nfs.rs`).
 
 #![allow(clippy::unwrap_used)]
 
@@ -16,6 +17,8 @@ use weka_shared::testing::{
     BACKEND_GROUP, FakeClock, FakeInventory, FakeScalingGroups, FakeSecrets, InMemoryStateStore,
     NFS_GROUP, env, function_env_names, group_instance,
 };
+
+mod nfs;
 
 /// The environment `deploy` and `clusterize` read (the shared deployment's, with this file's
 /// secret ids), with `extra` set over it.
@@ -346,7 +349,7 @@ fn signed(name: &str, signature: &str) -> serde_json::Value {
     json!({
         "name": name,
         "identity": {
-            "document": include_str!("fixtures/identity/document.json"),
+            "document": include_str!("../fixtures/identity/document.json"),
             "signature": signature,
         },
     })
@@ -361,18 +364,18 @@ async fn with_identities_checked_an_instance_registers_only_itself() {
             ("REGION", "us-east-1"),
             (
                 "INSTANCE_IDENTITY_CERTIFICATE",
-                include_str!("../../tests/localcloud/identity/certificate.pem"),
+                include_str!("../../../tests/localcloud/identity/certificate.pem"),
             ),
         ],
     );
-    let signature = include_str!("fixtures/identity/document.signature");
+    let signature = include_str!("../fixtures/identity/document.signature");
     for (payload, why) in [
         (json!({"name": SIGNED_INSTANCE}), "no identity"),
         (signed(&id(1), signature), "another instance's name"),
         (
             signed(
                 SIGNED_INSTANCE,
-                include_str!("fixtures/identity/document.foreign-signature"),
+                include_str!("../fixtures/identity/document.foreign-signature"),
             ),
             "signed by another key",
         ),
@@ -430,54 +433,6 @@ async fn gateways_and_data_services_are_dispatched_by_protocol() {
             .await
             .unwrap_err();
         assert_eq!(err.class(), ErrorClass::InvalidInput, "{name:?}");
-    }
-}
-
-#[tokio::test]
-async fn the_last_nfs_gateway_gets_the_interface_group_setup() {
-    let deps = clusterize_deps(6, &[]);
-    deps.inventory
-        .secondaries
-        .lock()
-        .unwrap()
-        .insert(id(21), vec!["10.0.2.50".to_owned()]);
-    let first = clusterize::handle(
-        &deps,
-        json!({"name": id(20), "protocol": "nfs", "container_uid": "u-20", "nic_name": "eth1"}),
-    )
-    .await
-    .unwrap();
-    assert!(first.contains("nfs instance 1/2"), "{first}");
-    let last = clusterize::handle(
-        &deps,
-        json!({"name": id(21), "protocol": "nfs", "container_uid": "u-21", "nic_name": "eth2"}),
-    )
-    .await
-    .unwrap();
-    assert!(
-        last.contains("u-20") && last.contains("u-21") && last.contains("10.0.2.50"),
-        "{last}"
-    );
-    assert!(
-        deps.store
-            .load(Group::Backend)
-            .await
-            .unwrap()
-            .instances
-            .is_empty()
-    );
-}
-
-fn deploy_deps(n: usize) -> deploy::Deps<InMemoryStateStore, FakeInventory> {
-    let inv = inventory(n);
-    inv.volumes
-        .lock()
-        .unwrap()
-        .insert((id(0), "/dev/sdp".to_owned()), "vol-0abc".to_owned());
-    deploy::Deps {
-        store: InMemoryStateStore::with_sizes(6, 2),
-        inventory: inv,
-        config: deploy::Config::from_lookup(&bootstrap_env(&[])).unwrap(),
     }
 }
 
@@ -601,6 +556,19 @@ fn add_gateways(deps: &ClusterizeDeps, tag: &str, range: std::ops::Range<usize>)
             })
             .collect(),
     );
+}
+
+fn deploy_deps(n: usize) -> deploy::Deps<InMemoryStateStore, FakeInventory> {
+    let inv = inventory(n);
+    inv.volumes
+        .lock()
+        .unwrap()
+        .insert((id(0), "/dev/sdp".to_owned()), "vol-0abc".to_owned());
+    deploy::Deps {
+        store: InMemoryStateStore::with_sizes(6, 2),
+        inventory: inv,
+        config: deploy::Config::from_lookup(&bootstrap_env(&[])).unwrap(),
+    }
 }
 
 const SMB_SETUP: &[(&str, &str)] = &[
