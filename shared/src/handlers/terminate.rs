@@ -38,7 +38,7 @@ use crate::config::terminate::terminate_policy;
 use crate::config::{ConfigError, Lookup, StateConfig};
 use crate::domain::events::EventKind;
 use crate::domain::formation::departed_members;
-use crate::domain::lifecycle::Members;
+use crate::domain::lifecycle::{Held, Members};
 use crate::domain::metrics::terminate_samples;
 use crate::domain::notes::{
     Note as _, PENDING_TERMINATIONS_NOTE, PendingTerminationsNote, SCALE_DOWN_FAILURE_NOTE,
@@ -243,14 +243,18 @@ where
         .iter()
         .find(|g| g.name == deps.config.lifecycle.asg_name)
         .map(|g| g.snapshot().instances);
-    // Without a scale answer nothing was held back this run.
-    let held: BTreeSet<String> = input
-        .scale
-        .held_back
-        .iter()
-        .filter(|_| failure.is_none())
-        .map(|h| h.instance_id.clone())
-        .collect();
+    // Without a scale answer nothing says which termination may go: every one is held.
+    let held = match failure {
+        Some(_) => Held::Every,
+        None => Held::These(
+            input
+                .scale
+                .held_back
+                .iter()
+                .map(|h| h.instance_id.clone())
+                .collect(),
+        ),
+    };
     errors.extend(lifecycle_pass(deps, backend.as_deref(), &held).await);
     tracing::info!(
         terminated = terminated.len(),
@@ -407,7 +411,7 @@ where
 async fn lifecycle_pass<G, S, C>(
     deps: &Deps<G, S, C>,
     backend: Option<&[crate::domain::terminate::AsgInstance]>,
-    held: &BTreeSet<String>,
+    held: &Held,
 ) -> Vec<String>
 where
     G: ScalingGroups,

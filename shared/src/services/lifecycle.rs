@@ -9,8 +9,8 @@
 use crate::config::lifecycle::LifecycleConfig;
 use crate::domain::events::EventKind;
 use crate::domain::lifecycle::{
-    HostRef, LifecycleDecision, LifecycleKey, LifecyclePhase, LifecycleRecord, LifecycleResult,
-    Members, NewLifecycleAction, ReconcileStep, Transition, reconcile,
+    Held, HostRef, LifecycleDecision, LifecycleKey, LifecyclePhase, LifecycleRecord,
+    LifecycleResult, Members, NewLifecycleAction, ReconcileStep, Transition, reconcile,
 };
 use crate::domain::terminate::AsgInstance;
 use crate::ports::{
@@ -20,7 +20,7 @@ use crate::services::events;
 use crate::wire::scale::HostGroupInfoResponse;
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The private IP of each record's instance in the group as fetched this run.
@@ -332,7 +332,7 @@ pub async fn run_reconcile<G: ScalingGroups, S: StateStore>(
     config: &LifecycleConfig,
     backend: Option<&[AsgInstance]>,
     members: &Members,
-    held: &BTreeSet<String>,
+    held: &Held,
     now: DateTime<Utc>,
 ) -> Vec<LifecycleError> {
     let records = match store.lifecycle_actions().await {

@@ -79,3 +79,49 @@ async fn a_failed_scale_down_still_reconciles_the_hooks_and_detaches_and_status_
         "{shown}"
     );
 }
+
+/// Review (terminate): a member held back by the safety floor has its terminate hook kept alive
+/// by terminate's heartbeats. When scale-down then fails run after run (WEKA unreachable), no run
+/// names it held: the heartbeats must not stop, or Auto Scaling's heartbeat timeout lets the
+/// member go with its hook's default result, never deactivated. Every waiting termination is
+/// kept alive while scale-down gives no answer, until the hook's deadline.
+#[tokio::test]
+async fn a_held_termination_is_kept_alive_while_scale_down_keeps_failing() {
+    let mut w = World::clusterized().await;
+    w.groups.add_group(
+        ASG,
+        6,
+        vec![group_instance(
+            "i-10006",
+            "10.0.0.6",
+            now() - TimeDelta::days(2),
+        )],
+    );
+    w.pending("i-10006", Transition::Terminate);
+    w.record("i-10006", Transition::Terminate, "10.0.0.6", w.now)
+        .await;
+    for run in 0..3 {
+        w.advance(600);
+        let deps = terminate::Deps {
+            groups: std::mem::take(&mut w.groups),
+            store: std::mem::take(&mut w.store),
+            clock: FakeClock::at(w.now),
+            config: terminate_config(ASG, None, TerminatePolicy::default(), lifecycle()),
+        };
+        terminate::handle(&deps, failed_scale_down("exec-f"), invocation(w.now))
+            .await
+            .unwrap();
+        w.groups = deps.groups;
+        w.store = deps.store;
+        assert_eq!(
+            w.groups.heartbeats().len(),
+            run + 1,
+            "run {run}: the waiting termination is heartbeated"
+        );
+    }
+    assert!(w.groups.completions().is_empty());
+    assert_eq!(
+        w.phase("i-10006", Transition::Terminate),
+        Some(LifecyclePhase::Waiting)
+    );
+}

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 mod reconcile;
 
-pub use reconcile::{Members, ReconcileStep, reconcile};
+pub use reconcile::{Held, Members, ReconcileStep, reconcile};
 
 /// The report that ends a successful join script (`join.sh`).
 pub const JOIN_COMPLETED: &str = "Join completed successfully";

@@ -36,6 +36,28 @@ pub enum ReconcileStep {
     Heartbeat(LifecycleRecord),
 }
 
+/// The terminations whose hooks the pass keeps alive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Held {
+    /// Those scale-down held back this run (safety floor, in-flight cap, still deactivating, a
+    /// paused scale-down).
+    These(BTreeSet<String>),
+    /// Every waiting termination: scale-down gave no answer, so nothing says which may go, and
+    /// one left to Auto Scaling's heartbeat timeout would leave with its hook's default result,
+    /// never deactivated.
+    Every,
+}
+
+impl Held {
+    /// Whether `instance_id`'s waiting termination is kept alive.
+    pub fn holds(&self, instance_id: &str) -> bool {
+        match self {
+            Self::These(ids) => ids.contains(instance_id),
+            Self::Every => true,
+        }
+    }
+}
+
 /// The backend group's registration set, as the pass reads it from the cluster state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Members {
@@ -57,14 +79,15 @@ pub enum Members {
 ///
 /// `group` is `None` when the backend group could not be found: nothing is closed then.
 /// `held` names the terminating instances scale-down held back this run (safety floor,
-/// in-flight cap): their hooks are heartbeated until the hook's global timeout.
+/// in-flight cap), or all of them when it gave no answer: their hooks are heartbeated until the
+/// hook's global timeout.
 pub fn reconcile(
     records: &[LifecycleRecord],
     group: Option<(&str, &[AsgInstance])>,
     hooks: &Hooks,
     members: &Members,
     policy: &LifecyclePolicy,
-    held: &BTreeSet<String>,
+    held: &Held,
     now: DateTime<Utc>,
 ) -> Vec<ReconcileStep> {
     let mut steps = Vec::new();
@@ -177,7 +200,7 @@ pub fn reconcile(
                         ),
                         decide_first: true,
                     });
-                } else if held.contains(&record.key.instance_id) {
+                } else if held.holds(&record.key.instance_id) {
                     steps.push(ReconcileStep::Heartbeat(record.clone()));
                 }
             }

@@ -142,7 +142,7 @@ fn reconcile_completes_decisions_and_closes_what_ended_elsewhere() {
         &hooks(),
         &Members::default(),
         &policy(),
-        &BTreeSet::new(),
+        &Held::These(BTreeSet::new()),
         t(10),
     );
     assert_eq!(
@@ -187,7 +187,7 @@ fn reconcile_records_lost_events_and_missing_ips() {
         &hooks(),
         &Members::default(),
         &policy(),
-        &BTreeSet::new(),
+        &Held::These(BTreeSet::new()),
         t(10),
     );
     let recorded: Vec<(String, Transition, Option<String>)> = steps
@@ -223,7 +223,7 @@ fn reconcile_records_lost_events_and_missing_ips() {
         &Hooks::default(),
         &Members::default(),
         &policy(),
-        &BTreeSet::new(),
+        &Held::These(BTreeSet::new()),
         t(10),
     );
     assert!(steps.is_empty());
@@ -246,7 +246,7 @@ fn silent_launches_are_abandoned_and_forming_members_kept_alive() {
         &hooks(),
         &members,
         &policy(),
-        &BTreeSet::new(),
+        &Held::These(BTreeSet::new()),
         t(999),
     );
     assert_eq!(steps, vec![ReconcileStep::Heartbeat(member.clone())]);
@@ -256,7 +256,7 @@ fn silent_launches_are_abandoned_and_forming_members_kept_alive() {
         &hooks(),
         &members,
         &policy(),
-        &BTreeSet::new(),
+        &Held::These(BTreeSet::new()),
         t(1000),
     );
     assert!(matches!(
@@ -280,7 +280,7 @@ fn terminations_continue_a_margin_before_the_deadline() {
             &hooks(),
             &Members::default(),
             &policy(),
-            &BTreeSet::new(),
+            &Held::These(BTreeSet::new()),
             t(secs),
         )
     };
@@ -304,7 +304,7 @@ fn without_the_group_nothing_is_closed() {
         &hooks(),
         &Members::default(),
         &policy(),
-        &BTreeSet::new(),
+        &Held::These(BTreeSet::new()),
         t(10),
     );
     assert!(steps.is_empty());
@@ -328,7 +328,7 @@ fn a_formed_members_waiting_launch_is_continued_not_abandoned() {
             &hooks(),
             &formed,
             &policy(),
-            &BTreeSet::new(),
+            &Held::These(BTreeSet::new()),
             at,
         );
         let continued: Vec<&str> = steps
@@ -450,9 +450,9 @@ fn a_held_termination_is_heartbeated_and_its_deadline_follows_within_the_global_
         instance("i-1", "Terminating:Wait"),
         instance("i-2", "Terminating:Wait"),
     ];
-    let holding = BTreeSet::from(["i-1".to_owned()]);
+    let holding = Held::These(BTreeSet::from(["i-1".to_owned()]));
     let steps = reconcile(
-        &[held.clone(), other],
+        &[held.clone(), other.clone()],
         Some(("asg", &instances)),
         &hooks(),
         &Members::default(),
@@ -461,6 +461,23 @@ fn a_held_termination_is_heartbeated_and_its_deadline_follows_within_the_global_
         t(60),
     );
     assert_eq!(steps, vec![ReconcileStep::Heartbeat(held.clone())]);
+    // Scale-down gave no answer: every waiting termination is kept alive.
+    let steps = reconcile(
+        &[held.clone(), other.clone()],
+        Some(("asg", &instances)),
+        &hooks(),
+        &Members::default(),
+        &policy(),
+        &Held::Every,
+        t(60),
+    );
+    assert_eq!(
+        steps,
+        vec![
+            ReconcileStep::Heartbeat(held.clone()),
+            ReconcileStep::Heartbeat(other)
+        ]
+    );
 
     // Without heartbeats: start + 900 s − 120 s. Heartbeated at 3000 s: 3000 + 780.
     assert_eq!(policy().terminate_deadline(&held), t(780));
