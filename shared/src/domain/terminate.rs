@@ -179,7 +179,8 @@ pub enum SkipReason {
     NotDetachable(String),
     /// Stopped and unhealthy, but WEKA still has a container on its IP.
     StillWekaHost,
-    /// The scale response reported no WEKA host at all: strays are not terminated blindly.
+    /// The scale response reported no WEKA host at all (scale-down did not look): strays and, in
+    /// a formed cluster, stopped instances are not terminated blindly.
     HostsListEmpty,
     /// Registered for clusterization and waiting for the cluster to form.
     Registered,
@@ -248,7 +249,8 @@ pub struct Forming {
 /// (matched by id and IP). If `scale.hosts` is empty, stray (not-in-WEKA) terminations are refused
 /// altogether: a running cluster always reports hosts, so an empty list means scale-down did not
 /// look (reference defect §12.17), and terminating "every instance older than 30 min" would
-/// destroy the cluster. `to_terminate` and unhealthy detaches still proceed. The one exception is
+/// destroy the cluster; a formed cluster's stopped instances are left then too (they may still
+/// be members). `to_terminate` and unhealthy detaches still proceed. The one exception is
 /// a group listed in `forming` (not clusterized yet) whose registration set is incomplete: there an
 /// instance older than the grace period that never registered is terminated, so that one failed
 /// install cannot keep the cluster from ever forming; registered instances are never touched, nor
@@ -423,6 +425,9 @@ fn plan_asg(
                     skip(i, SkipReason::NoScaleAnswer);
                 } else if in_weka && !listed {
                     skip(i, SkipReason::StillWekaHost);
+                } else if weka_ips.is_empty() && !listed && forming.is_none() {
+                    // Scale-down did not look (the cluster is formed): it may still be a member.
+                    skip(i, SkipReason::HostsListEmpty);
                 } else {
                     let reason = if listed {
                         TerminateReason::Removed

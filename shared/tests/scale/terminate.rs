@@ -83,6 +83,30 @@ fn stopped_protected_unhealthy_is_terminated_then_detached() {
     assert_eq!(p.skipped[0].reason, SkipReason::StillWekaHost);
 }
 
+/// Review (terminate): scale-down answers no hosts when it did not look (IO not started, an
+/// upgrade, WEKA's own `skip_scale_down`). A stopped member of the formed cluster is then not
+/// known to be out of WEKA: it is left for a run that looked, not terminated mid-upgrade. In a
+/// group still forming (a failed join stops its host) it is reaped as before.
+#[test]
+fn a_stopped_member_is_not_terminated_when_scale_down_did_not_look() {
+    let mut i = inst("i-1", "10.0.0.1", 600);
+    i.health = AsgHealth::Unhealthy;
+    i.ec2_state = Some(Ec2State::Stopped);
+    let p = run(
+        vec![i.clone()],
+        &scale(&[], &[]),
+        &TerminatePolicy::default(),
+    );
+    assert!(
+        p.terminate.is_empty() && p.detach_batches.is_empty(),
+        "{p:?}"
+    );
+    assert_eq!(p.skipped[0].reason, SkipReason::HostsListEmpty);
+    let p = run_forming(vec![i], &forming(&[], 4));
+    assert_eq!(ids(&p.terminate), ["i-1"]);
+    assert_eq!(p.terminate[0].reason, TerminateReason::StoppedUnhealthy);
+}
+
 #[test]
 fn protected_running_unhealthy_is_left_to_weka() {
     let mut i = inst("i-1", "10.0.0.1", 600);
