@@ -35,7 +35,7 @@ use weka_shared::testing::{
 use weka_shared::weka::model::HostState;
 use weka_shared::wire::bootstrap::Vm;
 use weka_shared::wire::events::{EventError, ScaleTrigger, parse_trigger};
-use weka_shared::wire::scale::{HostGroupInfoResponse, ScaleResponse};
+use weka_shared::wire::scale::{HostGroupInfoResponse, ScaleResponse, TerminatedInstancesResponse};
 
 const ASG: &str = "weka-poc-autoscaling-group";
 const LAUNCH_HOOK: &str = "weka-launch";
@@ -368,21 +368,23 @@ impl World {
 
     /// Runs terminate on `scale`; returns its transient errors.
     async fn terminate(&mut self, execution: &str, scale: &ScaleResponse) -> Vec<String> {
+        self.terminate_with(json!({"execution": execution, "input": scale}))
+            .await
+            .transient_errors
+    }
+
+    /// Runs terminate on the state machine's `payload`.
+    async fn terminate_with(&mut self, payload: Value) -> TerminatedInstancesResponse {
         let deps = terminate::Deps {
             groups: std::mem::take(&mut self.groups),
             store: std::mem::take(&mut self.store),
             clock: FakeClock::at(self.now),
             config: terminate_config(ASG, None, TerminatePolicy::default(), lifecycle()),
         };
-        let out = terminate::handle(
-            &deps,
-            json!({"execution": execution, "input": scale}),
-            invocation(self.now),
-        )
-        .await;
+        let out = terminate::handle(&deps, payload, invocation(self.now)).await;
         self.groups = deps.groups;
         self.store = deps.store;
-        out.unwrap().transient_errors
+        out.unwrap()
     }
 
     /// Runs terminate on `scale`, which meets no error.

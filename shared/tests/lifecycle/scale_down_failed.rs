@@ -37,17 +37,7 @@ async fn a_failed_scale_down_still_reconciles_the_hooks_and_detaches_and_status_
     w.pending("i-10006", Transition::Terminate);
     w.advance(901);
 
-    let deps = terminate::Deps {
-        groups: std::mem::take(&mut w.groups),
-        store: std::mem::take(&mut w.store),
-        clock: FakeClock::at(w.now),
-        config: terminate_config(ASG, None, TerminatePolicy::default(), lifecycle()),
-    };
-    let out = terminate::handle(&deps, failed_scale_down("exec-f"), invocation(w.now))
-        .await
-        .unwrap();
-    w.groups = deps.groups;
-    w.store = deps.store;
+    let out = w.terminate_with(failed_scale_down("exec-f")).await;
     assert!(out.set_to_terminate_instances.is_empty());
     // The silent launch is abandoned past its heartbeat timeout, the lost termination recorded,
     // the unhealthy instance detached; nothing terminated.
@@ -102,17 +92,7 @@ async fn a_held_termination_is_kept_alive_while_scale_down_keeps_failing() {
         .await;
     for run in 0..3 {
         w.advance(600);
-        let deps = terminate::Deps {
-            groups: std::mem::take(&mut w.groups),
-            store: std::mem::take(&mut w.store),
-            clock: FakeClock::at(w.now),
-            config: terminate_config(ASG, None, TerminatePolicy::default(), lifecycle()),
-        };
-        terminate::handle(&deps, failed_scale_down("exec-f"), invocation(w.now))
-            .await
-            .unwrap();
-        w.groups = deps.groups;
-        w.store = deps.store;
+        w.terminate_with(failed_scale_down("exec-f")).await;
         assert_eq!(
             w.groups.heartbeats().len(),
             run + 1,
